@@ -1,0 +1,102 @@
+"""Device selection, seeding and numpy/torch conversion shared by every module.
+
+Public functions accept numpy arrays or torch tensors and return the same kind; the helpers here
+do that conversion at the boundary so that the numerical code in each module works on torch
+tensors only.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch"]
+
+
+def device(spec="auto") -> torch.device:
+    """Resolve a device specification to a :class:`torch.device`.
+
+    Parameters
+    ----------
+    spec : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
+        ``"auto"`` picks CUDA when a GPU is available and the CPU otherwise.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> import mslearn
+    >>> mslearn.device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(spec, torch.device):
+        resolved = spec
+    elif spec is None or (isinstance(spec, str) and spec.lower() == "auto"):
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif isinstance(spec, str):
+        try:
+            resolved = torch.device(spec)
+        except RuntimeError as error:
+            raise ValueError(
+                f"device={spec!r} is not a device; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+            ) from error
+    else:
+        raise TypeError(
+            f"device must be a string or torch.device, got {type(spec).__name__}; "
+            "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        )
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={spec!r} asks for CUDA but no CUDA device is available; "
+            "use device='auto' to fall back to the CPU"
+        )
+    return resolved
+
+
+def rng(seed) -> np.random.Generator:
+    """A numpy Generator from an int seed, a SeedSequence or an existing Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        raise ValueError("seed is None; pass an integer seed so that results are reproducible")
+    if isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
+
+
+def torch_generator(seed, device_=None) -> torch.Generator:
+    """A torch Generator on ``device_`` seeded from an int (or drawn from a numpy Generator)."""
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**62))
+    if not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    generator = torch.Generator(device=device(device_) if device_ is not None else "cpu")
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def is_torch(x) -> bool:
+    return isinstance(x, torch.Tensor)
+
+
+def to_torch(x, device_=None, dtype=None) -> torch.Tensor:
+    """Convert an array-like to a tensor on ``device_`` (default: keep a tensor's device, else CPU)."""
+    if isinstance(x, torch.Tensor):
+        target = x.device if device_ is None else device(device_)
+        return x.to(device=target, dtype=dtype or x.dtype)
+    array = np.asarray(x)
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    target = torch.device("cpu") if device_ is None else device(device_)
+    return tensor.to(device=target, dtype=dtype or tensor.dtype)
+
+
+def like(result, reference):
+    """Return ``result`` (a tensor) as the same kind as ``reference``: numpy in, numpy out."""
+    if isinstance(reference, torch.Tensor):
+        return result
+    if isinstance(result, torch.Tensor):
+        return result.detach().cpu().numpy()
+    return result

@@ -1,0 +1,149 @@
+"""Input checks shared by every module, so that bad input always gets the same clear message.
+
+Every check raises ``ValueError`` (or ``TypeError`` for a wrong type) naming the argument, what was
+found and what is expected.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_labels",
+    "check_spatial_ndim",
+    "check_finite",
+    "check_positive",
+    "check_probability",
+    "check_in_range",
+    "check_phase_present",
+    "check_properties",
+]
+
+
+def _describe(x) -> str:
+    return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+
+
+def _to_numpy_view(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def check_spatial_ndim(x, *, name="labels", spatial=(2, 3), batch=False):
+    """Check that ``x`` has 2 or 3 spatial axes (plus one leading batch axis when ``batch``).
+
+    Returns the number of spatial dimensions.
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "ndim"):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    extra = 1 if batch else 0
+    allowed = tuple(d + extra for d in spatial)
+    if x.ndim not in allowed:
+        layout = "(batch, *spatial)" if batch else "(*spatial)"
+        raise ValueError(
+            f"{name} has {x.ndim} dimensions (shape {tuple(x.shape)}); expected {layout} "
+            f"with {' or '.join(map(str, spatial))} spatial dimensions"
+        )
+    if any(s == 0 for s in x.shape):
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); expected a non-empty image")
+    return x.ndim - extra
+
+
+def check_labels(labels, *, name="labels", spatial=(2, 3), batch=False, n_phases=None):
+    """Check an integer phase-label image and return its number of spatial dimensions.
+
+    Accepts integer or boolean arrays, and float arrays whose values are all integers (for example
+    images read from disk as float). Rejects NaN, negative labels, and labels ``>= n_phases`` when
+    ``n_phases`` is given.
+    """
+    ndim = check_spatial_ndim(labels, name=name, spatial=spatial, batch=batch)
+    values = _to_numpy_view(labels)
+    if values.dtype == bool:
+        return ndim
+    if np.issubdtype(values.dtype, np.floating):
+        if np.isnan(values).any():
+            raise ValueError(f"{name} contains NaN; expected integer phase labels 0, 1, ...")
+        if not np.all(values == np.round(values)):
+            raise ValueError(
+                f"{name} has non-integer values (dtype {values.dtype}); expected integer phase labels "
+                "0, 1, ... (threshold or round a grey-scale image first)"
+            )
+    elif not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer phase labels, got {_describe(values)}")
+    low = values.min()
+    if low < 0:
+        raise ValueError(f"{name} contains the negative label {low}; expected phase labels 0, 1, ...")
+    if n_phases is not None:
+        high = values.max()
+        if high >= n_phases:
+            raise ValueError(
+                f"{name} contains label {int(high)} but only {n_phases} phase properties were given "
+                f"(labels 0..{n_phases - 1}); give a property for every phase label"
+            )
+    return ndim
+
+
+def check_phase_present(labels, phase, *, name="labels"):
+    """Check that ``phase`` occurs in ``labels`` (descriptors of an absent phase are meaningless)."""
+    values = _to_numpy_view(labels)
+    if not np.any(values == phase):
+        present = np.unique(values)
+        shown = ", ".join(map(str, present[:10])) + (" ..." if present.size > 10 else "")
+        raise ValueError(f"phase {phase} does not occur in {name}; the labels present are {shown}")
+
+
+def check_finite(x, *, name):
+    values = _to_numpy_view(x)
+    if not np.issubdtype(values.dtype, np.number):
+        raise TypeError(f"{name} must be numeric, got dtype {values.dtype}")
+    if not np.all(np.isfinite(values)):
+        bad = "NaN" if np.isnan(values).any() else "an infinite value"
+        raise ValueError(f"{name} contains {bad}; expected finite numbers")
+    return x
+
+
+def check_positive(x, *, name, strict=True):
+    check_finite(x, name=name)
+    values = _to_numpy_view(x)
+    bad = values <= 0 if strict else values < 0
+    if np.any(bad):
+        expected = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name} has the value {values[bad].flat[0]}; expected {expected}")
+    return x
+
+
+def check_in_range(x, low, high, *, name, inclusive=(True, True)):
+    check_finite(x, name=name)
+    values = _to_numpy_view(x)
+    too_low = values < low if inclusive[0] else values <= low
+    too_high = values > high if inclusive[1] else values >= high
+    if np.any(too_low | too_high):
+        left = "[" if inclusive[0] else "("
+        right = "]" if inclusive[1] else ")"
+        offender = values[too_low | too_high].flat[0]
+        raise ValueError(f"{name} = {offender} is outside {left}{low}, {high}{right}")
+    return x
+
+
+def check_probability(x, *, name):
+    """Check a relaxed phase field / volume fraction lies in [0, 1]."""
+    return check_in_range(x, 0.0, 1.0, name=name)
+
+
+def check_properties(properties, *, name, n_labels=None):
+    """Check a sequence of per-phase properties (one entry per label) is non-empty and finite."""
+    if isinstance(properties, (numbers.Number, np.ndarray, torch.Tensor)) and np.ndim(
+        _to_numpy_view(properties)
+    ) == 0:
+        raise TypeError(f"{name} must be a sequence with one entry per phase label, got a scalar")
+    if len(properties) == 0:
+        raise ValueError(f"{name} is empty; expected one entry per phase label")
+    if n_labels is not None and len(properties) < n_labels:
+        raise ValueError(
+            f"{name} has {len(properties)} entries but the labels go up to {n_labels - 1}; "
+            "give one entry per phase label"
+        )
+    return properties

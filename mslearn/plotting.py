@@ -1,0 +1,77 @@
+"""Figures every chapter uses: parity and residual plots, training histories, microstructures.
+
+Thin wrappers over matplotlib that return the Axes they drew on, so a notebook can restyle them.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["parity", "residuals", "training_history", "show_structure"]
+
+
+def _axes(ax):
+    return plt.subplots(figsize=(4, 4))[1] if ax is None else ax
+
+
+def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
+    """Predicted against true values with the identity line; R² and MAE in the legend."""
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
+    ax = _axes(ax)
+    text = f"R² = {r2_score(y_true, y_pred):.3f}, MAE = {mean_absolute_error(y_true, y_pred):.3g}"
+    ax.scatter(y_true, y_pred, s=scatter.pop("s", 12), alpha=scatter.pop("alpha", 0.6),
+               label=f"{label}: {text}" if label else text, **scatter)
+    low, high = min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())
+    ax.plot([low, high], [low, high], "k--", lw=1)
+    ax.set_xlabel(f"true {units}".strip())
+    ax.set_ylabel(f"predicted {units}".strip())
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def residuals(y_true, y_pred, *, ax=None, units=""):
+    """Residuals (predicted − true) against the true value, with ±2 standard deviations."""
+    y_true, error = np.ravel(y_true), np.ravel(y_pred) - np.ravel(y_true)
+    ax = _axes(ax)
+    ax.scatter(y_true, error, s=12, alpha=0.6)
+    ax.axhline(0, color="k", lw=1)
+    for sign in (-2, 2):
+        ax.axhline(sign * error.std(), color="k", lw=1, ls=":")
+    ax.set_xlabel(f"true {units}".strip())
+    ax.set_ylabel("predicted − true")
+    return ax
+
+
+def training_history(history, *, ax=None, best_epoch=None, log=True):
+    """Training and validation loss per epoch (a dict of lists, as ``TorchRegressor.history_``)."""
+    ax = _axes(ax)
+    for name, values in history.items():
+        if len(values):
+            ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    if best_epoch is not None:
+        ax.axvline(best_epoch + 1, color="k", ls=":", lw=1, label="kept weights")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (scaled MSE)")
+    if log:
+        ax.set_yscale("log")
+    ax.legend()
+    return ax
+
+
+def show_structure(labels, *, ax=None, title=None, cmap="viridis"):
+    """A 2D phase-label image (or the middle slice of a 3D one) with a discrete colormap."""
+    labels = np.asarray(labels)
+    if labels.ndim == 3:
+        labels = labels[labels.shape[0] // 2]
+    ax = _axes(ax)
+    n = int(labels.max()) + 1
+    ax.imshow(labels, cmap=plt.get_cmap(cmap, max(n, 2)), vmin=-0.5, vmax=max(n, 2) - 0.5,
+              interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax

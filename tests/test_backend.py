@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+
+import mslearn
+from mslearn._backend import like, rng, to_torch, torch_generator
+from mslearn._validation import (
+    check_finite, check_in_range, check_labels, check_phase_present, check_positive, check_properties,
+)
+
+
+def test_device_resolution_and_errors():
+    assert mslearn.device(torch.device("cpu")).type == "cpu"
+    with pytest.raises(ValueError, match="not a device"):
+        mslearn.device("gpu0")
+    with pytest.raises(TypeError, match="device must be"):
+        mslearn.device(3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            mslearn.device("cuda")
+
+
+def test_seeding_is_deterministic():
+    assert rng(3).random() == rng(3).random()
+    generator = np.random.default_rng(1)
+    assert rng(generator) is generator
+    with pytest.raises(ValueError, match="seed is None"):
+        rng(None)
+    a = torch.rand(3, generator=torch_generator(5))
+    b = torch.rand(3, generator=torch_generator(5))
+    assert torch.equal(a, b)
+
+
+def test_numpy_in_numpy_out():
+    array = np.arange(6.0).reshape(2, 3)
+    tensor = to_torch(array, dtype=torch.float64)
+    assert isinstance(like(tensor * 2, array), np.ndarray)
+    assert isinstance(like(tensor * 2, tensor), torch.Tensor)
+    np.testing.assert_array_equal(like(tensor, array), array)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.zeros(5, dtype=int), "1 dimensions"),
+        (np.zeros((2, 2, 2, 2), dtype=int), "4 dimensions"),
+        (np.zeros((0, 4), dtype=int), "empty"),
+        (np.array([[0.0, np.nan]]), "NaN"),
+        (np.array([[0.5, 1.0]]), "non-integer"),
+        (np.array([[-1, 0]]), "negative label"),
+        (np.array([["a", "b"]]), "integer phase labels"),
+    ],
+)
+def test_bad_labels_are_named(labels, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        check_labels(labels, spatial=(2, 3) if labels.ndim != 1 else (2,))
+
+
+def test_label_checks_accept_good_input_and_count_phases():
+    assert check_labels(np.zeros((4, 4), dtype=np.uint8)) == 2
+    assert check_labels(torch.zeros(3, 4, 4, 4, dtype=torch.int64), batch=True) == 3
+    with pytest.raises(ValueError, match="only 2 phase properties"):
+        check_labels(np.array([[0, 2]]), n_phases=2)
+    with pytest.raises(ValueError, match="phase 3 does not occur"):
+        check_phase_present(np.array([[0, 1]]), 3)
+
+
+def test_number_checks():
+    with pytest.raises(ValueError, match="k contains NaN"):
+        check_finite(np.array([1.0, np.nan]), name="k")
+    with pytest.raises(ValueError, match="expected > 0"):
+        check_positive(np.array([1.0, 0.0]), name="k")
+    check_positive(np.array([1.0, 0.0]), name="k", strict=False)
+    with pytest.raises(ValueError, match=r"phi = 1.5 is outside \[0, 1\]"):
+        check_in_range(1.5, 0, 1, name="phi")
+    with pytest.raises(TypeError, match="one entry per phase"):
+        check_properties(1.0, name="k")
+    with pytest.raises(ValueError, match="labels go up to 2"):
+        check_properties([1.0, 2.0], name="k", n_labels=3)

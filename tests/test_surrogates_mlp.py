@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.dummy import DummyRegressor
+
+from mslearn import deployment
+from mslearn.surrogates import MLPRegressor
+
+
+@pytest.fixture(scope="module")
+def problem():
+    generator = np.random.default_rng(0)
+    X = generator.uniform(-1, 1, size=(400, 2))
+    y = np.sin(2 * X[:, 0]) * X[:, 1] + 0.5 * X[:, 0] ** 2
+    return X[:300], y[:300], X[300:], y[300:]
+
+
+@pytest.fixture(scope="module")
+def fitted(problem):
+    X, y, _, _ = problem
+    return MLPRegressor((32, 32), max_epochs=600, patience=60, seed=0, device="cpu").fit(X, y)
+
+
+def test_learns_smooth_function_beyond_baseline(problem, fitted):
+    _, _, X_test, y_test = problem
+    baseline = DummyRegressor().fit(problem[0], problem[1]).score(X_test, y_test)
+    assert fitted.score(X_test, y_test) >= 0.97  # held-out R^2; the mean predictor scores ~0
+    assert fitted.score(X_test, y_test) - baseline >= 0.9
+
+
+def test_early_stopping_keeps_best_weights(fitted):
+    validation = fitted.history_["validation"]
+    assert fitted.best_epoch_ == int(np.argmin(validation))
+    assert len(validation) <= 600
+
+
+def test_same_seed_same_model(problem, fitted):
+    X, y, X_test, _ = problem
+    again = clone(fitted).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X_test), fitted.predict(X_test))
+
+
+def test_multi_output(problem):
+    X, y, X_test, y_test = problem
+    Y = np.column_stack([y, -2 * y])
+    model = MLPRegressor((32,), max_epochs=300, seed=1, device="cpu").fit(X, Y)
+    assert model.predict(X_test).shape == (len(X_test), 2)
+
+
+def test_save_load_identical_predictions(problem, fitted, tmp_path):
+    X_test = problem[2]
+    path = deployment.save(fitted, tmp_path / "model", metadata={"features": ["a", "b"]})
+    model, record = deployment.load(path, with_record=True)
+    np.testing.assert_array_equal(model.predict(X_test), fitted.predict(X_test))
+    assert record["metadata"] == {"features": ["a", "b"]}
+    assert record["versions"]["mslearn"] == deployment.environment_versions()["mslearn"]
+
+
+def test_load_warns_on_version_change(problem, fitted, tmp_path):
+    import json
+
+    path = deployment.save(fitted, tmp_path / "model")
+    record_path = path.with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    record["versions"]["numpy"] = "0.0.1"
+    record_path.write_text(json.dumps(record))
+    with pytest.warns(deployment.VersionMismatchWarning, match="numpy 0.0.1"):
+        deployment.load(path)
+    with pytest.raises(FileNotFoundError):
+        deployment.load(tmp_path / "missing")
+    with pytest.raises(ValueError, match="JSON-serializable"):
+        deployment.save(fitted, tmp_path / "bad", metadata={"x": object()})
+
+
+def test_bad_input(problem, fitted):
+    X, y, _, _ = problem
+    with pytest.raises(ValueError, match="3 features"):
+        fitted.predict(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.predict(np.array([[np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="2D array"):
+        MLPRegressor().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="y has shape"):
+        MLPRegressor().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="activation"):
+        MLPRegressor(activation="sigmoidish", max_epochs=1, device="cpu").fit(X, y)

@@ -73,7 +73,7 @@ def read_parameters(nb) -> dict:
     return values
 
 
-def test_parameters(nb) -> dict:
+def declared_test_parameters(nb) -> dict:
     """The small, non-default parameters a notebook declares for the papermill test."""
     return dict(nb.metadata.get("mslearn", {}).get("test_parameters", {}))
 

@@ -20,7 +20,7 @@ from notebook_tools import (
     notebook_paths,
     parameters_cell,
     read_parameters,
-    test_parameters,
+    declared_test_parameters,
     unknown_parameters,
 )
 
@@ -71,17 +71,18 @@ def test_notebook_follows_the_template(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_with_small_parameters(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    parameters = test_parameters(nb)
+    parameters = declared_test_parameters(nb)
     assert parameters, "declare small parameters in the notebook metadata: mslearn.test_parameters"
     assert not unknown_parameters(nb, parameters), "test parameters not in the parameters cell"
     defaults = read_parameters(nb)
     assert any(defaults[name] != value for name, value in parameters.items())
 
     # A last cell reports the parameters' values at the end of the run: they must be the injected
-    # ones (papermill injected them after the parameters cell and nothing overwrote them).
+    # ones (papermill injected them after the parameters cell and nothing overwrote them). Values are
+    # compared as strings where a notebook resolves them, e.g. device = mslearn.device(device).
     report = nbformat.v4.new_code_cell(
         "import json as _json\n"
-        f"print('MSLEARN-PARAMETERS ' + _json.dumps({{k: globals()[k] for k in {sorted(parameters)!r}}}))"
+        f"print('MSLEARN-PARAMETERS ' + _json.dumps({{k: globals()[k] for k in {sorted(parameters)!r}}}, default=str))"
     )
     nb.cells.append(report)
     source = tmp_path / path.name

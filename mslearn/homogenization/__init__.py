@@ -1,4 +1,28 @@
-"""FFT homogenization of periodic microstructures and analytic references (``bounds``)."""
-from . import bounds
+"""FFT homogenization of periodic microstructures and analytic references (``bounds``).
 
-__all__ = ["bounds"]
+``conductivity`` / ``elasticity`` take phase-label images; ``conductivity_field`` /
+``elasticity_field`` take per-voxel property fields and are differentiable (adjoint gradient).
+``tensors`` holds Mandel notation helpers, ``bounds`` the closed-form references.
+"""
+from . import bounds, tensors
+from .solver import (
+    ConvergenceWarning,
+    HomogenizationResult,
+    add_interphase,
+    conductivity,
+    conductivity_field,
+    elasticity,
+    elasticity_field,
+)
+
+__all__ = [
+    "bounds",
+    "tensors",
+    "ConvergenceWarning",
+    "HomogenizationResult",
+    "add_interphase",
+    "conductivity",
+    "conductivity_field",
+    "elasticity",
+    "elasticity_field",
+]

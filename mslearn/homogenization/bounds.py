@@ -2,15 +2,178 @@
 
 These closed-form results are the references against which the FFT solver is validated and the
 baselines the surrogates are compared with. Notation: phase volume fractions ``phi``, phase
-conductivities ``k``; the matrix is phase 0 and the inclusions phase 1 unless stated.
+conductivities ``k``, bulk and shear moduli ``K``, ``G``; in the two-phase functions phase 1 is the
+matrix (or first phase) and ``phi`` is the volume fraction of phase 2 (the inclusions), as in
+:func:`hamilton_crosser`. All functions are vectorized: arguments broadcast against each other.
+
+References: Hashin & Shtrikman, J. Appl. Phys. 33, 3125 (1962) and J. Mech. Phys. Solids 11, 127
+(1963); Walpole, J. Mech. Phys. Solids 14, 151 (1966); Torquato, *Random Heterogeneous Materials*
+(2002), ch. 16 and 21; Milton, *The Theory of Composites* (2002), ch. 9 (laminates) and 23.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_in_range, check_positive
+from .._validation import check_finite, check_in_range, check_positive
 
-__all__ = ["hamilton_crosser"]
+__all__ = [
+    "voigt",
+    "reuss",
+    "hashin_shtrikman_conductivity",
+    "hashin_shtrikman_bulk",
+    "hashin_shtrikman_shear",
+    "maxwell_garnett",
+    "hamilton_crosser",
+    "dilute_eshelby_spheres",
+    "keller_dykhne",
+    "laminate_conductivity",
+    "laminate_stiffness",
+]
+
+
+def _fractions(fractions, n=None):
+    fractions = np.asarray(fractions, dtype=float)
+    check_in_range(fractions, 0.0, 1.0, name="fractions")
+    if not np.allclose(fractions.sum(-1), 1.0, atol=1e-8):
+        raise ValueError(f"fractions sum to {fractions.sum(-1)}; expected volume fractions summing to 1")
+    if n is not None and fractions.shape[-1] != n:
+        raise ValueError(f"fractions has {fractions.shape[-1]} entries but {n} phase values were given")
+    return fractions
+
+
+def _values(values):
+    values = np.asarray(values, dtype=float)
+    check_finite(values, name="values")
+    return values
+
+
+def voigt(fractions, values):
+    r"""Voigt (arithmetic, upper) bound :math:`\langle M\rangle = \sum_i \phi_i M_i`.
+
+    ``fractions`` has shape ``(..., n)``; ``values`` is ``(n,)`` scalars (conductivities, moduli) or
+    ``(n, m, m)`` matrices (conductivity tensors, Mandel stiffness). Voigt (1889); Hill (1952).
+    """
+    values = _values(values)
+    fractions = _fractions(fractions, values.shape[0])
+    return np.tensordot(fractions, values, axes=([-1], [0]))
+
+
+def reuss(fractions, values):
+    r"""Reuss (harmonic, lower) bound :math:`\langle M^{-1}\rangle^{-1}` (see :func:`voigt`).
+
+    Zero scalar values (pores) give 0 when their fraction is positive. Reuss (1929); Hill (1952).
+    """
+    values = _values(values)
+    fractions = _fractions(fractions, values.shape[0])
+    if values.ndim == 1:
+        with np.errstate(divide="ignore"):
+            inverse = np.where(values > 0, 1.0 / np.where(values > 0, values, 1.0), np.inf)
+        total = np.sum(np.where(fractions > 0, fractions * inverse, 0.0), axis=-1)
+        with np.errstate(divide="ignore"):
+            return 1.0 / total
+    return np.linalg.inv(np.tensordot(fractions, np.linalg.inv(values), axes=([-1], [0])))
+
+
+def _hs(phi, a1, a2, shift):
+    """``[ (1-phi)/(a1+shift) + phi/(a2+shift) ]^{-1} - shift`` with 0/0 terms of zero fraction dropped."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(phi < 1, (1 - phi) / (a1 + shift), 0.0)
+        t2 = np.where(phi > 0, phi / (a2 + shift), 0.0)
+        return 1.0 / (t1 + t2) - shift
+
+
+def hashin_shtrikman_conductivity(phi, k1, k2, d=3):
+    r"""Hashin–Shtrikman bounds on the conductivity of an isotropic two-phase composite.
+
+    .. math::
+
+        k_{HS}(k_0) = \Big[\frac{1-\phi}{k_1 + (d-1)k_0} + \frac{\phi}{k_2 + (d-1)k_0}\Big]^{-1} - (d-1)k_0,
+
+    lower bound with :math:`k_0 = \min(k_1,k_2)`, upper with :math:`k_0 = \max(k_1,k_2)`;
+    ``phi`` is the volume fraction of phase 2 and ``d`` the dimension (2 or 3). Hashin & Shtrikman
+    (1962); Torquato (2002) eq. (21.22). Returns ``(lower, upper)``.
+    """
+    phi = np.asarray(phi, dtype=float)
+    check_in_range(phi, 0.0, 1.0, name="phi")
+    k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
+    check_positive(k1, name="k1", strict=False)
+    check_positive(k2, name="k2", strict=False)
+    if d not in (2, 3):
+        raise ValueError(f"d={d!r}; expected 2 or 3")
+    low, high = np.minimum(k1, k2), np.maximum(k1, k2)
+    return _hs(phi, k1, k2, (d - 1) * low), _hs(phi, k1, k2, (d - 1) * high)
+
+
+def _moduli(phi, K1, G1, K2, G2, d):
+    phi = np.asarray(phi, dtype=float)
+    check_in_range(phi, 0.0, 1.0, name="phi")
+    out = [np.asarray(x, dtype=float) for x in (K1, G1, K2, G2)]
+    for value, name in zip(out, ("K1", "G1", "K2", "G2")):
+        check_positive(value, name=name, strict=False)
+    if d not in (2, 3):
+        raise ValueError(f"d={d!r}; expected 2 or 3")
+    return (phi, *out)
+
+
+def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, d=3):
+    r"""Hashin–Shtrikman(–Walpole) bounds on the bulk modulus of an isotropic two-phase composite.
+
+    .. math::
+
+        K_{HS}(G_0) = \Big[\frac{1-\phi}{K_1 + \tfrac{2(d-1)}{d}G_0}
+        + \frac{\phi}{K_2 + \tfrac{2(d-1)}{d}G_0}\Big]^{-1} - \tfrac{2(d-1)}{d}G_0,
+
+    lower with :math:`G_0 = \min G_i`, upper with :math:`G_0 = \max G_i` (for 3D the shift is
+    :math:`4G_0/3`). In 2D the moduli are the plane-strain (area) bulk modulus
+    :math:`\kappa = \lambda+\mu` and the shear modulus (Hashin 1965). Hashin & Shtrikman (1963);
+    Walpole (1966); Torquato (2002) eqs. (21.37)–(21.38). Returns ``(lower, upper)``.
+    """
+    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, d)
+    c = 2.0 * (d - 1) / d
+    return _hs(phi, K1, K2, c * np.minimum(G1, G2)), _hs(phi, K1, K2, c * np.maximum(G1, G2))
+
+
+def hashin_shtrikman_shear(phi, K1, G1, K2, G2, d=3):
+    r"""Hashin–Shtrikman(–Walpole) bounds on the shear modulus of an isotropic two-phase composite.
+
+    .. math::
+
+        G_{HS}(K_0, G_0) = \Big[\frac{1-\phi}{G_1 + H_0} + \frac{\phi}{G_2 + H_0}\Big]^{-1} - H_0,\qquad
+        H_0 = G_0\,\frac{d K_0/2 + (d+1)(d-2)G_0/d}{K_0 + 2G_0},
+
+    lower with :math:`(K_0, G_0) = (\min K_i, \min G_i)`, upper with the maxima. In 3D
+    :math:`H_0 = G_0(9K_0+8G_0)/(6(K_0+2G_0))`. Hashin & Shtrikman (1963); Walpole (1966);
+    Torquato (2002) eqs. (21.39)–(21.41). Returns ``(lower, upper)``.
+    """
+    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, d)
+
+    def H(K0, G0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = G0 * (d * K0 / 2 + (d + 1) * (d - 2) * G0 / d) / (K0 + 2 * G0)
+        return np.where(G0 > 0, h, 0.0)
+
+    lower = _hs(phi, G1, G2, H(np.minimum(K1, K2), np.minimum(G1, G2)))
+    upper = _hs(phi, G1, G2, H(np.maximum(K1, K2), np.maximum(G1, G2)))
+    return lower, upper
+
+
+def maxwell_garnett(phi, k_m, k_p, d=3):
+    r"""Maxwell Garnett (Clausius–Mossotti) conductivity of inclusions in a matrix.
+
+    .. math::
+
+        k^* = k_m\,\frac{k_p + (d-1)k_m + (d-1)\phi(k_p - k_m)}{k_p + (d-1)k_m - \phi(k_p - k_m)},
+
+    i.e. the Hashin–Shtrikman expression with the matrix as reference (the lower bound when
+    :math:`k_p > k_m`, the upper when :math:`k_p < k_m`); exact to first order in ``phi`` for
+    dilute spheres (d=3) or disks (d=2). Maxwell (1873); Torquato (2002) eq. (18.9).
+    """
+    phi = np.asarray(phi, dtype=float)
+    check_in_range(phi, 0.0, 1.0, name="phi")
+    k_m, k_p = np.asarray(k_m, dtype=float), np.asarray(k_p, dtype=float)
+    check_positive(k_m, name="k_m")
+    check_positive(k_p, name="k_p", strict=False)
+    return _hs(phi, k_m, k_p, (d - 1) * k_m)
 
 
 def hamilton_crosser(phi, k_matrix, k_particle, n=3.0):
@@ -38,3 +201,104 @@ def hamilton_crosser(phi, k_matrix, k_particle, n=3.0):
     numerator = k_particle + (n - 1.0) * k_matrix - (n - 1.0) * phi * (k_matrix - k_particle)
     denominator = k_particle + (n - 1.0) * k_matrix + phi * (k_matrix - k_particle)
     return k_matrix * numerator / denominator
+
+
+def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
+    r"""Dilute (first order in ``phi``) bulk and shear moduli of spheres in a matrix (Eshelby 1957).
+
+    .. math::
+
+        K^* = K_m + \phi\,(K_p-K_m)\frac{3K_m+4G_m}{3K_p+4G_m},\qquad
+        G^* = G_m + \phi\,(G_p-G_m)\frac{G_m+\zeta_m}{G_p+\zeta_m},\quad
+        \zeta_m = \frac{G_m(9K_m+8G_m)}{6(K_m+2G_m)}.
+
+    Eshelby, Proc. R. Soc. A 241, 376 (1957); Torquato (2002) eqs. (17.37)–(17.38).
+    Returns ``(K, G)``.
+    """
+    phi, K_m, G_m, K_p, G_p = _moduli(phi, K_m, G_m, K_p, G_p, 3)
+    zeta = G_m * (9 * K_m + 8 * G_m) / (6 * (K_m + 2 * G_m))
+    K = K_m + phi * (K_p - K_m) * (3 * K_m + 4 * G_m) / (3 * K_p + 4 * G_m)
+    G = G_m + phi * (G_p - G_m) * (G_m + zeta) / (G_p + zeta)
+    return K, G
+
+
+def keller_dykhne(k1, k2):
+    r"""Exact conductivity of the 2D checkerboard (and any 2D phase-interchange-symmetric medium).
+
+    :math:`k^* = \sqrt{k_1 k_2}` (Keller 1964; Dykhne 1971; Milton 2002 §3.3).
+    """
+    k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
+    check_positive(k1, name="k1", strict=False)
+    check_positive(k2, name="k2", strict=False)
+    return np.sqrt(k1 * k2)
+
+
+def _laminate(fractions, mats, normal):
+    r"""Exact effective matrix of a laminate of layers with symmetric matrices ``mats`` (n, m, m).
+
+    ``normal`` lists the components whose *flux* is continuous across the layers (the others have
+    continuous *gradient*). With N the normal and T the tangential index sets (Milton 2002 §9.2):
+    :math:`M^*_{NN} = \langle M_{NN}^{-1}\rangle^{-1}`,
+    :math:`M^*_{NT} = M^*_{NN}\langle M_{NN}^{-1}M_{NT}\rangle`,
+    :math:`M^*_{TT} = \langle M_{TT} - M_{TN}M_{NN}^{-1}M_{NT}\rangle
+    + \langle M_{TN}M_{NN}^{-1}\rangle M^*_{NN}\langle M_{NN}^{-1}M_{NT}\rangle`.
+    """
+    m = mats.shape[-1]
+    N = list(normal)
+    T = [i for i in range(m) if i not in N]
+    f = fractions[..., :, None, None]
+    MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
+    invNN = np.linalg.inv(MNN)
+    starNN = np.linalg.inv(np.sum(f * invNN, axis=-3))
+    A = np.sum(f * invNN @ MNT, axis=-3)
+    B = np.sum(f * MTN @ invNN, axis=-3)
+    starNT = starNN @ A
+    starTT = np.sum(f * (MTT - MTN @ invNN @ MNT), axis=-3) + B @ starNN @ A
+    out = np.zeros(fractions.shape[:-1] + (m, m))
+    ix = np.ix_(N, N), np.ix_(N, T), np.ix_(T, N), np.ix_(T, T)
+    for (rows, cols), block in zip(ix, (starNN, starNT, np.swapaxes(starNT, -1, -2), starTT)):
+        out[..., rows, cols] = block
+    return out
+
+
+def laminate_conductivity(fractions, conductivities, *, axis=0, d=3):
+    r"""Exact conductivity tensor of a laminate with layer normal along ``axis``.
+
+    For isotropic layers: series (harmonic) mean :math:`\langle k^{-1}\rangle^{-1}` along the normal,
+    parallel (arithmetic) mean :math:`\langle k\rangle` in the layer plane; anisotropic layers
+    (``conductivities`` of shape ``(n, d, d)``) use the general laminate formula (Milton 2002 §9.2).
+    ``fractions`` has shape ``(..., n)``. Returns ``(..., d, d)``.
+    """
+    k = _values(conductivities)
+    fractions = _fractions(fractions, k.shape[0])
+    if k.ndim == 1:
+        check_positive(k, name="conductivities")
+        k = k[:, None, None] * np.eye(d)
+    if k.shape[1:] != (d, d):
+        raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {d}, {d})")
+    return _laminate(fractions, k, [axis])
+
+
+def laminate_stiffness(fractions, stiffnesses, *, axis=0, d=3):
+    r"""Exact Mandel stiffness of a laminate with layer normal along ``axis`` (Backus 1962).
+
+    Traction :math:`\sigma\,n` and the in-plane strain are continuous across the layers; the
+    normal-strain components :math:`\varepsilon_{nn}, \varepsilon_{nt}` jump. ``stiffnesses`` is a
+    list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
+    matrices (3×3 plane strain for ``d=2``, 6×6 for ``d=3``); see :func:`_laminate`.
+    Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
+    """
+    from .tensors import isotropic_stiffness, mandel_pairs
+
+    mats = []
+    for phase in stiffnesses:
+        if isinstance(phase, dict):
+            mats.append(isotropic_stiffness(dim=d, **phase))
+        elif isinstance(phase, tuple) and len(phase) == 2:
+            mats.append(isotropic_stiffness(*phase, dim=d))
+        else:
+            mats.append(np.asarray(phase, dtype=float))
+    mats = np.stack(mats)
+    fractions = _fractions(fractions, mats.shape[0])
+    normal = [I for I, (i, j) in enumerate(mandel_pairs(d)) if axis in (i, j)]
+    return _laminate(fractions, mats, normal)

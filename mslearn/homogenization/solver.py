@@ -1,0 +1,639 @@
+r"""FFT homogenization of periodic voxel microstructures: conduction and linear elasticity.
+
+The cell problem
+----------------
+Find the periodic field :math:`e = E + \tilde e(x)` (temperature gradient, or small strain) with
+prescribed mean :math:`E`, compatible fluctuation :math:`\tilde e = \nabla u` and equilibrated flux
+:math:`\sigma = K(x)\,e` (:math:`\nabla\cdot\sigma = 0`). The effective tensor is
+:math:`K^* E = \langle\sigma\rangle`. All unit loads :math:`E = e_1, \dots` (``d`` for conduction,
+3/6 Mandel components for plane-strain/3D elasticity) are solved together as one batched system.
+
+Projected (Galerkin) equation (Zeman et al. 2010; Zeman, de Geus et al. 2017)
+---------------------------------------------------------------------------
+Let :math:`\mathbb G` be the orthogonal projection onto compatible zero-mean fields, applied in
+Fourier space. Equilibrium is :math:`\mathbb G[K(E+\tilde e)] = 0`, i.e.
+
+.. math:: \mathbb G K \tilde e = -\mathbb G K E, \qquad \tilde e \in \operatorname{range}\mathbb G .
+
+On compatible fields :math:`\mathbb G K` is symmetric positive *semi*-definite, so plain conjugate
+gradients work (``scheme="cg"``), also for pores (:math:`K = 0`): the operator is only singular,
+the right-hand side lies in its range, and CG never leaves the compatible subspace. The
+Moulinec–Suquet fixed point (``scheme="basic"``, Moulinec & Suquet 1998) is Richardson's iteration
+:math:`\tilde e \leftarrow \tilde e - c_0^{-1}\mathbb G K e` on the same equation, the basic scheme
+with reference medium :math:`c_0\mathbb I` (:math:`c_0` the mean of the extreme phase eigenvalues);
+it needs :math:`c_0 > 0` finite and converges at the rate :math:`(\kappa-1)/(\kappa+1)` with the
+contrast :math:`\kappa`, so it fails for pores.
+
+Discretization: why the rotated scheme
+--------------------------------------
+The continuous Green operator (wave vector :math:`\xi`) produces Gibbs ringing at voxel interfaces
+and does not converge for infinite contrast. We use the discrete gradient of Willot's *rotated*
+scheme (Willot 2015, C. R. Mécanique 343, 232): nodal values at voxel corners, gradient at the voxel
+centre from the :math:`2^d` corners, i.e. trilinear hexahedral finite elements with one-point
+(reduced) integration. Its symbol, up to a phase common to all components, is the real vector
+
+.. math:: k_a(\xi) = \sin(\xi_a/2)\prod_{b\ne a}\cos(\xi_b/2),\qquad \xi_a = 2\pi n_a/N_a,
+
+and with :math:`n = k/|k|` the projections are (conduction) :math:`\hat{\mathbb G}\hat e = n(n\cdot\hat e)`
+and (elasticity, orthogonal projection onto :math:`\operatorname{sym}(n\otimes u)`)
+:math:`\hat{\mathbb G}\hat\varepsilon = \operatorname{sym}(n\otimes u)`,
+:math:`u = 2w - n(n\cdot w)`, :math:`w = \hat\varepsilon\, n`. This choice (i) has no ringing,
+(ii) is exact for laminates aligned with the grid, (iii) keeps one field value per voxel, so an
+iteration costs one forward and one inverse real FFT of the field (full-integration FE schemes,
+de Geus et al. 2017 / Leuschner & Fritzen 2018, carry :math:`2^d` quadrature points, 8× the FFT
+work in 3D), and (iv) with CG converges for pores. Modes with :math:`k = 0` (the mean and the
+hourglass modes of reduced integration) are projected out.
+
+Why hand-written
+----------------
+No trusted torch/GPU FFT homogenization library offers batched, differentiable solves from Python:
+FANS, AMITEX_FFTP, DAMASK's spectral solver and MOOSE are C++/Fortran codes, not differentiable.
+This module is short (the kernel fits on a screen), runs on any torch device, and gives gradients
+of the effective tensor by the adjoint identity :math:`\partial K^*_{ij}/\partial K(x) =
+e_i(x)\otimes e_j(x)/|\Omega|` (the effective tensor is a minimum energy, hence self-adjoint: no
+extra solve; see :class:`_Effective`).
+
+References: Moulinec & Suquet, CMAME 157, 69 (1998); Zeman, Vondřejc, Novák & Marek, J. Comput.
+Phys. 229, 8065 (2010); Zeman, de Geus, Vondřejc, Peerlings & Geers, IJNME 111, 903 (2017);
+de Geus et al., CMAME 318, 412 (2017); Willot, C. R. Mécanique 343, 232 (2015).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .._backend import device as resolve_device
+from .._backend import like, to_torch
+from .._validation import check_finite, check_labels, check_properties
+from .tensors import isotropic_stiffness, mandel_pairs
+
+SQRT1_2 = math.sqrt(0.5)
+
+__all__ = [
+    "ConvergenceWarning",
+    "HomogenizationResult",
+    "conductivity",
+    "elasticity",
+    "conductivity_field",
+    "elasticity_field",
+    "add_interphase",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """The solver stopped at ``maxiter`` before reaching ``tol`` (the result has ``converged=False``)."""
+
+
+@dataclass
+class HomogenizationResult:
+    """Result of an FFT homogenization.
+
+    Attributes
+    ----------
+    effective : array or tensor
+        Effective tensor: ``(d, d)`` for conduction, Mandel ``(3, 3)``/``(6, 6)`` for elasticity,
+        with a leading batch axis for batched input. Column ``j`` is the mean flux/stress of load
+        case ``j``. numpy if the input was numpy.
+    iterations : int
+        Iterations done (the largest over the batch).
+    residuals : list of float
+        Relative residual :math:`\\|\\mathbb G K e\\| / \\|\\mathbb G K E\\|` per iteration (worst system).
+    converged : bool
+    fields : dict or None
+        With ``return_fields=True``: per load case (axis after the batch axis) the local fields.
+    """
+
+    effective: object
+    iterations: int
+    residuals: list
+    converged: bool
+    fields: Optional[dict] = field(default=None, repr=False)
+
+
+# ----------------------------------------------------------------------------- the kernel
+def rotated_frequencies(shape, device, dtype):
+    r"""Unit discrete wave vectors :math:`n = k/|k|` of the rotated scheme, shape ``(d, *rfft_shape)``."""
+    xi = [2 * math.pi * torch.fft.fftfreq(N, device=device, dtype=dtype) for N in shape[:-1]]
+    xi.append(2 * math.pi * torch.fft.rfftfreq(shape[-1], device=device, dtype=dtype))
+    grids = torch.meshgrid(*xi, indexing="ij")
+    s = [torch.sin(g / 2) for g in grids]
+    c = [torch.cos(g / 2) for g in grids]
+    k = torch.stack([math.prod(c[b] for b in range(len(shape)) if b != a) * s[a] for a in range(len(shape))])
+    norm = torch.linalg.vector_norm(k, dim=0)
+    return torch.where(norm > 1e-12 * 2 ** len(shape), k / norm.clamp_min(1e-300), 0.0)
+
+
+def projection(n, spatial, kind):
+    r"""The projection :math:`\mathbb G` onto compatible zero-mean fields (applied in Fourier space)."""
+    dims = tuple(range(-len(spatial), 0))
+    pairs = mandel_pairs(len(spatial))
+
+    def G_gradient(e):  # e: (B, L, d, *spatial);  G e = n (n . e)
+        f = torch.fft.rfftn(e, dim=dims)
+        return torch.fft.irfftn(n * (n * f).sum(2, keepdim=True), s=spatial, dim=dims)
+
+    def G_strain(eps):  # eps: (B, L, m, *spatial) Mandel;  G eps = sym(n x u), u = 2w - n(n.w), w = eps n
+        f = torch.fft.rfftn(eps, dim=dims)
+        d = len(spatial)
+        t = [[None] * d for _ in range(d)]                        # Mandel -> tensor components
+        for I, (i, j) in enumerate(pairs):
+            t[i][j] = t[j][i] = f[:, :, I] if i == j else f[:, :, I] * SQRT1_2
+        w = [sum(t[i][j] * n[i] for i in range(d)) for j in range(d)]
+        nw = sum(n[j] * w[j] for j in range(d))
+        u = [2 * w[j] - n[j] * nw for j in range(d)]
+        g = [n[i] * u[i] if i == j else (n[i] * u[j] + n[j] * u[i]) * SQRT1_2 for i, j in pairs]
+        return torch.fft.irfftn(torch.stack(g, 2), s=spatial, dim=dims)
+
+    return G_gradient if kind == "conduction" else G_strain
+
+
+def constitutive(prop, scalar):
+    """The local law :math:`\\sigma = K(x) e` for a scalar field ``(B, *s)`` or tensor field ``(B, c, c, *s)``."""
+    if scalar:
+        return lambda e: prop[:, None, None] * e
+    return lambda e: torch.einsum("bij...,blj...->bli...", prop, e)
+
+
+def _dot(a, b):
+    return (a * b).sum(dim=tuple(range(2, a.ndim)))
+
+
+def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
+    r"""Solve :math:`\mathbb G K(E + \tilde e) = 0` for all systems; returns ``(e, info)``.
+
+    ``E`` has shape ``(B, L, c, *spatial)`` (a constant field per load case).
+    """
+    view = lambda s: s.reshape(s.shape + (1,) * (E.ndim - 2))  # noqa: E731
+    b = -G(law(E))
+    bb = _dot(b, b)
+    scale = torch.where(bb > 0, bb, torch.ones_like(bb))
+    x, r = torch.zeros_like(E), b.clone()
+    rr, history, it = bb, [], 0
+    bar = _progress(progress, maxiter, scheme)
+    if scheme == "cg":
+        p = r.clone()
+    while True:
+        residual = float(torch.sqrt((rr / scale).max()))
+        history.append(residual)
+        if bar is not None:
+            bar.set_postfix(residual=f"{residual:.2e}")
+            bar.update(1 if it else 0)
+        if residual <= tol or it >= maxiter:
+            break
+        if scheme == "cg":                     # conjugate gradients on G K x = b
+            Ap = G(law(p))
+            pAp = _dot(p, Ap)
+            alpha = torch.where(pAp > 0, rr / torch.where(pAp > 0, pAp, 1.0), 0.0)
+            x += view(alpha) * p
+            r -= view(alpha) * Ap
+            rr_new = _dot(r, r)
+            beta = torch.where(rr > 0, rr_new / torch.where(rr > 0, rr, 1.0), 0.0)
+            p = r + view(beta) * p
+            rr = rr_new
+        else:                                  # Moulinec-Suquet: x <- x - G K (E + x) / c0
+            x = x + r / c0
+            r = -G(law(E + x))
+            rr = _dot(r, r)
+        it += 1
+    if bar is not None:
+        bar.close()
+    converged = history[-1] <= tol
+    if not converged:
+        warnings.warn(
+            f"FFT homogenization ({scheme}) stopped at maxiter={maxiter} with relative residual "
+            f"{history[-1]:.3e} > tol={tol:g}; increase maxiter (or use scheme='cg')",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    return E + x, dict(iterations=it, residuals=history, converged=converged)
+
+
+def _progress(progress, maxiter, scheme):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=maxiter, desc=f"FFT homogenization ({scheme})")
+
+
+# ----------------------------------------------------------------------------- adjoint gradient
+class _Effective(torch.autograd.Function):
+    r"""Effective tensor :math:`K^*_{ij} = \langle e_i\cdot K e_j\rangle` with the adjoint gradient.
+
+    Because :math:`K^*` is stationary with respect to compatible fluctuations (minimum energy), the
+    derivative needs no extra solve: :math:`\partial K^*_{ij}/\partial K_{ab}(x) =
+    e_{i,a}(x)\,e_{j,b}(x)/N` (scalar fields: :math:`e_i(x)\cdot e_j(x)/N`).
+    """
+
+    @staticmethod
+    def forward(ctx, prop, scalar, kind, spatial, config, info):
+        prop = prop.detach()
+        B, c = prop.shape[0], len(spatial) if kind == "conduction" else (3 if len(spatial) == 2 else 6)
+        law = constitutive(prop, scalar)
+        n = rotated_frequencies(spatial, prop.device, prop.dtype)
+        G = projection(n, spatial, kind)
+        eye = torch.eye(c, dtype=prop.dtype, device=prop.device)
+        E = eye.reshape(1, c, c, *(1,) * len(spatial)).expand(B, c, c, *spatial).contiguous()
+        e, stats = solve(law, G, E, **config)
+        info.update(stats)
+        sigma = law(e)
+        effective = sigma.mean(dim=tuple(range(3, sigma.ndim))).transpose(1, 2)
+        ctx.save_for_backward(e)
+        ctx.scalar = scalar
+        info["e"], info["sigma"] = e, sigma
+        return effective
+
+    @staticmethod
+    def backward(ctx, grad):
+        (e,) = ctx.saved_tensors
+        N = math.prod(e.shape[3:])
+        if ctx.scalar:
+            g = torch.einsum("bij,bia...,bja...->b...", grad, e, e) / N
+        else:
+            g = torch.einsum("bij,bia...,bjc...->bac...", grad, e, e) / N
+        return g, None, None, None, None, None
+
+
+# ----------------------------------------------------------------------------- drivers
+def _config(scheme, tol, maxiter, progress):
+    if scheme not in ("cg", "basic"):
+        raise ValueError(f"scheme={scheme!r}; expected 'cg' (conjugate gradients) or 'basic' (Moulinec-Suquet)")
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise ValueError(f"tol={tol!r}; expected a positive number")
+    if maxiter is None:
+        maxiter = 1000 if scheme == "cg" else 10000
+    if not (isinstance(maxiter, numbers.Integral) and maxiter >= 1):
+        raise ValueError(f"maxiter={maxiter!r}; expected a positive integer")
+    return dict(scheme=scheme, tol=float(tol), maxiter=int(maxiter), progress=progress)
+
+
+def _eig_range(prop, scalar, c):
+    """Smallest and largest eigenvalue of a property field (or of a stack of phase tensors)."""
+    if scalar:
+        return float(prop.min()), float(prop.max())
+    ev = torch.linalg.eigvalsh(prop.detach().movedim((1, 2), (-2, -1)).reshape(-1, c, c))
+    return float(ev.min()), float(ev.max())
+
+
+def _run(prop, scalar, kind, spatial, config, return_fields, reference, squeeze, c0_range=None):
+    c = len(spatial) if kind == "conduction" else (3 if len(spatial) == 2 else 6)
+    if config["scheme"] == "basic":
+        low, high = c0_range if c0_range is not None else _eig_range(prop, scalar, c)
+        if low <= 0:
+            raise ValueError(
+                "scheme='basic' (Moulinec-Suquet) does not converge for zero conductivity/stiffness "
+                "(pores, infinite contrast): the reference medium must be finite; use scheme='cg'"
+            )
+        config = dict(config, c0=(low + high) / 2)
+    info = {}
+    effective = _Effective.apply(prop, scalar, kind, spatial, config, info)
+    fields = None
+    if return_fields:
+        fields = _fields(kind, info["e"], info["sigma"], len(spatial))
+        fields = {key: like(value[0] if squeeze else value, reference) for key, value in fields.items()}
+    if squeeze:
+        effective = effective[0]
+    return HomogenizationResult(
+        effective=like(effective, reference),
+        iterations=info["iterations"],
+        residuals=info["residuals"],
+        converged=info["converged"],
+        fields=fields,
+    )
+
+
+def _fields(kind, e, sigma, d):
+    e, sigma = e.detach(), sigma.detach()
+    if kind == "conduction":
+        return {"gradient": e, "flux": sigma, "flux_magnitude": torch.linalg.vector_norm(sigma, dim=2)}
+    s = sigma
+    if d == 2:  # in-plane von Mises (sigma_33 of plane strain not included)
+        vm2 = s[:, :, 0] ** 2 - s[:, :, 0] * s[:, :, 1] + s[:, :, 1] ** 2 + 1.5 * s[:, :, 2] ** 2
+    else:       # Mandel shear entries are sqrt(2) sigma_ij, so 3 sigma_ij^2 = 1.5 s_I^2
+        vm2 = 0.5 * ((s[:, :, 0] - s[:, :, 1]) ** 2 + (s[:, :, 1] - s[:, :, 2]) ** 2
+                     + (s[:, :, 2] - s[:, :, 0]) ** 2) + 1.5 * (s[:, :, 3:] ** 2).sum(2)
+    return {"strain": e, "stress": sigma, "von_mises": torch.sqrt(vm2),
+            "strain_energy_density": 0.5 * (e * sigma).sum(2)}
+
+
+def _layout(labels, batch):
+    if not isinstance(batch, bool):
+        raise TypeError(f"batch must be True or False, got {type(batch).__name__}")
+    return check_labels(labels, batch=batch) if labels is not None else None
+
+
+def _phase_tensor(value, index, name, c, dtype, device, what):
+    """One phase property as a tensor: scalar (>= 0) or a symmetric PSD c x c matrix (zero = pore)."""
+    t = _scalar_or_tensor(value, device, dtype)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}[{index}] (phase {index}) contains NaN or inf; expected finite {what}")
+    if t.ndim == 0:
+        if t < 0:
+            raise ValueError(f"{name}[{index}] (phase {index}) = {float(t)} is negative; expected {what} >= 0")
+        return t
+    if t.shape != (c, c):
+        raise ValueError(f"{name}[{index}] (phase {index}) has shape {tuple(t.shape)}; expected a scalar or ({c}, {c})")
+    td = t.detach()
+    if not torch.allclose(td, td.T, rtol=1e-10, atol=1e-12 * float(td.abs().max())):
+        raise ValueError(f"{name}[{index}] (phase {index}) is not symmetric; expected a symmetric {c}x{c} tensor")
+    if td.abs().max() > 0 and torch.linalg.eigvalsh(td).min() <= 0:
+        raise ValueError(
+            f"{name}[{index}] (phase {index}) is not positive definite (eigenvalues "
+            f"{torch.linalg.eigvalsh(td).tolist()}); expected a positive definite tensor (or zero for a pore)"
+        )
+    return t
+
+
+def _scalar_or_tensor(value, device, dtype):
+    if isinstance(value, torch.Tensor):
+        return value.to(device, dtype)
+    return torch.as_tensor(np.asarray(value, dtype=float), dtype=dtype, device=device)
+
+
+def _phase_stack(props, c, dtype, device, name, what):
+    tensors = [_phase_tensor(v, i, name, c, dtype, device, what) for i, v in enumerate(props)]
+    scalar = all(t.ndim == 0 for t in tensors)
+    if not scalar:
+        eye = torch.eye(c, dtype=dtype, device=device)
+        tensors = [t * eye if t.ndim == 0 else t for t in tensors]
+    return torch.stack(tensors), scalar
+
+
+def _labels_field(labels, stack, scalar, batch, device):
+    lab = to_torch(labels, device).long()
+    if not batch:
+        lab = lab[None]
+    prop = stack[lab]  # (B, *s) or (B, *s, c, c): differentiable gather
+    if not scalar:
+        prop = prop.movedim((-2, -1), (1, 2))
+    return prop, tuple(lab.shape[1:])
+
+
+def _with_interphase(labels, props, interphase, batch, key):
+    if interphase is None:
+        return labels, props
+    if not isinstance(interphase, dict) or "width" not in interphase or key not in interphase:
+        raise ValueError(f"interphase must be a dict with keys 'width' and {key!r} (optionally 'inclusion', 'matrix')")
+    new = add_interphase(labels, interphase["width"], inclusion=interphase.get("inclusion", 1),
+                         matrix=interphase.get("matrix", 0), new_label=len(props), batch=batch)
+    return new, list(props) + [interphase[key]]
+
+
+def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+                 dtype=torch.float64, interphase=None, return_fields=False, progress=False):
+    r"""Effective conductivity tensor :math:`K^*` of a periodic voxel microstructure.
+
+    Solves :math:`\nabla\cdot(k(x)\nabla T) = 0` with :math:`\langle\nabla T\rangle = E` for the
+    ``d`` unit loads at once (see the module docstring for the scheme).
+
+    Parameters
+    ----------
+    labels : array or tensor of int, shape ``(*spatial)`` or ``(batch, *spatial)``
+        Phase labels, 2 or 3 spatial axes, periodic; voxel size 1.
+    k : sequence
+        ``k[i]`` the conductivity of label ``i``: a scalar ``>= 0`` (0 = pore/insulator) or a
+        symmetric positive definite ``(d, d)`` tensor. Torch tensors with ``requires_grad`` give
+        gradients of ``effective`` (the result is then a torch tensor even for numpy labels).
+    batch : bool
+        Whether ``labels`` has a leading batch axis (never guessed).
+    tol : float
+        Relative residual :math:`\|\mathbb G K e\|/\|\mathbb G K E\|` at which to stop.
+    maxiter : int, optional
+        Default 1000 (``"cg"``) or 10000 (``"basic"``). Reaching it warns (:class:`ConvergenceWarning`).
+    scheme : {"cg", "basic"}
+        Conjugate gradients on the Galerkin equation, or the Moulinec–Suquet fixed point.
+    device, dtype
+        Torch device (``"auto"``) and floating dtype (float64 default; float32 allowed).
+    interphase : dict, optional
+        ``dict(width=w, k=k_i)`` gives matrix voxels within ``w`` pixels of an inclusion the property
+        ``k_i`` (see :func:`add_interphase`; optional keys ``inclusion``, ``matrix``).
+    return_fields : bool
+        Also return ``fields``: ``"gradient"`` and ``"flux"`` of shape ``(d_load, d, *spatial)`` and
+        ``"flux_magnitude"`` ``(d_load, *spatial)`` (batch axis first for batched input).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    HomogenizationResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((8, 8), dtype=int); labels[:4] = 1   # layers normal to axis 0
+    >>> conductivity(labels, [1.0, 3.0]).effective.round(6)
+    array([[1.5, 0. ],
+           [0. , 2. ]])
+    """
+    config = _config(scheme, tol, maxiter, progress)
+    d = _layout(labels, batch)
+    labels, k = _with_interphase(labels, k, interphase, batch, "k")
+    check_properties(k, name="k")
+    check_labels(labels, batch=batch, n_phases=len(k))
+    dev = resolve_device(device)
+    stack, scalar = _phase_stack(k, d, dtype, dev, "k", "conductivity")
+    prop, spatial = _labels_field(labels, stack, scalar, batch, dev)
+    present = torch.unique(to_torch(labels, dev).long())
+    return _run(prop, scalar, "conduction", spatial, config, return_fields, _reference(labels, stack), not batch,
+                _range(stack, present, scalar))
+
+
+def _reference(labels, stack):
+    """Output kind: torch if ``labels`` is a tensor or a phase property carries a gradient, else numpy."""
+    return stack if stack.requires_grad else labels
+
+
+def _range(stack, present, scalar):
+    s = stack[present].detach()
+    if scalar:
+        return float(s.min()), float(s.max())
+    ev = torch.linalg.eigvalsh(s)
+    return float(ev.min()), float(ev.max())
+
+
+def _stiffness(phase, index, d, dtype, device):
+    if isinstance(phase, dict):
+        keys = set(phase)
+        if keys not in ({"E", "nu"}, {"K", "G"}):
+            raise ValueError(f"phases[{index}] (phase {index}) has keys {sorted(keys)}; expected {{'E', 'nu'}} or {{'K', 'G'}}")
+        values = {key: _scalar_or_tensor(v, device, dtype) for key, v in phase.items()}
+    elif isinstance(phase, tuple) and len(phase) == 2:
+        values = dict(E=_scalar_or_tensor(phase[0], device, dtype), nu=_scalar_or_tensor(phase[1], device, dtype))
+    else:
+        return phase
+    for key, v in values.items():
+        if not torch.isfinite(v).all() or v.ndim != 0:
+            raise ValueError(f"phases[{index}] (phase {index}): {key} = {v.tolist()}; expected a finite scalar")
+        if key in ("E", "K", "G") and v < 0:
+            raise ValueError(f"phases[{index}] (phase {index}): {key} = {float(v)} is negative; expected >= 0")
+    if "nu" in values and not (-1 < float(values["nu"]) < 0.5):
+        raise ValueError(f"phases[{index}] (phase {index}): nu = {float(values['nu'])}; expected -1 < nu < 0.5")
+    return isotropic_stiffness(dim=d, **values)
+
+
+def elasticity(labels, phases, *, batch=False, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+               dtype=torch.float64, interphase=None, return_fields=False, progress=False):
+    r"""Effective Mandel stiffness :math:`C^*` (small strain, periodic; plane strain in 2D).
+
+    Solves :math:`\nabla\cdot(C(x):\varepsilon) = 0`, :math:`\langle\varepsilon\rangle = E` for the
+    3 (2D) or 6 (3D) Mandel unit strains at once. Mandel order ``(11, 22, 12)`` /
+    ``(11, 22, 33, 23, 13, 12)`` with :math:`\sqrt2` on shear entries (:mod:`.tensors`).
+
+    Parameters
+    ----------
+    labels : array or tensor of int, ``(*spatial)`` or ``(batch, *spatial)`` (see ``batch``)
+    phases : sequence
+        One entry per label: ``{"E": .., "nu": ..}``, ``{"K": .., "G": ..}`` (3D moduli; 2D is the
+        plane-strain block), a tuple ``(E, nu)``, or a symmetric positive definite Mandel matrix
+        (3×3 in 2D, 6×6 in 3D). A zero stiffness (``E = 0``) is a pore.
+    batch, tol, maxiter, scheme, device, dtype, interphase, return_fields, progress
+        As in :func:`conductivity` (``interphase=dict(width=w, phase=...)``). Fields: ``"strain"``,
+        ``"stress"`` (Mandel, ``(m_load, m, *spatial)``), ``"von_mises"`` (in-plane in 2D) and
+        ``"strain_energy_density"`` :math:`\tfrac12\sigma:\varepsilon` (``(m_load, *spatial)``).
+
+    Returns
+    -------
+    HomogenizationResult
+    """
+    config = _config(scheme, tol, maxiter, progress)
+    d = _layout(labels, batch)
+    labels, phases = _with_interphase(labels, phases, interphase, batch, "phase")
+    check_properties(phases, name="phases")
+    check_labels(labels, batch=batch, n_phases=len(phases))
+    dev = resolve_device(device)
+    m = 3 if d == 2 else 6
+    mats = [_stiffness(p, i, d, dtype, dev) for i, p in enumerate(phases)]
+    stack, scalar = _phase_stack(mats, m, dtype, dev, "phases", "stiffness")
+    if scalar:
+        raise ValueError(f"phases are scalars; expected isotropic dicts/(E, nu) tuples or {m}x{m} Mandel matrices")
+    prop, spatial = _labels_field(labels, stack, False, batch, dev)
+    present = torch.unique(to_torch(labels, dev).long())
+    return _run(prop, False, "elasticity", spatial, config, return_fields, _reference(labels, stack), not batch,
+                _range(stack, present, False))
+
+
+def _field_input(field, ndim, batch, c, name):
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected the number of spatial axes, 2 or 3")
+    lead = 1 if batch else 0
+    if field.ndim == lead + ndim:
+        scalar = True
+    elif field.ndim == lead + 2 + ndim and tuple(field.shape[lead:lead + 2]) == (c, c):
+        scalar = False
+    else:
+        layout = ("(batch, " if batch else "(") + f"*spatial) or " + ("(batch, " if batch else "(") + f"{c}, {c}, *spatial)"
+        raise ValueError(f"{name} has shape {tuple(field.shape)}; expected {layout} with {ndim} spatial axes")
+    check_finite(field.detach() if isinstance(field, torch.Tensor) else field, name=name)
+    if scalar and (field < 0).any():
+        raise ValueError(f"{name} has negative values; expected a property field >= 0")
+    return scalar
+
+
+def conductivity_field(k_field, *, ndim, batch=True, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+                       dtype=torch.float64, return_fields=False, progress=False):
+    r"""Effective conductivity of a per-voxel conductivity field (the differentiable low-level entry).
+
+    Parameters
+    ----------
+    k_field : array or tensor
+        ``(batch, *spatial)`` scalar conductivity per voxel, or ``(batch, d, d, *spatial)`` tensors
+        (without the batch axis when ``batch=False``). Gradients flow to ``k_field`` by the adjoint
+        identity :math:`\partial K^*_{ij}/\partial k(x) = \nabla T_i(x)\cdot\nabla T_j(x)/N` (no
+        extra solve). Design by physics interpolates e.g. SIMP
+        :math:`k(\rho) = k_{min} + \rho^p (k_{max}-k_{min})` before calling.
+    ndim : {2, 3}
+        Number of spatial axes (required: shapes alone are ambiguous).
+    Other parameters as in :func:`conductivity`.
+    """
+    config = _config(scheme, tol, maxiter, progress)
+    scalar = _field_input(k_field, ndim, batch, ndim, "k_field")
+    prop = to_torch(k_field, resolve_device(device), dtype)
+    if not batch:
+        prop = prop[None]
+    spatial = tuple(prop.shape[-ndim:])
+    if not scalar:
+        _check_field_tensors(prop, ndim, "k_field")
+    return _run(prop, scalar, "conduction", spatial, config, return_fields, k_field, not batch)
+
+
+def elasticity_field(C_field, *, ndim, batch=True, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+                     dtype=torch.float64, return_fields=False, progress=False):
+    r"""Effective Mandel stiffness of a per-voxel Mandel stiffness field ``(batch, m, m, *spatial)``.
+
+    ``m`` = 3 (2D, plane strain) or 6 (3D). Gradients w.r.t. ``C_field`` by the adjoint identity
+    :math:`\partial C^*_{IJ}/\partial C_{ab}(x) = \varepsilon_{I,a}(x)\varepsilon_{J,b}(x)/N`. SIMP:
+    pass ``C_field = (e_min + rho**p (1 - e_min)) * C0[..., None, None]`` (broadcast to voxels).
+    Other parameters as in :func:`elasticity` and :func:`conductivity_field`.
+    """
+    config = _config(scheme, tol, maxiter, progress)
+    m = 3 if ndim == 2 else 6
+    scalar = _field_input(C_field, ndim, batch, m, "C_field")
+    if scalar:
+        raise ValueError(f"C_field has shape {tuple(C_field.shape)}; expected ({'batch, ' if batch else ''}{m}, {m}, *spatial)")
+    prop = to_torch(C_field, resolve_device(device), dtype)
+    if not batch:
+        prop = prop[None]
+    _check_field_tensors(prop, ndim, "C_field")
+    return _run(prop, False, "elasticity", tuple(prop.shape[-ndim:]), config, return_fields, C_field, not batch)
+
+
+def _check_field_tensors(prop, ndim, name):
+    p = prop.detach().movedim((1, 2), (-2, -1))
+    scale = float(p.abs().max()) or 1.0
+    if not torch.allclose(p, p.transpose(-1, -2), atol=1e-10 * scale):
+        raise ValueError(f"{name} has non-symmetric voxel tensors; expected symmetric tensors")
+    if torch.linalg.eigvalsh(p.reshape(-1, p.shape[-1], p.shape[-1])).min() < -1e-10 * scale:
+        raise ValueError(f"{name} has voxel tensors that are not positive semi-definite")
+
+
+# ----------------------------------------------------------------------------- interphase
+def add_interphase(labels, width, *, inclusion=1, matrix=0, new_label=None, batch=False):
+    r"""Relabel the matrix voxels within ``width`` pixels of an inclusion as an interphase.
+
+    A voxel of label ``matrix`` whose centre lies within Euclidean distance ``width`` of the centre
+    of a voxel of label ``inclusion`` (periodic distance) gets ``new_label`` (default: the largest
+    label + 1). Models a coating or an interface resistance (a thin layer of low conductivity).
+
+    Parameters
+    ----------
+    labels : array or tensor of int, ``(*spatial)`` or ``(batch, *spatial)`` (``batch=True``)
+    width : float
+        Interphase thickness in pixels (> 0).
+    inclusion : int or sequence of int
+        Label(s) of the inclusions the interphase surrounds.
+    matrix : int
+        Label of the phase turned into interphase.
+    new_label : int, optional
+
+    Returns
+    -------
+    New labels of the same kind and shape.
+    """
+    from scipy import ndimage
+
+    check_labels(labels, batch=batch)
+    if not (isinstance(width, numbers.Real) and width > 0):
+        raise ValueError(f"width={width!r}; expected a positive number of pixels")
+    values = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
+    new_label = int(values.max()) + 1 if new_label is None else int(new_label)
+    inclusions = np.atleast_1d(inclusion)
+    pad = int(math.ceil(width)) + 1
+    out = values.copy()
+    for index in np.ndindex(values.shape[:1] if batch else ()):
+        image = values[index]
+        if any(pad > s for s in image.shape):
+            raise ValueError(f"width={width} is too large for an image of shape {image.shape}")
+        padded = np.pad(image, pad, mode="wrap")
+        dist = ndimage.distance_transform_edt(~np.isin(padded, inclusions))
+        dist = dist[tuple(slice(pad, -pad) for _ in image.shape)]
+        target = out[index] if batch else out
+        target[(image == matrix) & (dist <= width)] = new_label
+    if isinstance(labels, torch.Tensor):
+        return torch.as_tensor(out, device=labels.device)
+    return out

@@ -1,0 +1,169 @@
+"""Mandel notation, isotropic stiffness tensors and rotations (numpy or torch, differentiable).
+
+Mandel notation stores a symmetric second-order tensor :math:`\\varepsilon` as a vector with
+:math:`\\sqrt2` on the off-diagonal entries and a fourth-order stiffness with minor symmetries as a
+matrix, so that :math:`\\sigma = C\\varepsilon` and :math:`\\sigma:\\varepsilon = \\sigma\\cdot\\varepsilon`
+(an orthonormal basis of symmetric tensors; Mandel 1965, Nye 1985). Order used throughout mslearn:
+
+* 2D (plane strain): ``(11, 22, 12)`` with the shear entry :math:`\\sqrt2\\,\\varepsilon_{12}`;
+* 3D: ``(11, 22, 33, 23, 13, 12)`` with :math:`\\sqrt2` on the last three.
+
+Functions accept numpy arrays or torch tensors and return the same kind, so that stiffness built
+from torch moduli with ``requires_grad`` keeps its gradient.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = [
+    "mandel_pairs",
+    "mandel_basis",
+    "to_mandel",
+    "from_mandel",
+    "stiffness_to_mandel",
+    "mandel_to_stiffness",
+    "lame_from",
+    "isotropic_stiffness",
+    "isotropic_moduli",
+    "rotate_conductivity",
+    "rotate_stiffness",
+]
+
+_PAIRS = {2: [(0, 0), (1, 1), (0, 1)], 3: [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]}
+
+
+def _xp(*args):
+    return torch if any(isinstance(a, torch.Tensor) for a in args) else np
+
+
+def _check_dim(dim):
+    if dim not in (2, 3):
+        raise ValueError(f"dim={dim!r}; expected 2 (plane strain) or 3")
+
+
+def mandel_pairs(dim):
+    """Index pairs ``(i, j)`` of the Mandel components for ``dim`` = 2 or 3."""
+    _check_dim(dim)
+    return list(_PAIRS[dim])
+
+
+def mandel_basis(dim, like=None):
+    r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, dim, dim)``.
+
+    :math:`\varepsilon = \sum_I \varepsilon_I B_I` and :math:`\varepsilon_I = B_I : \varepsilon`.
+    """
+    pairs = mandel_pairs(dim)
+    basis = np.zeros((len(pairs), dim, dim))
+    for index, (i, j) in enumerate(pairs):
+        if i == j:
+            basis[index, i, i] = 1.0
+        else:
+            basis[index, i, j] = basis[index, j, i] = 1.0 / math.sqrt(2.0)
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(basis, dtype=like.dtype, device=like.device)
+    return basis
+
+
+def to_mandel(tensor):
+    """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``."""
+    dim = tensor.shape[-1]
+    basis = mandel_basis(dim, like=tensor)
+    return _xp(tensor).einsum("Iij,...ij->...I", basis, tensor)
+
+
+def from_mandel(vector, dim):
+    """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``."""
+    basis = mandel_basis(dim, like=vector)
+    return _xp(vector).einsum("Iij,...I->...ij", basis, vector)
+
+
+def stiffness_to_mandel(C):
+    """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``."""
+    dim = C.shape[-1]
+    basis = mandel_basis(dim, like=C)
+    return _xp(C).einsum("Iij,...ijkl,Jkl->...IJ", basis, C, basis)
+
+
+def mandel_to_stiffness(C, dim):
+    """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``."""
+    basis = mandel_basis(dim, like=C)
+    return _xp(C).einsum("Iij,...IJ,Jkl->...ijkl", basis, C, basis)
+
+
+def lame_from(*, E=None, nu=None, K=None, G=None):
+    r"""Lamé constants :math:`(\lambda, \mu)` from ``(E, nu)`` or ``(K, G)`` (3D moduli).
+
+    :math:`\lambda = E\nu/((1+\nu)(1-2\nu))`, :math:`\mu = E/(2(1+\nu))`;
+    :math:`\lambda = K - 2G/3`, :math:`\mu = G`.
+    """
+    if E is not None and nu is not None and K is None and G is None:
+        return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    if K is not None and G is not None and E is None and nu is None:
+        return K - 2.0 * G / 3.0, G
+    raise ValueError("give either E and nu, or K and G (3D bulk and shear moduli)")
+
+
+def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, dim=3):
+    r"""Isotropic stiffness in Mandel notation, :math:`C = 3K\,\mathbb J + 2G\,\mathbb K`.
+
+    In 3D :math:`C = \lambda\,\mathbf 1\otimes\mathbf 1 + 2\mu\,\mathbb I` (6×6). In 2D the
+    plane-strain in-plane block (3×3) of the same 3D tensor, i.e. ``(E, nu)`` / ``(K, G)`` are always
+    the 3D moduli.
+
+    Examples
+    --------
+    >>> isotropic_stiffness(K=1.0, G=1.0, dim=2)
+    array([[2.33333333, 0.33333333, 0.        ],
+           [0.33333333, 2.33333333, 0.        ],
+           [0.        , 0.        , 2.        ]])
+    """
+    _check_dim(dim)
+    lam, mu = lame_from(E=E, nu=nu, K=K, G=G)
+    m = 3 if dim == 2 else 6
+    ones = np.zeros(m)
+    ones[:dim] = 1.0
+    if _xp(lam, mu) is torch:
+        ref = lam if isinstance(lam, torch.Tensor) else mu
+        dtype = ref.dtype if ref.is_floating_point() else torch.float64
+        ones = torch.as_tensor(ones, dtype=dtype, device=ref.device)
+        return lam * torch.outer(ones, ones) + 2 * mu * torch.eye(m, dtype=dtype, device=ref.device)
+    return lam * np.outer(ones, ones) + 2 * mu * np.eye(m)
+
+
+def isotropic_moduli(C, dim=None):
+    r"""Bulk and shear moduli of the isotropic projection of Mandel stiffness ``C``.
+
+    With the projectors :math:`\mathbb J = \tfrac1d \mathbf 1\otimes\mathbf 1` and
+    :math:`\mathbb K = \mathbb I - \mathbb J`: :math:`d\,\kappa = \mathbb J :: C` and
+    :math:`2\mu = (\mathbb K :: C)/\operatorname{tr}\mathbb K` (Walpole 1984). In 3D
+    :math:`\kappa = K` is the bulk modulus; in 2D (plane strain) it is the in-plane (area) bulk
+    modulus :math:`\kappa = \lambda + \mu` used by the 2D Hashin–Shtrikman bounds.
+    """
+    m = C.shape[-1]
+    dim = dim or (2 if m == 3 else 3)
+    ones = np.zeros(m)
+    ones[:dim] = 1.0
+    J = np.outer(ones, ones) / dim
+    Kd = np.eye(m) - J
+    if isinstance(C, torch.Tensor):
+        J, Kd = (torch.as_tensor(a, dtype=C.dtype, device=C.device) for a in (J, Kd))
+    xp = _xp(C)
+    bulk = xp.einsum("ij,...ji->...", J, C) / dim
+    shear = xp.einsum("ij,...ji->...", Kd, C) / (2 * (m - 1))
+    return bulk, shear
+
+
+def rotate_conductivity(K, R):
+    r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
+    return R @ K @ (R.T if isinstance(R, np.ndarray) else R.transpose(-1, -2))
+
+
+def rotate_stiffness(C, R):
+    r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`."""
+    dim = R.shape[-1]
+    C4 = mandel_to_stiffness(C, dim)
+    rotated = _xp(C, R).einsum("ia,jb,kc,ld,...abcd->...ijkl", R, R, R, R, C4)
+    return stiffness_to_mandel(rotated)

@@ -1,0 +1,324 @@
+"""FFT homogenization (mslearn.homogenization) against exact and published results.
+
+Tolerances are written in each test. Structures are generated inline (random disks/spheres,
+checkerboards, laminates) so that this module depends on nothing but the solver.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mslearn.homogenization import (
+    ConvergenceWarning,
+    add_interphase,
+    bounds,
+    conductivity,
+    conductivity_field,
+    elasticity,
+    elasticity_field,
+)
+from mslearn.homogenization.tensors import (
+    isotropic_moduli,
+    isotropic_stiffness,
+    rotate_stiffness,
+)
+
+
+def balls(shape, radius, n, seed):
+    """Periodic image with ``n`` random (overlapping) disks/spheres of ``radius`` pixels labelled 1."""
+    rng = np.random.default_rng(seed)
+    grid = np.indices(shape).reshape(len(shape), -1).T
+    size = np.array(shape)
+    out = np.zeros(grid.shape[0], dtype=int)
+    for centre in rng.random((n, len(shape))) * size:
+        delta = np.abs(grid - centre)
+        delta = np.minimum(delta, size - delta)
+        out[(delta**2).sum(1) <= radius**2] = 1
+    return out.reshape(shape)
+
+
+def spd(c, seed):
+    a = np.random.default_rng(seed).normal(size=(c, c))
+    return a @ a.T + c * np.eye(c)
+
+
+ISO = [{"E": 1.0, "nu": 0.3}, {"E": 20.0, "nu": 0.2}]
+
+
+# ------------------------------------------------------------------ exact results
+@pytest.mark.parametrize("scheme", ["cg", "basic"])
+@pytest.mark.parametrize("shape", [(8, 8), (6, 6, 6)])
+def test_homogeneous_returns_phase_property(scheme, shape):
+    d = len(shape)
+    labels = np.zeros(shape, dtype=int)
+    for k in (2.5, spd(d, 0)):
+        result = conductivity(labels, [k, 7.0], scheme=scheme)
+        np.testing.assert_allclose(result.effective, np.eye(d) * k if np.ndim(k) == 0 else k, atol=1e-12)
+    m = 3 if d == 2 else 6
+    for C in (isotropic_stiffness(E=3.0, nu=0.25, dim=d), spd(m, 1)):
+        result = elasticity(labels, [C], scheme=scheme)
+        np.testing.assert_allclose(result.effective, C, atol=1e-12)
+        assert result.converged
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (8, 8, 8)])
+def test_laminates_exact(shape):
+    d = len(shape)
+    labels = np.zeros(shape, dtype=int)
+    labels[: shape[0] // 4] = 1  # layers normal to axis 0, phi = 1/4
+    for axis in range(d):
+        lab = np.moveaxis(labels, 0, axis)
+        k = conductivity(lab, [1.0, 10.0], tol=1e-10).effective
+        expected = bounds.laminate_conductivity([0.75, 0.25], [1.0, 10.0], axis=axis, d=d)
+        np.testing.assert_allclose(k, expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(k[axis, axis], 1 / (0.75 / 1 + 0.25 / 10), rtol=1e-6)  # series
+        C = elasticity(lab, ISO, tol=1e-10).effective
+        expected = bounds.laminate_stiffness([0.75, 0.25], ISO, axis=axis, d=d)
+        np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_checkerboard_keller_dykhne():
+    N = 128
+    i, j = np.indices((N, N))
+    board = ((i < N // 2) ^ (j < N // 2)).astype(int)
+    k = conductivity(board, [1.0, 10.0]).effective
+    np.testing.assert_allclose(np.diag(k), bounds.keller_dykhne(1.0, 10.0), rtol=0.01)
+
+
+# ------------------------------------------------------------------ bounds and estimates
+def test_random_disks_and_spheres_inside_hashin_shtrikman():
+    for shape, radius, n in (((64, 64), 5, 40), ((32, 32, 32), 4, 25)):
+        d = len(shape)
+        labels = balls(shape, radius, n, seed=d)
+        phi = labels.mean()
+        lo, hi = bounds.hashin_shtrikman_conductivity(phi, 1.0, 10.0, d=d)
+        k = conductivity(labels, [1.0, 10.0]).effective
+        assert np.all(np.diag(k) > lo) and np.all(np.diag(k) < hi)
+
+
+def test_random_spheres_moduli_inside_hashin_shtrikman():
+    labels = balls((24, 24, 24), 3.5, 20, seed=5)
+    phi = labels.mean()
+    K1, G1, K2, G2 = 1.0, 0.6, 15.0, 9.0
+    C = elasticity(labels, [{"K": K1, "G": G1}, {"K": K2, "G": G2}], tol=1e-6).effective
+    K, G = isotropic_moduli(C)
+    (Klo, Khi), (Glo, Ghi) = bounds.hashin_shtrikman_bulk(phi, K1, G1, K2, G2), bounds.hashin_shtrikman_shear(phi, K1, G1, K2, G2)
+    assert Klo < K < Khi and Glo < G < Ghi
+
+
+def test_dilute_spheres_match_maxwell_garnett():
+    # One sphere in a periodic 64^3 cell (simple cubic array) at phi = 0.05: the array's
+    # interaction corrections are O(phi^(10/3)) (Rayleigh), far below the 2% tolerance.
+    N = 64
+    radius = (0.05 * 3 / (4 * np.pi)) ** (1 / 3) * N
+    labels = balls((N, N, N), radius, 1, seed=0)
+    k = conductivity(labels, [1.0, 10.0], tol=1e-5).effective
+    expected = bounds.maxwell_garnett(labels.mean(), 1.0, 10.0, d=3)
+    np.testing.assert_allclose(np.diag(k), expected, rtol=0.02)
+
+
+# ------------------------------------------------------------------ symmetry
+def test_effective_spd_and_rotation_permutes_tensor():
+    labels = balls((40, 32), 4, 12, seed=3)
+    k = conductivity(labels, [1.0, 5.0], tol=1e-10).effective
+    assert np.allclose(k, k.T, atol=1e-8) and np.all(np.linalg.eigvalsh(k) > 0)
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])  # np.rot90 maps position p to R p (periodic)
+    rotated = conductivity(np.rot90(labels), [1.0, 5.0], tol=1e-10).effective
+    np.testing.assert_allclose(rotated, R @ k @ R.T, atol=1e-8)
+
+    labels3 = balls((12, 10, 8), 2.5, 6, seed=4)
+    C = elasticity(labels3, ISO, tol=1e-10).effective
+    assert np.allclose(C, C.T, atol=1e-8) and np.all(np.linalg.eigvalsh(C) > 0)
+    P = np.eye(3)[[2, 0, 1]]  # transpose (x, y, z) -> (z, x, y): new axis i is old axis perm[i]
+    C_t = elasticity(np.transpose(labels3, (2, 0, 1)), ISO, tol=1e-10).effective
+    np.testing.assert_allclose(C_t, rotate_stiffness(C, P), atol=1e-7)
+
+
+# ------------------------------------------------------------------ porous (infinite contrast)
+def test_porous_converges_with_cg_and_respects_upper_bound():
+    # Random pores (k = 0 / E = 0) converge with CG; the result is below the HS upper bound (the
+    # Maxwell-Garnett value of the pore-in-matrix geometry) and, for a single small pore in a
+    # well-connected matrix, within 3% of it. HS bounds hold for isotropic media; a finite random
+    # sample is slightly anisotropic, so its mean eigenvalue (trace / d) is compared.
+    for shape in ((64, 64), (24, 24, 24)):
+        d = len(shape)
+        labels = balls(shape, 4, 10 if d == 2 else 8, seed=7)
+        result = conductivity(labels, [1.0, 0.0])
+        _, hi = bounds.hashin_shtrikman_conductivity(labels.mean(), 1.0, 0.0, d=d)
+        assert result.converged and np.trace(result.effective) / d < hi
+    N = 32
+    single = balls((N, N, N), (0.05 * 3 / (4 * np.pi)) ** (1 / 3) * N, 1, seed=1)
+    k = conductivity(single, [1.0, 0.0]).effective
+    _, hi = bounds.hashin_shtrikman_conductivity(single.mean(), 1.0, 0.0, d=3)
+    assert np.all(np.diag(k) < hi) and np.all(np.diag(k) > 0.97 * hi)
+    result = elasticity(single[::2, ::2, ::2], [{"K": 1.0, "G": 0.5}, {"K": 0.0, "G": 0.0}])
+    K, G = isotropic_moduli(result.effective)
+    phi = single[::2, ::2, ::2].mean()
+    assert result.converged
+    assert K < bounds.hashin_shtrikman_bulk(phi, 1.0, 0.5, 0.0, 0.0)[1]
+    assert G < bounds.hashin_shtrikman_shear(phi, 1.0, 0.5, 0.0, 0.0)[1]
+
+
+def test_basic_scheme_rejects_pores():
+    with pytest.raises(ValueError, match="scheme='cg'"):
+        conductivity(balls((16, 16), 3, 2, 0), [1.0, 0.0], scheme="basic")
+
+
+# ------------------------------------------------------------------ batching, precision, devices
+def test_batched_equals_single_and_float32():
+    labels = np.stack([balls((24, 24), 3, 6, seed=s) for s in range(3)])
+    batched = conductivity(labels, [1.0, 8.0], batch=True, tol=1e-10)
+    assert batched.effective.shape == (3, 2, 2)
+    for b in range(3):
+        single = conductivity(labels[b], [1.0, 8.0], tol=1e-10)
+        np.testing.assert_allclose(batched.effective[b], single.effective, atol=1e-10)
+    lab3 = np.stack([balls((10, 10, 10), 2.5, 4, seed=s) for s in range(2)])
+    batched = elasticity(lab3, ISO, batch=True, tol=1e-10)
+    np.testing.assert_allclose(batched.effective[1], elasticity(lab3[1], ISO, tol=1e-10).effective, atol=1e-10)
+    k32 = conductivity(labels[0], [1.0, 8.0], dtype=torch.float32, tol=1e-6).effective
+    k64 = conductivity(labels[0], [1.0, 8.0], tol=1e-10).effective
+    assert k32.dtype == np.float32
+    np.testing.assert_allclose(k32, k64, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_in_torch_out_and_fields():
+    labels = torch.as_tensor(balls((16, 12), 3, 3, seed=2))
+    result = conductivity(labels, [1.0, 4.0], return_fields=True, tol=1e-10)
+    assert isinstance(result.effective, torch.Tensor)
+    f = result.fields
+    assert f["gradient"].shape == (2, 2, 16, 12) and f["flux_magnitude"].shape == (2, 16, 12)
+    torch.testing.assert_close(f["gradient"].mean((-2, -1)), torch.eye(2, dtype=torch.float64))
+    torch.testing.assert_close(f["flux"].mean((-2, -1)).T, result.effective)
+    result = elasticity(labels.numpy(), ISO, return_fields=True)
+    assert result.fields["stress"].shape == (3, 3, 16, 12) and result.fields["von_mises"].shape == (3, 16, 12)
+    energy = result.fields["strain_energy_density"].mean((-2, -1))
+    np.testing.assert_allclose(energy, 0.5 * np.diag(result.effective), rtol=1e-5)
+
+
+@pytest.mark.gpu
+def test_cpu_and_cuda_agree():
+    labels = np.stack([balls((32, 32, 32), 4, 8, seed=s) for s in range(2)])
+    cpu = conductivity(labels, [1.0, 10.0], batch=True, device="cpu", tol=1e-10).effective
+    gpu = conductivity(labels, [1.0, 10.0], batch=True, device="cuda", tol=1e-10).effective
+    np.testing.assert_allclose(cpu, gpu, atol=1e-9)
+    cpu = elasticity(labels[0], ISO, device="cpu", tol=1e-10).effective
+    gpu = elasticity(labels[0], ISO, device="cuda", tol=1e-10).effective
+    np.testing.assert_allclose(cpu, gpu, atol=1e-9)
+
+
+# ------------------------------------------------------------------ schemes
+def test_basic_and_cg_agree_and_cg_needs_far_fewer_iterations():
+    labels = balls((32, 32), 4, 8, seed=1)
+    cg = conductivity(labels, [1.0, 5.0], tol=1e-8)
+    basic = conductivity(labels, [1.0, 5.0], tol=1e-8, scheme="basic")
+    np.testing.assert_allclose(basic.effective, cg.effective, rtol=1e-6)
+    spheres = balls((32, 32, 32), 4, 20, seed=1)  # 16% spheres, contrast 100: 43 vs 258 iterations
+    cg = conductivity(spheres, [1.0, 100.0], tol=1e-6)
+    basic = conductivity(spheres, [1.0, 100.0], tol=1e-6, scheme="basic")
+    assert 5 * cg.iterations < basic.iterations
+    C_cg = elasticity(labels, ISO, tol=1e-8).effective
+    C_basic = elasticity(labels, ISO, tol=1e-8, scheme="basic").effective
+    np.testing.assert_allclose(C_basic, C_cg, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ gradients (adjoint vs finite differences)
+def test_gradient_wrt_phase_properties():
+    labels = balls((12, 12), 2.5, 4, seed=0)
+    k = torch.tensor([1.0, 6.0], dtype=torch.float64, requires_grad=True)
+    K = conductivity(labels, k, tol=1e-13).effective
+    (grad,) = torch.autograd.grad(K[0, 0] + 0.3 * K[0, 1], k)
+    h = 1e-5
+    for p in range(2):
+        dk = torch.zeros(2, dtype=torch.float64)
+        dk[p] = h
+        fp, fm = (conductivity(labels, (k + s * dk).detach(), tol=1e-13).effective for s in (1, -1))
+        fd = ((fp[0, 0] + 0.3 * fp[0, 1]) - (fm[0, 0] + 0.3 * fm[0, 1])) / (2 * h)
+        assert abs(float(grad[p]) - float(fd)) < 1e-5 * abs(float(fd))
+    E = torch.tensor(20.0, dtype=torch.float64, requires_grad=True)
+    C = elasticity(labels, [{"E": 1.0, "nu": 0.3}, {"E": E, "nu": 0.2}], tol=1e-13).effective
+    (grad,) = torch.autograd.grad(C[0, 0] + C[2, 2], E)
+    f = [elasticity(labels, [{"E": 1.0, "nu": 0.3}, {"E": 20.0 + s * h, "nu": 0.2}], tol=1e-13).effective for s in (1, -1)]
+    fd = ((f[0][0, 0] + f[0][2, 2]) - (f[1][0, 0] + f[1][2, 2])) / (2 * h)
+    assert abs(float(grad) - fd) < 1e-5 * abs(fd)
+
+
+def test_gradient_wrt_field_voxels():
+    labels = balls((10, 10), 2.5, 3, seed=1)
+    base = torch.as_tensor(np.where(labels == 1, 5.0, 1.0))[None]
+    field = base.clone().requires_grad_(True)
+    K = conductivity_field(field, ndim=2, tol=1e-13).effective
+    (grad,) = torch.autograd.grad(K[0, 1, 1], field)
+    h = 1e-5
+    for voxel in [(0, 0, 0), (0, 3, 4), (0, 7, 2)]:
+        plus, minus = base.clone(), base.clone()
+        plus[voxel] += h
+        minus[voxel] -= h
+        fd = (conductivity_field(plus, ndim=2, tol=1e-13).effective[0, 1, 1]
+              - conductivity_field(minus, ndim=2, tol=1e-13).effective[0, 1, 1]) / (2 * h)
+        assert abs(float(grad[voxel]) - float(fd)) < 1e-5 * abs(float(fd))
+    C0 = torch.as_tensor(isotropic_stiffness(E=1.0, nu=0.3, dim=2))
+    rho = torch.as_tensor(np.where(labels == 1, 1.0, 0.2))[None].requires_grad_(True)
+    C = elasticity_field(rho[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, tol=1e-13).effective
+    (grad,) = torch.autograd.grad(C[0, 0, 0], rho)
+    voxel = (0, 4, 4)
+    r2 = rho.detach().clone()
+    vals = []
+    for s in (1, -1):
+        r2[voxel] = rho[voxel].item() + s * h
+        vals.append(elasticity_field(r2[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, tol=1e-13).effective[0, 0, 0])
+    fd = (vals[0] - vals[1]) / (2 * h)
+    assert abs(float(grad[voxel]) - float(fd)) < 1e-5 * abs(float(fd))
+
+
+# ------------------------------------------------------------------ interphase
+def test_interphase():
+    labels = np.zeros((16, 16), dtype=int)
+    labels[0:3, 0:3] = 1  # touches the periodic boundary
+    new = add_interphase(labels, 1.0)
+    assert new.max() == 2 and np.all(new[labels == 1] == 1)
+    assert new[15, 1] == 2 and new[3, 1] == 2 and new[4, 1] == 0 and new[3, 3] == 0  # periodic, radius 1
+    a = conductivity(labels, [1.0, 10.0], interphase=dict(width=1.0, k=0.1)).effective
+    b = conductivity(new, [1.0, 10.0, 0.1]).effective
+    np.testing.assert_allclose(a, b, atol=1e-14)
+    assert a[0, 0] < conductivity(labels, [1.0, 10.0]).effective[0, 0]
+    C = elasticity(labels, ISO, interphase=dict(width=1.5, phase={"E": 0.1, "nu": 0.3})).effective
+    assert C[0, 0] < elasticity(labels, ISO).effective[0, 0]
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input_errors():
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:4] = 1
+    with pytest.raises(ValueError, match="phase 1"):
+        conductivity(labels, [1.0, -2.0])
+    with pytest.raises(ValueError, match="phase 1"):
+        conductivity(labels, [1.0, float("nan")])
+    with pytest.raises(ValueError, match="label 1"):
+        conductivity(labels, [1.0])
+    with pytest.raises(ValueError, match=r"phase 1.*shape"):
+        conductivity(labels, [1.0, np.eye(3)])
+    with pytest.raises(ValueError, match=r"phase 1.*not symmetric"):
+        conductivity(labels, [1.0, np.array([[1.0, 0.5], [0.0, 1.0]])])
+    with pytest.raises(ValueError, match=r"phase 0.*positive definite"):
+        elasticity(labels, [-np.eye(3), ISO[0]])
+    with pytest.raises(ValueError, match=r"phase 1.*nu"):
+        elasticity(labels, [ISO[0], {"E": 1.0, "nu": 0.6}])
+    with pytest.raises(ValueError, match="labels has 4 dimensions"):
+        conductivity(np.zeros((2, 4, 4, 4), dtype=int), [1.0])
+    with pytest.raises(ValueError, match="scheme"):
+        conductivity(labels, [1.0, 2.0], scheme="newton")
+    with pytest.raises(ValueError, match="ndim"):
+        conductivity_field(np.ones((4, 4)), ndim=4)
+    with pytest.raises(ValueError, match="k_field has shape"):
+        conductivity_field(np.ones((2, 3, 4, 4)), ndim=2)
+
+
+def test_convergence_warning():
+    labels = balls((16, 16), 3, 4, seed=0)
+    with pytest.warns(ConvergenceWarning, match="residual"):
+        result = conductivity(labels, [1.0, 100.0], maxiter=2)
+    assert not result.converged and result.iterations == 2 and result.residuals[-1] > 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert conductivity(labels, [1.0, 100.0]).converged

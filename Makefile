@@ -36,7 +36,7 @@ install: $(STAMP)
 # One pytest run covers the package tests, the notebooks at their defaults (nbval, checked cells
 # compared), the papermill runs with small parameters and the strict book build.
 test: $(STAMP)
-	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests book --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn book --doctest-modules --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

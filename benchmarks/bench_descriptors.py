@@ -57,17 +57,17 @@ def numpy_chords_axes(image):
     return np.bincount(np.concatenate(lengths))
 
 
-def main():
+def main(n=128, n_batch=1000):
     rng = np.random.default_rng(0)
-    cube = (rng.random((128, 128, 128)) < 0.4).astype(np.int64)
+    cube = (rng.random((n, n, n)) < 0.4).astype(np.int64)
     # a smoother structure for chords / lineal path (longer runs than i.i.d. pixels)
-    smooth = np.fft.irfftn(np.fft.rfftn(rng.standard_normal((128, 128, 128)))
-                           * np.exp(-0.5 * (np.fft.fftfreq(128)[:, None, None] ** 2
-                                            + np.fft.fftfreq(128)[None, :, None] ** 2
-                                            + np.fft.rfftfreq(128)[None, None, :] ** 2) * (2 * np.pi * 3) ** 2),
-                           s=(128, 128, 128), axes=(0, 1, 2))
+    smooth = np.fft.irfftn(np.fft.rfftn(rng.standard_normal((n, n, n)))
+                           * np.exp(-0.5 * (np.fft.fftfreq(n)[:, None, None] ** 2
+                                            + np.fft.fftfreq(n)[None, :, None] ** 2
+                                            + np.fft.rfftfreq(n)[None, None, :] ** 2) * (2 * np.pi * 3) ** 2),
+                           s=(n, n, n), axes=(0, 1, 2))
     grains = (smooth > 0).astype(np.int64)
-    batch = (rng.random((1000, 64, 64)) < 0.4).astype(np.int64)
+    batch = (rng.random((n_batch, 64, 64)) < 0.4).astype(np.int64)
     cube_t = torch.from_numpy(cube).to(torch.float32)
 
     assert np.allclose(D.two_point_correlation(cube), numpy_s2(cube), atol=1e-12)
@@ -83,7 +83,7 @@ def main():
          lambda: D.two_point_correlation(batch, batch=True),
          lambda: np.stack([numpy_s2(image) for image in batch]), "loop of numpy rfftn"),
         ("lineal path 3 axes 128^3, r <= 127", 1.0,
-         lambda: D.lineal_path(grains), lambda: numpy_lineal_path_axes(grains, 127), "shifted AND, O(N r)"),
+         lambda: D.lineal_path(grains), lambda: numpy_lineal_path_axes(grains, n - 1), "shifted AND, O(N r)"),
         ("chord lengths 3 axes 128^3", 1.0,
          lambda: D.chord_length_distribution(grains), lambda: numpy_chords_axes(grains), "np.diff RLE (non-periodic)"),
     ]
@@ -98,4 +98,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that the script runs, not speed")
+    arguments = parser.parse_args()
+    main(*((32, 50) if arguments.quick else ()))

@@ -69,11 +69,11 @@ def timed(fn, repeat=1):
     return best, out
 
 
-def main():
+def main(n=64):
     rows, targets = [], []
-    labels = spheres(64, 0.08, 6.0)
+    labels = spheres(n, 0.08, 6.0 * n / 64)
     k = [1.0, 100.0]
-    print(f"3D 64^3, {labels.mean():.3f} spheres, contrast 100, tol 1e-6, threads {torch.get_num_threads()}")
+    print(f"3D {n}^3, {labels.mean():.3f} spheres, contrast 100, tol 1e-6, threads {torch.get_num_threads()}")
     reference = conductivity(labels, k, tol=1e-10, device="cpu").effective
     t_cg, cg = timed(lambda: conductivity(labels, k, tol=1e-6, device="cpu"), repeat=2)
     t_basic_ours, basic_ours = timed(lambda: conductivity(labels, k, tol=1e-6, scheme="basic", device="cpu"))
@@ -81,9 +81,9 @@ def main():
     t_np, (K_np, it_np) = timed(lambda: numpy_basic(k_field, tol=1e-6))
     err = lambda K: np.abs(K - reference).max() / np.abs(reference).max()  # noqa: E731
 
-    field = torch.randn(1, 3, 3, 64, 64, 64, dtype=torch.float64)
+    field = torch.randn(1, 3, 3, n, n, n, dtype=torch.float64)
     dims = (-3, -2, -1)
-    t_fft, _ = timed(lambda: [torch.fft.irfftn(torch.fft.rfftn(field, dim=dims), s=(64,) * 3, dim=dims) for _ in range(10)], 3)
+    t_fft, _ = timed(lambda: [torch.fft.irfftn(torch.fft.rfftn(field, dim=dims), s=(n,) * 3, dim=dims) for _ in range(10)], 3)
     t_fft /= 10
     per_iter = t_cg / cg.iterations
     rows += [
@@ -99,9 +99,9 @@ def main():
     ]
 
     t_el, el = timed(lambda: elasticity(labels, [{"E": 1.0, "nu": 0.3}, {"E": 100.0, "nu": 0.3}], tol=1e-6, device="cpu"))
-    rows.append(("elasticity CG 64^3, 6 load cases", t_el, el.iterations, float("nan")))
+    rows.append((f"elasticity CG {n}^3, 6 load cases", t_el, el.iterations, float("nan")))
 
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and n == 64:
         big = spheres(256, 0.08, 24.0)
         conductivity(big[:64, :64, :64], k, device="cuda")  # warm up
         torch.cuda.synchronize()
@@ -114,7 +114,7 @@ def main():
     print(f"\n{'case':52s} {'time [s]':>9s} {'iters':>6s} {'rel. err':>9s}")
     for name, t, it, e in rows:
         print(f"{name:52s} {t:9.3f} {it:6d} {e:9.1e}")
-    print(f"\nFFT pair (rfftn+irfftn of (3,3,64,64,64)): {t_fft * 1e3:.1f} ms; CG iteration: {per_iter * 1e3:.1f} ms")
+    print(f"\nFFT pair (rfftn+irfftn of (3,3,{n},{n},{n})): {t_fft * 1e3:.1f} ms; CG iteration: {per_iter * 1e3:.1f} ms")
     print("(rel. err: max |K - K_ref| / max |K_ref| against CG at tol 1e-10; the numpy baseline uses the")
     print(" continuous Green operator, a different discretization, so its error includes that difference)\n")
     for name, value, goal, larger in targets:
@@ -123,4 +123,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that the script runs, not speed")
+    main(16 if parser.parse_args().quick else 64)

@@ -187,13 +187,16 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
         if residual <= tol or it >= maxiter:
             break
         if scheme == "cg":                     # conjugate gradients on G K x = b
+            # A system that has converged is frozen: iterating on at the rounding floor while the
+            # slowest system of the batch converges turns alpha into noise (it diverges in float32).
+            active = rr > tol**2 * scale
             Ap = G(law(p))
             pAp = _dot(p, Ap)
-            alpha = torch.where(pAp > 0, rr / torch.where(pAp > 0, pAp, 1.0), 0.0)
+            alpha = torch.where(active & (pAp > 0), rr / torch.where(pAp > 0, pAp, 1.0), 0.0)
             x += view(alpha) * p
             r -= view(alpha) * Ap
-            rr_new = _dot(r, r)
-            beta = torch.where(rr > 0, rr_new / torch.where(rr > 0, rr, 1.0), 0.0)
+            rr_new = torch.where(active, _dot(r, r), rr)
+            beta = torch.where(active & (rr > 0), rr_new / torch.where(rr > 0, rr, 1.0), 0.0)
             p = r + view(beta) * p
             rr = rr_new
         else:                                  # Moulinec-Suquet: x <- x - G K (E + x) / c0
@@ -207,7 +210,8 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
     if not converged:
         warnings.warn(
             f"FFT homogenization ({scheme}) stopped at maxiter={maxiter} with relative residual "
-            f"{history[-1]:.3e} > tol={tol:g}; increase maxiter (or use scheme='cg')",
+            f"{history[-1]:.3e} > tol={tol:g}; increase maxiter"
+            + (" (or use scheme='cg', which needs far fewer iterations)" if scheme == "basic" else ""),
             ConvergenceWarning,
             stacklevel=4,
         )

@@ -389,6 +389,16 @@ def _with_interphase(labels, props, interphase, batch, key):
     return new, list(props) + [interphase[key]]
 
 
+def _prepare(labels, props, batch, interphase, key, device):
+    """Checked labels and per-label properties (interphase added), spatial dimension, device."""
+    d = _layout(labels, batch)
+    labels, props = _with_interphase(labels, props, interphase, batch, key)
+    name = "k" if key == "k" else "phases"
+    check_properties(props, name=name)
+    check_labels(labels, batch=batch, n_phases=len(props))
+    return labels, props, d, resolve_device(device)
+
+
 def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg", device="auto",
                  dtype=torch.float64, interphase=None, return_fields=False, progress=False):
     r"""Effective conductivity tensor :math:`K^*` of a periodic voxel microstructure.
@@ -436,11 +446,7 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg",
            [0. , 2. ]])
     """
     config = _config(scheme, tol, maxiter, progress)
-    d = _layout(labels, batch)
-    labels, k = _with_interphase(labels, k, interphase, batch, "k")
-    check_properties(k, name="k")
-    check_labels(labels, batch=batch, n_phases=len(k))
-    dev = resolve_device(device)
+    labels, k, d, dev = _prepare(labels, k, batch, interphase, "k", device)
     stack, scalar = _phase_stack(k, d, dtype, dev, "k", "conductivity")
     prop, spatial = _labels_field(labels, stack, scalar, batch, dev)
     present = torch.unique(to_torch(labels, dev).long())
@@ -506,11 +512,7 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, maxiter=None, scheme="c
     HomogenizationResult
     """
     config = _config(scheme, tol, maxiter, progress)
-    d = _layout(labels, batch)
-    labels, phases = _with_interphase(labels, phases, interphase, batch, "phase")
-    check_properties(phases, name="phases")
-    check_labels(labels, batch=batch, n_phases=len(phases))
-    dev = resolve_device(device)
+    labels, phases, d, dev = _prepare(labels, phases, batch, interphase, "phase", device)
     m = 3 if d == 2 else 6
     mats = [_stiffness(p, i, d, dtype, dev) for i, p in enumerate(phases)]
     stack, scalar = _phase_stack(mats, m, dtype, dev, "phases", "stiffness")

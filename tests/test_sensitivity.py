@@ -1,94 +1,219 @@
-import numpy as np
-import pytest
-from sklearn.linear_model import LinearRegression
+"""Sobol indices against exact results (Ishigami, linear, additive, product models) and input checks."""
+import matplotlib
 
-from mslearn.sensitivity import (
-    ishigami, ishigami_indices, permutation_importance_frame, saltelli_sample, sobol_indices,
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from sklearn.linear_model import LinearRegression  # noqa: E402
+
+from mslearn.sensitivity import (  # noqa: E402
+    ISHIGAMI_BOUNDS, SobolResult, ishigami, ishigami_indices, permutation_importance_frame,
+    plot_indices, saltelli_sample, sobol_indices,
 )
 
-ISHIGAMI_BOUNDS = [(-np.pi, np.pi)] * 3
+
+@pytest.fixture(scope="module")
+def ishigami_result():
+    # n = 2**13 base samples, 5 * 2**13 evaluations with second order; the same result serves several tests
+    return sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**13, seed=0, n_bootstrap=100, second_order=True)
 
 
 def test_exact_ishigami_indices_match_the_literature():
+    # Saltelli et al. (2010), Sobol (2001): S1 = (0.314, 0.442, 0), ST = (0.558, 0.442, 0.244); tolerance 1e-3
     first, total = ishigami_indices(7.0, 0.1)
     np.testing.assert_allclose(first, [0.314, 0.442, 0.000], atol=1e-3)
     np.testing.assert_allclose(total, [0.558, 0.442, 0.244], atol=1e-3)
+    # V = a^2/8 + b pi^4/5 + b^2 pi^8/18 + 1/2 is the variance of the Ishigami function
+    a, b = 7.0, 0.1
+    variance = a**2 / 8 + b * np.pi**4 / 5 + b**2 * np.pi**8 / 18 + 0.5
+    x = np.random.default_rng(0).uniform(-np.pi, np.pi, size=(400_000, 3))
+    assert np.var(ishigami(x)) == pytest.approx(variance, rel=0.01)  # Monte Carlo, 1 % tolerance
 
 
-def test_estimator_reproduces_ishigami_within_0_02():
-    result = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**13, seed=0, n_bootstrap=100)
+def test_estimator_reproduces_ishigami_within_0_02(ishigami_result):
+    result = ishigami_result
     first, total = ishigami_indices()
+    # tolerance: +-0.02 on every index at n = 2**13
     np.testing.assert_allclose(result.first, first, atol=0.02)
     np.testing.assert_allclose(result.total, total, atol=0.02)
-    assert np.all(result.first_conf < 0.05) and np.all(result.total_conf < 0.05)
-    # the intervals cover the exact values (within their own half-width, plus 0.01 for the interval's noise)
-    assert np.all(np.abs(result.first - first) <= result.first_conf + 0.01)
+    # 95 % bootstrap intervals: sensible width and they cover the exact values
+    for conf in (result.first_conf, result.total_conf):
+        assert np.all((conf > 0) & (conf < 0.05))
+    assert np.all(np.abs(result.first - first) <= result.first_conf)
+    assert np.all(np.abs(result.total - total) <= result.total_conf)
+    assert result.n == 2**13 and result.n_evaluations == 2**13 * (2 * 3 + 2)
+
+
+def test_second_order_ishigami(ishigami_result):
+    # the only interaction is x1-x3: S13 = V13 / V = ST3 = 0.244, S12 = S23 = 0; tolerance +-0.03
+    _, total = ishigami_indices()
+    second = ishigami_result.second_frame()
+    assert second.loc["x1", "x3"] == pytest.approx(total[2], abs=0.03)
+    assert second.loc["x3", "x1"] == second.loc["x1", "x3"]
+    assert abs(second.loc["x1", "x2"]) < 0.03 and abs(second.loc["x2", "x3"]) < 0.03
+    assert np.isnan(np.diag(second.to_numpy())).all()
+    assert np.nanmax(ishigami_result.second_conf) < 0.05
+
+
+def test_without_second_order_there_is_no_second_frame():
+    result = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**8, seed=0, n_bootstrap=0)
+    assert result.second is None and result.n_evaluations == 2**8 * 5
+    with pytest.raises(ValueError, match="second_order=True"):
+        result.second_frame()
 
 
 def test_linear_model_indices_are_weighted_variances():
+    # y = sum c_i x_i, x_i ~ U(0, w_i): S1_i = ST_i = c_i^2 w_i^2 / sum_j c_j^2 w_j^2; tolerance +-0.01
     c = np.array([1.0, 2.0, 0.5])
     widths = np.array([1.0, 1.0, 4.0])
-    bounds = [(0.0, w) for w in widths]
-    result = sobol_indices(lambda X: X @ c, bounds, n=2**12, seed=1, n_bootstrap=0)
+    result = sobol_indices(lambda X: X @ c, [(0.0, w) for w in widths], n=2**12, seed=1, n_bootstrap=0)
     expected = c**2 * widths**2 / np.sum(c**2 * widths**2)
     np.testing.assert_allclose(result.first, expected, atol=0.01)
     np.testing.assert_allclose(result.total, expected, atol=0.01)
+    assert result.first.sum() == pytest.approx(1.0, abs=0.01)
+    assert np.isnan(result.first_conf).all()  # no bootstrap asked for
+
+
+def test_constant_offset_does_not_degrade_the_estimate():
+    # a property with mean >> spread (typical of a surrogate): centring keeps the error at +-0.02
+    first, total = ishigami_indices()
+    result = sobol_indices(lambda X: ishigami(X) + 1000.0, ISHIGAMI_BOUNDS, n=2**12, seed=2, n_bootstrap=0)
+    np.testing.assert_allclose(result.first, first, atol=0.02)
+    np.testing.assert_allclose(result.total, total, atol=0.02)
+
+
+def test_additive_model_has_no_interactions():
+    def additive(X):
+        return X[:, 0] ** 2 + np.sin(3 * X[:, 1]) + 0.3 * np.exp(X[:, 2])
+
+    result = sobol_indices(additive, [(-1, 1), (0, 2), (0, 1)], n=2**12, seed=3, n_bootstrap=0)
+    np.testing.assert_allclose(result.first, result.total, atol=0.01)  # S1 = ST, tolerance 0.01
     assert result.first.sum() == pytest.approx(1.0, abs=0.02)
 
 
 def test_product_is_pure_interaction():
-    result = sobol_indices(lambda X: X[:, 0] * X[:, 1], [(-1, 1), (-1, 1)], n=2**12, seed=2, n_bootstrap=0)
+    # x1 x2 with zero-mean inputs: E(Y | x_i) = 0, so S1 = 0 and ST = 1 for both; tolerance 0.02
+    result = sobol_indices(lambda X: X[:, 0] * X[:, 1], [(-1, 1), (-1, 1)], n=2**12, seed=2,
+                           n_bootstrap=0, second_order=True)
     np.testing.assert_allclose(result.first, [0.0, 0.0], atol=0.02)
-    np.testing.assert_allclose(result.total, [1.0, 1.0], atol=0.03)
+    np.testing.assert_allclose(result.total, [1.0, 1.0], atol=0.02)
+    assert result.second[0, 1] == pytest.approx(1.0, abs=0.02)
 
 
-def test_deterministic_and_multi_output():
+def test_same_seed_gives_identical_indices():
     a = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**10, seed=3, n_bootstrap=20)
     b = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**10, seed=3, n_bootstrap=20)
-    np.testing.assert_array_equal(a.first, b.first)
-    np.testing.assert_array_equal(a.first_conf, b.first_conf)
-    both = sobol_indices(lambda X: np.column_stack([ishigami(X), X[:, 2]]), ISHIGAMI_BOUNDS, n=2**10,
-                         seed=3, n_bootstrap=0)
-    np.testing.assert_allclose(both.first[0], a.first, atol=1e-12)
-    np.testing.assert_allclose(both.total[1], [0, 0, 1], atol=1e-12)
+    c = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**10, seed=4, n_bootstrap=20)
+    for field in ("first", "total", "first_conf", "total_conf"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert not np.array_equal(a.first, c.first)
+    g1 = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**8, seed=np.random.default_rng(5), n_bootstrap=10)
+    g2 = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**8, seed=np.random.default_rng(5), n_bootstrap=10)
+    np.testing.assert_array_equal(g1.first_conf, g2.first_conf)
+    A1, _ = saltelli_sample(ISHIGAMI_BOUNDS, 64, seed=7)
+    A2, _ = saltelli_sample(ISHIGAMI_BOUNDS, 64, seed=7)
+    np.testing.assert_array_equal(A1, A2)
+
+
+def test_multi_output_matches_separate_runs():
+    def second_output(X):
+        return X[:, 2] + 0.5 * X[:, 0] * X[:, 1]
+
+    kwargs = dict(n=2**10, seed=3, n_bootstrap=20)
+    both = sobol_indices(lambda X: np.column_stack([ishigami(X), second_output(X)]), ISHIGAMI_BOUNDS,
+                         **kwargs)
+    for k, model in enumerate([ishigami, second_output]):
+        alone = sobol_indices(model, ISHIGAMI_BOUNDS, **kwargs)
+        for field in ("first", "total", "first_conf", "total_conf"):
+            np.testing.assert_allclose(getattr(both, field)[k], getattr(alone, field), atol=1e-12)
     frame = both.to_frame()
-    assert frame.shape == (3, 8)
-    assert list(a.to_frame().columns) == ["S1", "S1_conf", "ST", "ST_conf"]
+    assert frame.shape == (3, 8) and both.n_outputs == 2
+    np.testing.assert_allclose(frame[1]["ST"].to_numpy(), both.total[1])
+    assert list(both.to_frame(output=1).columns) == ["S1", "S1_conf", "ST", "ST_conf"]
 
 
-def test_named_bounds_and_design_shape():
-    A, B = saltelli_sample({"phi": (0.1, 0.4), "r": (2, 8)}, 64, seed=0)
+def test_torch_model_output_is_accepted():
+    a = sobol_indices(lambda X: torch.as_tensor(ishigami(X)), ISHIGAMI_BOUNDS, n=2**8, seed=0, n_bootstrap=0)
+    b = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**8, seed=0, n_bootstrap=0)
+    np.testing.assert_allclose(a.first, b.first)
+    x = torch.zeros(2, 3)
+    assert isinstance(ishigami(x), torch.Tensor)
+
+
+def test_named_bounds_and_design():
+    bounds = {"phi": (0.1, 0.4), "r": (2, 8)}
+    A, B = saltelli_sample(bounds, 64, seed=0)
     assert A.shape == B.shape == (64, 2)
-    assert A[:, 0].min() >= 0.1 and A[:, 0].max() <= 0.4
-    result = sobol_indices(lambda X: X[:, 0], {"phi": (0.1, 0.4), "r": (2, 8)}, n=64, seed=0, n_bootstrap=0)
+    for M in (A, B):
+        assert M[:, 0].min() >= 0.1 and M[:, 0].max() <= 0.4 and M[:, 1].min() >= 2 and M[:, 1].max() <= 8
+    assert not np.allclose(A, B)
+    result = sobol_indices(lambda X: X[:, 0], bounds, n=64, seed=0, n_bootstrap=0)
     assert result.names == ["phi", "r"]
+    assert list(result.to_frame().index) == ["phi", "r"]
+    assert sobol_indices(lambda X: X[:, 0], bounds, n=64, seed=0, n_bootstrap=0, names=["a", "b"]).names == ["a", "b"]
+
+
+def test_plot_indices_draws_grouped_bars():
+    result = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**8, seed=0, n_bootstrap=10)
+    ax = plot_indices(result)
+    assert len(ax.patches) == 6 and [t.get_text() for t in ax.get_xticklabels()] == ["x1", "x2", "x3"]
+    plt.close(ax.figure)
 
 
 def test_permutation_importance_ranks_irrelevant_feature_last():
     generator = np.random.default_rng(0)
     X = generator.random((200, 3))
-    y = 3 * X[:, 0] + X[:, 1]
-    frame = permutation_importance_frame(LinearRegression().fit(X, y), X, y, names=["a", "b", "noise"], seed=0)
+    y = 3 * X[:, 0] + X[:, 1] + 0.01 * generator.normal(size=200)
+    model = LinearRegression().fit(X, y)
+    frame = permutation_importance_frame(model, X, y, names=["a", "b", "noise"], seed=0)
     assert list(frame.index) == ["a", "b", "noise"]
+    assert list(frame.columns) == ["mean", "std"]
+    assert frame.loc["noise", "mean"] < 0.01 < frame.loc["b", "mean"]
+    again = permutation_importance_frame(model, X, y, names=["a", "b", "noise"], seed=0)
+    assert frame.equals(again)
+    with pytest.raises(ValueError, match="names"):
+        permutation_importance_frame(model, X, y, names=["a", "b"], seed=0)
 
 
 @pytest.mark.parametrize("bounds, n, message", [
     ([(1.0, 0.0)], 64, "low < high"),
+    ([(1.0, 1.0)], 64, "low < high"),
     ([(0.0, np.nan)], 64, "NaN"),
-    ([(0.0, 1.0)], 100, "power of two"),
+    ([(0.0, 1.0, 2.0)], 64, "pairs"),
+    ([(0.0, 1.0)], 100, "power of two.*n = 128"),
     ([(0.0, 1.0)], 1, "power of two"),
+    ([(0.0, 1.0)], 0, "power of two"),
 ])
 def test_bad_design_input(bounds, n, message):
     with pytest.raises(ValueError, match=message):
         sobol_indices(lambda X: X[:, 0], bounds, n=n, seed=0)
+    with pytest.raises(ValueError, match=message):
+        saltelli_sample(bounds, n, seed=0)
 
 
-def test_bad_model_output():
+def test_bad_model_output_and_options():
     with pytest.raises(ValueError, match="model returned shape"):
         sobol_indices(lambda X: X[:5, 0], [(0, 1)], n=64, seed=0)
-    with pytest.raises(ValueError, match="NaN or inf for"):
-        sobol_indices(lambda X: np.where(X[:, 0] > 0.5, np.nan, 1.0), [(0, 1)], n=64, seed=0)
-    with pytest.raises(ValueError, match="constant"):
+    with pytest.raises(ValueError, match="model returned shape"):
+        sobol_indices(lambda X: X[:, :, None], [(0, 1)], n=64, seed=0)
+    with pytest.raises(ValueError, match=r"model returned NaN for 96 of 192 samples"):
+        sobol_indices(lambda X: np.where(np.arange(len(X)) % 2, np.nan, X[:, 0]), [(0, 1)], n=64, seed=0)
+    with pytest.raises(ValueError, match="constant; Sobol indices are undefined"):
         sobol_indices(lambda X: np.ones(len(X)), [(0, 1)], n=64, seed=0)
-    with pytest.raises(ValueError, match="confidence"):
-        sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, confidence=1.5)
+    with pytest.raises(ValueError, match="constant"):
+        sobol_indices(lambda X: np.full(len(X), 3.7), [(0, 1)], n=64, seed=0)
+    for confidence in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="confidence"):
+            sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, confidence=confidence)
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, n_bootstrap=-1)
+    with pytest.raises(ValueError, match="names"):
+        sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, names=["a", "b"])
+    with pytest.raises(ValueError, match="seed"):
+        sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=None)
+    with pytest.raises(ValueError, match=r"\(m, 3\)"):
+        ishigami(np.zeros((4, 2)))
+    assert isinstance(sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, n_bootstrap=0), SobolResult)

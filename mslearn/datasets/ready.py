@@ -1,0 +1,499 @@
+r"""Ready-made solver datasets, generated on first use and cached.
+
+Each function builds its structures with :mod:`mslearn.structures`, homogenizes them with
+:mod:`mslearn.homogenization` (batched, on ``device``) and stores the result with
+:func:`mslearn.datasets.generate`. The store is cached under ``$MSLEARN_CACHE`` (default
+``~/.cache/mslearn``) in a file whose name encodes *every* argument that changes the data, so a
+call with other arguments never reads a stale file; an interrupted generation resumes.
+
+==========================  ==================================================================
+:func:`particle_composites`  overlapping elliptical particles with a resistive interphase → conductivity
+:func:`triangular_lattices`  composite triangular strut lattices → plane-strain elastic moduli
+:func:`voxel_composites`     mixed 2D/3D images → full effective conductivity tensors (for CNNs)
+:func:`polycrystals`         anisotropic Voronoi polycrystals with grain boundaries → conductivity + graphs
+==========================  ==================================================================
+
+The samplers (``sample_*``) are public: calling one on a DataFrame of parameters outside the
+training ranges gives solver reference values for extrapolation tests.
+
+All properties are relative to the matrix (conductivity :math:`k_m = 1`, Young's modulus
+:math:`E_m = 1`). References: peng2024review (Fig. 3a particle composites with interface
+conductance; polycrystal ionic conductivity), Torquato (2002) for the structures.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import __version__
+from .._backend import device as resolve_device
+from .._backend import rng
+from ..descriptors import label_clusters, specific_surface
+from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
+from ..structures import (gaussian_random_field, grain_graph, level_cut, random_inclusions, strut_lattice,
+                          voronoi_polycrystal)
+from .store import FORMAT_VERSION, generate, load
+
+__all__ = [
+    "cache_dir",
+    "particle_composites",
+    "triangular_lattices",
+    "voxel_composites",
+    "polycrystals",
+    "sample_particle_composites",
+    "sample_triangular_lattices",
+    "sample_voxel_composites",
+    "sample_polycrystals",
+    "lattice_labels",
+    "moduli_from_stiffness",
+    "as_frame",
+    "PARTICLE_SPACE",
+    "LATTICE_SPACE",
+    "POLYCRYSTAL_SPACE",
+]
+
+RECIPE_VERSION = 2          # raise when a sampler changes its output: cached files are then regenerated
+TOL = 1e-4                  # relative residual of the FFT solver (effective properties to ~1e-5)
+
+PARTICLE_SPACE = {
+    "volume_fraction": (0.05, 0.45),
+    "aspect_ratio": (1.0, 4.0),
+    "log10_contrast": (0.0, 2.0),       # log10(k_particle / k_matrix)
+    "log10_interphase": (-2.0, 0.0),    # log10(k_interphase / k_matrix), 1-pixel layer
+}
+LATTICE_SPACE = {
+    "thickness": (0.05, 0.2),           # strut thickness / cell width
+    "angle": (45.0, 75.0),              # strut inclination in degrees
+    "log10_modulus_ratio": (1.0, 3.0),  # log10(E_strut / E_matrix)
+}
+POLYCRYSTAL_SPACE = {
+    "n_grains": (8.0, 30.0),                      # rounded to an integer
+    "anisotropy": (1.0, 10.0, "log"),             # k2 / k1 of the grain tensor diag(k1, k2), k1 = 1
+    "gb_conductivity": (0.01, 1.0, "log"),        # grain-boundary conductivity / k1
+}
+
+
+def _voxel_space(ndim):
+    space = {
+        "kind": (0.0, 1.0),                        # < 0.5: oriented ellipses/spheroids; else level-cut GRF
+        "volume_fraction": (0.1, 0.5),
+        "aspect_ratio": (1.0, 5.0),                # inclusions: major/minor semi-axis
+        "orientation": (0.0, 180.0),               # inclusions: major-axis angle in the x-y plane (degrees)
+        "correlation_length": (0.03, 0.1),         # GRF: correlation length / image size
+        "anisotropy": (1.0, 3.0, "log"),           # GRF: correlation length ratio x / y
+    }
+    if ndim == 3:
+        space["tilt"] = (0.0, 90.0)                # inclusions: elevation of the major axis (degrees)
+    return space
+
+
+# ----------------------------------------------------------------------------- cache
+def cache_dir() -> Path:
+    """The cache folder: ``$MSLEARN_CACHE`` if set, else ``~/.cache/mslearn``."""
+    return Path(os.environ.get("MSLEARN_CACHE") or Path.home() / ".cache" / "mslearn")
+
+
+def _check_n(n, name="n_samples", low=1):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < low:
+        raise ValueError(f"{name} = {n!r}; expected an integer >= {low}")
+    return int(n)
+
+
+def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, dev):
+    with _solver_threads(dev):
+        return _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size)
+
+
+def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size):
+    """Generate (or reuse) the cached store whose file name encodes every argument in ``key``."""
+    n_samples = _check_n(n_samples)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed = {seed!r}; expected a non-negative integer")
+    key = dict(key, n_samples=n_samples, seed=int(seed), recipe=RECIPE_VERSION, format=FORMAT_VERSION)
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    size = key.get("size")
+    filename = f"{name}-n{n_samples}-s{size}-seed{seed}-{digest}.h5"
+    metadata = dict(metadata, dataset=name, arguments=key, mslearn_version=__version__,
+                    solver={"method": "FFT, rotated scheme, conjugate gradients (mslearn.homogenization)",
+                            "tol": TOL, "dtype": "float64"})
+    run = functools.partial(generate, sampler=sampler, parameter_space=space, n_samples=n_samples, seed=int(seed),
+                            method="sobol", batch_size=batch_size, progress=progress, metadata=metadata)
+    if not cache:
+        folder = Path(tempfile.mkdtemp(prefix="mslearn-"))
+        try:
+            return run(folder / filename)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    path = cache_dir() / filename
+    if path.exists():
+        try:
+            data = load(path)
+            if len(data) == n_samples:
+                return data
+        except (OSError, ValueError):
+            pass
+    try:
+        return run(path)
+    except OSError:  # another process holds the file (HDF5 lock): generate privately
+        folder = Path(tempfile.mkdtemp(prefix="mslearn-"))
+        try:
+            return run(folder / filename)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _solver_threads(dev):
+    """Run small CPU solves on one thread (restored afterwards).
+
+    The FFTs of one batch are small; with several OpenMP threads on a shared or busy machine the
+    threads wait on each other and a solve can be 5-10x slower than on one thread.
+    """
+    if dev.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_size(size, low=8):
+    return _check_n(size, "size", low)
+
+
+# ----------------------------------------------------------------------------- 1. particle composites
+def _largest_cluster(image):
+    """Share of the particle phase in its largest (periodically) connected cluster."""
+    clusters, n = label_clusters(image == 1, periodic=True)
+    sizes = np.bincount(clusters.ravel(), minlength=n + 1)[1:]
+    return float(sizes.max() / sizes.sum()) if n else 0.0
+
+
+def _particle_radius(size):
+    return max(size / 16.0, 1.5)
+
+
+def sample_particle_composites(parameters, seeds, *, size=64, radius=None, device="auto"):
+    """Sampler of :func:`particle_composites` (usable on any parameters, e.g. outside the ranges).
+
+    Parameters
+    ----------
+    parameters : DataFrame with the columns of ``PARTICLE_SPACE``
+    seeds : array of int, one per row
+    size : int
+        Image side in pixels; the particles' equivalent radius is ``size / 16``.
+
+    Returns
+    -------
+    dict: targets ``k_xx``, ``k_yy``, ``k_xy``, ``k_mean``; array ``images`` (uint8, 0 matrix,
+    1 particle, 2 interphase); descriptors ``measured_volume_fraction``, ``interphase_fraction``,
+    ``specific_surface`` (perimeter per area, by counting) and ``largest_cluster_fraction`` (share of
+    the particle phase in its largest periodically connected cluster: a percolation descriptor).
+    """
+    shape = (size, size)
+    radius = _particle_radius(size) if radius is None else float(radius)
+    labels = np.stack([
+        random_inclusions(shape, float(row.volume_fraction), radius=radius, aspect_ratio=float(row.aspect_ratio),
+                          overlap=True, seed=int(s))
+        for row, s in zip(parameters.itertuples(), seeds)]).astype(np.uint8)
+    with_interphase = add_interphase(labels, 1, inclusion=1, matrix=0, new_label=2, batch=True).astype(np.uint8)
+    k_particle = 10.0 ** parameters["log10_contrast"].to_numpy()
+    k_interphase = 10.0 ** parameters["log10_interphase"].to_numpy()
+    table = np.stack([np.ones_like(k_particle), k_particle, k_interphase], axis=1)       # (B, 3)
+    k_field = np.take_along_axis(table, with_interphase.reshape(len(labels), -1).astype(np.int64), axis=1)
+    result = conductivity_field(k_field.reshape(labels.shape), ndim=2, batch=True, tol=TOL, device=device)
+    K = np.asarray(result.effective)
+    surface = specific_surface(labels, 1, method="count", batch=True).count
+    return {
+        "k_xx": K[:, 0, 0], "k_yy": K[:, 1, 1], "k_xy": K[:, 0, 1], "k_mean": (K[:, 0, 0] + K[:, 1, 1]) / 2,
+        "images": with_interphase,
+        "descriptors": {
+            "measured_volume_fraction": labels.reshape(len(labels), -1).mean(1),
+            "interphase_fraction": (with_interphase == 2).reshape(len(labels), -1).mean(1),
+            "specific_surface": np.asarray(surface, dtype=float),
+            "largest_cluster_fraction": np.array([_largest_cluster(image) for image in labels]),
+        },
+    }
+
+
+def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=True, progress=False):
+    r"""2D particulate composites with a resistive interphase → effective conductivity.
+
+    Overlapping ellipses (Boolean model, :func:`mslearn.structures.random_inclusions`, equivalent
+    radius ``size/16``, random orientations) in a matrix of conductivity 1, each coated by a
+    1-pixel interphase (:func:`mslearn.homogenization.add_interphase`): the interface conductance
+    of the review's Fig. 3a. Parameters (Sobol design): ``volume_fraction`` 0.05–0.45,
+    ``aspect_ratio`` 1–4, ``log10_contrast`` = :math:`\log_{10}(k_p/k_m)` 0–2,
+    ``log10_interphase`` = :math:`\log_{10}(k_i/k_m)` −2–0; measured descriptors as extra columns
+    (``measured_volume_fraction``, ``interphase_fraction``, ``specific_surface``,
+    ``largest_cluster_fraction``).
+    Targets: ``k_xx``, ``k_yy``, ``k_xy`` and ``k_mean`` = :math:`\operatorname{tr}K^*/2`.
+    Arrays: ``images`` (n, size, size) uint8 with 0 matrix, 1 particle, 2 interphase.
+
+    Parameters
+    ----------
+    n_samples : int
+    size : int
+        Image side in pixels (default 64).
+    seed : int
+    device : str
+        Solver device (``"auto"``: CUDA when present).
+    cache : bool
+        Reuse/keep the store in :func:`cache_dir` (``False``: generate in a temporary folder).
+    progress : bool
+
+    Returns
+    -------
+    Dataset
+    """
+    size = _check_size(size, 16)
+    dev = resolve_device(device)
+    sampler = functools.partial(sample_particle_composites, size=size, device=dev)
+    sampler.name = "mslearn.datasets.ready.sample_particle_composites"
+    metadata = {
+        "title": "particle_composites",
+        "description": (f"2D periodic composites of overlapping ellipses ({size}x{size} pixels, equivalent "
+                        f"radius {max(size / 16, 1.5):g} px) in a matrix (k_m = 1) with a 1-pixel interphase; "
+                        "targets: effective conductivity tensor entries relative to k_m, from the FFT solver."),
+        "phases": {"0": "matrix, k = 1", "1": "particles, k = 10**log10_contrast",
+                   "2": "interphase (1 px), k = 10**log10_interphase"},
+        "structure": {"generator": "mslearn.structures.random_inclusions", "overlap": True,
+                      "radius": max(size / 16, 1.5), "interphase_width": 1},
+    }
+    return _ready("particle_composites", {"size": size}, sampler, PARTICLE_SPACE, n_samples, seed, cache,
+                  progress, metadata, 64 if dev.type == "cpu" else 256, dev)
+
+
+# ----------------------------------------------------------------------------- 2. triangular lattices
+def lattice_labels(thickness, angle, *, size=48):
+    """The structure of one :func:`triangular_lattices` sample: one cell ``(size, round(size tan angle))``."""
+    ny = int(round(size * math.tan(math.radians(angle))))
+    return strut_lattice((size, ny), "triangular", thickness=float(thickness), angle=float(angle))
+
+
+def moduli_from_stiffness(C):
+    r"""Plane-strain engineering moduli from effective Mandel stiffnesses ``(..., 3, 3)``.
+
+    With the compliance :math:`S = (C^*)^{-1}` (Mandel, order 11, 22, 12):
+    :math:`E_1 = 1/S_{11}`, :math:`E_2 = 1/S_{22}`, :math:`\nu_{12} = -S_{12}/S_{11}`,
+    :math:`G_{12} = 1/(2 S_{33})` (the Mandel shear entry is :math:`1/(2G)`).
+    """
+    S = np.linalg.inv(np.asarray(C, dtype=float))
+    return {"E_1": 1 / S[..., 0, 0], "E_2": 1 / S[..., 1, 1], "G_12": 1 / (2 * S[..., 2, 2]),
+            "nu_12": -S[..., 0, 1] / S[..., 0, 0]}
+
+
+def sample_triangular_lattices(parameters, seeds, *, size=48, device="auto", nu=0.3):
+    """Sampler of :func:`triangular_lattices`: one elasticity solve per sample (cell shapes differ)."""
+    stiffness, solid, realized = [], [], []
+    for row in parameters.itertuples():
+        labels = lattice_labels(row.thickness, row.angle, size=size)
+        phases = [{"E": 1.0, "nu": nu}, {"E": 10.0 ** float(row.log10_modulus_ratio), "nu": nu}]
+        stiffness.append(np.asarray(elasticity(labels, phases, tol=TOL, device=device).effective))
+        solid.append(labels.mean())
+        realized.append(math.degrees(math.atan(labels.shape[1] / labels.shape[0])))
+    C = np.stack(stiffness)
+    return {**moduli_from_stiffness(C), "stiffness": C,
+            "descriptors": {"solid_fraction": np.array(solid), "angle_realized": np.array(realized)}}
+
+
+def triangular_lattices(n_samples=300, *, size=48, seed=0, device="auto", cache=True, progress=False):
+    r"""Composite triangular strut lattices → plane-strain elastic moduli.
+
+    One periodic cell of :func:`mslearn.structures.strut_lattice` (``"triangular"``): ``size``
+    pixels wide and ``round(size·tan(angle))`` high, so the struts are inclined at ``angle`` (the
+    realized angle, within 0.5°, is the descriptor ``angle_realized``); 48 px give 48×48 to 48×179
+    images, about 64² pixels on average. Struts (:math:`E_s`) in a compliant matrix (:math:`E_m = 1`),
+    both :math:`\nu = 0.3`. Parameters: ``thickness`` 0.05–0.2 (of the cell width), ``angle``
+    45–75°, ``log10_modulus_ratio`` = :math:`\log_{10}(E_s/E_m)` 1–3; descriptor ``solid_fraction``.
+    Targets (plane strain, relative to :math:`E_m`, from the compliance :math:`(C^*)^{-1}`, see
+    :func:`moduli_from_stiffness`): ``E_1``, ``E_2``, ``G_12``, ``nu_12``; array ``stiffness``
+    (n, 3, 3) Mandel. Other arguments as in :func:`particle_composites`.
+    """
+    size = _check_size(size, 16)
+    dev = resolve_device(device)
+    sampler = functools.partial(sample_triangular_lattices, size=size, device=dev)
+    sampler.name = "mslearn.datasets.ready.sample_triangular_lattices"
+    metadata = {
+        "title": "triangular_lattices",
+        "description": (f"Composite triangular strut lattices: one periodic cell {size} px wide, struts at the "
+                        "given angle, stiff struts in a compliant matrix; plane-strain effective moduli from "
+                        "the FFT solver, relative to E_matrix."),
+        "phases": {"0": "matrix, E = 1, nu = 0.3", "1": "struts, E = 10**log10_modulus_ratio, nu = 0.3"},
+        "structure": {"generator": "mslearn.structures.strut_lattice", "kind": "triangular",
+                      "cell": "(size, round(size * tan(angle)))"},
+    }
+    return _ready("triangular_lattices", {"size": size}, sampler, LATTICE_SPACE, n_samples, seed, cache,
+                  progress, metadata, 32, dev)
+
+
+# ----------------------------------------------------------------------------- 3. voxel composites
+def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, device="auto"):
+    """Sampler of :func:`voxel_composites`."""
+    shape = (size,) * ndim
+    images, kinds = [], []
+    for row, s in zip(parameters.itertuples(), seeds):
+        gen = rng(int(s))
+        if row.kind < 0.5:
+            theta = math.radians(row.orientation)
+            if ndim == 2:
+                orientation = theta
+            else:
+                tilt = math.radians(row.tilt)
+                orientation = np.array([math.cos(theta) * math.cos(tilt), math.sin(theta) * math.cos(tilt),
+                                        math.sin(tilt)])
+            radius = max(size / 12.0, 1.5)
+            images.append(random_inclusions(shape, float(row.volume_fraction), radius=radius,
+                                            aspect_ratio=float(row.aspect_ratio), orientation=orientation,
+                                            seed=gen))
+            kinds.append(0.0)
+        else:
+            a = float(row.anisotropy)
+            scale = (math.sqrt(a), 1 / math.sqrt(a)) + ((1.0,) if ndim == 3 else ())
+            field = gaussian_random_field(shape, correlation_length=float(row.correlation_length) * size,
+                                          anisotropy=scale, seed=gen)
+            images.append(level_cut(field, float(row.volume_fraction)))
+            kinds.append(1.0)
+    labels = np.stack(images).astype(np.uint8)
+    K = np.asarray(conductivity(labels, [1.0, contrast], batch=True, tol=TOL, device=device).effective)
+    out = {"images": labels, "conductivity": K, "k_xx": K[:, 0, 0], "k_yy": K[:, 1, 1], "k_xy": K[:, 0, 1],
+           "k_mean": np.trace(K, axis1=1, axis2=2) / ndim,
+           "descriptors": {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1),
+                           "structure_kind": np.array(kinds)}}
+    if ndim == 3:
+        out["k_zz"] = K[:, 2, 2]
+    return out
+
+
+def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, seed=0, device="auto", cache=True,
+                     progress=False):
+    r"""Images and full effective conductivity tensors, for convolutional networks.
+
+    Two structure kinds, mixed (parameter ``kind`` < 0.5 or not; descriptor ``structure_kind`` 0/1):
+    aligned overlapping ellipses (3D: prolate spheroids) with a random aspect ratio 1–5 and
+    orientation, and level-cut anisotropic Gaussian random fields (axis-aligned correlation lengths);
+    volume fraction 0.1–0.5. Conductivities ``[1, contrast]`` (default 10). ``ds.arrays["images"]``
+    (n, size, size[, size]) uint8; ``ds.arrays["conductivity"]`` (n, d, d) effective tensors;
+    ``ds.targets``: ``k_xx``, ``k_yy``, ``k_xy`` (3D also ``k_zz``), ``k_mean`` = tr/d.
+
+    Parameters
+    ----------
+    size : int, optional
+        Image side: default 32 (2D) or 24 (3D).
+    ndim : {2, 3}
+    contrast : float > 0
+    Other arguments as in :func:`particle_composites`.
+    """
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
+    size = _check_size(32 if size is None and ndim == 2 else 24 if size is None else size, 12)
+    contrast = float(contrast)
+    if not (math.isfinite(contrast) and contrast > 0):
+        raise ValueError(f"contrast = {contrast!r}; expected a finite positive conductivity ratio")
+    dev = resolve_device(device)
+    sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, device=dev)
+    sampler.name = "mslearn.datasets.ready.sample_voxel_composites"
+    metadata = {
+        "title": "voxel_composites",
+        "description": (f"{ndim}D periodic two-phase images ({size}^{ndim} voxels) of oriented inclusions and "
+                        "level-cut anisotropic Gaussian random fields with their full effective conductivity "
+                        f"tensors (k = [1, {contrast:g}]) from the FFT solver."),
+        "phases": {"0": "k = 1", "1": f"k = {contrast:g}"},
+    }
+    return _ready("voxel_composites", {"size": size, "ndim": ndim, "contrast": contrast}, sampler,
+                  _voxel_space(ndim), n_samples, seed, cache, progress, metadata,
+                  (128 if ndim == 2 else 16) if dev.type == "cpu" else 512, dev)
+
+
+# ----------------------------------------------------------------------------- 4. polycrystals
+def _grain_tensor(anisotropy, theta):
+    """:math:`R(\\theta)\\,\\mathrm{diag}(1, a)\\,R(\\theta)^T`, shape ``(len(theta), 2, 2)``."""
+    c, s = np.cos(2 * theta), np.sin(2 * theta)
+    mean, half = (1 + anisotropy) / 2, (1 - anisotropy) / 2
+    return np.stack([np.stack([mean + half * c, half * s], -1), np.stack([half * s, mean - half * c], -1)], -2)
+
+
+def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
+    """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs."""
+    shape = (size, size)
+    fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
+    for row, s in zip(parameters.itertuples(), seeds):
+        gen = rng(int(s))
+        n_grains = int(round(row.n_grains))
+        ids, gb = voronoi_polycrystal(shape, n_grains, seed=gen, boundary_width=1, return_boundaries=True)
+        theta = gen.uniform(0, np.pi, n_grains)
+        tensors = _grain_tensor(float(row.anisotropy), theta)                       # (n_grains, 2, 2)
+        field = tensors[ids]                                                        # (*shape, 2, 2)
+        field[gb] = float(row.gb_conductivity) * np.eye(2)
+        fields.append(np.moveaxis(field, (-2, -1), (0, 1)))
+        graph = grain_graph(ids)
+        nodes.append(np.stack([graph.volumes / ids.size, np.cos(2 * theta), np.sin(2 * theta),
+                               np.full(n_grains, math.log10(row.anisotropy))], 1))
+        pairs = graph.edges
+        edges.append(np.concatenate([pairs, pairs[:, ::-1]]))
+        share = graph.areas / graph.areas.sum()
+        feats = np.stack([share, np.full(len(share), math.log10(row.gb_conductivity))], 1)
+        edge_feats.append(np.concatenate([feats, feats]))
+        ids_all.append(ids.astype(np.int16))
+        gbs.append(gb.astype(np.uint8))
+        n_real.append(n_grains)
+    K = np.asarray(conductivity_field(np.stack(fields), ndim=2, batch=True, tol=TOL, device=device).effective)
+    gb_all = np.stack(gbs)
+    return {"k_xx": K[:, 0, 0], "k_yy": K[:, 1, 1], "k_xy": K[:, 0, 1], "k_mean": (K[:, 0, 0] + K[:, 1, 1]) / 2,
+            "conductivity": K, "grain_ids": np.stack(ids_all), "boundaries": gb_all,
+            "descriptors": {"grains": np.array(n_real, dtype=float),
+                            "gb_fraction": gb_all.reshape(len(gb_all), -1).mean(1)},
+            "ragged": {"node_features": [n.astype(np.float32) for n in nodes],
+                       "edge_index": [e.astype(np.int64) for e in edges],
+                       "edge_features": [f.astype(np.float32) for f in edge_feats]}}
+
+
+def polycrystals(n_samples=400, *, size=64, seed=0, device="auto", cache=True, progress=False):
+    r"""Periodic 2D polycrystals of anisotropic grains with resistive grain boundaries → conductivity + graphs.
+
+    :func:`mslearn.structures.voronoi_polycrystal` with 8–30 grains; grain *g* has the conductivity
+    :math:`R(\theta_g)\,\mathrm{diag}(1, a)\,R(\theta_g)^T` with a random in-plane orientation
+    :math:`\theta_g` and the anisotropy :math:`a = k_2/k_1` (1–10, log-uniform); grain-boundary
+    voxels (``boundary_width=1``) have the isotropic conductivity ``gb_conductivity`` (0.01–1,
+    log-uniform) — the review's polycrystal ionic-conductivity example. Targets ``k_xx``, ``k_yy``,
+    ``k_xy``, ``k_mean``; arrays ``conductivity`` (n, 2, 2), ``grain_ids`` (int16), ``boundaries``
+    (uint8); descriptors ``grains``, ``gb_fraction``.
+
+    Graphs (``ds.graphs()``): nodes = grains with features (area fraction, cos 2θ, sin 2θ,
+    log10 a); edges = neighbouring grains (both directions) with features (share of the total
+    boundary length, log10 gb_conductivity). Other arguments as in :func:`particle_composites`.
+    """
+    size = _check_size(size, 16)
+    dev = resolve_device(device)
+    sampler = functools.partial(sample_polycrystals, size=size, device=dev)
+    sampler.name = "mslearn.datasets.ready.sample_polycrystals"
+    metadata = {
+        "title": "polycrystals",
+        "description": (f"2D periodic Voronoi polycrystals ({size}x{size}) with anisotropic grain conductivity "
+                        "tensors and 1-voxel grain boundaries; effective conductivity from the FFT solver and "
+                        "grain-adjacency graphs for graph neural networks."),
+        "node_features": ["area_fraction", "cos_2theta", "sin_2theta", "log10_anisotropy"],
+        "edge_features": ["boundary_share", "log10_gb_conductivity"],
+        "structure": {"generator": "mslearn.structures.voronoi_polycrystal", "boundary_width": 1},
+    }
+    return _ready("polycrystals", {"size": size}, sampler, POLYCRYSTAL_SPACE, n_samples, seed, cache, progress,
+                  metadata, 64 if dev.type == "cpu" else 256, dev)
+
+
+def as_frame(dataset):
+    """One DataFrame with the parameters and the targets of a dataset, side by side."""
+    return pd.concat([dataset.parameters, dataset.targets], axis=1)

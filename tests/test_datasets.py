@@ -1,0 +1,386 @@
+"""mslearn.datasets: the resumable HDF5 store (generate/load) and the ready solver datasets.
+
+Physics of the ready datasets is checked against rigorous bounds: every eigenvalue of an effective
+conductivity or stiffness lies between the Reuss (harmonic) and Voigt (arithmetic) averages of the
+local tensors (Hill 1952; Torquato 2002, ch. 21), with a relative tolerance of 1e-6 for solver
+round-off (solver tolerance 1e-4 on the residual gives effective values to ~1e-5 *inside* the bounds).
+"""
+import json
+import math
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mslearn import datasets
+from mslearn.datasets import Dataset, generate, load, sample_parameters, sample_seeds
+from mslearn.homogenization.tensors import isotropic_stiffness
+
+SPACE = {"a": (0.0, 1.0), "b": (1.0, 100.0, "log"), "c": (-2.0, 2.0)}
+
+
+def toy_sampler(parameters, seeds):
+    """Cheap deterministic sampler: content depends only on (parameters, per-sample seed)."""
+    out_y, images, nodes, edges = [], [], [], []
+    for (_, row), seed in zip(parameters.iterrows(), seeds):
+        gen = np.random.default_rng(seed)
+        out_y.append(row["a"] + np.log10(row["b"]) + gen.random())
+        images.append(gen.integers(0, 3, (4, 5)).astype(np.uint8))
+        n = 2 + int(gen.integers(0, 4))
+        nodes.append(gen.random((n, 3)).astype(np.float32))
+        pairs = np.array([[i, (i + 1) % n] for i in range(n)])
+        edges.append(np.concatenate([pairs, pairs[:, ::-1]]))
+    n_edges = [len(e) for e in edges]
+    return {"y": np.array(out_y), "y2": 2 * np.array(out_y), "images": np.stack(images),
+            "descriptors": {"measured_a": parameters["a"].to_numpy() * 1.01},
+            "ragged": {"node_features": nodes, "edge_index": edges,
+                       "edge_features": [np.ones((m, 2), np.float32) for m in n_edges]}}
+
+
+toy_sampler.name = "tests.toy_sampler"
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def failing_sampler(fail_at_call):
+    calls = {"n": 0}
+
+    def sampler(parameters, seeds):
+        calls["n"] += 1
+        if calls["n"] == fail_at_call:
+            raise Boom("simulated crash")
+        return toy_sampler(parameters, seeds)
+
+    sampler.name = toy_sampler.name   # same configuration: resuming is allowed
+    return sampler
+
+
+def assert_same(a: Dataset, b: Dataset):
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a.parameters, b.parameters)
+    pd.testing.assert_frame_equal(a.targets, b.targets)
+    assert a.arrays.keys() == b.arrays.keys()
+    for key in a.arrays:
+        np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
+    np.testing.assert_array_equal(a.metadata["seeds"], b.metadata["seeds"])
+    if "node_features" not in a._ragged:
+        return
+    for ga, gb in zip(a.graphs(), b.graphs()):
+        for key in ga:
+            np.testing.assert_array_equal(ga[key], gb[key])
+
+
+def make(path, n, **kw):
+    kw = {"seed": 3, "batch_size": 6, "progress": False, "metadata": {"phases": [1.0, 2.0]}, **kw}
+    sampler = kw.pop("sampler", toy_sampler)
+    return generate(path, sampler, kw.pop("space", SPACE), n, **kw)
+
+
+# ----------------------------------------------------------------------------- the store
+def test_interrupted_generation_resumes_to_the_same_samples(tmp_path):
+    full = make(tmp_path / "full.h5", 20)
+    path = tmp_path / "crash.h5"
+    with pytest.raises(Boom):
+        make(path, 20, sampler=failing_sampler(3))          # two batches of 6 written, then a crash
+    partial = load(path)
+    assert len(partial) == 12
+    with h5py.File(path, "r") as file:
+        assert file.attrs["n_complete"] == 12
+    resumed = make(path, 20, batch_size=4)                   # other batch boundaries: same content
+    assert_same(resumed, full)
+    assert_same(load(path), full)
+
+
+def test_appending_equals_generating_at_once(tmp_path):
+    once = make(tmp_path / "once.h5", 25)
+    path = tmp_path / "grow.h5"
+    small = make(path, 10, batch_size=7)
+    assert len(small) == 10
+    grown = make(path, 25, batch_size=5)
+    assert_same(grown, once)
+    assert len(make(path, 5)) == 25                           # a smaller request keeps what is there
+
+
+def test_content_does_not_depend_on_batch_size(tmp_path):
+    assert_same(make(tmp_path / "a.h5", 9, batch_size=1), make(tmp_path / "b.h5", 9, batch_size=100))
+
+
+@pytest.mark.parametrize("change", [
+    {"space": {"a": (0.0, 2.0), "b": (1.0, 100.0, "log"), "c": (-2.0, 2.0)}},
+    {"seed": 4},
+    {"method": "lhs"},
+    {"metadata": {"phases": [1.0, 3.0]}},
+])
+def test_configuration_mismatch_raises(tmp_path, change):
+    path = tmp_path / "store.h5"
+    make(path, 6)
+    with pytest.raises(ValueError, match="different configuration"):
+        make(path, 12, **change)
+    assert len(load(path)) == 6
+
+
+def test_other_sampler_raises(tmp_path):
+    path = tmp_path / "store.h5"
+    make(path, 6)
+
+    def other(parameters, seeds):
+        return toy_sampler(parameters, seeds)
+
+    with pytest.raises(ValueError, match="sampler"):
+        make(path, 6, sampler=other)
+
+
+def test_lhs_store_cannot_be_resized(tmp_path):
+    path = tmp_path / "lhs.h5"
+    data = make(path, 8, method="lhs")
+    a = data.parameters["a"].to_numpy()
+    assert np.array_equal(np.sort(np.floor(a * 8)), np.arange(8))   # one point per stratum
+    with pytest.raises(ValueError, match="Latin hypercube"):
+        make(path, 16, method="lhs")
+
+
+def test_schema_metadata_and_card(tmp_path):
+    path = tmp_path / "store.h5"
+    data = make(path, 10, metadata={"phases": [1.0, 2.0], "description": "toy data"})
+    assert list(data.parameters.columns) == ["a", "b", "c", "measured_a"]
+    assert list(data.targets.columns) == ["y", "y2"]
+    assert data.arrays["images"].shape == (10, 4, 5) and data.arrays["images"].dtype == np.uint8
+    meta = data.metadata
+    assert meta["seed"] == 3 and meta["method"] == "sobol" and meta["phases"] == [1.0, 2.0]
+    assert meta["parameter_space"] == {"a": (0.0, 1.0, "linear"), "b": (1.0, 100.0, "log"),
+                                       "c": (-2.0, 2.0, "linear")}
+    assert meta["versions"]["mslearn"] and meta["versions"]["h5py"] and meta["versions"]["torch"]
+    assert meta["n_complete"] == 10 and meta["sampler"] == "tests.toy_sampler"
+    np.testing.assert_array_equal(meta["seeds"], sample_seeds(3, 0, 10))
+    card = (tmp_path / "store.README.md").read_text()
+    assert card == meta["card"]
+    for text in ("toy data", "| b | 1 | 100 | log-uniform |", "seed 3", "10 complete", "h5py", "Licence"):
+        assert text in card
+    with h5py.File(path, "r") as file:
+        assert json.loads(file.attrs["config"])["seed"] == 3
+        assert file["arrays/images"].compression == "gzip"
+    for name, (low, high, *_) in SPACE.items():
+        assert data.parameters[name].between(low, high).all()
+
+
+def test_design_is_extensible_and_log_uniform():
+    first = sample_parameters(SPACE, 10, seed=1)
+    more = sample_parameters(SPACE, 37, seed=1)
+    pd.testing.assert_frame_equal(first, more.iloc[:10])
+    tail = sample_parameters(SPACE, 37, seed=1, start=10)
+    pd.testing.assert_frame_equal(tail, more.iloc[10:])
+    logb = np.log10(sample_parameters(SPACE, 1024, seed=0)["b"])
+    assert abs(np.mean(logb < 1.0) - 0.5) < 0.02            # half the points below the log-midpoint
+
+
+def test_split_is_disjoint_complete_and_seeded(tmp_path):
+    data = make(tmp_path / "s.h5", 41)
+    parts = data.split((0.7, 0.15, 0.15), seed=0)
+    joined = np.concatenate(list(parts.values()))
+    assert sorted(joined.tolist()) == list(range(41))
+    assert len(parts["validation"]) == 6 and len(parts["test"]) == 6 and len(parts["train"]) == 29
+    again = data.split((0.7, 0.15, 0.15), seed=0)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    assert not np.array_equal(parts["test"], data.split(seed=1)["test"])
+    for bad in [(0.5, 0.5), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (np.nan, 0.5, 0.5)]:
+        with pytest.raises(ValueError, match="fractions"):
+            data.split(bad)
+
+
+def test_torch_dataset_shapes(tmp_path):
+    data = make(tmp_path / "t.h5", 12)
+    train = data.split(seed=0)["train"]
+    images = data.torch_dataset("images", "y", indices=train)
+    assert len(images) == len(train)
+    x, y = images[0]
+    assert x.shape == (4, 5) and x.dtype == torch.float32 and y.shape == ()
+    table = data.torch_dataset(["a", "b", "measured_a"], ["y", "y2"])
+    x, y = table[3]
+    assert x.shape == (3,) and y.shape == (2,)
+    assert torch.isclose(x[0], torch.tensor(data.parameters["a"][3], dtype=torch.float32))
+    batch = next(iter(torch.utils.data.DataLoader(table, batch_size=5)))
+    assert batch[0].shape == (5, 3) and batch[1].shape == (5, 2)
+    with pytest.raises(ValueError, match="not in the dataset"):
+        data.torch_dataset("nope", "y")
+    with pytest.raises(ValueError, match="indices"):
+        data.torch_dataset("images", "y", indices=[0, 99])
+
+
+def test_graphs(tmp_path):
+    data = make(tmp_path / "g.h5", 7)
+    graphs = data.graphs()
+    assert len(graphs) == 7 and len(data.graphs([1, 2])) == 2
+    for g in graphs:
+        assert g["node_features"].dtype == np.float32 and g["node_features"].shape[1] == 3
+        assert g["edge_index"].dtype == np.int64 and g["edge_index"].shape[0] == 2
+        assert g["edge_features"].shape == (g["edge_index"].shape[1], 2)
+        assert g["edge_index"].max() < len(g["node_features"])
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"a": (0.0, float("nan"))}, "NaN"),
+    ({"a": (1.0, 1.0)}, "low = 1.0 >= high"),
+    ({"a": (2.0, 1.0)}, "low = 2.0 >= high"),
+    ({"a": (0.0, 1.0, "log")}, "log-uniform"),
+    ({"a": (0.0, 1.0, "cubic")}, "scale"),
+    ({"a": (0.0,)}, "expected"),
+    ({}, "non-empty"),
+])
+def test_bad_parameter_space(tmp_path, space, message):
+    with pytest.raises(ValueError, match=message):
+        generate(tmp_path / "x.h5", toy_sampler, space, 4, seed=0, progress=False)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="method"):
+        make(tmp_path / "x.h5", 4, method="random")
+    with pytest.raises(ValueError, match="n_samples"):
+        make(tmp_path / "x.h5", 0)
+    with pytest.raises(ValueError, match="seed"):
+        make(tmp_path / "x.h5", 4, seed=-1)
+    with pytest.raises(ValueError, match="no dataset store"):
+        load(tmp_path / "missing.h5")
+
+
+def test_wrong_sampler_output(tmp_path):
+    def short(parameters, seeds):
+        return {"y": np.zeros(len(seeds) - 1)}
+
+    def nan(parameters, seeds):
+        return {"y": np.full(len(seeds), np.nan)}
+
+    def not_a_dict(parameters, seeds):
+        return np.zeros(len(seeds))
+
+    def changing(parameters, seeds):
+        return {("y" if parameters.index[0] == 0 else "z"): np.zeros(len(seeds))}
+
+    with pytest.raises(ValueError, match="rows for a batch of"):
+        generate(tmp_path / "a.h5", short, SPACE, 4, seed=0, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        generate(tmp_path / "b.h5", nan, SPACE, 4, seed=0, progress=False)
+    with pytest.raises(ValueError, match="dict"):
+        generate(tmp_path / "c.h5", not_a_dict, SPACE, 4, seed=0, progress=False)
+    with pytest.raises(ValueError, match="same names"):
+        generate(tmp_path / "d.h5", changing, SPACE, 4, seed=0, batch_size=2, progress=False)
+
+
+# ----------------------------------------------------------------------------- ready datasets
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MSLEARN_CACHE", str(folder))
+    yield folder
+    patch.undo()
+
+
+def between_bounds(K, K_reuss, K_voigt, rtol=1e-6):
+    """Loewner order K_reuss <= K <= K_voigt, checked by eigenvalues of the differences."""
+    scale = np.abs(K_voigt).max(axis=(-2, -1), keepdims=True)[..., 0]
+    low = np.linalg.eigvalsh(K - K_reuss).min(-1)
+    high = np.linalg.eigvalsh(K_voigt - K).min(-1)
+    return np.all(low >= -rtol * scale[..., 0]) and np.all(high >= -rtol * scale[..., 0])
+
+
+def tensor(ds):
+    t = ds.targets
+    return np.stack([np.stack([t.k_xx, t.k_xy], -1), np.stack([t.k_xy, t.k_yy], -1)], -2)
+
+
+def test_particle_composites_physics_and_cache(cache):
+    ds = datasets.particle_composites(8, size=32, device="cpu")
+    assert len(ds) == 8 and ds.arrays["images"].shape == (8, 32, 32)
+    images = ds.arrays["images"].reshape(8, -1)
+    fractions = np.stack([(images == i).mean(1) for i in range(3)], 1)
+    np.testing.assert_allclose(fractions[:, 1], ds.parameters.measured_volume_fraction)
+    np.testing.assert_allclose(fractions[:, 2], ds.parameters.interphase_fraction)
+    assert np.all(np.abs(ds.parameters.measured_volume_fraction - ds.parameters.volume_fraction) <= 0.011)
+    k = np.stack([np.ones(8), 10 ** ds.parameters.log10_contrast, 10 ** ds.parameters.log10_interphase], 1)
+    voigt, reuss = (fractions * k).sum(1), 1 / (fractions / k).sum(1)
+    eye = np.eye(2)
+    assert between_bounds(tensor(ds), reuss[:, None, None] * eye, voigt[:, None, None] * eye)
+    np.testing.assert_allclose(ds.targets.k_mean, (ds.targets.k_xx + ds.targets.k_yy) / 2)
+    files = sorted(p.name for p in cache.glob("particle_composites*.h5"))
+    assert len(files) == 1
+    again = datasets.particle_composites(8, size=32, device="cpu")       # from the cache
+    assert_same(again, ds)
+    smaller = datasets.particle_composites(5, size=32, device="cpu")     # never a stale file of another size
+    assert len(smaller) == 5 and len(list(cache.glob("particle_composites*.h5"))) == 2
+    pd.testing.assert_frame_equal(smaller.targets, ds.targets.iloc[:5])   # Sobol prefix, per-sample seeds
+    with pytest.raises(ValueError, match="n_samples"):
+        datasets.particle_composites(0)
+
+
+def test_triangular_lattices_within_voigt_reuss(cache):
+    ds = datasets.triangular_lattices(6, size=32, device="cpu")
+    assert list(ds.targets.columns) == ["E_1", "E_2", "G_12", "nu_12"]
+    assert np.all(np.abs(ds.parameters.angle_realized - ds.parameters.angle) < 1.0)
+    phi = ds.parameters.solid_fraction.to_numpy()
+    E_s = 10 ** ds.parameters.log10_modulus_ratio.to_numpy()
+    C_m, C_s = isotropic_stiffness(1.0, 0.3, dim=2), np.stack([isotropic_stiffness(e, 0.3, dim=2) for e in E_s])
+    voigt = (1 - phi)[:, None, None] * C_m + phi[:, None, None] * C_s
+    reuss = np.linalg.inv((1 - phi)[:, None, None] * np.linalg.inv(C_m) + phi[:, None, None] * np.linalg.inv(C_s))
+    C = ds.arrays["stiffness"]
+    # symmetric up to the solver tolerance (residual 1e-4: load cases agree to ~1e-5 relative)
+    np.testing.assert_allclose(C, np.swapaxes(C, 1, 2), atol=1e-4 * np.abs(C).max())
+    assert between_bounds((C + np.swapaxes(C, 1, 2)) / 2, reuss, voigt)
+    # Engineering moduli inherit the bounds: S_V <= S <= S_R, so 1/S_R,11 <= E_1 <= 1/S_V,11.
+    E_voigt, E_reuss = 1 / np.linalg.inv(voigt)[:, 0, 0], 1 / np.linalg.inv(reuss)[:, 0, 0]
+    assert np.all(ds.targets.E_1 <= E_voigt * (1 + 1e-6)) and np.all(ds.targets.E_1 >= E_reuss * (1 - 1e-6))
+    moduli = datasets.moduli_from_stiffness(isotropic_stiffness(2.0, 0.25, dim=2))
+    # plane strain: E' = E / (1 - nu^2), nu' = nu / (1 - nu), G unchanged
+    assert math.isclose(moduli["E_1"], 2.0 / (1 - 0.25**2)) and math.isclose(moduli["nu_12"], 0.25 / 0.75)
+    assert math.isclose(moduli["G_12"], 2.0 / (2 * 1.25))
+
+
+@pytest.mark.parametrize("ndim, size", [(2, 16), (3, 12)])
+def test_voxel_composites_tensors(cache, ndim, size):
+    n = 8 if ndim == 2 else 4
+    ds = datasets.voxel_composites(n, size=size, ndim=ndim, device="cpu")
+    assert ds.arrays["images"].shape == (n,) + (size,) * ndim and ds.arrays["images"].dtype == np.uint8
+    K = ds.arrays["conductivity"]
+    assert K.shape == (n, ndim, ndim)
+    np.testing.assert_allclose(K, np.swapaxes(K, 1, 2), atol=1e-4)
+    np.testing.assert_allclose(K[:, 0, 1], ds.targets.k_xy)
+    phi = ds.parameters.measured_volume_fraction.to_numpy()[:, None, None]
+    eye = np.eye(ndim)
+    assert between_bounds((K + np.swapaxes(K, 1, 2)) / 2, eye / (1 - phi + phi / 10), eye * (1 - phi + 10 * phi))
+    assert set(ds.parameters.structure_kind) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="ndim"):
+        datasets.voxel_composites(4, ndim=4)
+
+
+def test_polycrystals_graphs_and_bounds(cache):
+    ds = datasets.polycrystals(6, size=32, device="cpu")
+    graphs = ds.graphs()
+    ids, gb = ds.arrays["grain_ids"], ds.arrays["boundaries"].astype(bool)
+    for i, g in enumerate(graphs):
+        n = int(ds.parameters.grains[i])
+        assert g["node_features"].shape == (n, 4) and ids[i].max() == n - 1
+        np.testing.assert_allclose(g["node_features"][:, 0].sum(), 1.0, rtol=1e-6)
+        edges = set(map(tuple, g["edge_index"].T.tolist()))
+        assert all((b, a) in edges for a, b in edges)                     # both directions
+        np.testing.assert_allclose(g["edge_features"][:, 0].sum(), 2.0, rtol=1e-5)
+        # Voigt/Reuss of the local tensors, rebuilt from the node features
+        a = ds.parameters.anisotropy[i]
+        c2, s2 = g["node_features"][ids[i], 1], g["node_features"][ids[i], 2]
+        mean, half = (1 + a) / 2, (1 - a) / 2
+        local = np.stack([np.stack([mean + half * c2, half * s2], -1), np.stack([half * s2, mean - half * c2], -1)], -2)
+        local[gb[i]] = ds.parameters.gb_conductivity[i] * np.eye(2)
+        voigt = local.reshape(-1, 2, 2).mean(0)
+        reuss = np.linalg.inv(np.linalg.inv(local.reshape(-1, 2, 2)).mean(0))
+        K = ds.arrays["conductivity"][i]
+        assert between_bounds((K + K.T) / 2, reuss, voigt, rtol=1e-5)
+    assert ds.parameters.gb_conductivity.between(0.01, 1.0).all()
+
+
+def test_cache_false_leaves_no_file(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSLEARN_CACHE", str(tmp_path))
+    ds = datasets.particle_composites(3, size=16, device="cpu", cache=False)
+    assert len(ds) == 3 and not list(tmp_path.iterdir())
+    assert datasets.cache_dir() == tmp_path

@@ -1,0 +1,531 @@
+"""Target descriptors, quality measures and the discrete clean-up (private; re-exported by the package)."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from .. import _backend
+from .._validation import check_finite, check_labels
+from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
+from ..descriptors.correlations import _correlate
+
+DESCRIPTOR_NAMES = ("s2", "lineal_path", "gram")
+GRAM_LAYERS = (0, 1, 2)
+
+
+# ----------------------------------------------------------------------------- input checks
+def as_label_array(x, name="target", spatial=(2, 3)):
+    """Validate an integer phase-label image (2 or 3 axes, >= 2 phases) and return it as numpy int64."""
+    if not hasattr(x, "shape") or not hasattr(x, "ndim"):
+        x = np.asarray(x)
+    if x.ndim not in spatial:
+        raise ValueError(
+            f"{name} has {x.ndim} dimensions (shape {tuple(x.shape)}); expected an image with "
+            f"{' or '.join(map(str, spatial))} spatial dimensions (or a dict of precomputed descriptors)")
+    values = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if np.issubdtype(values.dtype, np.floating):
+        check_finite(values, name=name)
+    check_labels(values, name=name, spatial=spatial)
+    labels = np.rint(values).astype(np.int64) if values.dtype != bool else values.astype(np.int64)
+    if min(labels.shape) < 4:
+        raise ValueError(f"{name} has shape {labels.shape}; expected at least 4 pixels along every axis")
+    present = np.unique(labels)
+    if present.size < 2:
+        raise ValueError(f"{name} holds a single phase (label {int(present[0])}); a reconstruction target "
+                         "needs at least two phases")
+    if present[-1] + 1 != present.size:
+        raise ValueError(f"{name} has the labels {present.tolist()}; expected consecutive labels 0, 1, ..., "
+                         "every phase present")
+    return labels
+
+
+def default_window(size):
+    """Largest displacement matched: ``|r| <= L/4`` for an image of smallest side ``L``."""
+    return max(1, int(size) // 4)
+
+
+def window_index(n_map, window):
+    """Indices of displacements ``-window .. window`` in a map of length ``n_map`` with origin at 0."""
+    return torch.arange(-window, window + 1) % n_map
+
+
+def centred_window(maps, ndim, window):
+    """``maps[..., *spatial]`` (origin at index 0, negatives wrapped) -> centred ``(2w+1)^ndim`` window."""
+    out = maps
+    for d in range(ndim):
+        axis = out.ndim - ndim + d
+        index = window_index(out.shape[axis], window).to(out.device)
+        out = out.index_select(axis, index)
+    return out
+
+
+# ----------------------------------------------------------------------------- descriptors of a target
+def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None, lineal_length=None):
+    """Descriptors of a phase-label image in the form :func:`reconstruct` matches.
+
+    Parameters
+    ----------
+    image : integer array, 2 or 3 axes, labels 0 .. P-1 (every phase present)
+    descriptors : sequence of {"s2", "lineal_path", "gram"}
+        ``"s2"`` always includes the volume fractions, and for three or more phases the
+        cross-correlations of every pair of phases.
+    periodic : bool
+        Whether the image is periodic. Real micrographs are not: their S2 is then computed with zero
+        padding and normalized by the number of overlapping pixel pairs (unbiased).
+    window : int, optional
+        Largest displacement ``|r_i|`` kept (default ``L // 4`` with ``L`` the smallest side).
+    lineal_length : int, optional
+        Largest segment length of the lineal path (default ``window``).
+
+    Returns
+    -------
+    dict
+        ``ndim``, ``shape``, ``periodic``, ``window``, ``n_phases``, ``volume_fraction`` (P,),
+        ``s2`` (P, (2w+1)^ndim centred maps, origin at the centre), ``cross`` (pairs, maps) and
+        ``pairs``, ``lineal_path`` (P, ndim, lineal_length + 1) along the axes, ``gram`` (list of
+        matrices of :func:`mslearn.descriptors.gram_matrices`, two phases only). The dict can be
+        edited (e.g. averaged over several images) and passed to :func:`reconstruct` as ``target``.
+    """
+    labels = as_label_array(image)
+    names = check_descriptor_names(descriptors)
+    ndim = labels.ndim
+    n_phases = int(labels.max()) + 1
+    window = default_window(min(labels.shape)) if window is None else int(window)
+    if not 1 <= window <= min(labels.shape) // 2 - (0 if periodic else 0):
+        raise ValueError(f"window={window}; expected 1 <= window <= {min(labels.shape) // 2}")
+    out = {"ndim": ndim, "shape": tuple(labels.shape), "periodic": bool(periodic), "window": window,
+           "n_phases": n_phases,
+           "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size}
+    ind = torch.from_numpy(np.stack([(labels == p) for p in range(n_phases)]).astype(np.float64))
+    autos = _correlate(ind, ind, ndim, periodic)
+    out["s2"] = centred_window(autos, ndim, window).numpy()
+    pairs = [(a, b) for a in range(n_phases) for b in range(a + 1, n_phases)] if n_phases > 2 else []
+    out["pairs"] = pairs
+    if pairs:
+        a = ind[[p[0] for p in pairs]]
+        b = ind[[p[1] for p in pairs]]
+        out["cross"] = centred_window(_correlate(a, b, ndim, periodic), ndim, window).numpy()
+    if "lineal_path" in names:
+        length = window if lineal_length is None else int(lineal_length)
+        out["lineal_path"] = np.stack([lineal_path(labels, p, max_length=length, periodic=periodic)
+                                       for p in range(n_phases)])
+    if "gram" in names:
+        if n_phases != 2:
+            raise ValueError("descriptors='gram' is implemented for two-phase targets; use 's2' (with "
+                             "cross-correlations) for three or more phases")
+        field = (labels == 1).astype(np.float64)
+        out["gram"] = [g for g in gram_matrices(field, layers=list(GRAM_LAYERS), periodic=periodic)]
+    return out
+
+
+def check_descriptor_names(descriptors):
+    if isinstance(descriptors, str):
+        descriptors = (descriptors,)
+    names = tuple(descriptors)
+    for name in names:
+        if name not in DESCRIPTOR_NAMES:
+            raise ValueError(f"descriptors contains {name!r}; expected names from {DESCRIPTOR_NAMES}")
+    if "s2" not in names:
+        raise ValueError("descriptors must include 's2' (it carries the volume fractions and the basic "
+                         "two-point statistics every reconstruction matches)")
+    return names
+
+
+def check_descriptor_dict(target):
+    required = ("ndim", "window", "n_phases", "volume_fraction", "s2")
+    missing = [k for k in required if k not in target]
+    if missing:
+        raise ValueError(f"target dict lacks {missing}; build it with mslearn.reconstruction."
+                         "target_descriptors(image) (keys: ndim, shape, periodic, window, n_phases, "
+                         "volume_fraction, s2, ...)")
+    ndim, window, n_phases = int(target["ndim"]), int(target["window"]), int(target["n_phases"])
+    if ndim not in (2, 3):
+        raise ValueError(f"target['ndim'] = {ndim}; expected 2 or 3")
+    s2 = np.asarray(target["s2"])
+    if s2.shape != (n_phases,) + (2 * window + 1,) * ndim:
+        raise ValueError(f"target['s2'] has shape {s2.shape}; expected {(n_phases,) + (2 * window + 1,) * ndim} "
+                         "(one centred window map per phase)")
+    check_finite(s2, name="target['s2']")
+    vf = np.asarray(target["volume_fraction"], dtype=float)
+    check_finite(vf, name="target['volume_fraction']")
+    if vf.shape != (n_phases,) or np.any(vf <= 0) or abs(vf.sum() - 1) > 1e-6:
+        raise ValueError(f"target['volume_fraction'] = {vf}; expected {n_phases} positive fractions summing to 1")
+    return target
+
+
+# ----------------------------------------------------------------------------- views (slices)
+def views(volume, target_ndim):
+    """Batches of images whose descriptors are compared with a ``target_ndim``-D target.
+
+    ``volume`` has shape ``(C, *spatial)``. Same dimension: one view ``(C, 1, *spatial)``. A 3D volume
+    and 2D targets: three views, the slices normal to axis ``k`` as a batch ``(C, n_k, ...)``.
+    """
+    ndim = volume.ndim - 1
+    if ndim == target_ndim:
+        return [volume.unsqueeze(1)]
+    return [volume.movedim(k + 1, 1) for k in range(ndim)]
+
+
+# ----------------------------------------------------------------------------- quality measures
+def _as_targets(target, structure_ndim, periodic, names=("s2",), window=None):
+    """A list of descriptor dicts, one per view (1 same-dim, 3 for a volume from 2D images)."""
+    if isinstance(target, dict):
+        targets = [check_descriptor_dict(target)]
+    elif isinstance(target, (list, tuple)):
+        if structure_ndim != 3 or len(target) != 3:
+            raise ValueError("a list of targets means three orthogonal 2D views of a 3D structure; got "
+                             f"{len(target)} targets for a {structure_ndim}D structure")
+        targets = [t if isinstance(t, dict) else target_descriptors(t, names, periodic=periodic, window=window)
+                   for t in target]
+    else:
+        targets = [target_descriptors(target, names, periodic=periodic, window=window)]
+    t_ndim = int(targets[0]["ndim"])
+    if t_ndim > structure_ndim:
+        raise ValueError(f"the target is {t_ndim}D but the structure/shape is {structure_ndim}D; a "
+                         "reconstruction has at least as many dimensions as its target")
+    if len(targets) == 1 and structure_ndim == 3 and t_ndim == 2:
+        targets = targets * 3
+    return targets
+
+
+def _view_batches(labels, n_phases, t_ndim):
+    t = torch.from_numpy(np.asarray(labels).astype(np.int64))
+    onehot = torch.stack([(t == p).to(torch.float64) for p in range(n_phases)])
+    return views(onehot, t_ndim)
+
+
+def _phases_compared(n_phases):
+    return [1] if n_phases == 2 else list(range(n_phases))
+
+
+def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
+    """Relative S2 error of a reconstruction (Torquato 2002 notation; periodic maps of the structure).
+
+    .. math:: e_{S_2} = \\frac{\\lVert S_2^{\\mathrm{rec}} - S_2^{\\mathrm{target}} \\rVert}
+                             {\\lVert S_2^{\\mathrm{target}} - \\phi^2 \\rVert}
+
+    over the central window ``|r_i| <= L/4`` (``L`` the target's smallest side). For two phases S2 of
+    phase 1; for more, the mean of the relative errors of every phase's auto-correlation. A 3D
+    structure compared with a 2D target: the S2 averaged over the slices normal to each axis,
+    compared per axis (``per_view=True`` returns the three errors, else the largest).
+
+    Parameters
+    ----------
+    structure : integer array, 2 or 3 axes (periodic)
+    target : integer image, dict of :func:`target_descriptors`, or 3 images (views normal to axes 0, 1, 2)
+    periodic : bool
+        Whether the target image is periodic (not used for a dict).
+    window : int, optional
+    per_view : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.reconstruction import s2_error
+    >>> image = (np.add.outer(np.arange(16), np.arange(16)) % 4 < 2).astype(int)
+    >>> s2_error(image, image)
+    0.0
+    """
+    labels = as_label_array(structure, name="structure")
+    targets = _as_targets(target, labels.ndim, periodic, window=window)
+    n_phases = int(targets[0]["n_phases"])
+    errors = []
+    for view, t in zip(_view_batches(labels, n_phases, int(targets[0]["ndim"])), targets):
+        w, nd = int(t["window"]), int(t["ndim"])
+        phases = _phases_compared(n_phases)
+        field = view[phases]
+        maps = _correlate(field.flatten(0, 1), field.flatten(0, 1), nd, True)
+        maps = centred_window(maps, nd, w).reshape(len(phases), field.shape[1], *((2 * w + 1,) * nd)).mean(1)
+        rel = []
+        for i, p in enumerate(phases):
+            ts2 = torch.as_tensor(np.asarray(t["s2"])[p], dtype=torch.float64)
+            phi = float(np.asarray(t["volume_fraction"])[p])
+            rel.append(float(torch.linalg.norm(maps[i] - ts2) / torch.linalg.norm(ts2 - phi**2)))
+        errors.append(float(np.mean(rel)))
+    return errors if per_view else max(errors)
+
+
+def volume_fraction_error(structure, target):
+    """Largest absolute difference of the phase volume fractions (``target``: image, dict or fractions)."""
+    labels = as_label_array(structure, name="structure")
+    if isinstance(target, dict):
+        vf = np.asarray(target["volume_fraction"], dtype=float)
+    elif isinstance(target, (list, tuple)) and not isinstance(target[0], numbers.Number):
+        vf = np.mean([np.bincount(as_label_array(t).ravel()) / np.size(t) for t in target], 0)
+    else:
+        arr = np.asarray(target)
+        if arr.ndim == 1 and np.issubdtype(arr.dtype, np.floating):
+            vf = arr
+        else:
+            t = as_label_array(arr)
+            vf = np.bincount(t.ravel()) / t.size
+    got = np.bincount(labels.ravel(), minlength=vf.size)[:vf.size] / labels.size
+    return float(np.abs(got - vf).max())
+
+
+def lineal_path_error(structure, target, *, periodic=True, max_length=None, per_view=False):
+    """Relative lineal-path error ``||L_rec - L_target|| / ||L_target||`` along the axes, all phases.
+
+    ``max_length`` defaults to ``L // 4``. A 3D structure with a 2D target is compared on the slices
+    normal to each axis (largest error, or the three with ``per_view=True``). Arguments as in
+    :func:`s2_error`.
+    """
+    labels = as_label_array(structure, name="structure")
+    images = list(target) if isinstance(target, (list, tuple)) else [target]
+    images = [as_label_array(t) for t in images]
+    t_ndim = images[0].ndim
+    if t_ndim > labels.ndim:
+        raise ValueError(f"the target is {t_ndim}D but the structure is {labels.ndim}D")
+    length = default_window(min(images[0].shape)) if max_length is None else int(max_length)
+    n_phases = int(max(t.max() for t in images)) + 1
+    if labels.ndim == 3 and t_ndim == 2 and len(images) == 1:
+        images = images * 3
+    errors = []
+    views_ = [labels[None]] if labels.ndim == t_ndim else [np.moveaxis(labels, k, 0) for k in range(3)]
+    for view, image in zip(views_, images):
+        rel = []
+        for p in range(n_phases):
+            if not np.any(view == p):
+                rel.append(1.0)
+                continue
+            lp = lineal_path(view, p, max_length=length, periodic=True, batch=True).mean(0)
+            lt = lineal_path(image, p, max_length=length, periodic=periodic)
+            rel.append(float(np.linalg.norm(lp - lt) / np.linalg.norm(lt)))
+        errors.append(float(np.mean(rel)))
+    return errors if per_view else max(errors)
+
+
+# ----------------------------------------------------------------------------- isolated voxels
+def _neighbour_counts(labels, n_phases):
+    """``counts[p]``: number of face neighbours (periodic) of every voxel with label ``p``."""
+    counts = np.zeros((n_phases,) + labels.shape, dtype=np.int8)
+    for axis in range(labels.ndim):
+        for step in (1, -1):
+            rolled = np.roll(labels, step, axis=axis)
+            for p in range(n_phases):
+                counts[p] += rolled == p
+    return counts
+
+
+def isolated_mask(labels):
+    """Boolean mask of voxels whose face neighbours (periodic) all carry another label."""
+    labels = as_label_array(labels, name="labels") if not isinstance(labels, np.ndarray) else labels
+    same = np.zeros(labels.shape, dtype=bool)
+    for axis in range(labels.ndim):
+        for step in (1, -1):
+            same |= np.roll(labels, step, axis=axis) == labels
+    return ~same
+
+
+def count_isolated(labels):
+    """Number of isolated single voxels/pixels (all face neighbours of another label, periodic)."""
+    return int(isolated_mask(np.asarray(labels)).sum())
+
+
+def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
+    """Flip isolated voxels to their majority neighbour label, then restore the phase counts.
+
+    Vectorized: every isolated voxel flips at once. The counts lost or gained are then given back by
+    flipping interface voxels of a phase in surplus to a phase in deficit, those with the most face
+    neighbours of the deficit phase first (ties: the larger ``scores[p]``, e.g. the relaxed phase
+    probability), which never creates an isolated voxel of the new label; repeated until no voxel is
+    isolated and every count equals its target.
+
+    Parameters
+    ----------
+    labels : integer array, 2 or 3 axes (periodic)
+    fractions : array (P,), optional
+        Target volume fractions (default: those of ``labels``); hit to within half a voxel per phase.
+    scores : array (P, *labels.shape), optional
+    max_rounds : int
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.reconstruction import remove_isolated, count_isolated
+    >>> image = np.zeros((6, 6), int); image[:, :3] = 1; image[4, 4] = 1
+    >>> out = remove_isolated(image)
+    >>> count_isolated(out), int(out.sum()) == int(image.sum())
+    (0, True)
+    """
+    labels = as_label_array(labels, name="labels").copy()
+    n_phases = int(labels.max()) + 1
+    n = labels.size
+    if fractions is None:
+        goal = np.bincount(labels.ravel(), minlength=n_phases)
+    else:
+        fractions = np.asarray(fractions, dtype=float)
+        n_phases = max(n_phases, fractions.size)
+        goal = _round_counts(fractions, n)
+    for _ in range(max_rounds):
+        counts = _neighbour_counts(labels, n_phases)
+        iso = isolated_mask(labels)
+        if iso.any():
+            majority = counts.argmax(0)
+            labels[iso] = majority[iso]
+            counts = _neighbour_counts(labels, n_phases)
+        have = np.bincount(labels.ravel(), minlength=n_phases)
+        diff = goal - have
+        if not np.any(diff) and not isolated_mask(labels).any():
+            break
+        flat = labels.ravel()
+        for p in np.argsort(-diff):
+            if diff[p] <= 0:
+                break
+            surplus = np.flatnonzero(diff < 0)
+            if surplus.size == 0:
+                break
+            cand = np.flatnonzero(np.isin(flat, surplus) & (counts[p].ravel() >= 1))
+            if cand.size == 0:
+                continue
+            key = counts[p].ravel()[cand].astype(np.float64)
+            if scores is not None:
+                key = key + 0.5 * np.asarray(scores[p], dtype=np.float64).ravel()[cand]
+            order = cand[np.argsort(-key, kind="stable")]
+            take = []
+            budget = {int(q): int(-diff[q]) for q in surplus}
+            for idx in order:
+                q = int(flat[idx])
+                if budget[q] > 0:
+                    take.append(idx)
+                    budget[q] -= 1
+                    if len(take) == diff[p]:
+                        break
+            take = np.asarray(take, dtype=np.int64)
+            for q in surplus:
+                diff[q] += int(np.sum(flat[take] == q))
+            flat[take] = p
+            diff[p] -= take.size
+            labels = flat.reshape(labels.shape)
+    return labels
+
+
+def _round_counts(fractions, n):
+    """Integer counts summing to ``n`` closest to ``fractions * n`` (largest remainders)."""
+    raw = np.asarray(fractions, dtype=float) / np.sum(fractions) * n
+    counts = np.floor(raw).astype(np.int64)
+    rest = n - counts.sum()
+    counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def project(probabilities, fractions, *, n_iter=60):
+    """Labels from relaxed phase probabilities ``(P, *shape)`` with the target phase counts.
+
+    Two phases: threshold at the quantile (exact counts). More: ``argmax(log p + b)`` with per-phase
+    biases ``b`` adjusted until the counts match (then exact counts by flipping the least certain
+    voxels of phases in surplus).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    n_phases, shape = probabilities.shape[0], probabilities.shape[1:]
+    n = int(np.prod(shape))
+    goal = _round_counts(fractions, n)
+    if n_phases == 2:
+        labels = np.zeros(n, dtype=np.int64)
+        if goal[1] > 0:
+            labels[np.argsort(-probabilities[1].ravel(), kind="stable")[:goal[1]]] = 1
+        return labels.reshape(shape)
+    logp = np.log(np.clip(probabilities.reshape(n_phases, -1), 1e-12, None))
+    bias = np.zeros((n_phases, 1))
+    for _ in range(n_iter):
+        labels = np.argmax(logp + bias, 0)
+        have = np.bincount(labels, minlength=n_phases)
+        if np.array_equal(have, goal):
+            break
+        bias[:, 0] += 0.5 * (goal - have) / max(goal.min(), 1) * 0.5
+    labels = np.argmax(logp + bias, 0)
+    return _fix_counts(labels, goal, logp + bias).reshape(shape)
+
+
+def _fix_counts(labels, goal, score):
+    """Exact counts: move the voxels of surplus phases with the best score for a deficit phase."""
+    labels = labels.copy()
+    n_phases = goal.size
+    for _ in range(n_phases * 2):
+        have = np.bincount(labels, minlength=n_phases)
+        diff = goal - have
+        if not np.any(diff):
+            break
+        p = int(np.argmax(diff))
+        cand = np.flatnonzero(diff[labels] < 0)
+        gain = score[p, cand] - score[labels[cand], cand]
+        order = cand[np.argsort(-gain, kind="stable")]
+        budget = -diff.clip(max=0)
+        take = []
+        for idx in order:
+            q = labels[idx]
+            if budget[q] > 0:
+                take.append(idx)
+                budget[q] -= 1
+                if len(take) == diff[p]:
+                    break
+        labels[np.asarray(take, dtype=np.int64)] = p
+    return labels
+
+
+def consistent_views(targets):
+    """Make three 2D view targets of a volume consistent on the shared lattice lines.
+
+    The S2 along volume axis ``a`` is seen by the two views containing ``a``; a 2D sample's S2 is
+    never exactly isotropic, so the demands differ and no volume can meet both. They are replaced by
+    their mean (the best compromise in the least-squares sense); everything off the axis lines is
+    kept. Returns new dicts (``s2`` and ``cross`` maps edited).
+    """
+    out = [dict(t) for t in targets]
+    planes = [tuple(a for a in range(3) if a != k) for k in range(3)]
+    for key in ("s2", "cross"):
+        if key not in targets[0]:
+            continue
+        maps = [np.array(t[key], dtype=np.float64) for t in targets]
+        w = int(targets[0]["window"])
+        if any(int(t["window"]) != w for t in targets):
+            return targets
+        for axis in range(3):
+            lines = []
+            for k, plane in enumerate(planes):
+                if axis in plane:
+                    d = plane.index(axis)
+                    index = [slice(None), w, w]
+                    index[1 + d] = slice(None)
+                    lines.append((k, tuple(index)))
+            mean = np.mean([maps[k][index] for k, index in lines], 0)
+            for k, index in lines:
+                maps[k][index] = mean
+        for t, m in zip(out, maps):
+            t[key] = m
+    return out
+
+
+def isotropic_target(target):
+    """Average a 2D target's maps over the symmetries of the square (transpose, reflections).
+
+    A 3D reconstruction from one 2D image assumes statistical isotropy; a finite image's S2 is not
+    exactly isotropic, and its anisotropic part cannot be matched on all three orthogonal views at
+    once (the views share axes). The symmetrized map is consistent. The raw image's distance from
+    it, :func:`anisotropy_floor`, is the smallest error any volume can have against the raw image.
+    """
+    out = dict(target)
+    for key in ("s2", "cross"):
+        if key in target:
+            m = np.asarray(target[key], dtype=np.float64)
+            group = [m, m[:, ::-1, :], m[:, :, ::-1], m[:, ::-1, ::-1]]
+            group += [g.transpose(0, 2, 1) for g in group]
+            out[key] = np.mean(group, 0)
+    return out
+
+
+def anisotropy_floor(image, *, periodic=True, window=None):
+    """Relative distance of an image's S2 from its square-symmetrized version (see :func:`isotropic_target`)."""
+    t = target_descriptors(image, periodic=periodic, window=window)
+    iso = isotropic_target(t)
+    phases = _phases_compared(int(t["n_phases"]))
+    rel = [np.linalg.norm(t["s2"][p] - iso["s2"][p]) / np.linalg.norm(t["s2"][p] - t["volume_fraction"][p] ** 2)
+           for p in phases]
+    return float(np.mean(rel))

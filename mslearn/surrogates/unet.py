@@ -1,0 +1,578 @@
+r"""Image-to-field surrogate: a periodic U-Net mapping a phase-label image to its local fields.
+
+Kind III of the review's Table 1 (field predictors): instead of one effective number per
+microstructure, the network predicts a whole local field — the flux magnitude :math:`|q(x)|` of a
+conduction problem, the von Mises stress or the strain energy density of an elastic one — on the
+same voxel grid as the microstructure, trained on fields of the FFT solver
+(:mod:`mslearn.homogenization`, ``return_fields=True``).
+
+The network (Ronneberger, Fischer & Brox 2015) is an encoder–decoder with skip connections:
+``levels`` times two 3×3 convolutions followed by 2× average pooling, a bottleneck, and the same
+number of 2× transposed-convolution upsamplings, each followed by two convolutions on the upsampled
+features concatenated with the encoder features of the same resolution. Choices made for periodic
+microstructures (Mianroodi, Siboni & Raabe 2021 and Yang, Yu & Buehler 2021 train such networks
+on stress fields of composites):
+
+* **Periodic padding.** Every convolution pads circularly, so an RVE that tiles space is treated
+  as tiling space: inclusions cut by the boundary see their periodic images, and the prediction is
+  *equivariant to periodic shifts* by multiples of :math:`2^\text{levels}` voxels (the pooling
+  grid): ``predict(roll(x, s)) == roll(predict(x), s)`` up to float rounding. Image sizes must be
+  divisible by :math:`2^\text{levels}`.
+* **Field scaling.** Each field channel is divided by its mean absolute value over the training
+  set, :math:`\bar f = \langle |f| \rangle` — for a unit macroscopic load of the order of the
+  macroscopic flux or stress — so the network's outputs are :math:`O(1)` whatever the units.
+* **Symmetry augmentation.** A mirror or rotation :math:`R` of the microstructure maps the solution
+  for the load :math:`E` to the solution for :math:`RE`. A scalar field (flux magnitude, von Mises
+  stress, energy density) of the mirrored image is the mirrored field *only if* :math:`RE = \pm E`
+  (linearity: the load's sign does not change a magnitude or a quadratic form). Hence
+  ``augment="flips"`` (mirror along any set of axes, the group :math:`(\mathbb Z_2)^d`) is valid for
+  a load along a coordinate axis (conduction: :math:`\langle\nabla T\rangle = e_i`; elasticity: a
+  diagonal macroscopic strain such as uniaxial strain :math:`E_{11}`, or in 2D pure shear
+  :math:`E_{12}`); ``augment="square"`` (all :math:`2^d d!` symmetries of the square/cube, i.e. flips
+  and axis permutations) only for loads that axis permutations also map to :math:`\pm E`:
+  hydrostatic strain, and in 2D pure shear :math:`E_{12}`. It is **wrong** for a uniaxial load:
+  a 90° rotation turns a load along :math:`x` into one along :math:`y`. Phases must be isotropic.
+  Vector or tensor components (e.g. :math:`q_y`) are not scalars and must not be augmented.
+
+Why hand-written: the U-Net is a few dozen lines of torch; libraries that ship U-Nets (MONAI,
+segmentation-models-pytorch) pad with zeros, target segmentation and would add a heavy dependency.
+
+Metrics are functions: :func:`relative_field_error` (per-sample relative :math:`L_2` error, optionally
+restricted to a mask such as hot spots), and the effective property recomputed from a predicted
+field by Hill's lemma, :func:`effective_conductivity_from_flux` and
+:func:`effective_stiffness_from_energy`.
+
+References
+----------
+O. Ronneberger, P. Fischer, T. Brox, "U-Net: Convolutional networks for biomedical image
+segmentation", MICCAI 2015, doi:10.1007/978-3-319-24574-4_28.
+J. R. Mianroodi, N. H. Siboni, D. Raabe, "Teaching solid mechanics to artificial intelligence — a
+fast solver for heterogeneous materials", npj Comput. Mater. 7, 99 (2021).
+Z. Yang, C.-H. Yu, M. J. Buehler, "Deep learning model to predict complex stress and strain fields
+in hierarchical composites", Science Advances 7, eabd7416 (2021).
+R. Hill, "Elastic properties of reinforced solids: some theoretical principles", J. Mech. Phys.
+Solids 11, 357 (1963) (Hill's lemma :math:`\langle\sigma:\varepsilon\rangle =
+\langle\sigma\rangle:\langle\varepsilon\rangle`).
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from .._backend import device as resolve_device
+from .._backend import like, to_torch
+from .._validation import check_finite, check_labels
+from ._torch_estimator import TorchRegressor
+
+__all__ = [
+    "UNetFieldPredictor",
+    "relative_field_error",
+    "effective_conductivity_from_flux",
+    "effective_stiffness_from_energy",
+]
+
+_ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+_AUGMENT = (None, "flips", "square")
+
+
+# ----------------------------------------------------------------------------- the network
+class _PeriodicConv(torch.nn.Module):
+    """Convolution with circular (periodic) padding.
+
+    The padding is done with ``torch.cat`` of the wrapped edges: on the CPU this is several times
+    cheaper than ``padding_mode="circular"`` (whose backward pass copies slice by slice), and it
+    computes the same thing.
+    """
+
+    def __init__(self, ndim, n_in, n_out, kernel):
+        super().__init__()
+        cls = torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
+        self.conv = cls(n_in, n_out, kernel)
+        self.pad = kernel // 2
+
+    def forward(self, x):
+        p = self.pad
+        if p:
+            for axis in range(2, x.ndim):
+                x = torch.cat([x.narrow(axis, x.shape[axis] - p, p), x, x.narrow(axis, 0, p)], dim=axis)
+        return self.conv(x)
+
+
+def _conv(ndim, n_in, n_out, kernel=3):
+    return _PeriodicConv(ndim, n_in, n_out, kernel)
+
+
+class _Block(torch.nn.Sequential):
+    """Two periodic 3×3 convolutions, each followed by batch normalization and the activation."""
+
+    def __init__(self, ndim, n_in, n_out, activation):
+        norm = torch.nn.BatchNorm2d if ndim == 2 else torch.nn.BatchNorm3d
+        super().__init__(_conv(ndim, n_in, n_out), norm(n_out), activation(),
+                         _conv(ndim, n_out, n_out), norm(n_out), activation())
+
+
+class _UNet(torch.nn.Module):
+    """Periodic U-Net: widths ``width * 2**level``; average pooling down, transposed convolution up."""
+
+    def __init__(self, ndim, n_in, n_out, width, levels, activation):
+        super().__init__()
+        widths = [width * 2**level for level in range(levels + 1)]
+        pool = torch.nn.AvgPool2d if ndim == 2 else torch.nn.AvgPool3d
+        up = torch.nn.ConvTranspose2d if ndim == 2 else torch.nn.ConvTranspose3d
+        self.encoder = torch.nn.ModuleList(
+            [_Block(ndim, n_in if level == 0 else widths[level - 1], widths[level], activation)
+             for level in range(levels)])
+        self.pool = pool(2)
+        self.bottleneck = _Block(ndim, widths[levels - 1], widths[levels], activation)
+        self.up = torch.nn.ModuleList([up(widths[level + 1], widths[level], 2, stride=2) for level in range(levels)])
+        self.decoder = torch.nn.ModuleList(
+            [_Block(ndim, 2 * widths[level], widths[level], activation) for level in range(levels)])
+        self.head = _conv(ndim, widths[0], n_out, kernel=1)
+
+    def forward(self, x):
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottleneck(x)
+        for level in reversed(range(len(self.encoder))):
+            x = self.up[level](x)
+            x = self.decoder[level](torch.cat([x, skips[level]], dim=1))
+        return self.head(x)
+
+
+def _recalibrate_batch_norm(network, X, batch):
+    """Recompute the batch-normalization statistics of the final weights on the training images.
+
+    During training the running statistics are an exponential average over earlier weights; with
+    few optimizer steps per epoch they lag behind, and the network evaluates differently from how it
+    trained. One pass over the training data with the kept weights (cumulative average) fixes that.
+    """
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    network.train()
+    with torch.no_grad():
+        for start in range(0, len(X), batch):
+            network(X[start:start + batch])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    network.eval()
+
+
+def _symmetries(ndim, augment):
+    """The spatial symmetries used for augmentation: (axis permutation, axes to flip) pairs."""
+    if augment is None:
+        return [(tuple(range(ndim)), ())]
+    flips = [axes for r in range(ndim + 1) for axes in itertools.combinations(range(ndim), r)]
+    perms = list(itertools.permutations(range(ndim))) if augment == "square" else [tuple(range(ndim))]
+    return [(perm, axes) for perm in perms for axes in flips]
+
+
+def _apply_symmetry(x, symmetry):
+    """Apply ``(perm, flips)`` to the trailing spatial axes of ``x`` (batch, channel, *spatial)."""
+    perm, axes = symmetry
+    lead = x.ndim - len(perm)
+    if axes:
+        x = torch.flip(x, [lead + a for a in axes])
+    if perm != tuple(range(len(perm))):
+        x = x.permute(*range(lead), *(lead + p for p in perm))
+    return x
+
+
+# ----------------------------------------------------------------------------- the estimator
+class UNetFieldPredictor(TorchRegressor):
+    r"""Predict local fields ``(n, c, *spatial)`` from phase-label images ``(n, *spatial)`` with a periodic U-Net.
+
+    Parameters
+    ----------
+    ndim : {2, 3}
+        Number of spatial axes of the images (explicit: a 2D field stack ``(n, c, H, W)`` and a 3D
+        single-channel one ``(n, D, H, W)`` have the same number of axes).
+    levels : int >= 1
+        Number of 2× poolings (2–3 suit 32²–64² images; the receptive field grows as
+        :math:`2^\text{levels}`). Image sizes must be divisible by ``2**levels``.
+    width : int
+        Channels at the finest level, doubling per level. Small widths (8–16) train on a CPU.
+    activation : {"gelu", "silu", "relu", "tanh"}
+    phase_features : array of shape (n_phases, n_features), optional
+        Input encoding: ``None`` one-hot channels per phase label (the number of phases is taken
+        from the training images); otherwise row ``i`` gives the input channels of label ``i`` (e.g.
+        the phase conductivities, standardized over the phases internally). Labels without a row, or
+        above the largest label seen in training for one-hot, are rejected at ``predict``.
+    augment : {None, "flips", "square"}
+        Symmetry augmentation: each mini-batch is mirrored/rotated by a random element of the group.
+        ``"flips"`` is valid for scalar fields under a load along a coordinate axis; ``"square"``
+        also permutes axes (90° rotations) and is valid only for loads invariant (up to sign) under
+        axis permutations — *not* for uniaxial loads (see the module docstring).
+    learning_rate, max_epochs, batch_size, weight_decay
+        Adam settings on the mean squared error of the scaled fields; the learning rate decays by a
+        cosine schedule over ``max_epochs``.
+    validation_fraction, patience
+        Share of the training images held out for early stopping, and the epochs without improvement
+        of the validation loss after which training stops (``None``: never); the best weights are kept.
+    seed : int
+        Seeds the initialization, the validation split, the batch order and the augmentation.
+    device : str or torch.device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    progress : bool
+        Show a tqdm progress bar over epochs.
+
+    Attributes (after ``fit``)
+    --------------------------
+    network_ : torch.nn.Module
+    field_scale_ : ndarray (c,)
+        :math:`\langle |f_c| \rangle` over the training fields; the network predicts :math:`f_c / \bar f_c`.
+    n_phases_ : int
+    n_channels_ : int
+    history_, best_epoch_
+        As in :class:`~mslearn.surrogates.TorchRegressor`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage
+    >>> from mslearn.surrogates import UNetFieldPredictor
+    >>> images = (np.random.default_rng(0).random((40, 16, 16)) > 0.5).astype(int)
+    >>> fields = np.stack([ndimage.uniform_filter(1.0 + i, 3, mode="wrap") for i in images])
+    >>> model = UNetFieldPredictor(levels=2, width=8, max_epochs=5, seed=0, device="cpu").fit(images, fields)
+    >>> model.predict(images[:3]).shape
+    (3, 16, 16)
+    """
+
+    def __init__(self, ndim=2, levels=2, width=12, activation="gelu", phase_features=None, augment=None, *,
+                 learning_rate=3e-3, max_epochs=200, batch_size=16, weight_decay=0.0, validation_fraction=0.15,
+                 patience=30, seed=0, device="auto", progress=False):
+        self.ndim = ndim
+        self.levels = levels
+        self.width = width
+        self.activation = activation
+        self.phase_features = phase_features
+        self.augment = augment
+        self._init_training(learning_rate, max_epochs, batch_size, weight_decay, validation_fraction,
+                            patience, seed, device, progress)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _check_settings(self):
+        if self.ndim not in (2, 3):
+            raise ValueError(f"ndim={self.ndim!r}; expected the number of spatial axes, 2 or 3")
+        if not (isinstance(self.levels, numbers.Integral) and self.levels >= 1):
+            raise ValueError(f"levels={self.levels!r}; expected a positive integer")
+        if not (isinstance(self.width, numbers.Integral) and self.width >= 1):
+            raise ValueError(f"width={self.width!r}; expected a positive integer")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        if self.augment not in _AUGMENT:
+            raise ValueError(f"augment={self.augment!r}; expected one of {_AUGMENT}")
+        if not (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1):
+            raise ValueError(f"batch_size={self.batch_size!r}; expected a positive integer")
+
+    def _check_images(self, images, *, fitting=False):
+        if not hasattr(images, "ndim"):
+            images = np.asarray(images)
+        if images.ndim != self.ndim + 1:
+            raise ValueError(
+                f"images has shape {tuple(images.shape)}; expected (n_samples, *spatial) phase labels "
+                f"with ndim={self.ndim} spatial axes")
+        check_labels(images, name="images", spatial=(self.ndim,), batch=True)
+        labels = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+        labels = labels.astype(np.int64)
+        factor = 2**self.levels
+        if any(s % factor for s in labels.shape[1:]):
+            raise ValueError(
+                f"images have spatial shape {labels.shape[1:]}; with levels={self.levels} every size must be "
+                f"divisible by 2**levels = {factor} (crop or pad the images, or lower levels)")
+        if not fitting:
+            high = int(labels.max())
+            if high >= self.n_phases_:
+                raise ValueError(
+                    f"images contain the phase label {high}, unseen in training (labels 0..{self.n_phases_ - 1}); "
+                    "the network has no input channel for it")
+        return labels
+
+    def _check_fields(self, fields, labels):
+        fields = fields.detach().cpu().numpy() if isinstance(fields, torch.Tensor) else np.asarray(fields)
+        if not np.issubdtype(fields.dtype, np.number):
+            raise TypeError(f"fields must be numeric, got dtype {fields.dtype}")
+        fields = fields.astype(np.float64)
+        n, spatial = labels.shape[0], labels.shape[1:]
+        if fields.ndim not in (self.ndim + 1, self.ndim + 2):
+            raise ValueError(
+                f"fields has shape {fields.shape}; expected (n_samples, *spatial) or (n_samples, n_channels, "
+                f"*spatial) with ndim={self.ndim} spatial axes")
+        if fields.shape[0] != n:
+            raise ValueError(f"fields has {fields.shape[0]} samples but images has {n}; expected one field per image")
+        if fields.shape[-self.ndim:] != spatial:
+            raise ValueError(f"fields has spatial shape {fields.shape[-self.ndim:]} but images {spatial}; "
+                             "expected fields on the image grid")
+        check_finite(fields, name="fields")
+        return fields
+
+    # -- encoding ----------------------------------------------------------------------------------
+    def _features(self, n_phases):
+        if self.phase_features is None:
+            return np.eye(n_phases)
+        features = np.asarray(self.phase_features, dtype=np.float64)
+        if features.ndim == 1:
+            features = features[:, None]
+        if features.ndim != 2 or len(features) == 0:
+            raise ValueError(f"phase_features has shape {features.shape}; expected (n_phases, n_features)")
+        check_finite(features, name="phase_features")
+        std = features.std(axis=0)
+        return (features - features.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+    def _encode(self, labels, device, dtype=torch.float32):
+        table = torch.as_tensor(self.input_table_, dtype=dtype, device=device)
+        x = table[torch.as_tensor(labels, device=device)]  # (n, *spatial, channels)
+        return x.movedim(-1, 1).contiguous()
+
+    # -- training ------------------------------------------------------------------------------------
+    def fit(self, images, fields):
+        """Train on phase-label images ``(n, *spatial)`` and their fields ``(n, [c,] *spatial)``."""
+        self._check_settings()
+        labels = self._check_images(images, fitting=True)
+        fields = self._check_fields(fields, labels)
+        if self.phase_features is not None:
+            n_rows = len(np.atleast_1d(np.asarray(self.phase_features, dtype=object)))
+            if int(labels.max()) >= n_rows:
+                raise ValueError(f"images contain the phase label {int(labels.max())} but phase_features has "
+                                 f"only {n_rows} rows; give a row per phase label")
+            self.n_phases_ = n_rows
+        else:
+            self.n_phases_ = int(labels.max()) + 1
+        self.input_table_ = self._features(self.n_phases_)
+        self._single_channel = fields.ndim == self.ndim + 1
+        if self._single_channel:
+            fields = fields[:, None]
+        self.n_channels_ = fields.shape[1]
+        axes = (0,) + tuple(range(2, fields.ndim))
+        self.field_scale_ = np.abs(fields).mean(axis=axes)
+        if np.any(self.field_scale_ == 0):
+            raise ValueError(f"fields channel {int(np.argmin(self.field_scale_))} is zero everywhere; "
+                             "expected a field to learn")
+        self.n_features_in_ = self.input_table_.shape[1]
+
+        device = resolve_device(self.device)
+        torch.manual_seed(self.seed)
+        generator = np.random.default_rng(self.seed)
+        n = len(labels)
+        order = generator.permutation(n)
+        n_validation = int(round(self.validation_fraction * n)) if self.validation_fraction else 0
+        if n_validation and n - n_validation < 2:
+            raise ValueError(f"{n} images are too few to hold out a validation fraction of "
+                             f"{self.validation_fraction}")
+        validation, train = order[:n_validation], order[n_validation:]
+        X = self._encode(labels, device)
+        scale = self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
+        Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
+
+        self.network_ = _UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
+                              _ACTIVATIONS[self.activation]).to(device)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
+                                     weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.max_epochs, 1))
+        loss_fn = torch.nn.MSELoss()
+        symmetries = _symmetries(self.ndim, self.augment)
+        batch = min(self.batch_size, len(train))
+        self.history_ = {"train": [], "validation": []}
+        best, best_state, self.best_epoch_, waited = np.inf, None, 0, 0
+        epochs = tqdm(range(self.max_epochs), disable=not self.progress, desc=type(self).__name__)
+        for epoch in epochs:
+            self.network_.train()
+            permutation = torch.as_tensor(generator.permutation(train), device=device)
+            total = 0.0
+            for start in range(0, len(train), batch):
+                index = permutation[start:start + batch]
+                symmetry = symmetries[generator.integers(len(symmetries))]
+                x, y = _apply_symmetry(X[index], symmetry), _apply_symmetry(Y[index], symmetry)
+                optimizer.zero_grad()
+                loss = loss_fn(self.network_(x), y)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(index)
+            schedule.step()
+            self.history_["train"].append(total / len(train))
+            if n_validation:
+                score = self._loss(X[validation], Y[validation], batch)
+                self.history_["validation"].append(score)
+            else:
+                score = self.history_["train"][-1]
+            if self.progress:
+                epochs.set_postfix(loss=f"{score:.3e}")
+            if score < best - 1e-12:
+                best, best_state, self.best_epoch_, waited = score, copy.deepcopy(self.network_.state_dict()), epoch, 0
+            else:
+                waited += 1
+                if self.patience is not None and waited >= self.patience:
+                    break
+        self.network_.load_state_dict(best_state)
+        _recalibrate_batch_norm(self.network_, X[train], batch)
+        return self
+
+    def _loss(self, X, Y, batch):
+        self.network_.eval()
+        total = 0.0
+        with torch.no_grad():
+            for start in range(0, len(X), batch):
+                total += float(((self.network_(X[start:start + batch]) - Y[start:start + batch]) ** 2).sum())
+        return total / Y.numel()
+
+    def predict(self, images):
+        """Fields ``(n, c, *spatial)`` (``(n, *spatial)`` when trained on single-channel fields), numpy."""
+        check_is_fitted(self, "network_")
+        labels = self._check_images(images)
+        parameter = next(self.network_.parameters())
+        X = self._encode(labels, parameter.device, parameter.dtype)
+        with torch.no_grad():
+            out = torch.cat([self.network_(X[start:start + self.batch_size])
+                             for start in range(0, len(X), self.batch_size)])
+        out = out.cpu().numpy().astype(np.float64) * self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
+        return out[:, 0] if self._single_channel else out
+
+    def score(self, images, fields, sample_weight=None):
+        r"""Coefficient of determination :math:`R^2` of all field values pooled (per channel, averaged).
+
+        :math:`R^2 = 1 - \sum (f - \hat f)^2 / \sum (f - \bar f_c)^2` with :math:`\bar f_c` the mean
+        of channel ``c`` over samples and voxels: 0 for predicting the mean field value everywhere.
+        """
+        labels = self._check_images(images)
+        fields = self._check_fields(fields, labels)
+        predicted = self.predict(images)
+        if fields.ndim == self.ndim + 1:
+            fields, predicted = fields[:, None], predicted[:, None]
+        if fields.shape[1] != self.n_channels_:
+            raise ValueError(f"fields has {fields.shape[1]} channels; the model predicts {self.n_channels_}")
+        axes = (0,) + tuple(range(2, fields.ndim))
+        w = np.ones(len(fields)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        w = w.reshape((-1,) + (1,) * (fields.ndim - 1))
+        mean = (w * fields).sum(axis=axes, keepdims=True) / (w.sum() * np.prod(fields.shape[2:]))
+        residual = (w * (fields - predicted) ** 2).sum(axis=axes)
+        total = (w * (fields - mean) ** 2).sum(axis=axes)
+        return float(np.mean(1 - residual / np.where(total > 0, total, 1.0)))
+
+
+# ----------------------------------------------------------------------------- metrics
+def _pair(predicted, true, names=("predicted", "true")):
+    p, t = to_torch(predicted, dtype=torch.float64), to_torch(true, dtype=torch.float64)
+    if p.shape != t.shape:
+        raise ValueError(f"{names[0]} has shape {tuple(p.shape)} but {names[1]} {tuple(t.shape)}; expected equal shapes")
+    if p.ndim < 2:
+        raise ValueError(f"{names[1]} has shape {tuple(t.shape)}; expected (n_samples, ...) with a batch axis")
+    check_finite(p, name=names[0])
+    check_finite(t, name=names[1])
+    return p, t.to(p.device)
+
+
+def relative_field_error(predicted, true, *, mask=None):
+    r"""Per-sample relative :math:`L_2` field error :math:`\|\hat f - f\| / \|f\|`.
+
+    Parameters
+    ----------
+    predicted, true : arrays or tensors of shape ``(n_samples, ...)``
+        Fields with a leading batch axis; the norm runs over all other axes (channels and voxels).
+    mask : bool array of the same shape, optional
+        Restrict both norms to these entries, e.g. the hot spots ``true > quantile(true, 0.95)``.
+
+    Returns
+    -------
+    ndarray or tensor (n_samples,)
+        Predicting the mean field value :math:`\langle f\rangle` of each sample gives its
+        coefficient of variation :math:`\operatorname{std}(f)/\sqrt{\langle f\rangle^2 + \operatorname{std}(f)^2}`
+        (about the coefficient of variation when it is small).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relative_field_error(np.full((1, 4), 2.0), np.ones((1, 4)))
+    array([1.])
+    """
+    p, t = _pair(predicted, true)
+    if mask is not None:
+        m = to_torch(mask, p.device)
+        if tuple(m.shape) != tuple(t.shape):
+            raise ValueError(f"mask has shape {tuple(m.shape)}; expected the fields' shape {tuple(t.shape)}")
+        m = m.to(torch.float64)
+        p, t = p * m, t * m
+    dims = tuple(range(1, t.ndim))
+    norm = torch.linalg.vector_norm(t, dim=dims)
+    if torch.any(norm == 0):
+        raise ValueError("true is zero (within the mask) for some sample; the relative error is undefined")
+    return like(torch.linalg.vector_norm(p - t, dim=dims) / norm, predicted)
+
+
+def effective_conductivity_from_flux(flux_magnitude, labels, k, *, load=1.0):
+    r"""Effective conductivity along the load from a (predicted) flux-magnitude field.
+
+    Hill's lemma for conduction, :math:`\langle q\cdot\nabla T\rangle = \langle q\rangle\cdot
+    \langle\nabla T\rangle = E\cdot K^* E`, with :math:`q = k\nabla T` gives, for a load :math:`E`
+    along a unit vector :math:`n`,
+
+    .. math:: K^*_{nn} = \frac{1}{|E|^2}\Big\langle \frac{|q(x)|^2}{k(x)} \Big\rangle ,
+
+    exact for the solver's fields (to its tolerance). Voxels with :math:`k = 0` (pores) carry no
+    flux and contribute nothing.
+
+    Parameters
+    ----------
+    flux_magnitude : array or tensor ``(n_samples, *spatial)``
+    labels : int array ``(n_samples, *spatial)``
+    k : sequence of float
+        Scalar conductivity per phase label (``>= 0``).
+    load : float
+        :math:`|E| = |\langle\nabla T\rangle|` (1 for the solver's unit load cases).
+
+    Returns
+    -------
+    ndarray or tensor (n_samples,)
+    """
+    q = to_torch(flux_magnitude, dtype=torch.float64)
+    if q.ndim < 3:
+        raise ValueError(f"flux_magnitude has shape {tuple(q.shape)}; expected (n_samples, *spatial)")
+    if tuple(np.shape(labels)) != tuple(q.shape):
+        raise ValueError(f"labels has shape {tuple(np.shape(labels))} but flux_magnitude {tuple(q.shape)}; "
+                         "expected equal shapes")
+    check_finite(q, name="flux_magnitude")
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 1 or np.any(~np.isfinite(k)) or np.any(k < 0):
+        raise ValueError(f"k = {k.tolist()}; expected one finite conductivity >= 0 per phase label")
+    check_labels(labels, batch=True, n_phases=len(k), spatial=(q.ndim - 1,))
+    if not (isinstance(load, numbers.Real) and load > 0):
+        raise ValueError(f"load={load!r}; expected the positive magnitude of the applied gradient")
+    kx = torch.as_tensor(k, device=q.device)[to_torch(labels, q.device).long()]
+    density = torch.where(kx > 0, q**2 / torch.where(kx > 0, kx, 1.0), 0.0)
+    return like(density.mean(dim=tuple(range(1, q.ndim))) / load**2, flux_magnitude)
+
+
+def effective_stiffness_from_energy(strain_energy_density, *, strain=1.0):
+    r"""Effective stiffness along a unit macroscopic strain from a (predicted) energy-density field.
+
+    Hill's lemma :math:`\langle\sigma:\varepsilon\rangle = E:C^*:E` with :math:`w = \tfrac12
+    \sigma:\varepsilon` gives, for the Mandel unit strain :math:`E = \varepsilon\,e_I`,
+    :math:`C^*_{II} = 2\langle w\rangle/\varepsilon^2` (e.g. :math:`C^*_{11}` for uniaxial strain).
+
+    Parameters
+    ----------
+    strain_energy_density : array or tensor ``(n_samples, *spatial)``
+    strain : float
+        Magnitude :math:`\varepsilon` of the applied Mandel strain (1 for the solver's load cases).
+
+    Returns
+    -------
+    ndarray or tensor (n_samples,)
+    """
+    w = to_torch(strain_energy_density, dtype=torch.float64)
+    if w.ndim < 3:
+        raise ValueError(f"strain_energy_density has shape {tuple(w.shape)}; expected (n_samples, *spatial)")
+    check_finite(w, name="strain_energy_density")
+    if not (isinstance(strain, numbers.Real) and strain > 0):
+        raise ValueError(f"strain={strain!r}; expected the positive magnitude of the applied strain")
+    return like(2 * w.mean(dim=tuple(range(1, w.ndim))) / strain**2, strain_energy_density)

@@ -1,0 +1,219 @@
+"""CNNRegressor: image -> effective tensor; symmetry group, augmentation, equivariance, persistence."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from mslearn import deployment
+from mslearn.homogenization import conductivity
+from mslearn.surrogates import CNNRegressor
+from mslearn.surrogates.cnn import apply_symmetry, symmetry_group, tensor_r2, transform_tensor
+
+CONTRAST = [1.0, 10.0]
+
+
+def ellipses(n, size, seed):
+    """Periodic two-phase images of 1-3 randomly oriented overlapping ellipses (anisotropic K)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    images = np.zeros((n, size, size), dtype=np.uint8)
+    for image in images:
+        for _ in range(rng.integers(1, 4)):
+            c = rng.uniform(0, size, 2)
+            a, b = rng.uniform(0.15, 0.45) * size, rng.uniform(0.06, 0.15) * size
+            t = rng.uniform(0, np.pi)
+            dx = (x - c[0] + size / 2) % size - size / 2       # periodic (minimal image) offsets
+            dy = (y - c[1] + size / 2) % size - size / 2
+            u, v = np.cos(t) * dx + np.sin(t) * dy, -np.sin(t) * dx + np.cos(t) * dy
+            image[(u / a) ** 2 + (v / b) ** 2 <= 1] = 1
+    return images
+
+
+@pytest.fixture(scope="module")
+def data():
+    images = ellipses(260, 16, seed=0)
+    K = np.asarray(conductivity(images, CONTRAST, batch=True, tol=1e-6, device="cpu").effective)
+    return images[:200], K[:200], images[200:], K[200:]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    images, K, _, _ = data
+    return CNNRegressor(channels=(16, 32, 32), max_epochs=40, patience=None, seed=0, device="cpu",
+                        cpu_threads=1).fit(images, K)
+
+
+# -- the symmetry group and its action -------------------------------------------------------------
+@pytest.mark.parametrize("ndim, order", [(2, 8), (3, 48)])
+def test_symmetry_group_is_the_hyperoctahedral_group(ndim, order):
+    group = symmetry_group(ndim)
+    assert group.shape == (order, ndim, ndim)
+    np.testing.assert_array_equal(group[0], np.eye(ndim))
+    keys = {g.tobytes() for g in group}
+    assert len(keys) == order                                          # distinct
+    for g in group:
+        np.testing.assert_array_equal(g @ g.T, np.eye(ndim))            # orthogonal
+    for a, b in itertools.product(group, group):
+        assert (a @ b).tobytes() in keys                                # closed
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_apply_symmetry_is_a_group_action_moving_points_by_R(ndim):
+    size = 5
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, (2,) + (size,) * ndim)
+    group = symmetry_group(ndim)
+    pairs = list(itertools.product(range(len(group)), repeat=2))
+    for a, b in (pairs if ndim == 2 else [pairs[i] for i in rng.choice(len(pairs), 60, replace=False)]):
+        np.testing.assert_array_equal(apply_symmetry(apply_symmetry(x, group[a]), group[b]),
+                                      apply_symmetry(x, group[b] @ group[a]))
+    # a single voxel at p moves to R (p - c) + c, c the array centre
+    point = np.array([0, 1, 3][:ndim])
+    image = np.zeros((1,) + (size,) * ndim, dtype=np.int64)
+    image[(0,) + tuple(point)] = 1
+    centre = (size - 1) / 2
+    for R in group:
+        moved = np.argwhere(apply_symmetry(image, R)[0] == 1)[0]
+        np.testing.assert_array_equal(moved, np.rint(R @ (point - centre) + centre).astype(int))
+    # numpy and torch agree, with and without a channel axis
+    R = group[-1]
+    np.testing.assert_array_equal(apply_symmetry(torch.as_tensor(x), R).numpy(), apply_symmetry(x, R))
+    np.testing.assert_array_equal(apply_symmetry(x[:, None], R, channels=True)[:, 0], apply_symmetry(x, R))
+
+
+@pytest.mark.parametrize("ndim, size", [(2, 16), (3, 8)])
+def test_augmentation_transforms_targets_exactly(ndim, size):
+    """The solver's tensor of g·image equals R K R^T for every group element (8 in 2D, 48 in 3D)."""
+    rng = np.random.default_rng(2)
+    image = (rng.random((size,) * ndim) < 0.4).astype(np.uint8)   # random image: all components nonzero
+    group = symmetry_group(ndim)
+    images = np.stack([apply_symmetry(image[None], R)[0] for R in group])
+    K = np.asarray(conductivity(images, CONTRAST, batch=True, tol=1e-9, device="cpu").effective)
+    assert abs(K[0][0, 1]) > 1e-3 * K[0][0, 0]                    # anisotropic: the test is not vacuous
+    for R, K_g in zip(group, K):
+        np.testing.assert_allclose(K_g, transform_tensor(K[0], R), rtol=0, atol=1e-6 * K[0].max())
+    # transform_tensor on torch tensors agrees with numpy
+    np.testing.assert_allclose(transform_tensor(torch.as_tensor(K[:1]), group[3]).numpy(),
+                               transform_tensor(K[:1], group[3]))
+
+
+# -- learning ----------------------------------------------------------------------------------------
+def test_learns_solver_tensors_beyond_baselines(data, fitted):
+    """Held-out R^2 of the independent tensor components >= 0.9 (16^2 images, 200 training samples);
+    the mean predictor scores 0 and a linear fit on the volume fraction cannot see the orientation."""
+    images, K, images_test, K_test = data
+    score = fitted.score(images_test, K_test)
+    assert score >= 0.9
+    phi, phi_test = images.mean((1, 2)), images_test.mean((1, 2))
+    A = np.column_stack([np.ones_like(phi), phi])
+    coef = np.linalg.lstsq(A, K.reshape(len(K), -1), rcond=None)[0]
+    baseline = tensor_r2(K_test, (np.column_stack([np.ones_like(phi_test), phi_test]) @ coef).reshape(K_test.shape))
+    assert score - baseline >= 0.2
+    assert tensor_r2(K_test, np.broadcast_to(K.mean(0), K_test.shape)) <= 0.0
+
+
+def test_predictions_symmetric_positive_definite(data, fitted):
+    K = fitted.predict(data[2])
+    assert K.shape == (len(data[2]), 2, 2) and K.dtype == np.float64
+    np.testing.assert_array_equal(K, np.swapaxes(K, 1, 2))
+    assert np.all(np.linalg.eigvalsh(K) > 0)
+    K_t = fitted.predict(torch.as_tensor(data[2]))                       # torch in, torch out
+    assert isinstance(K_t, torch.Tensor)
+    np.testing.assert_allclose(K_t.numpy(), K, rtol=1e-12)
+
+
+def test_test_time_augmentation_is_exactly_equivariant(data, fitted):
+    images = data[2][:10]
+    K = fitted.predict(images, tta=True)
+    for R in symmetry_group(2):
+        np.testing.assert_allclose(fitted.predict(apply_symmetry(images, R), tta=True), transform_tensor(K, R),
+                                   rtol=1e-6, atol=1e-6)
+    # without TTA the network is only approximately equivariant (it learned it from the augmentation)
+    rotated = fitted.predict(apply_symmetry(images, symmetry_group(2)[2]))
+    assert np.abs(rotated - transform_tensor(fitted.predict(images), symmetry_group(2)[2])).max() < 0.3
+
+
+def test_early_stopping_history(fitted):
+    assert len(fitted.history_["train"]) == 40
+    assert fitted.best_epoch_ == int(np.argmin(fitted.history_["validation"]))
+
+
+def test_save_load_identical_predictions(data, fitted, tmp_path):
+    path = deployment.save(fitted, tmp_path / "cnn", metadata={"contrast": CONTRAST})
+    loaded = deployment.load(path)
+    np.testing.assert_array_equal(loaded.predict(data[2]), fitted.predict(data[2]))
+    assert next(loaded.network_.parameters()).device.type == "cpu"
+
+
+def test_same_seed_same_model_other_seed_differs(data):
+    images, K = data[0][:60], data[1][:60]
+    small = CNNRegressor(channels=(8, 8), max_epochs=3, seed=3, device="cpu", cpu_threads=1)
+    a = clone(small).fit(images, K).predict(data[2])
+    b = clone(small).fit(images, K).predict(data[2])
+    c = clone(small).set_params(seed=4).fit(images, K).predict(data[2])
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_mandel_output_and_phase_features(data):
+    images, K = data[0][:60], data[1][:60]
+    model = CNNRegressor(channels=(8,), tensor="mandel", phase_features=np.log10([[1.0], [10.0]]),
+                         max_epochs=2, device="cpu", cpu_threads=1).fit(images, K)
+    predicted = model.predict(data[2])
+    np.testing.assert_array_equal(predicted, np.swapaxes(predicted, 1, 2))
+
+
+def test_3d_images_give_3x3_tensors():
+    rng = np.random.default_rng(5)
+    images = (rng.random((24, 8, 8, 8)) < 0.3).astype(np.uint8)
+    K = np.asarray(conductivity(images, CONTRAST, batch=True, tol=1e-5, device="cpu").effective)
+    model = CNNRegressor(ndim=3, channels=(4, 8), max_epochs=2, device="cpu", cpu_threads=1).fit(images, K)
+    predicted = model.predict(images[:3], tta=True)
+    assert predicted.shape == (3, 3, 3)
+    assert np.all(np.linalg.eigvalsh(predicted) > 0)
+    R = symmetry_group(3)[17]
+    np.testing.assert_allclose(model.predict(apply_symmetry(images[:3], R), tta=True),
+                               transform_tensor(predicted, R), rtol=1e-6, atol=1e-6)
+
+
+# -- bad input -----------------------------------------------------------------------------------------
+def test_bad_inputs(data, fitted):
+    images, K, images_test, _ = data
+    with pytest.raises(ValueError, match=r"expected \(n_samples, \*spatial\) with 2 spatial axes.*images\[None\]"):
+        fitted.predict(images_test[0])
+    with pytest.raises(ValueError, match="spatial axes"):
+        fitted.predict(images_test[:, :, :, None, None])
+    bad = images_test[:2].astype(float)
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.predict(bad)
+    unseen = images_test[:2].copy()
+    unseen[0, 0, 0] = 3
+    with pytest.raises(ValueError, match=r"unseen phase label 3; the model was trained on labels 0\.\.1"):
+        fitted.predict(unseen)
+    with pytest.raises(ValueError, match="negative label"):
+        fitted.predict(images_test[:2].astype(int) - 1)
+    with pytest.raises(ValueError, match=r"K has shape"):
+        CNNRegressor(device="cpu").fit(images[:10], K[:9])
+    asymmetric = K[:10].copy()
+    asymmetric[:, 0, 1] += 1.0
+    with pytest.raises(ValueError, match="not symmetric"):
+        CNNRegressor(device="cpu").fit(images[:10], asymmetric)
+    with pytest.raises(ValueError, match="positive definite"):
+        CNNRegressor(device="cpu").fit(images[:10], -K[:10])
+    with pytest.raises(ValueError, match="ndim"):
+        CNNRegressor(ndim=4, device="cpu").fit(images[:10], K[:10])
+    with pytest.raises(ValueError, match="tensor"):
+        CNNRegressor(tensor="voigt", device="cpu").fit(images[:10], K[:10])
+    with pytest.raises(ValueError, match="signed permutation"):
+        apply_symmetry(images[:2], np.array([[0.5, 0.5], [0.5, -0.5]]))
+
+
+@pytest.mark.gpu
+def test_gpu_training_loads_on_cpu(data, tmp_path):
+    images, K, images_test, _ = data
+    model = CNNRegressor(channels=(8, 16), max_epochs=3, device="cuda").fit(images, K)
+    loaded = deployment.load(deployment.save(model, tmp_path / "cnn_gpu"))
+    np.testing.assert_allclose(loaded.predict(images_test), model.predict(images_test), rtol=1e-4)

@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/bench_datasets.py [--n 10000] [--size 32] [--quick]
 
-Case: the particle-composite pipeline of :func:`mslearn.datasets.particle_composites` (overlapping
+Case: the particle-composite pipeline of :func:`mslearn.datasets.particle_composites` (hard-core
 ellipses, 1-pixel interphase, conductivity solve, descriptors, HDF5 store) at 32² for ``--n``
 samples (default 10 000), batched (64 per solve on the CPU, 256 on a GPU). Baseline measured in the
 same run: the same pipeline unbatched, one sampler call and one solve per sample, on the first

@@ -34,6 +34,26 @@ def test_maxwell_garnett_is_hs_lower_and_hamilton_crosser():
     np.testing.assert_allclose(bounds.maxwell_garnett(PHI, 9.0, 1.0), hi[::-1], rtol=1e-13)
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_coated_maxwell_garnett_identities(d):
+    phi = np.linspace(0.05, 0.4, 8)
+    mg = bounds.maxwell_garnett(phi, 1.0, 9.0, d=d)
+    # no coating, or a coating of the particle's own conductivity: plain Maxwell Garnett
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi, 0.0, 9.0, 0.1, d=d), mg, rtol=1e-13)
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 9.0, d=d), mg, rtol=1e-13)
+    # a coating of the matrix conductivity only dilutes the particles
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 1.0, d=d),
+                               bounds.maxwell_garnett(phi - 0.02, 1.0, 9.0, d=d), rtol=1e-13)
+    # Hashin's neutral inclusion: a core and coating tuned to the matrix leave the matrix field undisturbed
+    k_core, c = 5.0, 0.5
+    k_coat = np.exp(np.linspace(-3, 0, 200))
+    k_equivalent = bounds.maxwell_garnett(c, k_coat, k_core, d=d)
+    neutral = k_coat[np.argmin(np.abs(k_equivalent - 1.0))]
+    assert bounds.coated_maxwell_garnett(0.15, 0.15, k_core, neutral, d=d) == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(ValueError, match="interphase_fraction"):
+        bounds.coated_maxwell_garnett(0.7, 0.5, 9.0, 1.0)
+
+
 def test_moduli_bounds():
     K1, G1, K2, G2 = 2.0, 1.0, 30.0, 20.0
     for d in (2, 3):

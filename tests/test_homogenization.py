@@ -182,6 +182,27 @@ def test_batched_equals_single_and_float32():
     np.testing.assert_allclose(k32, k64, rtol=1e-5, atol=1e-5)
 
 
+def test_batch_members_that_converge_early_leave_the_batch():
+    """A batch mixing fast (low contrast) and slow (high contrast) systems gives each system the
+    result of its own solve: converged members are frozen and dropped from the iterations."""
+    labels = np.stack([balls((24, 24), 3, 6, seed=s) for s in range(4)])
+    contrast = np.array([1.5, 1000.0, 3.0, 100.0])
+    field = np.where(labels == 1, contrast[:, None, None], 1.0)
+    batched = conductivity_field(field, ndim=2, batch=True, tol=1e-10)
+    iterations = []
+    for b in range(4):
+        single = conductivity_field(field[b:b + 1], ndim=2, batch=True, tol=1e-10)
+        iterations.append(single.iterations)
+        np.testing.assert_allclose(batched.effective[b], single.effective[0], rtol=1e-9)
+    assert min(iterations) < max(iterations) == batched.iterations   # the batch really was uneven
+    stiff = np.stack([isotropic_stiffness(E=1.0, nu=0.3, dim=2) * (1.0 if b else 50.0) for b in (0, 1)])
+    C = np.where(labels[:2, None, None] == 1, stiff[:, :, :, None, None], isotropic_stiffness(E=1.0, nu=0.3, dim=2)[:, :, None, None])
+    batched = elasticity_field(C, ndim=2, batch=True, tol=1e-10)
+    for b in range(2):
+        np.testing.assert_allclose(batched.effective[b], elasticity_field(C[b:b + 1], ndim=2, batch=True, tol=1e-10).effective[0],
+                                   rtol=1e-9, atol=1e-12)
+
+
 def test_torch_in_torch_out_and_fields():
     labels = torch.as_tensor(balls((16, 12), 3, 3, seed=2))
     result = conductivity(labels, [1.0, 4.0], return_fields=True, tol=1e-10)

@@ -41,6 +41,7 @@ from .._backend import device as resolve_device
 from .._backend import rng
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
+from ..homogenization.bounds import coated_maxwell_garnett
 from ..structures import (gaussian_random_field, grain_graph, level_cut, random_inclusions, strut_lattice,
                           voronoi_polycrystal)
 from .store import FORMAT_VERSION, generate, load
@@ -63,11 +64,11 @@ __all__ = [
     "POLYCRYSTAL_SPACE",
 ]
 
-RECIPE_VERSION = 2          # raise when a sampler changes its output: cached files are then regenerated
+RECIPE_VERSION = 3          # raise when a sampler changes its output: cached files are then regenerated
 TOL = 1e-4                  # relative residual of the FFT solver (effective properties to ~1e-5)
 
 PARTICLE_SPACE = {
-    "volume_fraction": (0.05, 0.45),
+    "volume_fraction": (0.05, 0.35),     # hard-core ellipses jam near 0.4 at aspect ratio 4
     "aspect_ratio": (1.0, 4.0),
     "log10_contrast": (0.0, 2.0),       # log10(k_particle / k_matrix)
     "log10_interphase": (-2.0, 0.0),    # log10(k_interphase / k_matrix), 1-pixel layer
@@ -208,7 +209,7 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     radius = _particle_radius(size) if radius is None else float(radius)
     labels = np.stack([
         random_inclusions(shape, float(row.volume_fraction), radius=radius, aspect_ratio=float(row.aspect_ratio),
-                          overlap=True, seed=int(s))
+                          overlap=False, seed=int(s))
         for row, s in zip(parameters.itertuples(), seeds)]).astype(np.uint8)
     with_interphase = add_interphase(labels, 1, inclusion=1, matrix=0, new_label=2, batch=True).astype(np.uint8)
     k_particle = 10.0 ** parameters["log10_contrast"].to_numpy()
@@ -218,14 +219,18 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     result = conductivity_field(k_field.reshape(labels.shape), ndim=2, batch=True, tol=TOL, device=device)
     K = np.asarray(result.effective)
     surface = specific_surface(labels, 1, method="count", batch=True).count
+    particle_fraction = labels.reshape(len(labels), -1).mean(1)
+    interphase_fraction = (with_interphase == 2).reshape(len(labels), -1).mean(1)
     return {
         "k_xx": K[:, 0, 0], "k_yy": K[:, 1, 1], "k_xy": K[:, 0, 1], "k_mean": (K[:, 0, 0] + K[:, 1, 1]) / 2,
         "images": with_interphase,
         "descriptors": {
-            "measured_volume_fraction": labels.reshape(len(labels), -1).mean(1),
-            "interphase_fraction": (with_interphase == 2).reshape(len(labels), -1).mean(1),
+            "measured_volume_fraction": particle_fraction,
+            "interphase_fraction": interphase_fraction,
             "specific_surface": np.asarray(surface, dtype=float),
             "largest_cluster_fraction": np.array([_largest_cluster(image) for image in labels]),
+            "maxwell_garnett": coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle,
+                                                      k_interphase),
         },
     }
 
@@ -233,14 +238,16 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
 def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=True, progress=False):
     r"""2D particulate composites with a resistive interphase → effective conductivity.
 
-    Overlapping ellipses (Boolean model, :func:`mslearn.structures.random_inclusions`, equivalent
-    radius ``size/16``, random orientations) in a matrix of conductivity 1, each coated by a
-    1-pixel interphase (:func:`mslearn.homogenization.add_interphase`): the interface conductance
-    of the review's Fig. 3a. Parameters (Sobol design): ``volume_fraction`` 0.05–0.45,
+    Hard-core (non-overlapping) ellipses (random sequential addition,
+    :func:`mslearn.structures.random_inclusions` with ``overlap=False``, equivalent radius
+    ``size/16``, random orientations) in a matrix of conductivity 1, each coated by a 1-pixel
+    interphase (:func:`mslearn.homogenization.add_interphase`): the interface conductance of the
+    review's Fig. 3a. Parameters (Sobol design): ``volume_fraction`` 0.05–0.35,
     ``aspect_ratio`` 1–4, ``log10_contrast`` = :math:`\log_{10}(k_p/k_m)` 0–2,
     ``log10_interphase`` = :math:`\log_{10}(k_i/k_m)` −2–0; measured descriptors as extra columns
     (``measured_volume_fraction``, ``interphase_fraction``, ``specific_surface``,
-    ``largest_cluster_fraction``).
+    ``largest_cluster_fraction``, ``maxwell_garnett``: the coated-particle mean-field estimate of
+    :func:`mslearn.homogenization.bounds.coated_maxwell_garnett`).
     Targets: ``k_xx``, ``k_yy``, ``k_xy`` and ``k_mean`` = :math:`\operatorname{tr}K^*/2`.
     Arrays: ``images`` (n, size, size) uint8 with 0 matrix, 1 particle, 2 interphase.
 
@@ -266,12 +273,12 @@ def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=
     sampler.name = "mslearn.datasets.ready.sample_particle_composites"
     metadata = {
         "title": "particle_composites",
-        "description": (f"2D periodic composites of overlapping ellipses ({size}x{size} pixels, equivalent "
+        "description": (f"2D periodic composites of hard-core ellipses ({size}x{size} pixels, equivalent "
                         f"radius {max(size / 16, 1.5):g} px) in a matrix (k_m = 1) with a 1-pixel interphase; "
                         "targets: effective conductivity tensor entries relative to k_m, from the FFT solver."),
         "phases": {"0": "matrix, k = 1", "1": "particles, k = 10**log10_contrast",
                    "2": "interphase (1 px), k = 10**log10_interphase"},
-        "structure": {"generator": "mslearn.structures.random_inclusions", "overlap": True,
+        "structure": {"generator": "mslearn.structures.random_inclusions", "overlap": False,
                       "radius": max(size / 16, 1.5), "interphase_width": 1},
     }
     return _ready("particle_composites", {"size": size}, sampler, PARTICLE_SPACE, n_samples, seed, cache,

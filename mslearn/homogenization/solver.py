@@ -154,10 +154,13 @@ def projection(n, spatial, kind):
 
 
 def constitutive(prop, scalar):
-    """The local law :math:`\\sigma = K(x) e` for a scalar field ``(B, *s)`` or tensor field ``(B, c, c, *s)``."""
+    """The local law :math:`\\sigma = K(x) e` for a scalar field ``(B, *s)`` or tensor field ``(B, c, c, *s)``.
+
+    ``systems`` selects the batch members ``e`` belongs to (all by default).
+    """
     if scalar:
-        return lambda e: prop[:, None, None] * e
-    return lambda e: torch.einsum("bij...,blj...->bli...", prop, e)
+        return lambda e, systems=slice(None): prop[systems, None, None] * e
+    return lambda e, systems=slice(None): torch.einsum("bij...,blj...->bli...", prop[systems], e)
 
 
 def _dot(a, b):
@@ -174,7 +177,7 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
     bb = _dot(b, b)
     scale = torch.where(bb > 0, bb, torch.ones_like(bb))
     x, r = torch.zeros_like(E), b.clone()
-    rr, history, it = bb, [], 0
+    rr, history, it = bb.clone(), [], 0
     bar = _progress(progress, maxiter, scheme)
     if scheme == "cg":
         p = r.clone()
@@ -189,16 +192,20 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
         if scheme == "cg":                     # conjugate gradients on G K x = b
             # A system that has converged is frozen: iterating on at the rounding floor while the
             # slowest system of the batch converges turns alpha into noise (it diverges in float32).
+            # Frozen systems also leave the batch, so a batch costs the sum of its iteration counts,
+            # not its size times the slowest one.
             active = rr > tol**2 * scale
-            Ap = G(law(p))
-            pAp = _dot(p, Ap)
-            alpha = torch.where(active & (pAp > 0), rr / torch.where(pAp > 0, pAp, 1.0), 0.0)
-            x += view(alpha) * p
-            r -= view(alpha) * Ap
-            rr_new = torch.where(active, _dot(r, r), rr)
-            beta = torch.where(active & (rr > 0), rr_new / torch.where(rr > 0, rr, 1.0), 0.0)
-            p = r + view(beta) * p
-            rr = rr_new
+            running = active.any(1)
+            k = slice(None) if bool(running.all()) else torch.nonzero(running).squeeze(1)
+            pk, rk, rrk, ak = p[k], r[k], rr[k], active[k]
+            Ap = G(law(pk, k))
+            pAp = _dot(pk, Ap)
+            alpha = torch.where(ak & (pAp > 0), rrk / torch.where(pAp > 0, pAp, 1.0), 0.0)
+            x[k] += view(alpha) * pk
+            rk = rk - view(alpha) * Ap
+            rr_new = torch.where(ak, _dot(rk, rk), rrk)
+            beta = torch.where(ak & (rrk > 0), rr_new / torch.where(rrk > 0, rrk, 1.0), 0.0)
+            r[k], p[k], rr[k] = rk, rk + view(beta) * pk, rr_new
         else:                                  # Moulinec-Suquet: x <- x - G K (E + x) / c0
             x = x + r / c0
             r = -G(law(E + x))

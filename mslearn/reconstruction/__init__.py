@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from .. import _backend
+from . import _gradient
 from . import _targets as T
 from ._annealing import anneal
 from ._generative import CropVAE
@@ -108,13 +109,22 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     levels : int, optional
         Multigrid levels (default: up to 3 while the coarsest side stays >= 16).
     iterations : int or sequence of int, optional
-        Objective evaluations per level, coarse to fine (default 60 in 2D, 100 in 3D; gradient), or
-        sweeps (annealing, default 200).
-    optimizer : {"lbfgs", "adam"}
+        Objective evaluations per level, coarse to fine (gradient; default 60 in 2D, raised at the
+        finest level to ``60 * side / 64`` (at most 240) for 2D results larger than 64², and 100 in
+        3D), or sweeps (annealing, default 200).
+    optimizer : {"lbfgsb", "lbfgs", "adam"}
+        ``"lbfgsb"`` (default): scipy's L-BFGS-B over the relaxed indicator itself, bounded to
+        [0, 1] (two phases; with more phases it is ``"lbfgs"``); ``"lbfgs"``: scipy's L-BFGS over a
+        free latent whose sigmoid or softmax gives the phase probabilities; ``"adam"``: torch's Adam
+        over the latent.
     n_swaps : int, optional
         Annealing: total number of trial swaps (default ``iterations * N``).
     cleanup : bool
         Remove isolated single voxels after the projection (keeps the phase counts).
+    polish_trials : int, optional
+        Two-phase targets in 2D: trial swaps of the greedy discrete polish after the projection
+        (exact incremental S2; default ``min(N, 8000)`` for a 2D result of ``N`` pixels, 20000 in
+        3D; 0 switches it off).
     tolerance : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int
@@ -199,6 +209,9 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
     if method == "gradient":
         if iterations is None:
             iterations = 60 if len(shape) == 2 else 100
+            if len(shape) == 2 and min(shape) > 64:  # more unknowns need more steps at the finest level
+                n_levels = _gradient._levels(shape, levels)
+                iterations = [60] * (n_levels - 1) + [min(60 * min(shape) // 64, 240)]
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
             iterations=iterations, optimizer=optimizer, progress=progress, cleanup=cleanup,

@@ -233,18 +233,8 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                 bar.update(1)
             return loss
 
-        if direct:
-            latent = _lbfgsb(evaluate, latent, its[level])
-        elif optimizer in ("lbfgs", "lbfgsb"):
-            opt = torch.optim.LBFGS([latent], lr=1.0, max_iter=its[level], max_eval=its[level],
-                                    history_size=20, tolerance_grad=1e-9, tolerance_change=1e-12,
-                                    line_search_fn="strong_wolfe")
-
-            def closure():
-                opt.zero_grad()
-                return evaluate(latent)
-
-            opt.step(closure)
+        if optimizer in ("lbfgs", "lbfgsb"):
+            latent = _lbfgsb(evaluate, latent, its[level], bounded=direct)
         else:
             opt = torch.optim.Adam([latent], lr=0.1)
             for _ in range(its[level]):
@@ -266,8 +256,12 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     return labels, history, probs.astype(np.float32)
 
 
-def _lbfgsb(evaluate, field, max_eval):
-    """Minimize over a field in [0, 1] with scipy's L-BFGS-B (bounds instead of a saturating sigmoid)."""
+def _lbfgsb(evaluate, field, max_eval, bounded=True):
+    """Minimize with scipy's L-BFGS-B: over a field in [0, 1] (``bounded``) or over a free latent.
+
+    scipy rather than ``torch.optim.LBFGS``: its Fortran update and line search are faster here, and
+    ``torch.optim`` imports ``torch._dynamo`` on first use (seconds, once per process).
+    """
     from scipy.optimize import minimize
 
     shape, device = field.shape, field.device
@@ -281,6 +275,6 @@ def _lbfgsb(evaluate, field, max_eval):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # the L-BFGS-B update is tiny BLAS work; threads only contend
-        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * x0.size,
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * x0.size if bounded else None,
                        options={"maxfun": max_eval, "maxiter": max_eval, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
     return torch.from_numpy(res.x.astype(np.float32)).reshape(shape).to(device)

@@ -52,7 +52,7 @@ def polish(labels, targets, probabilities=None, *, trials=None, seed=0):
 
     e = energy_of([v["counts"] for v in views])
     gen = _backend.rng(seed)
-    trials = (min(5 * n_total, 40000) if ndim == 2 else 20000) if trials is None else int(trials)
+    trials = (min(n_total, 8000) if ndim == 2 else 20000) if trials is None else int(trials)
     # candidates: interface pixels (at least one face neighbour of the other phase)
     iface = T.isolated_mask(labels) | _interface(labels)
     cand = np.flatnonzero(iface.ravel())

@@ -193,9 +193,9 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     in the chapter on :func:`mslearn.datasets.particle_composites`. Hashin, J. Appl. Mech. 29, 143 (1962).
     """
     particle_fraction = np.asarray(particle_fraction, dtype=float)
-    check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")
-    check_in_range(particle_fraction + interphase_fraction, 0.0, 1.0, name="particle_fraction + interphase_fraction")
     coated = particle_fraction + np.asarray(interphase_fraction, dtype=float)
+    check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")
+    check_in_range(coated, 0.0, 1.0, name="particle_fraction + interphase_fraction")
     core = np.divide(particle_fraction, coated, out=np.ones_like(coated), where=coated > 0)
     k_coated = maxwell_garnett(core, k_interphase, k_particle, d=d)
     return maxwell_garnett(coated, k_matrix, k_coated, d=d)

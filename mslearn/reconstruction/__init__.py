@@ -52,7 +52,6 @@ import numpy as np
 import torch
 
 from .. import _backend
-from . import _gradient
 from . import _targets as T
 from ._annealing import anneal
 from ._generative import CropVAE
@@ -207,11 +206,6 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         weights_.update({k: float(v) for k, v in weights.items()})
     seed_int = seed if isinstance(seed, numbers.Integral) else int(_backend.rng(seed).integers(2**31))
     if method == "gradient":
-        if iterations is None:
-            iterations = 60 if len(shape) == 2 else 100
-            if len(shape) == 2 and min(shape) > 64:  # more unknowns need more steps at the finest level
-                n_levels = _gradient._levels(shape, levels)
-                iterations = [60] * (n_levels - 1) + [min(60 * min(shape) // 64, 240)]
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
             iterations=iterations, optimizer=optimizer, progress=progress, cleanup=cleanup,

@@ -178,7 +178,11 @@ def _levels(shape, levels):
     return int(levels)
 
 
-def _iterations(iterations, n_levels):
+def _iterations(iterations, n_levels, shape):
+    if iterations is None:  # 60 per level in 2D, more at the finest level of a larger image; 100 in 3D
+        if len(shape) == 3:
+            return [100] * n_levels
+        return [60] * (n_levels - 1) + [min(60 * max(min(shape), 64) // 64, 240)]
     if isinstance(iterations, (int, np.integer)):
         if iterations < 1:
             raise ValueError(f"iterations={iterations}; expected a positive integer")
@@ -195,7 +199,7 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                          polish_trials=None):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
-    its = _iterations(iterations, n_levels)
+    its = _iterations(iterations, n_levels, shape)
     gen = _backend.torch_generator(seed)
     direct = optimizer == "lbfgsb" and n_phases == 2
     channels = 1 if n_phases == 2 else n_phases

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from mslearn import datasets
-from mslearn.datasets import Dataset, generate, load, sample_parameters, sample_seeds
+from mslearn.datasets import Dataset, generate, load, sample_parameters, sample_seeds, voxel_composite_images
+from mslearn.descriptors import specific_surface
 from mslearn.homogenization.tensors import isotropic_stiffness
 
 SPACE = {"a": (0.0, 1.0), "b": (1.0, 100.0, "log"), "c": (-2.0, 2.0)}
@@ -353,6 +354,42 @@ def test_voxel_composites_tensors(cache, ndim, size):
     assert set(ds.parameters.structure_kind) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="ndim"):
         datasets.voxel_composites(4, ndim=4)
+
+
+@pytest.mark.parametrize("ndim, size", [(2, 16), (3, 12)])
+def test_voxel_composites_stiffness(cache, ndim, size):
+    """property="elasticity": symmetric Mandel stiffnesses between the Voigt and Reuss bounds of the two
+    isotropic phases (E = 1 and 10, nu = 0.3), isotropic-projection moduli as targets."""
+    n, m = 4, (3 if ndim == 2 else 6)
+    ds = datasets.voxel_composites(n, size=size, ndim=ndim, property="elasticity", device="cpu")
+    C = ds.arrays["stiffness"]
+    assert C.shape == (n, m, m) and "conductivity" not in ds.arrays
+    np.testing.assert_allclose(C, np.swapaxes(C, 1, 2), atol=1e-4 * np.abs(C).max())
+    np.testing.assert_allclose(C[:, 0, 0], ds.targets.c_11)
+    assert {"bulk_modulus", "shear_modulus"} <= set(ds.targets.columns)
+    phi = ds.parameters.measured_volume_fraction.to_numpy()[:, None, None]
+    C0, C1 = (isotropic_stiffness(E=E, nu=0.3, dim=ndim) for E in (1.0, 10.0))
+    voigt = (1 - phi) * C0 + phi * C1
+    reuss = np.linalg.inv((1 - phi) * np.linalg.inv(C0) + phi * np.linalg.inv(C1))
+    for c, upper, lower in zip(C, voigt, reuss):      # Loewner order: upper - C and C - lower are PSD
+        assert np.linalg.eigvalsh(upper - c).min() > -1e-6 and np.linalg.eigvalsh(c - lower).min() > -1e-6
+    # the conductivity dataset with the same arguments is a different file
+    assert "conductivity" in datasets.voxel_composites(n, size=size, ndim=ndim, device="cpu").arrays
+    with pytest.raises(ValueError, match="property"):
+        datasets.voxel_composites(4, property="plasticity")
+
+
+def test_voxel_composites_larger_windows_of_the_same_material():
+    """reference_size fixes the length scales: a 2x larger image is a larger window, not a zoom."""
+    parameters = pd.DataFrame({"kind": [0.2], "volume_fraction": [0.3], "aspect_ratio": [1.0],
+                               "orientation": [0.0], "correlation_length": [0.05], "anisotropy": [1.0]})
+    small = voxel_composite_images(parameters, [1], size=16)[0]
+    large = voxel_composite_images(parameters, [1], size=32, reference_size=16)[0]
+    zoom = voxel_composite_images(parameters, [1], size=32)[0]
+    s_small, s_large, s_zoom = (float(specific_surface(a[0], method="count").count)
+                               for a in (small, large, zoom))
+    assert abs(s_large - s_small) < 0.25 * s_small         # same inclusion size per voxel
+    assert s_zoom < 0.75 * s_small                         # zoomed: larger inclusions, less surface per area
 
 
 def test_polycrystals_graphs_and_bounds(cache):

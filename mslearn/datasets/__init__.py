@@ -9,7 +9,7 @@
 """
 from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
-                    sample_voxel_composites, triangular_lattices, voxel_composites)
+                    sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
 from .store import Dataset, generate, load, sample_parameters, sample_seeds
 from .synthetic import composite_conductivity
 
@@ -28,6 +28,7 @@ __all__ = [
     "sample_particle_composites",
     "sample_triangular_lattices",
     "sample_voxel_composites",
+    "voxel_composite_images",
     "sample_polycrystals",
     "lattice_labels",
     "moduli_from_stiffness",

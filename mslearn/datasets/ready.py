@@ -9,7 +9,7 @@ call with other arguments never reads a stale file; an interrupted generation re
 ==========================  ==================================================================
 :func:`particle_composites`  overlapping elliptical particles with a resistive interphase → conductivity
 :func:`triangular_lattices`  composite triangular strut lattices → plane-strain elastic moduli
-:func:`voxel_composites`     mixed 2D/3D images → full effective conductivity tensors (for CNNs)
+:func:`voxel_composites`     mixed 2D/3D images → full effective conductivity or stiffness tensors (CNNs)
 :func:`polycrystals`         anisotropic Voronoi polycrystals with grain boundaries → conductivity + graphs
 ==========================  ==================================================================
 
@@ -42,6 +42,7 @@ from .._backend import rng
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
+from ..homogenization.tensors import isotropic_moduli
 from ..structures import (gaussian_random_field, grain_graph, level_cut, random_inclusions, strut_lattice,
                           voronoi_polycrystal)
 from .store import FORMAT_VERSION, generate, load
@@ -55,6 +56,7 @@ __all__ = [
     "sample_particle_composites",
     "sample_triangular_lattices",
     "sample_voxel_composites",
+    "voxel_composite_images",
     "sample_polycrystals",
     "lattice_labels",
     "moduli_from_stiffness",
@@ -65,6 +67,7 @@ __all__ = [
 ]
 
 RECIPE_VERSION = 3          # raise when a sampler changes its output: cached files are then regenerated
+NU = 0.3                    # Poisson's ratio of both phases in the elastic voxel composites
 TOL = 1e-4                  # relative residual of the FFT solver (effective properties to ~1e-5)
 
 PARTICLE_SPACE = {
@@ -349,9 +352,15 @@ def triangular_lattices(n_samples=300, *, size=48, seed=0, device="auto", cache=
 
 
 # ----------------------------------------------------------------------------- 3. voxel composites
-def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, device="auto"):
-    """Sampler of :func:`voxel_composites`."""
+def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size=None):
+    """The phase-label images of :func:`voxel_composites` (no solve): ``(labels, kinds)``.
+
+    ``reference_size`` (default ``size``) is the image side that sets the length scales (inclusion
+    radius ``reference_size / 12``, correlation lengths as fractions of it): with ``size`` larger
+    than ``reference_size`` the images are larger windows (RVEs) of the same material.
+    """
     shape = (size,) * ndim
+    reference_size = size if reference_size is None else reference_size
     images, kinds = [], []
     for row, s in zip(parameters.itertuples(), seeds):
         gen = rng(int(s))
@@ -363,7 +372,7 @@ def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0
                 tilt = math.radians(row.tilt)
                 orientation = np.array([math.cos(theta) * math.cos(tilt), math.sin(theta) * math.cos(tilt),
                                         math.sin(tilt)])
-            radius = max(size / 12.0, 1.5)
+            radius = max(reference_size / 12.0, 1.5)
             images.append(random_inclusions(shape, float(row.volume_fraction), radius=radius,
                                             aspect_ratio=float(row.aspect_ratio), orientation=orientation,
                                             seed=gen))
@@ -371,24 +380,38 @@ def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0
         else:
             a = float(row.anisotropy)
             scale = (math.sqrt(a), 1 / math.sqrt(a)) + ((1.0,) if ndim == 3 else ())
-            field = gaussian_random_field(shape, correlation_length=float(row.correlation_length) * size,
+            field = gaussian_random_field(shape, correlation_length=float(row.correlation_length) * reference_size,
                                           anisotropy=scale, seed=gen)
             images.append(level_cut(field, float(row.volume_fraction)))
             kinds.append(1.0)
-    labels = np.stack(images).astype(np.uint8)
+    return np.stack(images).astype(np.uint8), np.array(kinds)
+
+
+def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, property="conductivity",
+                            reference_size=None, device="auto"):
+    """Sampler of :func:`voxel_composites` (images from :func:`voxel_composite_images`, then one batched
+    solve)."""
+    labels, kinds = voxel_composite_images(parameters, seeds, size=size, ndim=ndim, reference_size=reference_size)
+    descriptors = {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1), "structure_kind": kinds}
+    if property == "elasticity":
+        C = np.asarray(elasticity(labels, [(1.0, NU), (contrast, NU)], batch=True, tol=TOL, device=device).effective)
+        bulk, shear = isotropic_moduli(C, ndim)
+        out = {"images": labels, "stiffness": C, "bulk_modulus": bulk, "shear_modulus": shear,
+               "descriptors": descriptors}
+        for i in range(ndim):
+            out[f"c_{i + 1}{i + 1}"] = C[:, i, i]
+        return out
     K = np.asarray(conductivity(labels, [1.0, contrast], batch=True, tol=TOL, device=device).effective)
     out = {"images": labels, "conductivity": K, "k_xx": K[:, 0, 0], "k_yy": K[:, 1, 1], "k_xy": K[:, 0, 1],
-           "k_mean": np.trace(K, axis1=1, axis2=2) / ndim,
-           "descriptors": {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1),
-                           "structure_kind": np.array(kinds)}}
+           "k_mean": np.trace(K, axis1=1, axis2=2) / ndim, "descriptors": descriptors}
     if ndim == 3:
         out["k_zz"] = K[:, 2, 2]
     return out
 
 
-def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, seed=0, device="auto", cache=True,
-                     progress=False):
-    r"""Images and full effective conductivity tensors, for convolutional networks.
+def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, property="conductivity", seed=0,
+                     device="auto", cache=True, progress=False):
+    r"""Images and full effective conductivity (or stiffness) tensors, for convolutional networks.
 
     Two structure kinds, mixed (parameter ``kind`` < 0.5 or not; descriptor ``structure_kind`` 0/1):
     aligned overlapping ellipses (3D: prolate spheroids) with a random aspect ratio 1–5 and
@@ -397,12 +420,21 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, seed=0,
     (n, size, size[, size]) uint8; ``ds.arrays["conductivity"]`` (n, d, d) effective tensors;
     ``ds.targets``: ``k_xx``, ``k_yy``, ``k_xy`` (3D also ``k_zz``), ``k_mean`` = tr/d.
 
+    With ``property="elasticity"`` both phases are isotropic with Poisson's ratio 0.3 and Young's
+    moduli ``[1, contrast]`` (2D: plane strain); ``ds.arrays["stiffness"]`` holds the full effective
+    Mandel stiffness ``(n, m, m)`` (m = 3 in 2D, 6 in 3D; order of
+    :mod:`mslearn.homogenization.tensors`) and ``ds.targets`` the diagonal ``c_11``, ``c_22``
+    (``c_33``) and the bulk and shear moduli of its isotropic projection (``bulk_modulus``,
+    ``shear_modulus``).
+
     Parameters
     ----------
     size : int, optional
         Image side: default 32 (2D) or 24 (3D).
     ndim : {2, 3}
     contrast : float > 0
+        Conductivity or Young's modulus ratio of phase 1 to phase 0.
+    property : {"conductivity", "elasticity"}
     Other arguments as in :func:`particle_composites`.
     """
     if ndim not in (2, 3):
@@ -410,18 +442,28 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, seed=0,
     size = _check_size(32 if size is None and ndim == 2 else 24 if size is None else size, 12)
     contrast = float(contrast)
     if not (math.isfinite(contrast) and contrast > 0):
-        raise ValueError(f"contrast = {contrast!r}; expected a finite positive conductivity ratio")
+        raise ValueError(f"contrast = {contrast!r}; expected a finite positive conductivity or modulus ratio")
+    if property not in ("conductivity", "elasticity"):
+        raise ValueError(f"property = {property!r}; expected 'conductivity' or 'elasticity'")
     dev = resolve_device(device)
-    sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, device=dev)
+    sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, property=property,
+                                device=dev)
     sampler.name = "mslearn.datasets.ready.sample_voxel_composites"
+    key = {"size": size, "ndim": ndim, "contrast": contrast}
+    if property == "conductivity":
+        what, phases = f"conductivity tensors (k = [1, {contrast:g}])", {"0": "k = 1", "1": f"k = {contrast:g}"}
+    else:
+        key["property"] = property      # conductivity keys stay as they were: existing caches stay valid
+        what = f"Mandel stiffness matrices (E = [1, {contrast:g}], nu = {NU:g}{', plane strain' if ndim == 2 else ''})"
+        phases = {"0": f"E = 1, nu = {NU:g}", "1": f"E = {contrast:g}, nu = {NU:g}"}
     metadata = {
         "title": "voxel_composites",
         "description": (f"{ndim}D periodic two-phase images ({size}^{ndim} voxels) of oriented inclusions and "
-                        "level-cut anisotropic Gaussian random fields with their full effective conductivity "
-                        f"tensors (k = [1, {contrast:g}]) from the FFT solver."),
-        "phases": {"0": "k = 1", "1": f"k = {contrast:g}"},
+                        f"level-cut anisotropic Gaussian random fields with their full effective {what} "
+                        "from the FFT solver."),
+        "phases": phases,
     }
-    return _ready("voxel_composites", {"size": size, "ndim": ndim, "contrast": contrast}, sampler,
+    return _ready("voxel_composites", key, sampler,
                   _voxel_space(ndim), n_samples, seed, cache, progress, metadata,
                   (128 if ndim == 2 else 16) if dev.type == "cpu" else 512, dev)
 

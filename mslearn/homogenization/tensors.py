@@ -25,6 +25,7 @@ __all__ = [
     "from_mandel",
     "stiffness_to_mandel",
     "mandel_to_stiffness",
+    "mandel_rotation",
     "lame_from",
     "isotropic_stiffness",
     "isotropic_moduli",
@@ -159,6 +160,18 @@ def isotropic_moduli(C, dim=None):
 def rotate_conductivity(K, R):
     r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
     return R @ K @ (R.T if isinstance(R, np.ndarray) else R.transpose(-1, -2))
+
+
+def mandel_rotation(R):
+    r"""The Mandel matrix :math:`Q(R)` of a rotation or reflection: :math:`Q_{IJ} = B_I : (R B_J R^T)`.
+
+    A Mandel stiffness transforms as :math:`C' = Q C Q^T` (the same as :func:`rotate_stiffness`), and
+    :math:`Q` is orthogonal because the Mandel basis :math:`B_I` is orthonormal. ``R``: ``(d, d)`` or
+    ``(..., d, d)``, numpy or torch; returns ``(..., m, m)``.
+    """
+    dim = R.shape[-1]
+    basis = mandel_basis(dim, like=R)
+    return _xp(R).einsum("Iij,...ia,...jb,Jab->...IJ", basis, R, R, basis)
 
 
 def rotate_stiffness(C, R):

@@ -3,7 +3,9 @@ r"""Image-to-tensor surrogate: a periodic CNN mapping a voxel image to its full 
 The review's Fig. 3b (kind II of its Table 1, "image-based property predictors", e.g. Yang et al.
 2018, Rao & Liu 2020): a convolutional network reads the phase-label image of a representative
 volume element (RVE) and predicts its effective conductivity tensor :math:`K^*` (``d × d``,
-:math:`d` = 2 or 3). Three choices make the network respect the physics of the problem:
+:math:`d` = 2 or 3) or, with ``target="stiffness"``, its full effective elastic stiffness in Mandel
+form (``m × m``, :math:`m = d(d+1)/2`: 21 independent components in 3D, Rao & Liu's 3D-CNN).
+Three choices make the network respect the physics of the problem:
 
 * **Symmetry and positive definiteness by construction.** The network outputs the
   :math:`d(d+1)/2` entries of a lower-triangular factor :math:`L` with a positive (exponential)
@@ -21,7 +23,8 @@ volume element (RVE) and predicts its effective conductivity tensor :math:`K^*` 
 * **Symmetry-group augmentation.** If the image is transformed by an element :math:`R` of the
   symmetry group of the square (8 elements: rotations by 90° and reflections) or of the cube
   (48), the effective tensor of the transformed image is exactly :math:`K' = R K R^T` (the
-  homogenized tensor transforms with the microstructure). ``augment=True`` draws a random group
+  homogenized tensor transforms with the microstructure; a Mandel stiffness as :math:`C' = Q C Q^T`
+  with the Mandel rotation :math:`Q(R)`, :func:`tensor_action`). ``augment=True`` draws a random group
   element for every training image in every epoch and transforms image and target together —
   free, exact data. ``tta=True`` (test-time augmentation) averages
   :math:`\frac1{|G|}\sum_{g} R_g^T\,f(g\cdot x)\,R_g` over the whole group, which makes
@@ -50,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import math
 import numbers
 
 import numpy as np
@@ -60,11 +64,12 @@ from tqdm.auto import tqdm
 from .._backend import device as resolve_device
 from .._backend import like
 from .._validation import check_finite
-from ..homogenization.tensors import from_mandel, mandel_pairs, to_mandel
+from ..homogenization.tensors import mandel_pairs, mandel_rotation
 from ._torch_estimator import TorchRegressor
 
-__all__ = ["CNNRegressor", "symmetry_group", "apply_symmetry", "transform_tensor", "tensor_r2"]
+__all__ = ["CNNRegressor", "symmetry_group", "apply_symmetry", "transform_tensor", "tensor_action", "tensor_r2"]
 
+_TARGETS = ("conductivity", "stiffness")
 _ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 
 
@@ -136,17 +141,39 @@ def transform_tensor(K, R):
     return R @ K @ np.swapaxes(R, -1, -2)
 
 
+def tensor_action(R, target="conductivity"):
+    r"""The matrix :math:`A(R)` by which a target tensor transforms, :math:`K' = A K A^T`.
+
+    ``target="conductivity"``: :math:`A = R` (second-order tensors); ``"stiffness"``: the Mandel
+    rotation :math:`Q(R)` (:func:`mslearn.homogenization.tensors.mandel_rotation`) acting on
+    ``m × m`` Mandel stiffness matrices.
+    """
+    if target not in _TARGETS:
+        raise ValueError(f"target = {target!r}; expected one of {_TARGETS}")
+    R = np.asarray(R, dtype=np.float64)
+    return R if target == "conductivity" else mandel_rotation(R)
+
+
+def _component_pairs(m, target):
+    """Index pairs of the independent entries of a symmetric ``m × m`` target: Mandel order for
+    conductivities, diagonal then the upper triangle row by row for Mandel stiffnesses."""
+    if target == "conductivity":
+        return mandel_pairs(m)
+    return [(i, i) for i in range(m)] + [(i, j) for i in range(m) for j in range(i + 1, m)]
+
+
 def tensor_r2(true, predicted):
-    r"""Mean over the :math:`d(d+1)/2` independent components of :math:`R^2` (Mandel components).
+    r"""Mean over the :math:`m(m+1)/2` independent components of :math:`R^2` of symmetric ``m × m`` tensors.
 
     Each component's :math:`R^2` does not change when the component is standardized, so this is the
     :math:`R^2` of the normalized independent tensor components, averaged with equal weights.
-    ``true`` and ``predicted``: ``(n, d, d)``.
+    ``true`` and ``predicted``: ``(n, m, m)`` — conductivities (``m = d``) or Mandel stiffnesses
+    (``m = d(d+1)/2``).
     """
     true, predicted = (np.asarray(a, dtype=np.float64) for a in (true, predicted))
     if true.shape != predicted.shape or true.ndim != 3 or true.shape[1] != true.shape[2]:
-        raise ValueError(f"true {true.shape} and predicted {predicted.shape} must both be (n, d, d)")
-    pairs = mandel_pairs(true.shape[1])
+        raise ValueError(f"true {true.shape} and predicted {predicted.shape} must both be (n, m, m)")
+    pairs = zip(*np.triu_indices(true.shape[1]))
     scores = []
     for i, j in pairs:
         t, p = true[:, i, j], predicted[:, i, j]
@@ -292,7 +319,7 @@ class _TensorCNN(torch.nn.Module):
 
 # ----------------------------------------------------------------------------- estimator
 class CNNRegressor(TorchRegressor):
-    r"""Voxel image → full effective (conductivity-like) tensor, a periodic CNN with group augmentation.
+    r"""Voxel image → full effective tensor, a periodic CNN with group augmentation.
 
     Parameters
     ----------
@@ -307,10 +334,21 @@ class CNNRegressor(TorchRegressor):
     phase_features : array ``(n_phases, c)``, optional
         Per-phase input channels (e.g. ``log10`` conductivities); default one-hot labels. Input
         channels are standardized with the training mean and standard deviation.
+    target : {"conductivity", "stiffness"}
+        What the tensors are: second-order ``(d, d)`` conductivity-like tensors (default), which
+        transform as :math:`R K R^T`, or Mandel stiffness matrices ``(m, m)``, ``m = d(d+1)/2`` (3
+        in 2D plane strain, 6 in 3D, order of :mod:`mslearn.homogenization.tensors`), which transform
+        as :math:`Q C Q^T` with the Mandel rotation :math:`Q(R)` (Rao & Liu 2020's 3D-CNN target).
     tensor : {"cholesky", "mandel"}
         Output parameterization: ``"cholesky"`` (default) predicts :math:`K = \bar k L L^T`,
         symmetric positive definite by construction; ``"mandel"`` the standardized Mandel components
         (symmetric by construction).
+    component_scaling : {"each", "common"}
+        How the loss weights the independent components: ``"each"`` (default) divides each by its own
+        training standard deviation (a small coupling such as :math:`K_{12}` counts as much as the
+        diagonal); ``"common"`` divides all by one scale (their root-mean-square standard deviation), so
+        the loss is the squared norm of the tensor error and components count by their physical size —
+        better for stiffnesses, whose many small normal–shear couplings are mostly RVE noise.
     augment : bool
         Random symmetry-group element per training image and epoch, with :math:`K' = R K R^T`.
     tta : bool
@@ -343,7 +381,7 @@ class CNNRegressor(TorchRegressor):
     """
 
     def __init__(self, ndim=2, channels=(16, 32, 64), convs_per_block=1, activation="gelu", phase_features=None,
-                 tensor="cholesky", augment=True, tta=False, *, learning_rate=3e-3, lr_schedule="cosine", max_epochs=40,
+                 target="conductivity", tensor="cholesky", component_scaling="each", augment=True, tta=False, *, learning_rate=3e-3, lr_schedule="cosine", max_epochs=40,
                  batch_size=32, weight_decay=0.0, validation_fraction=0.15, patience=20, seed=0, device="auto",
                  cpu_threads=None, progress=False):
         self.ndim = ndim
@@ -351,7 +389,9 @@ class CNNRegressor(TorchRegressor):
         self.convs_per_block = convs_per_block
         self.activation = activation
         self.phase_features = phase_features
+        self.target = target
         self.tensor = tensor
+        self.component_scaling = component_scaling
         self.augment = augment
         self.tta = tta
         self.lr_schedule = lr_schedule
@@ -365,6 +405,10 @@ class CNNRegressor(TorchRegressor):
             raise ValueError(f"ndim = {self.ndim!r}; expected 2 or 3 spatial dimensions")
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation = {self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        if self.target not in _TARGETS:
+            raise ValueError(f"target = {self.target!r}; expected one of {_TARGETS}")
+        if self.component_scaling not in ("each", "common"):
+            raise ValueError(f"component_scaling = {self.component_scaling!r}; expected 'each' or 'common'")
         if self.tensor not in ("cholesky", "mandel"):
             raise ValueError(f"tensor = {self.tensor!r}; expected 'cholesky' or 'mandel'")
         channels = tuple(self.channels)
@@ -407,11 +451,18 @@ class CNNRegressor(TorchRegressor):
             raise ValueError(f"unseen phase label {high}; the model was trained on labels 0..{self.n_phases_ - 1}")
         return values
 
+    def _size(self):
+        """Side ``m`` of the target matrices."""
+        d = self.ndim
+        return d if self.target == "conductivity" else d * (d + 1) // 2
+
     def _check_targets(self, K, n):
         K = check_finite(np.asarray(K, dtype=np.float64), name="K")
-        d = self.ndim
-        if K.shape != (n, d, d):
-            raise ValueError(f"K has shape {K.shape}; expected ({n}, {d}, {d}) effective tensors, one per image")
+        m = self._size()
+        if K.shape != (n, m, m):
+            what = "effective tensors" if self.target == "conductivity" else "Mandel stiffness matrices"
+            raise ValueError(f"K has shape {K.shape}; expected ({n}, {m}, {m}) {what}, one per image "
+                             f"(ndim={self.ndim}, target={self.target!r})")
         asymmetry = np.abs(K - np.swapaxes(K, 1, 2)).max() / max(np.abs(K).max(), 1e-300)
         if asymmetry > 1e-3:  # an iterative solver's tensors are symmetric to its tolerance only
             raise ValueError(f"K is not symmetric (max |K - K^T| / max |K| = {asymmetry:.2g}); expected "
@@ -437,13 +488,33 @@ class CNNRegressor(TorchRegressor):
         return torch.movedim(x, -1, 1).contiguous()
 
     # -- output parameterization -----------------------------------------------------------------
+    def _components(self, K):
+        """Symmetric tensors (n, m, m) → independent components (n, m(m+1)/2), off-diagonals times √2
+        (for conductivities exactly the Mandel vector)."""
+        pairs = _component_pairs(self._size(), self.target)
+        rows, cols = (list(a) for a in zip(*pairs))
+        weights = [1.0 if i == j else math.sqrt(2.0) for i, j in pairs]
+        return K[:, rows, cols] * torch.as_tensor(weights, dtype=K.dtype, device=K.device) \
+            if isinstance(K, torch.Tensor) else K[:, rows, cols] * np.asarray(weights)
+
+    def _from_components(self, v):
+        """Inverse of :meth:`_components` (torch)."""
+        m = self._size()
+        pairs = _component_pairs(m, self.target)
+        K = v.new_zeros((len(v), m, m))
+        for index, (i, j) in enumerate(pairs):
+            value = v[:, index] if i == j else v[:, index] / math.sqrt(2.0)
+            K[:, i, j] = value
+            K[:, j, i] = value
+        return K
+
     def _to_tensor(self, raw):
-        """Network output (n, m) → tensors (n, d, d) (dtype of ``raw``)."""
-        d = self.ndim
+        """Network output (n, m(m+1)/2) → tensors (n, m, m) (dtype of ``raw``)."""
+        d = self._size()
         if self.tensor == "mandel":
             mean = torch.as_tensor(self.component_mean_, dtype=raw.dtype, device=raw.device)
             std = torch.as_tensor(self.component_std_, dtype=raw.dtype, device=raw.device)
-            return from_mandel(raw * std + mean, d)
+            return self._from_components(raw * std + mean)
         L = torch.diag_embed(torch.exp(raw[:, :d].clamp(-15.0, 15.0)))
         rows, cols = np.tril_indices(d, -1)
         n = torch.arange(len(raw), device=raw.device)[:, None]
@@ -454,11 +525,12 @@ class CNNRegressor(TorchRegressor):
     def _standardized(self, K):
         mean = torch.as_tensor(self.component_mean_, dtype=K.dtype, device=K.device)
         std = torch.as_tensor(self.component_std_, dtype=K.dtype, device=K.device)
-        return (to_mandel(K) - mean) / std
+        return (self._components(K) - mean) / std
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, images, K):
-        """Train on phase-label images ``(n, *spatial)`` and effective tensors ``K`` ``(n, d, d)``."""
+        """Train on phase-label images ``(n, *spatial)`` and effective tensors ``K`` ``(n, m, m)``
+        (``m = d`` for conductivities, ``d(d+1)/2`` for Mandel stiffnesses)."""
         with cpu_threads(self.cpu_threads, self.device):
             return self._fit(images, K)
 
@@ -476,25 +548,28 @@ class CNNRegressor(TorchRegressor):
         self.input_std_ = np.sqrt(counts @ (features - self.input_mean_) ** 2)
         self.input_std_[self.input_std_ == 0] = 1.0
         group = symmetry_group(d)
+        actions = np.stack([tensor_action(R, self.target) for R in group])
         # target scaling from the training tensors and (with augmentation) all their images under the group
-        orbit = np.concatenate([transform_tensor(K, R) for R in group]) if self.augment else K
-        components = to_mandel(orbit)
+        orbit = np.concatenate([transform_tensor(K, A) for A in actions]) if self.augment else K
+        components = self._components(orbit)
         self.component_mean_ = components.mean(0)
         self.component_std_ = components.std(0)
         self.component_std_[self.component_std_ < 1e-12 * max(1.0, np.abs(components).max())] = 1.0
-        self.scale_ = float(np.mean(np.trace(K, axis1=1, axis2=2)) / d)
+        if self.component_scaling == "common":   # one scale: the loss is the tensor (Frobenius) error
+            self.component_std_[:] = np.sqrt(np.mean(self.component_std_ ** 2))
+        self.scale_ = float(np.mean(np.trace(K, axis1=1, axis2=2)) / K.shape[1])
         self.n_features_in_ = self.n_phases_
 
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(labels))
         X = self._encode(labels, device)
         Y = torch.as_tensor(K, dtype=torch.float32, device=device)
-        n_out = d * (d + 1) // 2
+        n_out = self._size() * (self._size() + 1) // 2
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.network_ = _TensorCNN(d, X.shape[1], tuple(self.channels), self.convs_per_block, n_out,
                                        _ACTIVATIONS[self.activation]).to(device)
-        group_t = torch.as_tensor(group, dtype=torch.float32, device=device)
+        actions_t = torch.as_tensor(actions, dtype=torch.float32, device=device)
         train_t = torch.as_tensor(train, device=device)
 
         def loss_of(x, k):
@@ -509,7 +584,7 @@ class CNNRegressor(TorchRegressor):
                 for g in np.unique(elements):
                     chosen = torch.as_tensor(np.flatnonzero(elements == g), device=device)
                     parts_x.append(apply_symmetry(x[chosen], group[g], channels=True))
-                    parts_k.append(transform_tensor(k[chosen], group_t[g]))
+                    parts_k.append(transform_tensor(k[chosen], actions_t[g]))
                 x, k = torch.cat(parts_x), torch.cat(parts_k)
             return loss_of(x, k)
 
@@ -527,7 +602,7 @@ class CNNRegressor(TorchRegressor):
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, images, *, tta=None):
-        """Effective tensors ``(n, d, d)`` (float64; symmetric, and positive definite with Cholesky).
+        """Effective tensors ``(n, m, m)`` (float64; symmetric, and positive definite with Cholesky).
 
         ``tta`` (default: the ``tta`` setting) averages over the symmetry group.
         """
@@ -542,7 +617,8 @@ class CNNRegressor(TorchRegressor):
         parameter = next(self.network_.parameters())
         device = parameter.device
         group = symmetry_group(self.ndim) if tta else symmetry_group(self.ndim)[:1]
-        R = torch.as_tensor(group, dtype=torch.float64, device=device)
+        R = torch.as_tensor(np.stack([tensor_action(g, self.target) for g in group]), dtype=torch.float64,
+                            device=device)
         out = []
         self.network_.eval()
         with torch.no_grad():
@@ -552,7 +628,7 @@ class CNNRegressor(TorchRegressor):
                 total = 0.0
                 for g in range(len(group)):
                     raw = self.network_(apply_symmetry(x, group[g], channels=True)).double()
-                    total = total + R[g].T @ self._to_tensor(raw) @ R[g]   # R^T f(g x) R
+                    total = total + R[g].T @ self._to_tensor(raw) @ R[g]   # A^T f(g x) A
                 out.append(total / len(group))
             K = torch.cat(out)
         K = 0.5 * (K + K.transpose(-1, -2))

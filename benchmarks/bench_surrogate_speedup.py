@@ -1,0 +1,112 @@
+"""Speed-up of the image surrogate (CNN) over the FFT solver per sample, against RVE size and physics.
+
+Run:  python benchmarks/bench_surrogate_speedup.py [--large] [--quick] [--device auto]
+
+The question behind section 3.1's "surrogate inference >= 1000x faster per sample than the solver on
+the same device": for an image-based surrogate, where is that true? Baseline measured in the same
+run: the FFT solver of :mod:`mslearn.homogenization` (batched conjugate gradients, the tolerance
+the ready datasets use, float64), timed on the same images, solve only (building the images is
+not counted on either side). Surrogate: :class:`mslearn.surrogates.CNNRegressor` ``predict`` (float32,
+batched, one thread on the CPU like the solver) with the chapters' architectures:
+
+* 2D conductivity, contrast 10, channels (16, 32, 64) — ``book/part3/image_graph_surrogates``;
+* 3D elasticity (full 6x6 Mandel stiffness, E ratio 10, nu 0.3), channels (8, 16, 32).
+
+The images are windows of one material (:func:`mslearn.datasets.voxel_composite_images` with fixed
+``reference_size``: 32 in 2D, 16 in 3D), so a larger side is a larger RVE, not a zoom. A network's
+inference cost does not depend on its weights, so each network is trained for one epoch on a few
+small images only to make ``predict`` usable; the accuracy of trained networks is checked in the
+chapters and tests, not here. Prints per-sample times and the ratio for each case, and whether it
+reaches 1000x [reported, not a pass/fail target: the ratio is a property of the physics and the RVE
+size — the CNN and the solver both cost O(voxels) up to the solver's log N and iteration count].
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from mslearn._backend import device as resolve_device
+from mslearn.datasets import sample_parameters, voxel_composite_images
+from mslearn.datasets.ready import NU, TOL, _solver_threads, _voxel_space
+from mslearn.homogenization import conductivity, elasticity
+from mslearn.surrogates import CNNRegressor
+
+CONTRAST = 10.0
+GOAL = 1000.0
+
+
+def images(ndim, size, n, reference_size, seed=0):
+    parameters = sample_parameters(_voxel_space(ndim), n, seed=seed)
+    return voxel_composite_images(parameters, np.arange(n) + seed, size=size, ndim=ndim,
+                                  reference_size=reference_size)[0]
+
+
+def solve(kind, labels, device):
+    if kind == "conductivity":
+        return conductivity(labels, [1.0, CONTRAST], batch=True, tol=TOL, device=device).effective
+    return elasticity(labels, [(1.0, NU), (CONTRAST, NU)], batch=True, tol=TOL, device=device).effective
+
+
+def surrogate(kind, ndim, reference_size, device):
+    """A CNN of the chapters' architecture, trained one epoch on 16 small solver samples (for timing only)."""
+    labels = images(ndim, reference_size, 16, reference_size, seed=100)
+    target = np.asarray(solve(kind, labels, device))
+    channels = (16, 32, 64) if ndim == 2 else (8, 16, 32)
+    return CNNRegressor(ndim=ndim, channels=channels, target="conductivity" if kind == "conductivity" else "stiffness",
+                        max_epochs=1, validation_fraction=0.0, seed=0, device=device,
+                        cpu_threads=1 if device.type == "cpu" else None).fit(labels, target)
+
+
+def best_time(function, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--large", action="store_true", help="add 2D 256^2 and 3D 48^3 (about 2 min more)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; speed not judged")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    if args.quick:
+        cases = [("conductivity", 2, 16, 16, 4), ("elasticity", 3, 12, 12, 2)]
+    else:
+        cases = [("conductivity", 2, 32, 32, 64), ("conductivity", 2, 128, 32, 16),
+                 ("elasticity", 3, 16, 16, 8), ("elasticity", 3, 32, 16, 2)]
+        if args.large:
+            cases += [("conductivity", 2, 256, 32, 4), ("elasticity", 3, 48, 16, 1)]
+    print(f"device {device}; solver: batched CG, tol {TOL:g}, float64; CNN: float32 predict\n")
+    print(f"{'case':<30}{'solver / sample':>18}{'CNN / sample':>16}{'speed-up':>11}  >= {GOAL:.0f}x?")
+    networks, rows = {}, []
+    with _solver_threads(device):
+        for kind, ndim, size, reference, n in cases:
+            key = (kind, ndim, reference)
+            if key not in networks:
+                networks[key] = surrogate(kind, ndim, reference, device)
+            model = networks[key]
+            labels = images(ndim, size, n, reference)
+            solver = best_time(lambda: solve(kind, labels, device), 1) / n
+            many = np.concatenate([labels] * max(1, 64 // n))       # enough images to fill a batch
+            model.predict(many[:2])                                   # warm-up
+            cnn = best_time(lambda: model.predict(many), 3) / len(many)
+            ratio = solver / cnn
+            rows.append(ratio)
+            case = f"{ndim}D {kind} {size}^{ndim}"
+            print(f"{case:<30}{solver * 1e3:15.1f} ms{cnn * 1e3:13.3f} ms{ratio:10.0f}x  "
+                  f"{'yes' if ratio >= GOAL else 'no'}", flush=True)
+    print(f"\ntarget (>= {GOAL:.0f}x per sample) met in {sum(r >= GOAL for r in rows)} of {len(rows)} cases; "
+          "the ratio follows the solver's work per voxel (3D elasticity: six load cases, six components)")
+    if args.quick:
+        print("(--quick: tiny sizes, speed not judged)")
+
+
+if __name__ == "__main__":
+    main()

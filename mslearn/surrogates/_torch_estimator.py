@@ -2,12 +2,16 @@
 
 scikit-learn's own ``MLPRegressor`` runs on the CPU in numpy and cannot host convolutional or graph
 networks; skorch would add a dependency for the few dozen lines below. Every torch surrogate in
-``mslearn.surrogates`` derives from :class:`TorchRegressor` and only says how to build its network.
+``mslearn.surrogates`` derives from :class:`TorchRegressor` and trains with :func:`fit_network`, so
+every surrogate shares one loop (Adam, mini-batches, early stopping on a validation split, best weights
+kept) and only says how to build its network and compute its loss.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
+import numbers
 
 import numpy as np
 import torch
@@ -18,16 +22,126 @@ from tqdm.auto import tqdm
 
 from .._backend import device as resolve_device
 
-__all__ = ["TorchRegressor"]
+__all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
 
+
+# -- the shared training loop ----------------------------------------------------------------------
+@contextlib.contextmanager
+def cpu_threads(n, device):
+    """Run torch's CPU kernels with ``n`` intra-op threads (``None``: unchanged), restored afterwards.
+
+    Small tensors (graph batches, small images) are faster on one thread than on several, whose
+    synchronization costs more than the work, and much faster when the cores are shared.
+    """
+    if n is None or resolve_device(device).type != "cpu":
+        yield
+        return
+    if not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"cpu_threads = {n!r}; expected None or an integer >= 1")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None,
+                schedule=None):
+    """The one training loop of every torch surrogate: Adam with mini-batches over ``n_train``
+    training items, an optional cosine learning-rate decay, and early stopping.
+
+    ``train_loss(index)`` returns the loss (tensor) of the training items at positions ``index``
+    (numpy int array, a fresh permutation of ``range(n_train)`` each epoch drawn from ``generator``);
+    ``validation_loss()`` returns a float, or ``None`` when there is no validation split (the
+    training loss then decides). ``schedule``: ``"cosine"`` or ``"constant"`` (default: the
+    estimator's ``lr_schedule``, else constant). The weights of the best epoch are kept;
+    ``history_`` and ``best_epoch_`` are set on ``estimator``.
+    """
+    optimizer = torch.optim.Adam(parameters if parameters is not None else network.parameters(),
+                                 lr=estimator.learning_rate, weight_decay=estimator.weight_decay)
+    schedule = schedule or getattr(estimator, "lr_schedule", "constant")
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, estimator.max_epochs)
+                 if schedule == "cosine" else None)
+    batch = n_train if estimator.batch_size is None else max(1, min(estimator.batch_size, n_train))
+    estimator.history_ = {"train": [], "validation": []}
+    best, best_state, estimator.best_epoch_, waited = np.inf, None, 0, 0
+    epochs = tqdm(range(estimator.max_epochs), disable=not estimator.progress, desc=type(estimator).__name__)
+    for epoch in epochs:
+        network.train()
+        permutation = generator.permutation(n_train)
+        total = 0.0
+        for start in range(0, n_train, batch):
+            index = permutation[start:start + batch]
+            optimizer.zero_grad()
+            loss = train_loss(index)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        estimator.history_["train"].append(total / n_train)
+        if scheduler is not None:
+            scheduler.step()
+        network.eval()
+        with torch.no_grad():
+            score = validation_loss()
+        if score is None:
+            score = estimator.history_["train"][-1]
+        else:
+            estimator.history_["validation"].append(float(score))
+        if estimator.progress:
+            epochs.set_postfix(loss=f"{score:.3e}")
+        if not np.isfinite(score):
+            break
+        if score < best - 1e-12:
+            best, best_state, estimator.best_epoch_, waited = score, copy.deepcopy(network.state_dict()), epoch, 0
+        else:
+            waited += 1
+            if estimator.patience is not None and waited >= estimator.patience:
+                break
+    if best_state is None:
+        raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
+                           "lower learning_rate")
+    network.load_state_dict(best_state)
+    network.eval()
+
+
+def split_train_validation(estimator, n):
+    """Random positions for training and validation (``validation_fraction`` of ``n``)."""
+    generator = np.random.default_rng(estimator.seed)
+    order = generator.permutation(n)
+    fraction = estimator.validation_fraction
+    n_validation = int(round(fraction * n)) if fraction else 0
+    if n_validation and n - n_validation < 2:
+        raise ValueError(f"{n} samples are too few to hold out a validation fraction of {fraction}")
+    return order[n_validation:], order[:n_validation], generator
+
+
+def check_training_settings(estimator):
+    for name in ("learning_rate",):
+        value = getattr(estimator, name)
+        if not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name} = {value!r}; expected a positive number")
+    if not isinstance(estimator.max_epochs, numbers.Integral) or estimator.max_epochs < 1:
+        raise ValueError(f"max_epochs = {estimator.max_epochs!r}; expected an integer >= 1")
+    if estimator.batch_size is not None and (not isinstance(estimator.batch_size, numbers.Integral)
+                                             or estimator.batch_size < 1):
+        raise ValueError(f"batch_size = {estimator.batch_size!r}; expected None or an integer >= 1")
+    if getattr(estimator, "lr_schedule", "constant") not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule = {estimator.lr_schedule!r}; expected 'constant' or 'cosine'")
+    if not 0 <= estimator.validation_fraction < 1:
+        raise ValueError(f"validation_fraction = {estimator.validation_fraction!r}; expected a number in [0, 1)")
+
+
+# ----------------------------------------------------------------------------- network
 
 class TorchRegressor(RegressorMixin, BaseEstimator):
     """Base class: subclasses implement ``_build_network(n_features, n_targets)``.
 
     Inputs and targets are standardized (zero mean, unit variance per column) before training, so
-    the same learning rate works across problems; predictions are mapped back. Training is full-batch
-    or mini-batch Adam on the mean squared error, with a validation split taken from the training data
-    for early stopping: the weights of the epoch with the lowest validation loss are kept.
+    the same learning rate works across problems; predictions are mapped back. Training
+    (:func:`fit_network`) is full-batch or mini-batch Adam on the mean squared error, with a validation
+    split taken from the training data for early stopping: the weights of the epoch with the lowest
+    validation loss are kept.
 
     Attributes (after ``fit``)
     --------------------------
@@ -91,51 +205,21 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
 
         device = resolve_device(self.device)
         torch.manual_seed(self.seed)
-        generator = np.random.default_rng(self.seed)
-        order = generator.permutation(len(X))
-        n_validation = int(round(self.validation_fraction * len(X))) if self.validation_fraction else 0
-        if n_validation and len(X) - n_validation < 2:
-            raise ValueError(f"{len(X)} samples are too few to hold out a validation fraction of "
-                             f"{self.validation_fraction}")
-        validation, train = order[:n_validation], order[n_validation:]
+        train, validation, generator = split_train_validation(self, len(X))
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         Xs, ys = as_tensor(self.x_scaler_.transform(X)), as_tensor(self.y_scaler_.transform(y2))
-
+        train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
         self.network_ = self._build_network(X.shape[1], y2.shape[1]).to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
-                                     weight_decay=self.weight_decay)
         loss_fn = torch.nn.MSELoss()
-        batch = len(train) if self.batch_size is None else min(self.batch_size, len(train))
-        self.history_ = {"train": [], "validation": []}
-        best, best_state, self.best_epoch_, waited = np.inf, None, 0, 0
-        epochs = tqdm(range(self.max_epochs), disable=not self.progress, desc=type(self).__name__)
-        for epoch in epochs:
-            self.network_.train()
-            permutation = torch.as_tensor(generator.permutation(train), device=device)
-            total = 0.0
-            for start in range(0, len(train), batch):
-                index = permutation[start:start + batch]
-                optimizer.zero_grad()
-                loss = loss_fn(self.network_(Xs[index]), ys[index])
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(index)
-            self.history_["train"].append(total / len(train))
-            if n_validation:
-                self.network_.eval()
-                with torch.no_grad():
-                    score = loss_fn(self.network_(Xs[validation]), ys[validation]).item()
-                self.history_["validation"].append(score)
-            else:
-                score = self.history_["train"][-1]
-            if score < best - 1e-12:
-                best, best_state, self.best_epoch_, waited = score, copy.deepcopy(self.network_.state_dict()), epoch, 0
-            else:
-                waited += 1
-                if self.patience is not None and waited >= self.patience:
-                    break
-        self.network_.load_state_dict(best_state)
-        self.network_.eval()
+
+        def train_loss(index):
+            rows = train_t[torch.as_tensor(index, device=device)]
+            return loss_fn(self.network_(Xs[rows]), ys[rows])
+
+        def validation_loss():
+            return loss_fn(self.network_(Xs[validation_t]), ys[validation_t]).item() if len(validation) else None
+
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
         return self
 
     def predict(self, X):

@@ -50,8 +50,6 @@ Stat. Comput. 6, 289 (1996) (log-Cholesky).
 """
 from __future__ import annotations
 
-import contextlib
-import copy
 import itertools
 import math
 import numbers
@@ -59,13 +57,13 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from .._backend import device as resolve_device
 from .._backend import like
 from .._validation import check_finite
 from ..homogenization.tensors import mandel_pairs, mandel_rotation
-from ._torch_estimator import TorchRegressor
+from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
+                               split_train_validation)
 
 __all__ = ["CNNRegressor", "symmetry_group", "apply_symmetry", "transform_tensor", "tensor_action", "tensor_r2"]
 
@@ -182,109 +180,6 @@ def tensor_r2(true, predicted):
     return float(np.mean(scores))
 
 
-# ----------------------------------------------------------------------------- training loop
-@contextlib.contextmanager
-def cpu_threads(n, device):
-    """Run torch's CPU kernels with ``n`` intra-op threads (``None``: unchanged), restored afterwards.
-
-    Small tensors (graph batches, small images) are faster on one thread than on several, whose
-    synchronization costs more than the work, and much faster when the cores are shared.
-    """
-    if n is None or resolve_device(device).type != "cpu":
-        yield
-        return
-    if not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"cpu_threads = {n!r}; expected None or an integer >= 1")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None):
-    """Adam with mini-batches over ``n_train`` training items and early stopping; shared by the
-    image and graph surrogates (whose inputs are not 2D feature matrices).
-
-    ``train_loss(index)`` returns the loss (tensor) of the training items at positions ``index``
-    (numpy int array); ``validation_loss()`` returns a float, or ``None`` when there is no
-    validation split (the training loss then decides). The weights of the best epoch are kept;
-    ``history_`` and ``best_epoch_`` are set on ``estimator``.
-    """
-    optimizer = torch.optim.Adam(parameters if parameters is not None else network.parameters(),
-                                 lr=estimator.learning_rate, weight_decay=estimator.weight_decay)
-    schedule = getattr(estimator, "lr_schedule", "constant")
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, estimator.max_epochs)
-                 if schedule == "cosine" else None)
-    batch = n_train if estimator.batch_size is None else max(1, min(estimator.batch_size, n_train))
-    estimator.history_ = {"train": [], "validation": []}
-    best, best_state, estimator.best_epoch_, waited = np.inf, None, 0, 0
-    epochs = tqdm(range(estimator.max_epochs), disable=not estimator.progress, desc=type(estimator).__name__)
-    for epoch in epochs:
-        network.train()
-        permutation = generator.permutation(n_train)
-        total = 0.0
-        for start in range(0, n_train, batch):
-            index = permutation[start:start + batch]
-            optimizer.zero_grad()
-            loss = train_loss(index)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-        estimator.history_["train"].append(total / n_train)
-        if scheduler is not None:
-            scheduler.step()
-        network.eval()
-        with torch.no_grad():
-            score = validation_loss()
-        if score is None:
-            score = estimator.history_["train"][-1]
-        else:
-            estimator.history_["validation"].append(float(score))
-        if not np.isfinite(score):
-            break
-        if score < best - 1e-12:
-            best, best_state, estimator.best_epoch_, waited = score, copy.deepcopy(network.state_dict()), epoch, 0
-        else:
-            waited += 1
-            if estimator.patience is not None and waited >= estimator.patience:
-                break
-    if best_state is None:
-        raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
-                           "lower learning_rate")
-    network.load_state_dict(best_state)
-    network.eval()
-
-
-def split_train_validation(estimator, n):
-    """Random positions for training and validation (``validation_fraction`` of ``n``)."""
-    generator = np.random.default_rng(estimator.seed)
-    order = generator.permutation(n)
-    fraction = estimator.validation_fraction
-    n_validation = int(round(fraction * n)) if fraction else 0
-    if n_validation and n - n_validation < 2:
-        raise ValueError(f"{n} samples are too few to hold out a validation fraction of {fraction}")
-    return order[n_validation:], order[:n_validation], generator
-
-
-def check_training_settings(estimator):
-    for name in ("learning_rate",):
-        value = getattr(estimator, name)
-        if not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name} = {value!r}; expected a positive number")
-    if not isinstance(estimator.max_epochs, numbers.Integral) or estimator.max_epochs < 1:
-        raise ValueError(f"max_epochs = {estimator.max_epochs!r}; expected an integer >= 1")
-    if estimator.batch_size is not None and (not isinstance(estimator.batch_size, numbers.Integral)
-                                             or estimator.batch_size < 1):
-        raise ValueError(f"batch_size = {estimator.batch_size!r}; expected None or an integer >= 1")
-    if getattr(estimator, "lr_schedule", "constant") not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule = {estimator.lr_schedule!r}; expected 'constant' or 'cosine'")
-    if not 0 <= estimator.validation_fraction < 1:
-        raise ValueError(f"validation_fraction = {estimator.validation_fraction!r}; expected a number in [0, 1)")
-
-
-# ----------------------------------------------------------------------------- network
 def _conv(ndim, n_in, n_out):
     conv = torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
     return conv(n_in, n_out, 3, padding=1, padding_mode="circular")
@@ -343,12 +238,6 @@ class CNNRegressor(TorchRegressor):
         Output parameterization: ``"cholesky"`` (default) predicts :math:`K = \bar k L L^T`,
         symmetric positive definite by construction; ``"mandel"`` the standardized Mandel components
         (symmetric by construction).
-    component_scaling : {"each", "common"}
-        How the loss weights the independent components: ``"each"`` (default) divides each by its own
-        training standard deviation (a small coupling such as :math:`K_{12}` counts as much as the
-        diagonal); ``"common"`` divides all by one scale (their root-mean-square standard deviation), so
-        the loss is the squared norm of the tensor error and components count by their physical size —
-        better for stiffnesses, whose many small normal–shear couplings are mostly RVE noise.
     augment : bool
         Random symmetry-group element per training image and epoch, with :math:`K' = R K R^T`.
     tta : bool
@@ -381,9 +270,9 @@ class CNNRegressor(TorchRegressor):
     """
 
     def __init__(self, ndim=2, channels=(16, 32, 64), convs_per_block=1, activation="gelu", phase_features=None,
-                 target="conductivity", tensor="cholesky", component_scaling="each", augment=True, tta=False, *, learning_rate=3e-3, lr_schedule="cosine", max_epochs=40,
-                 batch_size=32, weight_decay=0.0, validation_fraction=0.15, patience=20, seed=0, device="auto",
-                 cpu_threads=None, progress=False):
+                 target="conductivity", tensor="cholesky", augment=True, tta=False, *, learning_rate=3e-3,
+                 lr_schedule="cosine", max_epochs=40, batch_size=32, weight_decay=0.0, validation_fraction=0.15,
+                 patience=20, seed=0, device="auto", cpu_threads=None, progress=False):
         self.ndim = ndim
         self.channels = channels
         self.convs_per_block = convs_per_block
@@ -391,7 +280,6 @@ class CNNRegressor(TorchRegressor):
         self.phase_features = phase_features
         self.target = target
         self.tensor = tensor
-        self.component_scaling = component_scaling
         self.augment = augment
         self.tta = tta
         self.lr_schedule = lr_schedule
@@ -407,8 +295,6 @@ class CNNRegressor(TorchRegressor):
             raise ValueError(f"activation = {self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
         if self.target not in _TARGETS:
             raise ValueError(f"target = {self.target!r}; expected one of {_TARGETS}")
-        if self.component_scaling not in ("each", "common"):
-            raise ValueError(f"component_scaling = {self.component_scaling!r}; expected 'each' or 'common'")
         if self.tensor not in ("cholesky", "mandel"):
             raise ValueError(f"tensor = {self.tensor!r}; expected 'cholesky' or 'mandel'")
         channels = tuple(self.channels)
@@ -555,8 +441,6 @@ class CNNRegressor(TorchRegressor):
         self.component_mean_ = components.mean(0)
         self.component_std_ = components.std(0)
         self.component_std_[self.component_std_ < 1e-12 * max(1.0, np.abs(components).max())] = 1.0
-        if self.component_scaling == "common":   # one scale: the loss is the tensor (Frobenius) error
-            self.component_std_[:] = np.sqrt(np.mean(self.component_std_ ** 2))
         self.scale_ = float(np.mean(np.trace(K, axis1=1, axis2=2)) / K.shape[1])
         self.n_features_in_ = self.n_phases_
 

@@ -47,8 +47,8 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import device as resolve_device
-from ._torch_estimator import TorchRegressor
-from .cnn import check_training_settings, cpu_threads, fit_network, split_train_validation
+from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
+                               split_train_validation)
 
 __all__ = ["GNNRegressor", "collate_graphs"]
 

@@ -56,19 +56,17 @@ Solids 11, 357 (1963) (Hill's lemma :math:`\langle\sigma:\varepsilon\rangle =
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import numbers
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from .._backend import device as resolve_device
 from .._backend import like, to_torch
 from .._validation import check_finite, check_labels
-from ._torch_estimator import TorchRegressor
+from ._torch_estimator import TorchRegressor, fit_network, split_train_validation
 
 __all__ = [
     "UNetFieldPredictor",
@@ -363,58 +361,27 @@ class UNetFieldPredictor(TorchRegressor):
 
         device = resolve_device(self.device)
         torch.manual_seed(self.seed)
-        generator = np.random.default_rng(self.seed)
-        n = len(labels)
-        order = generator.permutation(n)
-        n_validation = int(round(self.validation_fraction * n)) if self.validation_fraction else 0
-        if n_validation and n - n_validation < 2:
-            raise ValueError(f"{n} images are too few to hold out a validation fraction of "
-                             f"{self.validation_fraction}")
-        validation, train = order[:n_validation], order[n_validation:]
+        train, validation, generator = split_train_validation(self, len(labels))
         X = self._encode(labels, device)
         scale = self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
         Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
 
         self.network_ = _UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
                               _ACTIVATIONS[self.activation]).to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
-                                     weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.max_epochs, 1))
         loss_fn = torch.nn.MSELoss()
         symmetries = _symmetries(self.ndim, self.augment)
         batch = min(self.batch_size, len(train))
-        self.history_ = {"train": [], "validation": []}
-        best, best_state, self.best_epoch_, waited = np.inf, None, 0, 0
-        epochs = tqdm(range(self.max_epochs), disable=not self.progress, desc=type(self).__name__)
-        for epoch in epochs:
-            self.network_.train()
-            permutation = torch.as_tensor(generator.permutation(train), device=device)
-            total = 0.0
-            for start in range(0, len(train), batch):
-                index = permutation[start:start + batch]
-                symmetry = symmetries[generator.integers(len(symmetries))]
-                x, y = _apply_symmetry(X[index], symmetry), _apply_symmetry(Y[index], symmetry)
-                optimizer.zero_grad()
-                loss = loss_fn(self.network_(x), y)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(index)
-            schedule.step()
-            self.history_["train"].append(total / len(train))
-            if n_validation:
-                score = self._loss(X[validation], Y[validation], batch)
-                self.history_["validation"].append(score)
-            else:
-                score = self.history_["train"][-1]
-            if self.progress:
-                epochs.set_postfix(loss=f"{score:.3e}")
-            if score < best - 1e-12:
-                best, best_state, self.best_epoch_, waited = score, copy.deepcopy(self.network_.state_dict()), epoch, 0
-            else:
-                waited += 1
-                if self.patience is not None and waited >= self.patience:
-                    break
-        self.network_.load_state_dict(best_state)
+        train_t = torch.as_tensor(train, device=device)
+
+        def train_loss(index):
+            rows = train_t[torch.as_tensor(index, device=device)]
+            symmetry = symmetries[generator.integers(len(symmetries))]   # one symmetry per mini-batch
+            return loss_fn(self.network_(_apply_symmetry(X[rows], symmetry)), _apply_symmetry(Y[rows], symmetry))
+
+        def validation_loss():
+            return self._loss(X[validation], Y[validation], batch) if len(validation) else None
+
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, schedule="cosine")
         _recalibrate_batch_norm(self.network_, X[train], batch)
         return self
 

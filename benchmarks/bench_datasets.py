@@ -17,14 +17,15 @@ from pathlib import Path
 import torch
 
 from mslearn.datasets import generate, sample_particle_composites
-from mslearn.datasets.ready import PARTICLE_SPACE, _solver_threads
+from mslearn._backend import cpu_threads
+from mslearn.datasets.ready import PARTICLE_SPACE
 
 
 def run(n, size, device, batch_size, folder, name):
     sampler = lambda p, s: sample_particle_composites(p, s, size=size, device=device)  # noqa: E731
     sampler.name = "bench.particles"
     start = time.perf_counter()
-    with _solver_threads(torch.device(device)):
+    with cpu_threads(1, device):
         generate(Path(folder) / f"{name}.h5", sampler, PARTICLE_SPACE, n, seed=0, batch_size=batch_size,
                  progress=False, metadata={"size": size})
     return n / (time.perf_counter() - start)

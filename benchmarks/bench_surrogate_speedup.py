@@ -26,9 +26,10 @@ import time
 import numpy as np
 import torch
 
+from mslearn._backend import cpu_threads
 from mslearn._backend import device as resolve_device
 from mslearn.datasets import sample_parameters, voxel_composite_images
-from mslearn.datasets.ready import NU, TOL, _solver_threads, _voxel_space
+from mslearn.datasets.ready import NU, TOL, _voxel_space
 from mslearn.homogenization import conductivity, elasticity
 from mslearn.surrogates import CNNRegressor
 
@@ -86,7 +87,7 @@ def main():
     print(f"device {device}; solver: batched CG, tol {TOL:g}, float64; CNN: float32 predict\n")
     print(f"{'case':<30}{'solver / sample':>18}{'CNN / sample':>16}{'speed-up':>11}  >= {GOAL:.0f}x?")
     networks, rows = {}, []
-    with _solver_threads(device):
+    with cpu_threads(1, device):
         for kind, ndim, size, reference, n in cases:
             key = (kind, ndim, reference)
             if key not in networks:

@@ -6,12 +6,13 @@ tensors only.
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
 import torch
 
-__all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch"]
+__all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch", "cpu_threads"]
 
 
 def device(spec="auto") -> torch.device:
@@ -54,6 +55,9 @@ def device(spec="auto") -> torch.device:
             "use device='auto' to fall back to the CPU"
         )
     return resolved
+
+
+_resolve_device = device   # for functions whose ``device`` argument shadows the function
 
 
 def rng(seed) -> np.random.Generator:
@@ -100,3 +104,37 @@ def like(result, reference):
     if isinstance(result, torch.Tensor):
         return result.detach().cpu().numpy()
     return result
+
+
+@contextlib.contextmanager
+def cpu_threads(n, device="cpu"):
+    """Run torch's CPU kernels with ``n`` intra-op threads (``None``: unchanged), restored afterwards.
+
+    The project's thread policy, in one place: small FFTs, convolutions and graph batches are faster
+    on one thread than on several, whose synchronization costs more than the work, and much faster
+    when the cores are shared (a second OpenMP thread waiting on a busy core can make a small solve
+    5-10x slower). The ready datasets' solves, the reconstruction and, on request (``cpu_threads=``),
+    the image and graph surrogates run inside this context. A no-op when ``device`` is not the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mslearn._backend import cpu_threads
+    >>> before = torch.get_num_threads()
+    >>> with cpu_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n is None or _resolve_device(device).type != "cpu":
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"cpu_threads = {n!r}; expected None or an integer >= 1")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import mslearn
-from mslearn._backend import like, rng, to_torch, torch_generator
+from mslearn._backend import cpu_threads, like, rng, to_torch, torch_generator
 from mslearn._validation import (
     check_finite, check_in_range, check_labels, check_phase_present, check_positive, check_properties,
 )
@@ -77,3 +77,18 @@ def test_number_checks():
         check_properties(1.0, name="k")
     with pytest.raises(ValueError, match="labels go up to 2"):
         check_properties([1.0, 2.0], name="k", n_labels=3)
+
+
+def test_cpu_threads_sets_and_restores_even_on_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with cpu_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="expected None or an integer >= 1"):
+            with cpu_threads(bad):
+                pass

@@ -423,6 +423,25 @@ def test_nearest_microstructures(descriptor):
     assert index[0] == 4
 
 
+def test_nearest_microstructures_window_is_the_central_s2_window():
+    """window=w compares exactly the S2 entries with |r_d| <= w (the map of pca_of_correlations), and the
+    distances are those of the windowed maps; bad windows are refused with the size they need."""
+    database = random_labels((6, 16, 16), p=0.4, seed=13)
+    query = random_labels((16, 16), p=0.4, seed=14)
+    index, distance = D.nearest_microstructures(query, database, window=3, k=6)
+    maps = np.asarray(D.two_point_correlation(np.concatenate([query[None], database]), batch=True))
+    windows = np.fft.fftshift(maps, axes=(1, 2))[:, 8 - 3:8 + 4, 8 - 3:8 + 4].reshape(7, -1)
+    expected = np.linalg.norm(windows[1:] - windows[0], axis=1)
+    np.testing.assert_allclose(distance, np.sort(expected), rtol=1e-12)
+    assert index.tolist() == np.argsort(expected).tolist()
+    with pytest.raises(ValueError, match=r"window=8 needs images of at least 17 pixels per axis"):
+        D.nearest_microstructures(query, database, window=8)
+    with pytest.raises(ValueError, match="descriptor='s2' only"):
+        D.nearest_microstructures(query, database, descriptor="gram", window=2)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        D.nearest_microstructures(query, database, window=-1)
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input
 

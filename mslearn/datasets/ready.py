@@ -22,7 +22,6 @@ conductance; polycrystal ionic conductivity), Torquato (2002) for the structures
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -34,11 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import __version__
 from .._backend import device as resolve_device
-from .._backend import rng
+from .._backend import cpu_threads, rng
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
@@ -157,22 +155,10 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
 def _solver_threads(dev):
-    """Run small CPU solves on one thread (restored afterwards).
-
-    The FFTs of one batch are small; with several OpenMP threads on a shared or busy machine the
-    threads wait on each other and a solve can be 5-10x slower than on one thread.
-    """
-    if dev.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    """Small CPU solves run on one thread (the project's policy, :func:`mslearn._backend.cpu_threads`):
+    the FFTs of one batch are small, and on a shared or busy machine several threads wait on each other."""
+    return cpu_threads(1, dev)
 
 
 def _check_size(size, low=8):

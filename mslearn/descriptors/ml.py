@@ -309,12 +309,18 @@ def pca_of_correlations(data, n_components=None, *, kind="labels", phase=1, peri
     return pca, pca.transform(features)
 
 
-def _descriptor_function(descriptor, phase, periodic):
+def _descriptor_function(descriptor, phase, periodic, window=None):
     if callable(descriptor):
         return lambda x: _backend.to_torch(descriptor(x)).reshape(len(x), -1).to(torch.float64)
     if descriptor == "s2":
-        return lambda x: two_point_correlation(x, phase, periodic=periodic, batch=True,
-                                               dtype=torch.float64).flatten(1)
+        def s2(x):
+            maps = two_point_correlation(x, phase, periodic=periodic, batch=True, dtype=torch.float64)
+            if window is not None:   # displacement -window .. window along every axis
+                axes = tuple(range(1, maps.ndim))
+                central = (slice(None),) + (slice(0, 2 * window + 1),) * len(axes)
+                maps = torch.roll(maps, (window,) * len(axes), dims=axes)[central]
+            return maps.flatten(1)
+        return s2
     if descriptor == "gram":
         def gram(x):
             field, _ = _common.indicator(x, phase, batch=True, dtype=torch.float64)
@@ -329,8 +335,8 @@ def _descriptor_function(descriptor, phase, periodic):
 
 
 def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, batch=False, periodic=True,
-                            chunk=256):
-    """The ``k`` microstructures of ``database`` closest to ``query`` in a descriptor space.
+                            window=None, chunk=256):
+    r"""The ``k`` microstructures of ``database`` closest to ``query`` in a descriptor space.
 
     Instance-based retrieval (Bostanabad et al. 2018, §4): distances are Euclidean between descriptor
     vectors, computed in batches of ``chunk`` images.
@@ -346,6 +352,11 @@ def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, b
     k : int
     phase : int
     batch, periodic : bool
+    window : int, optional
+        With ``descriptor="s2"``: compare only displacements with ``|r_d| <= window`` (the central
+        ``(2 window + 1)^ndim`` window, as in :func:`pca_of_correlations`). At large displacements a
+        single image's S2 is :math:`\phi^2` plus sampling noise, and thousands of noisy entries can
+        outweigh the informative short-range ones; a window of a few feature sizes removes them.
 
     Returns
     -------
@@ -359,6 +370,8 @@ def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, b
     >>> db = np.random.default_rng(0).integers(0, 2, (5, 8, 8))
     >>> nearest_microstructures(db[3], db)[0].tolist()
     [3]
+    >>> nearest_microstructures(db[3], db, window=2)[0].tolist()
+    [3]
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k={k!r}; expected an integer >= 1")
@@ -366,8 +379,17 @@ def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, b
     check_spatial_ndim(database, name="database", batch=True)
     if k > len(database):
         raise ValueError(f"k={k} is larger than the database ({len(database)} microstructures)")
-    check_spatial_ndim(query, name="query", batch=batch)
-    describe = _descriptor_function(descriptor, phase, periodic)
+    ndim = check_spatial_ndim(query, name="query", batch=batch)
+    if window is not None:
+        if not isinstance(descriptor, str) or descriptor != "s2":
+            raise ValueError(f"window={window!r} applies to descriptor='s2' only, not {descriptor!r}")
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+            raise ValueError(f"window={window!r}; expected a non-negative integer (displacements |r_d| <= window)")
+        smallest = min(database.shape[-ndim:])
+        if 2 * window + 1 > smallest:
+            raise ValueError(f"window={window} needs images of at least {2 * window + 1} pixels per axis; "
+                             f"the smallest side is {smallest}")
+    describe = _descriptor_function(descriptor, phase, periodic, window)
     q = _backend.to_torch(query)
     q = describe(q if batch else q.unsqueeze(0)).to(torch.float64)
     db = _backend.to_torch(database)

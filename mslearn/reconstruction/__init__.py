@@ -49,7 +49,6 @@ import numbers
 import time
 
 import numpy as np
-import torch
 
 from .. import _backend
 from . import _targets as T
@@ -146,15 +145,10 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     >>> result.structure.shape
     (32, 32)
     """
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
+    with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             iterations, optimizer, n_swaps, cleanup, polish_trials, tolerance, seed,
                             device, progress, isotropic)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels, iterations,

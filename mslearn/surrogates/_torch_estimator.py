@@ -8,7 +8,6 @@ kept) and only says how to build its network and compute its loss.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
 import numbers
@@ -20,32 +19,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._backend import cpu_threads
 from .._backend import device as resolve_device
 
 __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
 
 
 # -- the shared training loop ----------------------------------------------------------------------
-@contextlib.contextmanager
-def cpu_threads(n, device):
-    """Run torch's CPU kernels with ``n`` intra-op threads (``None``: unchanged), restored afterwards.
-
-    Small tensors (graph batches, small images) are faster on one thread than on several, whose
-    synchronization costs more than the work, and much faster when the cores are shared.
-    """
-    if n is None or resolve_device(device).type != "cpu":
-        yield
-        return
-    if not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"cpu_threads = {n!r}; expected None or an integer >= 1")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None,
                 schedule=None):
     """The one training loop of every torch surrogate: Adam with mini-batches over ``n_train``

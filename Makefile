@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make book   create .venv, install, execute the notebooks, build the HTML book into _build/html
-#   make test   create/use .venv, run every test: package tests, notebooks (nbval + papermill), book build
+#   make test   create/use .venv, run every test: package tests, notebooks (checked outputs + papermill), book build
 #
 # torch is installed first and on its own, from TORCH_SPEC. The default (torch==2.13.0) is a
 # CPU build where a local wheel is configured (as on our CI machines); on a CUDA machine pick the
@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make book               build the executable book into _build/html (sets up .venv)"
-	@echo "make test               run all tests: package, notebooks (nbval, papermill), book build"
+	@echo "make test               run all tests: package, notebooks (checked outputs, papermill), book build"
 	@echo "make refresh-notebooks  re-execute the notebooks and store their checked outputs"
 	@echo "make benchmarks         run the speed benchmarks in benchmarks/"
 
@@ -33,10 +33,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# One pytest run covers the package tests, the notebooks at their defaults (nbval, checked cells
-# compared), the papermill runs with small parameters and the strict book build.
+# One pytest run covers the package tests, the strict book build (which executes every notebook
+# once, at its defaults; tests/test_book.py then compares the checked cells with the stored ones)
+# and the papermill runs with small parameters.
 test: $(STAMP)
-	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn book --doctest-modules --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn --doctest-modules $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -1,9 +1,14 @@
 """Notebook housekeeping shared by the test suite and ``make refresh-notebooks``.
 
 Stored notebooks are kept clean: a code cell keeps its outputs and execution count only when its
-first line is ``# NBVAL_CHECK_OUTPUT`` (those outputs are what ``pytest --nbval-lax`` compares);
-every other cell is stored without outputs, and execution metadata (timings, widget state,
-papermill records) is dropped, so a re-run leaves no noise in diffs.
+first line is ``# NBVAL_CHECK_OUTPUT`` (the marker nbval uses; those outputs are the regression
+values that :func:`compare_checked` holds a fresh execution to); every other cell is stored without
+outputs, and execution metadata (timings, widget state, papermill records) is dropped, so a re-run
+leaves no noise in diffs.
+
+Each notebook is executed once per test run, by the strict book build (``tests/test_book.py``), and
+its checked cells are compared with the stored ones there — the comparison ``pytest --nbval-lax``
+would make, without executing every notebook a second time.
 
 Usage::
 
@@ -130,6 +135,48 @@ def glued_values(nb) -> dict:
             if "name" in record and key in output.get("data", {}):
                 values[record["name"]] = output["data"][key]
     return values
+
+
+def _comparable(cell):
+    """What a checked cell is held to: its stdout (chunks joined), the ``text/plain`` forms of its
+    displayed values (including ``glue`` records) and any error; images, HTML and stderr are not
+    compared (as with ``nbval --nbval-lax``, whose semantics this follows)."""
+    stdout, values = "", []
+    for output in cell.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "stream" and output.get("name") == "stdout":
+            stdout += output.get("text", "")
+        elif kind in ("display_data", "execute_result"):
+            values.append({k: v for k, v in output.get("data", {}).items() if k.endswith("text/plain")})
+        elif kind == "error":
+            values.append({"error": f"{output.get('ename')}: {output.get('evalue')}"})
+    return stdout, values
+
+
+def compare_checked(stored, executed) -> list:
+    """Differences between the checked cells of a stored notebook and of a fresh execution of it.
+
+    Returns a list of messages, empty when every checked cell printed and displayed exactly what is
+    stored. Code cells are paired in order (an execution cache may keep only the code cells); a fresh
+    execution of a different notebook (other code cells or sources) is a difference too.
+    """
+    stored_code = [c for c in stored.cells if c.cell_type == "code"]
+    executed_code = [c for c in executed.cells if c.cell_type == "code"]
+    if len(stored_code) != len(executed_code):
+        return [f"the executed notebook has {len(executed_code)} code cells, the stored one {len(stored_code)}"]
+    problems = []
+    for index, (old, new) in enumerate(zip(stored_code, executed_code)):
+        if not is_checked(old):
+            continue
+        if old.source != new.source:
+            problems.append(f"code cell {index}: the executed source differs from the stored one")
+            continue
+        (old_out, old_values), (new_out, new_values) = _comparable(old), _comparable(new)
+        if old_out != new_out:
+            problems.append(f"code cell {index} printed\n{new_out}\nbut the stored output is\n{old_out}")
+        if old_values != new_values:
+            problems.append(f"code cell {index} displayed {new_values}\nbut the stored values are {old_values}")
+    return problems
 
 
 def refresh(path):

@@ -1,11 +1,9 @@
 """The notebook regression harness catches broken notebooks (checked on tiny fixtures)."""
-import subprocess
-import sys
-
 import nbformat
 import pytest
 
-from notebook_tools import clean, glued_values, is_clean, read_parameters, refresh, unknown_parameters
+from notebook_tools import (clean, compare_checked, execute, glued_values, is_clean, read_parameters, refresh,
+                            unknown_parameters)
 
 
 def _fixture(path, body="value = 0.5 * scale\nprint(round(value, 3))"):
@@ -24,20 +22,15 @@ def _fixture(path, body="value = 0.5 * scale\nprint(round(value, 3))"):
     return path
 
 
-def _nbval(path):
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "-q", str(path)],
-        cwd=path.parent, capture_output=True, text=True, timeout=300,
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory):
     path = _fixture(tmp_path_factory.mktemp("nb") / "fixture.ipynb")
     refresh(path)
     return path
+
+
+def _fresh_run(path):
+    return execute(nbformat.read(path, as_version=4), cwd=path.parent)
 
 
 def test_refresh_stores_only_checked_outputs(refreshed):
@@ -49,25 +42,49 @@ def test_refresh_stores_only_checked_outputs(refreshed):
 
 
 def test_unchanged_notebook_passes(refreshed):
-    code, log = _nbval(refreshed)
-    assert code == 0, log
+    assert compare_checked(nbformat.read(refreshed, as_version=4), _fresh_run(refreshed)) == []
 
 
-def test_changed_checked_number_fails(refreshed, tmp_path):
-    nb = nbformat.read(refreshed, as_version=4)
-    nb.cells[3].outputs[0]["text"] = "0.6\n"  # the stored regression value no longer matches
-    path = tmp_path / "changed.ipynb"
-    nbformat.write(nb, path)
-    code, log = _nbval(path)
-    assert code != 0 and "0.6" in log
+def test_changed_checked_number_fails(refreshed):
+    stored = nbformat.read(refreshed, as_version=4)
+    stored.cells[3].outputs[0]["text"] = "0.6\n"  # the stored regression value no longer matches
+    problems = compare_checked(stored, _fresh_run(refreshed))
+    assert len(problems) == 1 and "printed\n0.5" in problems[0] and "0.6" in problems[0]
 
 
-def test_exception_fails(tmp_path):
-    path = _fixture(tmp_path / "broken.ipynb", body="raise RuntimeError('deliberately broken')")
-    nb = nbformat.read(path, as_version=4)
-    nbformat.write(clean(nb), path)
-    code, log = _nbval(path)
-    assert code != 0 and "deliberately broken" in log
+def test_unchecked_cells_and_split_streams_are_not_differences(refreshed):
+    executed = _fresh_run(refreshed)
+    executed.cells[4].outputs = []                                   # unchecked: not compared
+    text = executed.cells[3].outputs[0]["text"]
+    executed.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text[:1]),
+                                 nbformat.v4.new_output("stream", name="stdout", text=text[1:]),
+                                 nbformat.v4.new_output("stream", name="stderr", text="a warning\n")]
+    assert compare_checked(nbformat.read(refreshed, as_version=4), executed) == []
+
+
+def test_other_notebook_or_source_is_a_difference(refreshed):
+    stored = nbformat.read(refreshed, as_version=4)
+    executed = _fresh_run(refreshed)
+    executed.cells[3].source += "\n# edited"
+    assert "source differs" in compare_checked(stored, executed)[0]
+    executed.cells.pop()
+    assert "cells" in compare_checked(stored, executed)[0]
+
+
+@pytest.mark.slow
+def test_an_exception_fails_the_strict_book_build(tmp_path):
+    """A notebook whose cell raises fails ``jupyter-book build -W`` (how the test suite executes them)."""
+    from test_book import jupyter_book
+
+    nb = nbformat.read(_fixture(tmp_path / "broken.ipynb", body="raise RuntimeError('deliberately broken')"),
+                       as_version=4)
+    nbformat.write(clean(nb), tmp_path / "broken.ipynb")
+    (tmp_path / "_config.yml").write_text("title: fixture\nexecute:\n  execute_notebooks: force\n"
+                                          "  allow_errors: false\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: broken\n")
+    result = jupyter_book("build", str(tmp_path), "-W", cwd=tmp_path, timeout=600)
+    assert result.returncode != 0 and "Executing notebook failed" in result.stdout + result.stderr
+    assert "deliberately broken" in (tmp_path / "_build" / "html" / "reports" / "broken.err.log").read_text()
 
 
 def test_parameters_are_read_and_misspellings_caught(tmp_path):
@@ -77,7 +94,5 @@ def test_parameters_are_read_and_misspellings_caught(tmp_path):
 
 
 def test_glued_values_are_read_back(refreshed, tmp_path):
-    from notebook_tools import execute
-
     nb = execute(nbformat.read(refreshed, as_version=4), cwd=tmp_path)
     assert float(glued_values(nb)["doubled"]) == 2.0

@@ -1,7 +1,7 @@
 """Every notebook under book/: structure rules and a papermill run with small parameters.
 
-The run at the default parameters, with its checked numbers, is nbval's job (``make test`` passes
-``book`` and ``--nbval-lax`` to pytest). Notebooks are discovered, never listed, so a new chapter is
+The run at the default parameters, with its checked numbers, is the strict book build's
+(``tests/test_book.py``). Notebooks are discovered, never listed, so a new chapter is
 tested without editing this file.
 """
 import json

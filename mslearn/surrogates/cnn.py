@@ -229,11 +229,6 @@ class CNNRegressor(TorchRegressor):
     phase_features : array ``(n_phases, c)``, optional
         Per-phase input channels (e.g. ``log10`` conductivities); default one-hot labels. Input
         channels are standardized with the training mean and standard deviation.
-    target : {"conductivity", "stiffness"}
-        What the tensors are: second-order ``(d, d)`` conductivity-like tensors (default), which
-        transform as :math:`R K R^T`, or Mandel stiffness matrices ``(m, m)``, ``m = d(d+1)/2`` (3
-        in 2D plane strain, 6 in 3D, order of :mod:`mslearn.homogenization.tensors`), which transform
-        as :math:`Q C Q^T` with the Mandel rotation :math:`Q(R)` (Rao & Liu 2020's 3D-CNN target).
     tensor : {"cholesky", "mandel"}
         Output parameterization: ``"cholesky"`` (default) predicts :math:`K = \bar k L L^T`,
         symmetric positive definite by construction; ``"mandel"`` the standardized Mandel components
@@ -243,6 +238,11 @@ class CNNRegressor(TorchRegressor):
     tta : bool
         Test-time augmentation: average over the group in ``predict`` (exactly equivariant, |G| times
         slower: 8 in 2D, 48 in 3D). ``predict(images, tta=...)`` overrides it per call.
+    target : {"conductivity", "stiffness"}
+        What the tensors are: second-order ``(d, d)`` conductivity-like tensors (default), which
+        transform as :math:`R K R^T`, or Mandel stiffness matrices ``(m, m)``, ``m = d(d+1)/2`` (3
+        in 2D plane strain, 6 in 3D, order of :mod:`mslearn.homogenization.tensors`), which transform
+        as :math:`Q C Q^T` with the Mandel rotation :math:`Q(R)` (Rao & Liu 2020's 3D-CNN target).
     learning_rate, lr_schedule, max_epochs, batch_size, weight_decay, validation_fraction, patience, seed,
     device, progress
         As in :class:`~mslearn.surrogates.MLPRegressor`; ``lr_schedule="cosine"`` decays the learning
@@ -270,7 +270,7 @@ class CNNRegressor(TorchRegressor):
     """
 
     def __init__(self, ndim=2, channels=(16, 32, 64), convs_per_block=1, activation="gelu", phase_features=None,
-                 target="conductivity", tensor="cholesky", augment=True, tta=False, *, learning_rate=3e-3,
+                 tensor="cholesky", augment=True, tta=False, target="conductivity", *, learning_rate=3e-3,
                  lr_schedule="cosine", max_epochs=40, batch_size=32, weight_decay=0.0, validation_fraction=0.15,
                  patience=20, seed=0, device="auto", cpu_threads=None, progress=False):
         self.ndim = ndim

@@ -449,9 +449,11 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
                         "from the FFT solver."),
         "phases": phases,
     }
-    return _ready("voxel_composites", key, sampler,
-                  _voxel_space(ndim), n_samples, seed, cache, progress, metadata,
-                  (128 if ndim == 2 else 16) if dev.type == "cpu" else 512, dev)
+    batch = (128 if ndim == 2 else 16) if dev.type == "cpu" else 512
+    if property == "elasticity" and dev.type != "cpu":   # 6 load cases x 6 components per voxel: bound memory
+        batch = max(4, min(batch, 2 ** 21 // size ** ndim))
+    return _ready("voxel_composites", key, sampler, _voxel_space(ndim), n_samples, seed, cache, progress, metadata,
+                  batch, dev)
 
 
 # ----------------------------------------------------------------------------- 4. polycrystals

@@ -41,6 +41,10 @@ def test_book_builds_without_warnings(build):
     log = build.stdout + build.stderr
     assert build.returncode == 0, log[-6000:]
     assert (BUILD / "html" / "index.html").exists()
+    # equations render without internet: MathJax is served from the book, not from a CDN
+    page = (BUILD / "html" / "book" / "part3" / "fft_homogenization.html").read_text()
+    assert "_static/mathjax/tex-chtml.js" in page and "cdn.jsdelivr.net/npm/mathjax" not in page
+    assert (BUILD / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
 @pytest.mark.slow

@@ -29,6 +29,9 @@ def test_pyproject_and_environment_agree():
     conda = dict(
         _name_and_spec(d) for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))
     )
+    # packages that conda-forge lacks come from pip, inside environment.yml too (the project itself aside)
+    pip_section = next((d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), [])
+    conda.update(_name_and_spec(r.split("#")[0]) for r in pip_section if not r.startswith("-e"))
     assert pypi == conda
 
 

@@ -113,7 +113,7 @@ def _check_n(n, name="n_samples", low=1):
 
 
 def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, dev):
-    with _solver_threads(dev):
+    with cpu_threads(1, dev):   # small batched FFTs: one thread is fastest (mslearn._backend.cpu_threads)
         return _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size)
 
 
@@ -153,12 +153,6 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
             return run(folder / filename)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _solver_threads(dev):
-    """Small CPU solves run on one thread (the project's policy, :func:`mslearn._backend.cpu_threads`):
-    the FFTs of one batch are small, and on a shared or busy machine several threads wait on each other."""
-    return cpu_threads(1, dev)
 
 
 def _check_size(size, low=8):

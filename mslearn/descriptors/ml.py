@@ -239,7 +239,10 @@ def gram_matrices(x, *, layers=None, batch=False, network=None, periodic=True, d
 
 
 def _central_window(maps, ndim, window):
-    maps = np.fft.fftshift(maps, axes=tuple(range(-ndim, 0)))
+    """Displacements ``-window .. window`` along the last ``ndim`` axes (origin first in ``maps``);
+    numpy or torch."""
+    axes = tuple(range(-ndim, 0))
+    maps = torch.fft.fftshift(maps, dim=axes) if _backend.is_torch(maps) else np.fft.fftshift(maps, axes=axes)
     if window is None:
         return maps
     index = [slice(None)] * (maps.ndim - ndim)
@@ -315,11 +318,7 @@ def _descriptor_function(descriptor, phase, periodic, window=None):
     if descriptor == "s2":
         def s2(x):
             maps = two_point_correlation(x, phase, periodic=periodic, batch=True, dtype=torch.float64)
-            if window is not None:   # displacement -window .. window along every axis
-                axes = tuple(range(1, maps.ndim))
-                central = (slice(None),) + (slice(0, 2 * window + 1),) * len(axes)
-                maps = torch.roll(maps, (window,) * len(axes), dims=axes)[central]
-            return maps.flatten(1)
+            return (maps if window is None else _central_window(maps, maps.ndim - 1, window)).flatten(1)
         return s2
     if descriptor == "gram":
         def gram(x):

@@ -7,6 +7,10 @@ round-off (solver tolerance 1e-4 on the residual gives effective values to ~1e-5
 """
 import json
 import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -15,6 +19,7 @@ import pytest
 import torch
 
 from mslearn import datasets
+from mslearn.datasets import ready
 from mslearn.datasets import Dataset, generate, load, sample_parameters, sample_seeds, voxel_composite_images
 from mslearn.descriptors import specific_surface
 from mslearn.homogenization.tensors import isotropic_stiffness
@@ -421,3 +426,43 @@ def test_cache_false_leaves_no_file(cache, tmp_path, monkeypatch):
     ds = datasets.particle_composites(3, size=16, device="cpu", cache=False)
     assert len(ds) == 3 and not list(tmp_path.iterdir())
     assert datasets.cache_dir() == tmp_path
+
+
+def test_a_changed_sampler_invalidates_the_cache(cache, tmp_path, monkeypatch):
+    # an edit to a sampler changes the code fingerprint ...
+    package = Path(ready.__file__).resolve().parent.parent
+    edited = tmp_path / "mslearn"
+    shutil.copytree(package, edited, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    assert ready.source_digest(edited)[:12] == ready.code_fingerprint()
+    source = edited / "datasets" / "ready.py"
+    text = source.read_text()
+    assert "k_particle = 10.0 **" in text
+    source.write_text(text.replace("k_particle = 10.0 **", "k_particle = 2 * 10.0 **"))
+    fingerprint = ready.source_digest(edited)[:12]
+    assert fingerprint != ready.code_fingerprint()
+
+    # ... and data cached by the old code is then never read back: the changed sampler runs
+    old = datasets.particle_composites(4, size=16, device="cpu")
+    original = ready.sample_particle_composites
+
+    def changed(parameters, seeds, **kwargs):
+        return original(parameters.assign(log10_contrast=parameters.log10_contrast + math.log10(2)), seeds, **kwargs)
+
+    monkeypatch.setattr(ready, "sample_particle_composites", changed)
+    monkeypatch.setattr(ready, "code_fingerprint", lambda: fingerprint)
+    new = datasets.particle_composites(4, size=16, device="cpu")
+    assert len(list(cache.glob("particle_composites-n4-s16-*.h5"))) == 2      # the old file is kept
+    assert np.all(new.targets.k_mean.to_numpy() > old.targets.k_mean.to_numpy())
+    monkeypatch.undo()
+    assert_same(datasets.particle_composites(4, size=16, device="cpu"), old)   # the old code finds its file
+
+
+def test_the_fingerprint_covers_every_module_that_makes_the_data():
+    script = ("import sys\nfrom mslearn import datasets\n"
+              "datasets.particle_composites(2, size=16, device='cpu', cache=False)\n"
+              "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.startswith('mslearn.')))")
+    files = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    package = Path(ready.__file__).resolve().parent.parent
+    covered = [package / source for source in ready.DATA_SOURCES]
+    missing = [f for f in map(Path, files) if not any(f == c or c in f.parents for c in covered)]
+    assert files and not missing, f"add these modules to DATA_SOURCES: {missing}"

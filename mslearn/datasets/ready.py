@@ -3,8 +3,10 @@ r"""Ready-made solver datasets, generated on first use and cached.
 Each function builds its structures with :mod:`mslearn.structures`, homogenizes them with
 :mod:`mslearn.homogenization` (batched, on ``device``) and stores the result with
 :func:`mslearn.datasets.generate`. The store is cached under ``$MSLEARN_CACHE`` (default
-``~/.cache/mslearn``) in a file whose name encodes *every* argument that changes the data, so a
-call with other arguments never reads a stale file; an interrupted generation resumes.
+``~/.cache/mslearn``) in a file whose name encodes *everything* that changes the data: the
+arguments, the solver tolerance, the package version, the store's format version and a digest of
+the source code that generates the data (:func:`code_fingerprint`). A call with other arguments, or
+from a changed sampler or solver, never reads a stale file; an interrupted generation resumes.
 
 ==========================  ==================================================================
 :func:`particle_composites`  overlapping elliptical particles with a resistive interphase → conductivity
@@ -47,6 +49,7 @@ from .store import FORMAT_VERSION, generate, load
 
 __all__ = [
     "cache_dir",
+    "code_fingerprint",
     "particle_composites",
     "triangular_lattices",
     "voxel_composites",
@@ -64,7 +67,6 @@ __all__ = [
     "POLYCRYSTAL_SPACE",
 ]
 
-RECIPE_VERSION = 3          # raise when a sampler changes its output: cached files are then regenerated
 NU = 0.3                    # Poisson's ratio of both phases in the elastic voxel composites
 TOL = 1e-4                  # relative residual of the FFT solver (effective properties to ~1e-5)
 
@@ -106,6 +108,32 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MSLEARN_CACHE") or Path.home() / ".cache" / "mslearn")
 
 
+# The source that makes the data: the samplers and every mslearn module they call (a test checks
+# that these cover every mslearn module a dataset generation imports).
+DATA_SOURCES = ("_backend.py", "_validation.py", "structures.py", "descriptors", "homogenization", "datasets")
+
+
+def source_digest(root, sources=DATA_SOURCES) -> str:
+    """SHA-1 over the paths and contents of the ``.py`` files in ``sources`` under ``root``."""
+    root = Path(root)
+    digest = hashlib.sha1()
+    for source in sources:
+        path = root / source
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A digest of the code that generates the ready datasets (part of every cache key).
+
+    Any edit to a sampler, a structure generator, a descriptor or the solver changes it, so a cached
+    file written by other code is never read back as if this code had made it.
+    """
+    return source_digest(Path(__file__).resolve().parent.parent)[:12]
+
+
 def _check_n(n, name="n_samples", low=1):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < low:
         raise ValueError(f"{name} = {n!r}; expected an integer >= {low}")
@@ -122,7 +150,8 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
     n_samples = _check_n(n_samples)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed = {seed!r}; expected a non-negative integer")
-    key = dict(key, n_samples=n_samples, seed=int(seed), recipe=RECIPE_VERSION, format=FORMAT_VERSION)
+    key = dict(key, n_samples=n_samples, seed=int(seed), tol=TOL, format=FORMAT_VERSION, version=__version__,
+               code=code_fingerprint())
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     size = key.get("size")
     filename = f"{name}-n{n_samples}-s{size}-seed{seed}-{digest}.h5"
@@ -429,11 +458,10 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, property=property,
                                 device=dev)
     sampler.name = "mslearn.datasets.ready.sample_voxel_composites"
-    key = {"size": size, "ndim": ndim, "contrast": contrast}
+    key = {"size": size, "ndim": ndim, "contrast": contrast, "property": property}
     if property == "conductivity":
         what, phases = f"conductivity tensors (k = [1, {contrast:g}])", {"0": "k = 1", "1": f"k = {contrast:g}"}
     else:
-        key["property"] = property      # conductivity keys stay as they were: existing caches stay valid
         what = f"Mandel stiffness matrices (E = [1, {contrast:g}], nu = {NU:g}{', plane strain' if ndim == 2 else ''})"
         phases = {"0": f"E = 1, nu = {NU:g}", "1": f"E = {contrast:g}, nu = {NU:g}"}
     metadata = {

@@ -2,13 +2,20 @@
 
 Stored notebooks are kept clean: a code cell keeps its outputs and execution count only when its
 first line is ``# NBVAL_CHECK_OUTPUT`` (the marker nbval uses; those outputs are the regression
-values that :func:`compare_checked` holds a fresh execution to); every other cell is stored without
-outputs, and execution metadata (timings, widget state, papermill records) is dropped, so a re-run
-leaves no noise in diffs.
+values); every other cell is stored without outputs, and execution metadata (timings, widget state,
+papermill records) is dropped, so a re-run leaves no noise in diffs.
 
-Each notebook is executed once per test run, by the strict book build (``tests/test_book.py``), and
-its checked cells are compared with the stored ones there — the comparison ``pytest --nbval-lax``
-would make, without executing every notebook a second time.
+A checked cell declares, right under the marker, how far each of its numbers may move, and why::
+
+    # NBVAL_CHECK_OUTPUT
+    # tolerance: atol=0.01 — learned models: R² and errors within 0.01
+    # tolerance k_*: rtol=1e-6 — glued effective tensors from a solve to tol = 1e-8
+    # tolerance chosen*: exact — printed lines starting with "chosen" are compared as text
+
+Its printed output and glued values are compared number by number (:func:`compare_cell_outputs`):
+text exactly, integers exactly (or within ``integers=``), floats within ``atol + rtol |stored|``
+plus one unit in the last printed digit. ``pytest --nbval-lax book/...`` applies these rules
+(``nbval_tolerance.py``, loaded by ``book/conftest.py``).
 
 Usage::
 
@@ -20,6 +27,10 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+import fnmatch
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -137,28 +148,189 @@ def glued_values(nb) -> dict:
     return values
 
 
-def _comparable(cell):
-    """What a checked cell is held to: its stdout (chunks joined), the ``text/plain`` forms of its
-    displayed values (including ``glue`` records) and any error; images, HTML and stderr are not
-    compared (as with ``nbval --nbval-lax``, whose semantics this follows)."""
-    stdout, values = "", []
-    for output in cell.get("outputs", []):
+TOLERANCE_MARK = "# tolerance"
+_TOLERANCE_LINE = re.compile(r"^#\s*tolerance(?P<keys>[^:]*):(?P<spec>.*)$")
+_SETTING = re.compile(r"(rtol|atol|integers)=(\S+)$")
+# a number standing on its own: not part of a name (S2, log10, k11), a version (0.1.0) or a word (3R, 2D)
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w]|\.\d)"
+                     r"|(?<![\w.])[-+]?(?:nan|inf)(?!\w)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    """How far a checked number may move from its stored value, and why.
+
+    A float passes when ``|new - stored| <= atol + rtol |stored| + q``, where ``q`` is one unit in
+    the last printed digit of the more precise of the two (two values within the tolerance can
+    round to neighbouring printed values; a full ``repr`` makes ``q`` negligible). Integers (counts, iterations) may differ by ``integers``; text is compared exactly,
+    with runs of spaces treated as one (a table's column widths follow its numbers). ``exact``
+    compares the output as text, character by character.
+    """
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    integers: int = 0
+    exact: bool = False
+    reason: str = ""
+
+    def __str__(self):
+        if self.exact:
+            return "exact"
+        settings = ", ".join(f"{name}={getattr(self, name):g}" for name in ("rtol", "atol", "integers")
+                             if getattr(self, name))
+        return settings or "exact numbers"
+
+
+def parse_tolerance(spec: str) -> Tolerance:
+    """``"rtol=1e-8 atol=0 integers=1 — reason"`` or ``"exact — reason"`` → :class:`Tolerance`."""
+    words = spec.split()
+    settings, exact, used = {}, False, 0
+    for word in words:
+        match = _SETTING.match(word.rstrip(",;"))
+        if word == "exact":
+            exact = True
+        elif match:
+            settings[match[1]] = int(match[2]) if match[1] == "integers" else float(match[2])
+        else:
+            break
+        used += 1
+    if not settings and not exact:
+        raise ValueError(f"tolerance {spec.strip()!r}: expected 'exact' or settings rtol=, atol=, integers= "
+                         "followed by the reason")
+    reason = " ".join(words[used:]).lstrip("—-–: ").strip()
+    return Tolerance(exact=exact, reason=reason, **settings)
+
+
+def declared_tolerances(source: str) -> dict:
+    """The tolerances a checked cell declares, by pattern ('' is the cell's default).
+
+    ``# tolerance: rtol=1e-8 — reason`` holds every number the cell prints or glues;
+    ``# tolerance r2_*, chosen*: atol=0.01 — reason`` holds the glued values whose names match a
+    pattern (``fnmatch``) and the printed lines that do.
+    """
+    found = {}
+    for line in source.splitlines():
+        match = _TOLERANCE_LINE.match(line.strip())
+        if match:
+            tolerance = parse_tolerance(match["spec"])
+            for key in [k.strip() for k in match["keys"].split(",") if k.strip()] or [""]:
+                found[key] = tolerance
+    return found
+
+
+def tolerance_for(tolerances: dict, subject: str) -> Tolerance:
+    """The tolerance for ``subject`` (a glued value's name or a printed line): the first declared
+    pattern that matches it, else the cell's default; exact when the cell declares none."""
+    for pattern, tolerance in tolerances.items():
+        if pattern and fnmatch.fnmatchcase(subject.strip(), pattern):
+            return tolerance
+    return tolerances.get("", Tolerance(exact=True, reason="no tolerance declared"))
+
+
+def _quantum(token: str) -> float:
+    """One unit in the last printed digit of a float token (0 for nan/inf)."""
+    mantissa, _, exponent = token.lower().partition("e")
+    if not any(c.isdigit() for c in mantissa):
+        return 0.0
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def _is_integer(token: str) -> bool:
+    return token.lstrip("+-").isdigit()
+
+
+def _number_differs(stored: str, new: str, tolerance: Tolerance):
+    """None when ``new`` is within ``tolerance`` of ``stored``, else the reason."""
+    if stored == new:
+        return None
+    if _is_integer(stored) and _is_integer(new):
+        gap = abs(int(new) - int(stored))
+        return None if gap <= tolerance.integers else f"{new} vs stored {stored}: integers differ by {gap}"
+    if _is_integer(stored) != _is_integer(new):
+        return f"{new} vs stored {stored}: one is an integer, the other not"
+    a, b = float(stored), float(new)
+    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
+        return None if (math.isnan(a) and math.isnan(b)) or a == b else f"{new} vs stored {stored}"
+    # the finer of the two: round() drops trailing zeros (0.1 for 0.100), repr() prints all digits
+    allowed = tolerance.atol + tolerance.rtol * abs(a) + min(_quantum(stored), _quantum(new))
+    gap = abs(b - a)
+    return None if gap <= allowed else f"{new} vs stored {stored}: differs by {gap:.3g} > allowed {allowed:.3g}"
+
+
+def _split_numbers(line: str):
+    """(text between the numbers with runs of spaces as one space, the number tokens)."""
+    numbers = _NUMBER.findall(line)
+    text = [" ".join(part.split()) for part in _NUMBER.split(line)]
+    return text, numbers
+
+
+def compare_text(stored: str, new: str, tolerances: dict, name=None) -> list:
+    """Differences between two outputs, number by number and line by line, each line (or the glued
+    value ``name``) under its tolerance from ``tolerances`` (see :func:`declared_tolerances`)."""
+    if stored == new:
+        return []
+    stored_lines, new_lines = stored.rstrip("\n").split("\n"), new.rstrip("\n").split("\n")
+    if len(stored_lines) != len(new_lines):
+        return [f"{len(new_lines)} lines, {len(stored_lines)} stored:\n{new}\nstored:\n{stored}"]
+    problems = []
+    for old_line, new_line in zip(stored_lines, new_lines):
+        tolerance = tolerance_for(tolerances, name if name is not None else old_line)
+        if old_line == new_line:
+            continue
+        if tolerance.exact:
+            problems.append(f"{new_line!r} differs from the stored {old_line!r} (compared exactly: {tolerance.reason})")
+            continue
+        (old_text, old_numbers), (new_text, new_numbers) = _split_numbers(old_line), _split_numbers(new_line)
+        if old_text != new_text or len(old_numbers) != len(new_numbers):
+            problems.append(f"{new_line!r} differs in its text from the stored {old_line!r}")
+            continue
+        for old_number, new_number in zip(old_numbers, new_numbers):
+            reason = _number_differs(old_number, new_number, tolerance)
+            if reason:
+                problems.append(f"{new_line!r}: {reason} ({tolerance}: {tolerance.reason})")
+    return problems
+
+
+def _comparable(outputs):
+    """What a checked cell is held to, as ``(what, text, glue name)`` items: its stdout (chunks
+    joined), the ``text/plain`` forms of its displayed values (including ``glue`` records) and any
+    error; images, HTML and stderr are not compared (as with ``nbval --nbval-lax``)."""
+    stdout, items = "", []
+    for output in outputs:
         kind = output.get("output_type")
         if kind == "stream" and output.get("name") == "stdout":
             stdout += output.get("text", "")
         elif kind in ("display_data", "execute_result"):
-            values.append({k: v for k, v in output.get("data", {}).items() if k.endswith("text/plain")})
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            for key, value in sorted(output.get("data", {}).items()):
+                if key.endswith("text/plain"):
+                    items.append((f"glued value {name!r}" if name else f"displayed {key}", value, name))
         elif kind == "error":
-            values.append({"error": f"{output.get('ename')}: {output.get('evalue')}"})
-    return stdout, values
+            items.append(("error", f"{output.get('ename')}: {output.get('evalue')}", None))
+    return ([("printed output", stdout, None)] if stdout else []) + items
+
+
+def compare_cell_outputs(source: str, stored_outputs, new_outputs) -> list:
+    """Differences between a checked cell's stored outputs and fresh ones, under the tolerances its
+    source declares (:func:`declared_tolerances`). Returns messages; empty when they agree."""
+    tolerances = declared_tolerances(source)
+    stored, new = _comparable(stored_outputs), _comparable(new_outputs)
+    if [(what, name) for what, _, name in stored] != [(what, name) for what, _, name in new]:
+        return [f"the outputs are {[what for what, _, _ in new]}, the stored ones {[what for what, _, _ in stored]}"]
+    problems = []
+    for (what, old_text, name), (_, new_text, _) in zip(stored, new):
+        problems += [f"{what}: {p}" for p in compare_text(old_text, new_text, tolerances, name)]
+    return problems
 
 
 def compare_checked(stored, executed) -> list:
     """Differences between the checked cells of a stored notebook and of a fresh execution of it.
 
-    Returns a list of messages, empty when every checked cell printed and displayed exactly what is
-    stored. Code cells are paired in order (an execution cache may keep only the code cells); a fresh
-    execution of a different notebook (other code cells or sources) is a difference too.
+    Returns a list of messages, empty when every checked cell printed and displayed what is stored,
+    within the tolerances the cell declares. Code cells are paired in order (an execution cache may
+    keep only the code cells); a fresh execution of a different notebook (other code cells or
+    sources) is a difference too.
     """
     stored_code = [c for c in stored.cells if c.cell_type == "code"]
     executed_code = [c for c in executed.cells if c.cell_type == "code"]
@@ -171,11 +343,7 @@ def compare_checked(stored, executed) -> list:
         if old.source != new.source:
             problems.append(f"code cell {index}: the executed source differs from the stored one")
             continue
-        (old_out, old_values), (new_out, new_values) = _comparable(old), _comparable(new)
-        if old_out != new_out:
-            problems.append(f"code cell {index} printed\n{new_out}\nbut the stored output is\n{old_out}")
-        if old_values != new_values:
-            problems.append(f"code cell {index} displayed {new_values}\nbut the stored values are {old_values}")
+        problems += [f"code cell {index}, {p}" for p in compare_cell_outputs(old.source, old.outputs, new.outputs)]
     return problems
 
 

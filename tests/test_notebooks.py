@@ -21,6 +21,7 @@ from notebook_tools import (
     parameters_cell,
     read_parameters,
     declared_test_parameters,
+    declared_tolerances,
     unknown_parameters,
 )
 
@@ -66,6 +67,9 @@ def test_notebook_follows_the_template(path):
     assert is_clean(nb), "stored notebook has execution noise: run `make clean-notebooks`"
     for checked in filter(is_checked, nb.cells):
         assert checked.outputs, "a checked cell has no stored output: run `make refresh-notebooks`"
+        tolerances = declared_tolerances(checked.source)
+        assert "" in tolerances, "a checked cell declares its tolerance: '# tolerance: rtol=... — what it checks'"
+        assert all(t.reason for t in tolerances.values()), "every tolerance says what it checks"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -1,0 +1,60 @@
+"""The notebooks' checked numbers hold on other CPUs, not only on the machine that stored them.
+
+Floating-point results differ between machines: SIMD paths of FFTs and BLAS, oneDNN convolution
+kernels, the order of reductions with another thread count. A checked number whose tolerance is too
+tight, or a result that is not robust, passes only where it was stored. Here every notebook runs
+through nbval (``pytest --nbval-lax``, with the tolerances its checked cells declare) under
+perturbed numerics, all at once:
+
+- torch restricted to its non-vectorized CPU kernels (``ATEN_CPU_CAPABILITY=default``);
+- numpy with the SIMD extensions it dispatches to at run time disabled (``NPY_DISABLE_CPU_FEATURES``);
+- one thread instead of several (``OMP_NUM_THREADS=1``, also for BLAS);
+- an empty dataset cache, so the solver data is regenerated under the same perturbation.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from notebook_tools import ROOT, notebook_paths
+
+NOTEBOOKS = notebook_paths()
+IDS = [str(p.relative_to(ROOT / "book")) for p in NOTEBOOKS]
+
+
+def _newest_numpy_features():
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [feature for feature in __cpu_dispatch__ if __cpu_features__.get(feature)]
+
+
+@pytest.fixture(scope="module")
+def perturbed(tmp_path_factory):
+    threads = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return dict(os.environ, ATEN_CPU_CAPABILITY="default", NPY_DISABLE_CPU_FEATURES=" ".join(_newest_numpy_features()),
+                MSLEARN_CACHE=str(tmp_path_factory.mktemp("perturbed-cache")), MPLBACKEND="Agg", **threads)
+
+
+def test_the_perturbation_takes_effect(perturbed):
+    probe = ("import json, numpy, torch\n"
+             "try:\n    from numpy._core._multiarray_umath import __cpu_features__\n"
+             "except ImportError:\n    from numpy.core._multiarray_umath import __cpu_features__\n"
+             "print(json.dumps({'torch': torch.backends.cpu.get_cpu_capability(), 'threads': torch.get_num_threads(),"
+             " 'numpy': [f for f, on in __cpu_features__.items() if on]}))")
+    seen = json.loads(subprocess.run([sys.executable, "-c", probe], env=perturbed, capture_output=True, text=True,
+                                     check=True).stdout)
+    assert seen["torch"] == "DEFAULT" and seen["threads"] == 1
+    assert not set(perturbed["NPY_DISABLE_CPU_FEATURES"].split()) & set(seen["numpy"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_checked_numbers_hold_under_perturbed_numerics(path, perturbed):
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", str(path), "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, env=perturbed, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]

@@ -37,9 +37,9 @@ install: $(STAMP)
 # One pytest run covers the package tests and doctests, the strict book build, nbval over every
 # notebook at its defaults (checked cells compared under the tolerances they declare), the same
 # nbval run under perturbed numerics (tests/test_portability.py) and papermill runs with small
-# parameters. book/figures holds scripts, not tests.
+# parameters.
 test: $(STAMP)
-	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn book --ignore=book/figures --doctest-modules --nbval-lax $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn book --doctest-modules --nbval-lax $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# with --doctest-modules, a conftest.py would also be collected as a module, and two of them
+# (tests/, book/) clash under the one module name "conftest"
+collect_ignore = ["conftest.py"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 

@@ -148,7 +148,6 @@ def glued_values(nb) -> dict:
     return values
 
 
-TOLERANCE_MARK = "# tolerance"
 _TOLERANCE_LINE = re.compile(r"^#\s*tolerance(?P<keys>[^:]*):(?P<spec>.*)$")
 _SETTING = re.compile(r"(rtol|atol|integers)=(\S+)$")
 # a number standing on its own: not part of a name (S2, log10, k11), a version (0.1.0) or a word (3R, 2D)
@@ -162,9 +161,10 @@ class Tolerance:
 
     A float passes when ``|new - stored| <= atol + rtol |stored| + q``, where ``q`` is one unit in
     the last printed digit of the more precise of the two (two values within the tolerance can
-    round to neighbouring printed values; a full ``repr`` makes ``q`` negligible). Integers (counts, iterations) may differ by ``integers``; text is compared exactly,
-    with runs of spaces treated as one (a table's column widths follow its numbers). ``exact``
-    compares the output as text, character by character.
+    round to neighbouring printed values; a full ``repr`` makes ``q`` negligible). Integers
+    (counts, iterations) may differ by ``integers``; text is compared exactly, with runs of spaces
+    treated as one (a table's column widths follow its numbers). ``exact`` compares the output as
+    text, character by character.
     """
 
     rtol: float = 0.0
@@ -250,8 +250,8 @@ def _number_differs(stored: str, new: str, tolerance: Tolerance):
     if _is_integer(stored) != _is_integer(new):
         return f"{new} vs stored {stored}: one is an integer, the other not"
     a, b = float(stored), float(new)
-    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
-        return None if (math.isnan(a) and math.isnan(b)) or a == b else f"{new} vs stored {stored}"
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None if a == b or (math.isnan(a) and math.isnan(b)) else f"{new} vs stored {stored}"
     # the finer of the two: round() drops trailing zeros (0.1 for 0.100), repr() prints all digits
     allowed = tolerance.atol + tolerance.rtol * abs(a) + min(_quantum(stored), _quantum(new))
     gap = abs(b - a)

@@ -324,29 +324,6 @@ def compare_cell_outputs(source: str, stored_outputs, new_outputs) -> list:
     return problems
 
 
-def compare_checked(stored, executed) -> list:
-    """Differences between the checked cells of a stored notebook and of a fresh execution of it.
-
-    Returns a list of messages, empty when every checked cell printed and displayed what is stored,
-    within the tolerances the cell declares. Code cells are paired in order (an execution cache may
-    keep only the code cells); a fresh execution of a different notebook (other code cells or
-    sources) is a difference too.
-    """
-    stored_code = [c for c in stored.cells if c.cell_type == "code"]
-    executed_code = [c for c in executed.cells if c.cell_type == "code"]
-    if len(stored_code) != len(executed_code):
-        return [f"the executed notebook has {len(executed_code)} code cells, the stored one {len(stored_code)}"]
-    problems = []
-    for index, (old, new) in enumerate(zip(stored_code, executed_code)):
-        if not is_checked(old):
-            continue
-        if old.source != new.source:
-            problems.append(f"code cell {index}: the executed source differs from the stored one")
-            continue
-        problems += [f"code cell {index}, {p}" for p in compare_cell_outputs(old.source, old.outputs, new.outputs)]
-    return problems
-
-
 def refresh(path):
     """Execute a notebook at its defaults and store it cleaned; returns the wall time in s."""
     path = Path(path)

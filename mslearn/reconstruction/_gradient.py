@@ -13,13 +13,14 @@ from .. import _backend
 from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlation
 from ..descriptors.correlations import _correlate
 from . import _targets as T
-from ._polish import polish
+from ._polish import SwapSearch, polish
 
 # Each term is a squared relative error. Gram matrices of the fixed features are dominated by their
 # mean correlations, so their relative errors are small numbers: weight 100 lets the texture term
 # shape the result (copolymer stripes in chapter 2.1b) instead of vanishing next to S2.
+# ``binary`` None: the binarity weight follows BINARY_SCHEDULE at the finest level; a number fixes it.
 DEFAULT_WEIGHTS = {"s2": 1.0, "cross": 1.0, "lineal_path": 0.5, "gram": 100.0, "volume_fraction": 10.0,
-                   "variation": 0.0, "binary": 0.0}
+                   "variation": 0.0, "binary": None}
 
 
 @dataclass
@@ -62,7 +63,7 @@ class _Objective:
         self.shape = shape
         self.phases = T._phases_compared(self.n_phases)
         self.views = []
-        dt = torch.float32
+        dt = torch.float64   # the L-BFGS line search compares losses that differ beyond float32's 7 digits
         for t in targets:
             w = int(t["window"])
             wl = max(1, w // factor)
@@ -113,8 +114,12 @@ class _Objective:
         return torch.softmax(latent, 0)
 
     def __call__(self, latent):
-        fields = self.fields(latent)
-        w_ = self.weights
+        return self.loss_of_fields(self.fields(latent))
+
+    def loss_of_fields(self, fields, binary=None):
+        w_ = dict(self.weights)
+        if binary is not None:
+            w_["binary"] = binary
         loss = fields.new_zeros(())
         s2_errors = []
         for view, v in zip(T.views(fields, self.t_ndim), self.views):
@@ -152,7 +157,7 @@ class _Objective:
                     g = (flat @ flat.transpose(1, 2) / flat.shape[2]).mean(0)
                     terms.append(((g - gt).norm() / gt.norm()).square())
                 loss = loss + w_["gram"] * torch.stack(terms).mean() / len(self.views)
-            if w_["binary"] > 0:
+            if w_["binary"]:
                 pq = (view * (1 - view)).flatten(1).mean(1).sum() / (v["vf"] * (1 - v["vf"])).sum()
                 loss = loss + w_["binary"] * pq / len(self.views)
             if w_["variation"] > 0:
@@ -166,9 +171,9 @@ class _Objective:
 
 
 def _levels(shape, levels):
-    if levels is None:
+    if levels is None:  # 2D: one level (fine features are lost on a coarse grid); 3D: up to 3 for speed
         levels = 1
-        while levels < 3 and min(shape) // 2**levels >= 8:
+        while len(shape) == 3 and levels < 3 and min(shape) // 2**levels >= 8:
             levels += 1
     if not isinstance(levels, (int, np.integer)) or levels < 1:
         raise ValueError(f"levels={levels!r}; expected a positive integer or None")
@@ -179,10 +184,10 @@ def _levels(shape, levels):
 
 
 def _iterations(iterations, n_levels, shape):
-    if iterations is None:  # 60 per level in 2D, more at the finest level of a larger image; 100 in 3D
+    if iterations is None:  # 2D: 700 evaluations (one level); 3D: 100 per level
         if len(shape) == 3:
             return [100] * n_levels
-        return [60] * (n_levels - 1) + [min(60 * max(min(shape), 64) // 64, 240)]
+        return [DEFAULT_ITERATIONS_2D] * n_levels
     if isinstance(iterations, (int, np.integer)):
         if iterations < 1:
             raise ValueError(f"iterations={iterations}; expected a positive integer")
@@ -192,6 +197,96 @@ def _iterations(iterations, n_levels, shape):
         raise ValueError(f"iterations={iterations!r}; expected an int or {n_levels} positive ints "
                          "(coarse to fine)")
     return its
+
+
+DEFAULT_ITERATIONS_2D = 700
+# The finest level is checkpointed every CHECKPOINT evaluations: the relaxed field is projected to
+# labels and handed to the discrete search, and the best structure met is the result. The schedule
+# is a function of the evaluation index only, so a run with more evaluations repeats a shorter run
+# and then goes on: more iterations never return a worse structure.
+CHECKPOINT = 25
+# Weight of the binarity term <f (1 - f)> / (phi (1 - phi)) by finest-level evaluation: none for the
+# first 200 (match S2 freely), then raised every 50 so the relaxed optimum moves towards a 0/1 field
+# whose projection loses little; scipy restarts at each change (the objective changed).
+BINARY_SCHEDULE = ((200, 0.0), (50, 0.01), (50, 0.03), (50, 0.1), (50, 0.3))
+BINARY_FINAL, BINARY_CHUNK = 1.0, 50
+
+
+def _stages(total):
+    """``(evaluations, binarity weight)`` of each restart at the finest level, ``total`` in all."""
+    out, left = [], int(total)
+    for n, weight in BINARY_SCHEDULE:
+        if left <= 0:
+            return out
+        out.append((min(n, left), weight))
+        left -= n
+    while left > 0:
+        out.append((min(BINARY_CHUNK, left), BINARY_FINAL))
+        left -= BINARY_CHUNK
+    return out
+
+
+def _isolated_free(targets):
+    """Whether the target images have no isolated pixels (then neither may the reconstruction)."""
+    return all(float(t.get("isolated_fraction", 0.0)) == 0.0 for t in targets)
+
+
+class _Best:
+    """The discrete side of the reconstruction: candidate structures in, the best one kept.
+
+    2D two-phase S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each);
+    3D two-phase S2 targets run the random-swap :func:`polish` (``steps`` trials each); otherwise
+    the candidates are only scored by the full loss at the finest level.
+    """
+
+    def __init__(self, targets, shape, names, objective, steps, cleanup, seed):
+        self.targets, self.objective, self.seed = targets, objective, seed
+        self.n_phases = int(targets[0]["n_phases"])
+        self.fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
+        self.cleanup = bool(cleanup) and _isolated_free(targets)
+        two_phase_s2 = self.n_phases == 2 and tuple(names) == ("s2",)
+        self.mode = ("swap" if len(shape) == 2 else "polish") if two_phase_s2 and steps != 0 else "score"
+        if steps is None:
+            steps = 40 if len(shape) == 2 else 5000
+        self.steps = int(steps)
+        self.search, self.labels, self.loss, self.count, self.error = None, None, math.inf, 0, math.nan
+        self.trace = []
+
+    def _score(self, labels):
+        onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
+        with torch.no_grad():
+            loss, _ = self.objective.loss_of_fields(onehot.to(self.objective.device), binary=0.0)
+        return float(loss)
+
+    def offer(self, probs):
+        labels = T.project(probs, self.fractions)
+        if self.cleanup:
+            labels = T.remove_isolated(labels, self.fractions, scores=probs)
+        self.count += 1
+        if self.mode == "swap":
+            if self.search is None:
+                self.search = SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup)
+            else:
+                self.search.offer(labels)
+            self.search.run(self.steps)
+            self.labels = self.search.best
+            self.loss = self.search.best_energy * self.search.scale
+            self.error = float(np.sqrt(self.loss))
+            self.trace.append(self.error)
+            return
+        loss = self._score(labels)
+        if loss < self.loss:
+            self.labels, self.loss = labels, loss
+        if self.mode == "polish" and self.steps > 0:
+            polished = polish(self.labels, self.targets, probs, trials=self.steps, seed=self.seed + self.count)
+            if self.cleanup:
+                polished = T.remove_isolated(polished, self.fractions, scores=probs)
+            loss = self._score(polished)
+            if loss < self.loss:
+                self.labels, self.loss = polished, loss
+        # S2 error of the best structure, largest over views (as the relaxed field's in the history)
+        self.error = float(T.s2_error(self.labels, self.targets if len(self.targets) > 1 else self.targets[0]))
+        self.trace.append(self.error)
 
 
 def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, iterations, optimizer,
@@ -204,7 +299,7 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     direct = optimizer == "lbfgsb" and n_phases == 2
     channels = 1 if n_phases == 2 else n_phases
     coarse = tuple(n // 2 ** (n_levels - 1) for n in shape)
-    latent = torch.randn((channels,) + coarse, generator=gen, dtype=torch.float32)
+    latent = torch.randn((channels,) + coarse, generator=gen, dtype=torch.float64)
     if direct:  # the relaxed indicator itself, in [0, 1] (bounds handled by L-BFGS-B)
         phi = float(np.mean([np.asarray(t["volume_fraction"])[1] for t in targets]))
         latent = (phi + 0.15 * latent).clamp(0, 1)
@@ -212,15 +307,17 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     history = {"level": [], "loss": [], "s2_error": [], "seconds": []}
     gram_net = None
     if "gram" in names:
-        gram_net = FeatureNetwork(2 if int(targets[0]["ndim"]) == 2 else 3).to(device=device, dtype=torch.float32)
+        gram_net = FeatureNetwork(2 if int(targets[0]["ndim"]) == 2 else 3).to(device=device, dtype=torch.float64)
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=sum(its), desc="reconstruct", unit="eval")
-    objective = None
+    best = None
+    evaluations = [0] * n_levels
     for level in range(n_levels):
         factor = 2 ** (n_levels - 1 - level)
         level_shape = tuple(n // factor for n in shape)
+        finest = level == n_levels - 1
         if latent.shape[1:] != level_shape:
             mode = "bilinear" if len(shape) == 2 else "trilinear"
             latent = F.interpolate(latent.detach().unsqueeze(0), size=level_shape, mode=mode,
@@ -228,39 +325,56 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
         latent = latent.detach().clone().requires_grad_(True)
         objective = _Objective(targets, level_shape, factor, names, weights, device, gram_net)
         objective.direct = direct
+        if finest:
+            best = _Best(targets, shape, names, objective, polish_trials, cleanup, seed)
+        scheduled = finest and weights["binary"] is None
+        stages = _stages(its[level]) if scheduled else [(its[level], weights["binary"] or 0.0)]
+        nominal_end = 0
+        for n_evals, binary in stages:
+            def evaluate(z, binary=binary):
+                fields = objective.fields(z)
+                loss, err = objective.loss_of_fields(fields, binary=binary)
+                loss.backward()
+                history["level"].append(level)
+                history["loss"].append(float(loss.detach()))
+                history["s2_error"].append(err)
+                history["seconds"].append(time.perf_counter() - start)
+                evaluations[level] += 1
+                if finest and evaluations[level] % CHECKPOINT == 0:
+                    best.offer(fields.detach().cpu().numpy().astype(np.float64))
+                if bar is not None:
+                    bar.update(1)
+                return loss
 
-        def evaluate(z):
-            loss, err = objective(z)
-            loss.backward()
-            history["level"].append(level)
-            history["loss"].append(float(loss.detach()))
-            history["s2_error"].append(err)
-            history["seconds"].append(time.perf_counter() - start)
-            if bar is not None:
-                bar.update(1)
-            return loss
-
-        if optimizer in ("lbfgs", "lbfgsb"):
-            latent = _lbfgsb(evaluate, latent, its[level], bounded=direct)
-        else:
-            opt = torch.optim.Adam([latent], lr=0.1)
-            for _ in range(its[level]):
-                opt.zero_grad()
-                evaluate(latent)
-                opt.step()
-                if tolerance is not None and level == n_levels - 1 and history["s2_error"][-1] <= tolerance:
-                    break
+            if optimizer in ("lbfgs", "lbfgsb"):
+                latent = _lbfgsb(evaluate, latent, n_evals, bounded=direct)
+            else:
+                opt = torch.optim.Adam([latent], lr=0.1)
+                for _ in range(n_evals):
+                    opt.zero_grad()
+                    evaluate(latent)
+                    opt.step()
+                    if tolerance is not None and finest and history["s2_error"][-1] <= tolerance:
+                        break
+                latent = latent.detach().clone().requires_grad_(True)
+            nominal_end += n_evals
+            if finest and evaluations[level] < nominal_end:
+                # the optimizer stopped early (converged, or a failed line search): the search goes on
+                # from the last field, and the next stage starts where it would have, so a longer run
+                # still repeats a shorter one
+                with torch.no_grad():
+                    fields = objective.fields(latent).cpu().numpy().astype(np.float64)
+                for _ in range(nominal_end // CHECKPOINT - evaluations[level] // CHECKPOINT):
+                    best.offer(fields)
+                evaluations[level] = nominal_end
     if bar is not None:
         bar.close()
     with torch.no_grad():
         probs = objective.fields(latent).cpu().numpy().astype(np.float64)
-    fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
-    labels = T.project(probs, fractions)
-    if polish_trials != 0:
-        labels = polish(labels, targets, probs, trials=polish_trials, seed=seed)
-    if cleanup:
-        labels = T.remove_isolated(labels, fractions, scores=probs)
-    return labels, history, probs.astype(np.float32)
+    if best.labels is None:      # fewer evaluations than one checkpoint: the final field is the candidate
+        best.offer(probs)
+    history["structure_error"] = best.trace
+    return best.labels, history, probs.astype(np.float32)
 
 
 def _lbfgsb(evaluate, field, max_eval, bounded=True):
@@ -274,7 +388,7 @@ def _lbfgsb(evaluate, field, max_eval, bounded=True):
     shape, device = field.shape, field.device
 
     def fun(x):
-        z = torch.from_numpy(x.astype(np.float32)).reshape(shape).to(device).requires_grad_(True)
+        z = torch.from_numpy(x).reshape(shape).to(device).requires_grad_(True)
         loss = evaluate(z)
         return float(loss.detach()), z.grad.detach().cpu().numpy().ravel().astype(np.float64)
 
@@ -284,4 +398,4 @@ def _lbfgsb(evaluate, field, max_eval, bounded=True):
     with threadpool_limits(1):  # the L-BFGS-B update is tiny BLAS work; threads only contend
         res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * x0.size if bounded else None,
                        options={"maxfun": max_eval, "maxiter": max_eval, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
-    return torch.from_numpy(res.x.astype(np.float32)).reshape(shape).to(device)
+    return torch.from_numpy(res.x).reshape(shape).to(device)

@@ -84,6 +84,8 @@ def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None
     -------
     dict
         ``ndim``, ``shape``, ``periodic``, ``window``, ``n_phases``, ``volume_fraction`` (P,),
+        ``isolated_fraction`` (of single pixels whose face neighbours all differ; when it is 0 the
+        reconstruction is kept free of them too),
         ``s2`` (P, (2w+1)^ndim centred maps, origin at the centre), ``cross`` (pairs, maps) and
         ``pairs``, ``lineal_path`` (P, ndim, lineal_length + 1) along the axes, ``gram`` (list of
         matrices of :func:`mslearn.descriptors.gram_matrices`, two phases only). The dict can be
@@ -98,7 +100,8 @@ def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None
         raise ValueError(f"window={window}; expected 1 <= window <= {min(labels.shape) // 2}")
     out = {"ndim": ndim, "shape": tuple(labels.shape), "periodic": bool(periodic), "window": window,
            "n_phases": n_phases,
-           "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size}
+           "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size,
+           "isolated_fraction": count_isolated(labels) / labels.size}
     ind = torch.from_numpy(np.stack([(labels == p) for p in range(n_phases)]).astype(np.float64))
     autos = _correlate(ind, ind, ndim, periodic)
     out["s2"] = centred_window(autos, ndim, window).numpy()
@@ -506,10 +509,10 @@ def consistent_views(targets):
 def isotropic_target(target):
     """Average a 2D target's maps over the symmetries of the square (transpose, reflections).
 
-    A 3D reconstruction from one 2D image assumes statistical isotropy; a finite image's S2 is not
-    exactly isotropic, and its anisotropic part cannot be matched on all three orthogonal views at
-    once (the views share axes). The symmetrized map is consistent. The raw image's distance from
-    it, :func:`anisotropy_floor`, is the smallest error any volume can have against the raw image.
+    For ``reconstruct(..., isotropic=True)``: the volume is asked to match this symmetrized map on
+    every view, i.e. the material is *assumed* statistically isotropic and the image's anisotropy is
+    treated as sampling noise. On real micrographs that assumption costs accuracy against the image
+    (see :func:`anisotropy_floor`); the default matches the raw image instead.
     """
     out = dict(target)
     for key in ("s2", "cross"):
@@ -522,10 +525,44 @@ def isotropic_target(target):
 
 
 def anisotropy_floor(image, *, periodic=True, window=None):
-    """Relative distance of an image's S2 from its square-symmetrized version (see :func:`isotropic_target`)."""
+    """Relative distance of an image's S2 from its square-symmetrized version (:func:`isotropic_target`).
+
+    What it bounds: the error, against the raw image, of a volume that matches the *isotropic*
+    target exactly (``isotropic=True``) is this number. What it does not bound: a volume is not
+    obliged to be isotropic. Matching the raw image on its own views (the default), only the S2
+    along the one volume axis shared by two views with different image axes conflicts, and the
+    smallest error any volume can have is :func:`view_conflict_bound`, usually far below this.
+    """
     t = target_descriptors(image, periodic=periodic, window=window)
     iso = isotropic_target(t)
     phases = _phases_compared(int(t["n_phases"]))
     rel = [np.linalg.norm(t["s2"][p] - iso["s2"][p]) / np.linalg.norm(t["s2"][p] - t["volume_fraction"][p] ** 2)
            for p in phases]
     return float(np.mean(rel))
+
+
+def view_conflict_bound(target, *, periodic=True, window=None):
+    """Provable lower bound on the S2 error (largest over the three views) of any volume built from one image.
+
+    One 2D image used for the three views normal to the axes of a volume: the views normal to axes
+    0 and 2 both contain volume axis 1, the first as its image axis 0, the second as its image axis
+    1 (no choice of orientations avoids such a clash: three axes cannot each take one of two image
+    axes with the two views through them agreeing). The S2 of the volume along that axis is one line
+    ``s``, asked to be ``L_0`` (the image's S2 along axis 0) in one view and ``L_1`` in the other, so
+    by the triangle inequality one of the two views has
+
+    .. math:: e \\ge \\frac{\\lVert L_0 - L_1 \\rVert}{2\\,\\lVert S_2 - \\phi^2 \\rVert}
+
+    (norms over the window; for three or more phases the mean over phases, as :func:`s2_error`).
+    ``target``: an image or a dict of :func:`target_descriptors`.
+    """
+    t = check_descriptor_dict(target) if isinstance(target, dict) else target_descriptors(
+        target, periodic=periodic, window=window)
+    if int(t["ndim"]) != 2:
+        raise ValueError(f"view_conflict_bound needs a 2D target, got a {int(t['ndim'])}D one")
+    w = int(t["window"])
+    s2 = np.asarray(t["s2"], dtype=np.float64)
+    vf = np.asarray(t["volume_fraction"], dtype=np.float64)
+    bounds = [np.linalg.norm(s2[p][:, w] - s2[p][w, :]) / (2 * np.linalg.norm(s2[p] - vf[p] ** 2))
+              for p in _phases_compared(int(t["n_phases"]))]
+    return float(np.mean(bounds))

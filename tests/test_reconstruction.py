@@ -53,10 +53,11 @@ def test_three_phases_keep_fractions():
     rng = np.random.default_rng(0)
     field = gaussian_random_field((32, 32), correlation_length=2.5, seed=5)
     target = np.digitize(field, np.quantile(field, [0.5, 0.8]))
-    result = reconstruct(target, iterations=40, seed=0)
+    result = reconstruct(target, iterations=100, seed=0)
     fractions = np.bincount(target.ravel()) / target.size
     got = np.bincount(result.structure.ravel(), minlength=3) / target.size
     assert np.abs(got - fractions).max() <= 0.01, (got, fractions)
+    # mean over the three phases' relative S2 errors; measured 0.18 (0.09 at 200 evaluations)
     assert s2_error(result.structure, target) <= 0.3
     del rng
 
@@ -188,3 +189,15 @@ def test_view_conflict_bound_is_zero_for_a_square_symmetric_image():
     image = np.zeros((16, 16), int)
     image[4:12, 4:12] = 1
     assert view_conflict_bound(image) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_three_phase_micrograph_search_is_exact_and_beats_plain_relaxation():
+    image = np.ascontiguousarray(micrograph("composite")[:48, :48]).astype(np.int64)
+    result = reconstruct(image, iterations=200, seed=0)
+    err = s2_error(result.structure, image)
+    # the search tracks the mean of the three phases' relative errors incrementally: exact to rounding
+    assert result.history["structure_error"][-1] == pytest.approx(err, rel=1e-9)
+    plain = reconstruct(image, iterations=200, seed=0, weights={"binary": 0.0}, polish_trials=0, cleanup=False)
+    # measured 0.18 against 0.62 (plain) and 1.17 (another 48² piece of the micrograph)
+    assert err <= 0.3 and 2 * err <= s2_error(plain.structure, image), err
+    assert np.array_equal(np.bincount(result.structure.ravel(), minlength=3), np.bincount(image.ravel()))

@@ -121,14 +121,15 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         Multigrid levels (default: 1 in 2D, where a coarse grid loses the fine features of real
         micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
     iterations : int or sequence of int, optional
-        Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 100 per level
-        in 3D), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
+        Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
+        or more phases; in 3D 100 per coarse level and 250 at the finest, 150 for three or more
+        phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
         relaxed field is projected to labels and handed to the discrete search; the result is the
         best structure met. The schedule depends on the evaluation index only, so more iterations
         never return a worse structure (from 25 evaluations on, for the same coarse levels).
     optimizer : {"lbfgsb", "lbfgs", "adam"}
         ``"lbfgsb"`` (default): scipy's L-BFGS-B over the relaxed indicator itself, bounded to
-        [0, 1] (two phases; with more phases it is ``"lbfgs"``); ``"lbfgs"``: scipy's L-BFGS over a
+        [0, 1] (two phases; with more, over per-phase weights in [0.001, 1] normalized to sum to 1); ``"lbfgs"``: scipy's L-BFGS over a
         free latent whose sigmoid or softmax gives the phase probabilities; ``"adam"``: torch's Adam
         over the latent.
     n_swaps : int, optional
@@ -138,9 +139,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         with isolated pixels, such as a downsampled micrograph, keeps its own: removing them would
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
-        Discrete search after each checkpoint, two-phase S2 targets: steps of the ranked swap
-        search in 2D (default 40; each step evaluates the 16 most promising swaps exactly), random
-        swap trials in 3D (default 5000). 0 switches it off (the best projection is kept).
+        Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
+        (default 40; each step evaluates the 16 most promising swaps exactly), random swap trials
+        in 3D (two phases; default 5000). 0 switches it off (the best projection is kept).
     tolerance : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int
@@ -161,7 +162,12 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     Reconstruction
         ``.structure`` (int64 labels), ``.history`` (dict of lists: per evaluation ``level``,
         ``loss``, ``s2_error`` of the relaxed field, ``seconds``; per checkpoint
-        ``structure_error``, the S2 error of the best structure so far), ``.relaxed``, ``.seconds``.
+        ``checkpoint_evaluation``, its index in the finest level's schedule (scipy may run a few
+        evaluations past a stage's budget, and a stage that converges early hands its remaining
+        checkpoints the last field, so this is not always the count of evaluations run), and
+        ``structure_error``, the S2 error of the best structure so far against the targets matched
+        (for 3D from one image: the views with the shared axis line averaged, see
+        :func:`view_conflict_bound`)), ``.relaxed``, ``.seconds``.
 
     Examples
     --------

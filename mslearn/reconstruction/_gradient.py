@@ -105,9 +105,11 @@ class _Objective:
         self.direct = False
 
     def fields(self, latent):
-        if self.direct:
+        if self.direct and self.n_phases == 2:
             f1 = latent[0]
             return torch.stack([1 - f1, f1])
+        if self.direct:  # P >= 3: bounded weights normalized to the simplex (no saturating exponential)
+            return latent / latent.sum(0, keepdim=True)
         if self.n_phases == 2:
             f1 = torch.sigmoid(latent[0])
             return torch.stack([1 - f1, f1])
@@ -134,7 +136,9 @@ class _Objective:
             loss = loss + w_["s2"] * diff.square().mean() / len(self.views)
             vf = view.flatten(1).mean(1)
             loss = loss + w_["volume_fraction"] * ((vf - v["vf"]) / v["vf"]).square().sum() / len(self.views)
-            if "cross" in v and w_["cross"] > 0:
+            # three phases: the cross-correlations follow from the autos (sum_b S_ab = phi_a, and the
+            # relaxed fields sum to 1 as well), so only four or more phases need the term
+            if "cross" in v and w_["cross"] > 0 and self.n_phases > 3:
                 a = view[[p[0] for p in v["pairs"]]].flatten(0, 1)
                 b = view[[p[1] for p in v["pairs"]]].flatten(0, 1)
                 cr = _correlate(a, b, nd, True)
@@ -183,11 +187,11 @@ def _levels(shape, levels):
     return int(levels)
 
 
-def _iterations(iterations, n_levels, shape):
-    if iterations is None:  # 2D: 700 evaluations (one level); 3D: 100 per level
-        if len(shape) == 3:
-            return [100] * n_levels
-        return [DEFAULT_ITERATIONS_2D] * n_levels
+def _iterations(iterations, n_levels, shape, n_phases=2):
+    if iterations is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 100 per
+        if len(shape) == 3:  # coarse level, 250 at the finest (150 for 3+ phases)
+            return [100] * (n_levels - 1) + [250 if n_phases == 2 else 150]
+        return [DEFAULT_ITERATIONS_2D if n_phases == 2 else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
     if isinstance(iterations, (int, np.integer)):
         if iterations < 1:
             raise ValueError(f"iterations={iterations}; expected a positive integer")
@@ -199,7 +203,7 @@ def _iterations(iterations, n_levels, shape):
     return its
 
 
-DEFAULT_ITERATIONS_2D = 700
+DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 700, 400
 # The finest level is checkpointed every CHECKPOINT evaluations: the relaxed field is projected to
 # labels and handed to the discrete search, and the best structure met is the result. The schedule
 # is a function of the evaluation index only, so a run with more evaluations repeats a shorter run
@@ -207,9 +211,10 @@ DEFAULT_ITERATIONS_2D = 700
 CHECKPOINT = 25
 # Weight of the binarity term <f (1 - f)> / (phi (1 - phi)) by finest-level evaluation: none for the
 # first 200 (match S2 freely), then raised every 50 so the relaxed optimum moves towards a 0/1 field
-# whose projection loses little; scipy restarts at each change (the objective changed).
+# whose projection loses little, then held at 1 (restarts every 100). scipy restarts at each stage:
+# the objective changed.
 BINARY_SCHEDULE = ((200, 0.0), (50, 0.01), (50, 0.03), (50, 0.1), (50, 0.3))
-BINARY_FINAL, BINARY_CHUNK = 1.0, 50
+BINARY_FINAL, BINARY_CHUNK = 1.0, 100
 
 
 def _stages(total):
@@ -234,8 +239,8 @@ def _isolated_free(targets):
 class _Best:
     """The discrete side of the reconstruction: candidate structures in, the best one kept.
 
-    2D two-phase S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each);
-    3D two-phase S2 targets run the random-swap :func:`polish` (``steps`` trials each); otherwise
+    2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each); 3D two-phase
+    S2 targets run the random-swap :func:`polish` (``steps`` trials each); otherwise
     the candidates are only scored by the full loss at the finest level.
     """
 
@@ -244,13 +249,18 @@ class _Best:
         self.n_phases = int(targets[0]["n_phases"])
         self.fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
         self.cleanup = bool(cleanup) and _isolated_free(targets)
-        two_phase_s2 = self.n_phases == 2 and tuple(names) == ("s2",)
-        self.mode = ("swap" if len(shape) == 2 else "polish") if two_phase_s2 and steps != 0 else "score"
+        s2_only = tuple(names) == ("s2",) and steps != 0
+        if s2_only and len(shape) == 2:
+            self.mode = "swap"
+        elif s2_only and self.n_phases == 2:
+            self.mode = "polish"
+        else:
+            self.mode = "score"
         if steps is None:
             steps = 40 if len(shape) == 2 else 5000
         self.steps = int(steps)
         self.search, self.labels, self.loss, self.count, self.error = None, None, math.inf, 0, math.nan
-        self.trace = []
+        self.trace, self.evaluations = [], []
 
     def _score(self, labels):
         onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
@@ -258,7 +268,8 @@ class _Best:
             loss, _ = self.objective.loss_of_fields(onehot.to(self.objective.device), binary=0.0)
         return float(loss)
 
-    def offer(self, probs):
+    def offer(self, probs, evaluation):
+        self.evaluations.append(int(evaluation))
         labels = T.project(probs, self.fractions)
         if self.cleanup:
             labels = T.remove_isolated(labels, self.fractions, scores=probs)
@@ -270,8 +281,8 @@ class _Best:
                 self.search.offer(labels)
             self.search.run(self.steps)
             self.labels = self.search.best
-            self.loss = self.search.best_energy * self.search.scale
-            self.error = float(np.sqrt(self.loss))
+            self.error = self.search.best_error
+            self.loss = self.error**2
             self.trace.append(self.error)
             return
         loss = self._score(labels)
@@ -294,15 +305,17 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                          polish_trials=None):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
-    its = _iterations(iterations, n_levels, shape)
+    its = _iterations(iterations, n_levels, shape, n_phases)
     gen = _backend.torch_generator(seed)
-    direct = optimizer == "lbfgsb" and n_phases == 2
+    direct = optimizer == "lbfgsb"
     channels = 1 if n_phases == 2 else n_phases
     coarse = tuple(n // 2 ** (n_levels - 1) for n in shape)
     latent = torch.randn((channels,) + coarse, generator=gen, dtype=torch.float64)
-    if direct:  # the relaxed indicator itself, in [0, 1] (bounds handled by L-BFGS-B)
-        phi = float(np.mean([np.asarray(t["volume_fraction"])[1] for t in targets]))
-        latent = (phi + 0.15 * latent).clamp(0, 1)
+    fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
+    if direct and n_phases == 2:  # the relaxed indicator itself, in [0, 1] (bounds handled by L-BFGS-B)
+        latent = (float(fractions[1]) + 0.15 * latent).clamp(0, 1)
+    elif direct:  # per-phase weights in [BOUND_LOW, 1], normalized to probabilities
+        latent = (torch.as_tensor(fractions).reshape(-1, *([1] * len(shape))) + 0.15 * latent).clamp(BOUND_LOW, 1)
     latent = latent.to(device)
     history = {"level": [], "loss": [], "s2_error": [], "seconds": []}
     gram_net = None
@@ -341,13 +354,13 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                 history["seconds"].append(time.perf_counter() - start)
                 evaluations[level] += 1
                 if finest and evaluations[level] % CHECKPOINT == 0:
-                    best.offer(fields.detach().cpu().numpy().astype(np.float64))
+                    best.offer(fields.detach().cpu().numpy().astype(np.float64), evaluations[level])
                 if bar is not None:
                     bar.update(1)
                 return loss
 
             if optimizer in ("lbfgs", "lbfgsb"):
-                latent = _lbfgsb(evaluate, latent, n_evals, bounded=direct)
+                latent = _lbfgsb(evaluate, latent, n_evals, bounded=direct, low=0.0 if n_phases == 2 else BOUND_LOW)
             else:
                 opt = torch.optim.Adam([latent], lr=0.1)
                 for _ in range(n_evals):
@@ -364,26 +377,30 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                 # still repeats a shorter one
                 with torch.no_grad():
                     fields = objective.fields(latent).cpu().numpy().astype(np.float64)
-                for _ in range(nominal_end // CHECKPOINT - evaluations[level] // CHECKPOINT):
-                    best.offer(fields)
+                for k in range(evaluations[level] // CHECKPOINT + 1, nominal_end // CHECKPOINT + 1):
+                    best.offer(fields, k * CHECKPOINT)
                 evaluations[level] = nominal_end
     if bar is not None:
         bar.close()
     with torch.no_grad():
         probs = objective.fields(latent).cpu().numpy().astype(np.float64)
     if best.labels is None:      # fewer evaluations than one checkpoint: the final field is the candidate
-        best.offer(probs)
+        best.offer(probs, evaluations[-1])
     history["structure_error"] = best.trace
+    history["checkpoint_evaluation"] = best.evaluations
     return best.labels, history, probs.astype(np.float32)
 
 
-def _lbfgsb(evaluate, field, max_eval, bounded=True):
+BOUND_LOW = 1e-3   # lower bound of the multiphase weights: keeps their sum away from zero
+
+
+def _lbfgsb(evaluate, field, max_eval, bounded=True, low=0.0):
     """Minimize with scipy's L-BFGS-B: over a field in [0, 1] (``bounded``) or over a free latent.
 
     scipy rather than ``torch.optim.LBFGS``: its Fortran update and line search are faster here, and
     ``torch.optim`` imports ``torch._dynamo`` on first use (seconds, once per process).
     """
-    from scipy.optimize import minimize
+    from scipy.optimize import Bounds, minimize
 
     shape, device = field.shape, field.device
 
@@ -396,6 +413,6 @@ def _lbfgsb(evaluate, field, max_eval, bounded=True):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # the L-BFGS-B update is tiny BLAS work; threads only contend
-        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * x0.size if bounded else None,
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(np.full(x0.size, low), np.ones(x0.size)) if bounded else None,
                        options={"maxfun": max_eval, "maxiter": max_eval, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
     return torch.from_numpy(res.x).reshape(shape).to(device)

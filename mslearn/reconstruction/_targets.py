@@ -101,7 +101,7 @@ def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None
     out = {"ndim": ndim, "shape": tuple(labels.shape), "periodic": bool(periodic), "window": window,
            "n_phases": n_phases,
            "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size,
-           "isolated_fraction": count_isolated(labels) / labels.size}
+           "isolated_fraction": _isolated_count(labels, periodic) / labels.size}
     ind = torch.from_numpy(np.stack([(labels == p) for p in range(n_phases)]).astype(np.float64))
     autos = _correlate(ind, ind, ndim, periodic)
     out["s2"] = centred_window(autos, ndim, window).numpy()
@@ -321,6 +321,13 @@ def isolated_mask(labels):
         for step in (1, -1):
             same |= np.roll(labels, step, axis=axis) == labels
     return ~same
+
+
+def _isolated_count(labels, periodic):
+    """Isolated pixels of an image; not periodic: neighbours across the border are not counted."""
+    if periodic:
+        return count_isolated(labels)
+    return int(isolated_mask(np.pad(labels, 1, mode="edge"))[(slice(1, -1),) * labels.ndim].sum())
 
 
 def count_isolated(labels):

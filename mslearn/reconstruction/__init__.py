@@ -122,8 +122,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
     iterations : int or sequence of int, optional
         Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
-        or more phases; in 3D 100 per coarse level and 250 at the finest, 150 for three or more
-        phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
+        or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 150 for three or
+        more phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
         relaxed field is projected to labels and handed to the discrete search; the result is the
         best structure met. The schedule depends on the evaluation index only, so more iterations
         never return a worse structure (from 25 evaluations on, for the same coarse levels).

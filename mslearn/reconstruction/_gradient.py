@@ -188,9 +188,9 @@ def _levels(shape, levels):
 
 
 def _iterations(iterations, n_levels, shape, n_phases=2):
-    if iterations is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 100 per
-        if len(shape) == 3:  # coarse level, 250 at the finest (150 for 3+ phases)
-            return [100] * (n_levels - 1) + [250 if n_phases == 2 else 150]
+    if iterations is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
+        if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 150)
+            return [300 if n_phases == 2 else 100] * (n_levels - 1) + [250 if n_phases == 2 else 150]
         return [DEFAULT_ITERATIONS_2D if n_phases == 2 else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
     if isinstance(iterations, (int, np.integer)):
         if iterations < 1:

@@ -34,7 +34,8 @@ class Reconstruction:
     history : dict of lists
         One entry per objective evaluation (gradient) or per sweep (annealing): ``"level"``,
         ``"loss"``, ``"s2_error"`` (of the relaxed field / current image, largest over views) and
-        ``"seconds"`` since the start.
+        ``"seconds"`` since the start. Gradient method, one entry per checkpoint:
+        ``"checkpoint_evaluation"`` and ``"structure_error"`` (the best structure so far; never rises).
     relaxed : ndarray or None
         Final relaxed phase probabilities ``(P, *shape)`` (gradient method).
     seconds : float

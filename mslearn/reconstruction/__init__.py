@@ -27,7 +27,8 @@ projected to labels with the exact target counts (threshold at the quantile / bi
 handed to a discrete search that works on the labels themselves: in 2D the swap search of
 :mod:`._polish` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
 evaluates the best swaps exactly and continues from the better of its own state and each new
-projection. The best structure met is returned, so more evaluations never give a worse one. When
+projection; in 3D (two phases) batches of voxels ranked by one backward pass are swapped and kept
+when the exact loss falls. The best structure met is returned, so more evaluations never give a worse one. When
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
 search makes no swap that creates one).
 
@@ -140,8 +141,10 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
-        (default 40; each step evaluates the 16 most promising swaps exactly), random swap trials
-        in 3D (two phases; default 5000). 0 switches it off (the best projection is kept).
+        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D (two phases)
+        batched steps (default 25; each swaps the voxels with the largest loss gradient, up to
+        thousands at once, and is kept only if the exact loss falls). 0 switches it off (the best
+        projection is kept).
     tolerance : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int

@@ -13,7 +13,7 @@ from .. import _backend
 from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlation
 from ..descriptors.correlations import _correlate
 from . import _targets as T
-from ._polish import SwapSearch, polish
+from ._polish import SwapSearch
 
 # Each term is a squared relative error. Gram matrices of the fixed features are dominated by their
 # mean correlations, so their relative errors are small numbers: weight 100 lets the texture term
@@ -241,8 +241,8 @@ class _Best:
     """The discrete side of the reconstruction: candidate structures in, the best one kept.
 
     2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each); 3D two-phase
-    S2 targets run the random-swap :func:`polish` (``steps`` trials each); otherwise
-    the candidates are only scored by the full loss at the finest level.
+    S2 targets run ``steps`` batched swaps (:meth:`_batched_swaps`); otherwise the candidates are
+    only scored by the full loss at the finest level.
     """
 
     def __init__(self, targets, shape, names, objective, steps, cleanup, seed):
@@ -254,14 +254,48 @@ class _Best:
         if s2_only and len(shape) == 2:
             self.mode = "swap"
         elif s2_only and self.n_phases == 2:
-            self.mode = "polish"
+            self.mode = "batched"
         else:
             self.mode = "score"
         if steps is None:
-            steps = 40 if len(shape) == 2 else 5000
+            steps = 40 if len(shape) == 2 else 25
         self.steps = int(steps)
+        self.batch = 1000     # swaps per batched step, adapted as the search goes
         self.search, self.labels, self.loss, self.count, self.error = None, None, math.inf, 0, math.nan
         self.trace, self.evaluations = [], []
+
+    def _loss_and_gradient(self, labels):
+        f1 = torch.as_tensor(labels, dtype=torch.float64, device=self.objective.device).requires_grad_(True)
+        loss, _ = self.objective.loss_of_fields(torch.stack([1 - f1, f1]), binary=0.0)
+        loss.backward()
+        return float(loss.detach()), f1.grad.cpu().numpy().ravel()
+
+    def _batched_swaps(self, steps):
+        """Two phases in 3D: swap the ``batch`` voxels of phase 1 with the largest loss gradient
+        against the ``batch`` of phase 0 with the smallest (the first-order best moves, ranked by one
+        backward pass over the volume), keep the result if the exact loss falls (then try 1.5x as
+        many), else try a third as many. Far more voxels move per evaluation than in the 2D search,
+        whose exact per-swap updates would cost a volume FFT each here."""
+        loss, grad = self._loss_and_gradient(self.labels)
+        for _ in range(steps):
+            flat = self.labels.ravel()
+            ones, zeros = np.flatnonzero(flat == 1), np.flatnonzero(flat == 0)
+            k = min(self.batch, ones.size - 1, zeros.size - 1)
+            if k < 1:
+                return
+            moved = flat.copy()
+            moved[ones[np.argpartition(-grad[ones], k)[:k]]] = 0
+            moved[zeros[np.argpartition(grad[zeros], k)[:k]]] = 1
+            moved = moved.reshape(self.labels.shape)
+            if self.cleanup:
+                moved = T.remove_isolated(moved, self.fractions)
+            new_loss, new_grad = self._loss_and_gradient(moved)
+            if new_loss < loss:
+                self.labels, loss, grad = moved, new_loss, new_grad
+                self.batch = int(self.batch * 1.5) + 1
+            else:
+                self.batch = max(1, self.batch // 3)
+        self.loss = loss
 
     def _score(self, labels):
         onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
@@ -289,13 +323,8 @@ class _Best:
         loss = self._score(labels)
         if loss < self.loss:
             self.labels, self.loss = labels, loss
-        if self.mode == "polish" and self.steps > 0:
-            polished = polish(self.labels, self.targets, probs, trials=self.steps, seed=self.seed + self.count)
-            if self.cleanup:
-                polished = T.remove_isolated(polished, self.fractions, scores=probs)
-            loss = self._score(polished)
-            if loss < self.loss:
-                self.labels, self.loss = polished, loss
+        if self.mode == "batched" and self.steps > 0:
+            self._batched_swaps(self.steps)
         # S2 error of the best structure, largest over views (as the relaxed field's in the history)
         self.error = float(T.s2_error(self.labels, self.targets if len(self.targets) > 1 else self.targets[0]))
         self.trace.append(self.error)

@@ -27,8 +27,8 @@ projected to labels with the exact target counts (threshold at the quantile / bi
 handed to a discrete search that works on the labels themselves: in 2D the swap search of
 :mod:`._polish` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
 evaluates the best swaps exactly and continues from the better of its own state and each new
-projection; in 3D (two phases) batches of voxels ranked by one backward pass are swapped and kept
-when the exact loss falls. The best structure met is returned, so more evaluations never give a worse one. When
+projection; in 3D batches of voxels ranked by one backward pass are swapped and kept when the
+exact loss falls. The best structure met is returned, so more evaluations never give a worse one. When
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
 search makes no swap that creates one).
 
@@ -123,7 +123,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
     iterations : int or sequence of int, optional
         Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
-        or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 150 for three or
+        or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 100 for three or
         more phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
         relaxed field is projected to labels and handed to the discrete search; the result is the
         best structure met. The schedule depends on the evaluation index only, so more iterations
@@ -141,8 +141,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
-        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D (two phases)
-        batched steps (default 25; each swaps the voxels with the largest loss gradient, up to
+        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D batched steps
+        (default 25; each swaps the voxels of two phases ranked by the loss gradient, up to
         thousands at once, and is kept only if the exact loss falls). 0 switches it off (the best
         projection is kept).
     tolerance : float, optional

@@ -190,8 +190,8 @@ def _levels(shape, levels):
 
 def _iterations(iterations, n_levels, shape, n_phases=2):
     if iterations is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
-        if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 150)
-            return [300 if n_phases == 2 else 100] * (n_levels - 1) + [250 if n_phases == 2 else 150]
+        if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 100)
+            return [300 if n_phases == 2 else 100] * (n_levels - 1) + [250 if n_phases == 2 else 100]
         return [DEFAULT_ITERATIONS_2D if n_phases == 2 else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
     if isinstance(iterations, (int, np.integer)):
         if iterations < 1:
@@ -240,9 +240,9 @@ def _isolated_free(targets):
 class _Best:
     """The discrete side of the reconstruction: candidate structures in, the best one kept.
 
-    2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each); 3D two-phase
-    S2 targets run ``steps`` batched swaps (:meth:`_batched_swaps`); otherwise the candidates are
-    only scored by the full loss at the finest level.
+    2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each); 3D S2
+    targets run ``steps`` batched swaps (:meth:`_batched_swaps`); otherwise the candidates are only
+    scored by the full loss at the finest level.
     """
 
     def __init__(self, targets, shape, names, objective, steps, cleanup, seed):
@@ -253,7 +253,7 @@ class _Best:
         s2_only = tuple(names) == ("s2",) and steps != 0
         if s2_only and len(shape) == 2:
             self.mode = "swap"
-        elif s2_only and self.n_phases == 2:
+        elif s2_only:
             self.mode = "batched"
         else:
             self.mode = "score"
@@ -265,27 +265,31 @@ class _Best:
         self.trace, self.evaluations = [], []
 
     def _loss_and_gradient(self, labels):
-        f1 = torch.as_tensor(labels, dtype=torch.float64, device=self.objective.device).requires_grad_(True)
-        loss, _ = self.objective.loss_of_fields(torch.stack([1 - f1, f1]), binary=0.0)
+        """Loss of the one-hot labels and its gradient per phase, ``(P, N)``."""
+        onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
+        onehot = onehot.to(self.objective.device).requires_grad_(True)
+        loss, _ = self.objective.loss_of_fields(onehot, binary=0.0)
         loss.backward()
-        return float(loss.detach()), f1.grad.cpu().numpy().ravel()
+        return float(loss.detach()), onehot.grad.cpu().numpy().reshape(self.n_phases, -1)
 
     def _batched_swaps(self, steps):
-        """Two phases in 3D: swap the ``batch`` voxels of phase 1 with the largest loss gradient
-        against the ``batch`` of phase 0 with the smallest (the first-order best moves, ranked by one
-        backward pass over the volume), keep the result if the exact loss falls (then try 1.5x as
-        many), else try a third as many. Far more voxels move per evaluation than in the 2D search,
-        whose exact per-swap updates would cost a volume FFT each here."""
+        """3D: for a pair of phases ``(a, b)`` (in turn), move the ``batch`` voxels of ``a`` whose move
+        to ``b`` lowers the loss most to first order (``g_b - g_a`` smallest, the gradient ``g`` from one
+        backward pass over the volume) and as many of ``b`` to ``a``; keep the result if the exact
+        loss falls (then try 1.5x as many), else try a third as many. Far more voxels move per
+        evaluation than in the 2D search, whose exact per-swap updates would cost a volume FFT each."""
         loss, grad = self._loss_and_gradient(self.labels)
-        for _ in range(steps):
+        pairs = [(a, b) for a in range(self.n_phases) for b in range(a + 1, self.n_phases)]
+        for step in range(steps):
+            a, b = pairs[step % len(pairs)]
             flat = self.labels.ravel()
-            ones, zeros = np.flatnonzero(flat == 1), np.flatnonzero(flat == 0)
-            k = min(self.batch, ones.size - 1, zeros.size - 1)
+            in_a, in_b = np.flatnonzero(flat == a), np.flatnonzero(flat == b)
+            k = min(self.batch, in_a.size - 1, in_b.size - 1)
             if k < 1:
-                return
+                continue
             moved = flat.copy()
-            moved[ones[np.argpartition(-grad[ones], k)[:k]]] = 0
-            moved[zeros[np.argpartition(grad[zeros], k)[:k]]] = 1
+            moved[in_a[np.argpartition((grad[b] - grad[a])[in_a], k)[:k]]] = b
+            moved[in_b[np.argpartition((grad[a] - grad[b])[in_b], k)[:k]]] = a
             moved = moved.reshape(self.labels.shape)
             if self.cleanup:
                 moved = T.remove_isolated(moved, self.fractions)

@@ -116,9 +116,6 @@ class _Objective:
             return torch.stack([1 - f1, f1])
         return torch.softmax(latent, 0)
 
-    def __call__(self, latent):
-        return self.loss_of_fields(self.fields(latent))
-
     def loss_of_fields(self, fields, binary=None):
         w_ = dict(self.weights)
         if binary is not None:
@@ -216,6 +213,7 @@ CHECKPOINT = 25
 # the objective changed.
 BINARY_SCHEDULE = ((200, 0.0), (50, 0.01), (50, 0.03), (50, 0.1), (50, 0.3))
 BINARY_FINAL, BINARY_CHUNK = 1.0, 100
+BOUND_LOW = 1e-3   # lower bound of the multiphase weights (L-BFGS-B): keeps their sum away from zero
 
 
 def _stages(total):
@@ -245,10 +243,9 @@ class _Best:
     scored by the full loss at the finest level.
     """
 
-    def __init__(self, targets, shape, names, objective, steps, cleanup, seed):
-        self.targets, self.objective, self.seed = targets, objective, seed
+    def __init__(self, targets, shape, names, objective, steps, cleanup, fractions):
+        self.targets, self.objective, self.fractions = targets, objective, fractions
         self.n_phases = int(targets[0]["n_phases"])
-        self.fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
         self.cleanup = bool(cleanup) and _isolated_free(targets)
         s2_only = tuple(names) == ("s2",) and steps != 0
         if s2_only and len(shape) == 2:
@@ -261,13 +258,16 @@ class _Best:
             steps = 40 if len(shape) == 2 else 25
         self.steps = int(steps)
         self.batch = 1000     # swaps per batched step, adapted as the search goes
-        self.search, self.labels, self.loss, self.count, self.error = None, None, math.inf, 0, math.nan
+        self.search, self.labels, self.loss, self.error = None, None, math.inf, math.nan
         self.trace, self.evaluations = [], []
+
+    def _onehot(self, labels):
+        onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
+        return onehot.to(self.objective.device)
 
     def _loss_and_gradient(self, labels):
         """Loss of the one-hot labels and its gradient per phase, ``(P, N)``."""
-        onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
-        onehot = onehot.to(self.objective.device).requires_grad_(True)
+        onehot = self._onehot(labels).requires_grad_(True)
         loss, _ = self.objective.loss_of_fields(onehot, binary=0.0)
         loss.backward()
         return float(loss.detach()), onehot.grad.cpu().numpy().reshape(self.n_phases, -1)
@@ -302,9 +302,8 @@ class _Best:
         self.loss = loss
 
     def _score(self, labels):
-        onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(self.n_phases)])
         with torch.no_grad():
-            loss, _ = self.objective.loss_of_fields(onehot.to(self.objective.device), binary=0.0)
+            loss, _ = self.objective.loss_of_fields(self._onehot(labels), binary=0.0)
         return float(loss)
 
     def offer(self, probs, evaluation):
@@ -312,7 +311,6 @@ class _Best:
         labels = T.project(probs, self.fractions)
         if self.cleanup:
             labels = T.remove_isolated(labels, self.fractions, scores=probs)
-        self.count += 1
         if self.mode == "swap":
             if self.search is None:
                 self.search = SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup)
@@ -373,7 +371,7 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
         objective = _Objective(targets, level_shape, factor, names, weights, device, gram_net)
         objective.direct = direct
         if finest:
-            best = _Best(targets, shape, names, objective, polish_trials, cleanup, seed)
+            best = _Best(targets, shape, names, objective, polish_trials, cleanup, fractions)
         scheduled = finest and weights["binary"] is None
         stages = _stages(its[level]) if scheduled else [(its[level], weights["binary"] or 0.0)]
         nominal_end = 0
@@ -423,9 +421,6 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     history["structure_error"] = best.trace
     history["checkpoint_evaluation"] = best.evaluations
     return best.labels, history, probs.astype(np.float32)
-
-
-BOUND_LOW = 1e-3   # lower bound of the multiphase weights: keeps their sum away from zero
 
 
 def _lbfgsb(evaluate, field, max_eval, bounded=True, low=0.0):

@@ -201,3 +201,10 @@ def test_three_phase_micrograph_search_is_exact_and_beats_plain_relaxation():
     # measured 0.18 against 0.62 (plain) and 1.17 (another 48² piece of the micrograph)
     assert err <= 0.3 and 2 * err <= s2_error(plain.structure, image), err
     assert np.array_equal(np.bincount(result.structure.ravel(), minlength=3), np.bincount(image.ravel()))
+
+
+def test_view_conflict_bound_rejects_bad_input():
+    with pytest.raises(ValueError, match="2D target"):
+        view_conflict_bound(grf_labels((8, 8, 8)))
+    with pytest.raises(ValueError, match="single phase"):
+        view_conflict_bound(np.ones((16, 16), int))

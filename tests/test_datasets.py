@@ -328,7 +328,7 @@ def test_triangular_lattices_within_voigt_reuss(cache):
     assert np.all(np.abs(ds.parameters.angle_realized - ds.parameters.angle) < 1.0)
     phi = ds.parameters.solid_fraction.to_numpy()
     E_s = 10 ** ds.parameters.log10_modulus_ratio.to_numpy()
-    C_m, C_s = isotropic_stiffness(1.0, 0.3, dim=2), np.stack([isotropic_stiffness(e, 0.3, dim=2) for e in E_s])
+    C_m, C_s = isotropic_stiffness(1.0, 0.3, ndim=2), np.stack([isotropic_stiffness(e, 0.3, ndim=2) for e in E_s])
     voigt = (1 - phi)[:, None, None] * C_m + phi[:, None, None] * C_s
     reuss = np.linalg.inv((1 - phi)[:, None, None] * np.linalg.inv(C_m) + phi[:, None, None] * np.linalg.inv(C_s))
     C = ds.arrays["stiffness"]
@@ -338,7 +338,7 @@ def test_triangular_lattices_within_voigt_reuss(cache):
     # Engineering moduli inherit the bounds: S_V <= S <= S_R, so 1/S_R,11 <= E_1 <= 1/S_V,11.
     E_voigt, E_reuss = 1 / np.linalg.inv(voigt)[:, 0, 0], 1 / np.linalg.inv(reuss)[:, 0, 0]
     assert np.all(ds.targets.E_1 <= E_voigt * (1 + 1e-6)) and np.all(ds.targets.E_1 >= E_reuss * (1 - 1e-6))
-    moduli = datasets.moduli_from_stiffness(isotropic_stiffness(2.0, 0.25, dim=2))
+    moduli = datasets.moduli_from_stiffness(isotropic_stiffness(2.0, 0.25, ndim=2))
     # plane strain: E' = E / (1 - nu^2), nu' = nu / (1 - nu), G unchanged
     assert math.isclose(moduli["E_1"], 2.0 / (1 - 0.25**2)) and math.isclose(moduli["nu_12"], 0.25 / 0.75)
     assert math.isclose(moduli["G_12"], 2.0 / (2 * 1.25))
@@ -373,7 +373,7 @@ def test_voxel_composites_stiffness(cache, ndim, size):
     np.testing.assert_allclose(C[:, 0, 0], ds.targets.c_11)
     assert {"bulk_modulus", "shear_modulus"} <= set(ds.targets.columns)
     phi = ds.parameters.measured_volume_fraction.to_numpy()[:, None, None]
-    C0, C1 = (isotropic_stiffness(E=E, nu=0.3, dim=ndim) for E in (1.0, 10.0))
+    C0, C1 = (isotropic_stiffness(E=E, nu=0.3, ndim=ndim) for E in (1.0, 10.0))
     voigt = (1 - phi) * C0 + phi * C1
     reuss = np.linalg.inv((1 - phi) * np.linalg.inv(C0) + phi * np.linalg.inv(C1))
     for c, upper, lower in zip(C, voigt, reuss):      # Loewner order: upper - C and C - lower are PSD

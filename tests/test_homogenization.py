@@ -56,7 +56,7 @@ def test_homogeneous_returns_phase_property(scheme, shape):
         result = conductivity(labels, [k, 7.0], scheme=scheme)
         np.testing.assert_allclose(result.effective, np.eye(d) * k if np.ndim(k) == 0 else k, atol=1e-12)
     m = 3 if d == 2 else 6
-    for C in (isotropic_stiffness(E=3.0, nu=0.25, dim=d), spd(m, 1)):
+    for C in (isotropic_stiffness(E=3.0, nu=0.25, ndim=d), spd(m, 1)):
         result = elasticity(labels, [C], scheme=scheme)
         np.testing.assert_allclose(result.effective, C, atol=1e-12)
         assert result.converged
@@ -195,8 +195,8 @@ def test_batch_members_that_converge_early_leave_the_batch():
         iterations.append(single.iterations)
         np.testing.assert_allclose(batched.effective[b], single.effective[0], rtol=1e-9)
     assert min(iterations) < max(iterations) == batched.iterations   # the batch really was uneven
-    stiff = np.stack([isotropic_stiffness(E=1.0, nu=0.3, dim=2) * (1.0 if b else 50.0) for b in (0, 1)])
-    C = np.where(labels[:2, None, None] == 1, stiff[:, :, :, None, None], isotropic_stiffness(E=1.0, nu=0.3, dim=2)[:, :, None, None])
+    stiff = np.stack([isotropic_stiffness(E=1.0, nu=0.3, ndim=2) * (1.0 if b else 50.0) for b in (0, 1)])
+    C = np.where(labels[:2, None, None] == 1, stiff[:, :, :, None, None], isotropic_stiffness(E=1.0, nu=0.3, ndim=2)[:, :, None, None])
     batched = elasticity_field(C, ndim=2, batch=True, tol=1e-10)
     for b in range(2):
         np.testing.assert_allclose(batched.effective[b], elasticity_field(C[b:b + 1], ndim=2, batch=True, tol=1e-10).effective[0],
@@ -268,7 +268,7 @@ def test_gradient_wrt_field_voxels():
     labels = balls((10, 10), 2.5, 3, seed=1)
     base = torch.as_tensor(np.where(labels == 1, 5.0, 1.0))[None]
     field = base.clone().requires_grad_(True)
-    K = conductivity_field(field, ndim=2, tol=1e-13).effective
+    K = conductivity_field(field, ndim=2, batch=True, tol=1e-13).effective
     (grad,) = torch.autograd.grad(K[0, 1, 1], field)
     # the central difference errs by O(h^2) (truncation) plus the solver's error in K, which differs
     # between CPUs, divided by h: h = 1e-3 keeps both far below the 1e-5 relative tolerance
@@ -277,19 +277,19 @@ def test_gradient_wrt_field_voxels():
         plus, minus = base.clone(), base.clone()
         plus[voxel] += h
         minus[voxel] -= h
-        fd = (conductivity_field(plus, ndim=2, tol=1e-13).effective[0, 1, 1]
-              - conductivity_field(minus, ndim=2, tol=1e-13).effective[0, 1, 1]) / (2 * h)
+        fd = (conductivity_field(plus, ndim=2, batch=True, tol=1e-13).effective[0, 1, 1]
+              - conductivity_field(minus, ndim=2, batch=True, tol=1e-13).effective[0, 1, 1]) / (2 * h)
         assert abs(float(grad[voxel]) - float(fd)) < 1e-5 * abs(float(fd))
-    C0 = torch.as_tensor(isotropic_stiffness(E=1.0, nu=0.3, dim=2))
+    C0 = torch.as_tensor(isotropic_stiffness(E=1.0, nu=0.3, ndim=2))
     rho = torch.as_tensor(np.where(labels == 1, 1.0, 0.2))[None].requires_grad_(True)
-    C = elasticity_field(rho[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, tol=1e-13).effective
+    C = elasticity_field(rho[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, batch=True, tol=1e-13).effective
     (grad,) = torch.autograd.grad(C[0, 0, 0], rho)
     voxel = (0, 4, 4)
     r2 = rho.detach().clone()
     vals = []
     for s in (1, -1):
         r2[voxel] = rho[voxel].item() + s * h
-        vals.append(elasticity_field(r2[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, tol=1e-13).effective[0, 0, 0])
+        vals.append(elasticity_field(r2[:, None, None] ** 3 * C0[None, :, :, None, None], ndim=2, batch=True, tol=1e-13).effective[0, 0, 0])
     fd = (vals[0] - vals[1]) / (2 * h)
     assert abs(float(grad[voxel]) - float(fd)) < 1e-5 * abs(float(fd))
 
@@ -332,15 +332,15 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="scheme"):
         conductivity(labels, [1.0, 2.0], scheme="newton")
     with pytest.raises(ValueError, match="ndim"):
-        conductivity_field(np.ones((4, 4)), ndim=4)
-    with pytest.raises(ValueError, match="k_field has shape"):
-        conductivity_field(np.ones((2, 3, 4, 4)), ndim=2)
+        conductivity_field(np.ones((4, 4)), ndim=4, batch=True)
+    with pytest.raises(ValueError, match="field has shape"):
+        conductivity_field(np.ones((2, 3, 4, 4)), ndim=2, batch=True)
 
 
 def test_convergence_warning():
     labels = balls((16, 16), 3, 4, seed=0)
     with pytest.warns(ConvergenceWarning, match="residual"):
-        result = conductivity(labels, [1.0, 100.0], maxiter=2)
+        result = conductivity(labels, [1.0, 100.0], max_iter=2)
     assert not result.converged and result.iterations == 2 and result.residuals[-1] > 1e-6
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -365,7 +365,7 @@ def test_float32_batch_with_unequal_convergence_rates_converges():
                           orientation=np.pi * t, seed=50 + i)
         for i, (a, b, c, t) in enumerate(u)
     ])
-    single = conductivity(images, [1.0, 10.0], batch=True, tol=1e-5, dtype=torch.float32, maxiter=200)
+    single = conductivity(images, [1.0, 10.0], batch=True, tol=1e-5, dtype=torch.float32, max_iter=200)
     double = conductivity(images, [1.0, 10.0], batch=True, tol=1e-8)
     assert single.converged and single.iterations < 50
     # stopping at a residual of 1e-5 leaves differences of order 1e-4 against the tol=1e-8 reference

@@ -24,7 +24,8 @@ from . import _common
 from ._common import finish, indicator
 
 __all__ = ["volume_fraction", "two_point_correlation", "cross_correlation", "radial_average",
-           "two_point_cluster_function", "specific_surface", "SpecificSurface"]
+           "two_point_cluster_function", "specific_surface", "SpecificSurface", "correlation_maps",
+           "central_window"]
 
 
 def volume_fraction(labels, phase=1, *, batch=False):
@@ -53,8 +54,11 @@ def volume_fraction(labels, phase=1, *, batch=False):
     return finish(field.flatten(1).mean(1), labels, batch)
 
 
-def _correlate(a, b, ndim, periodic):
-    """``mean_x a(x) b(x + r)`` for every displacement ``r``; ``a``, ``b`` of shape ``(B, *spatial)``.
+def correlation_maps(a, b, ndim, periodic):
+    """``mean_x a(x) b(x + r)`` for every displacement ``r``; ``a``, ``b`` float tensors ``(B, *spatial)``.
+
+    The building block of every correlation function here and of the reconstruction's loss (no
+    validation: callers pass checked tensors; ``b is a`` computes the auto-correlation with one FFT).
 
     Periodic: one real FFT, ``irfftn(conj(A) B) / N``. Non-periodic: zero padding to a fast FFT length
     ``>= 2 n - 1``, the ``2 n - 1`` displacements are kept and each is divided by its number of
@@ -82,7 +86,37 @@ def _correlate(a, b, ndim, periodic):
     return out / count
 
 
-def two_point_correlation(x, phase=1, *, periodic=True, batch=False, dtype=None, device=None):
+def central_window(maps, window, ndim):
+    """Displacements ``-window .. window`` of maps with the origin at index 0, centred.
+
+    ``maps[..., *spatial]`` (numpy or torch; origin at index 0, negative displacements wrapped at the
+    end, as :func:`two_point_correlation` returns them) becomes ``maps[..., (2 window + 1)^ndim]``
+    with the origin at index ``window``. ``window=None`` centres the whole map (``fftshift``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.descriptors import central_window
+    >>> central_window(np.arange(8.0), 2, ndim=1).tolist()
+    [6.0, 7.0, 0.0, 1.0, 2.0]
+    """
+    axes = tuple(range(-ndim, 0))
+    if window is None:
+        return torch.fft.fftshift(maps, dim=axes) if _backend.is_torch(maps) else np.fft.fftshift(maps, axes=axes)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise ValueError(f"window={window!r}; expected a non-negative integer (displacements |r_d| <= window)")
+    for n in maps.shape[-ndim:]:
+        if 2 * window + 1 > n:
+            raise ValueError(f"window={window} needs maps of at least {2 * window + 1} entries per axis, got {n}")
+    out = maps
+    for axis in range(maps.ndim - ndim, maps.ndim):
+        index = np.arange(-window, window + 1) % maps.shape[axis]
+        out = out.index_select(axis, torch.as_tensor(index, device=out.device)) if _backend.is_torch(out) \
+            else np.take(out, index, axis=axis)
+    return out
+
+
+def two_point_correlation(labels, phase=1, *, periodic=True, batch=False, dtype=None, device="auto"):
     """Two-point correlation map :math:`S_2(\\mathbf{r})` of ``phase``, by FFT.
 
     .. math:: S_2(\\mathbf{r}) = \\frac{1}{N}\\sum_{\\mathbf{x}} I(\\mathbf{x}) I(\\mathbf{x}+\\mathbf{r})
@@ -93,9 +127,9 @@ def two_point_correlation(x, phase=1, *, periodic=True, batch=False, dtype=None,
 
     Parameters
     ----------
-    x : array or tensor, shape ``(*spatial)`` or ``(batch, *spatial)``, 2 or 3 spatial axes
+    labels : array or tensor, shape ``(*spatial)`` or ``(batch, *spatial)``, 2 or 3 spatial axes
         Integer phase labels (the indicator of ``phase`` is used), or a floating-point field in
-        [0, 1] read as the relaxed indicator of phase 1 itself (``phase=0``: of ``1 - x``). The float
+        [0, 1] read as the relaxed indicator of phase 1 itself (``phase=0``: of ``1 - labels``). The float
         version is differentiable with torch autograd (used by reconstruction).
     phase : int
     periodic : bool
@@ -108,13 +142,13 @@ def two_point_correlation(x, phase=1, *, periodic=True, batch=False, dtype=None,
     dtype : torch.dtype, optional
         Computation dtype; default float64 for numpy input, the input's dtype for float tensors and
         torch's default dtype for integer tensors.
-    device : str or torch.device, optional
-        Where to compute (default: where the input lives, the CPU for numpy). Numpy input gives
-        numpy output regardless.
+    device : str or torch.device
+        Where to compute. ``"auto"`` (default): where a tensor lives; for numpy input CUDA when
+        available, else the CPU. Numpy input gives numpy output regardless.
 
     Returns
     -------
-    Array or tensor with the (batch and) displacement axes; same kind as ``x``.
+    Array or tensor with the (batch and) displacement axes; same kind as ``labels``.
 
     References
     ----------
@@ -130,11 +164,11 @@ def two_point_correlation(x, phase=1, *, periodic=True, batch=False, dtype=None,
     >>> s2.tolist()
     [[0.25, 0.0], [0.0, 0.0]]
     """
-    field, ndim = indicator(x, phase, batch=batch, name="x", dtype=dtype, device=device)
-    return finish(_correlate(field, field, ndim, periodic), x, batch)
+    field, ndim = indicator(labels, phase, batch=batch, dtype=dtype, device=device)
+    return finish(correlation_maps(field, field, ndim, periodic), labels, batch)
 
 
-def cross_correlation(labels, phase_a, phase_b, *, periodic=True, batch=False, dtype=None, device=None):
+def cross_correlation(labels, phase_a, phase_b, *, periodic=True, batch=False, dtype=None, device="auto"):
     """Cross-correlation :math:`S_2^{(ab)}(\\mathbf{r}) = \\langle I^{(a)}(\\mathbf{x}) I^{(b)}(\\mathbf{x}+\\mathbf{r})\\rangle`.
 
     Computed as ``irfftn(conj(F[I_a]) F[I_b]) / N`` (Torquato 2002, §2.2). Note
@@ -150,7 +184,7 @@ def cross_correlation(labels, phase_a, phase_b, *, periodic=True, batch=False, d
     """
     a, ndim = indicator(labels, phase_a, batch=batch, dtype=dtype, device=device)
     b, _ = indicator(labels, phase_b, batch=batch, dtype=dtype, device=device)
-    return finish(_correlate(a, b, ndim, periodic), labels, batch)
+    return finish(correlation_maps(a, b, ndim, periodic), labels, batch)
 
 
 def _shells(shape, bins, device, dtype):
@@ -265,7 +299,7 @@ def two_point_cluster_function(labels, phase=1, *, periodic=True, batch=False, m
         for start in range(1, n + 1, chunk):
             ids = torch.arange(start, min(start + chunk, n + 1), device=image.device)
             ind = (clusters.unsqueeze(0) == ids.reshape((-1,) + (1,) * ndim)).to(dtype)
-            part = _correlate(ind, ind, ndim, periodic).sum(0)
+            part = correlation_maps(ind, ind, ndim, periodic).sum(0)
             total = part if total is None else total + part
         out.append(total)
     return finish(torch.stack(out), labels, batch)
@@ -336,7 +370,7 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
     field, ndim = indicator(labels, phase, batch=batch, soft=False)
     from_s2 = from_count = None
     if method in ("both", "s2"):
-        s2 = _correlate(field, field, ndim, periodic)
+        s2 = correlation_maps(field, field, ndim, periodic)
         r, s2_r = radial_average(s2, batch=True)
         k = slice(1, fit_range + 1)
         phi = field.flatten(1).mean(1, keepdim=True)

@@ -26,7 +26,7 @@ from sklearn.decomposition import PCA
 from .. import _backend
 from .._validation import check_finite, check_labels, check_spatial_ndim
 from . import _common
-from .correlations import two_point_correlation
+from .correlations import central_window, two_point_correlation
 
 __all__ = ["FeatureNetwork", "cnn_features", "gram_matrices", "filters", "pca_of_correlations",
            "nearest_microstructures"]
@@ -153,21 +153,21 @@ def filters(ndim=2, layer=0):
     return _default_network(ndim, True).filters(layer).cpu().numpy()
 
 
-def _image_tensor(x, batch, dtype=None, device=None):
-    ndim = check_spatial_ndim(x, name="x", batch=batch)
-    if _common.is_float_input(x):
-        check_finite(x, name="x")
+def _image_tensor(field, batch, dtype=None, device="auto"):
+    ndim = check_spatial_ndim(field, name="field", batch=batch)
+    if _common.is_float_input(field):
+        check_finite(field, name="field")
     else:
-        check_labels(x, name="x", batch=batch)
-    t = _backend.to_torch(x, device, dtype=_common.result_dtype(x, dtype))
+        check_labels(field, name="field", batch=batch)
+    t = _backend.to_torch(field, device, dtype=_common.result_dtype(field, dtype))
     return (t if batch else t.unsqueeze(0)).unsqueeze(1), ndim
 
 
-def _run(x, layers, batch, network, periodic, device):
-    t, ndim = _image_tensor(x, batch, device=device)
+def _run(field, layers, batch, network, periodic, device):
+    t, ndim = _image_tensor(field, batch, device=device)
     network = network or _default_network(ndim, periodic)
     if network.ndim != ndim:
-        raise ValueError(f"x has {ndim} spatial dimensions but the network is {network.ndim}D")
+        raise ValueError(f"field has {ndim} spatial dimensions but the network is {network.ndim}D")
     chosen = list(range(network.n_layers)) if layers is None else list(np.atleast_1d(layers))
     for layer in chosen:
         if not 0 <= layer < network.n_layers:
@@ -176,12 +176,12 @@ def _run(x, layers, batch, network, periodic, device):
     return [features[layer] for layer in chosen]
 
 
-def cnn_features(x, *, layers=None, batch=False, network=None, periodic=True, device=None):
+def cnn_features(field, *, layers=None, batch=False, network=None, periodic=True, device="auto"):
     """Feature maps of :class:`FeatureNetwork` for an image.
 
     Parameters
     ----------
-    x : array or tensor, ``(*spatial)`` or ``(batch, *spatial)``
+    field : array or tensor, ``(*spatial)`` or ``(batch, *spatial)``
         Intensities in about [0, 1]: a float (relaxed) indicator / grey-scale image, or integer labels
         (used as intensities; for two phases the indicator of phase 1).
     layers : int or sequence of int, optional
@@ -190,7 +190,8 @@ def cnn_features(x, *, layers=None, batch=False, network=None, periodic=True, de
     network : FeatureNetwork, optional
         Default: ``FeatureNetwork(ndim, periodic=periodic)`` (cached).
     periodic : bool
-    device : optional
+    device : str or torch.device
+        ``"auto"`` (default): where a tensor lives; numpy input on CUDA when available, else the CPU.
 
     Returns
     -------
@@ -203,10 +204,10 @@ def cnn_features(x, *, layers=None, batch=False, network=None, periodic=True, de
     >>> [f.shape for f in cnn_features(np.zeros((8, 8)), layers=[0, 3])]
     [(12, 8, 8), (32, 8, 8)]
     """
-    return [_common.finish(f, x, batch) for f in _run(x, layers, batch, network, periodic, device)]
+    return [_common.finish(f, field, batch) for f in _run(field, layers, batch, network, periodic, device)]
 
 
-def gram_matrices(x, *, layers=None, batch=False, network=None, periodic=True, device=None):
+def gram_matrices(field, *, layers=None, batch=False, network=None, periodic=True, device="auto"):
     """Normalized Gram matrices of the feature maps (Gatys, Ecker & Bethge 2015).
 
     .. math:: G^{l}_{ij} = \\frac{1}{M_l} \\sum_{\\mathbf{x}} F^{l}_{i}(\\mathbf{x}) F^{l}_{j}(\\mathbf{x})
@@ -232,25 +233,10 @@ def gram_matrices(x, *, layers=None, batch=False, network=None, periodic=True, d
     [(12, 12), (32, 32)]
     """
     out = []
-    for f in _run(x, layers, batch, network, periodic, device):
+    for f in _run(field, layers, batch, network, periodic, device):
         flat = f.flatten(2)
-        out.append(_common.finish(flat @ flat.transpose(1, 2) / flat.shape[2], x, batch))
+        out.append(_common.finish(flat @ flat.transpose(1, 2) / flat.shape[2], field, batch))
     return out
-
-
-def _central_window(maps, ndim, window):
-    """Displacements ``-window .. window`` along the last ``ndim`` axes (origin first in ``maps``);
-    numpy or torch."""
-    axes = tuple(range(-ndim, 0))
-    maps = torch.fft.fftshift(maps, dim=axes) if _backend.is_torch(maps) else np.fft.fftshift(maps, axes=axes)
-    if window is None:
-        return maps
-    index = [slice(None)] * (maps.ndim - ndim)
-    for n in maps.shape[-ndim:]:
-        if 2 * window + 1 > n:
-            raise ValueError(f"window={window} needs maps of at least {2 * window + 1} entries per axis")
-        index.append(slice(n // 2 - window, n // 2 + window + 1))
-    return maps[tuple(index)]
 
 
 def _stack(data, name):
@@ -265,7 +251,7 @@ def _stack(data, name):
     return data
 
 
-def pca_of_correlations(data, n_components=None, *, kind="labels", phase=1, periodic=True, window=None):
+def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, window=None):
     """PCA (scikit-learn) of flattened S2 maps over a set of microstructures.
 
     The standard reduced-order statistics representation (Niezgoda, Kalidindi et al.; Bostanabad et
@@ -274,9 +260,8 @@ def pca_of_correlations(data, n_components=None, *, kind="labels", phase=1, peri
 
     Parameters
     ----------
-    data : sequence of images or array ``(n, *spatial)``
-        Label images (``kind="labels"``; S2 of ``phase`` is computed, batched) or S2 maps
-        (``kind="s2"``, origin at index 0).
+    labels : sequence of label images or array ``(n, *spatial)``
+        The S2 maps of ``phase`` are computed, batched.
     n_components : int or float, optional
         Passed to :class:`sklearn.decomposition.PCA`.
     periodic : bool
@@ -297,17 +282,11 @@ def pca_of_correlations(data, n_components=None, *, kind="labels", phase=1, peri
     >>> scores.shape
     (10, 3)
     """
-    if kind not in ("labels", "s2"):
-        raise ValueError(f"kind={kind!r}; expected 'labels' or 's2'")
-    data = _stack(data, "data")
-    ndim = check_spatial_ndim(data, name="data", batch=True)
-    if kind == "labels":
-        maps = two_point_correlation(data, phase, periodic=periodic, batch=True)
-    else:
-        check_finite(data, name="data")
-        maps = data
+    labels = _stack(labels, "labels")
+    ndim = check_spatial_ndim(labels, name="labels", batch=True)
+    maps = two_point_correlation(labels, phase, periodic=periodic, batch=True)
     maps = maps.detach().cpu().numpy() if _backend.is_torch(maps) else np.asarray(maps)
-    features = _central_window(maps, ndim, window).reshape(len(maps), -1)
+    features = central_window(maps, window, ndim).reshape(len(maps), -1)
     pca = PCA(n_components=n_components).fit(features)
     return pca, pca.transform(features)
 
@@ -318,7 +297,7 @@ def _descriptor_function(descriptor, phase, periodic, window=None):
     if descriptor == "s2":
         def s2(x):
             maps = two_point_correlation(x, phase, periodic=periodic, batch=True, dtype=torch.float64)
-            return (maps if window is None else _central_window(maps, maps.ndim - 1, window)).flatten(1)
+            return (maps if window is None else central_window(maps, window, maps.ndim - 1)).flatten(1)
         return s2
     if descriptor == "gram":
         def gram(x):
@@ -333,16 +312,17 @@ def _descriptor_function(descriptor, phase, periodic, window=None):
     raise ValueError(f"descriptor={descriptor!r}; expected 's2', 'gram' or a callable")
 
 
-def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, batch=False, periodic=True,
+def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, batch=False, periodic=True,
                             window=None, chunk=256):
-    r"""The ``k`` microstructures of ``database`` closest to ``query`` in a descriptor space.
+    r"""The ``k`` microstructures of ``database`` closest to ``labels`` in a descriptor space.
 
     Instance-based retrieval (Bostanabad et al. 2018, §4): distances are Euclidean between descriptor
     vectors, computed in batches of ``chunk`` images.
 
     Parameters
     ----------
-    query : array or tensor ``(*spatial)`` or ``(n_queries, *spatial)`` with ``batch=True``
+    labels : array or tensor ``(*spatial)`` or ``(n_queries, *spatial)`` with ``batch=True``
+        The query microstructure(s).
     database : array or tensor ``(n, *spatial)`` or a sequence of images of one shape
     descriptor : {"s2", "gram"} or callable
         ``"s2"``: the flattened S2 map of ``phase`` (images of one shape); ``"gram"``: the upper
@@ -378,7 +358,7 @@ def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, b
     check_spatial_ndim(database, name="database", batch=True)
     if k > len(database):
         raise ValueError(f"k={k} is larger than the database ({len(database)} microstructures)")
-    ndim = check_spatial_ndim(query, name="query", batch=batch)
+    ndim = check_spatial_ndim(labels, name="labels", batch=batch)
     if window is not None:
         if not isinstance(descriptor, str) or descriptor != "s2":
             raise ValueError(f"window={window!r} applies to descriptor='s2' only, not {descriptor!r}")
@@ -389,9 +369,9 @@ def nearest_microstructures(query, database, *, descriptor="s2", k=1, phase=1, b
             raise ValueError(f"window={window} needs images of at least {2 * window + 1} pixels per axis; "
                              f"the smallest side is {smallest}")
     describe = _descriptor_function(descriptor, phase, periodic, window)
-    q = _backend.to_torch(query)
+    q = _backend.to_torch(labels)
     q = describe(q if batch else q.unsqueeze(0)).to(torch.float64)
     db = _backend.to_torch(database)
     features = torch.cat([describe(db[i:i + chunk]).to(q) for i in range(0, len(db), chunk)])
     distances, indices = torch.topk(torch.cdist(q, features), k, dim=1, largest=False)
-    return _common.finish(indices, query, batch), _common.finish(distances, query, batch)
+    return _common.finish(indices, labels, batch), _common.finish(distances, labels, batch)

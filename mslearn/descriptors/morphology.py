@@ -18,6 +18,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .. import _backend
+from .._validation import check_labels, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -273,17 +275,19 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
                         mean, n_chords)
 
 
-def label_clusters(mask, *, periodic=True):
-    """Label the face-connected clusters of a boolean image; periodic: merged across opposite faces.
+def label_clusters(labels, phase=1, *, periodic=True):
+    """Label the face-connected clusters of ``phase``; periodic: merged across opposite faces.
 
     Parameters
     ----------
-    mask : bool ndarray, 2D or 3D
+    labels : int or bool ndarray, 2D or 3D
+        Phase labels; a boolean mask is the two-phase image whose phase 1 is ``True``.
+    phase : int
     periodic : bool
 
     Returns
     -------
-    labels : int ndarray
+    clusters : int ndarray
         0 outside the clusters, clusters numbered ``1 .. n``.
     n : int
 
@@ -294,23 +298,26 @@ def label_clusters(mask, *, periodic=True):
     >>> label_clusters(np.array([[1, 0, 1]], bool))[1], label_clusters(np.array([[1, 0, 1]], bool), periodic=False)[1]
     (1, 2)
     """
-    mask = np.asarray(mask, dtype=bool)
-    labels, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
+    _common.check_phase_arg(phase)
+    check_spatial_ndim(labels, name="labels")
+    check_labels(labels, name="labels")
+    mask = np.asarray(labels.cpu() if _backend.is_torch(labels) else labels) == phase
+    clusters, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
     if not periodic or n == 0:
-        return labels, n
+        return clusters, n
     pairs = []
     for ax in range(mask.ndim):
-        a, b = np.take(labels, 0, axis=ax).ravel(), np.take(labels, -1, axis=ax).ravel()
+        a, b = np.take(clusters, 0, axis=ax).ravel(), np.take(clusters, -1, axis=ax).ravel()
         keep = (a > 0) & (b > 0)
         pairs.append(np.stack([a[keep], b[keep]], 1))
     pairs = np.unique(np.concatenate(pairs), axis=0)
     if pairs.size == 0:
-        return labels, n
+        return clusters, n
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n + 1, n + 1))
     _, component = connected_components(graph, directed=False)
     _, new = np.unique(component[1:], return_inverse=True)
     mapping = np.concatenate([[0], new + 1])
-    return mapping[labels], int(new.max()) + 1
+    return mapping[clusters], int(new.max()) + 1
 
 
 def particle_statistics(labels, phase=1, *, periodic=True):

@@ -318,9 +318,9 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, d=3):
     mats = []
     for phase in stiffnesses:
         if isinstance(phase, dict):
-            mats.append(isotropic_stiffness(dim=d, **phase))
+            mats.append(isotropic_stiffness(ndim=d, **phase))
         elif isinstance(phase, tuple) and len(phase) == 2:
-            mats.append(isotropic_stiffness(*phase, dim=d))
+            mats.append(isotropic_stiffness(*phase, ndim=d))
         else:
             mats.append(np.asarray(phase, dtype=float))
     mats = np.stack(mats)

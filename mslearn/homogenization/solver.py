@@ -87,7 +87,7 @@ __all__ = [
 
 
 class ConvergenceWarning(UserWarning):
-    """The solver stopped at ``maxiter`` before reaching ``tol`` (the result has ``converged=False``)."""
+    """The solver stopped at ``max_iter`` before reaching ``tol`` (the result has ``converged=False``)."""
 
 
 @dataclass
@@ -167,7 +167,7 @@ def _dot(a, b):
     return (a * b).sum(dim=tuple(range(2, a.ndim)))
 
 
-def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
+def solve(law, G, E, *, scheme, tol, max_iter, c0=None, progress=False):
     r"""Solve :math:`\mathbb G K(E + \tilde e) = 0` for all systems; returns ``(e, info)``.
 
     ``E`` has shape ``(B, L, c, *spatial)`` (a constant field per load case).
@@ -178,7 +178,7 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
     scale = torch.where(bb > 0, bb, torch.ones_like(bb))
     x, r = torch.zeros_like(E), b.clone()
     rr, history, it = bb.clone(), [], 0
-    bar = _progress(progress, maxiter, scheme)
+    bar = _progress(progress, max_iter, scheme)
     if scheme == "cg":
         p = r.clone()
     while True:
@@ -187,7 +187,7 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
         if bar is not None:
             bar.set_postfix(residual=f"{residual:.2e}")
             bar.update(1 if it else 0)
-        if residual <= tol or it >= maxiter:
+        if residual <= tol or it >= max_iter:
             break
         if scheme == "cg":                     # conjugate gradients on G K x = b
             # A system that has converged is frozen: iterating on at the rounding floor while the
@@ -216,8 +216,8 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
     converged = history[-1] <= tol
     if not converged:
         warnings.warn(
-            f"FFT homogenization ({scheme}) stopped at maxiter={maxiter} with relative residual "
-            f"{history[-1]:.3e} > tol={tol:g}; increase maxiter"
+            f"FFT homogenization ({scheme}) stopped at max_iter={max_iter} with relative residual "
+            f"{history[-1]:.3e} > tol={tol:g}; increase max_iter"
             + (" (or use scheme='cg', which needs far fewer iterations)" if scheme == "basic" else ""),
             ConvergenceWarning,
             stacklevel=4,
@@ -225,12 +225,12 @@ def solve(law, G, E, *, scheme, tol, maxiter, c0=None, progress=False):
     return E + x, dict(iterations=it, residuals=history, converged=converged)
 
 
-def _progress(progress, maxiter, scheme):
+def _progress(progress, max_iter, scheme):
     if not progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=maxiter, desc=f"FFT homogenization ({scheme})")
+    return tqdm(total=max_iter, desc=f"FFT homogenization ({scheme})")
 
 
 # ----------------------------------------------------------------------------- adjoint gradient
@@ -272,16 +272,16 @@ class _Effective(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- drivers
-def _config(scheme, tol, maxiter, progress):
+def _config(scheme, tol, max_iter, progress):
     if scheme not in ("cg", "basic"):
         raise ValueError(f"scheme={scheme!r}; expected 'cg' (conjugate gradients) or 'basic' (Moulinec-Suquet)")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol={tol!r}; expected a positive number")
-    if maxiter is None:
-        maxiter = 1000 if scheme == "cg" else 10000
-    if not (isinstance(maxiter, numbers.Integral) and maxiter >= 1):
-        raise ValueError(f"maxiter={maxiter!r}; expected a positive integer")
-    return dict(scheme=scheme, tol=float(tol), maxiter=int(maxiter), progress=progress)
+    if max_iter is None:
+        max_iter = 1000 if scheme == "cg" else 10000
+    if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
+        raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
+    return dict(scheme=scheme, tol=float(tol), max_iter=int(max_iter), progress=progress)
 
 
 def _eig_range(prop, scalar, c):
@@ -406,7 +406,7 @@ def _prepare(labels, props, batch, interphase, key, device):
     return labels, props, d, resolve_device(device)
 
 
-def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg", device="auto",
                  dtype=torch.float64, interphase=None, return_fields=False, progress=False):
     r"""Effective conductivity tensor :math:`K^*` of a periodic voxel microstructure.
 
@@ -425,7 +425,7 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg",
         Whether ``labels`` has a leading batch axis (never guessed).
     tol : float
         Relative residual :math:`\|\mathbb G K e\|/\|\mathbb G K E\|` at which to stop.
-    maxiter : int, optional
+    max_iter : int, optional
         Default 1000 (``"cg"``) or 10000 (``"basic"``). Reaching it warns (:class:`ConvergenceWarning`).
     scheme : {"cg", "basic"}
         Conjugate gradients on the Galerkin equation, or the Moulinec–Suquet fixed point.
@@ -452,7 +452,7 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, maxiter=None, scheme="cg",
     array([[1.5, 0. ],
            [0. , 2. ]])
     """
-    config = _config(scheme, tol, maxiter, progress)
+    config = _config(scheme, tol, max_iter, progress)
     labels, k, d, dev = _prepare(labels, k, batch, interphase, "k", device)
     stack, scalar = _phase_stack(k, d, dtype, dev, "k", "conductivity")
     prop, spatial = _labels_field(labels, stack, scalar, batch, dev)
@@ -491,10 +491,10 @@ def _stiffness(phase, index, d, dtype, device):
             raise ValueError(f"phases[{index}] (phase {index}): {key} = {float(v)} is negative; expected >= 0")
     if "nu" in values and not (-1 < float(values["nu"]) < 0.5):
         raise ValueError(f"phases[{index}] (phase {index}): nu = {float(values['nu'])}; expected -1 < nu < 0.5")
-    return isotropic_stiffness(dim=d, **values)
+    return isotropic_stiffness(ndim=d, **values)
 
 
-def elasticity(labels, phases, *, batch=False, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="cg", device="auto",
                dtype=torch.float64, interphase=None, return_fields=False, progress=False):
     r"""Effective Mandel stiffness :math:`C^*` (small strain, periodic; plane strain in 2D).
 
@@ -509,7 +509,7 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, maxiter=None, scheme="c
         One entry per label: ``{"E": .., "nu": ..}``, ``{"K": .., "G": ..}`` (3D moduli; 2D is the
         plane-strain block), a tuple ``(E, nu)``, or a symmetric positive definite Mandel matrix
         (3×3 in 2D, 6×6 in 3D). A zero stiffness (``E = 0``) is a pore.
-    batch, tol, maxiter, scheme, device, dtype, interphase, return_fields, progress
+    batch, tol, max_iter, scheme, device, dtype, interphase, return_fields, progress
         As in :func:`conductivity` (``interphase=dict(width=w, phase=...)``). Fields: ``"strain"``,
         ``"stress"`` (Mandel, ``(m_load, m, *spatial)``), ``"von_mises"`` (in-plane in 2D) and
         ``"strain_energy_density"`` :math:`\tfrac12\sigma:\varepsilon` (``(m_load, *spatial)``).
@@ -518,7 +518,7 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, maxiter=None, scheme="c
     -------
     HomogenizationResult
     """
-    config = _config(scheme, tol, maxiter, progress)
+    config = _config(scheme, tol, max_iter, progress)
     labels, phases, d, dev = _prepare(labels, phases, batch, interphase, "phase", device)
     m = 3 if d == 2 else 6
     mats = [_stiffness(p, i, d, dtype, dev) for i, p in enumerate(phases)]
@@ -548,52 +548,55 @@ def _field_input(field, ndim, batch, c, name):
     return scalar
 
 
-def conductivity_field(k_field, *, ndim, batch=True, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+def conductivity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, scheme="cg", device="auto",
                        dtype=torch.float64, return_fields=False, progress=False):
     r"""Effective conductivity of a per-voxel conductivity field (the differentiable low-level entry).
 
     Parameters
     ----------
-    k_field : array or tensor
-        ``(batch, *spatial)`` scalar conductivity per voxel, or ``(batch, d, d, *spatial)`` tensors
-        (without the batch axis when ``batch=False``). Gradients flow to ``k_field`` by the adjoint
+    field : array or tensor
+        ``(*spatial)`` scalar conductivity per voxel, or ``(d, d, *spatial)`` tensors (with a leading
+        batch axis when ``batch=True``). Gradients flow to ``field`` by the adjoint
         identity :math:`\partial K^*_{ij}/\partial k(x) = \nabla T_i(x)\cdot\nabla T_j(x)/N` (no
         extra solve). Design by physics interpolates e.g. SIMP
         :math:`k(\rho) = k_{min} + \rho^p (k_{max}-k_{min})` before calling.
     ndim : {2, 3}
         Number of spatial axes (required: shapes alone are ambiguous).
+    batch : bool
+        Whether ``field`` has a leading batch axis (never guessed), as in :func:`conductivity`.
     Other parameters as in :func:`conductivity`.
     """
-    config = _config(scheme, tol, maxiter, progress)
-    scalar = _field_input(k_field, ndim, batch, ndim, "k_field")
-    prop = to_torch(k_field, resolve_device(device), dtype)
+    config = _config(scheme, tol, max_iter, progress)
+    scalar = _field_input(field, ndim, batch, ndim, "field")
+    prop = to_torch(field, resolve_device(device), dtype)
     if not batch:
         prop = prop[None]
     spatial = tuple(prop.shape[-ndim:])
     if not scalar:
-        _check_field_tensors(prop, ndim, "k_field")
-    return _run(prop, scalar, "conduction", spatial, config, return_fields, k_field, not batch)
+        _check_field_tensors(prop, ndim, "field")
+    return _run(prop, scalar, "conduction", spatial, config, return_fields, field, not batch)
 
 
-def elasticity_field(C_field, *, ndim, batch=True, tol=1e-6, maxiter=None, scheme="cg", device="auto",
+def elasticity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, scheme="cg", device="auto",
                      dtype=torch.float64, return_fields=False, progress=False):
-    r"""Effective Mandel stiffness of a per-voxel Mandel stiffness field ``(batch, m, m, *spatial)``.
+    r"""Effective Mandel stiffness of a per-voxel Mandel stiffness field ``(m, m, *spatial)``.
 
-    ``m`` = 3 (2D, plane strain) or 6 (3D). Gradients w.r.t. ``C_field`` by the adjoint identity
+    ``m`` = 3 (2D, plane strain) or 6 (3D). Gradients w.r.t. ``field`` by the adjoint identity
     :math:`\partial C^*_{IJ}/\partial C_{ab}(x) = \varepsilon_{I,a}(x)\varepsilon_{J,b}(x)/N`. SIMP:
-    pass ``C_field = (e_min + rho**p (1 - e_min)) * C0[..., None, None]`` (broadcast to voxels).
+    pass ``field = (e_min + rho**p (1 - e_min)) * C0[..., None, None]`` (broadcast to voxels); with
+    ``batch=True`` a leading batch axis.
     Other parameters as in :func:`elasticity` and :func:`conductivity_field`.
     """
-    config = _config(scheme, tol, maxiter, progress)
+    config = _config(scheme, tol, max_iter, progress)
     m = 3 if ndim == 2 else 6
-    scalar = _field_input(C_field, ndim, batch, m, "C_field")
+    scalar = _field_input(field, ndim, batch, m, "field")
     if scalar:
-        raise ValueError(f"C_field has shape {tuple(C_field.shape)}; expected ({'batch, ' if batch else ''}{m}, {m}, *spatial)")
-    prop = to_torch(C_field, resolve_device(device), dtype)
+        raise ValueError(f"field has shape {tuple(field.shape)}; expected ({'batch, ' if batch else ''}{m}, {m}, *spatial)")
+    prop = to_torch(field, resolve_device(device), dtype)
     if not batch:
         prop = prop[None]
-    _check_field_tensors(prop, ndim, "C_field")
-    return _run(prop, False, "elasticity", tuple(prop.shape[-ndim:]), config, return_fields, C_field, not batch)
+    _check_field_tensors(prop, ndim, "field")
+    return _run(prop, False, "elasticity", tuple(prop.shape[-ndim:]), config, return_fields, field, not batch)
 
 
 def _check_field_tensors(prop, ndim, name):

@@ -40,24 +40,24 @@ def _xp(*args):
     return torch if any(isinstance(a, torch.Tensor) for a in args) else np
 
 
-def _check_dim(dim):
-    if dim not in (2, 3):
-        raise ValueError(f"dim={dim!r}; expected 2 (plane strain) or 3")
+def _check_ndim(ndim):
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected 2 (plane strain) or 3")
 
 
-def mandel_pairs(dim):
-    """Index pairs ``(i, j)`` of the Mandel components for ``dim`` = 2 or 3."""
-    _check_dim(dim)
-    return list(_PAIRS[dim])
+def mandel_pairs(ndim):
+    """Index pairs ``(i, j)`` of the Mandel components for ``ndim`` = 2 or 3."""
+    _check_ndim(ndim)
+    return list(_PAIRS[ndim])
 
 
-def mandel_basis(dim, like=None):
-    r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, dim, dim)``.
+def mandel_basis(ndim, like=None):
+    r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, ndim, ndim)``.
 
     :math:`\varepsilon = \sum_I \varepsilon_I B_I` and :math:`\varepsilon_I = B_I : \varepsilon`.
     """
-    pairs = mandel_pairs(dim)
-    basis = np.zeros((len(pairs), dim, dim))
+    pairs = mandel_pairs(ndim)
+    basis = np.zeros((len(pairs), ndim, ndim))
     for index, (i, j) in enumerate(pairs):
         if i == j:
             basis[index, i, i] = 1.0
@@ -70,27 +70,27 @@ def mandel_basis(dim, like=None):
 
 def to_mandel(tensor):
     """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``."""
-    dim = tensor.shape[-1]
-    basis = mandel_basis(dim, like=tensor)
+    ndim = tensor.shape[-1]
+    basis = mandel_basis(ndim, like=tensor)
     return _xp(tensor).einsum("Iij,...ij->...I", basis, tensor)
 
 
-def from_mandel(vector, dim):
+def from_mandel(vector, ndim):
     """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``."""
-    basis = mandel_basis(dim, like=vector)
+    basis = mandel_basis(ndim, like=vector)
     return _xp(vector).einsum("Iij,...I->...ij", basis, vector)
 
 
 def stiffness_to_mandel(C):
     """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``."""
-    dim = C.shape[-1]
-    basis = mandel_basis(dim, like=C)
+    ndim = C.shape[-1]
+    basis = mandel_basis(ndim, like=C)
     return _xp(C).einsum("Iij,...ijkl,Jkl->...IJ", basis, C, basis)
 
 
-def mandel_to_stiffness(C, dim):
+def mandel_to_stiffness(C, ndim):
     """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``."""
-    basis = mandel_basis(dim, like=C)
+    basis = mandel_basis(ndim, like=C)
     return _xp(C).einsum("Iij,...IJ,Jkl->...ijkl", basis, C, basis)
 
 
@@ -107,7 +107,7 @@ def lame_from(*, E=None, nu=None, K=None, G=None):
     raise ValueError("give either E and nu, or K and G (3D bulk and shear moduli)")
 
 
-def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, dim=3):
+def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, ndim=3):
     r"""Isotropic stiffness in Mandel notation, :math:`C = 3K\,\mathbb J + 2G\,\mathbb K`.
 
     In 3D :math:`C = \lambda\,\mathbf 1\otimes\mathbf 1 + 2\mu\,\mathbb I` (6×6). In 2D the
@@ -116,16 +116,16 @@ def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, dim=3):
 
     Examples
     --------
-    >>> isotropic_stiffness(K=1.0, G=1.0, dim=2)
+    >>> isotropic_stiffness(K=1.0, G=1.0, ndim=2)
     array([[2.33333333, 0.33333333, 0.        ],
            [0.33333333, 2.33333333, 0.        ],
            [0.        , 0.        , 2.        ]])
     """
-    _check_dim(dim)
+    _check_ndim(ndim)
     lam, mu = lame_from(E=E, nu=nu, K=K, G=G)
-    m = 3 if dim == 2 else 6
+    m = 3 if ndim == 2 else 6
     ones = np.zeros(m)
-    ones[:dim] = 1.0
+    ones[:ndim] = 1.0
     if _xp(lam, mu) is torch:
         ref = lam if isinstance(lam, torch.Tensor) else mu
         dtype = ref.dtype if ref.is_floating_point() else torch.float64
@@ -134,7 +134,7 @@ def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, dim=3):
     return lam * np.outer(ones, ones) + 2 * mu * np.eye(m)
 
 
-def isotropic_moduli(C, dim=None):
+def isotropic_moduli(C, ndim=None):
     r"""Bulk and shear moduli of the isotropic projection of Mandel stiffness ``C``.
 
     With the projectors :math:`\mathbb J = \tfrac1d \mathbf 1\otimes\mathbf 1` and
@@ -144,15 +144,15 @@ def isotropic_moduli(C, dim=None):
     modulus :math:`\kappa = \lambda + \mu` used by the 2D Hashin–Shtrikman bounds.
     """
     m = C.shape[-1]
-    dim = dim or (2 if m == 3 else 3)
+    ndim = ndim or (2 if m == 3 else 3)
     ones = np.zeros(m)
-    ones[:dim] = 1.0
-    J = np.outer(ones, ones) / dim
+    ones[:ndim] = 1.0
+    J = np.outer(ones, ones) / ndim
     Kd = np.eye(m) - J
     if isinstance(C, torch.Tensor):
         J, Kd = (torch.as_tensor(a, dtype=C.dtype, device=C.device) for a in (J, Kd))
     xp = _xp(C)
-    bulk = xp.einsum("ij,...ji->...", J, C) / dim
+    bulk = xp.einsum("ij,...ji->...", J, C) / ndim
     shear = xp.einsum("ij,...ji->...", Kd, C) / (2 * (m - 1))
     return bulk, shear
 
@@ -169,14 +169,14 @@ def mandel_rotation(R):
     :math:`Q` is orthogonal because the Mandel basis :math:`B_I` is orthonormal. ``R``: ``(d, d)`` or
     ``(..., d, d)``, numpy or torch; returns ``(..., m, m)``.
     """
-    dim = R.shape[-1]
-    basis = mandel_basis(dim, like=R)
+    ndim = R.shape[-1]
+    basis = mandel_basis(ndim, like=R)
     return _xp(R).einsum("Iij,...ia,...jb,Jab->...IJ", basis, R, R, basis)
 
 
 def rotate_stiffness(C, R):
     r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`."""
-    dim = R.shape[-1]
-    C4 = mandel_to_stiffness(C, dim)
+    ndim = R.shape[-1]
+    C4 = mandel_to_stiffness(C, ndim)
     rotated = _xp(C, R).einsum("ia,jb,kc,ld,...abcd->...ijkl", R, R, R, R, C4)
     return stiffness_to_mandel(rotated)

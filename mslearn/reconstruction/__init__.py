@@ -89,8 +89,9 @@ def _check_shape(shape, target_ndim):
 
 
 def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method="gradient",
-                periodic=True, window=None, levels=None, iterations=None, optimizer="lbfgsb",
-                n_swaps=None, cleanup=True, polish_trials=None, tolerance=None, seed=0, device="cpu", progress=False, threads=1,
+                periodic=True, window=None, levels=None, max_iter=None, optimizer="lbfgsb",
+                n_swaps=None, cleanup=True, polish_trials=None, tol=None, seed=0, device="auto", progress=False,
+                threads=1,
                 isotropic=False):
     """Reconstruct a periodic microstructure whose descriptors match ``target``.
 
@@ -121,7 +122,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     levels : int, optional
         Multigrid levels (default: 1 in 2D, where a coarse grid loses the fine features of real
         micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
-    iterations : int or sequence of int, optional
+    max_iter : int or sequence of int, optional
         Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
         or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 100 for three or
         more phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
@@ -134,7 +135,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         free latent whose sigmoid or softmax gives the phase probabilities; ``"adam"``: torch's Adam
         over the latent.
     n_swaps : int, optional
-        Annealing: total number of trial swaps (default ``iterations * N``).
+        Annealing: total number of trial swaps (default ``max_iter * N``).
     cleanup : bool
         Keep the result free of isolated single voxels when the target has none (a target image
         with isolated pixels, such as a downsampled micrograph, keeps its own: removing them would
@@ -145,10 +146,11 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         (default 25; each swaps the voxels of two phases ranked by the loss gradient, up to
         thousands at once, and is kept only if the exact loss falls). 0 switches it off (the best
         projection is kept).
-    tolerance : float, optional
+    tol : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int
     device : str or torch.device
+        ``"auto"`` (default): CUDA when available, else the CPU.
     progress : bool
         Show a tqdm progress bar.
     threads : int
@@ -178,18 +180,18 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     >>> from mslearn.reconstruction import reconstruct, s2_error
     >>> x = np.add.outer(np.arange(32), np.arange(32))
     >>> target = ((np.sin(x / 3.0) + np.cos(np.arange(32) / 4.0)) > 0).astype(int)
-    >>> result = reconstruct(target, iterations=60, seed=0)
+    >>> result = reconstruct(target, max_iter=60, seed=0)
     >>> result.structure.shape
     (32, 32)
     """
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
-                            iterations, optimizer, n_swaps, cleanup, polish_trials, tolerance, seed,
+                            max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,
                             device, progress, isotropic)
 
 
-def _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels, iterations,
-                 optimizer, n_swaps, cleanup, polish_trials, tolerance, seed, device, progress,
+def _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels, max_iter,
+                 optimizer, n_swaps, cleanup, polish_trials, tol, seed, device, progress,
                  isotropic):
     start = time.perf_counter()
     if method not in ("gradient", "annealing"):
@@ -207,7 +209,8 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         if len(target) != 3:
             raise ValueError(f"target is a list of {len(target)} items; expected one image, a dict, or three "
                              "2D images (the views normal to axes 0, 1, 2 of a 3D shape)")
-        targets = [t if isinstance(t, dict) else T.target_descriptors(t, names, periodic=periodic, window=window)
+        targets = [t if isinstance(t, dict) else T.target_descriptors(T.as_label_array(t, name="target"), names,
+                                                                      periodic=periodic, window=window)
                    for t in target]
         if any(int(t["ndim"]) != 2 for t in targets):
             raise ValueError("three orthogonal view targets must be 2D images")
@@ -215,7 +218,9 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
             raise ValueError("the three view targets have different numbers of phases")
         default_shape = None
     else:
-        targets = [T.target_descriptors(target, names, periodic=periodic, window=window)]
+        # validated here so that an error names the argument the caller passed
+        targets = [T.target_descriptors(T.as_label_array(target, name="target"), names, periodic=periodic,
+                                        window=window)]
         default_shape = targets[0]["shape"]
     t_ndim = int(targets[0]["ndim"])
     shape = _check_shape(default_shape if shape is None else shape, t_ndim)
@@ -239,29 +244,29 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
     if method == "gradient":
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
-            iterations=iterations, optimizer=optimizer, progress=progress, cleanup=cleanup,
-            tolerance=tolerance, start=start, polish_trials=polish_trials)
+            max_iter=max_iter, optimizer=optimizer, progress=progress, cleanup=cleanup,
+            tol=tol, start=start, polish_trials=polish_trials)
     else:
         if int(targets[0]["n_phases"]) != 2:
             raise ValueError("method='annealing' is implemented for two phases; use method='gradient'")
-        labels, history = anneal(targets, shape, seed=seed_int, sweeps=200 if iterations is None else iterations,
+        labels, history = anneal(targets, shape, seed=seed_int, sweeps=200 if max_iter is None else max_iter,
                                  n_swaps=n_swaps, progress=progress, start=start, cleanup=cleanup)
         relaxed = None
     return Reconstruction(structure=labels, history=history, relaxed=relaxed,
                           seconds=time.perf_counter() - start, target=targets, method=method)
 
 
-def quality(structure, target, *, periodic=True):
-    """All quality measures of a reconstruction as a dict.
+def quality(target, labels, *, periodic=True):
+    """All quality measures of a reconstruction ``labels`` against ``target`` as a dict.
 
     ``s2_error`` (largest over views), ``s2_error_views`` (per axis for 3D from 2D),
     ``volume_fraction_error``, ``lineal_path_error`` (only for an image target) and ``isolated``
     (number of isolated single voxels).
     """
-    out = {"s2_error_views": s2_error(structure, target, periodic=periodic, per_view=True)}
+    out = {"s2_error_views": s2_error(target, labels, periodic=periodic, per_view=True)}
     out["s2_error"] = max(out["s2_error_views"])
-    out["volume_fraction_error"] = volume_fraction_error(structure, target)
+    out["volume_fraction_error"] = volume_fraction_error(target, labels)
     if not isinstance(target, dict):
-        out["lineal_path_error"] = lineal_path_error(structure, target, periodic=periodic)
-    out["isolated"] = count_isolated(structure)
+        out["lineal_path_error"] = lineal_path_error(target, labels, periodic=periodic)
+    out["isolated"] = count_isolated(labels)
     return out

@@ -115,7 +115,7 @@ def anneal(targets, shape, *, seed, sweeps, n_swaps, progress, start, cleanup, r
         temperature *= cooling
         history["level"].append(0)
         history["loss"].append(e)
-        history["s2_error"].append(T.s2_error(image, targets[0] if len(targets) == 1 else targets)
+        history["s2_error"].append(T.s2_error(targets[0] if len(targets) == 1 else targets, image)
                                    if record_error else float("nan"))
         history["seconds"].append(time.perf_counter() - start)
         history["swaps"].append(done)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .. import _backend
 from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlation
-from ..descriptors.correlations import _correlate
+from ..descriptors.correlations import central_window, correlation_maps
 from . import _targets as T
 from ._polish import SwapSearch
 
@@ -127,7 +127,7 @@ class _Objective:
             n_batch = view.shape[1]
             chosen = view[self.phases]
             maps = two_point_correlation(chosen.flatten(0, 1), batch=True)
-            maps = T.centred_window(maps, nd, wl)
+            maps = central_window(maps, wl, nd)
             maps = maps.reshape(len(self.phases), n_batch, *maps.shape[-nd:]).mean(1)
             diff = (maps - v["s2"]).flatten(1).norm(dim=1) / v["s2_norm"]
             s2_errors.append(diff.detach().mean())
@@ -139,8 +139,8 @@ class _Objective:
             if "cross" in v and w_["cross"] > 0 and self.n_phases > 3:
                 a = view[[p[0] for p in v["pairs"]]].flatten(0, 1)
                 b = view[[p[1] for p in v["pairs"]]].flatten(0, 1)
-                cr = _correlate(a, b, nd, True)
-                cr = T.centred_window(cr, nd, wl)
+                cr = correlation_maps(a, b, nd, True)
+                cr = central_window(cr, wl, nd)
                 cr = cr.reshape(len(v["pairs"]), n_batch, *cr.shape[-nd:]).mean(1)
                 d = (cr - v["cross"]).flatten(1).norm(dim=1) / v["cross_norm"]
                 loss = loss + w_["cross"] * d.square().mean() / len(self.views)
@@ -185,18 +185,18 @@ def _levels(shape, levels):
     return int(levels)
 
 
-def _iterations(iterations, n_levels, shape, n_phases=2):
-    if iterations is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
+def _iterations(max_iter, n_levels, shape, n_phases=2):
+    if max_iter is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
         if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 100)
             return [300 if n_phases == 2 else 100] * (n_levels - 1) + [250 if n_phases == 2 else 100]
         return [DEFAULT_ITERATIONS_2D if n_phases == 2 else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
-    if isinstance(iterations, (int, np.integer)):
-        if iterations < 1:
-            raise ValueError(f"iterations={iterations}; expected a positive integer")
-        return [int(iterations)] * n_levels
-    its = [int(i) for i in iterations]
+    if isinstance(max_iter, (int, np.integer)):
+        if max_iter < 1:
+            raise ValueError(f"max_iter={max_iter}; expected a positive integer")
+        return [int(max_iter)] * n_levels
+    its = [int(i) for i in max_iter]
     if len(its) != n_levels or min(its) < 1:
-        raise ValueError(f"iterations={iterations!r}; expected an int or {n_levels} positive ints "
+        raise ValueError(f"max_iter={max_iter!r}; expected an int or {n_levels} positive ints "
                          "(coarse to fine)")
     return its
 
@@ -328,16 +328,16 @@ class _Best:
         if self.mode == "batched" and self.steps > 0:
             self._batched_swaps(self.steps)
         # S2 error of the best structure, largest over views (as the relaxed field's in the history)
-        self.error = float(T.s2_error(self.labels, self.targets if len(self.targets) > 1 else self.targets[0]))
+        self.error = float(T.s2_error(self.targets if len(self.targets) > 1 else self.targets[0], self.labels))
         self.trace.append(self.error)
 
 
-def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, iterations, optimizer,
-                         progress, cleanup, tolerance, start,
+def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, max_iter, optimizer,
+                         progress, cleanup, tol, start,
                          polish_trials=None):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
-    its = _iterations(iterations, n_levels, shape, n_phases)
+    its = _iterations(max_iter, n_levels, shape, n_phases)
     gen = _backend.torch_generator(seed)
     direct = optimizer == "lbfgsb"
     channels = 1 if n_phases == 2 else n_phases
@@ -399,7 +399,7 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                     opt.zero_grad()
                     evaluate(latent)
                     opt.step()
-                    if tolerance is not None and finest and history["s2_error"][-1] <= tolerance:
+                    if tol is not None and finest and history["s2_error"][-1] <= tol:
                         break
                 latent = latent.detach().clone().requires_grad_(True)
             nominal_end += n_evals

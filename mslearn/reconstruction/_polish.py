@@ -11,6 +11,9 @@ that of Yeong & Torquato (1998), over the full window rather than the axes.
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from ..descriptors.correlations import central_window, correlation_maps
 
 
 class SwapSearch:
@@ -61,8 +64,9 @@ class SwapSearch:
     def _residuals(self, labels):
         out = np.zeros((self.n_phases, 2 * self.w + 1, 2 * self.w + 1))
         for p in self.compared:
-            f = np.fft.rfft2((labels == p).astype(np.float64))
-            counts = np.rint(np.fft.irfft2(f.real**2 + f.imag**2, s=self.shape)[self._window])
+            indicator = torch.from_numpy((labels == p)[None].astype(np.float64))
+            maps = central_window(correlation_maps(indicator, indicator, 2, True), self.w, 2)[0]
+            counts = np.rint(maps.numpy() * labels.size)
             out[p] = counts - self.target[p]
         return out
 

@@ -10,7 +10,7 @@ import torch
 from .. import _backend
 from .._validation import check_finite, check_labels
 from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
-from ..descriptors.correlations import _correlate
+from ..descriptors.correlations import central_window, correlation_maps
 
 DESCRIPTOR_NAMES = ("s2", "lineal_path", "gram")
 GRAM_LAYERS = (0, 1, 2)
@@ -47,28 +47,13 @@ def default_window(size):
     return max(1, int(size) // 4)
 
 
-def window_index(n_map, window):
-    """Indices of displacements ``-window .. window`` in a map of length ``n_map`` with origin at 0."""
-    return torch.arange(-window, window + 1) % n_map
-
-
-def centred_window(maps, ndim, window):
-    """``maps[..., *spatial]`` (origin at index 0, negatives wrapped) -> centred ``(2w+1)^ndim`` window."""
-    out = maps
-    for d in range(ndim):
-        axis = out.ndim - ndim + d
-        index = window_index(out.shape[axis], window).to(out.device)
-        out = out.index_select(axis, index)
-    return out
-
-
 # ----------------------------------------------------------------------------- descriptors of a target
-def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None, lineal_length=None):
+def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=None, lineal_length=None):
     """Descriptors of a phase-label image in the form :func:`reconstruct` matches.
 
     Parameters
     ----------
-    image : integer array, 2 or 3 axes, labels 0 .. P-1 (every phase present)
+    labels : integer array, 2 or 3 axes, labels 0 .. P-1 (every phase present)
     descriptors : sequence of {"s2", "lineal_path", "gram"}
         ``"s2"`` always includes the volume fractions, and for three or more phases the
         cross-correlations of every pair of phases.
@@ -91,7 +76,7 @@ def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None
         matrices of :func:`mslearn.descriptors.gram_matrices`, two phases only). The dict can be
         edited (e.g. averaged over several images) and passed to :func:`reconstruct` as ``target``.
     """
-    labels = as_label_array(image)
+    labels = as_label_array(labels, name="labels")
     names = check_descriptor_names(descriptors)
     ndim = labels.ndim
     n_phases = int(labels.max()) + 1
@@ -103,14 +88,14 @@ def target_descriptors(image, descriptors=("s2",), *, periodic=True, window=None
            "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size,
            "isolated_fraction": _isolated_count(labels, periodic) / labels.size}
     ind = torch.from_numpy(np.stack([(labels == p) for p in range(n_phases)]).astype(np.float64))
-    autos = _correlate(ind, ind, ndim, periodic)
-    out["s2"] = centred_window(autos, ndim, window).numpy()
+    autos = correlation_maps(ind, ind, ndim, periodic)
+    out["s2"] = central_window(autos, window, ndim).numpy()
     pairs = [(a, b) for a in range(n_phases) for b in range(a + 1, n_phases)] if n_phases > 2 else []
     out["pairs"] = pairs
     if pairs:
         a = ind[[p[0] for p in pairs]]
         b = ind[[p[1] for p in pairs]]
-        out["cross"] = centred_window(_correlate(a, b, ndim, periodic), ndim, window).numpy()
+        out["cross"] = central_window(correlation_maps(a, b, ndim, periodic), window, ndim).numpy()
     if "lineal_path" in names:
         length = window if lineal_length is None else int(lineal_length)
         out["lineal_path"] = np.stack([lineal_path(labels, p, max_length=length, periodic=periodic)
@@ -204,7 +189,7 @@ def _phases_compared(n_phases):
     return [1] if n_phases == 2 else list(range(n_phases))
 
 
-def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
+def s2_error(target, labels, *, periodic=True, window=None, per_view=False):
     """Relative S2 error of a reconstruction (Torquato 2002 notation; periodic maps of the structure).
 
     .. math:: e_{S_2} = \\frac{\\lVert S_2^{\\mathrm{rec}} - S_2^{\\mathrm{target}} \\rVert}
@@ -215,10 +200,13 @@ def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
     structure compared with a 2D target: the S2 averaged over the slices normal to each axis,
     compared per axis (``per_view=True`` returns the three errors, else the largest).
 
+    The target comes first, as ``y_true`` does in scikit-learn's metrics.
+
     Parameters
     ----------
-    structure : integer array, 2 or 3 axes (periodic)
     target : integer image, dict of :func:`target_descriptors`, or 3 images (views normal to axes 0, 1, 2)
+    labels : integer array, 2 or 3 axes (periodic)
+        The reconstruction.
     periodic : bool
         Whether the target image is periodic (not used for a dict).
     window : int, optional
@@ -232,7 +220,7 @@ def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
     >>> s2_error(image, image)
     0.0
     """
-    labels = as_label_array(structure, name="structure")
+    labels = as_label_array(labels, name="labels")
     targets = _as_targets(target, labels.ndim, periodic, window=window)
     n_phases = int(targets[0]["n_phases"])
     errors = []
@@ -240,8 +228,8 @@ def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
         w, nd = int(t["window"]), int(t["ndim"])
         phases = _phases_compared(n_phases)
         field = view[phases]
-        maps = _correlate(field.flatten(0, 1), field.flatten(0, 1), nd, True)
-        maps = centred_window(maps, nd, w).reshape(len(phases), field.shape[1], *((2 * w + 1,) * nd)).mean(1)
+        maps = correlation_maps(field.flatten(0, 1), field.flatten(0, 1), nd, True)
+        maps = central_window(maps, w, nd).reshape(len(phases), field.shape[1], *((2 * w + 1,) * nd)).mean(1)
         rel = []
         for i, p in enumerate(phases):
             ts2 = torch.as_tensor(np.asarray(t["s2"])[p], dtype=torch.float64)
@@ -251,9 +239,9 @@ def s2_error(structure, target, *, periodic=True, window=None, per_view=False):
     return errors if per_view else max(errors)
 
 
-def volume_fraction_error(structure, target):
+def volume_fraction_error(target, labels):
     """Largest absolute difference of the phase volume fractions (``target``: image, dict or fractions)."""
-    labels = as_label_array(structure, name="structure")
+    labels = as_label_array(labels, name="labels")
     if isinstance(target, dict):
         vf = np.asarray(target["volume_fraction"], dtype=float)
     elif isinstance(target, (list, tuple)) and not isinstance(target[0], numbers.Number):
@@ -269,14 +257,14 @@ def volume_fraction_error(structure, target):
     return float(np.abs(got - vf).max())
 
 
-def lineal_path_error(structure, target, *, periodic=True, max_length=None, per_view=False):
+def lineal_path_error(target, labels, *, periodic=True, max_length=None, per_view=False):
     """Relative lineal-path error ``||L_rec - L_target|| / ||L_target||`` along the axes, all phases.
 
     ``max_length`` defaults to ``L // 4``. A 3D structure with a 2D target is compared on the slices
     normal to each axis (largest error, or the three with ``per_view=True``). Arguments as in
     :func:`s2_error`.
     """
-    labels = as_label_array(structure, name="structure")
+    labels = as_label_array(labels, name="labels")
     images = list(target) if isinstance(target, (list, tuple)) else [target]
     images = [as_label_array(t) for t in images]
     t_ndim = images[0].ndim
@@ -426,7 +414,7 @@ def _round_counts(fractions, n):
     return counts
 
 
-def project(probabilities, fractions, *, n_iter=60):
+def project(probabilities, fractions, *, max_iter=60):
     """Labels from relaxed phase probabilities ``(P, *shape)`` with the target phase counts.
 
     Two phases: threshold at the quantile (exact counts). More: ``argmax(log p + b)`` with per-phase
@@ -444,7 +432,7 @@ def project(probabilities, fractions, *, n_iter=60):
         return labels.reshape(shape)
     logp = np.log(np.clip(probabilities.reshape(n_phases, -1), 1e-12, None))
     bias = np.zeros((n_phases, 1))
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         labels = np.argmax(logp + bias, 0)
         have = np.bincount(labels, minlength=n_phases)
         if np.array_equal(have, goal):
@@ -531,7 +519,7 @@ def isotropic_target(target):
     return out
 
 
-def anisotropy_floor(image, *, periodic=True, window=None):
+def anisotropy_floor(labels, *, periodic=True, window=None):
     """Relative distance of an image's S2 from its square-symmetrized version (:func:`isotropic_target`).
 
     What it bounds: the error, against the raw image, of a volume that matches the *isotropic*
@@ -540,7 +528,7 @@ def anisotropy_floor(image, *, periodic=True, window=None):
     along the one volume axis shared by two views with different image axes conflicts, and the
     smallest error any volume can have is :func:`view_conflict_bound`, usually far below this.
     """
-    t = target_descriptors(image, periodic=periodic, window=window)
+    t = target_descriptors(labels, periodic=periodic, window=window)
     iso = isotropic_target(t)
     phases = _phases_compared(int(t["n_phases"]))
     rel = [np.linalg.norm(t["s2"][p] - iso["s2"][p]) / np.linalg.norm(t["s2"][p] - t["volume_fraction"][p] ** 2)

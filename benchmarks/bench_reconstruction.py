@@ -105,14 +105,14 @@ def errors_text(errors):
 def case_2d(label, image):
     goal = time_goal_2d(image.shape[0])
     rec = reconstruct(image, seed=0, **GRADIENT)
-    errors = phase_errors(rec.structure, image)
+    errors = phase_errors(rec.labels, image)
     base = reconstruct(image, seed=0, levels=1, max_iter=BASELINE_ITERATIONS, weights={"binary": 0.0},
                        polish_trials=0, cleanup=False)
-    base_errors = phase_errors(base.structure, image)
+    base_errors = phase_errors(base.labels, image)
     if image.max() == 1:
         ann = reconstruct(image, method="annealing", max_iter=SWEEPS, seed=0)
         ANNEALING_SECONDS.append(ann.seconds)
-        annealing = (f"{s2_error(image, ann.structure):7.4f} {axis_error(image, ann.structure):6.4f} "
+        annealing = (f"{s2_error(image, ann.labels):7.4f} {axis_error(image, ann.labels):6.4f} "
                      f"{ann.seconds:5.1f}")
     else:
         annealing = f"{'n/a (2 phases only)':>20s}"
@@ -127,11 +127,11 @@ def case_2d(label, image):
 def case_3d(label, image):
     n = SIZE_3D
     rec = reconstruct(image, (n, n, n), seed=0, **GRADIENT)
-    errors = s2_error(image, rec.structure, per_view=True)
+    errors = s2_error(image, rec.labels, per_view=True)
     bound, floor = view_conflict_bound(image), anisotropy_floor(image)
     ok = max(errors) <= ERROR_3D and rec.seconds <= TIME_3D
     print(f"{label:26s} {', '.join(f'{e:.4f}' for e in errors):>22s} {rec.seconds:6.1f} | {bound:5.3f} "
-          f"{floor:5.3f} | {volume_fraction_error(image, rec.structure):7.5f} {count_isolated(rec.structure):8d} | "
+          f"{floor:5.3f} | {volume_fraction_error(image, rec.labels):7.5f} {count_isolated(rec.labels):8d} | "
           f"{verdict(ok, bound, ERROR_3D)}", flush=True)
 
 

@@ -55,7 +55,7 @@ def surrogate(kind, ndim, reference_size, device):
     target = np.asarray(solve(kind, labels, device))
     channels = (16, 32, 64) if ndim == 2 else (8, 16, 32)
     return CNNRegressor(ndim=ndim, channels=channels, target="conductivity" if kind == "conductivity" else "stiffness",
-                        max_epochs=1, validation_fraction=0.0, seed=0, device=device,
+                        max_iter=1, validation_fraction=0.0, random_state=0, device=device,
                         cpu_threads=1 if device.type == "cpu" else None).fit(labels, target)
 
 

@@ -12,29 +12,17 @@ from __future__ import annotations
 import datetime
 import json
 import pickle
-import platform
 import warnings
-from importlib import metadata as _metadata
 from pathlib import Path
 
-__all__ = ["save", "load", "environment_versions", "VersionMismatchWarning"]
+from ._versions import environment_versions
 
-_PACKAGES = ("mslearn", "numpy", "scipy", "torch", "scikit-learn", "pandas")
+__all__ = ["save", "load", "read_record", "environment_versions", "VersionMismatchWarning"]
+
 
 
 class VersionMismatchWarning(UserWarning):
     """A model is loaded with package versions that differ from the ones it was saved with."""
-
-
-def environment_versions() -> dict:
-    """Versions of Python and of the packages a saved model depends on."""
-    versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            versions[name] = _metadata.version(name)
-        except _metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _paths(path):
@@ -80,15 +68,22 @@ def save(model, path, *, metadata=None) -> Path:
     return model_path
 
 
-def load(path, *, with_record=False):
-    """Load a model saved by :func:`save`; warn if package versions differ from the saved ones.
-
-    Returns the model, or ``(model, record)`` with ``with_record=True``.
-    """
+def read_record(path) -> dict:
+    """The record :func:`save` wrote beside a model: ``model`` (class), ``saved`` (UTC time),
+    ``versions`` and ``metadata``; ``{"versions": {}}`` when the model has no record."""
     model_path, record_path = _paths(path)
     if not model_path.exists():
         raise FileNotFoundError(f"no saved model at {model_path}")
-    record = json.loads(record_path.read_text()) if record_path.exists() else {"versions": {}}
+    return json.loads(record_path.read_text()) if record_path.exists() else {"versions": {}}
+
+
+def load(path):
+    """Load a model saved by :func:`save`; warn if package versions differ from the saved ones.
+
+    Returns the model; :func:`read_record` gives the record saved with it.
+    """
+    model_path, _ = _paths(path)
+    record = read_record(path)
     current = environment_versions()
     changed = {name: (saved, current.get(name)) for name, saved in record["versions"].items()
                if current.get(name) != saved}
@@ -98,4 +93,4 @@ def load(path, *, with_record=False):
                       VersionMismatchWarning, stacklevel=2)
     with open(model_path, "rb") as file:
         model = pickle.load(file)
-    return (model, record) if with_record else model
+    return model

@@ -55,6 +55,7 @@ from scipy.stats import qmc
 
 from ._backend import is_torch, rng
 from ._validation import check_finite
+from .datasets.store import sobol_sequence
 
 __all__ = [
     "SobolResult",
@@ -127,15 +128,6 @@ def _check_n(n):
     return n
 
 
-def _sobol_unit(dimension, n, scramble, generator):
-    """``n`` points of a (scrambled) Sobol sequence in ``[0, 1)^dimension``."""
-    try:  # scipy >= 1.15 names the argument ``rng``
-        engine = qmc.Sobol(dimension, scramble=scramble, rng=generator)
-    except TypeError:
-        engine = qmc.Sobol(dimension, scramble=scramble, seed=generator)
-    return engine.random(n)
-
-
 # ----------------------------------------------------------------------------------------------
 # design and estimators
 
@@ -143,7 +135,8 @@ def _sobol_unit(dimension, n, scramble, generator):
 def saltelli_sample(bounds, n, *, seed, scramble=True):
     r"""The base matrices ``A`` and ``B`` of a Saltelli design.
 
-    One Sobol low-discrepancy sequence of dimension :math:`2d` is drawn; its first :math:`d` columns
+    One Sobol low-discrepancy sequence of dimension :math:`2d` is drawn
+    (:func:`mslearn.datasets.sobol_sequence`, seeded with ``rng(seed)``); its first :math:`d` columns
     form ``A`` and the last :math:`d` form ``B`` (Saltelli et al. 2010, section 3), each scaled from
     :math:`[0, 1)` to ``bounds``. Independent uniform inputs are assumed.
 
@@ -178,7 +171,7 @@ def saltelli_sample(bounds, n, *, seed, scramble=True):
     _, low, high = _bounds(bounds)
     n = _check_n(n)
     d = len(low)
-    unit = _sobol_unit(2 * d, n, bool(scramble), rng(seed))
+    unit = sobol_sequence(2 * d, n, seed=rng(seed), scramble=scramble)
     return qmc.scale(unit[:, :d], low, high), qmc.scale(unit[:, d:], low, high)
 
 
@@ -428,12 +421,10 @@ def sobol_indices(model, bounds, n=2**12, *, seed, n_bootstrap=200, confidence=0
         raise TypeError(
             f"model must be a callable mapping an (m, d) array to (m,) outputs, got {type(model).__name__}"
         )
-    names, low, high = _bounds(bounds, names)
-    n = _check_n(n)
-    generator = rng(seed)
-    d = len(names)
-    unit = _sobol_unit(2 * d, n, True, generator)
-    A, B = qmc.scale(unit[:, :d], low, high), qmc.scale(unit[:, d:], low, high)
+    names = _bounds(bounds, names)[0]
+    generator = rng(seed)  # one stream: the design's scrambling is spawned from it, then the bootstrap
+    A, B = saltelli_sample(bounds, n, seed=generator)
+    n, d = A.shape
 
     # A_B^(i): A with column i from B (and B_A^(i): B with column i from A), stacked (d, n, d)
     AB = np.repeat(A[None], d, axis=0)

@@ -56,9 +56,12 @@ from ._validation import check_finite, check_in_range, check_labels, check_posit
 
 __all__ = [
     "Particles",
+    "Polycrystal",
     "GrainGraph",
     "random_inclusions",
+    "random_particles",
     "voronoi_polycrystal",
+    "voronoi_grains",
     "grain_graph",
     "gaussian_random_field",
     "level_cut",
@@ -111,10 +114,12 @@ def _positive_int(x, name, low=1):
 # ----------------------------------------------------------------------------- inclusions
 @dataclass
 class Particles:
-    """The particles placed by :func:`random_inclusions`.
+    """A random-inclusion image and the particles placed in it, from :func:`random_particles`.
 
     Attributes
     ----------
+    labels : ndarray of uint8
+        1 inside inclusions, 0 in the matrix (what :func:`random_inclusions` returns).
     centers : ndarray, shape (n, ndim)
         Centres in voxel coordinates (voxel ``i`` has its centre at ``i``), in ``[0, shape)``.
     radii : ndarray, shape (n,)
@@ -126,6 +131,7 @@ class Particles:
         3D: unit vector along the major axis.
     """
 
+    labels: np.ndarray
     centers: np.ndarray
     radii: np.ndarray
     semi_axes: np.ndarray
@@ -186,7 +192,7 @@ def _ellipsoids_overlap(delta, a1, b1, u1, a2, b2, u2, n_lambda=65):
     return f.max(axis=1) < 1.0
 
 
-def random_inclusions(
+def random_particles(
     shape,
     volume_fraction,
     *,
@@ -199,9 +205,8 @@ def random_inclusions(
     tol=0.01,
     max_attempts=None,
     seed,
-    return_particles=False,
 ):
-    r"""Periodic random inclusions (disks, spheres, ellipses, prolate spheroids) in a matrix.
+    r"""Periodic random inclusions (disks, spheres, ellipses, prolate spheroids) and their particles.
 
     Particles with uniformly random centres are added one at a time until the inclusion fraction
     measured on the voxel grid reaches ``volume_fraction``; the last particle is shrunk (bisection
@@ -246,26 +251,19 @@ def random_inclusions(
         plus 1000). Hard-core packings jam (RSA saturation: about 0.547 for disks, 0.38 for spheres,
         less on a coarse grid); a ``ValueError`` then says which fraction was reached.
     seed : int or numpy.random.Generator
-    return_particles : bool, default False
-        Also return the :class:`Particles` placed.
 
     Returns
     -------
-    labels : ndarray of uint8, shape ``shape``
-        1 inside inclusions, 0 in the matrix.
-    particles : Particles
-        Only with ``return_particles=True``.
+    Particles
+        ``labels`` (uint8, shape ``shape``: 1 inside inclusions, 0 in the matrix) and the centres,
+        radii, semi-axes and orientations of the particles placed.
 
     Examples
     --------
-    >>> from mslearn.structures import random_inclusions
-    >>> labels = random_inclusions((64, 64), 0.3, radius=4, seed=0)
-    >>> bool(abs(labels.mean() - 0.3) <= 0.01)
-    True
-    >>> labels, parts = random_inclusions((32, 32, 32), 0.2, radius=3, overlap=False, seed=1,
-    ...                                   return_particles=True)
-    >>> parts.centers.shape[1]
-    3
+    >>> from mslearn.structures import random_particles
+    >>> parts = random_particles((32, 32, 32), 0.2, radius=3, overlap=False, seed=1)
+    >>> parts.labels.shape, parts.centers.shape[1]
+    ((32, 32, 32), 3)
     """
     shape = _check_shape(shape)
     ndim = len(shape)
@@ -411,13 +409,34 @@ def random_inclusions(
             f"volume_fraction={target_fraction} could not be hit within tol={tol} on shape {shape}: "
             f"reached {reached:.4f}; use a larger image"
         )
-    labels = mask.astype(np.uint8)
-    if not return_particles:
-        return labels
     centers, radii, dirs = centers[:m], radii[:m], dirs[:m]
     semi = np.stack([radii * major] + [radii * minor] * (ndim - 1), axis=-1)
     orient = np.arctan2(dirs[:, 1], dirs[:, 0]) % math.pi if ndim == 2 else dirs
-    return labels, Particles(centers, radii, semi, orient)
+    return Particles(mask.astype(np.uint8), centers, radii, semi, orient)
+
+
+def random_inclusions(shape, volume_fraction, *, radius, radius_std=0.0, radius_distribution="lognormal",
+                      aspect_ratio=1.0, orientation=None, overlap=True, tol=0.01, max_attempts=None, seed):
+    """Periodic random inclusions in a matrix: the ``labels`` of :func:`random_particles`.
+
+    Arguments as in :func:`random_particles`, which also returns the particles placed.
+
+    Returns
+    -------
+    labels : ndarray of uint8, shape ``shape``
+        1 inside inclusions, 0 in the matrix.
+
+    Examples
+    --------
+    >>> from mslearn.structures import random_inclusions
+    >>> labels = random_inclusions((64, 64), 0.3, radius=4, seed=0)
+    >>> bool(abs(labels.mean() - 0.3) <= 0.01)
+    True
+    """
+    return random_particles(shape, volume_fraction, radius=radius, radius_std=radius_std,
+                            radius_distribution=radius_distribution, aspect_ratio=aspect_ratio,
+                            orientation=orientation, overlap=overlap, tol=tol, max_attempts=max_attempts,
+                            seed=seed).labels
 
 
 # ----------------------------------------------------------------------------- polycrystals
@@ -460,7 +479,24 @@ def _merge_fragments(ids, seed_flat):
     return ids
 
 
-def voronoi_polycrystal(shape, n_grains, *, seed, boundary_width=0, return_boundaries=False):
+@dataclass
+class Polycrystal:
+    """A Voronoi polycrystal and its grain-boundary mask, from :func:`voronoi_grains`.
+
+    Attributes
+    ----------
+    labels : ndarray of int64
+        Grain ids ``0 .. n_grains - 1``, all present (what :func:`voronoi_polycrystal` returns).
+    boundaries : ndarray of bool
+        Voxels within ``boundary_width / 2`` of the bisector between their nearest and
+        second-nearest seeds (all False for a single grain).
+    """
+
+    labels: np.ndarray
+    boundaries: np.ndarray
+
+
+def voronoi_polycrystal(shape, n_grains, *, seed):
     """Periodic Voronoi polycrystal: every voxel belongs to the grain of its nearest seed.
 
     Distances are minimum-image distances on the periodic box (``scipy.spatial.cKDTree`` with
@@ -475,19 +511,12 @@ def voronoi_polycrystal(shape, n_grains, *, seed, boundary_width=0, return_bound
     n_grains : int >= 1
         Number of grains (at most the number of voxels).
     seed : int or numpy.random.Generator
-    boundary_width : float, default 0
-        Thickness in voxels of the grain-boundary mask: voxels within ``boundary_width / 2`` of the
-        bisector between their nearest and second-nearest seeds. Must be > 0 exactly when
-        ``return_boundaries`` is true.
-    return_boundaries : bool, default False
-        Also return the boolean grain-boundary mask.
 
     Returns
     -------
-    grain_ids : ndarray of int64, shape ``shape``
-        Grain ids ``0 .. n_grains - 1``, all present.
-    boundaries : ndarray of bool, shape ``shape``
-        Only with ``return_boundaries=True``.
+    labels : ndarray of int64, shape ``shape``
+        Grain ids ``0 .. n_grains - 1``, all present. :func:`voronoi_grains` also gives the
+        grain-boundary mask.
 
     Examples
     --------
@@ -495,23 +524,45 @@ def voronoi_polycrystal(shape, n_grains, *, seed, boundary_width=0, return_bound
     >>> ids = voronoi_polycrystal((64, 64), 10, seed=0)
     >>> sorted(set(ids.ravel().tolist())) == list(range(10))
     True
-    >>> ids, gb = voronoi_polycrystal((32, 32, 32), 8, seed=0, boundary_width=1.5, return_boundaries=True)
     """
+    return _voronoi(shape, n_grains, seed, None)[0]
+
+
+def voronoi_grains(shape, n_grains, *, seed, boundary_width):
+    """Periodic Voronoi polycrystal with its grain-boundary mask (the grains of :func:`voronoi_polycrystal`).
+
+    Parameters
+    ----------
+    shape, n_grains, seed
+        As in :func:`voronoi_polycrystal` (the same seed gives the same grains).
+    boundary_width : float > 0
+        Thickness in voxels of the grain-boundary mask: voxels within ``boundary_width / 2`` of the
+        bisector between their nearest and second-nearest seeds.
+
+    Returns
+    -------
+    Polycrystal
+        ``labels`` (grain ids) and ``boundaries`` (bool mask).
+
+    Examples
+    --------
+    >>> from mslearn.structures import voronoi_grains
+    >>> grains = voronoi_grains((32, 32, 32), 8, seed=0, boundary_width=1.5)
+    >>> grains.labels.shape == grains.boundaries.shape
+    True
+    """
+    boundary_width = _scalar(boundary_width, "boundary_width")
+    check_positive(boundary_width, name="boundary_width")
+    return Polycrystal(*_voronoi(shape, n_grains, seed, boundary_width))
+
+
+def _voronoi(shape, n_grains, seed, boundary_width):
+    """Grain ids and (for a ``boundary_width``) the boundary mask, else None."""
     shape = _check_shape(shape)
     n_voxels = math.prod(shape)
     n_grains = _positive_int(n_grains, "n_grains")
     if n_grains > n_voxels:
         raise ValueError(f"n_grains={n_grains} exceeds the number of voxels {n_voxels} of shape {shape}")
-    boundary_width = _scalar(boundary_width, "boundary_width")
-    check_positive(boundary_width, name="boundary_width", strict=False)
-    if return_boundaries and boundary_width == 0:
-        raise ValueError(
-            "boundary_width=0 with return_boundaries=True; expected boundary_width > 0 (in voxels)"
-        )
-    if boundary_width > 0 and not return_boundaries:
-        raise ValueError(
-            f"boundary_width={boundary_width} has no effect; pass return_boundaries=True to get the mask"
-        )
     gen = rng(seed)
     box = np.asarray(shape, dtype=float)
     seed_flat = gen.choice(n_voxels, size=n_grains, replace=False)
@@ -520,12 +571,12 @@ def voronoi_polycrystal(shape, n_grains, *, seed, boundary_width=0, return_bound
     seeds = np.mod(seeds, box)
     seeds = np.where(seeds >= box, seeds - box, seeds)
     points = _voxel_centres(shape)
-    k = 2 if return_boundaries and n_grains > 1 else 1
+    k = 2 if boundary_width is not None and n_grains > 1 else 1
     dist, nearest = cKDTree(seeds, boxsize=box).query(points, k=k)
     first = nearest if k == 1 else nearest[:, 0]
     ids = _merge_fragments(first.reshape(shape).astype(np.int64), seed_flat)
-    if not return_boundaries:
-        return ids
+    if boundary_width is None:
+        return ids, None
     if k == 1:
         return ids, np.zeros(shape, dtype=bool)
     va = points - seeds[nearest[:, 0]]
@@ -572,12 +623,12 @@ class GrainGraph:
         return sparse.coo_matrix((weights, (rows, cols)), shape=(n, n)).tocsr()
 
 
-def grain_graph(grain_ids):
+def grain_graph(labels):
     """Grain-adjacency graph of a periodic grain-id image (input of graph neural networks).
 
     Parameters
     ----------
-    grain_ids : array of non-negative ints, shape (*spatial) with 2 or 3 spatial axes
+    labels : array of non-negative ints (grain ids), shape ``(*spatial)`` with 2 or 3 spatial axes
         E.g. from :func:`voronoi_polycrystal`. Neighbours are face neighbours with periodic wrap.
 
     Returns
@@ -593,8 +644,8 @@ def grain_graph(grain_ids):
     >>> int(graph.volumes.sum())
     4096
     """
-    check_labels(grain_ids, name="grain_ids")
-    ids = grain_ids.detach().cpu().numpy() if is_torch(grain_ids) else np.asarray(grain_ids)
+    check_labels(labels, name="labels")
+    ids = labels.detach().cpu().numpy() if is_torch(labels) else np.asarray(labels)
     ids = ids.astype(np.int64)
     n = int(ids.max()) + 1
     keys = []

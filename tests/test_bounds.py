@@ -10,7 +10,7 @@ PHI = np.linspace(0.0, 1.0, 11)
 
 @pytest.mark.parametrize("d", [2, 3])
 def test_hs_conductivity_limits_and_order(d):
-    lo, hi = bounds.hashin_shtrikman_conductivity(PHI, 2.0, 7.0, d=d)
+    lo, hi = bounds.hashin_shtrikman_conductivity(PHI, 2.0, 7.0, ndim=d)
     np.testing.assert_allclose([lo[0], hi[0]], 2.0, rtol=1e-14)
     np.testing.assert_allclose([lo[-1], hi[-1]], 7.0, rtol=1e-14)
     fractions = np.stack([1 - PHI, PHI], -1)
@@ -21,14 +21,14 @@ def test_hs_conductivity_limits_and_order(d):
 def test_hs_2d_known_formula():
     # 2D HS (Hashin 1970; Torquato 2002 eq. 21.22 with d = 2): k1 + phi/(1/(k2-k1) + (1-phi)/(2 k1))
     phi, k1, k2 = 0.3, 1.0, 5.0
-    lo, hi = bounds.hashin_shtrikman_conductivity(phi, k1, k2, d=2)
+    lo, hi = bounds.hashin_shtrikman_conductivity(phi, k1, k2, ndim=2)
     np.testing.assert_allclose(lo, k1 + phi / (1 / (k2 - k1) + (1 - phi) / (2 * k1)), rtol=1e-14)
     np.testing.assert_allclose(hi, k2 + (1 - phi) / (1 / (k1 - k2) + phi / (2 * k2)), rtol=1e-14)
 
 
 def test_maxwell_garnett_is_hs_lower_and_hamilton_crosser():
-    lo, hi = bounds.hashin_shtrikman_conductivity(PHI, 1.0, 9.0, d=3)
-    mg = bounds.maxwell_garnett(PHI, 1.0, 9.0, d=3)
+    lo, hi = bounds.hashin_shtrikman_conductivity(PHI, 1.0, 9.0, ndim=3)
+    mg = bounds.maxwell_garnett(PHI, 1.0, 9.0, ndim=3)
     np.testing.assert_allclose(mg, lo, rtol=1e-13)
     np.testing.assert_allclose(mg, bounds.hamilton_crosser(PHI, 1.0, 9.0, n=3), rtol=1e-13)
     np.testing.assert_allclose(bounds.maxwell_garnett(PHI, 9.0, 1.0), hi[::-1], rtol=1e-13)
@@ -37,19 +37,19 @@ def test_maxwell_garnett_is_hs_lower_and_hamilton_crosser():
 @pytest.mark.parametrize("d", [2, 3])
 def test_coated_maxwell_garnett_identities(d):
     phi = np.linspace(0.05, 0.4, 8)
-    mg = bounds.maxwell_garnett(phi, 1.0, 9.0, d=d)
+    mg = bounds.maxwell_garnett(phi, 1.0, 9.0, ndim=d)
     # no coating, or a coating of the particle's own conductivity: plain Maxwell Garnett
-    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi, 0.0, 9.0, 0.1, d=d), mg, rtol=1e-13)
-    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 9.0, d=d), mg, rtol=1e-13)
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi, 0.0, 9.0, 0.1, ndim=d), mg, rtol=1e-13)
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 9.0, ndim=d), mg, rtol=1e-13)
     # a coating of the matrix conductivity only dilutes the particles
-    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 1.0, d=d),
-                               bounds.maxwell_garnett(phi - 0.02, 1.0, 9.0, d=d), rtol=1e-13)
+    np.testing.assert_allclose(bounds.coated_maxwell_garnett(phi - 0.02, 0.02, 9.0, 1.0, ndim=d),
+                               bounds.maxwell_garnett(phi - 0.02, 1.0, 9.0, ndim=d), rtol=1e-13)
     # Hashin's neutral inclusion: a core and coating tuned to the matrix leave the matrix field undisturbed
     k_core, c = 5.0, 0.5
     k_coat = np.exp(np.linspace(-3, 0, 200))
-    k_equivalent = bounds.maxwell_garnett(c, k_coat, k_core, d=d)
+    k_equivalent = bounds.maxwell_garnett(c, k_coat, k_core, ndim=d)
     neutral = k_coat[np.argmin(np.abs(k_equivalent - 1.0))]
-    assert bounds.coated_maxwell_garnett(0.15, 0.15, k_core, neutral, d=d) == pytest.approx(1.0, abs=0.02)
+    assert bounds.coated_maxwell_garnett(0.15, 0.15, k_core, neutral, ndim=d) == pytest.approx(1.0, abs=0.02)
     with pytest.raises(ValueError, match="interphase_fraction"):
         bounds.coated_maxwell_garnett(0.7, 0.5, 9.0, 1.0)
 
@@ -57,8 +57,8 @@ def test_coated_maxwell_garnett_identities(d):
 def test_moduli_bounds():
     K1, G1, K2, G2 = 2.0, 1.0, 30.0, 20.0
     for d in (2, 3):
-        (Klo, Khi), (Glo, Ghi) = (bounds.hashin_shtrikman_bulk(PHI, K1, G1, K2, G2, d=d),
-                                  bounds.hashin_shtrikman_shear(PHI, K1, G1, K2, G2, d=d))
+        (Klo, Khi), (Glo, Ghi) = (bounds.hashin_shtrikman_bulk(PHI, K1, G1, K2, G2, ndim=d),
+                                  bounds.hashin_shtrikman_shear(PHI, K1, G1, K2, G2, ndim=d))
         np.testing.assert_allclose([Klo[0], Khi[0], Glo[-1], Ghi[-1]], [K1, K1, G2, G2], rtol=1e-13)
         fr = np.stack([1 - PHI, PHI], -1)
         assert np.all(bounds.voigt(fr, [K1, K2]) >= Khi - 1e-12) and np.all(Khi >= Klo - 1e-12)
@@ -78,15 +78,15 @@ def test_moduli_bounds():
 def test_keller_dykhne_and_reuss_with_pores():
     assert bounds.keller_dykhne(4.0, 9.0) == 6.0
     assert bounds.reuss([0.5, 0.5], [1.0, 0.0]) == 0.0
-    lo, hi = bounds.hashin_shtrikman_conductivity(0.2, 1.0, 0.0, d=3)
+    lo, hi = bounds.hashin_shtrikman_conductivity(0.2, 1.0, 0.0, ndim=3)
     assert lo == 0.0 and np.isclose(hi, 1.0 * 2 * 0.8 / (2 + 0.2))  # 2D/3D porous HS upper: 2(1-phi)/(2+phi)
 
 
 def test_laminate_conductivity_hand_values():
-    k = bounds.laminate_conductivity([0.25, 0.75], [1.0, 3.0], axis=1, d=3)
+    k = bounds.laminate_conductivity([0.25, 0.75], [1.0, 3.0], axis=1, ndim=3)
     np.testing.assert_allclose(k, np.diag([2.5, 1 / (0.25 + 0.25), 2.5]), rtol=1e-14)
     K1, K2 = np.array([[2.0, 1.0], [1.0, 3.0]]), np.eye(2)
-    k = bounds.laminate_conductivity([0.5, 0.5], [K1, K2], axis=0, d=2)
+    k = bounds.laminate_conductivity([0.5, 0.5], [K1, K2], axis=0, ndim=2)
     # normal flux continuous: k*_00 = <1/k00>^-1 = 4/3; k*_01 = k*_00 <k01/k00> = 4/3 * 1/4 = 1/3;
     # k*_11 = <k11 - k10 k01/k00> + <k10/k00> k*_00 <k01/k00> = (2.5 + 1)/2 + 1/4 * 4/3 * 1/4 = 1.75 + 1/12
     np.testing.assert_allclose(k, [[4 / 3, 1 / 3], [1 / 3, 1.75 + 1 / 12]], rtol=1e-14)
@@ -94,7 +94,7 @@ def test_laminate_conductivity_hand_values():
 
 def test_laminate_stiffness_hand_values():
     E1, nu1, E2, nu2 = 1.0, 0.25, 4.0, 0.25
-    C = bounds.laminate_stiffness([0.5, 0.5], [(E1, nu1), (E2, nu2)], axis=0, d=3)
+    C = bounds.laminate_stiffness([0.5, 0.5], [(E1, nu1), (E2, nu2)], axis=0, ndim=3)
     M = lambda E, nu: E * (1 - nu) / ((1 + nu) * (1 - 2 * nu))  # noqa: E731  P-wave modulus
     Mstar = 1 / (0.5 / M(E1, nu1) + 0.5 / M(E2, nu2))
     np.testing.assert_allclose(C[0, 0], Mstar, rtol=1e-13)  # Backus: <1/(lambda+2mu)>^-1
@@ -104,7 +104,7 @@ def test_laminate_stiffness_hand_values():
     # equal layers give the phase back; 2D is the in-plane block of 3D
     C0 = isotropic_stiffness(E=2.0, nu=0.3)
     np.testing.assert_allclose(bounds.laminate_stiffness([0.3, 0.7], [C0, C0]), C0, rtol=1e-13)
-    C2 = bounds.laminate_stiffness([0.5, 0.5], [(E1, nu1), (E2, nu2)], axis=0, d=2)
+    C2 = bounds.laminate_stiffness([0.5, 0.5], [(E1, nu1), (E2, nu2)], axis=0, ndim=2)
     np.testing.assert_allclose(C2, C[np.ix_([0, 1, 5], [0, 1, 5])], rtol=1e-13)
 
 

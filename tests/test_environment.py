@@ -43,3 +43,38 @@ def test_version_and_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert mslearn.device("auto").type == expected
     assert mslearn.device("cpu") == torch.device("cpu")
+
+
+# import names that differ from the distribution names
+IMPORT_TO_PYPI = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
+
+
+def _third_party_imports(folder):
+    import ast
+    import sys
+
+    found = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top != "mslearn" and top not in sys.stdlib_module_names:
+                    found.add(IMPORT_TO_PYPI.get(top, top))
+    return found
+
+
+def test_the_package_declares_what_it_imports_and_imports_what_it_declares():
+    """Every third-party import of ``mslearn/`` is a runtime dependency, and every runtime dependency
+    is imported somewhere in the package (no dead weight in a reader's install)."""
+    runtime = {_name_and_spec(r)[0] for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    imported = _third_party_imports(ROOT / "mslearn")
+    assert imported - runtime == set(), "imported but not declared"
+    # ipywidgets: declared for the notebooks' interactive cells (a plain `pip install mslearn` runs the
+    # book's notebooks), not imported by the package itself
+    assert runtime - imported - {"ipywidgets"} == set(), "declared but never imported"

@@ -70,11 +70,11 @@ def test_laminates_exact(shape):
     for axis in range(d):
         lab = np.moveaxis(labels, 0, axis)
         k = conductivity(lab, [1.0, 10.0], tol=1e-10).effective
-        expected = bounds.laminate_conductivity([0.75, 0.25], [1.0, 10.0], axis=axis, d=d)
+        expected = bounds.laminate_conductivity([0.75, 0.25], [1.0, 10.0], axis=axis, ndim=d)
         np.testing.assert_allclose(k, expected, rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(k[axis, axis], 1 / (0.75 / 1 + 0.25 / 10), rtol=1e-6)  # series
         C = elasticity(lab, ISO, tol=1e-10).effective
-        expected = bounds.laminate_stiffness([0.75, 0.25], ISO, axis=axis, d=d)
+        expected = bounds.laminate_stiffness([0.75, 0.25], ISO, axis=axis, ndim=d)
         np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
@@ -92,7 +92,7 @@ def test_random_disks_and_spheres_inside_hashin_shtrikman():
         d = len(shape)
         labels = balls(shape, radius, n, seed=d)
         phi = labels.mean()
-        lo, hi = bounds.hashin_shtrikman_conductivity(phi, 1.0, 10.0, d=d)
+        lo, hi = bounds.hashin_shtrikman_conductivity(phi, 1.0, 10.0, ndim=d)
         k = conductivity(labels, [1.0, 10.0]).effective
         assert np.all(np.diag(k) > lo) and np.all(np.diag(k) < hi)
 
@@ -114,7 +114,7 @@ def test_dilute_spheres_match_maxwell_garnett():
     radius = (0.05 * 3 / (4 * np.pi)) ** (1 / 3) * N
     labels = balls((N, N, N), radius, 1, seed=0)
     k = conductivity(labels, [1.0, 10.0], tol=1e-5).effective
-    expected = bounds.maxwell_garnett(labels.mean(), 1.0, 10.0, d=3)
+    expected = bounds.maxwell_garnett(labels.mean(), 1.0, 10.0, ndim=3)
     np.testing.assert_allclose(np.diag(k), expected, rtol=0.02)
 
 
@@ -145,12 +145,12 @@ def test_porous_converges_with_cg_and_respects_upper_bound():
         d = len(shape)
         labels = balls(shape, 4, 10 if d == 2 else 8, seed=7)
         result = conductivity(labels, [1.0, 0.0])
-        _, hi = bounds.hashin_shtrikman_conductivity(labels.mean(), 1.0, 0.0, d=d)
+        _, hi = bounds.hashin_shtrikman_conductivity(labels.mean(), 1.0, 0.0, ndim=d)
         assert result.converged and np.trace(result.effective) / d < hi
     N = 32
     single = balls((N, N, N), (0.05 * 3 / (4 * np.pi)) ** (1 / 3) * N, 1, seed=1)
     k = conductivity(single, [1.0, 0.0]).effective
-    _, hi = bounds.hashin_shtrikman_conductivity(single.mean(), 1.0, 0.0, d=3)
+    _, hi = bounds.hashin_shtrikman_conductivity(single.mean(), 1.0, 0.0, ndim=3)
     assert np.all(np.diag(k) < hi) and np.all(np.diag(k) > 0.97 * hi)
     result = elasticity(single[::2, ::2, ::2], [{"K": 1.0, "G": 0.5}, {"K": 0.0, "G": 0.0}])
     K, G = isotropic_moduli(result.effective)

@@ -61,7 +61,8 @@ def test_random_inclusions_volume_fraction(shape, fraction, kwargs):
 
 @pytest.mark.parametrize("shape, fraction, kwargs", HARD_CASES)
 def test_hard_core_particles_never_overlap(shape, fraction, kwargs):
-    labels, parts = S.random_inclusions(shape, fraction, seed=5, return_particles=True, **kwargs)
+    parts = S.random_particles(shape, fraction, seed=5, **kwargs)
+    labels = parts.labels
     masks = _rasterize(parts, shape)
     assert masks.sum(0).max() <= 1  # no voxel in two particles (periodic images included)
     np.testing.assert_array_equal(masks.any(0), labels.astype(bool))  # labels = union of the record
@@ -76,20 +77,20 @@ def test_hard_core_particles_never_overlap(shape, fraction, kwargs):
 
 def test_inclusions_particle_record_and_periodic_wrap():
     shape = (64, 64)
-    labels, parts = S.random_inclusions(shape, 0.25, radius=6, aspect_ratio=2.0, seed=11,
-                                        return_particles=True)
+    parts = S.random_particles(shape, 0.25, radius=6, aspect_ratio=2.0, seed=11)
+    labels = parts.labels
     assert parts.centers.shape == (len(parts), 2) and parts.semi_axes.shape == (len(parts), 2)
     np.testing.assert_allclose(parts.semi_axes[:, 0] / parts.semi_axes[:, 1], 2.0)
     np.testing.assert_allclose(np.prod(parts.semi_axes, 1), parts.radii**2)  # equal-area ellipses
     # the structure is the union of its (wrapped) particles: shifting all centres = rolling the image
     np.testing.assert_array_equal(_rasterize(parts, shape).any(0), labels.astype(bool))
     shift = (17, -9)
-    moved = S.Particles(np.mod(parts.centers + shift, shape), parts.radii, parts.semi_axes,
+    moved = S.Particles(None, np.mod(parts.centers + shift, shape), parts.radii, parts.semi_axes,
                         parts.orientations)
     rolled = np.roll(labels, shift, axis=(0, 1)).astype(bool)
     np.testing.assert_array_equal(_rasterize(moved, shape).any(0), rolled)
     # particles cut by the boundary show up on both sides of it
-    _, small = S.random_inclusions(shape, 0.3, radius=3, seed=2, return_particles=True)
+    small = S.random_particles(shape, 0.3, radius=3, seed=2)
     for axis in range(2):
         masks = _rasterize(small, shape)
         cut = [m for m in masks if np.take(m, 0, axis).any() and np.take(m, -1, axis).any()]
@@ -99,11 +100,9 @@ def test_inclusions_particle_record_and_periodic_wrap():
 
 
 def test_inclusions_fixed_orientation_3d():
-    _, parts = S.random_inclusions((32, 32, 32), 0.1, radius=3, aspect_ratio=3.0, orientation=(1, 1, 0),
-                                   seed=0, return_particles=True)
+    parts = S.random_particles((32, 32, 32), 0.1, radius=3, aspect_ratio=3.0, orientation=(1, 1, 0), seed=0)
     np.testing.assert_allclose(parts.orientations, np.tile([1, 1, 0], (len(parts), 1)) / math.sqrt(2))
-    _, parts = S.random_inclusions((64, 64), 0.1, radius=3, aspect_ratio=3.0, orientation=0.5, seed=0,
-                                   return_particles=True)
+    parts = S.random_particles((64, 64), 0.1, radius=3, aspect_ratio=3.0, orientation=0.5, seed=0)
     np.testing.assert_allclose(parts.orientations, 0.5)
 
 
@@ -148,7 +147,8 @@ def test_voronoi_grains_distinct_and_periodically_connected(shape, n_grains):
 
 
 def test_voronoi_boundaries_and_periodicity():
-    ids, gb = S.voronoi_polycrystal((96, 96), 15, seed=4, boundary_width=2.0, return_boundaries=True)
+    grains = S.voronoi_grains((96, 96), 15, seed=4, boundary_width=2.0)
+    ids, gb = grains.labels, grains.boundaries
     assert gb.dtype == bool
     changes = np.zeros(ids.shape, bool)
     for axis in range(2):
@@ -339,10 +339,9 @@ BAD = [
     (*_incl(seed=None), "seed"),
     (S.voronoi_polycrystal, dict(shape=(16, 16), n_grains=0, seed=0), "n_grains"),
     (S.voronoi_polycrystal, dict(shape=(4, 4), n_grains=17, seed=0), "n_grains"),
-    (S.voronoi_polycrystal, dict(shape=(16, 16), n_grains=3, seed=0, return_boundaries=True),
-     "boundary_width"),
-    (S.voronoi_polycrystal, dict(shape=(16, 16), n_grains=3, seed=0, boundary_width=1), "boundary_width"),
-    (S.grain_graph, dict(grain_ids=-np.ones((4, 4), int)), "grain_ids"),
+    (S.voronoi_grains, dict(shape=(16, 16), n_grains=3, seed=0, boundary_width=0), "boundary_width"),
+    (S.voronoi_grains, dict(shape=(16, 16), n_grains=3, seed=0, boundary_width=-1), "boundary_width"),
+    (S.grain_graph, dict(labels=-np.ones((4, 4), int)), "labels"),
     (S.gaussian_random_field, dict(shape=(16, 16), correlation_length=-1, seed=0), "correlation_length"),
     (S.level_cut, dict(field=np.zeros((4, 4)), volume_fraction=1.5), "volume_fraction"),
     (S.level_cut, dict(field=np.zeros(4), volume_fraction=0.5), "field"),

@@ -42,7 +42,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     images, K, _, _ = data
-    return CNNRegressor(channels=(16, 32, 32), max_epochs=40, patience=None, seed=0, device="cpu",
+    return CNNRegressor(channels=(16, 32, 32), max_iter=40, patience=None, random_state=0, device="cpu",
                         cpu_threads=1).fit(images, K)
 
 
@@ -150,10 +150,10 @@ def test_save_load_identical_predictions(data, fitted, tmp_path):
 
 def test_same_seed_same_model_other_seed_differs(data):
     images, K = data[0][:60], data[1][:60]
-    small = CNNRegressor(channels=(8, 8), max_epochs=3, seed=3, device="cpu", cpu_threads=1)
+    small = CNNRegressor(channels=(8, 8), max_iter=3, random_state=3, device="cpu", cpu_threads=1)
     a = clone(small).fit(images, K).predict(data[2])
     b = clone(small).fit(images, K).predict(data[2])
-    c = clone(small).set_params(seed=4).fit(images, K).predict(data[2])
+    c = clone(small).set_params(random_state=4).fit(images, K).predict(data[2])
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -161,7 +161,7 @@ def test_same_seed_same_model_other_seed_differs(data):
 def test_mandel_output_and_phase_features(data):
     images, K = data[0][:60], data[1][:60]
     model = CNNRegressor(channels=(8,), tensor="mandel", phase_features=np.log10([[1.0], [10.0]]),
-                         max_epochs=2, device="cpu", cpu_threads=1).fit(images, K)
+                         max_iter=2, device="cpu", cpu_threads=1).fit(images, K)
     predicted = model.predict(data[2])
     np.testing.assert_array_equal(predicted, np.swapaxes(predicted, 1, 2))
 
@@ -170,7 +170,7 @@ def test_3d_images_give_3x3_tensors():
     rng = np.random.default_rng(5)
     images = (rng.random((24, 8, 8, 8)) < 0.3).astype(np.uint8)
     K = np.asarray(conductivity(images, CONTRAST, batch=True, tol=1e-5, device="cpu").effective)
-    model = CNNRegressor(ndim=3, channels=(4, 8), max_epochs=2, device="cpu", cpu_threads=1).fit(images, K)
+    model = CNNRegressor(ndim=3, channels=(4, 8), max_iter=2, device="cpu", cpu_threads=1).fit(images, K)
     predicted = model.predict(images[:3], tta=True)
     assert predicted.shape == (3, 3, 3)
     assert np.all(np.linalg.eigvalsh(predicted) > 0)
@@ -226,7 +226,7 @@ def test_stiffness_target_learns_spd_equivariant(stiffness_data):
     40 epochs; measured 0.83) and >= 0.15 above the linear volume-fraction fit (0.58, which gets the
     normal-shear couplings not at all); SPD; TTA exactly equivariant."""
     images, C, images_test, C_test = stiffness_data
-    model = CNNRegressor(channels=(16, 32, 32), target="stiffness", max_epochs=40, patience=None, seed=0,
+    model = CNNRegressor(channels=(16, 32, 32), target="stiffness", max_iter=40, patience=None, random_state=0,
                          device="cpu", cpu_threads=1).fit(images, C)
     predicted = model.predict(images_test)
     assert predicted.shape == (len(images_test), 3, 3)
@@ -250,7 +250,7 @@ def test_3d_stiffness_gives_6x6_mandel_matrices():
     rng = np.random.default_rng(6)
     images = (rng.random((12, 8, 8, 8)) < 0.3).astype(np.uint8)
     C = np.asarray(elasticity(images, STIFF, batch=True, tol=1e-5, device="cpu").effective)
-    model = CNNRegressor(ndim=3, target="stiffness", tensor="mandel", channels=(4, 8), max_epochs=2, device="cpu",
+    model = CNNRegressor(ndim=3, target="stiffness", tensor="mandel", channels=(4, 8), max_iter=2, device="cpu",
                          cpu_threads=1).fit(images, C)
     predicted = model.predict(images[:2], tta=True)
     assert predicted.shape == (2, 6, 6)
@@ -262,7 +262,7 @@ def test_3d_stiffness_gives_6x6_mandel_matrices():
 # -- bad input -----------------------------------------------------------------------------------------
 def test_bad_inputs(data, fitted):
     images, K, images_test, _ = data
-    with pytest.raises(ValueError, match=r"expected \(n_samples, \*spatial\) with 2 spatial axes.*images\[None\]"):
+    with pytest.raises(ValueError, match=r"expected phase-label images \(n_samples, \*spatial\) with 2 spatial axes.*X\[None\]"):
         fitted.predict(images_test[0])
     with pytest.raises(ValueError, match="spatial axes"):
         fitted.predict(images_test[:, :, :, None, None])
@@ -276,7 +276,7 @@ def test_bad_inputs(data, fitted):
         fitted.predict(unseen)
     with pytest.raises(ValueError, match="negative label"):
         fitted.predict(images_test[:2].astype(int) - 1)
-    with pytest.raises(ValueError, match=r"K has shape"):
+    with pytest.raises(ValueError, match=r"y has shape"):
         CNNRegressor(device="cpu").fit(images[:10], K[:9])
     asymmetric = K[:10].copy()
     asymmetric[:, 0, 1] += 1.0
@@ -295,6 +295,6 @@ def test_bad_inputs(data, fitted):
 @pytest.mark.gpu
 def test_gpu_training_loads_on_cpu(data, tmp_path):
     images, K, images_test, _ = data
-    model = CNNRegressor(channels=(8, 16), max_epochs=3, device="cuda").fit(images, K)
+    model = CNNRegressor(channels=(8, 16), max_iter=3, device="cuda").fit(images, K)
     loaded = deployment.load(deployment.save(model, tmp_path / "cnn_gpu"))
     np.testing.assert_allclose(loaded.predict(images_test), model.predict(images_test), rtol=1e-4)

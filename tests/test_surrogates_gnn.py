@@ -47,7 +47,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     graphs, y, _, _ = data
-    return GNNRegressor(hidden=32, n_rounds=2, node_weight=0, max_epochs=60, seed=0, device="cpu").fit(graphs, y)
+    return GNNRegressor(hidden=32, n_rounds=2, node_weight=0, max_iter=60, random_state=0, device="cpu").fit(graphs, y)
 
 
 def permuted(graph, permutation):
@@ -96,7 +96,7 @@ def test_collate_offsets_edges():
 def test_multi_target_sum_readout_and_unweighted(data):
     graphs, y = data[0][:80], data[1][:80]
     Y = np.column_stack([y, 2 * y])
-    model = GNNRegressor(hidden=8, readout="sum", max_epochs=3, device="cpu").fit(graphs, Y)
+    model = GNNRegressor(hidden=8, readout="sum", max_iter=3, device="cpu").fit(graphs, Y)
     assert model.predict(data[2][:4]).shape == (4, 2)
 
 
@@ -112,10 +112,10 @@ def test_save_load_identical_predictions(data, fitted, tmp_path):
 
 def test_same_seed_same_model(data):
     graphs, y = data[0][:80], data[1][:80]
-    small = GNNRegressor(hidden=8, max_epochs=3, seed=2, device="cpu")
+    small = GNNRegressor(hidden=8, max_iter=3, random_state=2, device="cpu")
     a = clone(small).fit(graphs, y).predict(data[2][:10])
     np.testing.assert_array_equal(clone(small).fit(graphs, y).predict(data[2][:10]), a)
-    assert not np.allclose(clone(small).set_params(seed=3).fit(graphs, y).predict(data[2][:10]), a)
+    assert not np.allclose(clone(small).set_params(random_state=3).fit(graphs, y).predict(data[2][:10]), a)
 
 
 def test_threads_restored(data, fitted):
@@ -161,6 +161,6 @@ def test_bad_inputs(data, fitted):
 @pytest.mark.gpu
 def test_gpu_training_loads_on_cpu(data, tmp_path):
     graphs, y, graphs_test, _ = data
-    model = GNNRegressor(hidden=16, max_epochs=3, device="cuda").fit(graphs, y)
+    model = GNNRegressor(hidden=16, max_iter=3, device="cuda").fit(graphs, y)
     loaded = deployment.load(deployment.save(model, tmp_path / "gnn_gpu"))
     np.testing.assert_allclose(loaded.predict(graphs_test), model.predict(graphs_test), rtol=1e-4, atol=1e-5)

@@ -9,9 +9,9 @@ from mslearn import deployment
 from mslearn.homogenization import conductivity, elasticity
 from mslearn.structures import random_inclusions
 from mslearn.surrogates import UNetFieldPredictor
+from mslearn.nn import apply_symmetry
 from mslearn.surrogates.unet import (
-    _apply_symmetry,
-    _symmetries,
+    _augmentations,
     effective_conductivity_from_flux,
     effective_stiffness_from_energy,
     relative_field_error,
@@ -32,8 +32,8 @@ def problem():
 @pytest.fixture(scope="module")
 def fitted(problem):
     labels, flux = problem[:2]
-    model = UNetFieldPredictor(levels=2, width=8, augment="flips", max_epochs=20, patience=10, batch_size=8,
-                               learning_rate=1e-2, seed=0, device="cpu")
+    model = UNetFieldPredictor(levels=2, width=8, augment="flips", max_iter=20, patience=10, batch_size=8,
+                               learning_rate_init=1e-2, random_state=0, device="cpu")
     return model.fit(labels, flux)
 
 
@@ -72,17 +72,17 @@ def test_multichannel_fields_and_3d():
     generator = np.random.default_rng(0)
     images = (generator.random((12, 16, 16)) > 0.5).astype(np.int64)
     fields = np.stack([images + 1.0, 2.0 - images], axis=1)
-    model = UNetFieldPredictor(levels=2, width=4, max_epochs=2, seed=0, device="cpu").fit(images, fields)
+    model = UNetFieldPredictor(levels=2, width=4, max_iter=2, random_state=0, device="cpu").fit(images, fields)
     assert model.predict(images[:3]).shape == (3, 2, 16, 16)
     volumes = (generator.random((6, 8, 8, 8)) > 0.5).astype(np.int64)
-    model3 = UNetFieldPredictor(ndim=3, levels=1, width=2, augment="square", max_epochs=2, seed=0,
+    model3 = UNetFieldPredictor(ndim=3, levels=1, width=2, augment="square", max_iter=2, random_state=0,
                                 validation_fraction=0.0, device="cpu").fit(volumes, volumes + 1.0)
     assert model3.predict(volumes[:2]).shape == (2, 8, 8, 8)
 
 
 def test_phase_features_encoding(problem):
     labels, flux = problem[:2]
-    model = UNetFieldPredictor(levels=2, width=4, phase_features=[[1.0], [10.0], [5.0]], max_epochs=2, seed=0,
+    model = UNetFieldPredictor(levels=2, width=4, phase_features=[[1.0], [10.0], [5.0]], max_iter=2, random_state=0,
                                device="cpu").fit(labels[:20], flux[:20])
     assert model.n_phases_ == 3 and model.n_features_in_ == 1
     assert model.predict(np.full((1, 16, 16), 2)).shape == (1, 16, 16)  # label 2 has a feature row
@@ -92,11 +92,11 @@ def test_phase_features_encoding(problem):
 
 def test_same_seed_same_model_and_pickle(problem):
     labels, flux = problem[0][:30], problem[1][:30]
-    model = UNetFieldPredictor(levels=2, width=4, augment="flips", max_epochs=3, seed=3, device="cpu")
+    model = UNetFieldPredictor(levels=2, width=4, augment="flips", max_iter=3, random_state=3, device="cpu")
     first = model.fit(labels, flux).predict(labels[:5])
     again = clone(model).fit(labels, flux).predict(labels[:5])
     np.testing.assert_array_equal(again, first)
-    other = clone(model).set_params(seed=4).fit(labels, flux).predict(labels[:5])
+    other = clone(model).set_params(random_state=4).fit(labels, flux).predict(labels[:5])
     assert not np.array_equal(other, first)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(labels[:5]), first)
@@ -115,15 +115,15 @@ def test_flip_augmentation_is_a_symmetry_of_the_solver_but_rotation_is_not():
     labels = random_inclusions((16, 16), 0.3, radius=2.5, seed=7)
     field = conductivity(labels, K, return_fields=True, device="cpu").fields["flux_magnitude"][0]
     as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a))[None, None]  # noqa: E731
-    for symmetry in _symmetries(2, "flips"):
-        moved = _apply_symmetry(as_tensor(labels), symmetry)[0, 0].numpy()
-        expected = _apply_symmetry(as_tensor(field), symmetry)[0, 0].numpy()
+    for symmetry in _augmentations(2, "flips"):
+        moved = apply_symmetry(as_tensor(labels), symmetry, channels=True)[0, 0].numpy()
+        expected = apply_symmetry(as_tensor(field), symmetry, channels=True)[0, 0].numpy()
         solved = conductivity(moved, K, return_fields=True, device="cpu").fields["flux_magnitude"][0]
         np.testing.assert_allclose(solved, expected, rtol=1e-5, atol=1e-5)
     rotated = conductivity(labels.T, K, return_fields=True, device="cpu").fields["flux_magnitude"][0]
     assert np.abs(rotated - field.T).max() > 0.1  # a transpose maps load x to load y: not allowed
-    assert len(_symmetries(2, "square")) == 8 and len(_symmetries(3, "square")) == 48
-    assert len(_symmetries(3, "flips")) == 8 and len(_symmetries(2, None)) == 1
+    assert len(_augmentations(2, "square")) == 8 and len(_augmentations(3, "square")) == 48
+    assert len(_augmentations(3, "flips")) == 8 and len(_augmentations(2, None)) == 1
 
 
 def test_effective_property_from_fields_matches_solver():
@@ -155,10 +155,10 @@ def test_relative_field_error():
 
 def test_bad_input(problem, fitted):
     labels, flux = problem[:2]
-    model = UNetFieldPredictor(levels=2, width=4, max_epochs=1, device="cpu")
-    with pytest.raises(ValueError, match="images has shape"):
+    model = UNetFieldPredictor(levels=2, width=4, max_iter=1, device="cpu")
+    with pytest.raises(ValueError, match="X has shape"):
         model.fit(labels[0], flux[0])  # no batch axis
-    with pytest.raises(ValueError, match="samples but images"):
+    with pytest.raises(ValueError, match="samples but X"):
         model.fit(labels[:10], flux[:9])
     with pytest.raises(ValueError, match="NaN"):
         model.fit(labels[:10], np.where(labels[:10] == 1, np.nan, flux[:10]))
@@ -174,7 +174,7 @@ def test_bad_input(problem, fitted):
         clone(model).set_params(ndim=4).fit(labels[:10], flux[:10])
     with pytest.raises(ValueError, match="unseen"):
         fitted.predict(np.where(labels[:2] == 1, 2, labels[:2]))
-    with pytest.raises(ValueError, match="images has shape"):
+    with pytest.raises(ValueError, match="X has shape"):
         fitted.predict(labels[:2, None])
     with pytest.raises(ValueError, match="negative"):
         fitted.predict(-labels[:2].astype(int) - 1)

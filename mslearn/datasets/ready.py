@@ -44,7 +44,7 @@ from ..homogenization import add_interphase, conductivity, conductivity_field, e
 from ..homogenization.bounds import coated_maxwell_garnett
 from ..homogenization.tensors import isotropic_moduli
 from ..structures import (gaussian_random_field, grain_graph, level_cut, random_inclusions, strut_lattice,
-                          voronoi_polycrystal)
+                          voronoi_grains)
 from .store import FORMAT_VERSION, generate, load
 
 __all__ = [
@@ -110,7 +110,8 @@ def cache_dir() -> Path:
 
 # The source that makes the data: the samplers and every mslearn module they call (a test checks
 # that these cover every mslearn module a dataset generation imports).
-DATA_SOURCES = ("_backend.py", "_validation.py", "structures.py", "descriptors", "homogenization", "datasets")
+DATA_SOURCES = ("_backend.py", "_validation.py", "_versions.py", "nn.py", "structures.py", "descriptors", "homogenization",
+                "datasets")
 
 
 def source_digest(root, sources=DATA_SOURCES) -> str:
@@ -436,6 +437,8 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     (``c_33``) and the bulk and shear moduli of its isotropic projection (``bulk_modulus``,
     ``shear_modulus``).
 
+    Arguments not listed below are as in :func:`particle_composites`.
+
     Parameters
     ----------
     size : int, optional
@@ -444,7 +447,6 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     contrast : float > 0
         Conductivity or Young's modulus ratio of phase 1 to phase 0.
     property : {"conductivity", "elasticity"}
-    Other arguments as in :func:`particle_composites`.
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
@@ -493,7 +495,8 @@ def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
     for row, s in zip(parameters.itertuples(), seeds):
         gen = rng(int(s))
         n_grains = int(round(row.n_grains))
-        ids, gb = voronoi_polycrystal(shape, n_grains, seed=gen, boundary_width=1, return_boundaries=True)
+        grains = voronoi_grains(shape, n_grains, seed=gen, boundary_width=1)
+        ids, gb = grains.labels, grains.boundaries
         theta = gen.uniform(0, np.pi, n_grains)
         tensors = _grain_tensor(float(row.anisotropy), theta)                       # (n_grains, 2, 2)
         field = tensors[ids]                                                        # (*shape, 2, 2)

@@ -9,7 +9,8 @@ Design of experiments
 ---------------------
 Parameters are drawn from the box of ranges ``{"name": (low, high)}`` (or ``(low, high, "log")`` for
 a log-uniform range) with ``scipy.stats.qmc``: a scrambled, seeded Sobol sequence (``"sobol"``,
-default; Sobol 1967, Owen scrambling) or a Latin hypercube (``"lhs"``, McKay et al. 1979). Both fill
+default; Sobol 1967, Owen scrambling; :func:`sobol_sequence`, the package's one Sobol engine, also
+behind :mod:`mslearn.sensitivity`) or a Latin hypercube (``"lhs"``, McKay et al. 1979). Both fill
 the box far more evenly than independent uniform draws, so fewer solver calls cover it. The Sobol
 sequence is *extensible*: the first ``n`` points do not depend on how many are drawn, which is what
 lets a store grow. A Latin hypercube design depends on its size, so an LHS store cannot be extended.
@@ -53,8 +54,6 @@ import functools
 import json
 import math
 import numbers
-import platform
-from importlib import metadata as _metadata
 from pathlib import Path
 
 import h5py
@@ -64,10 +63,11 @@ import torch
 from scipy.stats import qmc
 from tqdm.auto import tqdm
 
-__all__ = ["generate", "load", "Dataset", "sample_parameters", "sample_seeds", "FORMAT_VERSION"]
+from .._versions import environment_versions
+
+__all__ = ["generate", "load", "Dataset", "sample_parameters", "sample_seeds", "sobol_sequence", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-_PACKAGES = ("mslearn", "numpy", "scipy", "torch", "h5py", "pandas")
 _GROUPS = ("descriptors", "targets", "arrays")
 
 
@@ -101,6 +101,76 @@ def _check_space(parameter_space):
     return space
 
 
+class _SeedStream(np.random.bit_generator.ISpawnableSeedSequence):
+    """``numpy.random.SeedSequence(seed)`` whose spawned children are the sequence itself.
+
+    scipy's ``qmc.Sobol(rng=...)`` scrambles with a child spawned from the Generator it is given,
+    so ``rng=default_rng(seed)`` scrambles with a different stream than the deprecated
+    ``seed=seed`` (which used ``default_rng(seed)`` itself). Handing scipy a Generator on this
+    sequence makes the child draw the same words as ``default_rng(seed)``: the designs of stores
+    written before (and the points a store appends when it grows) stay the same.
+    """
+
+    def __init__(self, seed):
+        self._sequence = np.random.SeedSequence(seed)
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        return self._sequence.generate_state(n_words, dtype)
+
+    def spawn(self, n_children):
+        return [self._sequence] * n_children
+
+
+def sobol_sequence(dimension, n, *, seed, scramble=True):
+    """The first ``n`` points of a (scrambled) Sobol sequence in ``[0, 1)^dimension``.
+
+    The one Sobol engine of the package (:func:`sample_parameters` and
+    :func:`mslearn.sensitivity.saltelli_sample` draw from it), over :class:`scipy.stats.qmc.Sobol`.
+    The sequence is *extensible*: point ``i`` does not depend on ``n``. It is balanced (each
+    dyadic box holds its share of points) when ``n`` is a power of two; other ``n`` take the first
+    ``n`` points of the next power of two, without scipy's balance warning.
+
+    Parameters
+    ----------
+    dimension : int
+        Number of coordinates, >= 1.
+    n : int
+        Number of points, >= 0.
+    seed : int or numpy.random.Generator
+        Seeds the Owen scrambling with digital shift. An int scrambles with the stream of
+        ``numpy.random.default_rng(seed)``; a Generator with an independent child of it (spawned
+        by scipy), which leaves the Generator's own stream to the caller.
+    scramble : bool
+        Scrambled (default) or the plain sequence, whose first point is the origin and on which
+        ``seed`` has no effect.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, dimension)``.
+
+    Examples
+    --------
+    >>> from mslearn.datasets import sobol_sequence
+    >>> sobol_sequence(2, 4, seed=0, scramble=False).tolist()
+    [[0.0, 0.0], [0.5, 0.5], [0.75, 0.25], [0.25, 0.75]]
+    """
+    for name, value, least in (("dimension", dimension, 1), ("n", n, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} = {value!r}; expected an integer >= {least}")
+    if isinstance(seed, np.random.Generator):
+        generator = seed
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        generator = np.random.Generator(np.random.PCG64(_SeedStream(int(seed))))
+    else:
+        raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__} {seed!r}")
+    try:
+        engine = qmc.Sobol(int(dimension), scramble=bool(scramble), rng=generator)
+    except TypeError:  # scipy < 1.15 names the argument ``seed`` (pyproject allows scipy >= 1.10)
+        engine = qmc.Sobol(int(dimension), scramble=bool(scramble), seed=generator)
+    return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
+
+
 def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start=0):
     """Design points ``start .. n_samples - 1`` over ``parameter_space`` as a DataFrame.
 
@@ -127,8 +197,7 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
         raise ValueError(f"method={method!r} is unknown; expected 'sobol' or 'lhs'")
     d = len(space)
     if method == "sobol":
-        m = max(0, math.ceil(math.log2(max(n_samples, 1))))
-        unit = qmc.Sobol(d, scramble=True, seed=seed).random_base2(m)[:n_samples]
+        unit = sobol_sequence(d, n_samples, seed=seed)
     else:
         unit = qmc.LatinHypercube(d, seed=seed).random(n_samples)
     columns = {}
@@ -155,8 +224,13 @@ def _check_count(n, name):
 
 
 def _check_seed(seed):
+    """A non-negative int seed; a ``numpy.random.Generator`` is drawn from once for one (stores record
+    the int, so that a store can be extended and its design reproduced)."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**63))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed = {seed!r}; expected a non-negative integer (stores record it)")
+        raise ValueError(f"seed = {seed!r}; expected a non-negative integer or a numpy.random.Generator "
+                         "(stores record the int)")
     return int(seed)
 
 
@@ -182,16 +256,6 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
-
-
-def environment_versions():
-    versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            versions[name] = _metadata.version(name)
-        except _metadata.PackageNotFoundError:  # pragma: no cover
-            versions[name] = None
-    return versions
 
 
 # ----------------------------------------------------------------------------- sampler output
@@ -334,8 +398,9 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}`` (log-uniform).
     n_samples : int
         Total number of samples the store should hold.
-    seed : int
-        Seeds the design and, through ``SeedSequence(seed, spawn_key=(i,))``, sample ``i``.
+    seed : int or numpy.random.Generator
+        Seeds the design and, through ``SeedSequence(seed, spawn_key=(i,))``, sample ``i`` (a
+        Generator gives one int draw, which the store records).
     method : {"sobol", "lhs"}
         Design (see the module docstring). LHS stores cannot be extended.
     batch_size : int

@@ -25,6 +25,7 @@ from sklearn.decomposition import PCA
 
 from .. import _backend
 from .._validation import check_finite, check_labels, check_spatial_ndim
+from ..nn import periodic_pad
 from . import _common
 from .correlations import central_window, two_point_correlation
 
@@ -55,15 +56,9 @@ def _gaussian_jet(ndim, sigma):
 
 
 def _pad(x, pad, ndim, periodic):
-    if pad == 0:
-        return x
-    if not periodic:
-        return F.pad(x, (pad, pad) * ndim)
-    for dim in range(x.ndim - ndim, x.ndim):
-        n = x.shape[dim]
-        index = torch.arange(-pad, n + pad, device=x.device) % n  # wraps any pad width
-        x = x.index_select(dim, index)
-    return x
+    if pad == 0 or periodic:
+        return periodic_pad(x, pad, ndim)   # the networks' one periodic padding; wraps any pad width
+    return F.pad(x, (pad, pad) * ndim)
 
 
 class FeatureNetwork(torch.nn.Module):

@@ -83,7 +83,7 @@ def _hs(phi, a1, a2, shift):
         return 1.0 / (t1 + t2) - shift
 
 
-def hashin_shtrikman_conductivity(phi, k1, k2, d=3):
+def hashin_shtrikman_conductivity(phi, k1, k2, ndim=3):
     r"""Hashin–Shtrikman bounds on the conductivity of an isotropic two-phase composite.
 
     .. math::
@@ -91,7 +91,7 @@ def hashin_shtrikman_conductivity(phi, k1, k2, d=3):
         k_{HS}(k_0) = \Big[\frac{1-\phi}{k_1 + (d-1)k_0} + \frac{\phi}{k_2 + (d-1)k_0}\Big]^{-1} - (d-1)k_0,
 
     lower bound with :math:`k_0 = \min(k_1,k_2)`, upper with :math:`k_0 = \max(k_1,k_2)`;
-    ``phi`` is the volume fraction of phase 2 and ``d`` the dimension (2 or 3). Hashin & Shtrikman
+    ``phi`` is the volume fraction of phase 2 and ``ndim`` the dimension d (2 or 3). Hashin & Shtrikman
     (1962); Torquato (2002) eq. (21.22). Returns ``(lower, upper)``.
     """
     phi = np.asarray(phi, dtype=float)
@@ -99,24 +99,24 @@ def hashin_shtrikman_conductivity(phi, k1, k2, d=3):
     k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
     check_positive(k1, name="k1", strict=False)
     check_positive(k2, name="k2", strict=False)
-    if d not in (2, 3):
-        raise ValueError(f"d={d!r}; expected 2 or 3")
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
     low, high = np.minimum(k1, k2), np.maximum(k1, k2)
-    return _hs(phi, k1, k2, (d - 1) * low), _hs(phi, k1, k2, (d - 1) * high)
+    return _hs(phi, k1, k2, (ndim - 1) * low), _hs(phi, k1, k2, (ndim - 1) * high)
 
 
-def _moduli(phi, K1, G1, K2, G2, d):
+def _moduli(phi, K1, G1, K2, G2, ndim):
     phi = np.asarray(phi, dtype=float)
     check_in_range(phi, 0.0, 1.0, name="phi")
     out = [np.asarray(x, dtype=float) for x in (K1, G1, K2, G2)]
     for value, name in zip(out, ("K1", "G1", "K2", "G2")):
         check_positive(value, name=name, strict=False)
-    if d not in (2, 3):
-        raise ValueError(f"d={d!r}; expected 2 or 3")
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
     return (phi, *out)
 
 
-def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, d=3):
+def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, ndim=3):
     r"""Hashin–Shtrikman(–Walpole) bounds on the bulk modulus of an isotropic two-phase composite.
 
     .. math::
@@ -129,12 +129,12 @@ def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, d=3):
     :math:`\kappa = \lambda+\mu` and the shear modulus (Hashin 1965). Hashin & Shtrikman (1963);
     Walpole (1966); Torquato (2002) eqs. (21.37)–(21.38). Returns ``(lower, upper)``.
     """
-    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, d)
-    c = 2.0 * (d - 1) / d
+    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
+    c = 2.0 * (ndim - 1) / ndim
     return _hs(phi, K1, K2, c * np.minimum(G1, G2)), _hs(phi, K1, K2, c * np.maximum(G1, G2))
 
 
-def hashin_shtrikman_shear(phi, K1, G1, K2, G2, d=3):
+def hashin_shtrikman_shear(phi, K1, G1, K2, G2, ndim=3):
     r"""Hashin–Shtrikman(–Walpole) bounds on the shear modulus of an isotropic two-phase composite.
 
     .. math::
@@ -146,11 +146,11 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, d=3):
     :math:`H_0 = G_0(9K_0+8G_0)/(6(K_0+2G_0))`. Hashin & Shtrikman (1963); Walpole (1966);
     Torquato (2002) eqs. (21.39)–(21.41). Returns ``(lower, upper)``.
     """
-    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, d)
+    phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
 
     def H(K0, G0):
         with np.errstate(divide="ignore", invalid="ignore"):
-            h = G0 * (d * K0 / 2 + (d + 1) * (d - 2) * G0 / d) / (K0 + 2 * G0)
+            h = G0 * (ndim * K0 / 2 + (ndim + 1) * (ndim - 2) * G0 / ndim) / (K0 + 2 * G0)
         return np.where(G0 > 0, h, 0.0)
 
     lower = _hs(phi, G1, G2, H(np.minimum(K1, K2), np.minimum(G1, G2)))
@@ -158,7 +158,7 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, d=3):
     return lower, upper
 
 
-def maxwell_garnett(phi, k_m, k_p, d=3):
+def maxwell_garnett(phi, k_m, k_p, ndim=3):
     r"""Maxwell Garnett (Clausius–Mossotti) conductivity of inclusions in a matrix.
 
     .. math::
@@ -174,10 +174,10 @@ def maxwell_garnett(phi, k_m, k_p, d=3):
     k_m, k_p = np.asarray(k_m, dtype=float), np.asarray(k_p, dtype=float)
     check_positive(k_m, name="k_m")
     check_positive(k_p, name="k_p", strict=False)
-    return _hs(phi, k_m, k_p, (d - 1) * k_m)
+    return _hs(phi, k_m, k_p, (ndim - 1) * k_m)
 
 
-def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k_interphase, k_matrix=1.0, d=2):
+def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k_interphase, k_matrix=1.0, ndim=2):
     r"""Mean-field conductivity of coated particles in a matrix (Maxwell Garnett of composite particles).
 
     Each coated particle is replaced by the homogeneous particle that is exactly equivalent for a
@@ -197,8 +197,8 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")
     check_in_range(coated, 0.0, 1.0, name="particle_fraction + interphase_fraction")
     core = np.divide(particle_fraction, coated, out=np.ones_like(coated), where=coated > 0)
-    k_coated = maxwell_garnett(core, k_interphase, k_particle, d=d)
-    return maxwell_garnett(coated, k_matrix, k_coated, d=d)
+    k_coated = maxwell_garnett(core, k_interphase, k_particle, ndim=ndim)
+    return maxwell_garnett(coated, k_matrix, k_coated, ndim=ndim)
 
 
 def hamilton_crosser(phi, k_matrix, k_particle, n=3.0):
@@ -286,7 +286,7 @@ def _laminate(fractions, mats, normal):
     return out
 
 
-def laminate_conductivity(fractions, conductivities, *, axis=0, d=3):
+def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
     r"""Exact conductivity tensor of a laminate with layer normal along ``axis``.
 
     For isotropic layers: series (harmonic) mean :math:`\langle k^{-1}\rangle^{-1}` along the normal,
@@ -298,19 +298,19 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, d=3):
     fractions = _fractions(fractions, k.shape[0])
     if k.ndim == 1:
         check_positive(k, name="conductivities")
-        k = k[:, None, None] * np.eye(d)
-    if k.shape[1:] != (d, d):
-        raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {d}, {d})")
+        k = k[:, None, None] * np.eye(ndim)
+    if k.shape[1:] != (ndim, ndim):
+        raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {ndim}, {ndim})")
     return _laminate(fractions, k, [axis])
 
 
-def laminate_stiffness(fractions, stiffnesses, *, axis=0, d=3):
+def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     r"""Exact Mandel stiffness of a laminate with layer normal along ``axis`` (Backus 1962).
 
     Traction :math:`\sigma\,n` and the in-plane strain are continuous across the layers; the
     normal-strain components :math:`\varepsilon_{nn}, \varepsilon_{nt}` jump. ``stiffnesses`` is a
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
-    matrices (3×3 plane strain for ``d=2``, 6×6 for ``d=3``); see :func:`_laminate`.
+    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see :func:`_laminate`.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
     """
     from .tensors import isotropic_stiffness, mandel_pairs
@@ -318,12 +318,12 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, d=3):
     mats = []
     for phase in stiffnesses:
         if isinstance(phase, dict):
-            mats.append(isotropic_stiffness(ndim=d, **phase))
+            mats.append(isotropic_stiffness(ndim=ndim, **phase))
         elif isinstance(phase, tuple) and len(phase) == 2:
-            mats.append(isotropic_stiffness(*phase, ndim=d))
+            mats.append(isotropic_stiffness(*phase, ndim=ndim))
         else:
             mats.append(np.asarray(phase, dtype=float))
     mats = np.stack(mats)
     fractions = _fractions(fractions, mats.shape[0])
-    normal = [I for I, (i, j) in enumerate(mandel_pairs(d)) if axis in (i, j)]
+    normal = [I for I, (i, j) in enumerate(mandel_pairs(ndim)) if axis in (i, j)]
     return _laminate(fractions, mats, normal)

@@ -284,18 +284,20 @@ def _config(scheme, tol, max_iter, progress):
     return dict(scheme=scheme, tol=float(tol), max_iter=int(max_iter), progress=progress)
 
 
-def _eig_range(prop, scalar, c):
-    """Smallest and largest eigenvalue of a property field (or of a stack of phase tensors)."""
+def _eigenvalue_range(values, scalar):
+    """Smallest and largest eigenvalue of scalar properties or of symmetric tensors ``(..., c, c)``."""
+    values = values.detach()
     if scalar:
-        return float(prop.min()), float(prop.max())
-    ev = torch.linalg.eigvalsh(prop.detach().movedim((1, 2), (-2, -1)).reshape(-1, c, c))
+        return float(values.min()), float(values.max())
+    ev = torch.linalg.eigvalsh(values)
     return float(ev.min()), float(ev.max())
 
 
 def _run(prop, scalar, kind, spatial, config, return_fields, reference, squeeze, c0_range=None):
     c = len(spatial) if kind == "conduction" else (3 if len(spatial) == 2 else 6)
     if config["scheme"] == "basic":
-        low, high = c0_range if c0_range is not None else _eig_range(prop, scalar, c)
+        field = prop if scalar else prop.movedim((1, 2), (-2, -1))
+        low, high = c0_range if c0_range is not None else _eigenvalue_range(field, scalar)
         if low <= 0:
             raise ValueError(
                 "scheme='basic' (Moulinec-Suquet) does not converge for zero conductivity/stiffness "
@@ -458,20 +460,12 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
     prop, spatial = _labels_field(labels, stack, scalar, batch, dev)
     present = torch.unique(to_torch(labels, dev).long())
     return _run(prop, scalar, "conduction", spatial, config, return_fields, _reference(labels, stack), not batch,
-                _range(stack, present, scalar))
+                _eigenvalue_range(stack[present], scalar))
 
 
 def _reference(labels, stack):
     """Output kind: torch if ``labels`` is a tensor or a phase property carries a gradient, else numpy."""
     return stack if stack.requires_grad else labels
-
-
-def _range(stack, present, scalar):
-    s = stack[present].detach()
-    if scalar:
-        return float(s.min()), float(s.max())
-    ev = torch.linalg.eigvalsh(s)
-    return float(ev.min()), float(ev.max())
 
 
 def _stiffness(phase, index, d, dtype, device):
@@ -528,7 +522,7 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
     prop, spatial = _labels_field(labels, stack, False, batch, dev)
     present = torch.unique(to_torch(labels, dev).long())
     return _run(prop, False, "elasticity", spatial, config, return_fields, _reference(labels, stack), not batch,
-                _range(stack, present, False))
+                _eigenvalue_range(stack[present], False))
 
 
 def _field_input(field, ndim, batch, c, name):
@@ -552,6 +546,8 @@ def conductivity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, sch
                        dtype=torch.float64, return_fields=False, progress=False):
     r"""Effective conductivity of a per-voxel conductivity field (the differentiable low-level entry).
 
+    Arguments not listed below are as in :func:`conductivity`.
+
     Parameters
     ----------
     field : array or tensor
@@ -564,7 +560,6 @@ def conductivity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, sch
         Number of spatial axes (required: shapes alone are ambiguous).
     batch : bool
         Whether ``field`` has a leading batch axis (never guessed), as in :func:`conductivity`.
-    Other parameters as in :func:`conductivity`.
     """
     config = _config(scheme, tol, max_iter, progress)
     scalar = _field_input(field, ndim, batch, ndim, "field")

@@ -165,7 +165,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     Returns
     -------
     Reconstruction
-        ``.structure`` (int64 labels), ``.history`` (dict of lists: per evaluation ``level``,
+        ``.labels`` (int64 phase labels), ``.history`` (dict of lists: per evaluation ``level``,
         ``loss``, ``s2_error`` of the relaxed field, ``seconds``; per checkpoint
         ``checkpoint_evaluation``, its index in the finest level's schedule (scipy may run a few
         evaluations past a stage's budget, and a stage that converges early hands its remaining
@@ -181,7 +181,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     >>> x = np.add.outer(np.arange(32), np.arange(32))
     >>> target = ((np.sin(x / 3.0) + np.cos(np.arange(32) / 4.0)) > 0).astype(int)
     >>> result = reconstruct(target, max_iter=60, seed=0)
-    >>> result.structure.shape
+    >>> result.labels.shape
     (32, 32)
     """
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
@@ -252,7 +252,7 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         labels, history = anneal(targets, shape, seed=seed_int, sweeps=200 if max_iter is None else max_iter,
                                  n_swaps=n_swaps, progress=progress, start=start, cleanup=cleanup)
         relaxed = None
-    return Reconstruction(structure=labels, history=history, relaxed=relaxed,
+    return Reconstruction(labels=labels, history=history, relaxed=relaxed,
                           seconds=time.perf_counter() - start, target=targets, method=method)
 
 

@@ -7,13 +7,18 @@ micrograph (random flips/transposes as augmentation), binary cross-entropy + KL 
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from . import _targets as T
+from .._validation import check_labels
+from ..nn import integer_seed, seeded
 
 
 class _Net(nn.Module):
@@ -27,86 +32,162 @@ class _Net(nn.Module):
                                  nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, 1, 3, 1, 1))
 
 
-class CropVAE:
+class CropVAE(BaseEstimator):
     """Fully convolutional variational autoencoder of two-phase micrographs, trained on random crops.
+
+    A scikit-learn estimator: the hyper-parameters below are set here, ``fit(X)`` takes the data only
+    and always trains a new network, and the trained state lives in the attributes ending in ``_``.
 
     Parameters
     ----------
     crop : int
-        Side of the training crops (multiple of 4).
+        Side of the training crops (multiple of 4, at least 8).
     latent_channels : int
         Latent channels per 4 x 4 block.
     channels : int
         Width of the convolutional layers.
     beta : float
         Weight of the KL term.
-    seed : int
+    max_iter : int
+        Training steps (Adam updates, one mini-batch of crops each).
+    batch_size : int
+        Crops per step.
+    learning_rate_init : float
+        Adam's learning rate.
+    random_state : int
+        Seeds the weights, the crops and the latent noise of training (torch's global random state
+        is left unchanged); :meth:`sample` has its own ``random_state``.
     device : str or torch.device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    progress : bool
+        Show a tqdm progress bar over the steps.
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The trained autoencoder (set by ``fit``, like every attribute below).
+    history_ : list of float
+        Loss per pixel of every step (reconstruction + ``beta`` KL).
+    phi_ : float
+        Volume fraction of phase 1 in the training images.
+    n_iter_ : int
+        Steps run.
 
     Examples
     --------
     >>> import numpy as np
     >>> from mslearn.reconstruction import CropVAE
     >>> image = (np.add.outer(np.arange(48), np.arange(48)) % 8 < 4).astype(int)
-    >>> vae = CropVAE(crop=16, seed=0).fit(image, steps=5)
+    >>> vae = CropVAE(crop=16, max_iter=5, random_state=0).fit(image)
     >>> vae.sample(2, size=16).shape
     (2, 16, 16)
     """
 
-    def __init__(self, crop=32, *, latent_channels=4, channels=16, beta=1.0, seed=0, device="cpu"):
-        if crop % 4 or crop < 8:
-            raise ValueError(f"crop={crop}; expected a multiple of 4, at least 8")
-        self.crop, self.latent, self.beta, self.seed = int(crop), int(latent_channels), float(beta), seed
-        self.device = _backend.device(device)
-        torch.manual_seed(seed)
-        self.net = _Net(channels, latent_channels).to(self.device)
-        self.history_ = []
+    def __init__(self, crop=32, *, latent_channels=4, channels=16, beta=1.0, max_iter=300, batch_size=32,
+                 learning_rate_init=2e-3, random_state=0, device="auto", progress=False):
+        self.crop = crop
+        self.latent_channels = latent_channels
+        self.channels = channels
+        self.beta = beta
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
 
-    def fit(self, image, *, steps=300, batch_size=32, lr=2e-3, progress=False):
-        """Train on random crops (with flips/transposes) of a two-phase label image; returns self."""
-        labels = T.as_label_array(image, spatial=(2,))
-        if labels.max() != 1:
-            raise ValueError("CropVAE models two-phase images (labels 0 and 1)")
-        if min(labels.shape) < self.crop:
-            raise ValueError(f"image {labels.shape} is smaller than crop={self.crop}")
-        data = torch.from_numpy(labels.astype(np.float32)).to(self.device)
-        gen = _backend.rng(self.seed)
-        opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+    def _check_settings(self):
+        # checked in fit, not __init__, so that set_params and clone only store values (scikit-learn's rule)
+        if not isinstance(self.crop, numbers.Integral) or self.crop % 4 or self.crop < 8:
+            raise ValueError(f"crop = {self.crop!r}; expected a multiple of 4, at least 8")
+        for name in ("latent_channels", "channels", "max_iter", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} = {value!r}; expected an integer >= 1")
+        for name, strict in (("learning_rate_init", True), ("beta", False)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 or
+                                                                                        (not strict and value == 0)):
+                raise ValueError(f"{name} = {value!r}; expected a {'positive' if strict else 'non-negative'} number")
+        integer_seed(self.random_state)
+
+    def _check_images(self, X):
+        """One label image ``(H, W)`` or a stack ``(n, H, W)`` → int64 stack ``(n, H, W)``."""
+        if not hasattr(X, "ndim"):
+            X = np.asarray(X)
+        if X.ndim not in (2, 3):
+            raise ValueError(f"X has shape {tuple(X.shape)}; expected one two-phase label image (H, W) or a "
+                             "stack of them (n, H, W)")
+        check_labels(X, name="X", spatial=(2,), batch=X.ndim == 3)
+        values = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
+        labels = np.rint(values).astype(np.int64).reshape((-1,) + values.shape[-2:])
+        if labels.max() != 1 or labels.min() != 0:
+            raise ValueError(f"X has the labels {np.unique(labels).tolist()}; CropVAE models two-phase images "
+                             "(labels 0 and 1, both present)")
+        if min(labels.shape[1:]) < self.crop:
+            raise ValueError(f"images of shape {labels.shape[1:]} are smaller than crop={self.crop}")
+        return labels
+
+    def fit(self, X, y=None):
+        """Train on random crops (with flips/transposes) of a two-phase label image ``(H, W)`` or of a
+        stack of images ``(n, H, W)``; ``y`` is ignored. Returns self."""
+        self._check_settings()
+        labels = self._check_images(X)
+        device = _backend.device(self.device)
+        crop, latent, batch = int(self.crop), int(self.latent_channels), int(self.batch_size)
+        data = torch.from_numpy(labels.astype(np.float32)).to(device)
+        gen = _backend.rng(integer_seed(self.random_state))
         self.phi_ = float(labels.mean())
-        iterator = range(steps)
-        if progress:
+        self.history_ = []
+        iterator = range(self.max_iter)
+        if self.progress:
             from tqdm.auto import tqdm
             iterator = tqdm(iterator, desc="CropVAE", unit="step")
-        for _ in iterator:
-            i = gen.integers(0, labels.shape[0] - self.crop + 1, batch_size)
-            j = gen.integers(0, labels.shape[1] - self.crop + 1, batch_size)
-            idx_i = torch.as_tensor(i[:, None] + np.arange(self.crop))
-            idx_j = torch.as_tensor(j[:, None] + np.arange(self.crop))
-            x = data[idx_i[:, :, None], idx_j[:, None, :]].unsqueeze(1)
-            if gen.random() < 0.5:
-                x = x.flip(-1)
-            if gen.random() < 0.5:
-                x = x.transpose(-1, -2)
-            stats = self.net.enc(x)
-            mu, logvar = stats[:, :self.latent], stats[:, self.latent:].clamp(-8, 8)
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-            logits = self.net.dec(z)
-            rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
-            kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum() / x.shape[0]
-            loss = rec + self.beta * kl
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            self.history_.append(float(loss.detach()) / self.crop**2)
+        # the weights and the latent noise of training come from one seeded stream, forked from torch's
+        with seeded(self.random_state, device):
+            self.network_ = _Net(int(self.channels), latent).to(device)
+            opt = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate_init)
+            for _ in iterator:
+                i = gen.integers(0, labels.shape[1] - crop + 1, batch)
+                j = gen.integers(0, labels.shape[2] - crop + 1, batch)
+                # one image: no draw of the image index, so a single micrograph trains as it always has
+                k = gen.integers(0, len(labels), batch) if len(labels) > 1 else np.zeros(batch, dtype=np.int64)
+                idx_i = torch.as_tensor(i[:, None] + np.arange(crop), device=device)
+                idx_j = torch.as_tensor(j[:, None] + np.arange(crop), device=device)
+                x = data[torch.as_tensor(k, device=device)[:, None, None], idx_i[:, :, None],
+                         idx_j[:, None, :]].unsqueeze(1)
+                if gen.random() < 0.5:
+                    x = x.flip(-1)
+                if gen.random() < 0.5:
+                    x = x.transpose(-1, -2)
+                stats = self.network_.enc(x)
+                mu, logvar = stats[:, :latent], stats[:, latent:].clamp(-8, 8)
+                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+                logits = self.network_.dec(z)
+                rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+                kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum() / x.shape[0]
+                loss = rec + self.beta * kl
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                self.history_.append(float(loss.detach()) / crop**2)
+        self.n_iter_ = len(self.history_)
         return self
 
     @torch.no_grad()
-    def sample(self, n=1, *, size=None, seed=0, threshold=0.5):
-        """``n`` binary images of side ``size`` (default ``crop``; a multiple of 4) from the prior."""
+    def sample(self, n_samples=1, *, size=None, random_state=0, threshold=0.5):
+        """``n_samples`` binary images of side ``size`` (default ``crop``; a multiple of 4) from the prior.
+
+        ``random_state`` seeds the latent draw of this call (as in scikit-learn's
+        ``GaussianProcessRegressor.sample_y``); the estimator's own ``random_state`` seeded training.
+        """
+        check_is_fitted(self, "network_")
         size = self.crop if size is None else int(size)
         if size % 4:
             raise ValueError(f"size={size}; expected a multiple of 4")
-        gen = _backend.torch_generator(seed)
-        z = torch.randn((n, self.latent, size // 4, size // 4), generator=gen).to(self.device)
-        prob = torch.sigmoid(self.net.dec(z))[:, 0]
+        gen = _backend.torch_generator(integer_seed(random_state))
+        parameter = next(self.network_.parameters())
+        z = torch.randn((n_samples, int(self.latent_channels), size // 4, size // 4), generator=gen)
+        z = z.to(parameter.device)
+        prob = torch.sigmoid(self.network_.dec(z))[:, 0]
         return (prob > threshold).cpu().numpy().astype(np.int64)

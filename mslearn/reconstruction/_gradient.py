@@ -29,7 +29,7 @@ class Reconstruction:
 
     Attributes
     ----------
-    structure : ndarray of int64
+    labels : ndarray of int64
         Phase labels of the reconstruction (periodic), shape ``shape``.
     history : dict of lists
         One entry per objective evaluation (gradient) or per sweep (annealing): ``"level"``,
@@ -45,7 +45,7 @@ class Reconstruction:
     method : str
     """
 
-    structure: np.ndarray
+    labels: np.ndarray
     history: dict
     relaxed: np.ndarray | None
     seconds: float

@@ -337,7 +337,7 @@ def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
     labels : integer array, 2 or 3 axes (periodic)
     fractions : array (P,), optional
         Target volume fractions (default: those of ``labels``); hit to within half a voxel per phase.
-    scores : array (P, *labels.shape), optional
+    scores : array ``(P, *labels.shape)``, optional
     max_rounds : int
 
     Returns

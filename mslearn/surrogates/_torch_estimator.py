@@ -5,6 +5,12 @@ networks; skorch would add a dependency for the few dozen lines below. Every tor
 ``mslearn.surrogates`` derives from :class:`TorchRegressor` and trains with :func:`fit_network`, so
 every surrogate shares one loop (Adam, mini-batches, early stopping on a validation split, best weights
 kept) and only says how to build its network and compute its loss.
+
+The estimators follow scikit-learn's conventions and parameter names (``max_iter``,
+``learning_rate_init``, ``batch_size``, ``random_state``): hyper-parameters are set in ``__init__``
+only, ``fit`` takes the data only and always starts afresh (new weights, new scaling), fitted state
+lives in attributes ending in ``_``, and ``random_state`` fixes the weights through
+:func:`mslearn.nn.seeded` without changing torch's global random state.
 """
 from __future__ import annotations
 
@@ -16,11 +22,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
+from ..nn import integer_seed, seeded
 
 __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
 
@@ -36,17 +43,17 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     ``validation_loss()`` returns a float, or ``None`` when there is no validation split (the
     training loss then decides). ``schedule``: ``"cosine"`` or ``"constant"`` (default: the
     estimator's ``lr_schedule``, else constant). The weights of the best epoch are kept;
-    ``history_`` and ``best_epoch_`` are set on ``estimator``.
+    ``history_``, ``best_epoch_`` and ``n_iter_`` (epochs run) are set on ``estimator``.
     """
     optimizer = torch.optim.Adam(parameters if parameters is not None else network.parameters(),
-                                 lr=estimator.learning_rate, weight_decay=estimator.weight_decay)
+                                 lr=estimator.learning_rate_init, weight_decay=estimator.weight_decay)
     schedule = schedule or getattr(estimator, "lr_schedule", "constant")
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, estimator.max_epochs)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, estimator.max_iter)
                  if schedule == "cosine" else None)
     batch = n_train if estimator.batch_size is None else max(1, min(estimator.batch_size, n_train))
     estimator.history_ = {"train": [], "validation": []}
     best, best_state, estimator.best_epoch_, waited = np.inf, None, 0, 0
-    epochs = tqdm(range(estimator.max_epochs), disable=not estimator.progress, desc=type(estimator).__name__)
+    epochs = tqdm(range(estimator.max_iter), disable=not estimator.progress, desc=type(estimator).__name__)
     for epoch in epochs:
         network.train()
         permutation = generator.permutation(n_train)
@@ -80,14 +87,15 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
                 break
     if best_state is None:
         raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
-                           "lower learning_rate")
+                           "lower learning_rate_init")
+    estimator.n_iter_ = len(estimator.history_["train"])
     network.load_state_dict(best_state)
     network.eval()
 
 
 def split_train_validation(estimator, n):
     """Random positions for training and validation (``validation_fraction`` of ``n``)."""
-    generator = np.random.default_rng(estimator.seed)
+    generator = np.random.default_rng(integer_seed(estimator.random_state))
     order = generator.permutation(n)
     fraction = estimator.validation_fraction
     n_validation = int(round(fraction * n)) if fraction else 0
@@ -97,19 +105,25 @@ def split_train_validation(estimator, n):
 
 
 def check_training_settings(estimator):
-    for name in ("learning_rate",):
-        value = getattr(estimator, name)
-        if not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name} = {value!r}; expected a positive number")
-    if not isinstance(estimator.max_epochs, numbers.Integral) or estimator.max_epochs < 1:
-        raise ValueError(f"max_epochs = {estimator.max_epochs!r}; expected an integer >= 1")
+    """Check the training hyper-parameters every torch surrogate shares (``fit`` calls it, so that
+    ``__init__`` and ``set_params`` only store values, as scikit-learn requires)."""
+    value = estimator.learning_rate_init
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"learning_rate_init = {value!r}; expected a positive number")
+    if isinstance(estimator.max_iter, bool) or not isinstance(estimator.max_iter, numbers.Integral) \
+            or estimator.max_iter < 1:
+        raise ValueError(f"max_iter = {estimator.max_iter!r}; expected an integer >= 1 (training epochs)")
     if estimator.batch_size is not None and (not isinstance(estimator.batch_size, numbers.Integral)
                                              or estimator.batch_size < 1):
         raise ValueError(f"batch_size = {estimator.batch_size!r}; expected None or an integer >= 1")
     if getattr(estimator, "lr_schedule", "constant") not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule = {estimator.lr_schedule!r}; expected 'constant' or 'cosine'")
-    if not 0 <= estimator.validation_fraction < 1:
+    if not isinstance(estimator.validation_fraction, numbers.Real) or not 0 <= estimator.validation_fraction < 1:
         raise ValueError(f"validation_fraction = {estimator.validation_fraction!r}; expected a number in [0, 1)")
+    if estimator.patience is not None and (not isinstance(estimator.patience, numbers.Integral)
+                                           or estimator.patience < 1):
+        raise ValueError(f"patience = {estimator.patience!r}; expected None or an integer >= 1")
+    integer_seed(estimator.random_state)
 
 
 # ----------------------------------------------------------------------------- network
@@ -121,75 +135,60 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
     the same learning rate works across problems; predictions are mapped back. Training
     (:func:`fit_network`) is full-batch or mini-batch Adam on the mean squared error, with a validation
     split taken from the training data for early stopping: the weights of the epoch with the lowest
-    validation loss are kept.
+    validation loss are kept. ``fit`` always starts from new weights drawn with ``random_state``.
 
-    Attributes (after ``fit``)
-    --------------------------
+    Attributes
+    ----------
     network_ : torch.nn.Module
-    history_ : dict with lists ``"train"`` and ``"validation"`` (scaled MSE per epoch)
+        The trained network (set by ``fit``, like every attribute below).
+    history_ : dict
+        Lists ``"train"`` and ``"validation"``: the scaled MSE per epoch.
     best_epoch_ : int
+    n_iter_ : int
+        Epochs run (fewer than ``max_iter`` when early stopping ended training).
     n_features_in_ : int
+    output_shape_ : tuple
+        Shape of one target: ``()`` for ``y`` of shape ``(n,)``, ``(k,)`` for ``(n, k)``.
     """
 
     def _build_network(self, n_features, n_targets):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _init_training(self, learning_rate, max_epochs, batch_size, weight_decay,
-                       validation_fraction, patience, seed, device, progress):
-        self.learning_rate = learning_rate
-        self.max_epochs = max_epochs
+    def _init_training(self, learning_rate_init, max_iter, batch_size, weight_decay,
+                       validation_fraction, patience, random_state, device, progress):
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.progress = progress
 
-    # -- input checks ---------------------------------------------------------------------------
-    def _check_X(self, X, *, fitting=False):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            raise ValueError(
-                f"X has shape {X.shape}; expected a 2D array (n_samples, n_features) — "
-                "reshape a single feature with X.reshape(-1, 1)"
-            )
-        if X.ndim != 2:
-            raise ValueError(f"X has shape {X.shape}; expected (n_samples, n_features)")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or infinite values; expected finite features")
-        if not fitting and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} features"
-            )
-        return X
-
-    def _check_y(self, y, n_samples):
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim not in (1, 2) or y.shape[0] != n_samples:
-            raise ValueError(f"y has shape {y.shape}; expected ({n_samples},) or ({n_samples}, n_targets)")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinite values; expected finite targets")
-        return y
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True     # y may be (n, k)
+        tags.non_deterministic = False           # random_state fixes every draw
+        return tags
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, X, y):
-        X = self._check_X(X, fitting=True)
-        y = self._check_y(y, X.shape[0])
-        self.n_features_in_ = X.shape[1]
-        self._y_is_1d = y.ndim == 1
+        """Train on features ``X`` ``(n_samples, n_features)`` and targets ``y`` ``(n,)`` or ``(n, k)``."""
+        check_training_settings(self)
+        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
+        self.output_shape_ = y.shape[1:]
         y2 = y.reshape(len(y), -1)
         self.x_scaler_ = StandardScaler().fit(X)
         self.y_scaler_ = StandardScaler().fit(y2)
 
         device = resolve_device(self.device)
-        torch.manual_seed(self.seed)
         train, validation, generator = split_train_validation(self, len(X))
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         Xs, ys = as_tensor(self.x_scaler_.transform(X)), as_tensor(self.y_scaler_.transform(y2))
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
-        self.network_ = self._build_network(X.shape[1], y2.shape[1]).to(device)
+        with seeded(self.random_state):
+            self.network_ = self._build_network(X.shape[1], y2.shape[1]).to(device)
         loss_fn = torch.nn.MSELoss()
 
         def train_loss(index):
@@ -203,21 +202,21 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
+        """Predicted targets, shaped as the training ``y`` (``(n,)`` or ``(n, k)``)."""
         check_is_fitted(self, "network_")
-        X = self._check_X(X)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         parameter = next(self.network_.parameters())
         with torch.no_grad():
             x = torch.as_tensor(self.x_scaler_.transform(X), dtype=parameter.dtype, device=parameter.device)
             y = self.network_(x).cpu().numpy().astype(np.float64)
-        y = self.y_scaler_.inverse_transform(y)
-        return y[:, 0] if self._y_is_1d else y
+        return self.y_scaler_.inverse_transform(y).reshape((len(y),) + tuple(self.output_shape_))
 
-    # -- pickling: store the network's weights on the CPU so a GPU-trained model loads anywhere ---
+    # -- pickling: the network's weights load onto the CPU, so a GPU-trained model loads anywhere ---
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())   # a copy: the estimator keeps its network
         if "network_" in state:
             buffer = io.BytesIO()
-            torch.save(state["network_"].to("cpu"), buffer)
+            torch.save(state["network_"], buffer)    # not .to("cpu"): that would move the live model
             state["network_"] = buffer.getvalue()
         return state
 
@@ -225,4 +224,4 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         if isinstance(state.get("network_"), bytes):
             network = torch.load(io.BytesIO(state["network_"]), weights_only=False, map_location="cpu")
             state["network_"] = network.eval()
-        self.__dict__.update(state)
+        super().__setstate__(state)

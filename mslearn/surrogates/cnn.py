@@ -50,17 +50,17 @@ Stat. Comput. 6, 289 (1996) (log-Cholesky).
 """
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like
-from .._validation import check_finite
+from .._validation import check_finite, check_labels
+from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                split_train_validation)
@@ -68,65 +68,6 @@ from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_thre
 __all__ = ["CNNRegressor", "symmetry_group", "apply_symmetry", "transform_tensor", "tensor_action", "tensor_r2"]
 
 _TARGETS = ("conductivity", "stiffness")
-_ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
-
-
-# ----------------------------------------------------------------------------- symmetry group
-def symmetry_group(ndim):
-    r"""The symmetry group of the square (``ndim=2``, 8 elements) or cube (``ndim=3``, 48 elements).
-
-    Returns the signed permutation matrices :math:`R` (``(|G|, d, d)`` float64, identity first):
-    all axis permutations times all sign flips, the hyperoctahedral group of order :math:`2^d d!`.
-    """
-    if ndim not in (2, 3):
-        raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
-    matrices = []
-    for permutation in itertools.permutations(range(ndim)):
-        for signs in itertools.product((1.0, -1.0), repeat=ndim):
-            R = np.zeros((ndim, ndim))
-            for j, (k, s) in enumerate(zip(permutation, signs)):
-                R[k, j] = s  # R e_j = s_j e_{pi(j)}
-            matrices.append(R)
-    return np.stack(matrices)
-
-
-def _index_action(R):
-    """Axis order and flipped axes that realize ``x'(y) = x(R^T y)`` on an array (spatial axes)."""
-    R = np.asarray(R)
-    d = R.shape[0]
-    source = [int(np.flatnonzero(R[k])[0]) for k in range(d)]      # new axis k <- old axis pi^-1(k)
-    flips = [k for k in range(d) if R[k, source[k]] < 0]
-    return source, flips
-
-
-def apply_symmetry(images, R, *, channels=False):
-    r"""Transform images by the point symmetry ``R`` (a signed permutation matrix).
-
-    The transformed image is :math:`x'(y) = x(R^T y)` (the microstructure moved by :math:`R`), whose
-    effective tensor is :math:`R K R^T` (:func:`transform_tensor`). Reflections act about the array
-    centre (``i -> n - 1 - i``), which differs from :math:`y \mapsto -y` by a periodic translation.
-
-    Parameters
-    ----------
-    images : array or tensor ``(n, *spatial)``, or ``(n, c, *spatial)`` with ``channels=True``
-    R : array ``(d, d)``, an element of :func:`symmetry_group`
-    """
-    R = np.asarray(R)
-    d = R.shape[0]
-    lead = 2 if channels else 1
-    if images.ndim != lead + d:
-        layout = "(n, c, *spatial)" if channels else "(n, *spatial)"
-        raise ValueError(f"images has shape {tuple(images.shape)}; expected {layout} with {d} spatial axes")
-    if not np.allclose(np.abs(R).sum(0), 1) or not np.allclose(np.abs(R).sum(1), 1) \
-            or not np.allclose(np.abs(R), np.abs(R).round()):
-        raise ValueError("R must be a signed permutation matrix (an element of symmetry_group(ndim))")
-    source, flips = _index_action(R)
-    order = list(range(lead)) + [lead + s for s in source]
-    if isinstance(images, torch.Tensor):
-        out = images.permute(order)
-        return out.flip([lead + k for k in flips]) if flips else out.contiguous()
-    out = np.transpose(images, order)
-    return np.ascontiguousarray(np.flip(out, [lead + k for k in flips]) if flips else out)
 
 
 def transform_tensor(K, R):
@@ -180,11 +121,6 @@ def tensor_r2(true, predicted):
     return float(np.mean(scores))
 
 
-def _conv(ndim, n_in, n_out):
-    conv = torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
-    return conv(n_in, n_out, 3, padding=1, padding_mode="circular")
-
-
 class _TensorCNN(torch.nn.Module):
     """Periodic conv blocks with 2x average pooling between them, global average pool, MLP head.
 
@@ -199,7 +135,7 @@ class _TensorCNN(torch.nn.Module):
             if level:
                 layers.append(pool)
             for _ in range(convs_per_block):
-                layers += [_conv(ndim, width, out), activation()]
+                layers += [PeriodicConv(ndim, width, out), activation()]
                 width = out
         self.features = torch.nn.Sequential(*layers)
         self.head = torch.nn.Sequential(torch.nn.Linear(width, width), activation(), torch.nn.Linear(width, n_out))
@@ -236,26 +172,35 @@ class CNNRegressor(TorchRegressor):
     augment : bool
         Random symmetry-group element per training image and epoch, with :math:`K' = R K R^T`.
     tta : bool
-        Test-time augmentation: average over the group in ``predict`` (exactly equivariant, |G| times
-        slower: 8 in 2D, 48 in 3D). ``predict(images, tta=...)`` overrides it per call.
+        Test-time augmentation: average over the group in ``predict`` (exactly equivariant, :math:`|G|` times
+        slower: 8 in 2D, 48 in 3D). ``predict(X, tta=...)`` overrides it per call.
     target : {"conductivity", "stiffness"}
         What the tensors are: second-order ``(d, d)`` conductivity-like tensors (default), which
         transform as :math:`R K R^T`, or Mandel stiffness matrices ``(m, m)``, ``m = d(d+1)/2`` (3
         in 2D plane strain, 6 in 3D, order of :mod:`mslearn.homogenization.tensors`), which transform
         as :math:`Q C Q^T` with the Mandel rotation :math:`Q(R)` (Rao & Liu 2020's 3D-CNN target).
-    learning_rate, lr_schedule, max_epochs, batch_size, weight_decay, validation_fraction, patience, seed,
-    device, progress
-        As in :class:`~mslearn.surrogates.MLPRegressor`; ``lr_schedule="cosine"`` decays the learning
-        rate to zero over ``max_epochs`` (cosine annealing; ``"constant"`` keeps it). The loss is the
-        MSE of the standardized Mandel components.
+    learning_rate_init, lr_schedule, max_iter, batch_size, weight_decay
+        As in :class:`~mslearn.surrogates.MLPRegressor` (``max_iter`` counts epochs);
+        ``lr_schedule="cosine"`` decays the learning rate to zero over ``max_iter`` epochs (cosine
+        annealing; ``"constant"`` keeps it). The loss is the MSE of the standardized Mandel components.
+    validation_fraction, patience, random_state, device, progress
+        As in :class:`~mslearn.surrogates.MLPRegressor`.
     cpu_threads : int, optional
         Torch CPU threads during ``fit``/``predict`` (restored afterwards); ``None`` keeps torch's
         setting. ``1`` is often faster for small images on shared or busy cores.
 
-    Attributes (after ``fit``)
-    --------------------------
-    network_, history_, best_epoch_, n_phases_, scale_ (:math:`\bar k`), component_mean_,
-    component_std_ (Mandel-component scaling), input_mean_, input_std_.
+    Attributes
+    ----------
+    network_, history_, best_epoch_, n_iter_
+        As in :class:`~mslearn.surrogates.TorchRegressor` (set by ``fit``, like every attribute below).
+    n_phases_ : int
+        Number of phase labels the network reads.
+    scale_ : float
+        The conductivity scale :math:`\bar k`.
+    component_mean_, component_std_ : numpy.ndarray
+        Mandel-component scaling of the targets.
+    input_mean_, input_std_ : numpy.ndarray
+        Standardization of the input channels.
 
     Examples
     --------
@@ -264,15 +209,15 @@ class CNNRegressor(TorchRegressor):
     >>> images = np.random.default_rng(0).integers(0, 2, (40, 8, 8))
     >>> phi = images.mean((1, 2))
     >>> K = (1 + 9 * phi)[:, None, None] * np.eye(2)
-    >>> model = CNNRegressor(channels=(8,), max_epochs=5, seed=0, device="cpu").fit(images, K)
+    >>> model = CNNRegressor(channels=(8,), max_iter=5, random_state=0, device="cpu").fit(images, K)
     >>> model.predict(images[:3]).shape
     (3, 2, 2)
     """
 
     def __init__(self, ndim=2, channels=(16, 32, 64), convs_per_block=1, activation="gelu", phase_features=None,
-                 tensor="cholesky", augment=True, tta=False, target="conductivity", *, learning_rate=3e-3,
-                 lr_schedule="cosine", max_epochs=40, batch_size=32, weight_decay=0.0, validation_fraction=0.15,
-                 patience=20, seed=0, device="auto", cpu_threads=None, progress=False):
+                 tensor="cholesky", augment=True, tta=False, target="conductivity", *, learning_rate_init=3e-3,
+                 lr_schedule="cosine", max_iter=40, batch_size=32, weight_decay=0.0, validation_fraction=0.15,
+                 patience=20, random_state=0, device="auto", cpu_threads=None, progress=False):
         self.ndim = ndim
         self.channels = channels
         self.convs_per_block = convs_per_block
@@ -284,15 +229,14 @@ class CNNRegressor(TorchRegressor):
         self.tta = tta
         self.lr_schedule = lr_schedule
         self.cpu_threads = cpu_threads
-        self._init_training(learning_rate, max_epochs, batch_size, weight_decay, validation_fraction,
-                            patience, seed, device, progress)
+        self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
+                            patience, random_state, device, progress)
 
     # -- checks ----------------------------------------------------------------------------------
     def _check_settings(self):
         if self.ndim not in (2, 3):
             raise ValueError(f"ndim = {self.ndim!r}; expected 2 or 3 spatial dimensions")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation = {self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        activation(self.activation)
         if self.target not in _TARGETS:
             raise ValueError(f"target = {self.target!r}; expected one of {_TARGETS}")
         if self.tensor not in ("cholesky", "mandel"):
@@ -304,34 +248,24 @@ class CNNRegressor(TorchRegressor):
             raise ValueError(f"convs_per_block = {self.convs_per_block!r}; expected an integer >= 1")
         check_training_settings(self)
 
-    def _check_images(self, images, *, fitting=False):
-        if not hasattr(images, "ndim"):
-            images = np.asarray(images)
-        values = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    def _check_images(self, X, *, fitting=False):
+        """Phase-label images ``X`` ``(n, *spatial)`` → int64 numpy labels (the shared label check, plus
+        the labels this model can encode)."""
+        if not hasattr(X, "ndim"):
+            X = np.asarray(X)
         d = self.ndim
-        if values.ndim != d + 1:
-            hint = " (one image: add the batch axis, images[None])" if values.ndim == d else ""
-            raise ValueError(f"images has shape {values.shape}; expected (n_samples, *spatial) with {d} spatial "
-                             f"axes (ndim={d}){hint}")
-        if values.size == 0:
-            raise ValueError(f"images is empty (shape {values.shape})")
-        if values.dtype == bool:
-            values = values.astype(np.int64)
-        if np.issubdtype(values.dtype, np.floating):
-            if not np.all(np.isfinite(values)):
-                raise ValueError("images contains NaN or infinite values; expected integer phase labels 0, 1, ...")
-            if not np.all(values == np.round(values)):
-                raise ValueError("images has non-integer values; expected integer phase labels 0, 1, ...")
-        elif not np.issubdtype(values.dtype, np.integer):
-            raise TypeError(f"images must hold integer phase labels, got dtype {values.dtype}")
+        if X.ndim != d + 1:
+            hint = " (one image: add the batch axis, X[None])" if X.ndim == d else ""
+            raise ValueError(f"X has shape {tuple(X.shape)}; expected phase-label images (n_samples, *spatial) "
+                             f"with {d} spatial axes (ndim={d}){hint}")
+        check_labels(X, name="X", spatial=(d,), batch=True)
+        values = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
         values = values.astype(np.int64)
-        low, high = int(values.min()), int(values.max())
-        if low < 0:
-            raise ValueError(f"images contains the negative label {low}; expected phase labels 0, 1, ...")
+        high = int(values.max())
         if self.phase_features is not None:
             n_known = len(self.phase_features)
             if high >= n_known:
-                raise ValueError(f"images contains label {high} but phase_features has {n_known} rows "
+                raise ValueError(f"X contains label {high} but phase_features has {n_known} rows "
                                  f"(labels 0..{n_known - 1})")
         if not fitting and high >= self.n_phases_:
             raise ValueError(f"unseen phase label {high}; the model was trained on labels 0..{self.n_phases_ - 1}")
@@ -342,20 +276,20 @@ class CNNRegressor(TorchRegressor):
         d = self.ndim
         return d if self.target == "conductivity" else d * (d + 1) // 2
 
-    def _check_targets(self, K, n):
-        K = check_finite(np.asarray(K, dtype=np.float64), name="K")
+    def _check_targets(self, y, n):
+        K = check_array(y, dtype=np.float64, ensure_2d=False, allow_nd=True, input_name="y")
         m = self._size()
         if K.shape != (n, m, m):
             what = "effective tensors" if self.target == "conductivity" else "Mandel stiffness matrices"
-            raise ValueError(f"K has shape {K.shape}; expected ({n}, {m}, {m}) {what}, one per image "
+            raise ValueError(f"y has shape {K.shape}; expected ({n}, {m}, {m}) {what}, one per image "
                              f"(ndim={self.ndim}, target={self.target!r})")
         asymmetry = np.abs(K - np.swapaxes(K, 1, 2)).max() / max(np.abs(K).max(), 1e-300)
         if asymmetry > 1e-3:  # an iterative solver's tensors are symmetric to its tolerance only
-            raise ValueError(f"K is not symmetric (max |K - K^T| / max |K| = {asymmetry:.2g}); expected "
+            raise ValueError(f"y is not symmetric (max |K - K^T| / max |K| = {asymmetry:.2g}); expected "
                              "symmetric effective tensors K_ij = K_ji")
         K = 0.5 * (K + np.swapaxes(K, 1, 2))
         if self.tensor == "cholesky" and np.any(np.linalg.eigvalsh(K) <= 0):
-            raise ValueError("K has a tensor that is not positive definite; tensor='cholesky' predicts positive "
+            raise ValueError("y has a tensor that is not positive definite; tensor='cholesky' predicts positive "
                              "definite tensors (use tensor='mandel' for indefinite targets)")
         return K
 
@@ -414,16 +348,16 @@ class CNNRegressor(TorchRegressor):
         return (self._components(K) - mean) / std
 
     # -- training --------------------------------------------------------------------------------
-    def fit(self, images, K):
-        """Train on phase-label images ``(n, *spatial)`` and effective tensors ``K`` ``(n, m, m)``
+    def fit(self, X, y):
+        """Train on phase-label images ``X`` ``(n, *spatial)`` and effective tensors ``y`` ``(n, m, m)``
         (``m = d`` for conductivities, ``d(d+1)/2`` for Mandel stiffnesses)."""
         with cpu_threads(self.cpu_threads, self.device):
-            return self._fit(images, K)
+            return self._fit(X, y)
 
-    def _fit(self, images, K):
+    def _fit(self, X, y):
         self._check_settings()
-        labels = self._check_images(images, fitting=True)
-        K = self._check_targets(K, len(labels))
+        labels = self._check_images(X, fitting=True)
+        K = self._check_targets(y, len(labels))
         d = self.ndim
         self.n_phases_ = int(labels.max()) + 1 if self.phase_features is None else len(self.phase_features)
         if self.phase_features is None and self.n_phases_ < 2:
@@ -449,10 +383,9 @@ class CNNRegressor(TorchRegressor):
         X = self._encode(labels, device)
         Y = torch.as_tensor(K, dtype=torch.float32, device=device)
         n_out = self._size() * (self._size() + 1) // 2
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with seeded(self.random_state):
             self.network_ = _TensorCNN(d, X.shape[1], tuple(self.channels), self.convs_per_block, n_out,
-                                       _ACTIVATIONS[self.activation]).to(device)
+                                       activation(self.activation)).to(device)
         actions_t = torch.as_tensor(actions, dtype=torch.float32, device=device)
         train_t = torch.as_tensor(train, device=device)
 
@@ -485,18 +418,18 @@ class CNNRegressor(TorchRegressor):
         return self
 
     # -- prediction ------------------------------------------------------------------------------
-    def predict(self, images, *, tta=None):
+    def predict(self, X, *, tta=None):
         """Effective tensors ``(n, m, m)`` (float64; symmetric, and positive definite with Cholesky).
 
         ``tta`` (default: the ``tta`` setting) averages over the symmetry group.
         """
         check_is_fitted(self, "network_")
         with cpu_threads(self.cpu_threads, next(self.network_.parameters()).device):
-            return self._predict(images, tta=tta)
+            return self._predict(X, tta=tta)
 
-    def _predict(self, images, *, tta=None):
+    def _predict(self, X, *, tta=None):
         check_is_fitted(self, "network_")
-        labels = self._check_images(images)
+        labels = self._check_images(X)
         tta = self.tta if tta is None else tta
         parameter = next(self.network_.parameters())
         device = parameter.device
@@ -519,13 +452,13 @@ class CNNRegressor(TorchRegressor):
                 out.append(total / len(group))
             K = torch.cat(out)
         K = 0.5 * (K + K.transpose(-1, -2))
-        return like(K, images) if isinstance(images, torch.Tensor) else K.cpu().numpy()
+        return like(K, X) if isinstance(X, torch.Tensor) else K.cpu().numpy()
 
-    def score(self, images, K, sample_weight=None):
+    def score(self, X, y, sample_weight=None):
         """:func:`tensor_r2`: mean R² of the independent (Mandel) components of the effective tensor."""
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by CNNRegressor.score")
-        K = np.asarray(K, dtype=np.float64)
-        predicted = self.predict(images)
+        K = np.asarray(y, dtype=np.float64)
+        predicted = self.predict(X)
         predicted = predicted.cpu().numpy() if isinstance(predicted, torch.Tensor) else predicted
         return tensor_r2(K, predicted)

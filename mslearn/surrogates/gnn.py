@@ -44,15 +44,15 @@ import numbers
 import numpy as np
 import torch
 from sklearn.metrics import r2_score
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
+from ..nn import activation, seeded
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                split_train_validation)
 
 __all__ = ["GNNRegressor", "collate_graphs"]
 
-_ACTIVATIONS = {"silu": torch.nn.SiLU, "gelu": torch.nn.GELU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 _KEYS = ("node_features", "edge_index", "edge_features")
 
 
@@ -174,6 +174,11 @@ class _MPNN(torch.nn.Module):
 class GNNRegressor(TorchRegressor):
     r"""Graph → property regressor: edge-conditioned message passing with a GRU update, in plain torch.
 
+    Inputs are lists of graph dicts ``node_features`` ``(n_nodes, f)``, ``edge_index`` ``(2, n_edges)``
+    (row 0 the source, row 1 the target of each directed edge: give both directions for an
+    undirected graph), ``edge_features`` ``(n_edges, g)``; targets ``(n,)`` or ``(n, k)``. Node and
+    edge features and targets are standardized with training statistics.
+
     Parameters
     ----------
     hidden : int
@@ -186,17 +191,13 @@ class GNNRegressor(TorchRegressor):
         Column of ``node_features`` holding a non-negative node weight (e.g. grain area fraction);
         the readout is then weighted by it. Default: every node weighs 1.
     activation : {"silu", "gelu", "relu", "tanh"}
-    learning_rate, lr_schedule, max_epochs, batch_size, weight_decay, validation_fraction, patience,
-    seed, device, progress
+    learning_rate_init, lr_schedule, max_iter, batch_size, weight_decay
         As in :class:`~mslearn.surrogates.CNNRegressor`; ``batch_size`` counts graphs.
+    validation_fraction, patience, random_state, device, progress
+        As in :class:`~mslearn.surrogates.CNNRegressor`.
     cpu_threads : int, optional
         Torch CPU threads during ``fit``/``predict`` (restored afterwards; ``None``: torch's setting).
         Default 1: graph batches are small tensors, for which one thread beats several.
-
-    Inputs are lists of graph dicts ``node_features`` ``(n_nodes, f)``, ``edge_index`` ``(2, n_edges)``
-    (row 0 the source, row 1 the target of each directed edge: give both directions for an
-    undirected graph), ``edge_features`` ``(n_edges, g)``; targets ``(n,)`` or ``(n, k)``. Node and
-    edge features and targets are standardized with training statistics.
 
     Examples
     --------
@@ -205,14 +206,14 @@ class GNNRegressor(TorchRegressor):
     >>> ring = lambda n: np.stack([np.arange(n), (np.arange(n) + 1) % n])
     >>> graphs = [{"node_features": np.ones((n, 1)), "edge_index": ring(n),
     ...            "edge_features": np.ones((n, 1))} for n in range(3, 13)]
-    >>> model = GNNRegressor(hidden=8, max_epochs=3, device="cpu").fit(graphs, np.arange(3.0, 13.0))
+    >>> model = GNNRegressor(hidden=8, max_iter=3, device="cpu").fit(graphs, np.arange(3.0, 13.0))
     >>> model.predict(graphs[:2]).shape
     (2,)
     """
 
     def __init__(self, hidden=64, n_rounds=3, readout="mean", node_weight=None, activation="silu", *,
-                 learning_rate=3e-3, lr_schedule="cosine", max_epochs=200, batch_size=32, weight_decay=0.0,
-                 validation_fraction=0.15, patience=40, seed=0, device="auto", cpu_threads=1, progress=False):
+                 learning_rate_init=3e-3, lr_schedule="cosine", max_iter=200, batch_size=32, weight_decay=0.0,
+                 validation_fraction=0.15, patience=40, random_state=0, device="auto", cpu_threads=1, progress=False):
         self.hidden = hidden
         self.n_rounds = n_rounds
         self.readout = readout
@@ -220,14 +221,13 @@ class GNNRegressor(TorchRegressor):
         self.activation = activation
         self.lr_schedule = lr_schedule
         self.cpu_threads = cpu_threads
-        self._init_training(learning_rate, max_epochs, batch_size, weight_decay, validation_fraction,
-                            patience, seed, device, progress)
+        self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
+                            patience, random_state, device, progress)
 
     def _check_settings(self):
         if self.readout not in ("mean", "sum"):
             raise ValueError(f"readout = {self.readout!r}; expected 'mean' or 'sum'")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation = {self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        activation(self.activation)
         for name, low in (("hidden", 1), ("n_rounds", 0)):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < low:
@@ -282,19 +282,22 @@ class GNNRegressor(TorchRegressor):
         return self.network_(data["x"][node_t], remap_t[data["edge_index"][:, edge_t]], data["e"][edge_t], batch,
                              data["weight"][node_t], len(graphs))
 
-    def fit(self, graphs, y):
-        """Train on a list of graph dicts and targets ``y`` ``(n,)`` or ``(n, k)``."""
+    def fit(self, X, y):
+        """Train on a list of graph dicts ``X`` and targets ``y`` ``(n,)`` or ``(n, k)``."""
         with cpu_threads(self.cpu_threads, self.device):
-            return self._fit(graphs, y)
+            return self._fit(X, y)
 
-    def _fit(self, graphs, y):
+    def _fit(self, X, y):
         self._check_settings()
-        checked = self._checked(graphs, fitting=True)
-        y = self._check_y(y, len(checked))
+        checked = self._checked(X, fitting=True)
+        y = check_array(y, dtype=np.float64, ensure_2d=False, input_name="y")
+        if y.ndim not in (1, 2) or y.shape[0] != len(checked):
+            raise ValueError(f"y has shape {y.shape}; expected ({len(checked)},) or ({len(checked)}, n_targets), "
+                             "one target row per graph")
         self.n_node_features_ = checked[0][0].shape[1]
         self.n_edge_features_ = checked[0][2].shape[1]
         self.n_features_in_ = self.n_node_features_
-        self._y_is_1d = y.ndim == 1
+        self.output_shape_ = y.shape[1:]
         y2 = y.reshape(len(y), -1)
         nodes = np.concatenate([n for n, _, _ in checked])
         edges = np.concatenate([f for _, _, f in checked])
@@ -312,10 +315,9 @@ class GNNRegressor(TorchRegressor):
         train, validation, generator = split_train_validation(self, len(checked))
         data = self._tensors(checked, device)
         Y = torch.as_tensor((y2 - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with seeded(self.random_state):
             self.network_ = _MPNN(self.n_node_features_, self.n_edge_features_, y2.shape[1], self.hidden,
-                                  self.n_rounds, _ACTIVATIONS[self.activation], self.readout).to(device)
+                                  self.n_rounds, activation(self.activation), self.readout).to(device)
 
         def train_loss(index):
             graphs_ = train[index]
@@ -331,15 +333,15 @@ class GNNRegressor(TorchRegressor):
         fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
         return self
 
-    def predict(self, graphs):
-        """Predicted targets, ``(n,)`` or ``(n, k)`` as in training."""
+    def predict(self, X):
+        """Predicted targets for the list of graph dicts ``X``, ``(n,)`` or ``(n, k)`` as in training."""
         check_is_fitted(self, "network_")
         with cpu_threads(self.cpu_threads, next(self.network_.parameters()).device):
-            return self._predict(graphs)
+            return self._predict(X)
 
-    def _predict(self, graphs):
+    def _predict(self, X):
         check_is_fitted(self, "network_")
-        checked = self._checked(graphs)
+        checked = self._checked(X)
         device = next(self.network_.parameters()).device
         out = []
         self.network_.eval()
@@ -349,8 +351,8 @@ class GNNRegressor(TorchRegressor):
                 data = self._tensors(part, device)
                 out.append(self._forward(data, np.arange(len(part))).double().cpu().numpy())
         y = np.concatenate(out) * self.y_std_ + self.y_mean_
-        return y[:, 0] if self._y_is_1d else y
+        return y.reshape((len(y),) + tuple(self.output_shape_))
 
-    def score(self, graphs, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None):
         """R² (averaged uniformly over targets)."""
-        return r2_score(y, self.predict(graphs), sample_weight=sample_weight)
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)

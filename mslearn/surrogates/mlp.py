@@ -1,31 +1,39 @@
 """Fully connected network regressor (multilayer perceptron) on torch."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
+from ..nn import activation as activation_class
 from ._torch_estimator import TorchRegressor
 
 __all__ = ["MLPRegressor"]
-
-_ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "silu": torch.nn.SiLU, "gelu": torch.nn.GELU}
 
 
 class MLPRegressor(TorchRegressor):
     """Multilayer perceptron regressor with scikit-learn's ``fit``/``predict``/``score``.
 
+    The parameter names are those of :class:`sklearn.neural_network.MLPRegressor` where the meaning
+    is the same (``hidden_layer_sizes``, ``activation``, ``learning_rate_init``, ``max_iter``,
+    ``batch_size``, ``validation_fraction``, ``random_state``); training is Adam in torch, on a GPU
+    when there is one.
+
     Parameters
     ----------
-    hidden_layers : tuple of int
+    hidden_layer_sizes : tuple of int
         Width of each hidden layer.
     activation : {"silu", "relu", "tanh", "gelu"}
         A smooth activation (``silu``, ``tanh``) suits regression of smooth physical responses.
-    learning_rate, max_epochs, batch_size, weight_decay
-        Adam settings; ``batch_size=None`` trains full-batch; ``weight_decay`` is L2 regularization.
+    learning_rate_init, max_iter, batch_size, weight_decay
+        Adam's learning rate, the number of epochs, the mini-batch size (``None``: full batch) and
+        the L2 regularization (``weight_decay``).
     validation_fraction, patience
         Fraction of the training data held out for early stopping, and the number of epochs without
         improvement after which training stops (``None``: never stop early).
-    seed : int
-        Seeds the weight initialization, the validation split and the batch order.
+    random_state : int
+        Seeds the weight initialization, the validation split and the batch order (torch's global
+        random state is left unchanged).
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     progress : bool
@@ -36,25 +44,27 @@ class MLPRegressor(TorchRegressor):
     >>> import numpy as np
     >>> from mslearn.surrogates import MLPRegressor
     >>> X = np.linspace(0, 1, 200).reshape(-1, 1)
-    >>> model = MLPRegressor(hidden_layers=(32,), max_epochs=300, seed=0, device="cpu").fit(X, X[:, 0] ** 2)
+    >>> model = MLPRegressor(hidden_layer_sizes=(32,), max_iter=300, random_state=0, device="cpu").fit(X, X[:, 0] ** 2)
     >>> bool(model.score(X, X[:, 0] ** 2) > 0.99)
     True
     """
 
-    def __init__(self, hidden_layers=(64, 64), activation="silu", *, learning_rate=1e-2, max_epochs=1000,
-                 batch_size=None, weight_decay=0.0, validation_fraction=0.15, patience=50, seed=0,
+    def __init__(self, hidden_layer_sizes=(64, 64), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
+                 batch_size=None, weight_decay=0.0, validation_fraction=0.15, patience=50, random_state=0,
                  device="auto", progress=False):
-        self.hidden_layers = hidden_layers
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self._init_training(learning_rate, max_epochs, batch_size, weight_decay, validation_fraction,
-                            patience, seed, device, progress)
+        self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
+                            patience, random_state, device, progress)
 
     def _build_network(self, n_features, n_targets):
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation={self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        act = activation_class(self.activation)
+        sizes = tuple(self.hidden_layer_sizes)
+        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes = {self.hidden_layer_sizes!r}; expected a tuple of integers >= 1")
         layers, width = [], n_features
-        for hidden in self.hidden_layers:
-            layers += [torch.nn.Linear(width, hidden), _ACTIVATIONS[self.activation]()]
+        for hidden in sizes:
+            layers += [torch.nn.Linear(width, hidden), act()]
             width = hidden
         layers.append(torch.nn.Linear(width, n_targets))
         return torch.nn.Sequential(*layers)

@@ -56,17 +56,17 @@ Solids 11, 357 (1963) (Hill's lemma :math:`\langle\sigma:\varepsilon\rangle =
 """
 from __future__ import annotations
 
-import itertools
 import numbers
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like, to_torch
 from .._validation import check_finite, check_labels
-from ._torch_estimator import TorchRegressor, fit_network, split_train_validation
+from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
+from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, split_train_validation
 
 __all__ = [
     "UNetFieldPredictor",
@@ -75,44 +75,17 @@ __all__ = [
     "effective_stiffness_from_energy",
 ]
 
-_ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 _AUGMENT = (None, "flips", "square")
 
 
 # ----------------------------------------------------------------------------- the network
-class _PeriodicConv(torch.nn.Module):
-    """Convolution with circular (periodic) padding.
-
-    The padding is done with ``torch.cat`` of the wrapped edges: on the CPU this is several times
-    cheaper than ``padding_mode="circular"`` (whose backward pass copies slice by slice), and it
-    computes the same thing.
-    """
-
-    def __init__(self, ndim, n_in, n_out, kernel):
-        super().__init__()
-        cls = torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
-        self.conv = cls(n_in, n_out, kernel)
-        self.pad = kernel // 2
-
-    def forward(self, x):
-        p = self.pad
-        if p:
-            for axis in range(2, x.ndim):
-                x = torch.cat([x.narrow(axis, x.shape[axis] - p, p), x, x.narrow(axis, 0, p)], dim=axis)
-        return self.conv(x)
-
-
-def _conv(ndim, n_in, n_out, kernel=3):
-    return _PeriodicConv(ndim, n_in, n_out, kernel)
-
-
 class _Block(torch.nn.Sequential):
     """Two periodic 3×3 convolutions, each followed by batch normalization and the activation."""
 
     def __init__(self, ndim, n_in, n_out, activation):
         norm = torch.nn.BatchNorm2d if ndim == 2 else torch.nn.BatchNorm3d
-        super().__init__(_conv(ndim, n_in, n_out), norm(n_out), activation(),
-                         _conv(ndim, n_out, n_out), norm(n_out), activation())
+        super().__init__(PeriodicConv(ndim, n_in, n_out), norm(n_out), activation(),
+                         PeriodicConv(ndim, n_out, n_out), norm(n_out), activation())
 
 
 class _UNet(torch.nn.Module):
@@ -131,7 +104,7 @@ class _UNet(torch.nn.Module):
         self.up = torch.nn.ModuleList([up(widths[level + 1], widths[level], 2, stride=2) for level in range(levels)])
         self.decoder = torch.nn.ModuleList(
             [_Block(ndim, 2 * widths[level], widths[level], activation) for level in range(levels)])
-        self.head = _conv(ndim, widths[0], n_out, kernel=1)
+        self.head = PeriodicConv(ndim, widths[0], n_out, kernel=1)
 
     def forward(self, x):
         skips = []
@@ -167,24 +140,20 @@ def _recalibrate_batch_norm(network, X, batch):
     network.eval()
 
 
-def _symmetries(ndim, augment):
-    """The spatial symmetries used for augmentation: (axis permutation, axes to flip) pairs."""
+def _augmentations(ndim, augment):
+    """The symmetries drawn for augmentation, as matrices of :func:`mslearn.nn.symmetry_group`.
+
+    Ordered by axis order, then by the number of mirrored axes (the order the U-Net has always
+    drawn them in), so that a ``random_state`` keeps giving the same model.
+    """
     if augment is None:
-        return [(tuple(range(ndim)), ())]
-    flips = [axes for r in range(ndim + 1) for axes in itertools.combinations(range(ndim), r)]
-    perms = list(itertools.permutations(range(ndim))) if augment == "square" else [tuple(range(ndim))]
-    return [(perm, axes) for perm in perms for axes in flips]
+        return np.eye(ndim)[None]
 
+    def order(R):
+        mirrored = np.flatnonzero(R.sum(axis=0) < 0)
+        return tuple(np.abs(R).argmax(axis=1)), len(mirrored), tuple(mirrored)
 
-def _apply_symmetry(x, symmetry):
-    """Apply ``(perm, flips)`` to the trailing spatial axes of ``x`` (batch, channel, *spatial)."""
-    perm, axes = symmetry
-    lead = x.ndim - len(perm)
-    if axes:
-        x = torch.flip(x, [lead + a for a in axes])
-    if perm != tuple(range(len(perm))):
-        x = x.permute(*range(lead), *(lead + p for p in perm))
-    return x
+    return np.stack(sorted(symmetry_group(ndim, rotations=augment == "square"), key=order))
 
 
 # ----------------------------------------------------------------------------- the estimator
@@ -212,27 +181,29 @@ class UNetFieldPredictor(TorchRegressor):
         ``"flips"`` is valid for scalar fields under a load along a coordinate axis; ``"square"``
         also permutes axes (90° rotations) and is valid only for loads invariant (up to sign) under
         axis permutations — *not* for uniaxial loads (see the module docstring).
-    learning_rate, max_epochs, batch_size, weight_decay
-        Adam settings on the mean squared error of the scaled fields; the learning rate decays by a
-        cosine schedule over ``max_epochs``.
+    learning_rate_init, max_iter, batch_size, weight_decay
+        Adam settings on the mean squared error of the scaled fields (``max_iter`` counts epochs);
+        the learning rate decays by a cosine schedule over ``max_iter`` epochs.
     validation_fraction, patience
         Share of the training images held out for early stopping, and the epochs without improvement
         of the validation loss after which training stops (``None``: never); the best weights are kept.
-    seed : int
-        Seeds the initialization, the validation split, the batch order and the augmentation.
+    random_state : int
+        Seeds the initialization, the validation split, the batch order and the augmentation
+        (torch's global random state is left unchanged).
     device : str or torch.device
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
     progress : bool
         Show a tqdm progress bar over epochs.
 
-    Attributes (after ``fit``)
-    --------------------------
+    Attributes
+    ----------
     network_ : torch.nn.Module
+        The trained network (set by ``fit``, like every attribute below).
     field_scale_ : ndarray (c,)
         :math:`\langle |f_c| \rangle` over the training fields; the network predicts :math:`f_c / \bar f_c`.
     n_phases_ : int
     n_channels_ : int
-    history_, best_epoch_
+    history_, best_epoch_, n_iter_
         As in :class:`~mslearn.surrogates.TorchRegressor`.
 
     Examples
@@ -242,22 +213,22 @@ class UNetFieldPredictor(TorchRegressor):
     >>> from mslearn.surrogates import UNetFieldPredictor
     >>> images = (np.random.default_rng(0).random((40, 16, 16)) > 0.5).astype(int)
     >>> fields = np.stack([ndimage.uniform_filter(1.0 + i, 3, mode="wrap") for i in images])
-    >>> model = UNetFieldPredictor(levels=2, width=8, max_epochs=5, seed=0, device="cpu").fit(images, fields)
+    >>> model = UNetFieldPredictor(levels=2, width=8, max_iter=5, random_state=0, device="cpu").fit(images, fields)
     >>> model.predict(images[:3]).shape
     (3, 16, 16)
     """
 
     def __init__(self, ndim=2, levels=2, width=12, activation="gelu", phase_features=None, augment=None, *,
-                 learning_rate=3e-3, max_epochs=200, batch_size=16, weight_decay=0.0, validation_fraction=0.15,
-                 patience=30, seed=0, device="auto", progress=False):
+                 learning_rate_init=3e-3, max_iter=200, batch_size=16, weight_decay=0.0, validation_fraction=0.15,
+                 patience=30, random_state=0, device="auto", progress=False):
         self.ndim = ndim
         self.levels = levels
         self.width = width
         self.activation = activation
         self.phase_features = phase_features
         self.augment = augment
-        self._init_training(learning_rate, max_epochs, batch_size, weight_decay, validation_fraction,
-                            patience, seed, device, progress)
+        self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
+                            patience, random_state, device, progress)
 
     # -- checks ----------------------------------------------------------------------------------
     def _check_settings(self):
@@ -267,52 +238,53 @@ class UNetFieldPredictor(TorchRegressor):
             raise ValueError(f"levels={self.levels!r}; expected a positive integer")
         if not (isinstance(self.width, numbers.Integral) and self.width >= 1):
             raise ValueError(f"width={self.width!r}; expected a positive integer")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation={self.activation!r} is not one of {sorted(_ACTIVATIONS)}")
+        activation(self.activation)
         if self.augment not in _AUGMENT:
             raise ValueError(f"augment={self.augment!r}; expected one of {_AUGMENT}")
         if not (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1):
             raise ValueError(f"batch_size={self.batch_size!r}; expected a positive integer")
+        check_training_settings(self)
 
-    def _check_images(self, images, *, fitting=False):
-        if not hasattr(images, "ndim"):
-            images = np.asarray(images)
-        if images.ndim != self.ndim + 1:
+    def _check_images(self, X, *, fitting=False):
+        """Phase-label images ``X`` ``(n, *spatial)`` → int64 numpy labels this network can read."""
+        if not hasattr(X, "ndim"):
+            X = np.asarray(X)
+        if X.ndim != self.ndim + 1:
             raise ValueError(
-                f"images has shape {tuple(images.shape)}; expected (n_samples, *spatial) phase labels "
+                f"X has shape {tuple(X.shape)}; expected phase-label images (n_samples, *spatial) "
                 f"with ndim={self.ndim} spatial axes")
-        check_labels(images, name="images", spatial=(self.ndim,), batch=True)
-        labels = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+        check_labels(X, name="X", spatial=(self.ndim,), batch=True)
+        labels = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
         labels = labels.astype(np.int64)
         factor = 2**self.levels
         if any(s % factor for s in labels.shape[1:]):
             raise ValueError(
-                f"images have spatial shape {labels.shape[1:]}; with levels={self.levels} every size must be "
+                f"X has images of spatial shape {labels.shape[1:]}; with levels={self.levels} every size must be "
                 f"divisible by 2**levels = {factor} (crop or pad the images, or lower levels)")
         if not fitting:
             high = int(labels.max())
             if high >= self.n_phases_:
                 raise ValueError(
-                    f"images contain the phase label {high}, unseen in training (labels 0..{self.n_phases_ - 1}); "
+                    f"X contains the phase label {high}, unseen in training (labels 0..{self.n_phases_ - 1}); "
                     "the network has no input channel for it")
         return labels
 
-    def _check_fields(self, fields, labels):
-        fields = fields.detach().cpu().numpy() if isinstance(fields, torch.Tensor) else np.asarray(fields)
+    def _check_fields(self, y, labels):
+        """Fields ``y`` ``(n, [c,] *spatial)`` on the grid of the images → float64 numpy."""
+        fields = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
         if not np.issubdtype(fields.dtype, np.number):
-            raise TypeError(f"fields must be numeric, got dtype {fields.dtype}")
-        fields = fields.astype(np.float64)
+            raise TypeError(f"y must hold numeric fields, got dtype {fields.dtype}")
+        fields = check_array(fields, dtype=np.float64, ensure_2d=False, allow_nd=True, input_name="y")
         n, spatial = labels.shape[0], labels.shape[1:]
         if fields.ndim not in (self.ndim + 1, self.ndim + 2):
             raise ValueError(
-                f"fields has shape {fields.shape}; expected (n_samples, *spatial) or (n_samples, n_channels, "
+                f"y has shape {fields.shape}; expected fields (n_samples, *spatial) or (n_samples, n_channels, "
                 f"*spatial) with ndim={self.ndim} spatial axes")
         if fields.shape[0] != n:
-            raise ValueError(f"fields has {fields.shape[0]} samples but images has {n}; expected one field per image")
+            raise ValueError(f"y has {fields.shape[0]} samples but X has {n}; expected one field per image")
         if fields.shape[-self.ndim:] != spatial:
-            raise ValueError(f"fields has spatial shape {fields.shape[-self.ndim:]} but images {spatial}; "
+            raise ValueError(f"y has spatial shape {fields.shape[-self.ndim:]} but X {spatial}; "
                              "expected fields on the image grid")
-        check_finite(fields, name="fields")
         return fields
 
     # -- encoding ----------------------------------------------------------------------------------
@@ -334,49 +306,50 @@ class UNetFieldPredictor(TorchRegressor):
         return x.movedim(-1, 1).contiguous()
 
     # -- training ------------------------------------------------------------------------------------
-    def fit(self, images, fields):
-        """Train on phase-label images ``(n, *spatial)`` and their fields ``(n, [c,] *spatial)``."""
+    def fit(self, X, y):
+        """Train on phase-label images ``X`` ``(n, *spatial)`` and their fields ``y`` ``(n, [c,] *spatial)``."""
         self._check_settings()
-        labels = self._check_images(images, fitting=True)
-        fields = self._check_fields(fields, labels)
+        labels = self._check_images(X, fitting=True)
+        fields = self._check_fields(y, labels)
         if self.phase_features is not None:
             n_rows = len(np.atleast_1d(np.asarray(self.phase_features, dtype=object)))
             if int(labels.max()) >= n_rows:
-                raise ValueError(f"images contain the phase label {int(labels.max())} but phase_features has "
+                raise ValueError(f"X contains the phase label {int(labels.max())} but phase_features has "
                                  f"only {n_rows} rows; give a row per phase label")
             self.n_phases_ = n_rows
         else:
             self.n_phases_ = int(labels.max()) + 1
         self.input_table_ = self._features(self.n_phases_)
-        self._single_channel = fields.ndim == self.ndim + 1
-        if self._single_channel:
+        self.single_channel_ = fields.ndim == self.ndim + 1
+        if self.single_channel_:
             fields = fields[:, None]
         self.n_channels_ = fields.shape[1]
         axes = (0,) + tuple(range(2, fields.ndim))
         self.field_scale_ = np.abs(fields).mean(axis=axes)
         if np.any(self.field_scale_ == 0):
-            raise ValueError(f"fields channel {int(np.argmin(self.field_scale_))} is zero everywhere; "
+            raise ValueError(f"y: field channel {int(np.argmin(self.field_scale_))} is zero everywhere; "
                              "expected a field to learn")
         self.n_features_in_ = self.input_table_.shape[1]
 
         device = resolve_device(self.device)
-        torch.manual_seed(self.seed)
         train, validation, generator = split_train_validation(self, len(labels))
         X = self._encode(labels, device)
         scale = self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
         Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
 
-        self.network_ = _UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
-                              _ACTIVATIONS[self.activation]).to(device)
+        with seeded(self.random_state):
+            self.network_ = _UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
+                                  activation(self.activation)).to(device)
         loss_fn = torch.nn.MSELoss()
-        symmetries = _symmetries(self.ndim, self.augment)
+        symmetries = _augmentations(self.ndim, self.augment)
         batch = min(self.batch_size, len(train))
         train_t = torch.as_tensor(train, device=device)
 
         def train_loss(index):
             rows = train_t[torch.as_tensor(index, device=device)]
             symmetry = symmetries[generator.integers(len(symmetries))]   # one symmetry per mini-batch
-            return loss_fn(self.network_(_apply_symmetry(X[rows], symmetry)), _apply_symmetry(Y[rows], symmetry))
+            return loss_fn(self.network_(apply_symmetry(X[rows], symmetry, channels=True)),
+                           apply_symmetry(Y[rows], symmetry, channels=True))
 
         def validation_loss():
             return self._loss(X[validation], Y[validation], batch) if len(validation) else None
@@ -393,31 +366,31 @@ class UNetFieldPredictor(TorchRegressor):
                 total += float(((self.network_(X[start:start + batch]) - Y[start:start + batch]) ** 2).sum())
         return total / Y.numel()
 
-    def predict(self, images):
+    def predict(self, X):
         """Fields ``(n, c, *spatial)`` (``(n, *spatial)`` when trained on single-channel fields), numpy."""
         check_is_fitted(self, "network_")
-        labels = self._check_images(images)
+        labels = self._check_images(X)
         parameter = next(self.network_.parameters())
         X = self._encode(labels, parameter.device, parameter.dtype)
         with torch.no_grad():
             out = torch.cat([self.network_(X[start:start + self.batch_size])
                              for start in range(0, len(X), self.batch_size)])
         out = out.cpu().numpy().astype(np.float64) * self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
-        return out[:, 0] if self._single_channel else out
+        return out[:, 0] if self.single_channel_ else out
 
-    def score(self, images, fields, sample_weight=None):
+    def score(self, X, y, sample_weight=None):
         r"""Coefficient of determination :math:`R^2` of all field values pooled (per channel, averaged).
 
         :math:`R^2 = 1 - \sum (f - \hat f)^2 / \sum (f - \bar f_c)^2` with :math:`\bar f_c` the mean
         of channel ``c`` over samples and voxels: 0 for predicting the mean field value everywhere.
         """
-        labels = self._check_images(images)
-        fields = self._check_fields(fields, labels)
-        predicted = self.predict(images)
+        labels = self._check_images(X)
+        fields = self._check_fields(y, labels)
+        predicted = self.predict(X)
         if fields.ndim == self.ndim + 1:
             fields, predicted = fields[:, None], predicted[:, None]
         if fields.shape[1] != self.n_channels_:
-            raise ValueError(f"fields has {fields.shape[1]} channels; the model predicts {self.n_channels_}")
+            raise ValueError(f"y has {fields.shape[1]} channels; the model predicts {self.n_channels_}")
         axes = (0,) + tuple(range(2, fields.ndim))
         w = np.ones(len(fields)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         w = w.reshape((-1,) + (1,) * (fields.ndim - 1))

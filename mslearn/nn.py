@@ -1,0 +1,173 @@
+r"""Network building blocks shared by every torch model of ``mslearn``: one copy of each.
+
+* :data:`ACTIVATIONS` and :func:`activation` — the activation functions an estimator may name.
+* :func:`periodic_pad` and :class:`PeriodicConv` — circular padding and the periodic convolution of
+  the CNN and U-Net surrogates and of the fixed feature network of :mod:`mslearn.descriptors`: a
+  representative volume element tiles space, so a particle cut by the boundary continues on the
+  other side.
+* :func:`symmetry_group` and :func:`apply_symmetry` — the point-symmetry group of the square or cube
+  (rotations by 90° and reflections) acting on images by index operations, for exact data
+  augmentation and test-time averaging.
+* :func:`seeded` — a block in which torch's global random generator is seeded, and restored on exit,
+  so that an estimator's ``random_state`` fixes its weights without changing the caller's random state.
+
+Why hand-written: each block is a few lines of torch; the libraries that ship them (MONAI, e2cnn,
+skorch) would add heavy dependencies for what is written here once.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
+           "seeded", "integer_seed"]
+
+ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+
+
+def activation(name):
+    """The ``torch.nn`` activation class called ``name`` (one of :data:`ACTIVATIONS`)."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"activation = {name!r} is not one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+# ----------------------------------------------------------------------------- periodic convolution
+def periodic_pad(x, pad, ndim):
+    """Pad the last ``ndim`` axes of ``x`` circularly by ``pad`` on each side.
+
+    Built from ``torch.cat`` of the wrapped edges: on the CPU this is faster than
+    ``torch.nn.functional.pad(mode="circular")`` (whose backward pass copies slice by slice). A pad
+    wider than an axis wraps around it several times (``index_select``; the same values and
+    gradients, only slower), which dilated convolutions on small images need.
+    """
+    if pad == 0:
+        return x
+    for axis in range(x.ndim - ndim, x.ndim):
+        n = x.shape[axis]
+        if pad <= n:
+            x = torch.cat([x.narrow(axis, n - pad, pad), x, x.narrow(axis, 0, pad)], dim=axis)
+        else:
+            x = x.index_select(axis, torch.arange(-pad, n + pad, device=x.device) % n)
+    return x
+
+
+class PeriodicConv(torch.nn.Module):
+    """A 2D or 3D convolution with circular (periodic) padding that keeps the spatial size.
+
+    Parameters
+    ----------
+    ndim : {2, 3}
+    n_in, n_out : int
+        Input and output channels.
+    kernel : int
+        Odd kernel side (padding ``kernel // 2`` on every side).
+    """
+
+    def __init__(self, ndim, n_in, n_out, kernel=3):
+        super().__init__()
+        if ndim not in (2, 3):
+            raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+        if kernel % 2 != 1:
+            raise ValueError(f"kernel = {kernel!r}; expected an odd size, so that the output keeps the input's size")
+        self.conv = (torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d)(n_in, n_out, kernel)
+        self.ndim, self.pad = ndim, kernel // 2
+
+    def forward(self, x):
+        return self.conv(periodic_pad(x, self.pad, self.ndim))
+
+
+# ----------------------------------------------------------------------------- symmetry group
+def symmetry_group(ndim, *, rotations=True):
+    r"""The symmetry group of the square (``ndim=2``, 8 elements) or cube (``ndim=3``, 48 elements).
+
+    Returns the signed permutation matrices :math:`R` (``(|G|, d, d)`` float64, identity first):
+    all axis permutations times all sign flips, the hyperoctahedral group of order :math:`2^d d!`.
+    ``rotations=False`` keeps only the mirrors along any set of axes (the subgroup
+    :math:`(\mathbb Z_2)^d` of diagonal matrices, :math:`2^d` elements).
+    """
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+    permutations = itertools.permutations(range(ndim)) if rotations else [tuple(range(ndim))]
+    matrices = []
+    for permutation in permutations:
+        for signs in itertools.product((1.0, -1.0), repeat=ndim):
+            R = np.zeros((ndim, ndim))
+            for j, (k, s) in enumerate(zip(permutation, signs)):
+                R[k, j] = s  # R e_j = s_j e_{pi(j)}
+            matrices.append(R)
+    return np.stack(matrices)
+
+
+def _index_action(R):
+    """Axis order and flipped axes that realize ``x'(y) = x(R^T y)`` on an array (spatial axes)."""
+    R = np.asarray(R)
+    d = R.shape[0]
+    source = [int(np.flatnonzero(R[k])[0]) for k in range(d)]      # new axis k <- old axis pi^-1(k)
+    flips = [k for k in range(d) if R[k, source[k]] < 0]
+    return source, flips
+
+
+def apply_symmetry(images, R, *, channels=False):
+    r"""Transform images by the point symmetry ``R`` (a signed permutation matrix).
+
+    The transformed image is :math:`x'(y) = x(R^T y)` (the microstructure moved by :math:`R`), whose
+    effective tensor is :math:`R K R^T`. Reflections act about the array centre
+    (``i -> n - 1 - i``), which differs from :math:`y \mapsto -y` by a periodic translation.
+
+    Parameters
+    ----------
+    images : array or tensor ``(n, *spatial)``, or ``(n, c, *spatial)`` with ``channels=True``
+    R : array ``(d, d)``, an element of :func:`symmetry_group`
+    """
+    R = np.asarray(R)
+    d = R.shape[0]
+    lead = 2 if channels else 1
+    if images.ndim != lead + d:
+        layout = "(n, c, *spatial)" if channels else "(n, *spatial)"
+        raise ValueError(f"images has shape {tuple(images.shape)}; expected {layout} with {d} spatial axes")
+    if not np.allclose(np.abs(R).sum(0), 1) or not np.allclose(np.abs(R).sum(1), 1) \
+            or not np.allclose(np.abs(R), np.abs(R).round()):
+        raise ValueError("R must be a signed permutation matrix (an element of symmetry_group(ndim))")
+    source, flips = _index_action(R)
+    order = list(range(lead)) + [lead + s for s in source]
+    if isinstance(images, torch.Tensor):
+        out = images.permute(order)
+        return out.flip([lead + k for k in flips]) if flips else out.contiguous()
+    out = np.transpose(images, order)
+    return np.ascontiguousarray(np.flip(out, [lead + k for k in flips]) if flips else out)
+
+
+# ----------------------------------------------------------------------------- seeding
+def integer_seed(random_state, *, name="random_state"):
+    """The integer seed of an estimator, checked (an int >= 0, so that every fit is reproducible)."""
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0:
+        raise ValueError(f"{name} = {random_state!r}; expected an integer >= 0 (the same seed gives the same "
+                         "model; None is not accepted so that results are reproducible)")
+    return int(random_state)
+
+
+@contextlib.contextmanager
+def seeded(seed, device="cpu"):
+    """A block in which torch's global generator (CPU, and ``device``'s when it is a GPU) starts from
+    ``seed``; the caller's random state is restored on exit (``torch.random.fork_rng``).
+
+    The layers of ``torch.nn`` draw their initial weights from the global generator, with no
+    ``generator=`` argument; seeding it inside a fork gives reproducible weights without changing
+    ``torch.initial_seed()`` or ``torch.get_rng_state()`` for the caller.
+    """
+    seed = integer_seed(seed, name="seed")
+    device = torch.device(device)
+    gpus = []
+    if device.type == "cuda":
+        gpus = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=gpus):
+        torch.default_generator.manual_seed(seed)
+        for gpu in gpus:
+            with torch.cuda.device(gpu):
+                torch.cuda.manual_seed(seed)
+        yield

@@ -1,0 +1,134 @@
+"""The package speaks one vocabulary (the "Conventions" section of ``mslearn``'s docstring).
+
+Every public callable of every submodule is enumerated (functions, classes and their public
+methods) and its parameters are checked against the conventions, so that a new module that
+strays fails here rather than in a reader's notebook.
+"""
+import importlib
+import inspect
+
+import pytest
+from sklearn.base import BaseEstimator
+
+import mslearn
+
+SUBMODULES = sorted(mslearn._SUBMODULES)
+
+# Names the conventions replace, with the name to use instead.
+FORBIDDEN = {
+    "image": "labels or field", "images": "labels or field (estimators: X)", "structure": "labels",
+    "mask": "labels", "data": "labels or field", "query": "labels", "grain_ids": "labels",
+    "k_field": "field", "C_field": "field", "x": "labels or field",
+    "dim": "ndim", "d": "ndim",
+    "tolerance": "tol",
+    "maxiter": "max_iter", "iterations": "max_iter", "max_epochs": "max_iter", "n_iter": "max_iter",
+    "steps": "max_iter", "sweeps": "max_iter",
+    "lr": "learning_rate_init (estimators)",
+}
+# Estimators take scikit-learn's names where the meaning is the same.
+ESTIMATOR_FORBIDDEN = {
+    "seed": "random_state", "learning_rate": "learning_rate_init", "hidden_layers": "hidden_layer_sizes",
+}
+# A parameter that looks like a forbidden one but is not what the rule is about, each with why.
+ALLOWED = {
+    ("mslearn.sensitivity.ishigami", "x"): "points of the unit cube (n, 3), not an image",
+    ("mslearn.descriptors.FeatureNetwork.forward", "x"): "torch's Module.forward(input) on a (batch, 1, *spatial) "
+                                                          "tensor, called as network(x)",
+    ("mslearn.homogenization.HomogenizationResult", "iterations"): "the iterations done, a result, not a cap",
+}
+
+
+def _public_callables():
+    seen = {}
+    for name in SUBMODULES:
+        module = importlib.import_module(f"mslearn.{name}")
+        for attr in getattr(module, "__all__", []):
+            obj = getattr(module, attr)
+            if inspect.ismodule(obj):
+                for sub in getattr(obj, "__all__", []):
+                    seen.setdefault(f"{obj.__name__}.{sub}", getattr(obj, sub))
+            else:
+                seen.setdefault(f"mslearn.{name}.{attr}", obj)
+    out = []
+    for qualname, obj in sorted(seen.items()):
+        if inspect.isclass(obj):
+            if issubclass(obj, (Warning, Exception)):
+                continue
+            out.append((qualname, obj, obj.__init__))
+            for method_name, method in vars(obj).items():
+                if not method_name.startswith("_") and inspect.isfunction(method):
+                    out.append((f"{qualname}.{method_name}", obj, method))
+        elif callable(obj):
+            out.append((qualname, None, obj))
+    return out
+
+
+CALLABLES = _public_callables()
+
+
+def _parameters(function):
+    try:
+        return inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def test_the_enumeration_sees_the_package():
+    names = {name for name, _, _ in CALLABLES}
+    assert len(names) > 80
+    for expected in ("mslearn.descriptors.two_point_correlation", "mslearn.reconstruction.reconstruct",
+                     "mslearn.homogenization.conductivity", "mslearn.surrogates.CNNRegressor.fit"):
+        assert expected in names
+
+
+def test_parameter_names_follow_the_conventions():
+    wrong = []
+    for name, owner, function in CALLABLES:
+        estimator = owner is not None and issubclass(owner, BaseEstimator)
+        for parameter in _parameters(function):
+            if (name, parameter) in ALLOWED:
+                continue
+            if parameter in FORBIDDEN:
+                wrong.append(f"{name}({parameter}=...): use {FORBIDDEN[parameter]}")
+            if estimator and parameter in ESTIMATOR_FORBIDDEN:
+                wrong.append(f"{name}({parameter}=...): use {ESTIMATOR_FORBIDDEN[parameter]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_device_defaults_to_auto_and_batch_to_false():
+    wrong = []
+    for name, _, function in CALLABLES:
+        parameters = _parameters(function)
+        if "device" in parameters and parameters["device"].default != "auto":
+            wrong.append(f"{name}: device={parameters['device'].default!r}, expected 'auto'")
+        if "batch" in parameters and parameters["batch"].default is not False:
+            wrong.append(f"{name}: batch={parameters['batch'].default!r}, expected False (never guessed)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_metrics_take_the_truth_first():
+    """Like scikit-learn's ``metric(y_true, y_pred)``: the target or true values come first."""
+    wrong = []
+    for name, owner, function in CALLABLES:
+        short = name.rsplit(".", 1)[-1]
+        if owner is not None or not (short.endswith("_error") or short.endswith("_r2") or short == "quality"):
+            continue
+        first_two = list(_parameters(function))[:2]
+        if first_two not in (["y_true", "y_pred"], ["target", "labels"]):
+            wrong.append(f"{name}{tuple(first_two)}: expected (y_true, y_pred) or (target, labels)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_public_function_returns_by_flag():
+    """Result types never depend on a flag: no ``return_*`` / ``with_*`` switches (``return_fields`` only
+    fills the ``fields`` attribute of the same result dataclass)."""
+    wrong = [f"{name}({parameter}=...)" for name, _, function in CALLABLES for parameter in _parameters(function)
+             if (parameter.startswith("return_") and parameter != "return_fields") or parameter.startswith("with_")]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("module", SUBMODULES)
+def test_every_name_in_all_exists(module):
+    mod = importlib.import_module(f"mslearn.{module}")
+    missing = [name for name in getattr(mod, "__all__", []) if not hasattr(mod, name)]
+    assert not missing

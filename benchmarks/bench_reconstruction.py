@@ -55,7 +55,7 @@ QUICK = "--quick" in sys.argv
 NAMES = ("ceramics", "composite") if QUICK else ("alloy", "ceramics", "composite", "copolymer", "pmma")
 ERROR_2D, ERROR_3D, TIME_3D = 0.03, 0.05, 60.0
 SWEEPS = 2 if QUICK else 14                       # annealing: about a minute for all 2D cases on 2 cores
-GRADIENT = {"iterations": 50} if QUICK else {}    # the package's defaults in the full run
+GRADIENT = {"max_iter": 50} if QUICK else {}    # the package's defaults in the full run
 BASELINE_ITERATIONS = 50 if QUICK else 500
 SIZE_3D = 24 if QUICK else 64
 

@@ -26,6 +26,7 @@ import torch
 __all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
            "seeded", "integer_seed"]
 
+#: The activation functions an estimator may name, by name (``torch.nn`` classes).
 ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 
 
@@ -37,8 +38,8 @@ def activation(name):
 
 
 # ----------------------------------------------------------------------------- periodic convolution
-def periodic_pad(x, pad, ndim):
-    """Pad the last ``ndim`` axes of ``x`` circularly by ``pad`` on each side.
+def periodic_pad(field, pad, ndim):
+    """Pad the last ``ndim`` axes of the tensor ``field`` circularly by ``pad`` on each side.
 
     Built from ``torch.cat`` of the wrapped edges: on the CPU this is faster than
     ``torch.nn.functional.pad(mode="circular")`` (whose backward pass copies slice by slice). A pad
@@ -46,14 +47,14 @@ def periodic_pad(x, pad, ndim):
     gradients, only slower), which dilated convolutions on small images need.
     """
     if pad == 0:
-        return x
-    for axis in range(x.ndim - ndim, x.ndim):
-        n = x.shape[axis]
+        return field
+    for axis in range(field.ndim - ndim, field.ndim):
+        n = field.shape[axis]
         if pad <= n:
-            x = torch.cat([x.narrow(axis, n - pad, pad), x, x.narrow(axis, 0, pad)], dim=axis)
+            field = torch.cat([field.narrow(axis, n - pad, pad), field, field.narrow(axis, 0, pad)], dim=axis)
         else:
-            x = x.index_select(axis, torch.arange(-pad, n + pad, device=x.device) % n)
-    return x
+            field = field.index_select(axis, torch.arange(-pad, n + pad, device=field.device) % n)
+    return field
 
 
 class PeriodicConv(torch.nn.Module):
@@ -112,8 +113,10 @@ def _index_action(R):
     return source, flips
 
 
-def apply_symmetry(images, R, *, channels=False):
-    r"""Transform images by the point symmetry ``R`` (a signed permutation matrix).
+def apply_symmetry(field, R, *, channels=False):
+    r"""Transform a batch of images (phase labels or real fields) by the point symmetry ``R``.
+
+    ``R`` is a signed permutation matrix, an element of :func:`symmetry_group`.
 
     The transformed image is :math:`x'(y) = x(R^T y)` (the microstructure moved by :math:`R`), whose
     effective tensor is :math:`R K R^T`. Reflections act about the array centre
@@ -121,24 +124,24 @@ def apply_symmetry(images, R, *, channels=False):
 
     Parameters
     ----------
-    images : array or tensor ``(n, *spatial)``, or ``(n, c, *spatial)`` with ``channels=True``
+    field : array or tensor ``(n, *spatial)``, or ``(n, c, *spatial)`` with ``channels=True``
     R : array ``(d, d)``, an element of :func:`symmetry_group`
     """
     R = np.asarray(R)
     d = R.shape[0]
     lead = 2 if channels else 1
-    if images.ndim != lead + d:
+    if field.ndim != lead + d:
         layout = "(n, c, *spatial)" if channels else "(n, *spatial)"
-        raise ValueError(f"images has shape {tuple(images.shape)}; expected {layout} with {d} spatial axes")
+        raise ValueError(f"field has shape {tuple(field.shape)}; expected {layout} with {d} spatial axes")
     if not np.allclose(np.abs(R).sum(0), 1) or not np.allclose(np.abs(R).sum(1), 1) \
             or not np.allclose(np.abs(R), np.abs(R).round()):
         raise ValueError("R must be a signed permutation matrix (an element of symmetry_group(ndim))")
     source, flips = _index_action(R)
     order = list(range(lead)) + [lead + s for s in source]
-    if isinstance(images, torch.Tensor):
-        out = images.permute(order)
+    if isinstance(field, torch.Tensor):
+        out = field.permute(order)
         return out.flip([lead + k for k in flips]) if flips else out.contiguous()
-    out = np.transpose(images, order)
+    out = np.transpose(field, order)
     return np.ascontiguousarray(np.flip(out, [lead + k for k in flips]) if flips else out)
 
 
@@ -152,15 +155,19 @@ def integer_seed(random_state, *, name="random_state"):
 
 
 @contextlib.contextmanager
-def seeded(seed, device="cpu"):
-    """A block in which torch's global generator (CPU, and ``device``'s when it is a GPU) starts from
-    ``seed``; the caller's random state is restored on exit (``torch.random.fork_rng``).
+def seeded(seed, device="auto"):
+    """A block in which torch's global generators start from ``seed``; the caller's random state is
+    restored on exit (``torch.random.fork_rng``).
 
+    The CPU generator is always seeded, and the GPU's when ``device`` is a CUDA device (``"auto"``:
+    the current CUDA device when CUDA is present), so that dropout or sampling on the GPU repeats too.
     The layers of ``torch.nn`` draw their initial weights from the global generator, with no
     ``generator=`` argument; seeding it inside a fork gives reproducible weights without changing
     ``torch.initial_seed()`` or ``torch.get_rng_state()`` for the caller.
     """
     seed = integer_seed(seed, name="seed")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
     gpus = []
     if device.type == "cuda":

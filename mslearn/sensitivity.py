@@ -68,6 +68,7 @@ __all__ = [
     "ISHIGAMI_BOUNDS",
 ]
 
+#: The input ranges of :func:`ishigami`: each of the three inputs uniform on [-π, π].
 ISHIGAMI_BOUNDS = [(-np.pi, np.pi)] * 3
 """The input box :math:`[-\\pi, \\pi]^3` of :func:`ishigami`."""
 

@@ -72,6 +72,7 @@ __all__ = [
     "available_micrographs",
 ]
 
+#: The strut lattices of :func:`strut_lattice` and their number of spatial axes.
 LATTICE_KINDS = {"square": 2, "triangular": 2, "hexagonal": 2, "cubic": 3, "octet": 3}
 
 

@@ -34,6 +34,8 @@ ALLOWED = {
     ("mslearn.sensitivity.ishigami", "x"): "points of the unit cube (n, 3), not an image",
     ("mslearn.descriptors.FeatureNetwork.forward", "x"): "torch's Module.forward(input) on a (batch, 1, *spatial) "
                                                           "tensor, called as network(x)",
+    ("mslearn.nn.PeriodicConv.forward", "x"): "torch's Module.forward(input) on a (batch, channels, *spatial) "
+                                              "tensor, called as layer(x)",
     ("mslearn.homogenization.HomogenizationResult", "iterations"): "the iterations done, a result, not a cap",
 }
 
@@ -132,3 +134,41 @@ def test_every_name_in_all_exists(module):
     mod = importlib.import_module(f"mslearn.{module}")
     missing = [name for name in getattr(mod, "__all__", []) if not hasattr(mod, name)]
     assert not missing
+
+
+def _notebook_parameters():
+    import nbformat
+    from notebook_tools import notebook_paths, read_parameters
+    out = []
+    for path in notebook_paths():
+        name = path.relative_to(path.parents[2]).as_posix()
+        out.append(pytest.param(name, read_parameters(nbformat.read(path, as_version=4)), id=name))
+    return out
+
+
+@pytest.mark.parametrize("notebook, parameters", _notebook_parameters())
+def test_notebook_parameters_speak_the_same_vocabulary(notebook, parameters):
+    """A papermill job's parameters are API too: an iteration cap is ``max_iter`` (or ``<part>_max_iter``
+    where a notebook has several), never ``epochs``/``steps``/``iterations``/``sweeps``."""
+    caps = ("iterations", "epochs", "steps", "sweeps", "maxiter", "n_iter")
+    wrong = [name for name in parameters
+             if name in FORBIDDEN or any(part in caps for part in name.split("_"))]
+    assert not wrong, f"{notebook}: parameters {wrong} (use max_iter / <part>_max_iter, the package's names)"
+    assert parameters.get("device") == "auto", f"{notebook}: device = {parameters.get('device')!r}, expected 'auto'"
+
+
+@pytest.mark.parametrize("module", SUBMODULES)
+def test_the_api_reference_has_a_page_listing_every_public_name(module):
+    """book/api/<module>.md opens with an autosummary table of exactly the module's ``__all__``, and
+    the table of contents links the page, so a new public name cannot miss the rendered reference."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    page = root / "book" / "api" / f"{module}.md"
+    assert page.exists(), f"no API page {page.relative_to(root)} for mslearn.{module}"
+    table = re.search(r"\.\. autosummary::\n\n((?:   \S+\n)+)", page.read_text())
+    assert table, f"{page.name} has no autosummary table"
+    listed = table.group(1).split()
+    expected = list(importlib.import_module(f"mslearn.{module}").__all__)
+    assert listed == expected, f"{page.name} lists {listed}; mslearn.{module}.__all__ is {expected}"
+    assert f"book/api/{module}" in (root / "_toc.yml").read_text()

@@ -10,7 +10,8 @@ from mslearn import deployment
 from mslearn.homogenization import conductivity, elasticity
 from mslearn.homogenization.tensors import mandel_rotation, rotate_stiffness
 from mslearn.surrogates import CNNRegressor
-from mslearn.surrogates.cnn import apply_symmetry, symmetry_group, tensor_action, tensor_r2, transform_tensor
+from mslearn.nn import apply_symmetry, symmetry_group
+from mslearn.surrogates import tensor_action, tensor_r2, transform_tensor
 
 CONTRAST = [1.0, 10.0]
 

@@ -158,6 +158,13 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     for name, value, least in (("dimension", dimension, 1), ("n", n, 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
             raise ValueError(f"{name} = {value!r}; expected an integer >= {least}")
+    engine = _qmc_engine(qmc.Sobol, int(dimension), seed, scramble=bool(scramble))
+    return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
+
+
+def _qmc_engine(engine, dimension, seed, **options):
+    """``engine(dimension, rng=..., **options)`` seeded from an int (as scipy's deprecated ``seed=int``
+    did, see :class:`_SeedStream`) or from a ``numpy.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         generator = seed
     elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
@@ -165,14 +172,13 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     else:
         raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__} {seed!r}")
     try:
-        engine = qmc.Sobol(int(dimension), scramble=bool(scramble), rng=generator)
+        return engine(dimension, rng=generator, **options)
     except TypeError:  # scipy < 1.15 names the argument ``seed`` (pyproject allows scipy >= 1.10)
-        engine = qmc.Sobol(int(dimension), scramble=bool(scramble), seed=generator)
-    return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
+        return engine(dimension, seed=generator, **options)
 
 
 def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start=0):
-    """Design points ``start .. n_samples - 1`` over ``parameter_space`` as a DataFrame.
+    """Design points ``start`` to ``n_samples - 1`` over ``parameter_space`` as a DataFrame.
 
     Parameters
     ----------
@@ -199,7 +205,7 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
     if method == "sobol":
         unit = sobol_sequence(d, n_samples, seed=seed)
     else:
-        unit = qmc.LatinHypercube(d, seed=seed).random(n_samples)
+        unit = _qmc_engine(qmc.LatinHypercube, d, seed).random(n_samples)
     columns = {}
     for j, (name, (low, high, scale)) in enumerate(space.items()):
         u = unit[start:, j]

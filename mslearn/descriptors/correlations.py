@@ -87,7 +87,7 @@ def correlation_maps(a, b, ndim, periodic):
 
 
 def central_window(maps, window, ndim):
-    """Displacements ``-window .. window`` of maps with the origin at index 0, centred.
+    """Displacements from ``-window`` to ``window`` of maps with the origin at index 0, centred.
 
     ``maps[..., *spatial]`` (numpy or torch; origin at index 0, negative displacements wrapped at the
     end, as :func:`two_point_correlation` returns them) becomes ``maps[..., (2 window + 1)^ndim]``

@@ -73,6 +73,10 @@ __all__ = ["reconstruct", "Reconstruction", "target_descriptors", "s2_error", "v
            "quality", "CropVAE", "DEFAULT_WEIGHTS", "isotropic_target", "anisotropy_floor",
            "view_conflict_bound"]
 
+#: The weight of each descriptor's squared relative error in the objective of :func:`reconstruct`
+#: (``binary`` None: the binarity weight follows a schedule at the finest level; a number fixes it).
+DEFAULT_WEIGHTS = DEFAULT_WEIGHTS   # documented here, where the API reference looks for it
+
 
 def _check_shape(shape, target_ndim):
     if shape is None:

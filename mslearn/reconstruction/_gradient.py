@@ -19,6 +19,7 @@ from ._polish import SwapSearch
 # mean correlations, so their relative errors are small numbers: weight 100 lets the texture term
 # shape the result (copolymer stripes in chapter 2.1b) instead of vanishing next to S2.
 # ``binary`` None: the binarity weight follows BINARY_SCHEDULE at the finest level; a number fixes it.
+#: The weight of each descriptor in the objective of :func:`reconstruct` (see the comments above).
 DEFAULT_WEIGHTS = {"s2": 1.0, "cross": 1.0, "lineal_path": 0.5, "gram": 100.0, "volume_fraction": 10.0,
                    "variation": 0.0, "binary": None}
 

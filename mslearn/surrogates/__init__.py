@@ -1,8 +1,12 @@
-"""Surrogate models with scikit-learn's ``fit``/``predict``/``score`` over torch networks."""
+"""Surrogate models with scikit-learn's ``fit``/``predict``/``score`` over torch networks, and the
+metrics and tensor helpers that go with them."""
 from ._torch_estimator import TorchRegressor
-from .cnn import CNNRegressor
-from .gnn import GNNRegressor
+from .cnn import CNNRegressor, tensor_action, tensor_r2, transform_tensor
+from .gnn import GNNRegressor, collate_graphs
 from .mlp import MLPRegressor
-from .unet import UNetFieldPredictor
+from .unet import (UNetFieldPredictor, effective_conductivity_from_flux, effective_stiffness_from_energy,
+                   relative_field_error)
 
-__all__ = ["TorchRegressor", "MLPRegressor", "CNNRegressor", "GNNRegressor", "UNetFieldPredictor"]
+__all__ = ["TorchRegressor", "MLPRegressor", "CNNRegressor", "GNNRegressor", "UNetFieldPredictor",
+           "tensor_r2", "relative_field_error", "transform_tensor", "tensor_action",
+           "effective_conductivity_from_flux", "effective_stiffness_from_energy", "collate_graphs"]

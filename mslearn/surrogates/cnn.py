@@ -65,7 +65,7 @@ from ..homogenization.tensors import mandel_pairs, mandel_rotation
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                split_train_validation)
 
-__all__ = ["CNNRegressor", "symmetry_group", "apply_symmetry", "transform_tensor", "tensor_action", "tensor_r2"]
+__all__ = ["CNNRegressor", "transform_tensor", "tensor_action", "tensor_r2"]
 
 _TARGETS = ("conductivity", "stiffness")
 
@@ -101,17 +101,17 @@ def _component_pairs(m, target):
     return [(i, i) for i in range(m)] + [(i, j) for i in range(m) for j in range(i + 1, m)]
 
 
-def tensor_r2(true, predicted):
+def tensor_r2(y_true, y_pred):
     r"""Mean over the :math:`m(m+1)/2` independent components of :math:`R^2` of symmetric ``m × m`` tensors.
 
     Each component's :math:`R^2` does not change when the component is standardized, so this is the
     :math:`R^2` of the normalized independent tensor components, averaged with equal weights.
-    ``true`` and ``predicted``: ``(n, m, m)`` — conductivities (``m = d``) or Mandel stiffnesses
-    (``m = d(d+1)/2``).
+    ``y_true`` and ``y_pred``: ``(n, m, m)`` — conductivities (``m = d``) or Mandel stiffnesses
+    (``m = d(d+1)/2``); the true values first, as in ``sklearn.metrics.r2_score``.
     """
-    true, predicted = (np.asarray(a, dtype=np.float64) for a in (true, predicted))
+    true, predicted = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
     if true.shape != predicted.shape or true.ndim != 3 or true.shape[1] != true.shape[2]:
-        raise ValueError(f"true {true.shape} and predicted {predicted.shape} must both be (n, m, m)")
+        raise ValueError(f"y_true {true.shape} and y_pred {predicted.shape} must both be (n, m, m)")
     pairs = zip(*np.triu_indices(true.shape[1]))
     scores = []
     for i, j in pairs:

@@ -38,7 +38,7 @@ Why hand-written: the U-Net is a few dozen lines of torch; libraries that ship U
 segmentation-models-pytorch) pad with zeros, target segmentation and would add a heavy dependency.
 
 Metrics are functions: :func:`relative_field_error` (per-sample relative :math:`L_2` error, optionally
-restricted to a mask such as hot spots), and the effective property recomputed from a predicted
+restricted by ``where=`` to entries such as hot spots), and the effective property recomputed from a predicted
 field by Hill's lemma, :func:`effective_conductivity_from_flux` and
 :func:`effective_stiffness_from_energy`.
 
@@ -401,26 +401,28 @@ class UNetFieldPredictor(TorchRegressor):
 
 
 # ----------------------------------------------------------------------------- metrics
-def _pair(predicted, true, names=("predicted", "true")):
-    p, t = to_torch(predicted, dtype=torch.float64), to_torch(true, dtype=torch.float64)
+def _pair(y_true, y_pred):
+    t, p = to_torch(y_true, dtype=torch.float64), to_torch(y_pred, dtype=torch.float64)
     if p.shape != t.shape:
-        raise ValueError(f"{names[0]} has shape {tuple(p.shape)} but {names[1]} {tuple(t.shape)}; expected equal shapes")
-    if p.ndim < 2:
-        raise ValueError(f"{names[1]} has shape {tuple(t.shape)}; expected (n_samples, ...) with a batch axis")
-    check_finite(p, name=names[0])
-    check_finite(t, name=names[1])
-    return p, t.to(p.device)
+        raise ValueError(f"y_true has shape {tuple(t.shape)} but y_pred {tuple(p.shape)}; expected equal shapes")
+    if t.ndim < 2:
+        raise ValueError(f"y_true has shape {tuple(t.shape)}; expected (n_samples, ...) with a batch axis")
+    check_finite(t, name="y_true")
+    check_finite(p, name="y_pred")
+    return t.to(p.device), p   # on the prediction's device
 
 
-def relative_field_error(predicted, true, *, mask=None):
+def relative_field_error(y_true, y_pred, *, where=None):
     r"""Per-sample relative :math:`L_2` field error :math:`\|\hat f - f\| / \|f\|`.
 
     Parameters
     ----------
-    predicted, true : arrays or tensors of shape ``(n_samples, ...)``
-        Fields with a leading batch axis; the norm runs over all other axes (channels and voxels).
-    mask : bool array of the same shape, optional
-        Restrict both norms to these entries, e.g. the hot spots ``true > quantile(true, 0.95)``.
+    y_true, y_pred : arrays or tensors of shape ``(n_samples, ...)``
+        The true fields :math:`f` and the predictions :math:`\hat f` (the truth first, as in
+        ``sklearn.metrics``), with a leading batch axis; the norm runs over all other axes (channels
+        and voxels).
+    where : bool array of the same shape, optional
+        Restrict both norms to these entries (numpy's ``where=`` of reductions), e.g. the hot spots ``y_true > quantile(y_true, 0.95)``.
 
     Returns
     -------
@@ -432,21 +434,21 @@ def relative_field_error(predicted, true, *, mask=None):
     Examples
     --------
     >>> import numpy as np
-    >>> relative_field_error(np.full((1, 4), 2.0), np.ones((1, 4)))
+    >>> relative_field_error(np.ones((1, 4)), np.full((1, 4), 2.0))
     array([1.])
     """
-    p, t = _pair(predicted, true)
-    if mask is not None:
-        m = to_torch(mask, p.device)
+    t, p = _pair(y_true, y_pred)
+    if where is not None:
+        m = to_torch(where, p.device)
         if tuple(m.shape) != tuple(t.shape):
-            raise ValueError(f"mask has shape {tuple(m.shape)}; expected the fields' shape {tuple(t.shape)}")
+            raise ValueError(f"where has shape {tuple(m.shape)}; expected the fields' shape {tuple(t.shape)}")
         m = m.to(torch.float64)
         p, t = p * m, t * m
     dims = tuple(range(1, t.ndim))
     norm = torch.linalg.vector_norm(t, dim=dims)
     if torch.any(norm == 0):
-        raise ValueError("true is zero (within the mask) for some sample; the relative error is undefined")
-    return like(torch.linalg.vector_norm(p - t, dim=dims) / norm, predicted)
+        raise ValueError("y_true is zero (within where) for some sample; the relative error is undefined")
+    return like(torch.linalg.vector_norm(p - t, dim=dims) / norm, y_pred)
 
 
 def effective_conductivity_from_flux(flux_magnitude, labels, k, *, load=1.0):

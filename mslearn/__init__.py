@@ -17,6 +17,7 @@ deployment      saving and loading trained models with the versions that made th
 sensitivity     variance-based (Sobol) sensitivity analysis and permutation importance
 plotting        parity, residual, training-history and structure plots
 nn              network building blocks of the torch models (periodic convolution, symmetries, seeding)
+optimization    topology optimization, Bayesian optimization: designing with the solver and surrogates
 ==============  =======================================================================================
 
 Conventions
@@ -67,6 +68,7 @@ _SUBMODULES = {
     "plotting",
     "sensitivity",
     "nn",
+    "optimization",
 }
 
 

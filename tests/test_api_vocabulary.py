@@ -37,6 +37,9 @@ ALLOWED = {
     ("mslearn.nn.PeriodicConv.forward", "x"): "torch's Module.forward(input) on a (batch, channels, *spatial) "
                                               "tensor, called as layer(x)",
     ("mslearn.homogenization.HomogenizationResult", "iterations"): "the iterations done, a result, not a cap",
+    ("mslearn.optimization.TopologyResult", "iterations"): "the iterations done, a result, not a cap",
+    ("mslearn.optimization.branin", "x"): "a point of the test function's domain (2,), not an image",
+    ("mslearn.optimization.hartmann3", "x"): "a point of the test function's domain (3,), not an image",
 }
 
 

@@ -1,0 +1,20 @@
+"""Optimization and inverse design (book part 5): design *with* the physics and the surrogates.
+
+* :func:`topology_optimization` — SIMP compliance minimization of the MBB beam (the 88-line code of
+  Andreassen et al. 2011), with an optional differentiable material law, e.g. a trained surrogate of
+  a microstructure family (multiscale topology optimization).
+* :func:`bayesian_optimization` — a Gaussian process and expected improvement over a few parameters,
+  the solver (or any expensive function) in the loop; :func:`random_search` is its baseline, and
+  :func:`branin`, :func:`hartmann3` the standard test functions with known minima.
+
+Every design is meant to end in the solver: regenerate the microstructure, homogenize it with
+:mod:`mslearn.homogenization`, and compare the surrogate's promise with the solver's verdict.
+"""
+from .bayesian import (BRANIN_BOUNDS, BRANIN_MINIMUM, HARTMANN3_BOUNDS, HARTMANN3_MINIMUM,
+                       BayesianOptimizationResult, bayesian_optimization, branin, expected_improvement,
+                       hartmann3, probability_of_improvement, random_search)
+from .topology import TopologyResult, topology_optimization
+
+__all__ = ["topology_optimization", "TopologyResult", "bayesian_optimization", "BayesianOptimizationResult",
+           "random_search", "expected_improvement", "probability_of_improvement", "branin", "hartmann3",
+           "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM"]

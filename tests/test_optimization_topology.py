@@ -1,0 +1,108 @@
+"""SIMP topology optimization: the 88-line code's published MBB results, the material-law path,
+its sensitivities, and input checks."""
+import numpy as np
+import pytest
+import torch
+
+from mslearn.homogenization import ConvergenceWarning
+from mslearn.optimization.topology import TopologyResult, _MBBBeam, _plane_stress_mandel, topology_optimization
+
+C0 = torch.tensor(_plane_stress_mandel())   # E = 1, nu = 0.3, plane stress, Mandel
+
+
+def simp_material(rho):
+    return (1e-9 + rho**3 * (1 - 1e-9))[:, None, None] * C0
+
+
+def anisotropic_material(rho):
+    """A non-SIMP, anisotropic, positive definite law (row e depends on rho_e only)."""
+    A = torch.tensor([[0.6, 0.1, 0.05], [0.1, 0.2, 0.0], [0.05, 0.0, 0.3]], dtype=torch.float64)
+    return (0.05 + rho**2)[:, None, None] * C0 + (rho * (1 - rho) * torch.exp(rho))[:, None, None] * A
+
+
+@pytest.mark.parametrize("filter, compliance, iterations", [("sensitivity", 203.19, 94), ("density", 218.80, 127)])
+def test_reproduces_the_published_mbb_beam(filter, compliance, iterations):
+    """Andreassen et al. 2011: 60x20, volfrac 0.5, penal 3, rmin 1.5."""
+    result = topology_optimization(60, 20, 0.5, penal=3.0, rmin=1.5, filter=filter)
+    assert isinstance(result, TopologyResult)
+    assert result.compliance == pytest.approx(compliance, rel=0.01)
+    assert abs(result.iterations - iterations) <= 0.1 * iterations
+    assert result.converged
+    assert result.density.shape == (20, 60)
+    assert result.density.mean() == pytest.approx(0.5, abs=1e-3)
+    assert len(result.history) == result.iterations and result.history[-1] == result.compliance
+    # the load sits at the top-left node, the roller at the bottom-right: material at both corners
+    assert result.density[0, 0] > 0.9 and result.density[-1, -1] > 0.9
+
+
+def test_is_deterministic():
+    a = topology_optimization(20, 8, 0.4, filter="density")
+    b = topology_optimization(20, 8, 0.4, filter="density")
+    np.testing.assert_array_equal(a.density, b.density)
+    assert a.history == b.history and a.iterations == b.iterations
+
+
+def test_stops_at_max_iter_unconverged_and_shows_progress():
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        result = topology_optimization(12, 4, 0.5, max_iter=3, progress=True)
+    assert result.iterations == 3 and not result.converged
+    assert result.history[0] > result.history[-1]
+
+
+@pytest.mark.parametrize("filter", ["sensitivity", "density"])
+def test_simp_as_a_material_map_reproduces_the_built_in_law(filter):
+    builtin = topology_optimization(30, 10, 0.5, filter=filter)
+    mapped = topology_optimization(30, 10, 0.5, filter=filter, material=simp_material)
+    assert mapped.compliance == pytest.approx(builtin.compliance, rel=1e-6)
+    assert mapped.iterations == builtin.iterations
+    np.testing.assert_allclose(mapped.density, builtin.density, atol=1e-6)
+
+
+@pytest.mark.parametrize("material", [None, anisotropic_material], ids=["simp", "anisotropic"])
+def test_compliance_sensitivity_matches_central_differences(material):
+    beam = _MBBBeam(6, 3, penal=3.0, rmin=1.5, material=material)
+    rho = np.linspace(0.2, 0.9, 18)[np.random.default_rng(0).permutation(18)]
+    _, grad = beam.analyse(rho)
+    h = 1e-5
+    for e in (0, 5, 9, 17):
+        up, down = rho.copy(), rho.copy()
+        up[e] += h
+        down[e] -= h
+        fd = (beam.analyse(up)[0] - beam.analyse(down)[0]) / (2 * h)
+        assert abs(grad[e] - fd) < 1e-5 * abs(fd), (e, grad[e], fd)
+
+
+def test_material_map_runs_an_anisotropic_design():
+    with pytest.warns(ConvergenceWarning):      # 30 iterations: a short run, not a converged design
+        result = topology_optimization(16, 6, 0.5, material=anisotropic_material, max_iter=30)
+    assert np.isfinite(result.compliance) and result.density.mean() == pytest.approx(0.5, abs=1e-2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(nelx=0), "nelx"), (dict(nelx=6.0), "nelx"), (dict(nely=-2), "nely"), (dict(nely=True), "nely"),
+    (dict(volfrac=0.0), "volfrac"), (dict(volfrac=1.0), "volfrac"), (dict(volfrac=1.2), "volfrac"),
+    (dict(rmin=0.0), "rmin"), (dict(rmin=-1.0), "rmin"), (dict(penal=0.5), "penal"),
+    (dict(filter="heaviside"), "filter"), (dict(move=0.0), "move"), (dict(tol=0.0), "tol"),
+    (dict(max_iter=0), "max_iter"), (dict(material="steel"), "material"),
+])
+def test_bad_input_is_rejected(kwargs, match):
+    arguments = dict(nelx=6, nely=3, volfrac=0.5) | kwargs
+    with pytest.raises(ValueError, match=match):
+        topology_optimization(**arguments)
+
+
+BAD_MATERIALS = {
+    "wrong shape": (lambda rho: rho[:, None] * torch.ones(3, dtype=torch.float64),
+                    r"shape \(18, 3\).*expected \(18, 3, 3\)"),
+    "numpy": (lambda rho: simp_material(rho).detach().numpy(), "torch tensor"),
+    "nan": (lambda rho: simp_material(rho) * torch.nan, "NaN"),
+    "not positive definite": (lambda rho: simp_material(rho) * (rho - 0.6)[:, None, None], "positive definite"),
+    "not differentiable": (lambda rho: C0.expand(len(rho), 3, 3).clone(), "autograd"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_MATERIALS)
+def test_bad_material_maps_are_rejected(name):
+    material, match = BAD_MATERIALS[name]
+    with pytest.raises(ValueError, match=match):
+        topology_optimization(6, 3, 0.5, material=material, max_iter=2)

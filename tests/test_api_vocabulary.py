@@ -38,6 +38,8 @@ ALLOWED = {
                                               "tensor, called as layer(x)",
     ("mslearn.homogenization.HomogenizationResult", "iterations"): "the iterations done, a result, not a cap",
     ("mslearn.optimization.TopologyResult", "iterations"): "the iterations done, a result, not a cap",
+    ("mslearn.optimization.InverseHomogenizationResult", "iterations"): "the design updates done, a result, "
+                                                                        "not a cap",
     ("mslearn.optimization.branin", "x"): "a point of the test function's domain (2,), not an image",
     ("mslearn.optimization.hartmann3", "x"): "a point of the test function's domain (3,), not an image",
 }

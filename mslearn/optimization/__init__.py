@@ -6,6 +6,10 @@
 * :func:`bayesian_optimization` — a Gaussian process and expected improvement over a few parameters,
   the solver (or any expensive function) in the loop; :func:`random_search` is its baseline, and
   :func:`branin`, :func:`hartmann3` the standard test functions with known minima.
+* :func:`inverse_homogenization` — inverse homogenization (Sigmund 1994): a periodic solid–void unit
+  cell with maximal bulk or shear modulus or a negative Poisson's ratio, designed through the
+  differentiable FFT solver (filter, Heaviside projection, SIMP, MMA) and verified by re-homogenizing
+  the thresholded 0/1 design.
 
 Every design is meant to end in the solver: regenerate the microstructure, homogenize it with
 :mod:`mslearn.homogenization`, and compare the surrogate's promise with the solver's verdict.
@@ -13,8 +17,10 @@ Every design is meant to end in the solver: regenerate the microstructure, homog
 from .bayesian import (BRANIN_BOUNDS, BRANIN_MINIMUM, HARTMANN3_BOUNDS, HARTMANN3_MINIMUM,
                        BayesianOptimizationResult, bayesian_optimization, branin, expected_improvement,
                        hartmann3, probability_of_improvement, random_search)
+from .inverse import InverseHomogenizationResult, inverse_homogenization
 from .topology import TopologyResult, topology_optimization
 
 __all__ = ["topology_optimization", "TopologyResult", "bayesian_optimization", "BayesianOptimizationResult",
            "random_search", "expected_improvement", "probability_of_improvement", "branin", "hartmann3",
-           "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM"]
+           "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM",
+           "inverse_homogenization", "InverseHomogenizationResult"]

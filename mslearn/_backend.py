@@ -146,3 +146,12 @@ def cpu_threads(n, device="cpu"):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def progress_bar(progress, total, desc, **options):
+    """A tqdm bar over ``total`` steps when ``progress`` is true, else None (tqdm imported only then)."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, **options)

@@ -72,6 +72,7 @@ de Geus et al., CMAME 318, 412 (2017); Willot, C. R. Mécanique 343, 232 (2015).
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import warnings
@@ -82,7 +83,7 @@ import numpy as np
 import torch
 
 from .._backend import device as resolve_device
-from .._backend import like, to_torch
+from .._backend import like, progress_bar, to_torch
 from .._validation import check_finite, check_labels, check_properties
 from .tensors import isotropic_stiffness, mandel_pairs
 
@@ -218,9 +219,9 @@ class LocalLaw:
     :math:`c\\times c` matrix product per voxel. ``law.rows(index)`` is the law of some batch members.
     """
 
-    def __init__(self, prop, scalar, lame=None):
+    def __init__(self, prop, scalar):
         self.prop, self.scalar = prop, scalar
-        self.lame = lame if lame is not None or scalar else _lame_fields(prop)
+        self.lame = None if scalar else _lame_fields(prop)
 
     def __call__(self, e, out=None):
         """:math:`K e`, written into ``out`` when given (a buffer the iterations reuse)."""
@@ -235,8 +236,10 @@ class LocalLaw:
         return sigma
 
     def rows(self, index):
-        lame = None if self.lame is None else tuple(field[index] for field in self.lame)
-        return LocalLaw(self.prop[index], self.scalar, lame)
+        law = copy.copy(self)                # the isotropy check is not repeated for a subset
+        law.prop = self.prop[index]
+        law.lame = None if self.lame is None else tuple(field[index] for field in self.lame)
+        return law
 
 
 def _lame_fields(prop):
@@ -364,7 +367,7 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     left = []                                           # CG: (rows, x) of the members that have left the batch
     rows = torch.arange(len(E), device=E.device)        # CG: the members still iterating
     history, it = [], 0
-    bar = _progress(progress, max_iter, scheme)
+    bar = progress_bar(progress, max_iter, f"FFT homogenization ({scheme})")
     while True:
         relative = method.residual() / scale[rows]
         history.append(float(torch.sqrt(relative.max())))
@@ -398,14 +401,6 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
             stacklevel=4,
         )
     return e.add_(E), it, history, converged
-
-
-def _progress(progress, max_iter, scheme):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=max_iter, desc=f"FFT homogenization ({scheme})")
 
 
 # ----------------------------------------------------------------------------- adjoint gradient

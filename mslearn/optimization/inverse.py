@@ -124,7 +124,7 @@ import numpy as np
 import torch
 
 from .._backend import device as resolve_device
-from .._backend import cpu_threads, rng
+from .._backend import cpu_threads, progress_bar, rng
 from ..homogenization import ConvergenceWarning, elasticity, elasticity_field
 from ..homogenization.tensors import isotropic_stiffness
 from ..nn import apply_symmetry, symmetry_group
@@ -492,7 +492,7 @@ def _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_r
     if betas[-1] < beta:
         betas.append(float(beta))
     stage, at_stage, history, change, settled = 0, 0, [], float("inf"), False
-    bar = _progress(progress, max_iter)
+    bar = progress_bar(progress, max_iter, "inverse homogenization", unit="it")
     for k in range(max_iter):
         weight = POISSON_DECAY**k
         f, df, g, dg, C, rho = cell.evaluate(x, betas[stage], weight)
@@ -526,11 +526,3 @@ def _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_r
     value = float(PROPERTIES[objective](torch.as_tensor(effective)))
     return InverseHomogenizationResult(density=density, design=design, effective=effective, objective=objective,
                                        value=value, iterations=len(history), history=history, converged=settled)
-
-
-def _progress(progress, max_iter):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=max_iter, desc="inverse homogenization", unit="it")

@@ -74,6 +74,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import spsolve
 
+from .._backend import progress_bar
 from ..homogenization import ConvergenceWarning
 
 __all__ = ["TopologyResult", "topology_optimization"]
@@ -299,7 +300,7 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
     H, Hs = beam.H, beam.Hs
     x = np.full(nelx * nely, float(volfrac))
     xPhys, history, change = x.copy(), [], 1.0
-    bar = _progress(progress, max_iter)
+    bar = progress_bar(progress, max_iter, "topology optimization", unit="it")
     while change > tol and len(history) < max_iter:
         c, dc = beam.analyse(xPhys)                                   # FE analysis, sensitivities
         dv = np.ones_like(x)
@@ -331,11 +332,3 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
                       ConvergenceWarning, stacklevel=2)
     return TopologyResult(density=xPhys.reshape(nely, nelx, order="F"), compliance=history[-1],
                           iterations=len(history), history=history, converged=change <= tol)
-
-
-def _progress(progress, max_iter):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=max_iter, desc="topology optimization", unit="it")

@@ -42,6 +42,7 @@ ALLOWED = {
                                                                         "not a cap",
     ("mslearn.optimization.branin", "x"): "a point of the test function's domain (2,), not an image",
     ("mslearn.optimization.hartmann3", "x"): "a point of the test function's domain (3,), not an image",
+    ("mslearn.optimization.zdt1", "x"): "points of the test problem's domain (n,) or (m, n), not an image",
 }
 
 

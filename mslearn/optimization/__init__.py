@@ -10,6 +10,9 @@
   cell with maximal bulk or shear modulus or a negative Poisson's ratio, designed through the
   differentiable FFT solver (filter, Heaviside projection, SIMP, MMA) and verified by re-homogenizing
   the thresholded 0/1 design.
+* :func:`evolutionary_optimization` — a genetic algorithm (pymoo's GA) or, for several objectives,
+  NSGA-II and its Pareto front; :func:`pareto_front`, :func:`hypervolume` and the ZDT1 test problem
+  (:func:`zdt1`) to measure it.
 
 Every design is meant to end in the solver: regenerate the microstructure, homogenize it with
 :mod:`mslearn.homogenization`, and compare the surrogate's promise with the solver's verdict.
@@ -17,10 +20,14 @@ Every design is meant to end in the solver: regenerate the microstructure, homog
 from .bayesian import (BRANIN_BOUNDS, BRANIN_MINIMUM, HARTMANN3_BOUNDS, HARTMANN3_MINIMUM,
                        BayesianOptimizationResult, bayesian_optimization, branin, expected_improvement,
                        hartmann3, probability_of_improvement, random_search)
+from .evolutionary import (ZDT1_BOUNDS, ZDT1_HYPERVOLUME, EvolutionaryResult, evolutionary_optimization,
+                           hypervolume, pareto_front, zdt1)
 from .inverse import InverseHomogenizationResult, inverse_homogenization
 from .topology import TopologyResult, topology_optimization
 
 __all__ = ["topology_optimization", "TopologyResult", "bayesian_optimization", "BayesianOptimizationResult",
            "random_search", "expected_improvement", "probability_of_improvement", "branin", "hartmann3",
            "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM",
-           "inverse_homogenization", "InverseHomogenizationResult"]
+           "inverse_homogenization", "InverseHomogenizationResult",
+           "evolutionary_optimization", "EvolutionaryResult", "pareto_front", "hypervolume", "zdt1",
+           "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]

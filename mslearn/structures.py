@@ -15,6 +15,7 @@ Offered here:
 * :func:`gaussian_random_field`, :func:`level_cut` and :func:`spinodoid`: level-cut Gaussian random
   fields and spinodoid (spinodal-like) structures;
 * :func:`strut_lattice`: 2D and 3D strut lattices (architected materials);
+* :func:`perforated_cell`: a 2D cell with one superelliptic hole (a design space for optimization);
 * :func:`micrograph` and :func:`available_micrographs`: five segmented real micrographs.
 
 Coordinates: axis 0 is ``x``, axis 1 is ``y`` and axis 2 is ``z``; lengths are in voxels.
@@ -68,6 +69,7 @@ __all__ = [
     "spinodoid",
     "strut_lattice",
     "LATTICE_KINDS",
+    "perforated_cell",
     "micrograph",
     "available_micrographs",
 ]
@@ -957,6 +959,67 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
             tau = np.clip(sum(wj * vj for wj, vj in zip(w, vec)) / (vec @ vec), -0.5, 0.5)
             solid |= sum((wj - tau * vj) ** 2 for wj, vj in zip(w, vec)) <= radius2
     return np.tile(solid, reps).astype(np.uint8)
+
+
+def perforated_cell(shape, volume_fraction, *, aspect_ratio=1.0, exponent=2.0, angle=0.0):
+    r"""A periodic 2D unit cell of solid (label 1) with one centred superelliptic hole.
+
+    The hole is the set of pixels with the smallest values of the superellipse gauge
+
+    .. math:: ho(\mathbf x) = \Bigl(\Bigl|rac{x'}{a}\Bigr|^{n} + \Bigl|rac{y'}{b}\Bigr|^{n}\Bigr)^{1/n},
+       \qquad b / a = 	ext{aspect\_ratio},
+
+    :math:`(x', y')` the minimum-image offset of the pixel centre from the cell centre, rotated by
+    ``-angle``, and exactly ``round((1 - volume_fraction) N)`` of the ``N`` pixels are hole, so the
+    solid fraction is met to one pixel whatever the shape. ``exponent`` :math:`n` morphs the hole:
+    1 a rhombus, 2 an ellipse, large values a rectangle with rounded corners. This three-parameter
+    family (aspect, exponent, angle) at a fixed solid fraction is the book's design space for
+    Bayesian and evolutionary optimization of a porous cell; large holes may reach the cell edge, cut
+    the solid into disconnected pieces and lose all stiffness, which the optimizers must learn.
+
+    Parameters
+    ----------
+    shape : tuple of 2 ints
+        Pixels per axis (each >= 4).
+    volume_fraction : float in (0, 1)
+        Solid fraction.
+    aspect_ratio : float > 0
+        :math:`b / a`, the hole's extent along its rotated y axis over that along x.
+    exponent : float >= 0.5
+        Superellipse exponent :math:`n`.
+    angle : float
+        Rotation of the hole in degrees, counter-clockwise from the x axis (axis 0).
+
+    Returns
+    -------
+    labels : ndarray of uint8, shape ``shape``
+
+    Examples
+    --------
+    >>> from mslearn.structures import perforated_cell
+    >>> labels = perforated_cell((32, 32), 0.5, exponent=4.0)
+    >>> int(labels.sum()), bool((labels == labels.T).all())
+    (512, True)
+    """
+    shape = _check_shape(shape)
+    if len(shape) != 2 or min(shape) < 4:
+        raise ValueError(f"shape={shape!r}; expected a 2D cell of at least 4 x 4 pixels")
+    phi = _open_unit(volume_fraction, "volume_fraction")
+    aspect = _scalar(aspect_ratio, "aspect_ratio")
+    check_positive(aspect, name="aspect_ratio")
+    n = _scalar(exponent, "exponent")
+    if n < 0.5:
+        raise ValueError(f"exponent={exponent!r}; expected a superellipse exponent >= 0.5")
+    theta = math.radians(_scalar(angle, "angle"))
+    x, y = np.meshgrid(*[(np.arange(m) + 0.5) / m - 0.5 for m in shape], indexing="ij")
+    u = (x * math.cos(theta) + y * math.sin(theta)) * math.sqrt(aspect)
+    v = (-x * math.sin(theta) + y * math.cos(theta)) / math.sqrt(aspect)
+    gauge = (np.abs(u) ** n + np.abs(v) ** n) ** (1.0 / n)
+    n_hole = int(round((1.0 - phi) * gauge.size))
+    labels = np.ones(shape, dtype=np.uint8)
+    # a stable sort keeps ties (symmetric pixels) in a fixed order: the same call, the same cell
+    labels.flat[np.argsort(gauge.ravel(), kind="stable")[:n_hole]] = 0
+    return labels
 
 
 # ----------------------------------------------------------------------------- micrographs

@@ -364,3 +364,28 @@ BAD = [
 def test_bad_input_raises_value_error_naming_argument(function, kwargs, name):
     with pytest.raises(ValueError, match=name):
         function(**kwargs)
+
+
+def test_perforated_cell_hits_the_fraction_and_keeps_its_symmetries():
+    from mslearn.structures import perforated_cell
+
+    for kwargs in [dict(), dict(exponent=4.0), dict(exponent=1.0), dict(aspect_ratio=2.0, angle=30.0)]:
+        labels = perforated_cell((40, 40), 0.37, **kwargs)
+        assert labels.dtype == np.uint8 and labels.shape == (40, 40)
+        assert labels.sum() == round(0.37 * 1600)                   # exact pixel count
+    square = perforated_cell((32, 32), 0.5, exponent=4.0)
+    np.testing.assert_array_equal(square, square.T)                 # the square hole keeps the square's mirrors
+    np.testing.assert_array_equal(square, square[::-1])
+    # a circle of area 1 - phi: the hole pixels lie within its radius (plus half a pixel diagonal)
+    circle = perforated_cell((64, 64), 0.6)
+    x, y = np.meshgrid((np.arange(64) + 0.5) / 64 - 0.5, (np.arange(64) + 0.5) / 64 - 0.5, indexing="ij")
+    radius = np.sqrt(0.4 / np.pi)
+    assert np.all(np.hypot(x, y)[circle == 0] <= radius + 0.71 / 64)
+    np.testing.assert_array_equal(perforated_cell((32, 32), 0.5, angle=90.0, aspect_ratio=2.0),
+                                  perforated_cell((32, 32), 0.5, aspect_ratio=0.5))
+    for kwargs, match in [(dict(shape=(8, 8, 8)), "2D cell"), (dict(volume_fraction=1.0), "volume_fraction"),
+                          (dict(exponent=0.1), "exponent"), (dict(aspect_ratio=0.0), "aspect_ratio")]:
+        arguments = dict(shape=(16, 16), volume_fraction=0.5)
+        arguments.update(kwargs)
+        with pytest.raises(ValueError, match=match):
+            perforated_cell(**arguments)

@@ -23,9 +23,9 @@ from .bayesian import (BRANIN_BOUNDS, BRANIN_MINIMUM, HARTMANN3_BOUNDS, HARTMANN
 from .evolutionary import (ZDT1_BOUNDS, ZDT1_HYPERVOLUME, EvolutionaryResult, evolutionary_optimization,
                            hypervolume, pareto_front, zdt1)
 from .inverse import InverseHomogenizationResult, inverse_homogenization
-from .topology import TopologyResult, topology_optimization
+from .topology import TopologyResult, beam_compliance, topology_optimization
 
-__all__ = ["topology_optimization", "TopologyResult", "bayesian_optimization", "BayesianOptimizationResult",
+__all__ = ["topology_optimization", "TopologyResult", "beam_compliance", "bayesian_optimization", "BayesianOptimizationResult",
            "random_search", "expected_improvement", "probability_of_improvement", "branin", "hartmann3",
            "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM",
            "inverse_homogenization", "InverseHomogenizationResult",

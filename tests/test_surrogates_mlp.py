@@ -84,3 +84,24 @@ def test_bad_input(problem, fitted):
         MLPRegressor().fit(X, y[:-1])
     with pytest.raises(ValueError, match="activation"):
         MLPRegressor(activation="sigmoidish", max_iter=1, device="cpu").fit(X, y)
+
+
+def test_predict_tensor_is_predict_and_differentiable():
+    import torch
+
+    from mslearn.surrogates import MLPRegressor
+
+    X = np.linspace(0, 1, 50).reshape(-1, 1)
+    y = np.column_stack([X[:, 0] ** 2, np.sin(X[:, 0])])
+    model = MLPRegressor(hidden_layer_sizes=(16,), max_iter=200, validation_fraction=0.0, random_state=0,
+                         device="cpu").fit(X, y)
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    out = model.predict_tensor(x)
+    # the same numbers as predict (the network runs in float32 either way)
+    np.testing.assert_allclose(out.detach().numpy(), model.predict(X), rtol=1e-6, atol=1e-6)
+    (grad,) = torch.autograd.grad(out[:, 0].sum(), x)
+    h = 1e-3
+    fd = (model.predict(X + h)[:, 0] - model.predict(X - h)[:, 0]) / (2 * h)
+    np.testing.assert_allclose(grad[:, 0].numpy(), fd, atol=1e-3)   # float32 network: 1e-3 is its rounding
+    with pytest.raises(ValueError, match=r"expected a torch tensor of shape \(n, 1\)"):
+        model.predict_tensor(X)

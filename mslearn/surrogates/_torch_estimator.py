@@ -211,6 +211,33 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
             y = self.network_(x).cpu().numpy().astype(np.float64)
         return self.y_scaler_.inverse_transform(y).reshape((len(y),) + tuple(self.output_shape_))
 
+    def predict_tensor(self, X):
+        """:meth:`predict` as a differentiable torch function: gradients flow back to ``X``.
+
+        For design loops that differentiate through a trained surrogate (a material law in
+        :func:`mslearn.optimization.topology_optimization`, a tandem network): the scalers are
+        applied with torch operations and the network runs on its own device and dtype.
+
+        Parameters
+        ----------
+        X : torch.Tensor, shape (n, n_features)
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n,)`` or ``(n, k)`` as the training ``y``, on ``X``'s device and in its dtype.
+        """
+        check_is_fitted(self, "network_")
+        if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
+            raise ValueError(f"X is {shape}; expected a torch tensor of shape (n, {self.n_features_in_})")
+        parameter = next(self.network_.parameters())
+        as_tensor = lambda a: torch.as_tensor(a, dtype=X.dtype, device=X.device)  # noqa: E731
+        x = (X - as_tensor(self.x_scaler_.mean_)) / as_tensor(self.x_scaler_.scale_)
+        y = self.network_(x.to(device=parameter.device, dtype=parameter.dtype)).to(device=X.device, dtype=X.dtype)
+        y = y * as_tensor(self.y_scaler_.scale_) + as_tensor(self.y_scaler_.mean_)
+        return y.reshape((len(y),) + tuple(self.output_shape_))
+
     # -- pickling: the network's weights load onto the CPU, so a GPU-trained model loads anywhere ---
     def __getstate__(self):
         state = dict(super().__getstate__())   # a copy: the estimator keeps its network

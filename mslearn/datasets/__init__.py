@@ -13,6 +13,7 @@
 from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
+from .spinodoids import spinodoid_metamaterials, spinodoid_stiffness
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
 
@@ -36,4 +37,6 @@ __all__ = [
     "sample_polycrystals",
     "lattice_labels",
     "moduli_from_stiffness",
+    "spinodoid_metamaterials",
+    "spinodoid_stiffness",
 ]

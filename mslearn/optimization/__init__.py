@@ -13,6 +13,10 @@
 * :func:`evolutionary_optimization` — a genetic algorithm (pymoo's GA) or, for several objectives,
   NSGA-II and its Pareto front; :func:`pareto_front`, :func:`hypervolume` and the ZDT1 test problem
   (:func:`zdt1`) to measure it.
+* :class:`TandemInverseDesign` — inverse design by a tandem network (an inverse network trained
+  through a frozen forward one), with :class:`DirectInverseDesign` (naive inverse regression) as its
+  baseline and :func:`inverse_design_scores` to compare them; validated on the spinodoid data of
+  Kumar et al. (2020), :func:`mslearn.datasets.spinodoid_metamaterials`.
 
 Every design is meant to end in the solver: regenerate the microstructure, homogenize it with
 :mod:`mslearn.homogenization`, and compare the surrogate's promise with the solver's verdict.
@@ -23,6 +27,8 @@ from .bayesian import (BRANIN_BOUNDS, BRANIN_MINIMUM, HARTMANN3_BOUNDS, HARTMANN
 from .evolutionary import (ZDT1_BOUNDS, ZDT1_HYPERVOLUME, EvolutionaryResult, evolutionary_optimization,
                            hypervolume, pareto_front, zdt1)
 from .inverse import InverseHomogenizationResult, inverse_homogenization
+from .tandem import (DirectInverseDesign, ExtrapolationWarning, InverseDesignScores, TandemInverseDesign,
+                     inverse_design_scores)
 from .topology import TopologyResult, beam_compliance, topology_optimization
 
 __all__ = ["topology_optimization", "TopologyResult", "beam_compliance", "bayesian_optimization", "BayesianOptimizationResult",
@@ -30,4 +36,6 @@ __all__ = ["topology_optimization", "TopologyResult", "beam_compliance", "bayesi
            "BRANIN_BOUNDS", "BRANIN_MINIMUM", "HARTMANN3_BOUNDS", "HARTMANN3_MINIMUM",
            "inverse_homogenization", "InverseHomogenizationResult",
            "evolutionary_optimization", "EvolutionaryResult", "pareto_front", "hypervolume", "zdt1",
-           "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
+           "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME",
+           "TandemInverseDesign", "DirectInverseDesign", "InverseDesignScores", "inverse_design_scores",
+           "ExtrapolationWarning"]

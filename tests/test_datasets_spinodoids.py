@@ -1,0 +1,114 @@
+"""The packaged spinodoid data of Kumar et al. (2020) and the solver's view of the same designs."""
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pip vendors the same parser
+    from pip._vendor import tomli as tomllib
+
+from mslearn.datasets import spinodoid_metamaterials, spinodoid_stiffness
+from mslearn.datasets.spinodoids import (SPINODOID_DESIGNS, SPINODOID_MIN_ANGLE, SPINODOID_PROPERTIES,
+                                         SPINODOID_SPACE)
+
+FOLDER = resources.files("mslearn").joinpath("data").joinpath("spinodoids")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return spinodoid_metamaterials()
+
+
+def test_the_data_licence_and_card_ship_with_the_package():
+    names = {entry.name for entry in FOLDER.iterdir()}
+    assert {"data.csv", "LICENSE.txt", "README.md"} <= names
+    assert "Copyright (c) 2020, ETH Zurich" in FOLDER.joinpath("LICENSE.txt").read_text()
+    card = FOLDER.joinpath("README.md").read_text()
+    assert "10.1038/s41524-020-0341-6" in card and "Kumar" in card and "LICENSE.txt" in card
+    # the package data globs of pyproject.toml cover the three files (so a wheel carries them)
+    root = Path(__file__).resolve().parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mslearn"]
+    assert {"data/*/*.csv", "data/*/*.txt", "data/*/*.md"} <= set(globs)
+
+
+def test_shape_columns_and_metadata(ds):
+    assert len(ds) == 21300
+    assert list(ds.parameters.columns) == list(SPINODOID_DESIGNS)
+    assert list(ds.targets.columns) == list(SPINODOID_PROPERTIES)
+    assert ds.arrays == {}
+    assert "Copyright (c) 2020, ETH Zurich" in ds.metadata["licence"]
+    assert "npj Computational Materials 6, 73 (2020)" in ds.metadata["citation"]
+    assert ds.metadata["card"].startswith("# Dataset card")
+    assert ds.metadata["semicontinuous"] == {"theta_x": 15.0, "theta_y": 15.0, "theta_z": 15.0}
+    assert not ds.parameters.isna().any().any() and not ds.targets.isna().any().any()
+
+
+def test_columns_are_the_csv_columns_renamed(ds):
+    with FOLDER.joinpath("data.csv").open() as handle:
+        raw = pd.read_csv(handle)
+    for original, name in ds.metadata["csv_columns"].items():
+        table = ds.parameters if name in ds.parameters else ds.targets
+        np.testing.assert_array_equal(table[name].to_numpy(), raw[original].to_numpy())
+    assert ds.metadata["csv_columns"]["stiffness21"] == "c_44" and ds.metadata["csv_columns"]["stiffness7"] == "c_22"
+
+
+def test_the_design_space_is_as_documented(ds):
+    vf = ds.parameters["volume_fraction"].to_numpy()
+    angles = ds.parameters[["theta_x", "theta_y", "theta_z"]].to_numpy()
+    low, high = SPINODOID_SPACE["volume_fraction"]
+    assert low <= vf.min() < low + 1e-3 and high - 1e-3 < vf.max() <= high
+    # every angle is 0 (off) or in [15, 90]; at least one on per design
+    assert np.all((angles == 0) | ((angles >= SPINODOID_MIN_ANGLE) & (angles <= 90)))
+    assert np.all((angles > 0).any(axis=1))
+    assert ds.targets.to_numpy().min() > 0
+
+
+def test_the_voigt_order_can_be_read_from_the_data(ds):
+    """A cone around x alone (layers normal to x): C11 is the smallest normal and C44 (shear 23) the
+    largest shear stiffness, as the card says; in most rows, not all (random realizations)."""
+    p, t = ds.parameters, ds.targets
+    only_x = (p.theta_x > 0) & (p.theta_y == 0) & (p.theta_z == 0) & (p.theta_x < 40)
+    assert only_x.sum() > 500
+    assert ((t.c_11 < t.c_22) & (t.c_11 < t.c_33))[only_x].mean() > 0.95
+    assert ((t.c_44 > t.c_55) & (t.c_44 > t.c_66))[only_x].mean() > 0.95
+
+
+def test_a_subset_is_reproducible():
+    a, b = spinodoid_metamaterials(200, seed=3), spinodoid_metamaterials(200, seed=3)
+    assert len(a) == 200
+    pd.testing.assert_frame_equal(a.parameters, b.parameters)
+    assert not spinodoid_metamaterials(200, seed=4).parameters.equals(a.parameters)
+    for bad in (0, 21301, 2.5, True):
+        with pytest.raises(ValueError, match="n_samples"):
+            spinodoid_metamaterials(bad)
+
+
+def test_the_solver_gives_the_same_components_in_the_same_order():
+    """Small grid (16^3, well under a second per design): the solver's stiffness of a layered design
+    (cone around x) has the same anisotropy as the data's, and the call is seeded."""
+    designs = np.array([[0.6, 25.0, 0.0, 0.0], [0.85, 90.0, 90.0, 90.0]])
+    C = spinodoid_stiffness(designs, size=16, seed=0, device="cpu")
+    assert C.shape == (2, 9)
+    c11, c12, c13, c22, c23, c33, c44, c55, c66 = C[0]
+    assert c11 < c22 and c11 < c33 and c44 > c55 and c44 > c66
+    # isotropic design, dense: close to the solid's (E = 1, nu = 0.3: C11 = 1.35, C12 = 0.58, C44 = 0.38)
+    # times a factor < 1; the ratio C44 / C11 of an isotropic solid with nu = 0.3 is 0.29 (within 20 %)
+    c = C[1]
+    assert 0.5 < c[0] < 1.35 and abs(c[6] / c[0] - 0.286) < 0.06
+    np.testing.assert_array_equal(C, spinodoid_stiffness(designs, size=16, seed=0, device="cpu"))
+
+
+@pytest.mark.parametrize("designs, match", [
+    (np.zeros((2, 3)), "shape"),
+    (np.array([[0.5, np.nan, 0.0, 0.0]]), "NaN"),
+    (np.array([[0.5, 0.0, 0.0, 0.0]]), "all 0"),
+    (np.array([[1.5, 30.0, 0.0, 0.0]]), "volume fractions"),
+    (np.array([[0.5, 120.0, 0.0, 0.0]]), "angles"),
+])
+def test_the_solver_rejects_bad_designs(designs, match):
+    with pytest.raises(ValueError, match=match):
+        spinodoid_stiffness(designs, size=16)

@@ -84,7 +84,6 @@ References
 """
 from __future__ import annotations
 
-import io
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -98,7 +97,8 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 from .._backend import cpu_threads
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
-from ..surrogates._torch_estimator import check_training_settings, fit_network, split_train_validation
+from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
+                                          split_train_validation)
 
 __all__ = ["TandemInverseDesign", "DirectInverseDesign", "InverseDesignScores", "inverse_design_scores",
            "ExtrapolationWarning"]
@@ -236,7 +236,7 @@ def _mlp(estimator, hidden_layer_sizes, max_iter):
 
 
 # ----------------------------------------------------------------------------- the tandem
-class TandemInverseDesign(_DesignSpace, BaseEstimator):
+class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
     r"""Tandem inverse design: a forward network, then an inverse network trained through it, frozen.
 
     ``fit(designs, properties)`` trains the forward network :math:`f` (designs → properties, an
@@ -432,21 +432,6 @@ class TandemInverseDesign(_DesignSpace, BaseEstimator):
                           "their properties are extrapolations", ExtrapolationWarning, stacklevel=2)
         with cpu_threads(self.cpu_threads, next(self.forward_.network_.parameters()).device):
             return self.forward_.predict(values)
-
-    # -- pickling: the inverse network's weights load onto the CPU, as TorchRegressor's do ----------------
-    def __getstate__(self):
-        state = dict(super().__getstate__())   # a copy: the estimator keeps its network
-        if "network_" in state:
-            buffer = io.BytesIO()
-            torch.save(state["network_"], buffer)
-            state["network_"] = buffer.getvalue()
-        return state
-
-    def __setstate__(self, state):
-        if isinstance(state.get("network_"), bytes):
-            network = torch.load(io.BytesIO(state["network_"]), weights_only=False, map_location="cpu")
-            state["network_"] = network.eval()
-        super().__setstate__(state)
 
 
 # ----------------------------------------------------------------------------- the naive inverse

@@ -128,7 +128,29 @@ def check_training_settings(estimator):
 
 # ----------------------------------------------------------------------------- network
 
-class TorchRegressor(RegressorMixin, BaseEstimator):
+class NetworkPickling:
+    """Pickling of an estimator's torch module ``network_`` as bytes that load onto the CPU.
+
+    A GPU-trained model then loads anywhere (``torch.load(map_location="cpu")``); shared by every
+    estimator that keeps its network in ``network_``.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())   # a copy: the estimator keeps its network
+        if "network_" in state:
+            buffer = io.BytesIO()
+            torch.save(state["network_"], buffer)    # not .to("cpu"): that would move the live model
+            state["network_"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("network_"), bytes):
+            network = torch.load(io.BytesIO(state["network_"]), weights_only=False, map_location="cpu")
+            state["network_"] = network.eval()
+        super().__setstate__(state)
+
+
+class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     """Base class: subclasses implement ``_build_network(n_features, n_targets)``.
 
     Inputs and targets are standardized (zero mean, unit variance per column) before training, so
@@ -237,18 +259,3 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         y = self.network_(x.to(device=parameter.device, dtype=parameter.dtype)).to(device=X.device, dtype=X.dtype)
         y = y * as_tensor(self.y_scaler_.scale_) + as_tensor(self.y_scaler_.mean_)
         return y.reshape((len(y),) + tuple(self.output_shape_))
-
-    # -- pickling: the network's weights load onto the CPU, so a GPU-trained model loads anywhere ---
-    def __getstate__(self):
-        state = dict(super().__getstate__())   # a copy: the estimator keeps its network
-        if "network_" in state:
-            buffer = io.BytesIO()
-            torch.save(state["network_"], buffer)    # not .to("cpu"): that would move the live model
-            state["network_"] = buffer.getvalue()
-        return state
-
-    def __setstate__(self, state):
-        if isinstance(state.get("network_"), bytes):
-            network = torch.load(io.BytesIO(state["network_"]), weights_only=False, map_location="cpu")
-            state["network_"] = network.eval()
-        super().__setstate__(state)

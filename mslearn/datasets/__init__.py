@@ -9,10 +9,17 @@
     ready-made solver datasets, generated on first use and cached (``$MSLEARN_CACHE``):
     :func:`particle_composites`, :func:`triangular_lattices`, :func:`voxel_composites`,
     :func:`polycrystals`.
+``spinodoids``
+    the spinodoid metamaterials of Kumar et al. (2020) (:func:`spinodoid_metamaterials`) and their
+    stiffness by the FFT solver (:func:`spinodoid_stiffness`).
+``paths``
+    macroscopic strain paths for path-dependent (elasto-plastic) response — random walks, Gaussian
+    processes, cycles — and the RVE's stress along them (:func:`rve_stress_histories`).
 """
 from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
+from .paths import cyclic_path, gaussian_process_paths, random_walk_paths, rve_stress_histories
 from .spinodoids import spinodoid_metamaterials, spinodoid_stiffness
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
@@ -39,4 +46,8 @@ __all__ = [
     "moduli_from_stiffness",
     "spinodoid_metamaterials",
     "spinodoid_stiffness",
+    "random_walk_paths",
+    "gaussian_process_paths",
+    "cyclic_path",
+    "rve_stress_histories",
 ]

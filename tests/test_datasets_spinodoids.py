@@ -103,7 +103,7 @@ def test_the_solver_gives_the_same_components_in_the_same_order():
 
 
 @pytest.mark.parametrize("designs, match", [
-    (np.zeros((2, 3)), "shape"),
+    (np.zeros((2, 5)), "shape"),         # 3 columns are a 2D design, 4 a 3D one
     (np.array([[0.5, np.nan, 0.0, 0.0]]), "NaN"),
     (np.array([[0.5, 0.0, 0.0, 0.0]]), "all 0"),
     (np.array([[1.5, 30.0, 0.0, 0.0]]), "volume fractions"),
@@ -112,3 +112,62 @@ def test_the_solver_gives_the_same_components_in_the_same_order():
 def test_the_solver_rejects_bad_designs(designs, match):
     with pytest.raises(ValueError, match=match):
         spinodoid_stiffness(designs, size=16)
+
+
+# ----------------------------------------------------------------------------- 2D, and the solver's own data
+def test_2d_designs_give_the_four_plane_strain_entries_in_the_documented_order():
+    """Bands normal to x (a narrow cone around x only) are softest along x: the lowest c_11; the
+    same cone around y swaps c_11 and c_22. Every stiffness is positive definite, the call seeded."""
+    from mslearn.datasets.spinodoids import SPINODOID_PROPERTIES_2D
+    designs = np.array([[0.6, 25.0, 0.0], [0.6, 0.0, 25.0], [0.8, 90.0, 90.0]])
+    C = spinodoid_stiffness(designs, size=32, seed=0, device="cpu")
+    assert C.shape == (3, len(SPINODOID_PROPERTIES_2D)) == (3, 4)
+    (c11, c12, c22, c66), (d11, d12, d22, d66) = C[0], C[1]
+    assert c11 < 0.5 * c22 and c11 < c12 + c66 + c22      # c_11 is the softest normal entry
+    assert d22 < 0.5 * d11
+    for c11, c12, c22, c66 in C:                            # positive definite (orthotropic part)
+        assert c11 > 0 and c22 > 0 and c66 > 0 and 0 < c12 < np.sqrt(c11 * c22)
+    # isotropic, dense: c_11 close to c_22, both below the plane-strain solid's 1.35
+    assert abs(C[2, 0] - C[2, 2]) < 0.2 * C[2, 0] and C[2, 0] < 1.35
+    np.testing.assert_array_equal(C, spinodoid_stiffness(designs, size=32, seed=0, device="cpu"))
+    # the 2D matrix is symmetrized: c_12 is the mean of the solver's (1, 2) and (2, 1) entries
+    assert not np.array_equal(C, spinodoid_stiffness(designs, size=32, seed=1, device="cpu"))
+
+
+def test_the_solver_data_fill_the_design_space_and_are_reproducible():
+    from mslearn.datasets.spinodoids import SPINODOID_DESIGNS_2D, SPINODOID_PROPERTIES_2D, spinodoid_solver_data
+    ds = spinodoid_solver_data(24, size=16, seed=0, device="cpu")
+    assert len(ds) == 24 and list(ds.parameters.columns) == list(SPINODOID_DESIGNS_2D)
+    assert list(ds.targets.columns) == list(SPINODOID_PROPERTIES_2D)
+    assert ds.metadata["semicontinuous"] == {"theta_x": 15.0, "theta_y": 15.0}
+    assert ds.metadata["design_space"]["volume_fraction"] == (0.3, 0.9)
+    vf, angles = ds.parameters["volume_fraction"].to_numpy(), ds.parameters[["theta_x", "theta_y"]].to_numpy()
+    assert np.all((vf >= 0.3) & (vf <= 0.9))
+    assert np.all((angles == 0) | ((angles >= SPINODOID_MIN_ANGLE) & (angles <= 90)))
+    on = angles > 0
+    assert on.any(axis=1).all()
+    # the three on/off patterns (x only, y only, both) each hold about a third of a Sobol design
+    counts = [np.sum(on[:, 0] & ~on[:, 1]), np.sum(~on[:, 0] & on[:, 1]), np.sum(on.all(axis=1))]
+    assert min(counts) >= 5
+    assert ds.arrays["labels"].shape == (24, 16, 16) and ds.arrays["labels"].dtype == np.uint8
+    np.testing.assert_allclose(ds.arrays["labels"].mean(axis=(1, 2)), vf, atol=1 / 256)
+    assert (ds.targets.to_numpy() > 0).all()
+    # the same call gives the same data; design i does not depend on n_samples (an extensible design)
+    again = spinodoid_solver_data(8, size=16, seed=0, device="cpu")
+    pd.testing.assert_frame_equal(again.parameters, ds.parameters.iloc[:8])
+    pd.testing.assert_frame_equal(again.targets, ds.targets.iloc[:8])
+    assert not spinodoid_solver_data(8, size=16, seed=1, device="cpu").parameters.equals(again.parameters)
+    # a design's row, through spinodoid_stiffness's own seeding, is a different realization of the same design
+    three = spinodoid_solver_data(2, ndim=3, size=12, seed=0, device="cpu")
+    assert list(three.parameters.columns) == list(SPINODOID_DESIGNS) and three.targets.shape == (2, 9)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_samples": 0}, "n_samples"), ({"n_samples": 2.5}, "n_samples"), ({"n_samples": True}, "n_samples"),
+    ({"n_samples": 4, "ndim": 4}, "ndim"), ({"n_samples": 4, "size": 4}, "size"),
+    ({"n_samples": 4, "seed": -1}, "seed"), ({"n_samples": 4, "void": 1.5}, "void"),
+])
+def test_the_solver_data_reject_bad_input(kwargs, match):
+    from mslearn.datasets.spinodoids import spinodoid_solver_data
+    with pytest.raises(ValueError, match=match):
+        spinodoid_solver_data(**{"size": 16, "device": "cpu", **kwargs})

@@ -208,3 +208,22 @@ def test_view_conflict_bound_rejects_bad_input():
         view_conflict_bound(grf_labels((8, 8, 8)))
     with pytest.raises(ValueError, match="single phase"):
         view_conflict_bound(np.ones((16, 16), int))
+
+
+def test_generative_model_decodes_a_given_latent_as_sample_does():
+    import torch
+    image = (np.add.outer(np.arange(48), np.arange(48)) % 8 < 4).astype(int)
+    vae = CropVAE(crop=16, max_iter=5, batch_size=8, random_state=0).fit(image)
+    z = torch.randn((2, vae.latent_channels, 4, 6), generator=torch.Generator().manual_seed(0))
+    labels = vae.decode(z)
+    assert labels.shape == (2, 16, 24) and labels.dtype == np.int64 and set(np.unique(labels)) <= {0, 1}
+    field = vae.decode(z.numpy(), threshold=None)
+    assert field.dtype == np.float64 and 0 <= field.min() and field.max() <= 1
+    np.testing.assert_array_equal(labels, (field > 0.5).astype(np.int64))
+    # sample is decode of a seeded standard-normal latent
+    z0 = torch.randn((3, vae.latent_channels, 4, 4), generator=torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(vae.sample(3, size=16, random_state=5), vae.decode(z0))
+    for bad in (np.zeros((2, vae.latent_channels + 1, 4, 4)), np.zeros((vae.latent_channels, 4, 4)),
+                np.full((1, vae.latent_channels, 4, 4), np.nan)):
+        with pytest.raises(ValueError, match="z"):
+            vae.decode(bad)

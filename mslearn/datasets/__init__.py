@@ -11,7 +11,8 @@
     :func:`polycrystals`.
 ``spinodoids``
     the spinodoid metamaterials of Kumar et al. (2020) (:func:`spinodoid_metamaterials`) and their
-    stiffness by the FFT solver (:func:`spinodoid_stiffness`).
+    stiffness by the FFT solver (:func:`spinodoid_stiffness`, 2D and 3D), and solver datasets of
+    spinodoid designs (:func:`spinodoid_solver_data`).
 ``paths``
     macroscopic strain paths for path-dependent (elasto-plastic) response — random walks, Gaussian
     processes, cycles — and the RVE's stress along them (:func:`rve_stress_histories`).
@@ -20,7 +21,7 @@ from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_c
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
 from .paths import cyclic_path, gaussian_process_paths, random_walk_paths, rve_stress_histories
-from .spinodoids import spinodoid_metamaterials, spinodoid_stiffness
+from .spinodoids import spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
 
@@ -46,6 +47,7 @@ __all__ = [
     "moduli_from_stiffness",
     "spinodoid_metamaterials",
     "spinodoid_stiffness",
+    "spinodoid_solver_data",
     "random_walk_paths",
     "gaussian_process_paths",
     "cyclic_path",

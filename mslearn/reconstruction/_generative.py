@@ -186,8 +186,36 @@ class CropVAE(BaseEstimator):
         if size % 4:
             raise ValueError(f"size={size}; expected a multiple of 4")
         gen = _backend.torch_generator(integer_seed(random_state))
-        parameter = next(self.network_.parameters())
         z = torch.randn((n_samples, int(self.latent_channels), size // 4, size // 4), generator=gen)
-        z = z.to(parameter.device)
-        prob = torch.sigmoid(self.network_.dec(z))[:, 0]
+        return self.decode(z, threshold=threshold)
+
+    @torch.no_grad()
+    def decode(self, z, *, threshold=0.5):
+        """Images decoded from latent grids ``z`` ``(n, latent_channels, h, w)``: ``(n, 4 h, 4 w)``.
+
+        The decoder alone, for a latent chosen by the caller (an optimizer searching the latent space,
+        an interpolation between two encodings): :meth:`sample` is ``decode`` of a standard-normal
+        ``z``. The latent is *spatial*, one ``latent_channels`` vector per 4 x 4 pixel block, so a
+        ``size``² image has ``latent_channels * (size / 4)**2`` latent numbers (256 at 32² with the
+        defaults) and no single number controls a global feature such as the anisotropy.
+
+        Parameters
+        ----------
+        z : array-like or torch.Tensor, shape ``(n, latent_channels, h, w)``
+            Latent values (the prior is a standard normal per entry).
+        threshold : float or None
+            Phase 1 where the decoded probability exceeds it (int64 labels); None returns the
+            probabilities themselves (a float ``field`` in [0, 1]).
+        """
+        check_is_fitted(self, "network_")
+        parameter = next(self.network_.parameters())
+        z = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z, dtype=parameter.dtype)
+        if z.ndim != 4 or z.shape[1] != int(self.latent_channels):
+            raise ValueError(f"z has shape {tuple(z.shape)}; expected (n, {int(self.latent_channels)}, h, w), "
+                             "latent_channels latent values per 4 x 4 pixel block")
+        if not torch.isfinite(z).all():
+            raise ValueError("z contains NaN or infinite values")
+        prob = torch.sigmoid(self.network_.dec(z.to(parameter.device)))[:, 0]
+        if threshold is None:
+            return prob.cpu().numpy().astype(np.float64)
         return (prob > threshold).cpu().numpy().astype(np.int64)

@@ -966,8 +966,10 @@ def perforated_cell(shape, volume_fraction, *, aspect_ratio=1.0, exponent=2.0, a
 
     The hole is the set of pixels with the smallest values of the superellipse gauge
 
-    .. math:: ho(\mathbf x) = \Bigl(\Bigl|rac{x'}{a}\Bigr|^{n} + \Bigl|rac{y'}{b}\Bigr|^{n}\Bigr)^{1/n},
-       \qquad b / a = 	ext{aspect\_ratio},
+    .. math::
+
+        \rho(\mathbf x) = \Bigl(\Bigl|\frac{x'}{a}\Bigr|^{n} + \Bigl|\frac{y'}{b}\Bigr|^{n}\Bigr)^{1/n},
+        \qquad \frac{b}{a} = \text{aspect ratio},
 
     :math:`(x', y')` the minimum-image offset of the pixel centre from the cell centre, rotated by
     ``-angle``, and exactly ``round((1 - volume_fraction) N)`` of the ``N`` pixels are hole, so the

@@ -312,10 +312,10 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, learning_rate_init, max_iter, batch_size, weight_decay,
+    hidden_layer_sizes, activation, learning_rate_init, max_iter, batch_size, weight_decay
+        As in :class:`~.mlp.MLPRegressor` (``batch_size`` counts steps).
     validation_fraction, patience, random_state, device, progress
-        As in :class:`~.mlp.MLPRegressor` (``batch_size`` counts steps; the validation split is over
-        steps).
+        As in :class:`~.mlp.MLPRegressor` (the validation split is over steps).
 
     Attributes
     ----------

@@ -245,3 +245,27 @@ def test_bad_input_is_rejected(data, gru):
             RecurrentRegressor(device="cpu", **params).fit(X[:4, :5], y[:4, :5])
     with pytest.raises(ValueError, match="equal shapes"):
         relative_history_error(y, y[:, :-1])
+
+
+# ----------------------------------------------------------------------------- radial paths
+def test_radial_paths_are_proportional_seeded_and_validated():
+    from mslearn.datasets.paths import radial_paths
+
+    paths = radial_paths(200, 6, 3, max_strain=0.03, seed=0)
+    assert paths.shape == (200, 6, 3) and np.all(paths[:, 0] == 0)
+    direction = paths[:, -1] / 0.03
+    np.testing.assert_allclose(np.linalg.norm(direction, axis=1), 1.0, rtol=1e-12)     # unit directions
+    # proportional: every step is a fraction k/(n_steps-1) of the last one, no unloading
+    np.testing.assert_allclose(paths, np.linspace(0, 1, 6)[None, :, None] * paths[:, -1:], atol=1e-15)
+    # uniform on the sphere: the mean direction of 200 unit vectors is ~ N(0, 1/(3*200)) per component,
+    # so |mean| < 0.15 is a > 3.5-sigma bound
+    assert np.abs(direction.mean(axis=0)).max() < 0.15
+    np.testing.assert_array_equal(paths, radial_paths(200, 6, 3, max_strain=0.03, seed=0))
+    assert not np.array_equal(paths, radial_paths(200, 6, 3, max_strain=0.03, seed=1))
+    for call, match in ((lambda: radial_paths(0, 6, 3, max_strain=0.03, seed=0), "n_paths"),
+                        (lambda: radial_paths(2, 1, 3, max_strain=0.03, seed=0), "n_steps"),
+                        (lambda: radial_paths(2, 6, 0, max_strain=0.03, seed=0), "m"),
+                        (lambda: radial_paths(2, 6, 3, max_strain=0.0, seed=0), "max_strain"),
+                        (lambda: radial_paths(2, 6, 3, max_strain=np.inf, seed=0), "max_strain")):
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -20,7 +20,7 @@
 from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
-from .paths import cyclic_path, gaussian_process_paths, random_walk_paths, rve_stress_histories
+from .paths import cyclic_path, gaussian_process_paths, radial_paths, random_walk_paths, rve_stress_histories
 from .spinodoids import spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
@@ -52,4 +52,5 @@ __all__ = [
     "gaussian_process_paths",
     "cyclic_path",
     "rve_stress_histories",
+    "radial_paths",
 ]

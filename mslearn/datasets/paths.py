@@ -12,6 +12,10 @@ the recurrent-surrogate literature:
   paths): long monotonic stretches deep into the plastic range.
 * :func:`cyclic_path` — a symmetric triangle-wave cycle along a fixed direction, the classic
   held-out test of hysteresis (never seen in training when the training paths are random).
+* :func:`radial_paths` — monotonic proportional (radial) loading from zero along random directions,
+  no unloading: the loading under which J2 plasticity with hardening is close to deformation
+  (Hencky) plasticity, a nonlinear elastic law with an energy — the data of an effective
+  strain-energy surrogate (:class:`mslearn.surrogates.StrainEnergyNetwork`).
 
 Every generator returns ``(n_paths, n_steps, m)`` Mandel strains (``m = 3`` in 2D ``(e11, e22,
 sqrt2 e12)``, ``m = 6`` in 3D) whose first step is the zero strain, ready for the ``batch=True``
@@ -28,7 +32,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["random_walk_paths", "gaussian_process_paths", "cyclic_path", "rve_stress_histories"]
+__all__ = ["random_walk_paths", "gaussian_process_paths", "cyclic_path", "radial_paths", "rve_stress_histories"]
 
 
 def _count(value, name, minimum):
@@ -173,6 +177,45 @@ def cyclic_path(n_steps, amplitude, n_cycles, direction):
     phase = np.linspace(0.0, n_cycles, n_steps) % 1.0
     wave = np.where(phase < 0.25, 4 * phase, np.where(phase < 0.75, 2 - 4 * phase, 4 * phase - 4))
     return amplitude * wave[None, :, None] * (direction / norm)[:, None, :]
+
+
+def radial_paths(n_paths, n_steps, m, *, max_strain, seed):
+    r"""Monotonic radial (proportional) strain paths: :math:`\varepsilon(t) = t\,\varepsilon_{max}\,u`.
+
+    Each path loads from zero strain along a fixed unit direction :math:`u` (Mandel norm), uniform on
+    the unit sphere of the ``m``-dimensional Mandel strain space (normalized Gaussian vectors), to the
+    Mandel norm :math:`\varepsilon_{max}` in ``n_steps - 1`` equal increments, without unloading.
+    Under such loading an elasto-plastic RVE with hardening responds almost as a nonlinear elastic
+    material (deformation plasticity), so every point :math:`(\varepsilon, \sigma)` of every path is
+    a sample of one stress–strain function — how nearly it derives from an energy is measured in
+    ``tests/test_surrogates_hyperelastic.py``.
+
+    Parameters
+    ----------
+    n_paths, n_steps, m : int
+        As in :func:`random_walk_paths` (``n_steps >= 2``, the first step the zero strain).
+    max_strain : float
+        Mandel norm of the last strain of every path (> 0).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape ``(n_paths, n_steps, m)``
+        ``paths[:, -1] / max_strain`` are the unit directions.
+
+    Examples
+    --------
+    >>> paths = radial_paths(3, 5, 3, max_strain=0.02, seed=0)
+    >>> paths.shape, bool((paths[:, 0] == 0).all())
+    ((3, 5, 3), True)
+    >>> np.linalg.norm(paths[0], axis=-1).round(3)
+    array([0.   , 0.005, 0.01 , 0.015, 0.02 ])
+    """
+    n_paths, n_steps, m = _count(n_paths, "n_paths", 1), _count(n_steps, "n_steps", 2), _count(m, "m", 1)
+    max_strain = _positive(max_strain, "max_strain")
+    direction = np.random.default_rng(seed).standard_normal((n_paths, m))
+    direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), np.finfo(float).tiny)
+    return max_strain * np.linspace(0.0, 1.0, n_steps)[None, :, None] * direction[:, None, :] + 0.0   # no -0.0
 
 
 def rve_stress_histories(labels, phases, strain_history, *, tol=1e-6, device="auto", progress=False, **kwargs):

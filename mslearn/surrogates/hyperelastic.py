@@ -92,6 +92,15 @@ bound as :math:`J \to 0`, and the affine :math:`J - 1`) and fits deformation gra
 deformations: the effective energy of an RVE made of polyconvex phases need not be polyconvex in
 general, but a polyconvex surrogate is a stable, well-posed material model by construction.
 
+Small strain: the effective energy of an elasto-plastic RVE
+-----------------------------------------------------------
+:class:`StrainEnergyNetwork` is the small-strain counterpart on Mandel vectors: an energy convex in
+the strain itself (an input-convex network of the strain components and of convex norm features,
+made energy- and stress-free at zero strain), fitted to the average stresses of an RVE under
+monotonic radial loading (:func:`mslearn.datasets.radial_paths`), where J2 plasticity with
+hardening is nearly a nonlinear elastic law (the class docstring: the construction, why not the
+invariants above, and what the data must be).
+
 Classic models and baseline
 ---------------------------
 :class:`NeoHookean` (:math:`W = C_{10}(I_1 - 3)`) and :class:`MooneyRivlin` (:math:`+ C_{01}(I_2 -
@@ -134,6 +143,7 @@ discovery", Comput. Methods Appl. Mech. Eng. 403, 115731 (2023).
 """
 from __future__ import annotations
 
+import math
 import numbers
 import types
 from importlib import resources
@@ -152,7 +162,7 @@ from ._torch_estimator import NetworkPickling, fit_network
 from .mlp import MLPRegressor
 
 __all__ = ["HyperelasticNetwork", "NeoHookean", "MooneyRivlin", "NominalStressMLP", "deformation_gradient",
-           "load_treloar"]
+           "load_treloar", "StrainEnergyNetwork"]
 
 MODES = ("uniaxial", "equibiaxial", "pure_shear")
 """The incompressible test modes, in the order of their integer codes."""
@@ -890,3 +900,376 @@ class NominalStressMLP(MLPRegressor):
         """R² of ``predict(X, mode)`` against ``y``."""
         prediction = self.predict(X, mode=mode)
         return float(r2_score(_check_target(y, prediction.shape), prediction, sample_weight=sample_weight))
+
+
+# ----------------------------------------------------------------------------- small strain: an RVE's effective energy
+def _check_mandel(X, name, m=None):
+    """Mandel vectors as float64 (..., m), finite, at least one row."""
+    values = _as_numpy(X)
+    if values.ndim < 1 or values.shape[-1] < 1 or values.size == 0:
+        raise ValueError(f"{name} has shape {values.shape}; expected Mandel vectors (..., m), m = 3 in 2D "
+                         "(e11, e22, sqrt2 e12), 6 in 3D")
+    if values.ndim == 1:
+        raise ValueError(f"{name} has shape {values.shape}; expected Mandel vectors (n, m) or (..., m): one row "
+                         "per sample (reshape a single vector to (1, m))")
+    if m is not None and values.shape[-1] != m:
+        raise ValueError(f"{name} has {values.shape[-1]} Mandel components; the model was fitted with {m}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return values
+
+
+class _StrainICNN(torch.nn.Module):
+    r"""Input-convex network :math:`g(x)` of the scaled Mandel strain *x* (n, m) and the normalized energy
+    :math:`w(x) = g(x) - g(0) - \nabla g(0)\cdot x + \tfrac12 |L^\mathsf T x|^2` (``quadratic``): *x*
+    enters every layer affinely (free weights), the layer-to-layer and output weights are non-negative
+    (softplus of free parameters) with ``convex=True``, free otherwise (an ablation)."""
+
+    def __init__(self, m, hidden, convex, quadratic, n_norms, strain_scale, stress_scale):
+        super().__init__()
+        self.convex = bool(convex)
+        sizes = tuple(int(h) for h in hidden)
+        parameter = lambda *shape: torch.nn.Parameter(torch.empty(*shape, dtype=_DTYPE))  # noqa: E731
+        self.x_weight = torch.nn.ParameterList([parameter(h, m) for h in sizes])
+        self.norm_map = parameter(n_norms, m, m) if n_norms else None     # B_k, free
+        self.norm_delta_raw = parameter(n_norms) if n_norms else None     # delta_k = softplus(raw) > 0
+        self.r_raw = torch.nn.ParameterList([parameter(h, n_norms) for h in sizes + (1,)] if n_norms else [])
+        self.bias = torch.nn.ParameterList([parameter(h) for h in sizes])
+        self.z_raw = torch.nn.ParameterList([parameter(out, inp) for inp, out in zip(sizes[:-1], sizes[1:])])
+        self.out_raw = torch.nn.ParameterList([parameter(1, sizes[-1])] if sizes else [])
+        self.factor = parameter(m, m) if quadratic else None
+        self.register_buffer("strain_scale", torch.as_tensor(strain_scale, dtype=_DTYPE))
+        self.register_buffer("stress_scale", torch.as_tensor(stress_scale, dtype=_DTYPE))
+        with torch.no_grad():
+            for raw in list(self.z_raw) + list(self.out_raw) + list(self.r_raw):
+                fan_in = raw.shape[1]
+                if self.convex:   # non-negative weights uniform in (0, 2/fan_in), as in _InvariantICNN
+                    raw.copy_(torch.log(torch.expm1((torch.rand(raw.shape, dtype=_DTYPE) * 2.0 / fan_in)
+                                                    .clamp_min(1e-6))))
+                else:
+                    raw.uniform_(-fan_in ** -0.5, fan_in ** -0.5)
+            for weight in self.x_weight:
+                weight.uniform_(-1.0, 1.0)
+            for bias in self.bias:
+                bias.uniform_(-1.0, 1.0)
+            if n_norms:
+                self.norm_map.copy_(torch.eye(m, dtype=_DTYPE) + (2 * torch.rand(n_norms, m, m, dtype=_DTYPE) - 1))
+                self.norm_delta_raw.fill_(math.log(math.expm1(0.2)))    # delta = 0.2 of the largest strain
+            if self.factor is not None:
+                self.factor.copy_(torch.eye(m, dtype=_DTYPE) + 0.1 * (2 * torch.rand(m, m, dtype=_DTYPE) - 1))
+
+    def _positive(self, raw):
+        return _softplus(raw) if self.convex else raw
+
+    def nonnegative_weights(self):
+        """The weights that must be non-negative for convexity (layer to layer, output, on the norms)."""
+        return [self._positive(raw) for raw in list(self.z_raw) + list(self.out_raw) + list(self.r_raw)]
+
+    def squared_weights(self):
+        """Sum of the squared weights (biases, norm maps and the quadratic factor excluded), for ``alpha``."""
+        return sum((weight ** 2).sum() for weight in self.nonnegative_weights() + list(self.x_weight))
+
+    def norms(self, x):
+        r"""The convex features :math:`r_k = \sqrt{\delta_k^2 + |\mathbf B_k x|^2} - \delta_k` (n, K)."""
+        delta = _softplus(self.norm_delta_raw)
+        mapped = torch.einsum("kij,...j->...ki", self.norm_map, x)
+        return torch.sqrt(delta ** 2 + mapped.square().sum(-1)) - delta
+
+    def g(self, x):
+        r = self.norms(x) if self.norm_map is not None else None
+        z = None
+        for layer in range(len(self.bias)):
+            pre = x @ self.x_weight[layer].mT + self.bias[layer]
+            if r is not None:
+                pre = pre + r @ self._positive(self.r_raw[layer]).mT
+            if z is not None:
+                pre = pre + z @ self._positive(self.z_raw[layer - 1]).mT
+            z = _softplus(pre)
+        out = (z @ self._positive(self.out_raw[0]).mT)[..., 0] if z is not None else x.new_zeros(x.shape[:-1])
+        if r is not None:
+            out = out + (r @ self._positive(self.r_raw[-1]).mT)[..., 0]
+        return out
+
+    def forward(self, x, create_graph=False):
+        """The normalized energy w(x): zero with zero gradient at x = 0."""
+        w = x.new_zeros(x.shape[:-1])
+        if len(self.bias) or self.norm_map is not None:
+            zero = x.new_zeros(1, x.shape[-1]).requires_grad_(True)
+            with torch.enable_grad():
+                g0 = self.g(zero)
+                (d0,) = torch.autograd.grad(g0.sum(), zero, create_graph=create_graph)
+            w = self.g(x) - g0[0] - x @ d0[0]
+        if self.factor is not None:
+            w = w + 0.5 * (x @ self.factor).square().sum(-1)
+        return w
+
+
+def _lbfgs(network, objective, max_iter, tol, name):
+    """Full-batch L-BFGS with a strong-Wolfe line search; (loss curve, iterations)."""
+    optimizer = torch.optim.LBFGS(network.parameters(), lr=1.0, max_iter=max_iter, max_eval=2 * max_iter,
+                                  tolerance_grad=1e-14, tolerance_change=tol, history_size=50,
+                                  line_search_fn="strong_wolfe")
+    curve = []
+
+    def closure():
+        optimizer.zero_grad()
+        loss = objective()
+        loss.backward()
+        curve.append(float(loss.detach()))
+        return loss
+
+    optimizer.step(closure)
+    if not np.isfinite(curve[-1]):
+        raise RuntimeError(f"{name}: the L-BFGS objective became non-finite")
+    return curve, int(optimizer.state[next(iter(network.parameters()))].get("n_iter", len(curve)))
+
+
+class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
+    r"""Convex small-strain energy network :math:`W(\boldsymbol\varepsilon)`, stresses
+    :math:`\boldsymbol\sigma = \partial W/\partial\boldsymbol\varepsilon`: the effective energy of an RVE.
+
+    The small-strain counterpart of :class:`HyperelasticNetwork`, on Mandel vectors (2D plane strain
+    ``(e11, e22, sqrt2 e12)``, 3D ``(11, 22, 33, sqrt2 23, sqrt2 13, sqrt2 12)``, the order of
+    :func:`mslearn.homogenization.plasticity`). The Mandel basis is orthonormal, so the stress
+    vector is the gradient of *W* with respect to the strain vector and the tangent
+    :math:`\partial\boldsymbol\sigma/\partial\boldsymbol\varepsilon` its Hessian.
+
+    **Construction.** An input-convex network (Amos et al. 2017) directly in the Mandel components,
+
+    .. math:: z_1 = \sigma(\mathbf A_1 x + \mathbf N_1 r + b_1), \quad z_{k+1} = \sigma(\mathbf W_k z_k
+              + \mathbf A_{k+1} x + \mathbf N_{k+1} r + b_{k+1}), \quad g(x) = w^\mathsf T z_L + n^\mathsf T r,
+              \qquad x = \boldsymbol\varepsilon / s_\varepsilon,
+
+    with the softplus :math:`\sigma` (convex, non-decreasing), :math:`\mathbf W_k, \mathbf N_k, w, n
+    \ge 0` (:math:`\mathbf A_k` free: *x* enters affinely) and the convex **norm features**
+    :math:`r_k = \sqrt{\delta_k^2 + |\mathbf B_k x|^2} - \delta_k` (``norm_features`` of them,
+    :math:`\mathbf B_k` free *m*×*m*, :math:`\delta_k > 0` learned), is convex in
+    :math:`\boldsymbol\varepsilon`. Softplus units of affine inputs are ridge functions, poor at the
+    round, norm-like yield surfaces of J2 phases (quadratic below a strain of about
+    :math:`\delta_k`, linear beyond); with four norm features the training error on the RVE of the
+    tests falls from 0.018 to 0.012 and the held-out error from 0.028 to 0.013. The energy
+
+    .. math:: W(\boldsymbol\varepsilon) = s_\sigma s_\varepsilon\Big[g(x) - g(0) - \nabla g(0)\cdot x
+              + \tfrac12\,|\mathbf L^\mathsf T x|^2\Big]
+
+    subtracts an affine function (convexity kept) so that :math:`W(0) = 0` and
+    :math:`\boldsymbol\sigma(0) = 0` exactly, and adds a positive semi-definite quadratic form
+    (``quadratic=True``, :math:`\mathbf L` free), which a softplus network lacks: its stress saturates
+    far from the data, whereas a hardening RVE keeps a positive tangent. Hence, by construction:
+    :math:`W` convex (a positive semi-definite, **symmetric** tangent — the major symmetry of a
+    hyperelastic law; a monotone, stable material), zero energy and stress at zero strain. Anisotropy
+    costs nothing: the network sees all components, no invariants (an isotropic energy of
+    :math:`\operatorname{tr}\boldsymbol\varepsilon` and :math:`\|\operatorname{dev}\boldsymbol
+    \varepsilon\|` can only represent an isotropic law, and a random RVE is isotropic only
+    approximately). ``hidden_layer_sizes=(), norm_features=0`` leaves :math:`\tfrac12\boldsymbol\varepsilon\cdot
+    \mathbb C\boldsymbol\varepsilon` with :math:`\mathbb C = s_\sigma \mathbf L\mathbf L^\mathsf T /
+    s_\varepsilon`: a fitted linear elastic law. The scales are the largest Mandel norm of the
+    training strains and the root-mean-square training stress (scalars: a per-component scaling would
+    break :math:`\boldsymbol\sigma = \nabla W`).
+
+    **Why not HyperelasticNetwork at small strain?** With :math:`\mathbf F = \mathbf I +
+    \boldsymbol\varepsilon`, :math:`I_1 - 3 \approx 2\operatorname{tr}\boldsymbol\varepsilon +
+    \|\boldsymbol\varepsilon\|^2`: an energy convex and non-decreasing in :math:`I_1, I_2` has a
+    shear secant modulus :math:`\approx 2(\psi_{,1} + 2\psi_{,2})` that can only *grow* with the
+    strain — stiffening, like rubber — and cannot bend over at yield as a plastic RVE does (measured
+    on the RVE of the tests, :math:`\mathbf P \approx \boldsymbol\sigma` in plane strain: mean relative
+    stress error 0.41 on held-out radial paths, no better than linear elasticity's 0.46, against 0.013
+    here). Polyconvexity in these invariants is the right constraint for rubber, not for the effective
+    law of a plastic composite.
+
+    **What the data must be.** An energy exists only for a path-independent response. An
+    elasto-plastic RVE loaded *proportionally* (:func:`mslearn.datasets.radial_paths`, no unloading)
+    is close to one — J2 with hardening under proportional loading is deformation (Hencky)
+    plasticity, a nonlinear elastic law — and its radial response is then learned as the gradient of
+    an effective energy. Unloading and non-proportional paths are outside this model (they need
+    internal variables: :class:`~mslearn.surrogates.RecurrentRegressor`).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Widths of the input-convex network's hidden layers (``()`` with ``norm_features=0``: linear
+        elasticity; needs ``quadratic=True``).
+    norm_features : int
+        Number *K* of convex norm features :math:`r_k` (``0``: a plain input-convex network).
+    convex : bool
+        ``False`` frees the signs of the layer-to-layer and output weights: the same energy
+        architecture, not convex (an ablation; the stress is still a gradient, so the tangent stays
+        symmetric).
+    quadratic : bool
+        Add the positive semi-definite quadratic form :math:`\tfrac12|\mathbf L^\mathsf T x|^2`.
+    alpha : float
+        L2 penalty on the network's weights (not on :math:`\mathbf L`, :math:`\mathbf B_k`). Smaller
+        than :class:`HyperelasticNetwork`'s: at 1e-4 the unpenalized quadratic form wins and the
+        network is switched off (a linear fit, held-out error 0.12 instead of 0.013).
+    solver, max_iter, tol, learning_rate_init, random_state, device
+        As in :class:`HyperelasticNetwork` (L-BFGS or Adam).
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The network, with ``strain_scale`` and ``stress_scale`` buffers.
+    n_components_ : int
+        Mandel components *m* (3 or 6 for the solver's layouts; any *m* >= 1 is accepted).
+    loss_, loss_curve_, n_iter_
+        As in :class:`HyperelasticNetwork`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.surrogates.hyperelastic import StrainEnergyNetwork
+    >>> eps = np.random.default_rng(0).uniform(-0.02, 0.02, (200, 3))
+    >>> sigma = eps * (1.0 + 30 * np.abs(eps))          # a stiffening law, the gradient of an energy
+    >>> model = StrainEnergyNetwork(random_state=0, device="cpu").fit(eps, sigma)
+    >>> bool(model.score(eps, sigma) > 0.999), float(model.energy(np.zeros((1, 3)))[0])
+    (True, 0.0)
+    """
+
+    _fitted_attribute = "network_"
+
+    def __init__(self, hidden_layer_sizes=(16,), *, norm_features=4, convex=True, quadratic=True, alpha=1e-6,
+                 solver="lbfgs", max_iter=500, tol=1e-12, learning_rate_init=1e-2, random_state=0, device="auto"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.norm_features = norm_features
+        self.convex = convex
+        self.quadratic = quadratic
+        self.alpha = alpha
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate_init = learning_rate_init
+        self.random_state = random_state
+        self.device = device
+
+    def _check_settings(self):
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not all(
+                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes = {sizes!r}; expected a tuple of integers >= 1 (() with "
+                             "quadratic=True gives a linear elastic law)")
+        norms = self.norm_features
+        if isinstance(norms, bool) or not isinstance(norms, numbers.Integral) or norms < 0:
+            raise ValueError(f"norm_features = {norms!r}; expected an integer >= 0")
+        if not sizes and not norms and not self.quadratic:
+            raise ValueError("hidden_layer_sizes=(), norm_features=0 and quadratic=False is the zero energy")
+        if self.solver not in ("lbfgs", "adam"):
+            raise ValueError(f"solver = {self.solver!r}; expected 'lbfgs' or 'adam'")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"max_iter = {self.max_iter!r}; expected an integer >= 1")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:
+            raise ValueError(f"alpha = {self.alpha!r}; expected a number >= 0")
+        for name in ("tol", "learning_rate_init"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(f"{name} = {value!r}; expected a positive number")
+        integer_seed(self.random_state)
+
+    def _energy_scaled(self, x, create_graph=False):
+        """Energy (in the units of stress x strain) of the scaled strains x (a tensor)."""
+        net = self.network_
+        return net.stress_scale * net.strain_scale * net(x, create_graph=create_graph)
+
+    def _stress_scaled(self, x, create_graph=False):
+        x = x if x.requires_grad else x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(self.network_(x, create_graph=True).sum(), x, create_graph=create_graph)
+        return self.network_.stress_scale * grad
+
+    def fit(self, X, y):
+        """Fit the energy to stresses; always starts from new weights drawn with ``random_state``.
+
+        Parameters
+        ----------
+        X : array_like, shape (..., m)
+            Mandel strains, any leading axes (e.g. ``(n_paths, n_steps, m)`` of
+            :func:`mslearn.datasets.radial_paths`): every row is a sample.
+        y : array_like, same shape
+            Mandel stresses (e.g. from :func:`mslearn.datasets.rve_stress_histories`).
+        """
+        self._check_settings()
+        strain = _check_mandel(X, "X")
+        stress = _check_mandel(y, "y")
+        if stress.shape != strain.shape:
+            raise ValueError(f"y has shape {stress.shape}; expected the shape of X, {strain.shape}")
+        m = strain.shape[-1]
+        strain, stress = strain.reshape(-1, m), stress.reshape(-1, m)
+        device = resolve_device(self.device)
+        norms = np.linalg.norm(strain, axis=1)
+        strain_scale = float(norms.max()) if norms.max() > 0 else 1.0
+        rms = float(np.sqrt(np.mean(stress ** 2)))
+        stress_scale = rms if rms > 0 else 1.0
+        x = torch.as_tensor(strain / strain_scale, dtype=_DTYPE, device=device)
+        target = torch.as_tensor(stress / stress_scale, dtype=_DTYPE, device=device)
+        with seeded(self.random_state, device=device):
+            self.network_ = _StrainICNN(m, self.hidden_layer_sizes, self.convex, self.quadratic, self.norm_features,
+                                        strain_scale, stress_scale).to(device)
+        self.n_components_ = m
+
+        def loss_of(rows):
+            prediction = self._stress_scaled(x[rows], create_graph=True) / self.network_.stress_scale
+            return ((prediction - target[rows]) ** 2).mean()
+
+        def objective(rows):
+            return loss_of(rows) + self.alpha / 2 * self.network_.squared_weights()
+
+        everything = torch.arange(len(x), device=device)
+        with cpu_threads(1, device):     # a network of a few hundred weights: one thread is fastest
+            if self.solver == "lbfgs":
+                self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, lambda: objective(everything), self.max_iter,
+                                                        self.tol, type(self).__name__)
+            else:
+                HyperelasticNetwork._fit_adam(self, objective, len(x), device)   # the shared Adam loop
+            self.loss_ = float(loss_of(everything).detach())
+        self.network_.eval()
+        return self
+
+    # -- evaluation -----------------------------------------------------------------------------------
+    def _inputs(self, X):
+        """(scaled strains as a tensor (n, m), leading shape, the original input or None for numpy)."""
+        check_is_fitted(self, self._fitted_attribute)
+        net = self.network_
+        device = net.stress_scale.device
+        if isinstance(X, torch.Tensor):
+            if X.ndim < 2 or X.shape[-1] != self.n_components_:
+                raise ValueError(f"X has shape {tuple(X.shape)}; expected (..., {self.n_components_})")
+            tensor = X.to(device=device, dtype=_DTYPE)
+        else:
+            tensor = torch.as_tensor(_check_mandel(X, "X", self.n_components_), device=device)
+        return tensor / net.strain_scale, tensor.shape[:-1]
+
+    def energy(self, X):
+        """The energy density :math:`W(\\boldsymbol\\varepsilon)` (..., ) at the Mandel strains ``X``
+        (..., m); zero at zero strain; a tensor (on the graph if ``X`` requires grad) when ``X`` is one."""
+        x, _ = self._inputs(X)
+        keep = isinstance(X, torch.Tensor) and X.requires_grad
+        with torch.set_grad_enabled(keep):
+            W = self._energy_scaled(x, create_graph=keep)
+        return like(W if keep else W.detach(), X)
+
+    def predict(self, X):
+        """The stress :math:`\\partial W/\\partial\\boldsymbol\\varepsilon` (..., m) at the Mandel strains
+        ``X`` (..., m), by autograd; zero at zero strain."""
+        x, _ = self._inputs(X)
+        keep = isinstance(X, torch.Tensor) and X.requires_grad
+        sigma = self._stress_scaled(x, create_graph=keep)
+        return like(sigma if keep else sigma.detach(), X)
+
+    def tangent(self, X):
+        """The tangent :math:`\\partial^2 W/\\partial\\boldsymbol\\varepsilon^2` (..., m, m) at ``X``
+        (..., m): symmetric by construction, positive semi-definite with ``convex=True``."""
+        x, shape = self._inputs(X)
+        x = x.detach().reshape(-1, x.shape[-1]).requires_grad_(True)
+        with torch.enable_grad():
+            sigma = self._stress_scaled(x, create_graph=True)
+            rows = [torch.autograd.grad(sigma[:, i].sum(), x, retain_graph=True)[0] for i in range(sigma.shape[1])]
+        tangent = torch.stack(rows, dim=1) / self.network_.strain_scale
+        return like(tangent.detach().reshape(*shape, *tangent.shape[1:]), X)
+
+    def score(self, X, y, sample_weight=None):
+        """R² of ``predict(X)`` against the stresses ``y``, variance-weighted over the components."""
+        prediction = np.asarray(self.predict(_check_mandel(X, "X", getattr(self, "n_components_", None))))
+        truth = _check_mandel(y, "y")
+        if truth.shape != prediction.shape:
+            raise ValueError(f"y has shape {truth.shape}; expected {prediction.shape}")
+        m = prediction.shape[-1]
+        return float(r2_score(truth.reshape(-1, m), prediction.reshape(-1, m), sample_weight=sample_weight,
+                              multioutput="variance_weighted"))

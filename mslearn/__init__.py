@@ -17,7 +17,8 @@ deployment      saving and loading trained models with the versions that made th
 sensitivity     variance-based (Sobol) sensitivity analysis and permutation importance
 plotting        parity, residual, training-history and structure plots
 nn              network building blocks of the torch models (periodic convolution, symmetries, seeding)
-optimization    topology optimization, Bayesian optimization: designing with the solver and surrogates
+optimization    topology, Bayesian, evolutionary and tandem inverse design with the solver and surrogates
+multiscale      concurrent two-scale simulation: macro FE (scikit-fem) with FFT RVE laws (FE²) or learned laws
 ==============  =======================================================================================
 
 Conventions
@@ -69,6 +70,7 @@ _SUBMODULES = {
     "sensitivity",
     "nn",
     "optimization",
+    "multiscale",
 }
 
 

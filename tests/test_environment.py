@@ -46,7 +46,7 @@ def test_version_and_device():
 
 
 # import names that differ from the distribution names
-IMPORT_TO_PYPI = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
+IMPORT_TO_PYPI = {"sklearn": "scikit-learn", "yaml": "pyyaml", "skfem": "scikit-fem"}
 
 
 def _third_party_imports(folder):

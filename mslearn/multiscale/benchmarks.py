@@ -1,0 +1,150 @@
+r"""Benchmark problems of the macroscopic solver with known answers.
+
+* Cook's membrane (Cook 1974): a tapered panel, corners :math:`(0,0), (48,44), (48,60), (0,44)`,
+  clamped on the left edge, a total shear force 1 spread uniformly over the right edge. Plane
+  stress, :math:`E = 1`, :math:`\nu = 1/3`: the vertical displacement of the upper right corner
+  :math:`(48, 60)` converges to 23.96 (Simo & Rifai 1990 and many since; ``corner_displacement``).
+  ``mid_edge_displacement`` is that at the middle of the loaded edge :math:`(48, 52)`.
+* Plate with a circular hole under uniaxial tension :math:`\sigma_\infty` (Kirsch 1898): the hoop
+  stress at the hole's edge on the axis normal to the load is :math:`3\sigma_\infty` in an infinite
+  plate. A quarter of a square plate (symmetry conditions), a structured mesh graded towards the hole.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import skfem
+
+from .fe import FEResult, LinearElastic, elastic_stiffness, solve
+
+__all__ = ["CooksMembraneResult", "PlateWithHoleResult", "cooks_membrane", "plate_with_hole"]
+
+
+def _mesh(X, Y, quads):
+    """A structured mesh on the nodes ``X, Y`` ``(n+1, m+1)``: quadrilaterals, or each split in two triangles."""
+    nx, ny = X.shape[0] - 1, X.shape[1] - 1
+    index = np.arange((nx + 1) * (ny + 1)).reshape(nx + 1, ny + 1)
+    a, b, c, d = index[:-1, :-1], index[1:, :-1], index[1:, 1:], index[:-1, 1:]     # counter-clockwise
+    p = np.stack([X.ravel(), Y.ravel()])
+    if quads:
+        return skfem.MeshQuad(p, np.stack([a.ravel(), b.ravel(), c.ravel(), d.ravel()]))
+    t = np.concatenate([np.stack([a, b, c]).reshape(3, -1), np.stack([a, c, d]).reshape(3, -1)], axis=1)
+    return skfem.MeshTri(p, t)
+
+
+@dataclass
+class CooksMembraneResult:
+    """Result of :func:`cooks_membrane`.
+
+    Attributes
+    ----------
+    mid_edge_displacement : float
+        Vertical displacement at the middle of the loaded edge, :math:`(48, 52)`.
+    corner_displacement : float
+        Vertical displacement at the upper right corner :math:`(48, 60)` (the classic reference, 23.96).
+    fe : FEResult
+        The solution: ``fe.mesh``, ``fe.displacement``, ``fe.stress`` at ``fe.points``.
+    """
+
+    mid_edge_displacement: float
+    corner_displacement: float
+    fe: FEResult
+
+    @property
+    def mesh(self):
+        return self.fe.mesh
+
+    @property
+    def displacement(self):
+        return self.fe.displacement
+
+    @property
+    def stress(self):
+        return self.fe.stress
+
+
+def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, element="P2", load=1.0, load_steps=1,
+                   tol=1e-10, max_iter=25):
+    r"""Cook's membrane on an ``n`` x ``n`` mesh (module docstring).
+
+    Parameters
+    ----------
+    n : int
+        Elements along each edge (quadrilaterals, or twice as many triangles).
+    E, nu, plane
+        Linear elastic material (``plane="stress"`` or ``"strain"``) when ``material`` is None.
+    material : callable, optional
+        Any law for :func:`~mslearn.multiscale.solve` (plane strain for the RVE laws), instead.
+    element : {"P2", "P1", "Q2", "Q1"}
+    load : float
+        Total vertical force on the right edge.
+    load_steps, tol, max_iter
+        As in :func:`~mslearn.multiscale.solve`.
+
+    Returns
+    -------
+    CooksMembraneResult
+    """
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n={n!r}; expected a positive number of elements per edge")
+    xi, eta = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1), indexing="ij")
+    X, Y = 48 * xi, 44 * xi + eta * (44 - 28 * xi)
+    mesh = _mesh(X, Y, element.startswith("Q")).with_boundaries(
+        {"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 48 - 1e-9})
+    law = material if material is not None else LinearElastic(elastic_stiffness(E, nu, plane))
+    fe = solve(mesh, law, element=element, dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.0, load / 16)},
+               load_steps=load_steps, tol=tol, max_iter=max_iter)
+    uy = fe.displacement_at([[48.0, 52.0], [48.0, 60.0]])[:, 1]
+    return CooksMembraneResult(mid_edge_displacement=float(uy[0]), corner_displacement=float(uy[1]), fe=fe)
+
+
+@dataclass
+class PlateWithHoleResult:
+    """Result of :func:`plate_with_hole`.
+
+    Attributes
+    ----------
+    stress_concentration : float
+        :math:`K_t = \\sigma_{11}(0, a) / \\sigma_\\infty` at the edge of the hole on the axis normal to the load
+        (Kirsch: 3 for an infinite plate), from the displacement gradient there.
+    fe : FEResult
+    """
+
+    stress_concentration: float
+    fe: FEResult
+
+
+def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stress", element="P2", grading=1.15):
+    r"""A square plate of side ``width`` with a central hole of ``radius`` under uniaxial tension 1 along
+    :math:`x_1`, one quarter modelled with symmetry conditions (:math:`u_1 = 0` on :math:`x_1 = 0`,
+    :math:`u_2 = 0` on :math:`x_2 = 0`).
+
+    The mesh maps ``n`` radial x ``2n`` circumferential elements from the hole (a polygon through its
+    nodes) to the outer edges, element sizes growing by ``grading`` per ring away from the hole.
+
+    Returns
+    -------
+    PlateWithHoleResult
+    """
+    a, L = float(radius), width / 2
+    if not (0 < a < L / 2):
+        raise ValueError(f"radius={radius!r}, width={width!r}; expected 0 < radius < width / 4")
+    s = np.linspace(0, 1, 2 * n + 1)                                     # along the hole and the outer edges
+    theta = s * math.pi / 2
+    inner = a * np.stack([np.cos(theta), np.sin(theta)])
+    right, top = np.stack([np.full_like(s, L), 2 * s * L]), np.stack([(2 - 2 * s) * L, np.full_like(s, L)])
+    outer = np.where(s <= 0.5, right, top)
+    ring = np.cumsum(np.concatenate([[0.0], grading ** np.arange(n)]))
+    r = ring / ring[-1]                                                   # 0 at the hole, 1 outside
+    X = (1 - r)[None, :] * inner[0][:, None] + r[None, :] * outer[0][:, None]
+    Y = (1 - r)[None, :] * inner[1][:, None] + r[None, :] * outer[1][:, None]
+    mesh = _mesh(X, Y, element.startswith("Q")).with_boundaries({
+        "symmetry_x": lambda x: x[0] < 1e-9, "symmetry_y": lambda x: x[1] < 1e-9,
+        "loaded": lambda x: x[0] > L - 1e-9})
+    fe = solve(mesh, LinearElastic(elastic_stiffness(E, nu, plane)), element=element,
+               dirichlet={"symmetry_x": (0.0, None), "symmetry_y": (None, 0.0)}, traction={"loaded": (1.0, 0.0)})
+    corner = [[1e-9 * a, (1 + 1e-9) * a]]                                # just inside the corner (0, a)
+    stress = elastic_stiffness(E, nu, plane) @ fe.strain_at(corner)[0]
+    return PlateWithHoleResult(stress_concentration=float(stress[0]), fe=fe)

@@ -1,0 +1,462 @@
+r"""Macroscopic small-strain finite elements in 2D with Newton iterations for a material law.
+
+The boundary value problem
+--------------------------
+Find the displacement :math:`u` on :math:`\Omega\subset\mathbb R^2` with :math:`u = \lambda\,\bar u`
+on :math:`\Gamma_D` and, for every admissible variation :math:`v` (:math:`v = 0` on :math:`\Gamma_D`),
+
+.. math:: R(u; v) = \int_\Omega \sigma(\varepsilon(u)) : \varepsilon(v)\,dA
+          - \lambda\int_{\Gamma_N} \bar t\cdot v\,ds = 0,
+          \qquad \varepsilon(u) = \operatorname{sym}\nabla u ,
+
+with the load factor :math:`\lambda` raised in load steps :math:`\lambda_1 < \lambda_2 < \dots`.
+The material law acts at the quadrature points: ``law(strain) -> (stress, tangent)`` on Mandel
+vectors ``(n_points, 3)`` = :math:`(\varepsilon_{11}, \varepsilon_{22}, \sqrt2\varepsilon_{12})`,
+with the tangent :math:`\mathbb C = \partial\sigma/\partial\varepsilon` ``(n_points, 3, 3)``; in
+Mandel notation :math:`\sigma:\varepsilon(v) = \sigma\cdot\varepsilon(v)`. A law with history
+(plasticity, an RVE) keeps its state per point and has a ``commit()`` method, called once a load step
+has converged: every evaluation within a step starts from the committed state (backward Euler), so
+the Newton iterates never pollute the history.
+
+Newton's method on the discrete residual :math:`R(u) = f_{int}(u) - \lambda f_{ext}`,
+
+.. math:: K(u_k)\,\delta u = -R(u_k),\qquad
+          K = \int_\Omega B^T\,\mathbb C\,B\,dA,\qquad f_{int} = \int_\Omega B^T\sigma\,dA ,
+
+on the free degrees of freedom (the prescribed ones take their new values before the first
+iteration), stops when :math:`\|R_{free}\| \le \mathrm{tol}\,\max(\|\lambda f_{ext}\|, \|f_{int}\|)`
+(:math:`f_{int}` over all degrees of freedom, so reactions set the scale of a displacement-driven
+problem). With the consistent tangent the convergence is quadratic.
+
+Checks before solving: every element has a Jacobian of one sign at its quadrature points (a twisted
+quadrilateral has not), and the two elements sharing an interior edge lie on opposite sides of it (a
+folded, i.e. inverted, element does not), because scikit-fem sorts triangle vertices and the sign of
+the Jacobian alone says nothing; the prescribed degrees of freedom must remove the three rigid-body
+modes (translations, rotation), else :math:`K` is singular; the law's outputs must have the right
+shapes and be finite.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import skfem
+import torch
+from skfem.helpers import dot, sym_grad
+
+from .._backend import progress_bar
+from ..homogenization.plasticity import radial_return
+from ..homogenization.solver import ConvergenceWarning
+from ..homogenization.tensors import isotropic_stiffness
+
+__all__ = ["FEResult", "LinearElastic", "J2Plasticity", "elastic_stiffness", "solve", "integration_points"]
+
+SQRT2 = math.sqrt(2.0)
+# (mesh, element, quadrature order): exact stiffness on affine triangles (1 and 3 points), Gauss 2x2 and 3x3
+ELEMENTS = {"P1": (skfem.MeshTri, skfem.ElementTriP1, 1), "P2": (skfem.MeshTri, skfem.ElementTriP2, 2),
+            "Q1": (skfem.MeshQuad, skfem.ElementQuad1, 3), "Q2": (skfem.MeshQuad, skfem.ElementQuad2, 5)}
+
+
+# ----------------------------------------------------------------------------- material laws
+def elastic_stiffness(E, nu, plane="strain"):
+    r"""Isotropic Mandel stiffness ``(3, 3)`` of plane strain or plane stress.
+
+    Plane strain is the in-plane block of the 3D tensor (:func:`~mslearn.homogenization.tensors.isotropic_stiffness`);
+    plane stress (:math:`\sigma_{33} = 0`) is :math:`\frac{E}{1-\nu^2}\begin{pmatrix}1&\nu&0\\ \nu&1&0\\
+    0&0&1-\nu\end{pmatrix}` (the Mandel shear entry is :math:`2\mu = E/(1+\nu)`).
+    """
+    if not (isinstance(E, numbers.Real) and E > 0 and math.isfinite(E)):
+        raise ValueError(f"E={E!r}; expected a finite Young's modulus > 0")
+    if not (isinstance(nu, numbers.Real) and -1 < nu < 0.5):
+        raise ValueError(f"nu={nu!r}; expected a Poisson's ratio -1 < nu < 0.5")
+    if plane == "strain":
+        return isotropic_stiffness(E, nu, ndim=2)
+    if plane == "stress":
+        return E / (1 - nu**2) * np.array([[1.0, nu, 0.0], [nu, 1.0, 0.0], [0.0, 0.0, 1.0 - nu]])
+    raise ValueError(f"plane={plane!r}; expected 'strain' or 'stress'")
+
+
+class LinearElastic:
+    r"""Linear elasticity :math:`\sigma = \mathbb C\,\varepsilon` at every point.
+
+    Parameters
+    ----------
+    stiffness : array, ``(3, 3)`` or ``(n_points, 3, 3)``
+        Symmetric positive definite Mandel stiffness, shared or one per quadrature point (for
+        example homogenized or learned effective tensors; points in the order of
+        :func:`integration_points`).
+    """
+
+    def __init__(self, stiffness):
+        C = np.asarray(stiffness, dtype=float)
+        if C.shape[-2:] != (3, 3) or C.ndim not in (2, 3):
+            raise ValueError(f"stiffness has shape {C.shape}; expected (3, 3) or (n_points, 3, 3) Mandel matrices")
+        if not np.isfinite(C).all():
+            raise ValueError("stiffness contains NaN or inf; expected finite Mandel matrices")
+        if not np.allclose(C, np.swapaxes(C, -1, -2), rtol=1e-8, atol=1e-12 * np.abs(C).max()):
+            raise ValueError("stiffness is not symmetric; expected symmetric Mandel matrices")
+        if np.linalg.eigvalsh(C).min() <= 0:
+            raise ValueError("stiffness is not positive definite")
+        self.stiffness = C
+
+    def __call__(self, strain):
+        C = np.broadcast_to(self.stiffness, (len(strain), 3, 3))
+        return np.einsum("nij,nj->ni", C, strain), C
+
+
+class J2Plasticity:
+    r"""Plane-strain J2 elasto-plasticity with linear isotropic hardening at every point.
+
+    The radial return of :func:`mslearn.homogenization.plasticity.radial_return` (same equations as
+    the FFT RVE solver, so that an FE² computation with a homogeneous RVE must reproduce it) with
+    its consistent tangent, the in-plane block of :math:`\tilde\lambda\,\mathbf 1\otimes\mathbf 1 +
+    2\tilde\mu\,\mathbb I + c\,n\otimes n`. State per point: plastic strain (3D Mandel) and
+    equivalent plastic strain, committed by :meth:`commit`.
+
+    Parameters
+    ----------
+    E, nu, yield_stress, hardening : float
+        Young's modulus, Poisson's ratio, initial yield stress, linear hardening modulus :math:`H \ge 0`.
+    """
+
+    def __init__(self, E, nu, yield_stress, hardening=0.0):
+        C = elastic_stiffness(E, nu)                                    # checks E and nu
+        lam, mu = C[0, 1], C[2, 2] / 2
+        if not (yield_stress > 0 and hardening >= 0):
+            raise ValueError(f"yield_stress={yield_stress!r}, hardening={hardening!r}; expected > 0 and >= 0")
+        self.material = tuple(np.float64(v) for v in (lam + 2 * mu / 3, mu, yield_stress, hardening))
+        self.plastic_strain = self.equivalent_plastic_strain = self._trial = None
+
+    def __call__(self, strain):
+        n = len(strain)
+        if self.plastic_strain is None or len(self.plastic_strain) != n:
+            self.plastic_strain, self.equivalent_plastic_strain = np.zeros((n, 6)), np.zeros((n, 1))
+        eps = np.zeros((n, 6))
+        eps[:, [0, 1, 5]] = strain
+        t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        sigma, eps_p, alpha, (lam, two_mu, c, nrm) = radial_return(
+            t(eps), t(self.plastic_strain), t(self.equivalent_plastic_strain), tuple(map(t, self.material)))
+        self._trial = (eps_p.numpy(), alpha.numpy())
+        lam, two_mu, c, nrm = (a.numpy() for a in (lam, two_mu, c, nrm))
+        one = np.array([1.0, 1.0, 0.0])
+        nrm = nrm[:, [0, 1, 5]]
+        tangent = (lam[:, :, None] * one[None, :, None] * one[None, None, :] + two_mu[:, :, None] * np.eye(3)
+                   + c[:, :, None] * nrm[:, :, None] * nrm[:, None, :])
+        return sigma.numpy()[:, [0, 1, 5]], tangent
+
+    def commit(self):
+        """The state of the last evaluation becomes the committed state."""
+        self.plastic_strain, self.equivalent_plastic_strain = self._trial
+
+
+# ----------------------------------------------------------------------------- assembly
+def _mandel(eps):
+    """Symmetric 2x2 tensors ``(2, 2, ...)`` to Mandel ``(3, ...)``."""
+    return np.stack([eps[0, 0], eps[1, 1], SQRT2 * eps[0, 1]])
+
+
+@skfem.BilinearForm
+def _stiffness_form(u, v, w):
+    return np.einsum("ij...,i...,j...->...", w["C"], _mandel(sym_grad(v)), _mandel(sym_grad(u)))
+
+
+@skfem.LinearForm
+def _internal_force_form(v, w):
+    return np.einsum("i...,i...->...", w["S"], _mandel(sym_grad(v)))
+
+
+@skfem.LinearForm
+def _traction_form(v, w):
+    return dot(w["t"], v)
+
+
+def _points_last(a, shape):
+    """Per-point arrays ``(n_points, ...)`` to scikit-fem's ``(..., n_elements, n_quadrature)``."""
+    return np.moveaxis(a.reshape(shape + a.shape[1:]), (0, 1), (-2, -1))
+
+
+def integration_points(mesh, element="P2"):
+    """Coordinates ``(n_points, 2)`` of the quadrature points, in the order the law sees them
+    (element by element); useful to give each point its own microstructure or stiffness."""
+    basis = _basis(mesh, element)
+    return basis.mapping.F(basis.X).reshape(2, -1).T
+
+
+def _basis(mesh, element):
+    if element not in ELEMENTS:
+        raise ValueError(f"element={element!r}; expected one of {sorted(ELEMENTS)}")
+    mesh_type, element_type, order = ELEMENTS[element]
+    if not isinstance(mesh, mesh_type):
+        raise ValueError(f"element={element!r} needs a {mesh_type.__name__}, got a {type(mesh).__name__}")
+    if element == "P1":                   # constant strain: the centroid rule (scikit-fem's lowest has 3 points)
+        centroid = (np.full((2, 1), 1 / 3), np.array([0.5]))
+        return skfem.Basis(mesh, skfem.ElementVector(element_type()), quadrature=centroid)
+    return skfem.Basis(mesh, skfem.ElementVector(element_type()), intorder=order)
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_mesh(mesh, basis):
+    """Degenerate, twisted or inverted (folded) elements raise ValueError (module docstring)."""
+    J = basis.mapping.detDF(basis.X)                                       # (n_elements, n_quadrature)
+    scale = np.abs(J).max()
+    bad = (np.abs(J).min(1) <= 1e-12 * scale) | (np.sign(J).min(1) != np.sign(J).max(1))
+    if bad.any():
+        raise ValueError(f"elements {np.flatnonzero(bad)[:10].tolist()} are degenerate or inverted (their Jacobian "
+                         "vanishes or changes sign); expected a valid mesh")
+    interior = np.flatnonzero(mesh.f2t[1] >= 0)
+    p0, p1 = (mesh.p[:, mesh.facets[k, interior]] for k in (0, 1))
+    centroid = mesh.p[:, mesh.t].mean(1)
+    cross = lambda a, b: a[0] * b[1] - a[1] * b[0]                          # noqa: E731
+    sides = [cross(p1 - p0, centroid[:, mesh.f2t[k, interior]] - p0) for k in (0, 1)]
+    folded = interior[sides[0] * sides[1] >= 0]
+    if len(folded):
+        elements = np.unique(mesh.f2t[:, folded]).tolist()[:10]
+        raise ValueError(f"elements {elements} are inverted (they overlap a neighbour across a shared edge); "
+                         "expected a valid mesh")
+
+
+def _check_rigid_body_modes(basis, fixed):
+    """The prescribed degrees of freedom must remove both translations and the rotation."""
+    x, y = basis.doflocs
+    modes = np.zeros((basis.N, 3))
+    modes[0::2, 0] = 1.0                                # u^1 and u^2 interleave in scikit-fem's ElementVector
+    modes[1::2, 1] = 1.0
+    modes[0::2, 2], modes[1::2, 2] = -y[0::2], x[1::2]
+    if len(fixed) == 0 or np.linalg.matrix_rank(modes[fixed], tol=1e-10 * np.abs(modes).max()) < 3:
+        raise ValueError("the Dirichlet conditions leave rigid-body modes (a translation or the rotation) free, "
+                         "so the stiffness is singular; fix more displacement components")
+
+
+def _check_law_output(out, n, where):
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise ValueError(f"the material law returned {type(out).__name__} ({where}); expected (stress, tangent)")
+    stress, tangent = (np.asarray(a, dtype=float) for a in out)
+    if stress.shape != (n, 3) or tangent.shape != (n, 3, 3):
+        raise ValueError(f"the material law returned stress {stress.shape} and tangent {tangent.shape} ({where}); "
+                         f"expected ({n}, 3) and ({n}, 3, 3) for {n} points")
+    if not (np.isfinite(stress).all() and np.isfinite(tangent).all()):
+        raise ValueError(f"the material law returned NaN or inf ({where}); expected finite stress and tangent")
+    return stress, tangent
+
+
+# ----------------------------------------------------------------------------- boundary conditions
+def _facets(mesh, where):
+    if isinstance(where, str):
+        if where not in (mesh.boundaries or {}):
+            raise ValueError(f"boundary {where!r} is not a named boundary of the mesh "
+                             f"(named: {sorted(mesh.boundaries or {})})")
+        return mesh.boundaries[where]
+    return mesh.facets_satisfying(where, boundaries_only=True)
+
+
+def _dirichlet(basis, dirichlet):
+    """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``."""
+    dofs, values = [], []
+    for where, value in (dirichlet or {}).items():
+        view = basis.get_dofs(_facets(basis.mesh, where))
+        for component in range(2):
+            d = view.all([f"u^{component + 1}"])
+            if callable(value):
+                v = np.asarray(value(basis.doflocs[:, d]), dtype=float)[component]
+            elif value[component] is None:
+                continue
+            else:
+                v = np.full(len(d), float(value[component]))
+            dofs.append(d)
+            values.append(v)
+    if not dofs:
+        return np.zeros(0, int), np.zeros(0)
+    dofs, values = np.concatenate(dofs), np.concatenate(values)
+    dofs, first = np.unique(dofs, return_index=True)
+    return dofs, values[first]
+
+
+def _external_force(basis, traction):
+    """Nodal forces at load factor 1 of ``{boundary: (tx, ty) or callable(x) -> (2, ...)}``."""
+    f = np.zeros(basis.N)
+    for where, value in (traction or {}).items():
+        facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where))
+        x = np.array(facet_basis.global_coordinates())
+        if callable(value):
+            t = np.asarray(value(x), dtype=float)
+        else:
+            t = np.asarray(value, dtype=float)[:, None, None] + np.zeros_like(x)
+        f += _traction_form.assemble(facet_basis, t=t)
+    return f
+
+
+def _load_factors(load_steps):
+    if isinstance(load_steps, numbers.Integral) and not isinstance(load_steps, bool):
+        if load_steps < 1:
+            raise ValueError(f"load_steps={load_steps!r}; expected a positive integer or increasing load factors")
+        return np.arange(1, load_steps + 1) / load_steps
+    factors = np.asarray(load_steps, dtype=float)
+    if factors.ndim != 1 or len(factors) == 0 or not np.isfinite(factors).all():
+        raise ValueError(f"load_steps={load_steps!r}; expected a positive integer or a sequence of load factors")
+    return factors
+
+
+# ----------------------------------------------------------------------------- the solver
+@dataclass
+class FEResult:
+    """Result of :func:`solve` (the values of the last converged load step unless said otherwise).
+
+    Attributes
+    ----------
+    mesh, basis : scikit-fem Mesh and vector Basis
+        ``basis.probes(points)`` interpolates ``displacement`` (see :meth:`displacement_at`).
+    displacement : ndarray, ``(n_dofs,)``
+        Nodal displacements, scikit-fem's interleaved order ``(u1, u2)`` per node.
+    points : ndarray, ``(n_points, 2)``
+        Quadrature point coordinates, in the order of ``strain`` and ``stress``.
+    weights : ndarray, ``(n_points,)``
+        Quadrature weights times the Jacobian: :math:`\\int f\\,dA = \\sum f(x_p) w_p`.
+    strain, stress : ndarray, ``(n_points, 3)``
+        Mandel strain and stress :math:`(\\cdot_{11}, \\cdot_{22}, \\sqrt2\\,\\cdot_{12})` at the points.
+    load_factors : ndarray, ``(n_steps,)``
+        Load factors of the converged load steps.
+    displacements, reactions : ndarray, ``(n_steps, n_dofs)``
+        Displacements and nodal reactions :math:`f_{int} - \\lambda f_{ext}` (non-zero on prescribed
+        degrees of freedom) after every converged load step.
+    newton_iterations : ndarray of int, ``(n_steps,)``
+    residuals : list of lists of float
+        Per load step, the relative residual before each Newton correction and at the end.
+    converged : bool
+        False if a load step did not converge (the result then stops at the last converged one).
+    """
+
+    mesh: object
+    basis: object = field(repr=False)
+    displacement: np.ndarray = field(repr=False)
+    points: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    strain: np.ndarray = field(repr=False)
+    stress: np.ndarray = field(repr=False)
+    load_factors: np.ndarray
+    displacements: np.ndarray = field(repr=False)
+    reactions: np.ndarray = field(repr=False)
+    newton_iterations: np.ndarray
+    residuals: list
+    converged: bool
+
+    def displacement_at(self, points):
+        """Displacements ``(n, 2)`` at the coordinates ``points`` ``(n, 2)``."""
+        points = np.asarray(points, dtype=float).reshape(-1, 2)
+        return (self.basis.probes(points.T) @ self.displacement).reshape(2, -1).T
+
+    def strain_at(self, points):
+        """Mandel strains ``(n, 3)`` at the coordinates ``points`` ``(n, 2)``, from the displacement gradient
+        of the element found at each point (strains jump across elements)."""
+        x = np.asarray(points, dtype=float).reshape(-1, 2).T
+        b = self.basis
+        cells = b.mesh.element_finder(mapping=b.mapping)(*x)
+        X = b.mapping.invF(x[:, :, None], tind=cells)
+        grad = sum(b.elem.gbasis(b.mapping, X, k, tind=cells)[0].grad
+                   * self.displacement[b.element_dofs[k, cells]][:, None] for k in range(b.Nbfun))
+        return _mandel(0.5 * (grad + np.swapaxes(grad, 0, 1)))[..., 0].T
+
+
+def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_steps=1, tol=1e-10, max_iter=25,
+          progress=False):
+    r"""Small-strain 2D finite elements with Newton iterations (see the module docstring).
+
+    Parameters
+    ----------
+    mesh : skfem.MeshTri or skfem.MeshQuad
+        With named boundaries (``mesh.with_boundaries({...})``) when boundaries are given by name.
+    material : callable
+        ``material(strain) -> (stress, tangent)``: Mandel ``(n_points, 3) -> (n_points, 3), (n_points, 3, 3)``
+        for all quadrature points at once (:class:`LinearElastic`, :class:`J2Plasticity`, the RVE laws of
+        :mod:`mslearn.multiscale`); with history, a ``commit()`` method called after each converged step.
+    element : {"P2", "P1", "Q2", "Q1"}
+        Lagrange triangles (P) or quadrilaterals (Q) of degree 1 or 2, one per displacement component;
+        quadrature points per element (the law's points): P1 1, P2 3, Q1 2x2, Q2 3x3.
+    dirichlet : dict
+        ``{boundary: (ux, uy)}`` with ``None`` for a free component, or ``{boundary: f}`` with
+        ``f(x) -> (2, n)`` for coordinates ``x`` ``(2, n)``; ``boundary`` a name of ``mesh.boundaries``
+        or a marker ``f(x) -> bool``. Values are scaled by the load factor.
+    traction : dict, optional
+        ``{boundary: (tx, ty)}`` (force per length) or ``{boundary: f}``, ``f(x) -> (2, ...)``; scaled
+        by the load factor.
+    load_steps : int or sequence of float
+        Number of equal load steps to load factor 1, or the load factors themselves.
+    tol : float
+        Relative residual ending a Newton iteration (module docstring).
+    max_iter : int
+        Newton corrections per load step; reaching it warns (:class:`~mslearn.homogenization.ConvergenceWarning`)
+        and stops the load stepping.
+    progress : bool
+        Show a progress bar over the load steps.
+
+    Returns
+    -------
+    FEResult
+    """
+    if not callable(material):
+        raise ValueError(f"material is {type(material).__name__}; expected a callable strain -> (stress, tangent)")
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise ValueError(f"tol={tol!r}; expected a positive number")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
+    basis = _basis(mesh, element)
+    _check_mesh(mesh, basis)
+    fixed, prescribed = _dirichlet(basis, dirichlet)
+    _check_rigid_body_modes(basis, fixed)
+    free = np.setdiff1d(np.arange(basis.N), fixed)
+    f_ext = _external_force(basis, traction)
+    factors = _load_factors(load_steps)
+    shape = basis.dx.shape                                            # (n_elements, n_quadrature)
+    n = math.prod(shape)
+
+    def strain_of(u):
+        return _mandel(sym_grad(basis.interpolate(u))).reshape(3, -1).T
+
+    u = np.zeros(basis.N)
+    done, displacements, reactions, newton, residuals = [], [], [], [], []
+    converged = True
+    bar = progress_bar(progress, len(factors), "FE (Newton)")
+    for step, lam in enumerate(factors):
+        u_step = u.copy()
+        u_step[fixed] = lam * prescribed
+        history = []
+        for k in range(max_iter + 1):
+            strain = strain_of(u_step)
+            stress, tangent = _check_law_output(material(strain), n, f"load step {step}, Newton iteration {k}")
+            f_int = _internal_force_form.assemble(basis, S=_points_last(stress, shape))
+            R = f_int - lam * f_ext
+            scale = max(np.linalg.norm(lam * f_ext), np.linalg.norm(f_int))
+            history.append(float(np.linalg.norm(R[free]) / scale) if scale > 0 else 0.0)
+            if history[-1] <= tol or k == max_iter:
+                break
+            K = _stiffness_form.assemble(basis, C=_points_last(tangent, shape))
+            u_step += skfem.solve(*skfem.condense(K, -R, D=fixed))
+        residuals.append(history)
+        if history[-1] > tol:
+            converged = False
+            warnings.warn(f"FE: Newton did not converge in load step {step} (load factor {lam:g}): relative residual "
+                          f"{history[-1]:.3e} > tol={tol:g} after max_iter={max_iter} corrections; stopping at the "
+                          "last converged step (use more load steps)", ConvergenceWarning, stacklevel=2)
+            break
+        if hasattr(material, "commit"):
+            material.commit()
+        u = u_step
+        done.append(lam)
+        newton.append(k)
+        displacements.append(u.copy())
+        reactions.append(R)
+        final = (strain, stress)
+        if bar is not None:
+            bar.set_postfix(newton=k, residual=f"{history[-1]:.1e}")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if not done:
+        final = (np.full((n, 3), np.nan), np.full((n, 3), np.nan))
+    return FEResult(mesh=mesh, basis=basis, displacement=u, points=basis.mapping.F(basis.X).reshape(2, -1).T,
+                    weights=basis.dx.reshape(-1), strain=final[0], stress=final[1], load_factors=np.array(done),
+                    displacements=np.array(displacements).reshape(-1, basis.N),
+                    reactions=np.array(reactions).reshape(-1, basis.N), newton_iterations=np.array(newton, int),
+                    residuals=residuals, converged=converged)

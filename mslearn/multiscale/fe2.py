@@ -1,0 +1,173 @@
+r"""FE²: material laws whose stress and tangent at every macroscopic point come from an FFT RVE.
+
+Scale separation (Feyel & Chaboche 2000; Miehe 2002; Kouznetsova, Geers & Brekelmans 2002): the
+macroscopic strain :math:`\bar\varepsilon` of a quadrature point is the mean strain of its periodic
+RVE, the macroscopic stress the mean stress (Hill–Mandel), and the macroscopic tangent the
+derivative of the one with respect to the other:
+
+.. math:: \bar\sigma(\bar\varepsilon) = \langle\sigma(\bar\varepsilon + \tilde\varepsilon)\rangle,\qquad
+          \bar{\mathbb C} = \frac{\partial\bar\sigma}{\partial\bar\varepsilon} .
+
+All quadrature points' RVEs are solved as one batch of the FFT solvers of
+:mod:`mslearn.homogenization` (one call per macroscopic Newton iteration).
+
+* Linear (:class:`FFTElasticity`): :math:`\bar{\mathbb C} = C^*` is the effective tensor, computed
+  once; the macroscopic problem is then single-scale FE with :math:`C^*`.
+* J2 plasticity (:class:`FFTPlasticity`): every RVE keeps its state :math:`(\varepsilon^p_n,
+  \alpha_n)` per voxel, committed with the macroscopic load step. The consistent macroscopic tangent
+  at the converged RVE state is, with :math:`C^{alg}` the voxels' algorithmic tangent and
+  :math:`x_j` the compatible fluctuations solving :math:`\mathbb G\,C^{alg}(e_j + x_j) = 0` for the
+  unit strains :math:`e_j` (three more CG solves, batched),
+
+  .. math:: \bar{\mathbb C}_{ij} = \langle C^{alg}(e_j + x_j)\rangle_i ,
+
+  the exact derivative of :math:`\bar\sigma`, so that the macroscopic Newton iteration converges
+  quadratically.
+
+Why the private state of :mod:`mslearn.homogenization.plasticity`: its public ``plasticity`` runs a
+whole strain history from the virgin state and returns neither the state nor the tangent, so FE²
+through it would re-run every RVE's full history at every macroscopic iteration (cost growing with
+the number of load steps) with a finite-difference tangent (four RVE solves per point, superlinear
+at best). The RVE cell (``_Cell``: return mapping, Newton–Krylov with line search, ``commit``) is
+used directly instead; the tangent reuses the solver's CG.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from .._backend import device as resolve_device
+from .._backend import to_torch
+from .._validation import check_labels, check_properties
+from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
+from ..homogenization.solver import ConvergenceWarning, elasticity
+from .fe import LinearElastic
+
+__all__ = ["FFTElasticity", "FFTPlasticity"]
+
+
+def _per_point(labels, batch, n):
+    """Labels ``(n, *spatial)`` for ``n`` points from one RVE or one per point."""
+    if not batch:
+        return labels[None].expand(n, *labels.shape)
+    if len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} RVEs (batch=True) but the mesh has {n} quadrature points; "
+                         "expected one RVE per point (see integration_points)")
+    return labels
+
+
+class FFTElasticity(LinearElastic):
+    r"""Linear FE² law: at each point :math:`\bar\sigma = C^*\bar\varepsilon` with the effective
+    stiffness :math:`C^*` of the RVE (plane strain), from :func:`mslearn.homogenization.elasticity`.
+
+    Parameters
+    ----------
+    labels : array of int, ``(*spatial)`` 2D, or ``(n_points, *spatial)`` with ``batch=True``
+        One RVE for every point (solved once), or one per quadrature point (all solved as one batch;
+        order of :func:`~mslearn.multiscale.integration_points`).
+    phases : sequence
+        As in :func:`~mslearn.homogenization.elasticity`.
+    batch : bool
+        Whether ``labels`` has a leading axis of one RVE per point (never guessed).
+    tol, max_iter, device
+        Of the FFT solver.
+
+    Attributes
+    ----------
+    stiffness : ndarray, ``(3, 3)`` or ``(n_points, 3, 3)``
+        The effective Mandel stiffnesses.
+    """
+
+    def __init__(self, labels, phases, *, batch=False, tol=1e-10, max_iter=None, device="auto"):
+        result = elasticity(labels, phases, batch=batch, tol=tol, max_iter=max_iter, device=device)
+        C = np.asarray(result.effective.detach().cpu() if torch.is_tensor(result.effective) else result.effective)
+        super().__init__(0.5 * (C + np.swapaxes(C, -1, -2)))
+
+
+class FFTPlasticity:
+    r"""Nonlinear FE² law: each point's stress is the mean stress of its J2 elasto-plastic FFT RVE
+    (plane strain), the tangent the consistent macroscopic tangent (module docstring); history per
+    RVE voxel, committed by :meth:`commit`.
+
+    Parameters
+    ----------
+    labels : array of int, ``(*spatial)`` 2D, or ``(n_points, *spatial)`` with ``batch=True``
+        One RVE (copied to every point) or one per quadrature point.
+    phases : sequence of dict
+        ``{"E", "nu", "yield_stress", "hardening"}`` per label, as in :func:`~mslearn.homogenization.plasticity`.
+    batch : bool
+        Whether ``labels`` has a leading axis of one RVE per point (never guessed).
+    tol : float
+        Relative equilibrium residual of the RVE Newton iterations; the macroscopic Newton iteration
+        cannot get below about this.
+    max_iter, cg_max_iter : int
+        RVE Newton corrections per call, CG iterations per correction.
+    device, dtype
+        Torch device and dtype of the RVE fields.
+
+    Attributes
+    ----------
+    rve_newton_iterations : list of int
+        RVE Newton corrections of every call (the largest over the points).
+    """
+
+    def __init__(self, labels, phases, *, batch=False, tol=1e-11, max_iter=30, cg_max_iter=2000, device="auto",
+                 dtype=torch.float64):
+        check_properties(phases, name="phases")
+        ndim = check_labels(labels, batch=batch, n_phases=len(phases))
+        if ndim != 2:
+            raise ValueError(f"labels has {ndim} spatial axes; the macroscopic problem is 2D, expected 2D RVEs")
+        self.device, self.dtype, self.batch = resolve_device(device), dtype, batch
+        self.labels = to_torch(labels, self.device).long()
+        self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)
+        self.tol, self.max_iter, self.cg_max_iter = tol, max_iter, cg_max_iter
+        self.cell = None
+        self.rve_newton_iterations = []
+
+    def _start(self, n):
+        lab = _per_point(self.labels, self.batch, n)
+        spatial = tuple(lab.shape[1:])
+        self.cell = _Cell(tuple(self.table[:, k][lab][:, None] for k in range(4)), spatial, [], self.dtype, self.device)
+        self.e = torch.zeros(n, 1, 3, *spatial, dtype=self.dtype, device=self.device)
+        self.E = torch.zeros(n, 3, dtype=self.dtype, device=self.device)
+
+    def __call__(self, strain):
+        if self.cell is None or len(strain) != len(self.E):
+            self._start(len(strain))
+        E = torch.as_tensor(np.asarray(strain), dtype=self.dtype, device=self.device)
+        with torch.no_grad():
+            e = self.e + (E - self.E)[:, None, :, None, None]       # the last iterate, shifted: compatible
+            history, k, _, failed = self.cell.solve(e, E, self.tol, self.max_iter, self.cg_max_iter)
+            if failed:
+                warnings.warn(f"FFTPlasticity: the RVEs of points {failed[:10]} did not converge (relative residual "
+                              f"{history[-1]:.2e} > tol={self.tol:g}); use smaller load steps", ConvergenceWarning,
+                              stacklevel=2)
+            self.e, self.E = e, E
+            self.rve_newton_iterations.append(k)
+            stress = self.cell.sigma.mean((3, 4))[:, 0]
+            tangent = self._tangent(e)
+        return stress.cpu().numpy(), tangent.cpu().numpy()
+
+    def _tangent(self, e):
+        r"""The consistent macroscopic tangent :math:`\langle C^{alg}(e_j + x_j)\rangle` (module docstring)."""
+        _, _, K = self.cell.respond(e)
+        B, spatial = len(e), tuple(e.shape[3:])
+        unit = torch.eye(3, dtype=e.dtype, device=e.device).reshape(1, 3, 3, 1, 1).expand(B, 3, 3, *spatial)
+        b = -self.cell.G(K(unit))
+        eta = torch.full((B,), max(self.tol, math.sqrt(torch.finfo(e.dtype).eps) * 1e-4), dtype=e.dtype,
+                         device=e.device)
+        x, _ = _conjugate_gradients(self.cell.G, K, b, eta, self.cg_max_iter)
+        C = K(unit + x).mean((3, 4)).transpose(1, 2)            # (B, i, j) = <C_alg (e_j + x_j)>_i
+        return 0.5 * (C + C.transpose(1, 2))
+
+    def commit(self):
+        """The RVE state of the last evaluation becomes the committed state of the next load step."""
+        self.cell.commit()
+
+    @property
+    def equivalent_plastic_strain(self):
+        """Committed mean equivalent plastic strain per point ``(n_points,)``."""
+        return self.cell.alpha.mean((1, 2, 3)).cpu().numpy()

@@ -1,0 +1,217 @@
+"""mslearn.multiscale: macroscopic FE (benchmarks, patch test, input checks) and FE² (linear, J2, learned)."""
+import math
+
+import numpy as np
+import pytest
+import skfem
+
+from mslearn.homogenization import ConvergenceWarning, elasticity
+from mslearn.homogenization.bounds import laminate_stiffness
+from mslearn.multiscale import (FFTElasticity, FFTPlasticity, J2Plasticity, LearnedElasticity, LinearElastic,
+                                SurrogateLaw, cooks_membrane, elastic_stiffness, integration_points,
+                                plate_with_hole, solve)
+
+STIFF = {"E": 1.0, "nu": 0.3, "yield_stress": 0.02, "hardening": 0.1}
+SOFT = {"E": 1.0, "nu": 0.3, "yield_stress": 0.01, "hardening": 0.05}
+
+
+def _square(n, element, distortion=0.0, seed=0):
+    """[0, 1]^2 in n x n quadrilaterals (or triangles), interior nodes moved by up to ``distortion / n``."""
+    mesh_type = skfem.MeshQuad if element.startswith("Q") else skfem.MeshTri
+    mesh = mesh_type.init_tensor(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
+    p = mesh.p.copy()
+    interior = np.flatnonzero((p > 1e-9).all(0) & (p < 1 - 1e-9).all(0))
+    p[:, interior] += distortion / n * np.random.default_rng(seed).uniform(-1, 1, (2, len(interior)))
+    return mesh_type(p, mesh.t)
+
+
+# ----------------------------------------------------------------------------- macroscopic FE
+def test_cooks_membrane_converges_to_the_reference():
+    """Plane stress, E = 1, nu = 1/3: the vertical displacement at (48, 52) tends to 23.96-23.97."""
+    values = [cooks_membrane(n, element="Q2").mid_edge_displacement for n in (8, 16, 32)]
+    assert values[0] < values[1] < values[2] < 23.97
+    assert 23.955 < values[2]
+    rate = (values[1] - values[0]) / (values[2] - values[1])
+    extrapolated = values[2] + (values[2] - values[1]) / (rate - 1)          # Richardson
+    assert 23.96 < extrapolated < 23.975
+    p2 = cooks_membrane(16, element="P2")
+    assert abs(p2.mid_edge_displacement - values[1]) < 0.05 and p2.fe.newton_iterations.tolist() == [1]
+    assert p2.stress.shape == (len(p2.fe.points), 3) and p2.displacement.shape == (p2.fe.basis.N,)
+
+
+def test_plate_with_a_small_hole_concentrates_stress_three_times():
+    result = plate_with_hole(24, radius=1.0, width=80.0)
+    assert 2.97 < result.stress_concentration < 3.06
+    far = result.fe.strain_at([[39.0, 39.0]])[0]
+    assert np.allclose(elastic_stiffness(1.0, 0.3, "stress") @ far, [1, 0, 0], atol=0.02)   # the applied tension
+
+
+@pytest.mark.parametrize("element", ["P1", "P2", "Q1", "Q2"])
+def test_patch_test_reproduces_a_linear_field_to_machine_precision(element):
+    mesh = _square(3, element, distortion=0.3).with_boundaries({"edge": lambda x: np.ones(x.shape[1], bool)})
+    A, b = np.array([[0.01, 0.02], [-0.005, 0.03]]), np.array([0.1, -0.2])
+    exact = lambda x: A @ x + b[:, None]                                         # noqa: E731
+    C = elastic_stiffness(2.0, 0.25, "strain")
+    result = solve(mesh, LinearElastic(C), element=element, dirichlet={"edge": exact})
+    dofs = np.arange(result.basis.N)
+    error = np.abs(result.displacement - exact(result.basis.doflocs)[dofs % 2, dofs])     # (u1, u2) interleave
+    strain = np.array([A[0, 0], A[1, 1], math.sqrt(2) * (A[0, 1] + A[1, 0]) / 2])
+    assert error.max() < 1e-14
+    assert np.abs(result.stress - C @ strain).max() < 1e-14
+
+
+def test_input_errors_are_clear():
+    mesh = _square(3, "Q1").with_boundaries({"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 1 - 1e-9})
+    law = LinearElastic(elastic_stiffness(1.0, 0.3))
+    clamp, pull = {"left": (0.0, 0.0)}, {"right": (1.0, 0.0)}
+    with pytest.raises(ValueError, match="rigid-body"):
+        solve(mesh, law, element="Q1", dirichlet={"left": (0.0, None)}, traction=pull)
+    with pytest.raises(ValueError, match="rigid-body"):
+        solve(mesh, law, element="Q1", dirichlet={lambda x: (x[0] < 1e-9) & (x[1] < 1e-9): (0.0, 0.0)})
+    with pytest.raises(ValueError, match=r"expected \(\d+, 3\) and \(\d+, 3, 3\)"):
+        solve(mesh, lambda e: (e[:, :2], np.zeros((len(e), 3, 3))), element="Q1", dirichlet=clamp, traction=pull)
+    with pytest.raises(ValueError, match="NaN"):
+        solve(mesh, lambda e: (e * np.nan, np.zeros((len(e), 3, 3))), element="Q1", dirichlet=clamp, traction=pull)
+    with pytest.raises(ValueError, match="needs a MeshTri"):
+        solve(mesh, law, element="P2", dirichlet=clamp)
+    for element in ("Q1", "P1"):                                        # a node pushed through its neighbours
+        folded = _square(3, element)
+        p = folded.p.copy()
+        p[:, np.flatnonzero(np.isclose(p, 1 / 3).all(0))] = [[0.9], [0.5]]
+        with pytest.raises(ValueError, match="inverted"):
+            solve(type(folded)(p, folded.t), law, element=element, dirichlet={lambda x: x[0] < 1e-9: (0.0, 0.0)})
+
+
+def test_newton_failure_warns_with_the_load_step_and_stops():
+    with pytest.warns(ConvergenceWarning, match=r"load step 0 .*relative residual"):
+        result = cooks_membrane(2, element="P1", plane="strain", material=J2Plasticity(1.0, 0.3, 0.02, 0.1),
+                                load_steps=2, max_iter=2)
+    assert not result.fe.converged and len(result.fe.load_factors) == 0
+
+
+def test_j2_macro_newton_is_quadratic():
+    result = cooks_membrane(3, element="P1", material=J2Plasticity(1.0, 0.3, 0.02, 0.1), load_steps=4)
+    assert result.fe.converged
+    _assert_quadratic(result.fe.residuals)
+
+
+def _assert_quadratic(residuals, floor=1e-10):
+    """log r_{k+1} / log r_k >= 1.8 once r_k < 1e-2 (above the floor set by the RVE tolerance)."""
+    pairs = [(a, b) for history in residuals for a, b in zip(history, history[1:]) if a < 1e-2 and b > floor]
+    assert len(pairs) >= 3
+    orders = [math.log(b) / math.log(a) for a, b in pairs]
+    assert min(orders) > 1.8, orders
+
+
+# ----------------------------------------------------------------------------- FE²
+def _laminate(n=8, layers=3):
+    labels = np.zeros((n, n), dtype=int)
+    labels[:layers] = 1                     # layers normal to axis 0
+    return labels
+
+
+def test_linear_fe2_with_a_laminate_rve_equals_fe_with_the_laminate_tensor():
+    phases = [{"E": 1.0, "nu": 0.3}, {"E": 10.0, "nu": 0.2}]
+    law = FFTElasticity(_laminate(), phases)
+    exact = laminate_stiffness([5 / 8, 3 / 8], phases, axis=0, ndim=2)
+    assert np.abs(law.stiffness - exact).max() < 1e-8 * np.abs(exact).max()
+    fe2 = cooks_membrane(4, material=law)
+    fe = cooks_membrane(4, material=LinearElastic(exact))
+    assert abs(fe2.mid_edge_displacement - fe.mid_edge_displacement) < 1e-7 * abs(fe.mid_edge_displacement)
+
+
+def test_linear_fe2_one_rve_per_point_is_one_batch_and_matches_per_point_tensors():
+    mesh = _square(2, "P1")
+    points = integration_points(mesh, "P1")
+    layers = 1 + (points[:, 0] * 6).astype(int)                    # a graded laminate: 1..6 layers of 8
+    labels = np.stack([_laminate(8, k) for k in layers])
+    phases = [{"E": 1.0, "nu": 0.3}, {"E": 5.0, "nu": 0.25}]
+    law = FFTElasticity(labels, phases, batch=True)
+    exact = np.stack([laminate_stiffness([1 - k / 8, k / 8], phases, axis=0, ndim=2) for k in layers])
+    assert law.stiffness.shape == (len(points), 3, 3)
+    assert np.abs(law.stiffness - exact).max() < 1e-8 * np.abs(exact).max()
+    mesh = mesh.with_boundaries({"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 1 - 1e-9})
+    bc = dict(element="P1", dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.3, 0.1)})
+    difference = solve(mesh, law, **bc).displacement - solve(mesh, LinearElastic(exact), **bc).displacement
+    assert np.abs(difference).max() < 1e-9
+
+
+def test_fe2_through_the_nonlinear_rve_path_equals_fe_with_the_homogenized_tensor():
+    """Elastic phases (yield_stress = inf) through FFTPlasticity: batched RVE solves and the consistent
+    macroscopic tangent reproduce single-scale FE with C* in one Newton correction."""
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:6, 3:7] = 1
+    elastic = [{"E": 1.0, "nu": 0.3, "yield_stress": math.inf}, {"E": 8.0, "nu": 0.2, "yield_stress": math.inf}]
+    C = elasticity(labels, [(1.0, 0.3), (8.0, 0.2)], tol=1e-12).effective
+    fe2 = cooks_membrane(2, element="P1", material=FFTPlasticity(labels, elastic, device="cpu"))
+    fe = cooks_membrane(2, element="P1", material=LinearElastic(0.5 * (C + C.T)))
+    assert fe2.fe.newton_iterations.tolist() == [1]
+    assert np.abs(fe2.fe.displacement - fe.fe.displacement).max() < 1e-8 * np.abs(fe.fe.displacement).max()
+
+
+def test_fe2_with_a_homogeneous_plastic_rve_equals_fe_with_the_local_j2_law():
+    kw = dict(element="P1", load_steps=3)
+    fe2 = cooks_membrane(2, material=FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], device="cpu"), **kw)
+    local = cooks_membrane(2, material=J2Plasticity(1.0, 0.3, 0.02, 0.1), **kw)
+    assert fe2.fe.converged and local.fe.converged
+    assert np.abs(fe2.fe.stress - local.fe.stress).max() < 1e-10
+    assert abs(fe2.mid_edge_displacement - local.mid_edge_displacement) < 1e-9 * abs(local.mid_edge_displacement)
+
+
+def test_fe2_two_phase_plasticity_keeps_history_and_converges_quadratically():
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:6, 2:6] = 1
+    law = FFTPlasticity(labels, [STIFF, SOFT], device="cpu")
+    result = cooks_membrane(3, element="P1", material=law, load_steps=4)
+    assert result.fe.converged
+    assert law.equivalent_plastic_strain.max() > 0.05                   # the RVEs yielded and remember it
+    _assert_quadratic(result.fe.residuals, floor=1e-10)
+    elastic = cooks_membrane(3, element="P1", plane="strain")
+    assert result.mid_edge_displacement > 1.5 * elastic.mid_edge_displacement       # softer than elastic
+
+
+# ----------------------------------------------------------------------------- learned laws
+def test_learned_effective_tensor_drives_the_macroscopic_problem():
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    phases = [{"E": 1.0, "nu": 0.3}, {"E": 4.0, "nu": 0.3}]
+    train = np.arange(0, 9)                                               # 0..8 layers of 8
+    C = FFTElasticity(np.stack([_laminate(8, k) for k in train]), phases, batch=True).stiffness
+    model = make_pipeline(PolynomialFeatures(4), LinearRegression()).fit(train[:, None] / 8,
+                                                                          LearnedElasticity.targets(C))
+    mesh = _square(2, "P2").with_boundaries({"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 1 - 1e-9})
+    fraction = 0.2 + 0.6 * integration_points(mesh, "P2")[:, :1]
+    law = LearnedElasticity(model, fraction)
+    exact = np.stack([laminate_stiffness([1 - f, f], phases, axis=0, ndim=2) for f in fraction[:, 0]])
+    assert np.abs(law.stiffness - exact).max() < 0.01 * np.abs(exact).max()
+    bc = dict(element="P2", dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.1, 0.0)})
+    u, u_exact = solve(mesh, law, **bc).displacement, solve(mesh, LinearElastic(exact), **bc).displacement
+    assert np.abs(u - u_exact).max() < 0.01 * np.abs(u_exact).max()
+
+
+def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_samples():
+    phases = [{"E": 1.0, "nu": 0.3}, {"E": 10.0, "nu": 0.2}]
+    rve = FFTElasticity(_laminate(), phases)
+    calls = []
+
+    def surrogate(strain):                       # a learned law; here exact, counting the points it answers
+        calls.append(len(strain))
+        return rve(strain)
+
+    reference = cooks_membrane(2, element="P1", material=rve)
+    box = np.quantile(np.abs(reference.fe.strain), 0.5, axis=0)
+    law = SurrogateLaw(surrogate, rve, lower=-box, upper=box)
+    mixed = cooks_membrane(2, element="P1", material=law)
+    outside = law.outside
+    assert 0 < outside.sum() < len(outside) and sum(calls) > 0
+    assert len(law.new_strain) == outside.sum()             # one sample per point outside, at the converged state
+    assert np.allclose(law.new_stress, law.new_strain @ rve.stiffness.T)
+    assert np.allclose(mixed.fe.displacement, reference.fe.displacement, rtol=0, atol=1e-10)
+    law.update(surrogate)                                   # retrained on the samples: the range covers them
+    assert (law.upper >= np.abs(reference.fe.strain[outside]).max(0) - 1e-12).any() and len(law.new_strain) == 0
+    wrong = SurrogateLaw(LinearElastic(0.5 * rve.stiffness), rve, lower=[0, 0, 0], upper=[0, 0, 0])
+    assert np.allclose(cooks_membrane(2, element="P1", material=wrong).fe.displacement, reference.fe.displacement)
+    with pytest.raises(ValueError, match="lower"):
+        SurrogateLaw(rve, rve, lower=[1, 0, 0], upper=[0, 1, 1])

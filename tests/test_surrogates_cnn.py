@@ -299,3 +299,37 @@ def test_gpu_training_loads_on_cpu(data, tmp_path):
     model = CNNRegressor(channels=(8, 16), max_iter=3, device="cuda").fit(images, K)
     loaded = deployment.load(deployment.save(model, tmp_path / "cnn_gpu"))
     np.testing.assert_allclose(loaded.predict(images_test), model.predict(images_test), rtol=1e-4)
+
+
+def test_warm_start_fine_tunes_the_pretrained_network_and_checks_it_fits():
+    """Transfer learning: pretrained on ellipses, fine-tuned on a few disk images, the model starts from its
+    trained weights (its first fine-tuning epoch is far below a fresh network's) and keeps the first fit's
+    scaling; images with other phases or settings for another network are rejected."""
+    from mslearn.structures import random_inclusions
+
+    pre_images = ellipses(120, 16, seed=1)
+    pre_K = np.asarray(conductivity(pre_images, CONTRAST, batch=True, tol=1e-6, device="cpu").effective)
+    disks = np.stack([random_inclusions((16, 16), 0.3, radius=3, seed=i) for i in range(20)])
+    disk_K = np.asarray(conductivity(disks, CONTRAST, batch=True, tol=1e-6, device="cpu").effective)
+    settings = dict(channels=(8, 16), max_iter=20, validation_fraction=0.0, random_state=0, device="cpu",
+                    cpu_threads=1)
+    model = CNNRegressor(**settings).fit(pre_images, pre_K)
+    scaling = model.component_mean_.copy()
+    pretrained = [p.detach().clone() for p in model.network_.parameters()]
+    model.set_params(warm_start=True, max_iter=3)
+    model.fit(disks, disk_K)
+    np.testing.assert_array_equal(model.component_mean_, scaling)            # the first fit's scaling is kept
+    moved = max(float((p.detach() - q).abs().max()) for p, q in zip(model.network_.parameters(), pretrained))
+    assert 0 < moved < 1.0                                                     # continued, not re-initialized
+    fresh = CNNRegressor(**{**settings, "max_iter": 3}).fit(disks, disk_K)
+    # the pretrained start: its first epoch's loss is below a fresh network's first epoch (a factor 2 margin)
+    assert model.history_["train"][0] < 0.5 * fresh.history_["train"][0]
+    three_phase = disks.copy()
+    three_phase[:, :2] = 2
+    with pytest.raises(ValueError, match="warm_start: the images contain label 2"):
+        model.fit(three_phase, disk_K)
+    with pytest.raises(ValueError, match="warm_start: the settings"):
+        model.set_params(channels=(8, 32)).fit(disks, disk_K)
+    # warm_start=False starts afresh, as before
+    again = CNNRegressor(**settings).fit(pre_images, pre_K)
+    np.testing.assert_allclose(again.predict(disks), CNNRegressor(**settings).fit(pre_images, pre_K).predict(disks))

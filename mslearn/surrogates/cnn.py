@@ -188,6 +188,13 @@ class CNNRegressor(TorchRegressor):
     cpu_threads : int, optional
         Torch CPU threads during ``fit``/``predict`` (restored afterwards); ``None`` keeps torch's
         setting. ``1`` is often faster for small images on shared or busy cores.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues from the
+        trained network instead of a fresh one — **fine-tuning** for transfer learning (pretrain on
+        one microstructure family, ``set_params(warm_start=True)``, fit on a few samples of another).
+        The input encoding and the target scaling of the first fit are kept (a few new samples would
+        estimate them poorly, and the network's weights are tuned to them); the new images must use
+        the phase labels and the target shape the network was built for, else ``fit`` raises.
 
     Attributes
     ----------
@@ -217,7 +224,7 @@ class CNNRegressor(TorchRegressor):
     def __init__(self, ndim=2, channels=(16, 32, 64), convs_per_block=1, activation="gelu", phase_features=None,
                  tensor="cholesky", augment=True, tta=False, target="conductivity", *, learning_rate_init=3e-3,
                  lr_schedule="cosine", max_iter=40, batch_size=32, weight_decay=0.0, validation_fraction=0.15,
-                 patience=20, random_state=0, device="auto", cpu_threads=None, progress=False):
+                 patience=20, random_state=0, device="auto", cpu_threads=None, warm_start=False, progress=False):
         self.ndim = ndim
         self.channels = channels
         self.convs_per_block = convs_per_block
@@ -229,6 +236,7 @@ class CNNRegressor(TorchRegressor):
         self.tta = tta
         self.lr_schedule = lr_schedule
         self.cpu_threads = cpu_threads
+        self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
 
@@ -359,6 +367,8 @@ class CNNRegressor(TorchRegressor):
         labels = self._check_images(X, fitting=True)
         K = self._check_targets(y, len(labels))
         d = self.ndim
+        if self.warm_start and hasattr(self, "network_"):
+            return self._train(labels, K, fine_tune=True)
         self.n_phases_ = int(labels.max()) + 1 if self.phase_features is None else len(self.phase_features)
         if self.phase_features is None and self.n_phases_ < 2:
             self.n_phases_ = 2
@@ -377,15 +387,24 @@ class CNNRegressor(TorchRegressor):
         self.component_std_[self.component_std_ < 1e-12 * max(1.0, np.abs(components).max())] = 1.0
         self.scale_ = float(np.mean(np.trace(K, axis1=1, axis2=2)) / K.shape[1])
         self.n_features_in_ = self.n_phases_
+        return self._train(labels, K, fine_tune=False)
 
+    def _train(self, labels, K, fine_tune):
+        d = self.ndim
+        group = symmetry_group(d)
+        actions = np.stack([tensor_action(R, self.target) for R in group])
         device = resolve_device(self.device)
+        if fine_tune:
+            self._check_fine_tuning(labels)
+            self.network_.to(device)
         train, validation, generator = split_train_validation(self, len(labels))
         X = self._encode(labels, device)
         Y = torch.as_tensor(K, dtype=torch.float32, device=device)
         n_out = self._size() * (self._size() + 1) // 2
-        with seeded(self.random_state):
-            self.network_ = _TensorCNN(d, X.shape[1], tuple(self.channels), self.convs_per_block, n_out,
-                                       activation(self.activation)).to(device)
+        if not fine_tune:
+            with seeded(self.random_state):
+                self.network_ = _TensorCNN(d, X.shape[1], tuple(self.channels), self.convs_per_block, n_out,
+                                           activation(self.activation)).to(device)
         actions_t = torch.as_tensor(actions, dtype=torch.float32, device=device)
         train_t = torch.as_tensor(train, device=device)
 
@@ -416,6 +435,23 @@ class CNNRegressor(TorchRegressor):
 
         fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
         return self
+
+    def _check_fine_tuning(self, labels):
+        """The fitted network can read these images and the settings describe it: else a clear error."""
+        high = int(labels.max())
+        if high >= self.n_phases_:
+            raise ValueError(f"warm_start: the images contain label {high}, but the network was trained on labels "
+                             f"0..{self.n_phases_ - 1}; fine-tuning needs the same phases (describe other "
+                             "materials through phase_features, with as many features as in the first fit)")
+        n_out = self._size() * (self._size() + 1) // 2
+        fresh = _TensorCNN(self.ndim, len(self._features()), tuple(self.channels), self.convs_per_block, n_out,
+                           activation(self.activation))
+        shapes = [tuple(p.shape) for p in fresh.parameters()]
+        fitted = [tuple(p.shape) for p in self.network_.parameters()]
+        if shapes != fitted:
+            raise ValueError("warm_start: the settings (channels, convs_per_block, phase_features, ndim, target) "
+                             "describe a network of other shapes than the fitted one; fine-tune with the "
+                             "settings of the first fit")
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, X, *, tta=None):

@@ -6,7 +6,9 @@ quadrature point is a callable ``strain -> (stress, tangent)`` on Mandel vectors
 :mod:`mslearn.homogenization`): a closed-form law (:class:`LinearElastic`, :class:`J2Plasticity`),
 an FFT RVE per point (:class:`FFTElasticity`, :class:`FFTPlasticity`: FE², all points' RVEs one
 batch) or a learned law (:class:`LearnedElasticity`, :class:`SurrogateLaw`, with fallback to the RVE
-outside the training range). Benchmarks with known answers: :func:`cooks_membrane`,
+outside the training range; :class:`EnergyLaw`, a trained effective energy: FE-ANN, with
+:func:`enrichment_loop` adding RVE data where the solution leaves the training range and
+:func:`field_errors` to compare with FE²). Benchmarks with known answers: :func:`cooks_membrane`,
 :func:`plate_with_hole`.
 
 Why scikit-fem, and what is hand-written
@@ -27,7 +29,8 @@ Modules: :mod:`.fe` (solver, laws), :mod:`.fe2` (RVE laws), :mod:`.surrogate` (l
 from .benchmarks import CooksMembraneResult, PlateWithHoleResult, cooks_membrane, plate_with_hole
 from .fe import FEResult, J2Plasticity, LinearElastic, elastic_stiffness, integration_points, solve
 from .fe2 import FFTElasticity, FFTPlasticity
-from .surrogate import LearnedElasticity, SurrogateLaw
+from .surrogate import (EnergyLaw, EnrichmentResult, FieldErrors, LearnedElasticity, SurrogateLaw, enrichment_loop,
+                        field_errors, step_strains)
 
 __all__ = [
     "solve",
@@ -40,6 +43,12 @@ __all__ = [
     "FFTPlasticity",
     "LearnedElasticity",
     "SurrogateLaw",
+    "EnergyLaw",
+    "enrichment_loop",
+    "EnrichmentResult",
+    "field_errors",
+    "FieldErrors",
+    "step_strains",
     "cooks_membrane",
     "CooksMembraneResult",
     "plate_with_hole",

@@ -13,6 +13,9 @@
     the spinodoid metamaterials of Kumar et al. (2020) (:func:`spinodoid_metamaterials`) and their
     stiffness by the FFT solver (:func:`spinodoid_stiffness`, 2D and 3D), and solver datasets of
     spinodoid designs (:func:`spinodoid_solver_data`).
+``sharing``
+    :func:`export_dataset` / :func:`load_shared`: a dataset as a Frictionless Data Package (CSV tables,
+    chunked HDF5 arrays, a machine-readable card with licence, provenance and SHA-256 checksums).
 ``paths``
     macroscopic strain paths for path-dependent (elasto-plastic) response — random walks, Gaussian
     processes, cycles — and the RVE's stress along them (:func:`rve_stress_histories`).
@@ -21,6 +24,7 @@ from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_c
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
 from .paths import cyclic_path, gaussian_process_paths, radial_paths, random_walk_paths, rve_stress_histories
+from .sharing import export_dataset, load_shared, validate_shared
 from .spinodoids import spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
@@ -53,4 +57,7 @@ __all__ = [
     "cyclic_path",
     "rve_stress_histories",
     "radial_paths",
+    "export_dataset",
+    "load_shared",
+    "validate_shared",
 ]

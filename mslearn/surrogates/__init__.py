@@ -6,6 +6,7 @@ from .gnn import GNNRegressor, collate_graphs
 from .hyperelastic import (HyperelasticNetwork, MooneyRivlin, NeoHookean, NominalStressMLP, StrainEnergyNetwork,
                            deformation_gradient, load_treloar)
 from .mlp import MLPRegressor
+from .multifidelity import CoKrigingRegressor, DeltaRegressor, forrester
 from .recurrent import RecurrentRegressor, StepwiseRegressor, history_features, relative_history_error
 from .unet import (UNetFieldPredictor, effective_conductivity_from_flux, effective_stiffness_from_energy,
                    relative_field_error)
@@ -15,4 +16,4 @@ __all__ = ["TorchRegressor", "MLPRegressor", "CNNRegressor", "GNNRegressor", "UN
            "effective_conductivity_from_flux", "effective_stiffness_from_energy", "collate_graphs",
            "HyperelasticNetwork", "NeoHookean", "MooneyRivlin", "NominalStressMLP", "deformation_gradient",
            "load_treloar", "RecurrentRegressor", "StepwiseRegressor", "relative_history_error", "history_features",
-           "StrainEnergyNetwork"]
+           "StrainEnergyNetwork", "CoKrigingRegressor", "DeltaRegressor", "forrester"]

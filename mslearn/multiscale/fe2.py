@@ -171,3 +171,9 @@ class FFTPlasticity:
     def equivalent_plastic_strain(self):
         """Committed mean equivalent plastic strain per point ``(n_points,)``."""
         return self.cell.alpha.mean((1, 2, 3)).cpu().numpy()
+
+    @property
+    def equivalent_plastic_strain_fields(self):
+        """Committed equivalent plastic strain field of every point's RVE, ``(n_points, *spatial)``: where
+        each microstructure yields."""
+        return self.cell.alpha[:, 0].cpu().numpy()

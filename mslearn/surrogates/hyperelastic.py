@@ -825,23 +825,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         return self
 
     def _fit_lbfgs(self, objective):
-        optimizer = torch.optim.LBFGS(self.network_.parameters(), lr=1.0, max_iter=self.max_iter,
-                                      max_eval=2 * self.max_iter, tolerance_grad=1e-14, tolerance_change=self.tol,
-                                      history_size=50, line_search_fn="strong_wolfe")
-        curve = []
-
-        def closure():
-            optimizer.zero_grad()
-            loss = objective()
-            loss.backward()
-            curve.append(float(loss.detach()))
-            return loss
-
-        optimizer.step(closure)
-        if not np.isfinite(curve[-1]):
-            raise RuntimeError("HyperelasticNetwork: the L-BFGS objective became non-finite")
-        self.loss_curve_ = curve
-        self.n_iter_ = int(optimizer.state[next(iter(self.network_.parameters()))].get("n_iter", len(curve)))
+        self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, objective, self.max_iter, self.tol, "HyperelasticNetwork")
 
     def _fit_adam(self, objective, n, device):
         """The package's shared Adam loop, full batch (training settings the loop reads, fixed here)."""

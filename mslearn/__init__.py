@@ -19,6 +19,7 @@ plotting        parity, residual, training-history and structure plots
 nn              network building blocks of the torch models (periodic convolution, symmetries, seeding)
 optimization    topology, Bayesian, evolutionary and tandem inverse design with the solver and surrogates
 multiscale      concurrent two-scale simulation: macro FE (scikit-fem) with FFT RVE laws (FE²) or learned laws
+process         process models: Cahn–Hilliard phase-field evolution, the Rosenthal melt pool
 ==============  =======================================================================================
 
 Conventions
@@ -71,6 +72,7 @@ _SUBMODULES = {
     "nn",
     "optimization",
     "multiscale",
+    "process",
 }
 
 

@@ -1,0 +1,183 @@
+"""mslearn.process: Cahn–Hilliard against its linear stability, equilibrium profile and invariants;
+the Rosenthal melt pool against its closed-form limits. Each tolerance says what it checks."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mslearn.process import (cahn_hilliard, rosenthal_melt_pool, rosenthal_temperature,
+                             structure_factor)
+
+
+# ---------------------------------------------------------------- Cahn–Hilliard
+
+def test_mass_conserved_and_energy_non_increasing_2d():
+    result = cahn_hilliard((64, 64), 0.1, n_steps=400, save_every=20, device="cpu")
+    assert result.frames.shape == (21, 64, 64) and result.times[-1] == pytest.approx(40.0)
+    # mass: the k = 0 mode is never changed, so the mean stays at phi0 to round-off (1e-12)
+    means = result.frames.reshape(21, -1).mean(axis=1)
+    assert np.abs(means - 0.1).max() < 1e-12
+    # energy: S = 1 makes the scheme energy stable; allow only round-off (1e-10 relative) increases
+    assert np.diff(result.energy).max() <= 1e-10 * abs(result.energy[0])
+    assert result.energy[-1] < 0.9 * result.energy[0]                # and it did decompose
+    np.testing.assert_array_equal(result.phi, result.frames[-1])
+
+
+def test_energy_non_increasing_for_a_large_step_3d():
+    """Unconditional stability: even dt = 2 (against the growth time 4) never raises F."""
+    result = cahn_hilliard((16, 16, 16), 0.0, dt=2.0, n_steps=60, save_every=1, device="cpu")
+    assert np.diff(result.energy).max() <= 1e-10 * abs(result.energy[0])
+    assert abs(result.phi.mean()) < 1e-12
+
+
+def test_early_structure_factor_peaks_at_the_linear_stability_wavelength():
+    """k_max^2 = (1 - 3 phi0^2) / (2 gamma): lambda = 2 pi / k_max = 8.886 for gamma = 1, phi0 = 0.
+
+    Four 256^2 runs, noise 1e-3, t = 25 (amplitudes < 0.3: the cubic term is < 10 % of the linear
+    one, linear growth dominates); parabola fit of
+    log S(k) around the maximum. The time discretization (dt = 0.05) alone shifts the discrete
+    fastest mode by +1.2 %; 5 % tolerance on the wavelength."""
+    result = cahn_hilliard((4, 256, 256), 0.0, dt=0.05, n_steps=500, noise=1e-3, batch=True, device="cpu")
+    assert np.abs(result.phi).max() < 0.3
+    sf = structure_factor(result.phi, batch=True)
+    s = sf.s.mean(axis=0)
+    i = int(s.argmax())
+    window = slice(i - 4, i + 5)
+    c2, c1, _ = np.polyfit(sf.k[window], np.log(s[window]), 2)
+    wavelength = 2 * math.pi / (-c1 / (2 * c2))
+    expected = 2 * math.pi / math.sqrt(1 / 2)
+    assert expected == pytest.approx(8.886, abs=1e-3)
+    assert wavelength == pytest.approx(expected, rel=0.05)
+
+
+def test_no_decomposition_outside_the_spinodal():
+    """|phi0| = 0.7 > 1/sqrt(3): every mode decays, so the variance of small noise falls (by > 10x)."""
+    result = cahn_hilliard((64, 64), 0.7, noise=0.01, n_steps=300, save_every=300, device="cpu")
+    variance = result.frames.reshape(2, -1).var(axis=1)
+    assert variance[1] < 0.1 * variance[0]
+    inside = cahn_hilliard((64, 64), 0.4, noise=0.01, n_steps=1000, device="cpu")  # 0.4 < 0.577
+    assert inside.phi.var() > 10 * variance[0]
+
+
+def test_relaxed_stripe_has_the_tanh_profile():
+    """A periodic stripe relaxes to tanh(x / sqrt(2 gamma)) at each interface (gamma = 2, dx = 0.5;
+    the fixed point is reached: max abs deviation of the whole profile below 1e-5, measured 1.8e-7)."""
+    n, dx, gamma = 128, 0.5, 2.0
+    stripe = -np.ones((n, 4))
+    stripe[n // 4: 3 * n // 4] = 1.0
+    # the fixed point of the scheme is the spectral equilibrium whatever dt: large steps to t = 1000
+    result = cahn_hilliard((n, 4), stripe, gamma=gamma, dx=dx, dt=1.0, n_steps=1000, noise=0.0,
+                           device="cpu")
+    x = np.arange(n) * dx
+    left, right = (n // 4 - 0.5) * dx, (3 * n // 4 - 0.5) * dx
+    width = math.sqrt(2 * gamma)
+    profile = np.tanh((x - left) / width) * np.tanh((right - x) / width)
+    assert np.abs(result.phi[:, 0] - profile).max() < 1e-5
+    assert np.ptp(result.phi, axis=1).max() < 1e-12                  # stays one-dimensional
+
+
+def test_batch_matches_separate_runs_and_takes_per_run_parameters():
+    rng = np.random.default_rng(1)
+    start = 0.05 * rng.standard_normal((2, 32, 32))
+    gamma, mobility = np.array([1.0, 2.0]), np.array([1.0, 0.5])
+    batched = cahn_hilliard((2, 32, 32), start, gamma=gamma, mobility=mobility, noise=0.0, n_steps=100,
+                            batch=True, device="cpu")
+    assert batched.phi.shape == (2, 32, 32) and batched.energy.shape == (2, 2)
+    for r in range(2):
+        alone = cahn_hilliard((32, 32), start[r], gamma=gamma[r], mobility=mobility[r], noise=0.0,
+                              n_steps=100, device="cpu")
+        np.testing.assert_allclose(batched.phi[r], alone.phi, atol=1e-12)
+        np.testing.assert_allclose(batched.energy[r], alone.energy, rtol=1e-12)
+    means = cahn_hilliard((3, 16, 16), np.array([-0.2, 0.0, 0.3]), n_steps=10, batch=True, device="cpu")
+    np.testing.assert_allclose(means.phi.mean(axis=(1, 2)), [-0.2, 0.0, 0.3], atol=1e-12)
+
+
+def test_deterministic_and_torch_in_torch_out():
+    a = cahn_hilliard((32, 32), 0.0, n_steps=50, seed=3, device="cpu")
+    b = cahn_hilliard((32, 32), 0.0, n_steps=50, seed=3, device="cpu")
+    c = cahn_hilliard((32, 32), 0.0, n_steps=50, seed=4, device="cpu")
+    np.testing.assert_array_equal(a.phi, b.phi)
+    assert not np.array_equal(a.phi, c.phi)
+    t = cahn_hilliard((32, 32), torch.tensor(0.0), n_steps=50, seed=3, device="cpu")
+    assert isinstance(t.phi, torch.Tensor)
+    np.testing.assert_array_equal(t.phi.numpy(), a.phi)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(shape=(32,)), "spatial axes"),
+    (dict(shape=(2, 2, 2, 2)), "spatial axes"),
+    (dict(shape=(32, 32), gamma=-1.0), "gamma"),
+    (dict(shape=(32, 32), mobility=0.0), "mobility"),
+    (dict(shape=(32, 32), dt=-0.1), "dt"),
+    (dict(shape=(32, 32), phi0=1.0), "phi0"),
+    (dict(shape=(32, 32), phi0=-1.5), "phi0"),
+    (dict(shape=(32, 32), phi0=np.zeros((16, 16))), "phi0"),
+    (dict(shape=(32, 32), phi0=np.zeros(2)), "phi0"),
+    (dict(shape=(2, 32, 32), gamma=np.ones(3), batch=True), "gamma"),
+    (dict(shape=(32, 32), n_steps=-1), "n_steps"),
+    (dict(shape=(32, 32), save_every=0), "save_every"),
+])
+def test_bad_input_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cahn_hilliard(**{"n_steps": 1, "device": "cpu", **kwargs})
+
+
+# ---------------------------------------------------------------- Rosenthal melt pool
+
+STEEL = dict(k=25.0, rho_c=5e6, T0=300.0, T_melt=1700.0)
+
+
+def test_melt_pool_boundary_lies_on_the_melt_isotherm():
+    """Front, rear and the widest point are on T = T_melt to 1e-9 relative (exact formulas)."""
+    pool = rosenthal_melt_pool(200.0, 1.0, **STEEL)
+    field = dict(k=25.0, rho_c=5e6, T0=300.0)
+    assert rosenthal_temperature(pool.front, 0, 0, 200.0, 1.0, **field) == pytest.approx(1700.0, rel=1e-9)
+    assert rosenthal_temperature(-pool.rear, 0, 0, 200.0, 1.0, **field) == pytest.approx(1700.0, rel=1e-9)
+    assert pool.depth == pool.half_width and pool.length == pytest.approx(pool.front + pool.rear)
+    # the widest point: on a fine (xi, y) grid the melt region's largest y matches to 0.1 %
+    xi = np.linspace(-pool.rear, pool.front, 2001)
+    y = np.linspace(0, 1.2 * pool.half_width, 4001)
+    temperature = rosenthal_temperature(xi[:, None], y[None, :], 0.0, 200.0, 1.0, **field)
+    assert y[(temperature >= 1700.0).any(axis=0)].max() == pytest.approx(pool.half_width, rel=1e-3)
+    # the cooling rate is -v dT/dxi at the trailing edge: central difference to 1e-6
+    h = 1e-9
+    slope = (rosenthal_temperature(-pool.rear + h, 0, 0, 200.0, 1.0, **field)
+             - rosenthal_temperature(-pool.rear - h, 0, 0, 200.0, 1.0, **field)) / (2 * h)
+    assert pool.cooling_rate == pytest.approx(1.0 * slope, rel=1e-6)
+
+
+def test_melt_pool_asymptotes():
+    """Low speed (n = 0.009): hemisphere q/(2 pi k dT) within 1 %; high speed (n = 909):
+    sqrt(2q/(pi e rho_c v dT)) within 0.1 % (the exact relative errors are 0.9 % and 0.075 %)."""
+    q, dT = 200.0, 1400.0
+    slow = rosenthal_melt_pool(q, 1e-4, **STEEL)
+    assert slow.n < 0.01
+    assert slow.half_width == pytest.approx(q / (2 * math.pi * 25.0 * dT), rel=0.01)
+    assert slow.length == pytest.approx(2 * slow.half_width, rel=0.02)
+    fast = rosenthal_melt_pool(q, 10.0, **STEEL)
+    assert fast.n > 900
+    assert fast.half_width == pytest.approx(math.sqrt(2 * q / (math.pi * math.e * 5e6 * 10.0 * dT)), rel=1e-3)
+    assert fast.rear == pytest.approx(q / (2 * math.pi * 25.0 * dT), rel=1e-12)   # speed-independent
+
+
+def test_melt_pool_monotone_in_power_and_speed():
+    powers, speeds = np.linspace(50, 500, 10), np.geomspace(1e-3, 10, 10)
+    by_power = rosenthal_melt_pool(powers, 1.0, **STEEL)
+    by_speed = rosenthal_melt_pool(200.0, speeds, **STEEL)
+    assert np.all(np.diff(by_power.half_width) > 0) and np.all(np.diff(by_power.length) > 0)
+    assert np.all(np.diff(by_power.cooling_rate) < 0)
+    assert np.all(np.diff(by_speed.half_width) < 0) and np.all(np.diff(by_speed.cooling_rate) > 0)
+    # alpha or rho_c give the same pool
+    assert rosenthal_melt_pool(200.0, 1.0, k=25.0, alpha=5e-6, T0=300.0, T_melt=1700.0).half_width == \
+        pytest.approx(rosenthal_melt_pool(200.0, 1.0, **STEEL).half_width, rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(q=-1.0), "q"), (dict(v=0.0), "v"), (dict(k=-25.0), "k"),
+    (dict(T_melt=200.0), "T_melt"), (dict(alpha=5e-6), "exactly one"),
+])
+def test_melt_pool_bad_input_is_refused(kwargs, match):
+    arguments = {"q": 200.0, "v": 1.0, **STEEL, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        rosenthal_melt_pool(**arguments)

@@ -71,7 +71,7 @@ class CahnHilliardResult:
     ----------
     phi : ndarray, shape ``shape``
         The field after ``n_steps`` steps.
-    frames : ndarray, shape (n_saved, *spatial) or (n_runs, n_saved, *spatial)
+    frames : ndarray, shape ``(n_saved, *spatial)`` or ``(n_runs, n_saved, *spatial)``
         The saved fields: the initial one and one every ``save_every`` steps (with
         ``save_every=None``, the initial and the final field).
     times : ndarray, shape (n_saved,)

@@ -367,8 +367,10 @@ class CNNRegressor(TorchRegressor):
         labels = self._check_images(X, fitting=True)
         K = self._check_targets(y, len(labels))
         d = self.ndim
+        group = symmetry_group(d)
+        actions = np.stack([tensor_action(R, self.target) for R in group])
         if self.warm_start and hasattr(self, "network_"):
-            return self._train(labels, K, fine_tune=True)
+            return self._train(labels, K, group, actions, fine_tune=True)
         self.n_phases_ = int(labels.max()) + 1 if self.phase_features is None else len(self.phase_features)
         if self.phase_features is None and self.n_phases_ < 2:
             self.n_phases_ = 2
@@ -377,8 +379,6 @@ class CNNRegressor(TorchRegressor):
         self.input_mean_ = counts @ features
         self.input_std_ = np.sqrt(counts @ (features - self.input_mean_) ** 2)
         self.input_std_[self.input_std_ == 0] = 1.0
-        group = symmetry_group(d)
-        actions = np.stack([tensor_action(R, self.target) for R in group])
         # target scaling from the training tensors and (with augmentation) all their images under the group
         orbit = np.concatenate([transform_tensor(K, A) for A in actions]) if self.augment else K
         components = self._components(orbit)
@@ -387,12 +387,11 @@ class CNNRegressor(TorchRegressor):
         self.component_std_[self.component_std_ < 1e-12 * max(1.0, np.abs(components).max())] = 1.0
         self.scale_ = float(np.mean(np.trace(K, axis1=1, axis2=2)) / K.shape[1])
         self.n_features_in_ = self.n_phases_
-        return self._train(labels, K, fine_tune=False)
+        return self._train(labels, K, group, actions, fine_tune=False)
 
-    def _train(self, labels, K, fine_tune):
+    def _train(self, labels, K, group, actions, fine_tune):
+        """Train ``network_`` (a fresh one, or the fitted one when ``fine_tune``) on ``labels`` and ``K``."""
         d = self.ndim
-        group = symmetry_group(d)
-        actions = np.stack([tensor_action(R, self.target) for R in group])
         device = resolve_device(self.device)
         if fine_tune:
             self._check_fine_tuning(labels)

@@ -333,3 +333,33 @@ def test_warm_start_fine_tunes_the_pretrained_network_and_checks_it_fits():
     # warm_start=False starts afresh, as before
     again = CNNRegressor(**settings).fit(pre_images, pre_K)
     np.testing.assert_allclose(again.predict(disks), CNNRegressor(**settings).fit(pre_images, pre_K).predict(disks))
+
+
+def test_feature_network_is_the_fitted_networks_body(fitted, data):
+    """feature_network() reproduces the fitted network: its last block's features, pooled and passed through the
+    head, give the network's own output on the same labels (to float32 rounding); it is frozen, independent of
+    later fits, and refuses models trained on more than two phases."""
+    from mslearn.descriptors import cnn_features, gram_matrices
+
+    images = data[2][:4]
+    features = fitted.feature_network()
+    assert (features.ndim, features.n_layers, features.periodic) == (2, 3, True)
+    assert not any(p.requires_grad for p in features.parameters())
+    maps = features(torch.as_tensor(images[:, None], dtype=torch.float32))
+    assert [tuple(m.shape) for m in maps] == [(4, 16, 16, 16), (4, 32, 8, 8), (4, 32, 4, 4)]
+    with torch.no_grad():
+        expected = fitted.network_(fitted._encode(images.astype(np.int64), "cpu"))
+        through_head = fitted.network_.head(maps[-1].mean((2, 3)))
+    np.testing.assert_allclose(through_head.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert [g.shape for g in gram_matrices(images[0], network=features)] == [(16, 16), (32, 32), (32, 32)]
+    assert cnn_features(images, batch=True, network=features, layers=1)[0].shape == (4, 32, 8, 8)
+    before = [m.detach().clone() for m in maps]
+    clone(fitted).set_params(max_iter=1).fit(data[0][:40], data[1][:40])
+    after = features(torch.as_tensor(images[:, None], dtype=torch.float32))
+    for a, b in zip(before, after):
+        torch.testing.assert_close(a, b)
+    three = data[0][:40].copy()
+    three[:, 0, 0] = 2
+    model = CNNRegressor(channels=(4,), max_iter=1, device="cpu").fit(three, data[1][:40])
+    with pytest.raises(ValueError, match="two-phase indicator"):
+        model.feature_network()

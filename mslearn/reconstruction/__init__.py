@@ -96,7 +96,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
                 periodic=True, window=None, levels=None, max_iter=None, optimizer="lbfgsb",
                 n_swaps=None, cleanup=True, polish_trials=None, tol=None, seed=0, device="auto", progress=False,
                 threads=1,
-                isotropic=False):
+                isotropic=False, network=None):
     """Reconstruct a periodic microstructure whose descriptors match ``target``.
 
     Parameters
@@ -165,6 +165,11 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         image's S2 is matched better without the assumption: only the S2 along one shared axis
         conflicts between views (the smallest possible error is :func:`view_conflict_bound`),
         while the symmetrized target is off by :func:`anisotropy_floor` on every view.
+    network : torch.nn.Module, optional
+        The feature network whose Gram matrices ``descriptors="gram"`` matches (default the fixed
+        :class:`mslearn.descriptors.FeatureNetwork`), e.g. the convolution blocks of a CNN trained on
+        another material, :meth:`mslearn.surrogates.CNNRegressor.feature_network` (transfer of
+        features, Li et al. 2018). A target dict must have been made with the same network.
 
     Returns
     -------
@@ -191,18 +196,21 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,
-                            device, progress, isotropic)
+                            device, progress, isotropic, network)
 
 
 def _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels, max_iter,
                  optimizer, n_swaps, cleanup, polish_trials, tol, seed, device, progress,
-                 isotropic):
+                 isotropic, network):
     start = time.perf_counter()
     if method not in ("gradient", "annealing"):
         raise ValueError(f"method={method!r}; expected 'gradient' or 'annealing'")
     if optimizer not in ("lbfgsb", "lbfgs", "adam"):
         raise ValueError(f"optimizer={optimizer!r}; expected 'lbfgsb', 'lbfgs' or 'adam'")
     names = T.check_descriptor_names(descriptors)
+    if network is not None and (method != "gradient" or "gram" not in names):
+        raise ValueError("network is the feature network of descriptors='gram' (method='gradient'); got "
+                         f"descriptors={names} and method={method!r}")
     if method == "annealing":
         names = ("s2",)
     device = _backend.device(device)
@@ -214,7 +222,8 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
             raise ValueError(f"target is a list of {len(target)} items; expected one image, a dict, or three "
                              "2D images (the views normal to axes 0, 1, 2 of a 3D shape)")
         targets = [t if isinstance(t, dict) else T.target_descriptors(T.as_label_array(t, name="target"), names,
-                                                                      periodic=periodic, window=window)
+                                                                      periodic=periodic, window=window,
+                                                                      network=network)
                    for t in target]
         if any(int(t["ndim"]) != 2 for t in targets):
             raise ValueError("three orthogonal view targets must be 2D images")
@@ -224,8 +233,13 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
     else:
         # validated here so that an error names the argument the caller passed
         targets = [T.target_descriptors(T.as_label_array(target, name="target"), names, periodic=periodic,
-                                        window=window)]
+                                        window=window, network=network)]
         default_shape = targets[0]["shape"]
+    if "gram" in names:
+        for t in targets:
+            if "gram" in t and t.get("gram_network") is not network:
+                raise ValueError("the target dict's Gram matrices were computed with another feature network than "
+                                 "network=...; build the target with target_descriptors(..., network=network)")
     t_ndim = int(targets[0]["ndim"])
     shape = _check_shape(default_shape if shape is None else shape, t_ndim)
     if len(targets) == 3 and len(shape) != 3:
@@ -249,7 +263,7 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
             max_iter=max_iter, optimizer=optimizer, progress=progress, cleanup=cleanup,
-            tol=tol, start=start, polish_trials=polish_trials)
+            tol=tol, start=start, polish_trials=polish_trials, network=network)
     else:
         if int(targets[0]["n_phases"]) != 2:
             raise ValueError("method='annealing' is implemented for two phases; use method='gradient'")

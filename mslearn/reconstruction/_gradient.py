@@ -1,6 +1,8 @@
 """Descriptor-based reconstruction by gradient descent on a relaxed phase field (private)."""
 from __future__ import annotations
 
+import copy
+
 import math
 import time
 from dataclasses import dataclass, field as dc_field
@@ -153,9 +155,9 @@ class _Objective:
                 loss = loss + w_["lineal_path"] * torch.stack(terms).mean() / len(self.views)
             if "gram" in v and w_["gram"] > 0:
                 x = view[1].unsqueeze(1)
-                feats = self.gram_net(x, up_to=max(T.GRAM_LAYERS))
+                feats = self.gram_net(x, up_to=len(v["gram"]) - 1)
                 terms = []
-                for layer, gt in zip(T.GRAM_LAYERS, v["gram"]):
+                for layer, gt in enumerate(v["gram"]):
                     flat = feats[layer].flatten(2)
                     g = (flat @ flat.transpose(1, 2) / flat.shape[2]).mean(0)
                     terms.append(((g - gt).norm() / gt.norm()).square())
@@ -335,7 +337,7 @@ class _Best:
 
 def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, max_iter, optimizer,
                          progress, cleanup, tol, start,
-                         polish_trials=None):
+                         polish_trials=None, network=None):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
     its = _iterations(max_iter, n_levels, shape, n_phases)
@@ -353,7 +355,9 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     history = {"level": [], "loss": [], "s2_error": [], "seconds": []}
     gram_net = None
     if "gram" in names:
-        gram_net = FeatureNetwork(2 if int(targets[0]["ndim"]) == 2 else 3).to(device=device, dtype=torch.float64)
+        gram_net = FeatureNetwork(2 if int(targets[0]["ndim"]) == 2 else 3) if network is None else \
+            copy.deepcopy(network).requires_grad_(False)   # gradients flow to the structure only
+        gram_net = gram_net.to(device=device, dtype=torch.float64)
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -48,7 +48,8 @@ def default_window(size):
 
 
 # ----------------------------------------------------------------------------- descriptors of a target
-def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=None, lineal_length=None):
+def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=None, lineal_length=None,
+                       network=None):
     """Descriptors of a phase-label image in the form :func:`reconstruct` matches.
 
     Parameters
@@ -64,6 +65,11 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
         Largest displacement ``|r_i|`` kept (default ``L // 4`` with ``L`` the smallest side).
     lineal_length : int, optional
         Largest segment length of the lineal path (default ``window``).
+    network : torch.nn.Module, optional
+        The feature network of ``"gram"`` (default the fixed :class:`mslearn.descriptors.FeatureNetwork`),
+        e.g. a trained CNN's :meth:`~mslearn.surrogates.CNNRegressor.feature_network`; its first
+        ``min(3, n_layers)`` layers are used. It is kept in the dict (``gram_network``), so that
+        :func:`reconstruct` matches the Gram matrices with the same network.
 
     Returns
     -------
@@ -73,7 +79,8 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
         reconstruction is kept free of them too),
         ``s2`` (P, (2w+1)^ndim centred maps, origin at the centre), ``cross`` (pairs, maps) and
         ``pairs``, ``lineal_path`` (P, ndim, lineal_length + 1) along the axes, ``gram`` (list of
-        matrices of :func:`mslearn.descriptors.gram_matrices`, two phases only). The dict can be
+        matrices of :func:`mslearn.descriptors.gram_matrices`, two phases only) and ``gram_network``
+        (``network``). The dict can be
         edited (e.g. averaged over several images) and passed to :func:`reconstruct` as ``target``.
     """
     labels = as_label_array(labels, name="labels")
@@ -105,8 +112,17 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
             raise ValueError("descriptors='gram' is implemented for two-phase targets; use 's2' (with "
                              "cross-correlations) for three or more phases")
         field = (labels == 1).astype(np.float64)
-        out["gram"] = [g for g in gram_matrices(field, layers=list(GRAM_LAYERS), periodic=periodic)]
+        layers = list(gram_layers(network))
+        with torch.no_grad():
+            out["gram"] = [np.asarray(g, dtype=np.float64)
+                           for g in gram_matrices(field, layers=layers, periodic=periodic, network=network)]
+        out["gram_network"] = network
     return out
+
+
+def gram_layers(network=None):
+    """The layers whose Gram matrices are matched: the first three (fewer if the network has fewer)."""
+    return GRAM_LAYERS if network is None else tuple(range(min(len(GRAM_LAYERS), int(network.n_layers))))
 
 
 def check_descriptor_names(descriptors):

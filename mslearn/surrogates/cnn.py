@@ -50,6 +50,7 @@ Stat. Comput. 6, 289 (1996) (log-Cholesky).
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -146,6 +147,37 @@ class _TensorCNN(torch.nn.Module):
     def forward(self, x):
         h = self.features(x)
         return self.head(h.mean(dim=tuple(range(2, h.ndim))))
+
+
+class _LearnedFeatures(torch.nn.Module):
+    """A trained :class:`CNNRegressor`'s convolution blocks as a feature extractor (see
+    :meth:`CNNRegressor.feature_network`); the interface of :class:`mslearn.descriptors.FeatureNetwork`.
+    """
+
+    def __init__(self, network, table, ndim):
+        super().__init__()
+        blocks, block = [], []
+        for module in network.features:   # a new block starts at each pooling layer
+            if isinstance(module, (torch.nn.AvgPool2d, torch.nn.AvgPool3d)) and block:
+                blocks.append(torch.nn.Sequential(*block))
+                block = []
+            block.append(module)
+        blocks.append(torch.nn.Sequential(*block))
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.register_buffer("table", torch.as_tensor(table, dtype=next(network.parameters()).dtype))
+        self.ndim, self.n_layers, self.periodic = ndim, len(blocks), True
+        self.requires_grad_(False)
+
+    def forward(self, x, up_to=None):
+        """Feature maps after blocks ``0 .. up_to`` (default all) for ``x`` ``(batch, 1, *spatial)``."""
+        x = x.to(self.table)
+        shape = (1, -1) + (1,) * self.ndim
+        h = self.table[0].reshape(shape) * (1 - x) + self.table[1].reshape(shape) * x  # the fit's encoding
+        features = []
+        for block in self.blocks[:(self.n_layers - 1 if up_to is None else up_to) + 1]:
+            h = block(h)
+            features.append(h)
+        return features
 
 
 # ----------------------------------------------------------------------------- estimator
@@ -488,6 +520,43 @@ class CNNRegressor(TorchRegressor):
             K = torch.cat(out)
         K = 0.5 * (K + K.transpose(-1, -2))
         return like(K, X) if isinstance(X, torch.Tensor) else K.cpu().numpy()
+
+    def feature_network(self):
+        """The trained convolution blocks as a feature extractor for other microstructures.
+
+        Transfer of *features* rather than of a predictor (the review's reconstruction example, Li et
+        al. 2018, who characterized and reconstructed materials with the Gram matrices of a network
+        trained on other images): a copy of the fitted network without its head, with the interface of
+        :class:`mslearn.descriptors.FeatureNetwork`, so that it can be passed as ``network`` to
+        :func:`~mslearn.descriptors.cnn_features`, :func:`~mslearn.descriptors.gram_matrices` and
+        :func:`~mslearn.reconstruction.reconstruct`. Layer ``l`` is the output of convolution block
+        ``l`` (at ``1 / 2**l`` of the input resolution). Its input is a two-phase indicator (1 for
+        phase 1, values in [0, 1] allowed: a relaxed structure), encoded as the fit encoded labels.
+        The copy is frozen (no gradients to its weights) and independent of later fits.
+
+        Returns
+        -------
+        torch.nn.Module
+            Attributes ``ndim``, ``n_layers``, ``periodic``; ``forward(x, up_to=None)`` maps
+            ``(batch, 1, *spatial)`` to the list of feature maps of blocks ``0 .. up_to``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mslearn.descriptors import gram_matrices
+        >>> from mslearn.surrogates import CNNRegressor
+        >>> images = np.random.default_rng(0).integers(0, 2, (20, 8, 8))
+        >>> K = (1 + 9 * images.mean((1, 2)))[:, None, None] * np.eye(2)
+        >>> model = CNNRegressor(channels=(4, 8), max_iter=2, device="cpu").fit(images, K)
+        >>> [g.shape for g in gram_matrices(images[0], network=model.feature_network())]
+        [(4, 4), (8, 8)]
+        """
+        check_is_fitted(self, "network_")
+        if self.n_phases_ != 2:
+            raise ValueError(f"feature_network reads a two-phase indicator image; this model was trained on "
+                             f"{self.n_phases_} phase labels")
+        table = (self._features() - self.input_mean_) / self.input_std_
+        return _LearnedFeatures(copy.deepcopy(self.network_).eval(), table, self.ndim)
 
     def score(self, X, y, sample_weight=None):
         """:func:`tensor_r2`: mean R² of the independent (Mandel) components of the effective tensor."""

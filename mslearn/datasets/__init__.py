@@ -16,6 +16,9 @@
 ``sharing``
     :func:`export_dataset` / :func:`load_shared`: a dataset as a Frictionless Data Package (CSV tables,
     chunked HDF5 arrays, a machine-readable card with licence, provenance and SHA-256 checksums).
+``process``
+    Cahn–Hilliard spinodal structures from process parameters (composition, gradient energy,
+    annealing time) with their effective conductivity (:func:`spinodal_structures`).
 ``paths``
     macroscopic strain paths for path-dependent (elasto-plastic) response — random walks, Gaussian
     processes, cycles — and the RVE's stress along them (:func:`rve_stress_histories`).
@@ -23,6 +26,7 @@
 from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
+from .process import sample_spinodal_structures, spinodal_structures
 from .paths import cyclic_path, gaussian_process_paths, radial_paths, random_walk_paths, rve_stress_histories
 from .sharing import export_dataset, load_shared, validate_shared
 from .spinodoids import spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness
@@ -52,6 +56,8 @@ __all__ = [
     "spinodoid_metamaterials",
     "spinodoid_stiffness",
     "spinodoid_solver_data",
+    "spinodal_structures",
+    "sample_spinodal_structures",
     "random_walk_paths",
     "gaussian_process_paths",
     "cyclic_path",

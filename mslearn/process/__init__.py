@@ -5,6 +5,9 @@ phase_field     :func:`cahn_hilliard` (stabilized semi-implicit spectral, 2D/3D,
                 :func:`structure_factor`
 grain_growth    :func:`grain_growth`, Potts Monte Carlo grain growth (2D/3D, batched) from
                 :func:`initial_grains`; :func:`growth_law` and :func:`von_neumann_mullins` analysis
+structure_map   :class:`ProcessStructureMap`: process parameters → two-point statistics (PCA scores),
+                volume fraction and length (Gaussian processes), and structures reconstructed from
+                the predicted statistics (the learned process → structure map)
 melt_pool       :func:`rosenthal_temperature` and :func:`rosenthal_melt_pool`, the exact moving point
                 source on a half-space (half-width, depth, length, cooling rate)
 process_map     :func:`lpbf_track` (a laser powder-bed fusion track: melt pool and process region,
@@ -16,6 +19,7 @@ from .grain_growth import (GrainGrowthResult, GrainTopology, GrowthLaw, VonNeuma
                            grain_topology, growth_law, initial_grains, von_neumann_mullins)
 from .melt_pool import MeltPool, rosenthal_melt_pool, rosenthal_temperature
 from .phase_field import CahnHilliardResult, StructureFactor, cahn_hilliard, structure_factor
+from .structure_map import ProcessStructureMap
 from .process_map import (LPBF_BOUNDS, PROCESS_REGIONS, SS316L, ActiveLearningResult, Alloy, LPBFTrack,
                           learn_process_map, lpbf_track)
 
@@ -33,6 +37,7 @@ __all__ = [
     "GrowthLaw",
     "von_neumann_mullins",
     "VonNeumannMullins",
+    "ProcessStructureMap",
     "rosenthal_temperature",
     "rosenthal_melt_pool",
     "MeltPool",

@@ -181,3 +181,16 @@ def test_melt_pool_bad_input_is_refused(kwargs, match):
     arguments = {"q": 200.0, "v": 1.0, **STEEL, **kwargs}
     with pytest.raises(ValueError, match=match):
         rosenthal_melt_pool(**arguments)
+
+
+def test_unstable_time_step_is_refused_with_the_stable_range():
+    """Without full stabilization (S < 1) the scheme is stable about the equilibrium phases only for
+    dt <= 2 gamma / (M (1 - S)^2) (linear stability, f'' = 2): a larger dt is refused, naming the range, before any
+    step is taken; 0.9 of the limit runs 3000 steps to a bounded field (|phi| within 2 % of 1)."""
+    with pytest.raises(ValueError, match=r"stable range .* dt < 2 gamma / \(M \(1 - S\)\^2\) = 2"):
+        cahn_hilliard((32, 32), 0.0, dt=2.5, stabilization=0.0, n_steps=10)
+    with pytest.raises(ValueError, match=r"= 8"):                       # gamma 1, M 1, S 0.5: 2 / 0.25
+        cahn_hilliard((32, 32), 0.0, dt=9.0, stabilization=0.5, n_steps=10)
+    result = cahn_hilliard((64, 64), 0.0, dt=0.9 * 2.0, stabilization=0.0, n_steps=3000, noise=0.1, device="cpu")
+    assert np.all(np.isfinite(result.phi)) and np.abs(result.phi).max() < 1.02
+    cahn_hilliard((16, 16), 0.0, dt=50.0, n_steps=5)                    # S = 1: every dt is stable

@@ -19,7 +19,9 @@ plotting        parity, residual, training-history and structure plots
 nn              network building blocks of the torch models (periodic convolution, symmetries, seeding)
 optimization    topology, Bayesian, evolutionary and tandem inverse design with the solver and surrogates
 multiscale      concurrent two-scale simulation: macro FE (scikit-fem) with FFT RVE laws (FE²) or learned laws
-process         process models: Cahn–Hilliard phase-field evolution, the Rosenthal melt pool
+process         process models: Cahn–Hilliard phase field, Potts grain growth, a learned process →
+                structure map, the Rosenthal melt pool and an LPBF process map learned actively
+sweep           notebook parameter sweeps (papermill) over a Cartesian product, locally or on Dask workers
 ==============  =======================================================================================
 
 Conventions
@@ -73,6 +75,7 @@ _SUBMODULES = {
     "optimization",
     "multiscale",
     "process",
+    "sweep",
 }
 
 

@@ -25,6 +25,28 @@ Calling :func:`generate` again with the same configuration continues at ``n_comp
 ``n_samples`` appends; a different configuration (parameter space, sampler, seed, method, metadata)
 raises ``ValueError`` instead of mixing data.
 
+Distributed generation
+----------------------
+``generate(..., client=client)`` computes the batches on the workers of a
+``dask.distributed.Client`` (a laptop's :class:`~dask.distributed.LocalCluster`, one worker per GPU,
+an HPC cluster through dask-jobqueue) and writes them here, in the client process. Why so little
+code: dask already does the hard parts (scheduling, shipping the sampler, and recomputing a batch
+whose worker died, because a task is only done when its result reached the scheduler); what is
+written here is the glue that a store needs on top: a bounded window of batches in flight, a writer
+that writes them strictly in sample order (a batch that finishes early waits in memory for the ones
+before it), and the same ``n_complete`` bookkeeping as the serial loop. Hence
+
+* the data are bit-identical to a serial run with the same ``batch_size`` (each sample is seeded by
+  its own ``SeedSequence``; the batch boundaries are the same),
+* no sample is lost, duplicated or reordered when a worker dies (dask reruns its batch; rows are
+  written at their sample numbers) or when the client dies (the store holds a complete prefix, and
+  :func:`generate` called again with any client, or none, continues at ``n_complete``),
+* a sampler that raises stops the run with the failing batch's sample numbers, after the batches
+  before it were written.
+
+A sampler that takes ``device="auto"`` resolves it on each worker, so on a GPU machine with one
+worker per device (``CUDA_VISIBLE_DEVICES``) every worker uses its own GPU.
+
 Why HDF5 (h5py)
 ---------------
 One self-describing file per dataset, chunked and gzip-compressed, with resizable datasets (the
@@ -384,8 +406,100 @@ def _write_batch(file, start, params, seeds, groups, ragged):
         stored[first:first + len(values)] = values
 
 
+def _sample_batch(sampler, parameters, seeds, names):
+    """One batch on a worker: the sampler's output, checked and moved to numpy (torch tensors on a
+    GPU become host arrays before they travel)."""
+    output = sampler(parameters, seeds)
+    return _split_output(output, len(seeds), names)
+
+
+def _generate_on_client(client, file, sampler, design, space, seed, n_complete, n_samples, batch_size, bar,
+                        path):
+    """Compute batches ``n_complete .. n_samples`` on ``client``'s workers; write them in order to ``file``.
+
+    At most ``2 * threads + 2`` batches are submitted and not yet written, which bounds the memory of
+    the writer (finished batches wait for the earlier ones) and keeps every worker busy.
+    """
+    from dask.distributed import as_completed   # imported here: dask is needed only with a client
+    import uuid
+
+    threads = sum(client.nthreads().values())
+    if threads < 1:
+        raise ValueError(f"the dask client {client!r} has no workers; start some (or pass client=None)")
+    window = 2 * threads + 2
+    token = uuid.uuid4().hex[:8]
+    starts = list(range(n_complete, n_samples, batch_size))
+    futures, results = {}, {}
+    queue = as_completed(with_results=True, raise_errors=False)
+    submitted = written = 0            # counts of batches, in the order of ``starts``
+
+    def submit():
+        nonlocal submitted
+        while submitted < len(starts) and submitted - written < window:
+            start = starts[submitted]
+            stop = min(start + batch_size, n_samples)
+            future = client.submit(_sample_batch, sampler, design.loc[start:stop - 1].copy(),
+                                   sample_seeds(seed, start, stop), set(space),
+                                   key=f"mslearn-generate-{path.stem}-{token}-{start}", pure=False)
+            futures[future.key] = (start, future)
+            queue.add(future)
+            submitted += 1
+
+    def pending_before(start):
+        return any(s < start for s, _ in futures.values())
+
+    failure = None                     # (start, error) of the first failing batch
+    try:
+        submit()
+        for future, result in queue:   # results arrive with the futures: no second round trip
+            entry = futures.pop(future.key, None)
+            if entry is None:          # cancelled after a failure
+                continue
+            start = entry[0]
+            if future.status != "finished":
+                error = result[1] if future.status == "error" and isinstance(result, tuple) else result
+                result = None
+                if failure is None or start < failure[0]:
+                    failure = (start, error if isinstance(error, BaseException) else RuntimeError(repr(error)))
+                    later = [key for key, (s, _) in futures.items() if s > start]
+                    client.cancel([futures.pop(key)[1] for key in later])
+            future.release()
+            if result is not None and (failure is None or start < failure[0]):
+                results[start] = result
+                bar.update(min(start + batch_size, n_samples) - start)
+                while written < submitted and starts[written] in results:
+                    first = starts[written]
+                    last = min(first + batch_size, n_samples)
+                    groups, ragged = results.pop(first)
+                    params = design.loc[first:last - 1]
+                    columns = {name: params[name].to_numpy(np.float64) for name in space}
+                    _write_batch(file, first, columns, sample_seeds(seed, first, last), groups, ragged)
+                    file.flush()
+                    file.attrs["n_complete"] = last      # raised last: the batch is complete
+                    file.flush()
+                    written += 1
+            if failure is None:
+                submit()
+            elif not pending_before(failure[0]):   # every batch before the failing one is written
+                break
+    finally:
+        if futures:                    # an error or an interrupt: drop the batches still in flight
+            client.cancel([future for _, future in futures.values()])
+        queue.clear()
+    if failure is not None:
+        start, error = failure
+        stop = min(start + batch_size, n_samples)
+        what = f"samples {start}..{stop - 1} (batch of {stop - start})"
+        kept = f"the store keeps its first {int(file.attrs['n_complete'])} samples; call generate again to resume"
+        if type(error).__name__ == "KilledWorker":
+            raise RuntimeError(f"workers kept dying while computing {what}: {error}; {kept}") from error
+        if isinstance(error, ValueError):     # bad sampler output (or input): a ValueError, as serially
+            raise ValueError(f"{what}: {error}; {kept}") from error
+        raise RuntimeError(f"the sampler failed on {what}: {type(error).__name__}: {error}; {kept}") from error
+
+
 def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol", batch_size=64,
-             progress=True, metadata=None):
+             progress=True, metadata=None, client=None):
     r"""Generate (or resume, or extend) a dataset store at ``path`` and return it as a :class:`Dataset`.
 
     Parameters
@@ -416,6 +530,12 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     metadata : dict, optional
         JSON-serializable description: phase properties, solver settings, ``description``,
         ``license``, ``attribution``. Part of the configuration (a different one raises).
+    client : dask.distributed.Client, optional
+        Compute the batches on the client's workers (see *Distributed generation* in the module
+        docstring): the data are bit-identical to a serial run with the same ``batch_size``, written
+        in order by this process, and resumable like a serial run. ``sampler`` must be picklable
+        (cloudpickle); a sampler that takes ``device="auto"`` picks each worker's own device. Dask
+        is imported only when a client is given.
 
     Returns
     -------
@@ -425,6 +545,22 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     ------
     ValueError
         Bad input, bad sampler output, or an existing store with a different configuration.
+    RuntimeError
+        With ``client``: the sampler raised on a worker, or workers kept dying on a batch; the
+        message names the batch's sample numbers and the store keeps every sample written before it.
+
+    Examples
+    --------
+    On a local cluster of two single-threaded worker processes:
+
+    >>> from dask.distributed import Client, LocalCluster               # doctest: +SKIP
+    >>> from mslearn.datasets import generate, sample_voxel_composites  # doctest: +SKIP
+    >>> space = {"kind": (0.0, 1.0), "volume_fraction": (0.1, 0.5), "aspect_ratio": (1.0, 5.0),
+    ...          "orientation": (0.0, 180.0), "correlation_length": (0.03, 0.1),
+    ...          "anisotropy": (1.0, 3.0, "log")}
+    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
+    ...     ds = generate("voxels.h5", sample_voxel_composites, space, 1000, seed=0,
+    ...                   batch_size=32, client=client)                 # doctest: +SKIP
     """
     path = Path(path)
     space = _check_space(parameter_space)
@@ -435,6 +571,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         raise ValueError(f"method={method!r} is unknown; expected 'sobol' or 'lhs'")
     if not callable(sampler):
         raise TypeError(f"sampler must be callable, got {type(sampler).__name__}")
+    if client is not None and not all(callable(getattr(client, m, None)) for m in ("submit", "nthreads", "cancel")):
+        raise ValueError(f"client = {client!r}; expected a dask.distributed.Client (or None for a serial run)")
     metadata = dict(metadata or {})
     config = _config(space, _sampler_name(sampler), seed, method, metadata)
     config_text = _json(config, "metadata")
@@ -465,7 +603,10 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
             design = sample_parameters(parameter_space, n_samples, seed=seed, method=method, start=n_complete)
             bar = tqdm(total=n_samples, initial=n_complete, disable=not progress, desc=path.stem, unit="sample")
             try:
-                for start in range(n_complete, n_samples, batch_size):
+                if client is not None:
+                    _generate_on_client(client, file, sampler, design, space, seed, n_complete, n_samples,
+                                        batch_size, bar, path)
+                for start in range(int(file.attrs["n_complete"]), n_samples, batch_size):
                     stop = min(start + batch_size, n_samples)
                     params = design.loc[start:stop - 1]
                     seeds = sample_seeds(seed, start, stop)

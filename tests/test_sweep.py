@@ -1,0 +1,114 @@
+"""``mslearn.sweep``: papermill runs of a Cartesian product of parameters, serially and on Dask.
+
+The notebook is a tiny one written here with nbformat: a ``parameters`` cell, a cell that fails for
+one seed, and ``myst_nb.glue`` of a number and a text, as the book's chapters glue.
+"""
+import nbformat
+import pandas as pd
+import pytest
+
+from mslearn.sweep import glued_values, main, notebook_parameters, sweep
+
+pytest.importorskip("papermill", reason="papermill is not installed; the sweeps need it")
+
+SOURCE = [
+    ("seed = 0\nscale = 1.0\nlabel = 'a'", ["parameters"]),
+    ("if seed == 13:\n    raise ArithmeticError(f'unlucky seed {seed}')", []),
+    ("import numpy as np\nfrom myst_nb import glue\n"
+     "glue('product', np.float64(seed * scale), display=False)\n"
+     "glue('count', seed + 1, display=False)\n"
+     "glue('tag', f'{label}-{seed}', display=False)", []),
+]
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": tags}) for source, tags in SOURCE]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path = tmp_path_factory.mktemp("notebook") / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed "
+                                      "(pip install 'dask[distributed]'); sweeps on Dask are optional")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=40)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def test_the_parameters_cell_is_read(notebook):
+    assert list(notebook_parameters(notebook)) == ["seed", "scale", "label"]
+
+
+def test_a_serial_sweep_runs_the_product_and_reports_a_failure(notebook, tmp_path):
+    table = sweep(notebook, {"seed": [2, 13], "scale": [0.5, 3.0]}, output=tmp_path / "out", progress=False)
+    assert list(table[["seed", "scale"]].itertuples(index=False, name=None)) == [(2, 0.5), (2, 3.0), (13, 0.5),
+                                                                                 (13, 3.0)]
+    assert list(table["status"]) == ["ok", "ok", "failed", "failed"]
+    assert table["product"].tolist()[:2] == [1.0, 6.0]
+    assert table["count"].tolist()[:2] == [3, 3] and table["tag"].tolist()[:2] == ["a-2", "a-2"]
+    assert table["product"].iloc[2:].isna().all()
+    failed = table.iloc[2]
+    assert "ArithmeticError: unlucky seed 13" in failed["error"]
+    assert "unlucky seed 13" in open(failed["traceback"]).read()
+    assert all(open(p).read() for p in table["notebook"])            # every run's notebook is stored
+    saved = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert saved["product"].tolist()[:2] == [1.0, 6.0] and len(saved) == 4
+    assert glued_values(table["notebook"].iloc[1]) == {"product": 6.0, "count": 3, "tag": "a-2"}
+
+
+def test_a_misspelled_parameter_is_rejected_before_running(notebook, tmp_path):
+    with pytest.raises(ValueError, match=r"no parameter 'sead' \(did you mean 'seed'\?\).*Nothing was run"):
+        sweep(notebook, {"sead": [1, 2]}, output=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="non-empty list"):
+        sweep(notebook, {"seed": []}, output=tmp_path / "out", progress=False)
+    with pytest.raises(ValueError, match="non-empty list"):
+        sweep(notebook, {"seed": 3}, output=tmp_path / "out", progress=False)
+    with pytest.raises(ValueError, match="no notebook"):
+        sweep(tmp_path / "missing.ipynb", {"seed": [1]}, output=tmp_path / "out", progress=False)
+
+
+def test_the_command_line_rejects_a_misspelled_name_and_runs_nothing(notebook, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(notebook), "-p", "seed", "1", "-p", "scael", "2.0", "--output", str(tmp_path / "cli")])
+    assert exit_.value.code == 2
+    assert "did you mean 'scale'" in capsys.readouterr().err
+    assert not (tmp_path / "cli").exists()
+
+
+def test_a_sweep_on_dask_workers(notebook, client, tmp_path):
+    table = sweep(notebook, {"seed": [13, 4], "label": ["x", "y"]}, client=client, output=tmp_path / "dask",
+                  progress=False)
+    assert list(table["status"]) == ["failed", "failed", "ok", "ok"]
+    assert table["tag"].tolist()[2:] == ["x-4", "y-4"]
+    assert table["product"].tolist()[2:] == [4.0, 4.0]
+
+
+def test_the_command_line_on_a_dask_scheduler(notebook, client, tmp_path, capsys):
+    status = main([str(notebook), "-p", "seed", "5", "13", "-p", "scale", "2", "--scheduler",
+                   client.scheduler.address, "--output", str(tmp_path / "cli"), "--no-progress"])
+    assert status == 1                       # one run failed, the other ran
+    out = capsys.readouterr()
+    assert "1 of 2 runs ok" in out.out and "FAILED seed=13, scale=2" in out.err
+    table = pd.read_csv(tmp_path / "cli" / "results.csv")
+    assert table.loc[0, "product"] == 10.0 and table.loc[0, "status"] == "ok"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--workers", "0"], "expected at least 1"),
+    (["--workers", "2", "--scheduler", "tcp://localhost:8786"], "not both"),
+    (["-p", "seed"], "has no values"),
+    ([], "no parameters"),
+])
+def test_the_command_line_rejects_bad_options_before_starting_anything(notebook, arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(notebook), *(["-p", "seed", "1"] if arguments[:1] == ["--workers"] else []), *arguments])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

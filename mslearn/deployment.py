@@ -5,6 +5,12 @@ ML workflow (deployment) needs both. ``save`` writes two files side by side: ``<
 model, pickled) and ``<name>.json`` (versions, creation time, and any metadata you pass: feature
 names, units, training-set description, scores). ``load`` warns when the running versions differ.
 
+A model is trusted only inside the data it has seen. ``save(..., training_data=X)`` records the range
+of every input (min, max, mean, std) in the record, and :func:`load` then returns the model wrapped in
+a :class:`GuardedModel`: it predicts exactly as the saved model does, and warns
+(:class:`ExtrapolationWarning`) when asked to predict for inputs outside that range. A model saved with
+a model card (below) is guarded by the card's range in the same way.
+
 A *model card* (Mitchell et al. 2019) says what a trained surrogate is for and where it can be trusted:
 :func:`model_card` collects the training range of every input, the validation numbers, the
 versions, the intended use and the limits into a JSON-serializable dict; ``save(..., card=card)``
@@ -31,12 +37,15 @@ import numpy as np
 from ._versions import environment_versions
 
 __all__ = ["save", "load", "read_record", "environment_versions", "VersionMismatchWarning", "model_card",
-           "read_model_card", "outside_training_range"]
-
+           "read_model_card", "outside_training_range", "GuardedModel", "ExtrapolationWarning"]
 
 
 class VersionMismatchWarning(UserWarning):
     """A model is loaded with package versions that differ from the ones it was saved with."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A model is asked to predict for inputs outside the range it was trained on."""
 
 
 def _paths(path):
@@ -45,7 +54,7 @@ def _paths(path):
     return stem.with_name(stem.name + ".pkl"), stem.with_name(stem.name + ".json")
 
 
-def save(model, path, *, metadata=None, card=None) -> Path:
+def save(model, path, *, metadata=None, card=None, training_data=None, feature_names=None) -> Path:
     """Save ``model`` to ``path.pkl`` with a ``path.json`` record of versions and ``metadata``.
 
     Parameters
@@ -58,12 +67,21 @@ def save(model, path, *, metadata=None, card=None) -> Path:
         JSON-serializable description: feature names, units, scores, data provenance.
     card : dict, optional
         A model card from :func:`model_card`, written beside the model as ``path.card.json`` and
-        ``path.card.md``.
+        ``path.card.md``; its training range guards the loaded model when ``training_data`` is not given.
+    training_data : array_like or pandas.DataFrame, optional
+        The inputs the model was trained on, ``(n_samples, n_features)``: their per-input range (min,
+        max, mean, std) is stored in the record as ``training_range``, and :func:`load` returns a
+        :class:`GuardedModel` that warns outside it. Images (more than two axes) have no per-input
+        range and are rejected here; use a model card for them.
+    feature_names : list of str, optional
+        Names of the inputs (default: the DataFrame's columns, else ``x0, x1, ...``).
 
     Returns
     -------
     Path of the model file.
     """
+    if isinstance(model, GuardedModel):
+        model = model.model   # the guard is rebuilt from the record on load
     model_path, record_path = _paths(path)
     record = {
         "model": type(model).__module__ + "." + type(model).__qualname__,
@@ -71,6 +89,15 @@ def save(model, path, *, metadata=None, card=None) -> Path:
         "versions": environment_versions(),
         "metadata": metadata or {},
     }
+    if training_data is not None:
+        training_range = _training_range(training_data, feature_names)
+        if "features" not in training_range:
+            raise ValueError("training_data has more than two axes (images); a per-input range needs "
+                             "(n_samples, n_features) inputs")
+        # the record is written with sorted keys: keep the column order explicitly
+        record["training_range"] = {**training_range, "feature_names": list(training_range["features"])}
+    elif feature_names is not None:
+        raise ValueError("feature_names names the columns of training_data; pass training_data too")
     try:
         record_text = json.dumps(record, indent=2, sort_keys=True)
     except TypeError as error:
@@ -104,7 +131,13 @@ def read_record(path) -> dict:
 def load(path):
     """Load a model saved by :func:`save`; warn if package versions differ from the saved ones.
 
-    Returns the model; :func:`read_record` gives the record saved with it.
+    Returns
+    -------
+    object
+        The model, or, when it was saved with its training range (``save(..., training_data=X)``, or a
+        model card with per-input ranges), a :class:`GuardedModel` around it that predicts identically
+        and warns (:class:`ExtrapolationWarning`) for inputs outside that range. :func:`read_record`
+        gives the record saved with it.
     """
     model_path, _ = _paths(path)
     record = read_record(path)
@@ -117,7 +150,88 @@ def load(path):
                       VersionMismatchWarning, stacklevel=2)
     with open(model_path, "rb") as file:
         model = pickle.load(file)
+    training_range = record.get("training_range")
+    if training_range is None:
+        card_path, _ = _card_paths(model_path)
+        if card_path.exists():
+            training_range = json.loads(card_path.read_text()).get("training_data")
+    if training_range is not None and "features" in training_range:
+        return GuardedModel(model, training_range)
     return model
+
+
+class GuardedModel:
+    """A trained model that warns when asked to extrapolate: what :func:`load` returns for a model saved
+    with its training range.
+
+    ``predict(X)`` returns exactly the wrapped model's prediction and issues an
+    :class:`ExtrapolationWarning` naming the inputs and rows outside the per-input training range
+    (a row is inside when every input lies within [min, max] of the training data; inside that box
+    the model may still be far from its data where inputs are correlated). Every other attribute
+    (``score``, ``history_``, ...) is the wrapped model's.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model with ``predict``.
+    training_range : dict
+        ``{"n_samples": n, "features": {name: {"min": ..., "max": ..., ...}}}``, as recorded by
+        :func:`save` (``training_range``) or a model card (``training_data``).
+
+    Attributes
+    ----------
+    model : object
+        The bare model.
+    training_range : dict
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from mslearn.deployment import GuardedModel
+    >>> X = np.array([[0.1], [0.3], [0.5]])
+    >>> guarded = GuardedModel(LinearRegression().fit(X, 2 * X[:, 0]),
+    ...                        {"n_samples": 3, "features": {"phi": {"min": 0.1, "max": 0.5}}})
+    >>> guarded.outside([[0.2], [0.7]]).tolist()
+    [False, True]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = guarded.predict([[0.7]])
+    >>> print(caught[0].message)
+    1 of 1 inputs lie outside the training range (extrapolation): phi 0.7 > max 0.5
+    """
+
+    def __init__(self, model, training_range):
+        if not hasattr(model, "predict"):
+            raise ValueError(f"model is a {type(model).__name__} without predict; expected a fitted model")
+        features = training_range.get("features") if isinstance(training_range, dict) else None
+        if not features or not all(isinstance(r, dict) and {"min", "max"} <= set(r) for r in features.values()):
+            raise ValueError("training_range lacks per-input 'features' with 'min' and 'max'; expected the "
+                             "record of save(..., training_data=X) or a model card's training_data")
+        self.model = model
+        self.training_range = {**training_range, "features": _ordered_features(training_range)}
+        self._features = self.training_range["features"]
+
+    def __getattr__(self, name):
+        # Only called for attributes not found on the guard; "model" itself is excluded so that a
+        # half-built object (during unpickling) does not recurse.
+        if name == "model" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def __repr__(self):
+        return f"GuardedModel({self.model!r})"
+
+    def outside(self, X) -> np.ndarray:
+        """Which rows of ``X`` lie outside the training range (see :func:`outside_training_range`)."""
+        return _outside(self._features, X)
+
+    def predict(self, X):
+        """The wrapped model's prediction; warns (:class:`ExtrapolationWarning`) for rows outside the
+        training range."""
+        _warn_outside(self._features, X)
+        return self.model.predict(X)
 
 
 # ----------------------------------------------------------------------------- model cards
@@ -319,17 +433,41 @@ def read_model_card(path) -> dict:
 
 
 def outside_training_range(card, X) -> np.ndarray:
-    """Which rows of ``X`` (n_samples, n_features) lie outside the card's per-input training range.
+    """Which rows of ``X`` (n_samples, n_features) lie outside the per-input training range.
+
+    Parameters
+    ----------
+    card : dict
+        A model card (:func:`model_card`, :func:`read_model_card`), or the record of a model saved with
+        ``save(..., training_data=...)`` (:func:`read_record`).
+    X : array_like or pandas.DataFrame, shape (n_samples, n_features)
 
     Returns
     -------
     numpy.ndarray of bool, shape ``(n_samples,)``
         True where any input is below its training minimum or above its maximum (extrapolation).
     """
-    _check_card(card)
-    features = card["training_data"].get("features")
+    if isinstance(card, dict) and "training_range" in card and "intended_use" not in card:
+        features = _ordered_features(card["training_range"])
+    else:
+        _check_card(card)
+        features = card["training_data"].get("features")
     if features is None:
         raise ValueError("the card records no per-input range (the model reads images); nothing to compare with")
+    return _outside(features, X)
+
+
+def _ordered_features(training_range):
+    """The per-input ranges in the column order of the training data (a record, whose JSON keys are
+    sorted, lists that order in ``feature_names``)."""
+    features = training_range.get("features")
+    if features is None:
+        return None
+    order = training_range.get("feature_names")
+    return {name: features[name] for name in order} if order else features
+
+
+def _bounds(features, X):
     low = np.array([r["min"] for r in features.values()])
     high = np.array([r["max"] for r in features.values()])
     values = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=float)
@@ -338,4 +476,26 @@ def outside_training_range(card, X) -> np.ndarray:
     if values.ndim != 2 or values.shape[1] != len(low):
         raise ValueError(f"X has shape {values.shape}; expected (n_samples, {len(low)}), the card's inputs "
                          f"{list(features)}")
+    return values, low, high
+
+
+def _outside(features, X):
+    values, low, high = _bounds(features, X)
     return np.any((values < low) | (values > high), axis=1)
+
+
+def _warn_outside(features, X):
+    values, low, high = _bounds(features, X)
+    below, above = values < low, values > high
+    rows = np.any(below | above, axis=1)
+    if not rows.any():
+        return
+    names = list(features)
+    worst = []
+    for j, name in enumerate(names):   # the farthest value beyond each violated limit
+        if below[:, j].any():
+            worst.append(f"{name} {values[below[:, j], j].min():.4g} < min {low[j]:.4g}")
+        if above[:, j].any():
+            worst.append(f"{name} {values[above[:, j], j].max():.4g} > max {high[j]:.4g}")
+    warnings.warn(f"{int(rows.sum())} of {len(values)} inputs lie outside the training range (extrapolation): "
+                  + "; ".join(worst), ExtrapolationWarning, stacklevel=3)

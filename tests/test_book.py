@@ -5,6 +5,7 @@ broken reference, citation, toc entry, glue key or a cell that raises fails it. 
 are compared by nbval (``pytest --nbval-lax book``, part of ``make test``), under the tolerances
 each checked cell declares.
 """
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,11 @@ BUILD = ROOT / "_build"
 def jupyter_book(*arguments, cwd=ROOT, timeout=3000):
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable) if executable.exists() else shutil.which("jupyter-book")]
-    return subprocess.run([*command, *arguments], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # without MPLBACKEND (make test sets Agg for the package tests): with it, the notebook kernels of the
+    # book would not use the inline backend and the built pages would have no figures
+    environment = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    return subprocess.run([*command, *arguments], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=environment)
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def sample_spinodal_structures(parameters, seeds, *, size=64, contrast=10.0, dev
     seeds : array of int, one per row
         Seeds of the initial noise.
     size : int
-        Grid side (periodic ``size``² grid, spacing 1).
+        Grid side (a periodic ``size`` × ``size`` grid, spacing 1).
     contrast : float
         Conductivity of phase 1 (:math:`\phi > 0`) relative to phase 0.
     device : str

@@ -653,7 +653,7 @@ def von_neumann_mullins(frames, times, *, periodic=True, batch=False):
 
     Parameters
     ----------
-    frames : array, shape (n_times, *spatial) or, with ``batch=True``, (n_runs, n_times, *spatial)
+    frames : array, shape ``(n_times, *spatial)`` or, with ``batch=True``, ``(n_runs, n_times, *spatial)``
         Grain images, e.g. a :class:`GrainGrowthResult`'s ``frames``.
     times : array, shape (n_times,)
         Their times, increasing.

@@ -128,6 +128,15 @@ def check_in_range(x, low, high, *, name, inclusive=(True, True)):
     return x
 
 
+def check_integer(value, least, *, name):
+    """An integer (not a bool) of at least ``least``, returned as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {least}, got {type(value).__name__} {value!r}")
+    if value < least:
+        raise ValueError(f"{name} = {value}; expected an integer >= {least}")
+    return int(value)
+
+
 def check_probability(x, *, name):
     """Check a relaxed phase field / volume fraction lies in [0, 1]."""
     return check_in_range(x, 0.0, 1.0, name=name)

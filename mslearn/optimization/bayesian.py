@@ -96,6 +96,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import is_torch, rng
+from .._validation import check_integer
 from ..datasets.store import sobol_sequence
 
 __all__ = [
@@ -397,14 +398,6 @@ def _check_bounds(bounds):
     return array
 
 
-def _check_int(name, value, least):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {least}, got {type(value).__name__} {value!r}")
-    if value < least:
-        raise ValueError(f"{name} = {value}; expected an integer >= {least}")
-    return int(value)
-
-
 def _evaluate(f, points, executor):
     """``f`` at each row of ``points`` (through ``executor.map`` when given) as floats."""
     copies = [point.copy() for point in points]  # f may change its argument in place
@@ -604,14 +597,14 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     """
     bounds = _check_bounds(bounds)
     d = len(bounds)
-    n_evaluations = _check_int("n_evaluations", n_evaluations, 1)
-    n_initial = max(2 * d + 1, 5) if n_initial is None else _check_int("n_initial", n_initial, 1)
+    n_evaluations = check_integer(n_evaluations, 1, name="n_evaluations")
+    n_initial = max(2 * d + 1, 5) if n_initial is None else check_integer(n_initial, 1, name="n_initial")
     if n_evaluations < n_initial:
         raise ValueError(
             f"n_evaluations = {n_evaluations} is smaller than n_initial = {n_initial}, the initial "
             "design; raise n_evaluations or lower n_initial"
         )
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_integer(batch_size, 1, name="batch_size")
     if acquisition not in _ACQUISITIONS:
         raise ValueError(f"acquisition = {acquisition!r}; expected 'ei' (expected improvement) or 'pi' "
                          "(probability of improvement)")
@@ -672,7 +665,7 @@ def random_search(f, bounds, n_evaluations, *, seed=0):
     (40, 2)
     """
     bounds = _check_bounds(bounds)
-    n_evaluations = _check_int("n_evaluations", n_evaluations, 1)
+    n_evaluations = check_integer(n_evaluations, 1, name="n_evaluations")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     low, high = bounds[:, 0], bounds[:, 1]

@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import is_torch, progress_bar, rng
-from .bayesian import _check_bounds, _check_int
+from .._validation import check_integer
+from .bayesian import _check_bounds
 
 __all__ = ["evolutionary_optimization", "EvolutionaryResult", "hypervolume", "pareto_front", "zdt1",
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
@@ -323,10 +324,10 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
 
     bounds = _check_bounds(bounds)
     d = len(bounds)
-    n_objectives = _check_int("n_objectives", n_objectives, 1)
+    n_objectives = check_integer(n_objectives, 1, name="n_objectives")
     population_size = (min(max(20, 10 * d), 100) if population_size is None
-                       else _check_int("population_size", population_size, 4))
-    max_iter = _check_int("max_iter", max_iter, 1)
+                       else check_integer(population_size, 4, name="population_size"))
+    max_iter = check_integer(max_iter, 1, name="max_iter")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if vectorized and executor is not None:

@@ -127,6 +127,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import progress_bar, rng
+from .._validation import check_integer
 from ..datasets.store import sobol_sequence
 from .melt_pool import rosenthal_melt_pool
 
@@ -425,14 +426,6 @@ def _check_bounds(bounds):
     return array
 
 
-def _check_int(name, value, least):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {least}, got {type(value).__name__} {value!r}")
-    if value < least:
-        raise ValueError(f"{name} = {value}; expected an integer >= {least}")
-    return int(value)
-
-
 def _simulate(simulate, points):
     """``simulate`` at the rows of ``points`` (m, d), checked to be ``m`` finite floats."""
     values = simulate(points.copy())  # simulate may change its argument in place
@@ -531,9 +524,9 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
         raise ValueError(f"threshold = {threshold!r}; expected a finite float")
     threshold = float(threshold)
-    n_initial = _check_int("n_initial", n_initial, 2)
-    max_iter = _check_int("max_iter", max_iter, 0)
-    n_test = _check_int("n_test", n_test, 0)
+    n_initial = check_integer(n_initial, 2, name="n_initial")
+    max_iter = check_integer(max_iter, 0, name="max_iter")
+    n_test = check_integer(n_test, 0, name="n_test")
     if strategy not in _STRATEGIES:
         raise ValueError(f"strategy = {strategy!r}; expected one of {', '.join(map(repr, _STRATEGIES))}")
     generator = rng(seed)

@@ -2,6 +2,7 @@
 annealing, the generative model and input validation."""
 import numpy as np
 import pytest
+import torch
 
 from mslearn.reconstruction import (CropVAE, count_isolated, reconstruct, remove_isolated, s2_error,
                                     target_descriptors, view_conflict_bound, volume_fraction_error)

@@ -128,6 +128,27 @@ def check_in_range(x, low, high, *, name, inclusive=(True, True)):
     return x
 
 
+def check_bounds(bounds):
+    """A box: a ``(d, 2)`` float array of finite ``(low, high)`` pairs with ``low < high``."""
+    try:
+        array = np.asarray(list(bounds), dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds = {bounds!r}; expected a sequence of numeric (low, high) pairs, one per input, "
+                         "e.g. [(0, 1), (-1, 1)]") from None
+    if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
+        raise ValueError(f"bounds has shape {array.shape}; expected (low, high) pairs, one per input, "
+                         "e.g. [(0, 1), (-1, 1)]")
+    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if bad.size:
+        i = bad[0]
+        raise ValueError(f"bounds of input {i} are {tuple(array[i])}; expected finite (low, high)")
+    bad = np.flatnonzero(array[:, 0] >= array[:, 1])
+    if bad.size:
+        i = bad[0]
+        raise ValueError(f"bounds of input {i} are ({array[i, 0]:g}, {array[i, 1]:g}); expected low < high")
+    return array
+
+
 def check_integer(value, least, *, name):
     """An integer (not a bool) of at least ``least``, returned as a Python int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

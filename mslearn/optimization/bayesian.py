@@ -96,7 +96,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import is_torch, rng
-from .._validation import check_integer
+from .._validation import check_bounds, check_integer
 from ..datasets.store import sobol_sequence
 
 __all__ = [
@@ -374,30 +374,6 @@ class BayesianOptimizationResult:
 # input checks and evaluation
 
 
-def _check_bounds(bounds):
-    try:
-        array = np.asarray(list(bounds), dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"bounds = {bounds!r}; expected a sequence of numeric (low, high) pairs, one per input, "
-            "e.g. [(0, 1), (-1, 1)]"
-        ) from None
-    if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
-        raise ValueError(
-            f"bounds has shape {array.shape}; expected (low, high) pairs, one per input, "
-            "e.g. [(0, 1), (-1, 1)]"
-        )
-    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
-    if bad.size:
-        i = bad[0]
-        raise ValueError(f"bounds of input {i} are {tuple(array[i])}; expected finite (low, high)")
-    bad = np.flatnonzero(array[:, 0] >= array[:, 1])
-    if bad.size:
-        i = bad[0]
-        raise ValueError(f"bounds of input {i} are ({array[i, 0]:g}, {array[i, 1]:g}); expected low < high")
-    return array
-
-
 def _evaluate(f, points, executor):
     """``f`` at each row of ``points`` (through ``executor.map`` when given) as floats."""
     copies = [point.copy() for point in points]  # f may change its argument in place
@@ -595,7 +571,7 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     >>> result.X.shape, bool(abs(result.x_best[0] - 0.3) < 0.05)
     ((8, 1), True)
     """
-    bounds = _check_bounds(bounds)
+    bounds = check_bounds(bounds)
     d = len(bounds)
     n_evaluations = check_integer(n_evaluations, 1, name="n_evaluations")
     n_initial = max(2 * d + 1, 5) if n_initial is None else check_integer(n_initial, 1, name="n_initial")
@@ -664,7 +640,7 @@ def random_search(f, bounds, n_evaluations, *, seed=0):
     >>> result.X.shape
     (40, 2)
     """
-    bounds = _check_bounds(bounds)
+    bounds = check_bounds(bounds)
     n_evaluations = check_integer(n_evaluations, 1, name="n_evaluations")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")

@@ -43,8 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import is_torch, progress_bar, rng
-from .._validation import check_integer
-from .bayesian import _check_bounds
+from .._validation import check_bounds, check_integer
 
 __all__ = ["evolutionary_optimization", "EvolutionaryResult", "hypervolume", "pareto_front", "zdt1",
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
@@ -322,7 +321,7 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     from pymoo.optimize import minimize
     from pymoo.termination import get_termination
 
-    bounds = _check_bounds(bounds)
+    bounds = check_bounds(bounds)
     d = len(bounds)
     n_objectives = check_integer(n_objectives, 1, name="n_objectives")
     population_size = (min(max(20, 10 * d), 100) if population_size is None

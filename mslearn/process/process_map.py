@@ -127,7 +127,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import progress_bar, rng
-from .._validation import check_integer
+from .._validation import check_bounds, check_integer
 from ..datasets.store import sobol_sequence
 from .melt_pool import rosenthal_melt_pool
 
@@ -409,23 +409,6 @@ class ActiveLearningResult:
         return self.predict(X) > self.threshold
 
 
-def _check_bounds(bounds):
-    try:
-        array = np.asarray(list(bounds), dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"bounds = {bounds!r}; expected a sequence of numeric (low, high) pairs, one per "
-                         "input, e.g. [(50, 400), (0.2, 2.0)]") from None
-    if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
-        raise ValueError(f"bounds has shape {array.shape}; expected (low, high) pairs, one per input, "
-                         "e.g. [(50, 400), (0.2, 2.0)]")
-    for i, (low, high) in enumerate(array):
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise ValueError(f"bounds of input {i} are ({low}, {high}); expected finite (low, high)")
-        if low >= high:
-            raise ValueError(f"bounds of input {i} are ({low:g}, {high:g}); expected low < high")
-    return array
-
-
 def _simulate(simulate, points):
     """``simulate`` at the rows of ``points`` (m, d), checked to be ``m`` finite floats."""
     values = simulate(points.copy())  # simulate may change its argument in place
@@ -520,7 +503,7 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
     """
     if not callable(simulate):
         raise TypeError(f"simulate must be callable, got {type(simulate).__name__}")
-    bounds = _check_bounds(bounds)
+    bounds = check_bounds(bounds)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
         raise ValueError(f"threshold = {threshold!r}; expected a finite float")
     threshold = float(threshold)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -53,7 +52,7 @@ import pandas as pd
 from .._backend import device as resolve_device
 from .._backend import rng
 from ..homogenization import conductivity
-from .ready import TOL, _check_size, _ready, source_digest
+from .ready import TOL, _check_size, _ready
 
 __all__ = ["spinodal_structures", "sample_spinodal_structures", "SPINODAL_SPACE"]
 
@@ -67,11 +66,6 @@ _COLUMNS = tuple(SPINODAL_SPACE)      # the order ProcessStructureMap reads them
 DT = 0.25          # time step: the coarsening lengths agree with dt = 0.1 to a few per cent
 NOISE = 0.05       # initial noise: every run in the ranges phase-separates before t = 100
 CHUNK = 100        # steps per batched chunk (fixed: a run's sequence of steps does not depend on its batch)
-
-
-def _phase_field_fingerprint():
-    """Digest of the Cahn–Hilliard solver (it lives outside the ready datasets' ``DATA_SOURCES``)."""
-    return source_digest(Path(__file__).resolve().parent.parent, ("process/phase_field.py",))[:12]
 
 
 def _check_parameters(parameters):
@@ -218,8 +212,7 @@ def spinodal_structures(n_samples=300, *, size=64, contrast=10.0, seed=0, device
     dev = resolve_device(device)
     sampler = functools.partial(sample_spinodal_structures, size=size, contrast=contrast, device=dev)
     sampler.name = "mslearn.datasets.process.sample_spinodal_structures"
-    key = {"size": size, "contrast": contrast, "dt": DT, "noise": NOISE, "chunk": CHUNK,
-           "phase_field": _phase_field_fingerprint()}
+    key = {"size": size, "contrast": contrast, "dt": DT, "noise": NOISE, "chunk": CHUNK}
     metadata = {
         "title": "spinodal_structures",
         "description": (f"2D periodic Cahn-Hilliard runs ({size}x{size}, dx = M = 1, dt = {DT}, initial noise "

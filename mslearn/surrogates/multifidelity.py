@@ -67,7 +67,10 @@ def forrester(X, fidelity="high"):
     :math:`f_h(x) = (6x - 2)^2 \sin(12x - 4)` and :math:`f_l(x) = 0.5 f_h(x) + 10(x - 0.5) - 5`,
     so that :math:`f_h = 2 f_l - 20x + 20`: an AR1 model with :math:`\rho = 2` and a linear
     discrepancy. The standard design is 11 low-fidelity points ``linspace(0, 1, 11)`` and the 4
-    high-fidelity points ``[0, 0.4, 0.6, 1]``.
+    high-fidelity points ``[0, 0.4, 0.6, 1]``. Forrester et al. write :math:`f_l = A f_h + B(x - 0.5) - C`
+    with :math:`A = 0.5`, :math:`B = 10`, :math:`C = -5`, i.e. :math:`+5`; implementations differ in the sign
+    of that constant, and this one uses :math:`-5`. The constant only shifts :math:`f_l` (and the
+    discrepancy), so the pair's difficulty for multi-fidelity models is the same.
 
     Parameters
     ----------

@@ -24,7 +24,8 @@ that the set-up -- Green operator, local law, right-hand side, effective tensor 
 the iterations; peers: summed over their load cases), setup (time at max_iter=1 minus one iteration,
 in FFT pairs), FFT pairs (ms/iter divided by the measured time of one forward + inverse real FFT of
 the field the method iterates on: mslearn its (1, loads, components, *N) torch field, a peer one numpy
-rfftn + irfftn of its (components, *N) field), s/load (mslearn: its batched time / number of loads; peers: time per load case), error
+rfftn + irfftn of its (components, *N) field), s/load (mslearn: its batched time / number of loads;
+peers: time per load case), error
 (max |K - K_ref| over the computed columns / max |K_ref|, K_ref the exact value where one exists —
 the checkerboard's sqrt(k1 k2), Dykhne 1970 — otherwise a tol 1e-10 solve of the same
 discretization: mslearn for the rotated scheme, cg_continuous for the continuous one, and

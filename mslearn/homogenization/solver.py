@@ -274,13 +274,13 @@ class LocalLaw:
         law = copy.copy(self)                # the isotropy check is not repeated for a subset
         law.prop = self.prop[index]
         law.lame = None if self.lame is None else tuple(field[index] for field in self.lame)
-        law.trace = _Scratch()
         return law
 
 
-def _lame_fields(prop):
+def _lame_fields(prop, check=True):
     """``(lambda, 2 mu)`` fields ``(B, 1, 1, *s)`` when every voxel's Mandel stiffness ``(B, m, m, *s)``
-    (m = 3 or 6) is isotropic (to rounding), else None."""
+    (m = 3 or 6) is isotropic (to rounding), else None; ``check=False`` skips the voxel-wise test (the
+    caller knows the field is isotropic)."""
     m = prop.shape[1]
     if m not in (3, 6):
         return None
@@ -291,7 +291,7 @@ def _lame_fields(prop):
     eye = torch.eye(m, dtype=prop.dtype, device=prop.device)
     shape = (m, m) + (1,) * (prop.ndim - 3)
     isotropic = lam[:, None, None] * normal.reshape(shape) + two_mu[:, None, None] * eye.reshape(shape)
-    if not torch.allclose(prop, isotropic, rtol=0, atol=1e-12 * float(prop.abs().max())):
+    if check and not torch.allclose(prop, isotropic, rtol=0, atol=1e-12 * float(prop.abs().max())):
         return None
     # contiguous: slices of a (B, *s, m, m)-strided tensor would make every product 3x slower
     return lam[:, None, None].contiguous(), two_mu[:, None, None].contiguous()
@@ -588,15 +588,11 @@ def _phase_stack(props, c, dtype, device, name, what):
     return torch.stack(tensors), scalar
 
 
-def _phase_lame(labels, stack, batch, device):
-    """``(lambda, 2 mu)`` fields ``(B, 1, 1, *s)`` gathered from the phases when every phase's stiffness is
-    isotropic, else None: the same fields as :func:`_lame_fields` of the voxel field, without its voxel-wise test."""
-    lame = _lame_fields(stack.detach().permute(1, 2, 0)[None])          # phases as voxels: (1, m, m, P)
-    if lame is None:
-        return None
-    lab = to_torch(labels, device).long()
-    lab = lab if batch else lab[None]
-    return tuple(value.reshape(-1)[lab][:, None, None] for value in lame)
+def _phase_lame(prop, stack):
+    """:func:`_lame_fields` of the voxel field ``prop`` gathered from the phases ``stack``, with the isotropy
+    tested once per phase instead of once per voxel."""
+    isotropic = _lame_fields(stack.detach().permute(1, 2, 0)[None]) is not None   # phases as voxels: (1, m, m, P)
+    return _lame_fields(prop.detach(), check=False) if isotropic else None
 
 
 def _labels_field(labels, stack, scalar, batch, device):
@@ -741,7 +737,7 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
         raise ValueError(f"phases are scalars; expected isotropic dicts/(E, nu) tuples or {m}x{m} Mandel matrices")
     prop, spatial = _labels_field(labels, stack, False, batch, dev)
     return _run(prop, False, "elasticity", spatial, config, return_fields, _reference(labels, stack), not batch,
-                lambda: _phase_range(labels, stack, False, dev), lame=_phase_lame(labels, stack, batch, dev))
+                lambda: _phase_range(labels, stack, False, dev), lame=_phase_lame(prop, stack))
 
 
 def _field_input(field, ndim, batch, c, name):

@@ -367,20 +367,25 @@ def main(argv):
 # The book's notebooks carry what a reader or a student does not need: the nbval marker and the
 # tolerance lines of checked cells, ``glue(...)`` calls that hand numbers to the prose, the claims the
 # tests assert (``assert`` statements, ``if check_claims:`` blocks) and the exercises' solutions
-# (``:::{admonition} Solution`` blocks, ``:class: dropdown``, in Markdown cells). The functions below
+# (``:::{admonition} Solution`` blocks, ``:class: dropdown``, in Markdown cells, and the code cells that
+# compute them, whose first line is a ``# Solution ...`` comment: executed with the chapter, so the
+# numbers a solution quotes are the ones its code gives, and collapsed in the HTML). The functions below
 # find them from the content alone, so the same rules tag the notebooks (``tag``), hide the
 # scaffolding in the HTML (book/_ext/mslearn_scaffolding.py) and write the handouts (``handouts``).
 
 SOLUTION_TAG, CHECK_TAG, CLAIMS_TAG = "has-solution", "check-output", "claims"
 GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG = "glue-only", "claims-only", "remove-cell"
+SOLUTION_CODE_TAG, HIDE_TAG = "solution", "hide-cell"
 # the tags `tag` manages: it adds and removes exactly these; every other tag (parameters,
 # remove-output, ...) is left as it is
-MANAGED_TAGS = (CHECK_TAG, CLAIMS_TAG, GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG, SOLUTION_TAG)
+MANAGED_TAGS = (CHECK_TAG, CLAIMS_TAG, GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG, SOLUTION_TAG,
+                SOLUTION_CODE_TAG, HIDE_TAG)
 
 # an opening fence of a MyST directive (``` or :::, three or more) and its argument
 _FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,}|~{3,})\s*(?P<info>.*)$")
 # a solution: {admonition} Solution..., {dropdown} Solution..., or sphinx-exercise's {solution}
 _SOLUTION_INFO = re.compile(r"^\{(?:admonition|dropdown)\}\s*solution\b|^\{solution(?:-start)?\}", re.I)
+_SOLUTION_CODE = re.compile(r"^#\s*solution\b", re.I)
 _GLUE_ROLE = re.compile(r"\{glue(?::\w*)?\}`(?P<key>[^`:]+)(?::[^`]*)?`")
 _GLUE_IMPORT = re.compile(r"^from\s+myst_nb\s+import\s+glue\s*(#.*)?$")
 
@@ -399,7 +404,17 @@ def split_solutions(markdown: str):
     Solution...`` or ``{solution}``; it ends at the first bare fence of the same character and at least
     the same length (a ```` ```python ```` block inside a ``:::`` fence stays inside it, as in MyST).
     """
-    lines, kept, removed = markdown.split("\n"), [], 0
+    text, blocks = _split_solutions(markdown)
+    return text, len(blocks)
+
+
+def solution_blocks(markdown: str) -> list:
+    """The solution blocks of ``markdown`` (:func:`split_solutions`), each as its text with its fences."""
+    return _split_solutions(markdown)[1]
+
+
+def _split_solutions(markdown: str):
+    lines, kept, blocks = markdown.split("\n"), [], []
     i = 0
     while i < len(lines):
         match = _FENCE_OPEN.match(lines[i])
@@ -409,7 +424,7 @@ def split_solutions(markdown: str):
             j = i + 1
             while j < len(lines) and not close.match(lines[j]):
                 j += 1
-            removed += 1
+            blocks.append("\n".join(lines[i:j + 1]))
             i = j + 1
             # the blank line before the block goes with it
             while kept and not kept[-1].strip() and i < len(lines) and not lines[i].strip():
@@ -418,12 +433,22 @@ def split_solutions(markdown: str):
         kept.append(lines[i])
         i += 1
     text = "\n".join(kept)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") if removed else text
-    return text, removed
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") if blocks else text
+    return text, blocks
 
 
 def has_solution(markdown: str) -> bool:
     return split_solutions(markdown)[1] > 0
+
+
+def is_solution_code(source: str) -> bool:
+    """A code cell that computes an exercise's solution: its first line after the nbval marker and the
+    tolerance lines is a comment ``# Solution ...`` (``# Solution to Exercise 2``)."""
+    for line in source.split("\n"):
+        stripped = line.strip()
+        if stripped and not is_scaffolding_comment(stripped):
+            return bool(_SOLUTION_CODE.match(stripped))
+    return False
 
 
 def _is_glue_call(node) -> bool:
@@ -570,7 +595,9 @@ def expected_tags(cell) -> list:
 
     ``check-output``: a checked cell; ``claims``: it asserts a claim; ``glue-only``/``claims-only``:
     nothing is left without its glue calls / claims (``remove-cell`` then hides it in the HTML: myst-nb
-    still reads glued values from a removed cell); ``has-solution``: a Markdown cell with a solution.
+    still reads glued values from a removed cell); ``has-solution``: a Markdown cell with a solution;
+    ``solution`` and ``hide-cell``: a code cell that computes a solution (:func:`is_solution_code`),
+    collapsed in the HTML.
     """
     tags = set()
     if cell.cell_type == "markdown":
@@ -585,6 +612,8 @@ def expected_tags(cell) -> list:
         if found.only and not found.checked:
             tags.add(GLUE_ONLY_TAG if "glue" in found.kinds else CLAIMS_ONLY_TAG)
             tags.add(REMOVE_TAG)
+        if is_solution_code(cell.source):
+            tags.update((SOLUTION_CODE_TAG, HIDE_TAG))
     return [t for t in MANAGED_TAGS if t in tags]
 
 
@@ -617,7 +646,8 @@ def tag_problems(nb) -> list:
 
 
 def student_copy(nb, solutions=False, checks=False):
-    """A handout of ``nb``: outputs cleared; without solutions unless ``solutions``; without the test
+    """A handout of ``nb``: outputs cleared; without solutions (their Markdown blocks and the code cells
+    that compute them) unless ``solutions``; without the test
     scaffolding unless ``checks`` (nbval markers and tolerance lines, glue calls and the cells that only
     glue, asserted claims, the managed tags and the test parameters; ``{glue:text}`name``` in the prose
     becomes ```name```). The parameters cell stays, so the copy still runs with papermill."""
@@ -632,6 +662,8 @@ def student_copy(nb, solutions=False, checks=False):
             if not cell.source.strip():
                 continue
         elif cell.cell_type == "code":
+            if not solutions and is_solution_code(cell.source):
+                continue
             cell.outputs, cell.execution_count = [], None
             if not checks:
                 cell.source = strip_code(cell.source)

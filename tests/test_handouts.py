@@ -3,6 +3,8 @@
 - The rules: solution blocks in every form MyST writes them, the scaffolding lines of code cells
   (nbval marker, tolerance lines, ``glue`` calls, asserted claims), on small examples.
 - Every notebook is tagged as its content calls for (``make tag-notebooks`` updates the tags).
+- Solutions that compute are executed with their chapter: a code cell whose first line is
+  ``# Solution ...`` computes them, and no solution block pastes code it does not run.
 - Every notebook's student copy has no solution, no scaffolding and no output, and keeps everything
   else; the instructor copy keeps the solutions; ``--keep-checks`` keeps the code as it is.
 - Every student copy still runs top to bottom, with papermill at the notebook's small test parameters.
@@ -64,7 +66,9 @@ Not a solution: it stays.
 
 def test_solutions_are_found_in_every_form():
     text, removed = T.split_solutions(EXERCISE)
-    assert removed == 4
+    assert removed == 4 and len(T.solution_blocks(EXERCISE)) == 4
+    assert T.solution_blocks(EXERCISE)[1].startswith("````{admonition} Solution to exercise 2")
+    assert T.solution_blocks(EXERCISE)[1].endswith("x = 2\n```\n````")
     assert "Solution" not in text and "print(1)" not in text and "x = 2" not in text and "nested" not in text
     assert "**Exercise 1.** Compute it.\n\n**Exercise 2.** And this?\n\n:::{admonition} Hint" in text
     assert "Not a solution: it stays." in text and text.endswith("## Running this notebook")
@@ -131,14 +135,63 @@ def test_tags_follow_the_content_and_are_idempotent():
         nbformat.v4.new_code_cell("y = 2", metadata={"tags": ["remove-cell", "claims"]}),   # stale tags
         nbformat.v4.new_markdown_cell(EXERCISE),
         nbformat.v4.new_markdown_cell("no solution"),
+        nbformat.v4.new_code_cell(SOLUTION_CELL),
+        nbformat.v4.new_code_cell("z = 3", metadata={"tags": ["hide-cell"]}),   # stale: not a solution
     ])
     tagged = T.tag_notebook(nb)
     assert [c.metadata.get("tags", []) for c in tagged.cells] == [
         ["parameters"], ["check-output", "claims"], ["keep-me", "glue-only", "remove-cell"],
-        ["claims", "claims-only", "remove-cell"], [], ["has-solution"], []]
+        ["claims", "claims-only", "remove-cell"], [], ["has-solution"], [], ["claims", "solution", "hide-cell"], []]
     assert nbformat.writes(T.tag_notebook(tagged)) == nbformat.writes(tagged)
-    assert len(T.tag_problems(nb)) == 5 and T.tag_problems(tagged) == []
+    assert len(T.tag_problems(nb)) == 7 and T.tag_problems(tagged) == []
     assert nb.cells[1].metadata == {}, "tag_notebook works on a copy"
+
+
+SOLUTION_CELL = '''# Solution to Exercise 2
+hot = error(where=top)
+print(f"hot-spot error {hot:.2f}")
+glue("hot", float(hot), display=False)
+if check_claims:
+    assert hot < 0.1'''
+
+
+@pytest.mark.parametrize("source, is_solution", [
+    (SOLUTION_CELL, True),
+    ("# NBVAL_CHECK_OUTPUT\n# tolerance: atol=0.01 — why\n\n# solution: the hot spots\nx = 1", True),
+    ("x = 1  # Solution", False),
+    ("# the solution of the linear system\nx = solve(a, b)", False),
+    ("# Solutions are below\nx = 1", False),
+])
+def test_solution_cells_are_found(source, is_solution):
+    assert T.is_solution_code(source) is is_solution
+
+
+def test_solution_cells_are_left_out_of_student_copies():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell(EXERCISE),
+        nbformat.v4.new_code_cell(SOLUTION_CELL),
+    ])
+    student, instructor = T.student_copy(nb), T.student_copy(nb, solutions=True)
+    assert [c.source for c in student.cells if c.cell_type == "code"] == ["x = 1"]
+    solution = [c.source for c in instructor.cells if c.cell_type == "code"][1]
+    assert solution == '# Solution to Exercise 2\nhot = error(where=top)\nprint(f"hot-spot error {hot:.2f}")'
+
+
+# a fenced code block in a solution is code the chapter does not run
+PASTED_CODE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(\{code(-cell)?\}\s*)?(python|ipython3?|py)\b", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_solutions_compute_in_executed_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        pasted = [b for b in T.solution_blocks(cell.source) if PASTED_CODE.search(b)]
+        assert not pasted, ("a solution pastes code that the chapter does not execute: move it into a code "
+                            "cell that starts with `# Solution to Exercise N` and glue the numbers it "
+                            "quotes\n" + pasted[0][:400])
 
 
 # --- the book's notebooks ----------------------------------------------------------------------------
@@ -178,6 +231,9 @@ def test_handouts_of_the_notebook(path):
     assert "mslearn" not in student.metadata
 
     assert sum(len(SOLUTION_OPEN.findall(c.source)) for c in instructor.cells if c.cell_type == "markdown") == solutions
+    assert not any(T.is_solution_code(c.source) for c in student.cells if c.cell_type == "code")
+    assert sum(T.is_solution_code(c.source) for c in instructor.cells if c.cell_type == "code") == \
+        sum(T.is_solution_code(c.source) for c in nb.cells if c.cell_type == "code")
     assert [c.source for c in complete.cells] == [c.source for c in nb.cells if c.source.strip()]
     assert complete.metadata.get("mslearn") == nb.metadata.get("mslearn")
 

@@ -57,6 +57,9 @@ def hide_scaffolding(app, doctree) -> None:
         source = block.astext()
         found = notebook_tools.code_scaffolding(source)
         shown = displayed_source(source)
+        if notebook_tools.is_solution_code(source):
+            # collapsed by its hide-cell tag; the toggle says what it holds
+            cell["prompt_show"], cell["prompt_hide"] = "Show the solution's code and output", "Hide the solution"
         if found.only or not notebook_tools._has_statements(shown):
             if outputs:                    # the code is scaffolding, what it displays is not
                 cell.remove(inputs[0])

@@ -68,6 +68,13 @@ stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
 2D elastic field about 3x faster, measured on a CPU), but it compiles for some 20 s per grid shape,
 needs a C++ toolchain on the CPU, and the book's solves take less than that.
 
+On Linux (glibc), large CPU solves can run 25-40 % faster per iteration with two allocator settings
+exported before Python starts: ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824``.
+torch's inverse real FFT allocates its work arrays on every call; by default glibc hands that memory
+back to the system after the call (unmapping it or trimming the heap), and touching fresh pages again
+costs 1,000-4,500 page faults per iteration at 64^3 (measured; none in a warm FFT loop). With the
+settings the memory is kept and reused. A library should not change process-wide allocator options, so this one does not.
+
 References: Moulinec & Suquet, CMAME 157, 69 (1998); Zeman, Vondřejc, Novák & Marek, J. Comput.
 Phys. 229, 8065 (2010); Zeman, de Geus, Vondřejc, Peerlings & Geers, IJNME 111, 903 (2017);
 de Geus et al., CMAME 318, 412 (2017); Willot, C. R. Mécanique 343, 232 (2015).

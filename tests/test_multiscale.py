@@ -296,7 +296,7 @@ def test_fe_ann_reproduces_fe2_into_plasticity_where_the_linear_tensor_fails(boo
 
 def test_enrichment_loop_adds_rve_paths_where_the_solution_leaves_the_training_range(book_rve, fe2_cook):
     """Trained to 0.03 only, the energy network extrapolates to the membrane's 0.058 and misses the
-    displacement by a factor 5 (measured L2 error 4.6); two rounds of enrichment (12 + 2 new RVE paths,
+    displacement by a factor 5 (measured L2 error 4.6); two rounds of enrichment (11-12 + 2 new RVE paths,
     cones of 15 degrees) bring it to 3 %, and nothing is left outside."""
     reference = fe2_cook[0]
     X = radial_paths(24, 11, 3, max_strain=0.03, seed=0)

@@ -371,7 +371,7 @@ def main(argv):
 # compute them, whose first line is a ``# Solution ...`` comment: executed with the chapter, so the
 # numbers a solution quotes are the ones its code gives, and collapsed in the HTML). The functions below
 # find them from the content alone, so the same rules tag the notebooks (``tag``), hide the
-# scaffolding in the HTML (book/_ext/mslearn_scaffolding.py) and write the handouts (``handouts``).
+# scaffolding in the HTML (book/_ext/mslearn_html.py) and write the handouts (``handouts``).
 
 SOLUTION_TAG, CHECK_TAG, CLAIMS_TAG = "has-solution", "check-output", "claims"
 GLUE_ONLY_TAG, CLAIMS_ONLY_TAG, REMOVE_TAG = "glue-only", "claims-only", "remove-cell"

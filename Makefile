@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make book   create .venv, install, execute the notebooks, build the HTML book into _build/html
-#   make test   create/use .venv, run every test: package tests, notebooks (nbval with tolerances, also under
-#               perturbed numerics; papermill), book build
+#   make test   create/use .venv, run every test: package tests, strict book build (its execution held
+#               to the checked outputs), nbval under perturbed numerics, papermill
 #
 # torch is installed first and on its own, from TORCH_SPEC. The default (torch==2.13.0) is a
 # CPU build where a local wheel is configured (as on our CI machines); on a CUDA machine pick the
@@ -38,12 +38,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# One pytest run covers the package tests and doctests, the strict book build, nbval over every
-# notebook at its defaults (checked cells compared under the tolerances they declare), the same
-# nbval run under perturbed numerics (tests/test_portability.py) and papermill runs with small
-# parameters.
+# One pytest run covers the package tests and doctests, the strict book build, which executes every
+# notebook at its defaults and holds its checked cells to the stored ones under the tolerances they
+# declare (tests/test_book.py), nbval over every notebook under perturbed numerics, one run per core
+# (tests/test_portability.py), and papermill runs with small parameters.
 test: $(STAMP)
-	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn book --doctest-modules --nbval-lax $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(VENV_PYTHON) -m pytest tests mslearn --doctest-modules $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -1,9 +1,13 @@
-"""The book builds strictly: every notebook executes at its defaults and every reference resolves.
+"""The book builds strictly, and the numbers it executes are the checked ones.
 
-One strict build (``jupyter-book build -W``) executes every notebook against the current package: a
-broken reference, citation, toc entry, glue key or a cell that raises fails it. The checked numbers
-are compared by nbval (``pytest --nbval-lax book``, part of ``make test``), under the tolerances
-each checked cell declares.
+One strict build (``jupyter-book build -W``) executes every notebook at its defaults against the
+current package: a broken reference, citation, toc entry, glue key or a cell that raises fails it.
+The same execution is then held to the stored checked cells (``# NBVAL_CHECK_OUTPUT``) under the
+tolerances each declares, exactly as nbval does (``tests/nbval_tolerance.py`` applies the same
+comparison, :func:`notebook_tools.compare_cell_outputs`, to ``pytest --nbval-lax``): the build
+writes every executed notebook to ``_build/jupyter_execute``. One execution serves both checks, so
+that ``make test`` runs each chapter at its defaults twice (here, and under perturbed numerics in
+``tests/test_portability.py``), not three times.
 """
 import os
 import shutil
@@ -11,14 +15,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from notebook_tools import ROOT
+from notebook_tools import ROOT, compare_cell_outputs, is_checked, notebook_paths
 
 BUILD = ROOT / "_build"
+EXECUTED = BUILD / "jupyter_execute"
+NOTEBOOKS = notebook_paths()
+IDS = [str(p.relative_to(ROOT / "book")) for p in NOTEBOOKS]
 
 
-def jupyter_book(*arguments, cwd=ROOT, timeout=3000):
+def jupyter_book(*arguments, cwd=ROOT, timeout=5000):
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable) if executable.exists() else shutil.which("jupyter-book")]
     # without MPLBACKEND (make test sets Agg for the package tests): with it, the notebook kernels of the
@@ -31,8 +39,9 @@ def jupyter_book(*arguments, cwd=ROOT, timeout=3000):
 @pytest.fixture(scope="module")
 def build():
     # the execution cache is keyed on the notebooks' code only: drop it so that every notebook runs
-    # against the package as it is now
+    # against the package as it is now; drop the executed copies so that none is left from an old build
     shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
+    shutil.rmtree(EXECUTED, ignore_errors=True)
     return jupyter_book("build", str(ROOT), "--all", "-W", "--keep-going")
 
 
@@ -45,3 +54,65 @@ def test_book_builds_without_warnings(build):
     page = (BUILD / "html" / "book" / "part3" / "fft_homogenization.html").read_text()
     assert "_static/mathjax/tex-chtml.js" in page and "cdn.jsdelivr.net/npm/mathjax" not in page
     assert (BUILD / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def _as_the_build_writes(outputs):
+    """Outputs as MyST-NB writes them to ``jupyter_execute``: ``glue`` records removed (they are
+    rendered into the pages), and with ``nb_merge_streams`` every stdout chunk merged into the first
+    (MyST-NB leaves the later chunks in its copy as well; they are dropped here)."""
+    kept, stdout_seen = [], False
+    for output in outputs:
+        if output.get("metadata", {}).get("scrapbook"):
+            continue
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            if stdout_seen:
+                continue
+            stdout_seen = True
+        kept.append(output)
+    return kept
+
+
+def checked_cell_problems(stored, executed) -> list:
+    """Messages for each checked cell of ``stored`` whose outputs in ``executed`` (the same notebook,
+    as the book build executed and wrote it) differ beyond the cell's declared tolerances; empty when
+    all agree. The build's copy holds no glued values: those are compared under perturbed numerics
+    (``tests/test_portability.py``) and in the handouts' tests."""
+    if [c.source for c in stored.cells] != [c.source for c in executed.cells]:
+        return ["the executed notebook's cells are not the stored ones: was the notebook edited during the build?"]
+    problems = []
+    for index, (old, new) in enumerate(zip(stored.cells, executed.cells)):
+        if old.cell_type == "code" and is_checked(old):
+            first = next((line for line in old.source.splitlines()[1:] if line.strip()), "")
+            old_outputs = _as_the_build_writes(old.outputs)
+            if any(o.get("output_type") == "stream" and o.get("name") == "stdout" for o in old_outputs):
+                merged = "".join(o.get("text", "") for o in old.outputs
+                                 if o.get("output_type") == "stream" and o.get("name") == "stdout")
+                old_outputs = [dict(o, text=merged) if o.get("output_type") == "stream" and o.get("name") == "stdout"
+                               else o for o in old_outputs]
+            new_outputs = _as_the_build_writes(new.get("outputs", []))
+            problems += [f"cell {index} ({first[:60]!r}): {p}"
+                         for p in compare_cell_outputs(old.source, old_outputs, new_outputs)]
+    return problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_checked_numbers_match_the_stored_ones(build, path):
+    executed = EXECUTED / path.relative_to(ROOT)
+    assert executed.exists(), f"the build wrote no executed copy of {path.name} (see the build test's log)"
+    problems = checked_cell_problems(nbformat.read(path, as_version=4), nbformat.read(executed, as_version=4))
+    assert not problems, "\n".join(problems) + "\nIf the change is intended: make refresh-notebooks"
+
+
+def test_the_comparison_catches_a_changed_number():
+    source = "# NBVAL_CHECK_OUTPUT\n# tolerance: rtol=1e-3 — a test\nprint(1.0)"
+    stored = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    stored.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0000\n")]
+    close, far = nbformat.from_dict(stored), nbformat.from_dict(stored)
+    close.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0004\n")]
+    far.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0100\n")]
+    assert checked_cell_problems(stored, close) == []
+    assert "1.0100" in checked_cell_problems(stored, far)[0]
+    moved = nbformat.from_dict(stored)
+    moved.cells.insert(0, nbformat.v4.new_markdown_cell("new"))
+    assert "not the stored ones" in checked_cell_problems(stored, moved)[0]

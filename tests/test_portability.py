@@ -63,7 +63,7 @@ def perturbed_runs(perturbed, tmp_path_factory, request):
     processes: {path: future of the finished process}. Each notebook has a dataset cache of its own,
     so that no two runs write one file and no run depends on another's order."""
     selected = [item.callspec.params["path"] for item in request.session.items
-                if item.originalname == "test_checked_numbers_hold_under_perturbed_numerics"]
+                if getattr(item, "originalname", None) == "test_checked_numbers_hold_under_perturbed_numerics"]
     environments = {path: dict(perturbed, MSLEARN_CACHE=str(tmp_path_factory.mktemp(f"perturbed-cache-{path.stem}")))
                     for path in selected}
     with ThreadPoolExecutor(WORKERS) as pool:

@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 import torch
+from sklearn.ensemble import HistGradientBoostingRegressor
 
 from mslearn._backend import cpu_threads
 from mslearn._backend import device as resolve_device
@@ -43,7 +44,6 @@ from mslearn.datasets.ready import (LATTICE_SPACE, NU, PARTICLE_SPACE, TOL, _vox
                                    sample_particle_composites, sample_triangular_lattices)
 from mslearn.homogenization import conductivity, elasticity
 from mslearn.surrogates import CNNRegressor, MLPRegressor
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 CONTRAST = 10.0
 GOAL = 1000.0
@@ -146,7 +146,7 @@ def main():
                   f"{'yes' if ratio >= GOAL else 'no'}", flush=True)
     print(f"\nimage CNN: target (>= {GOAL:.0f}x per sample) met in {sum(r >= GOAL for r in rows)} of {len(rows)} "
           "cases; the ratio follows the solver's work per voxel (3D elasticity: six load cases, six components)")
-    print(f"\nsurrogates of design parameters (no image read; the target is theirs)")
+    print("\nsurrogates of design parameters (no image read; the target is theirs)")
     print(f"{'case':<34}{'solver / sample':>16}{'model / sample':>16}{'speed-up':>11}  >= {GOAL:.0f}x?")
     for case, solver, model in design_parameter_cases(device, args.quick):
         ratio = solver / model

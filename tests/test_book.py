@@ -56,20 +56,21 @@ def test_book_builds_without_warnings(build):
     assert (BUILD / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
-def _as_the_build_writes(outputs):
-    """Outputs as MyST-NB writes them to ``jupyter_execute``: ``glue`` records removed (they are
-    rendered into the pages), and with ``nb_merge_streams`` every stdout chunk merged into the first
-    (MyST-NB leaves the later chunks in its copy as well; they are dropped here)."""
-    kept, stdout_seen = [], False
-    for output in outputs:
-        if output.get("metadata", {}).get("scrapbook"):
-            continue
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            if stdout_seen:
-                continue
-            stdout_seen = True
-        kept.append(output)
-    return kept
+def _is_stdout(output):
+    return output.get("output_type") == "stream" and output.get("name") == "stdout"
+
+
+def _without_glue(stored_outputs):
+    """A stored cell's outputs less its ``glue`` records: MyST-NB renders those into the pages and
+    leaves them out of ``jupyter_execute`` (the stdout chunks are joined by the comparison)."""
+    return [output for output in stored_outputs if not output.get("metadata", {}).get("scrapbook")]
+
+
+def _without_merged_chunks(executed_outputs):
+    """An executed cell's outputs as they were printed: with ``nb_merge_streams`` MyST-NB merges every
+    stdout chunk into the first and leaves the later chunks in its copy as well; those are dropped."""
+    first = next((output for output in executed_outputs if _is_stdout(output)), None)
+    return [output for output in executed_outputs if not _is_stdout(output) or output is first]
 
 
 def checked_cell_problems(stored, executed) -> list:
@@ -83,15 +84,9 @@ def checked_cell_problems(stored, executed) -> list:
     for index, (old, new) in enumerate(zip(stored.cells, executed.cells)):
         if old.cell_type == "code" and is_checked(old):
             first = next((line for line in old.source.splitlines()[1:] if line.strip()), "")
-            old_outputs = _as_the_build_writes(old.outputs)
-            if any(o.get("output_type") == "stream" and o.get("name") == "stdout" for o in old_outputs):
-                merged = "".join(o.get("text", "") for o in old.outputs
-                                 if o.get("output_type") == "stream" and o.get("name") == "stdout")
-                old_outputs = [dict(o, text=merged) if o.get("output_type") == "stream" and o.get("name") == "stdout"
-                               else o for o in old_outputs]
-            new_outputs = _as_the_build_writes(new.get("outputs", []))
             problems += [f"cell {index} ({first[:60]!r}): {p}"
-                         for p in compare_cell_outputs(old.source, old_outputs, new_outputs)]
+                         for p in compare_cell_outputs(old.source, _without_glue(old.outputs),
+                                                       _without_merged_chunks(new.get("outputs", [])))]
     return problems
 
 
@@ -113,6 +108,14 @@ def test_the_comparison_catches_a_changed_number():
     far.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0100\n")]
     assert checked_cell_problems(stored, close) == []
     assert "1.0100" in checked_cell_problems(stored, far)[0]
+    as_built = nbformat.from_dict(stored)       # glue dropped, stdout merged into the first chunk and repeated
+    stored.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0000\n"),
+                               nbformat.v4.new_output("display_data", data={"text/plain": "2"},
+                                                      metadata={"scrapbook": {"name": "x"}}),
+                               nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    as_built.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1.0000\ndone\n"),
+                                 nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    assert checked_cell_problems(stored, as_built) == []
     moved = nbformat.from_dict(stored)
     moved.cells.insert(0, nbformat.v4.new_markdown_cell("new"))
     assert "not the stored ones" in checked_cell_problems(stored, moved)[0]

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch", "cpu_threads"]
+__all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch", "cpu_threads", "compute_device"]
 
 
 def device(spec="auto") -> torch.device:
@@ -88,6 +88,14 @@ def is_torch(x) -> bool:
 
 def _is_auto(spec) -> bool:
     return isinstance(spec, str) and spec.lower() == "auto"
+
+
+def compute_device(x, spec="auto") -> torch.device:
+    """The device a computation on ``x`` runs on: under ``"auto"`` a tensor's own device (data already on
+    a device is computed there, as :func:`to_torch` keeps it), otherwise :func:`device` of ``spec``."""
+    if isinstance(x, torch.Tensor) and (spec is None or _is_auto(spec)):
+        return x.device
+    return device(spec)
 
 
 def to_torch(x, device_=None, dtype=None) -> torch.Tensor:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import mslearn
-from mslearn._backend import cpu_threads, like, rng, to_torch, torch_generator
+from mslearn._backend import compute_device, cpu_threads, like, rng, to_torch, torch_generator
 from mslearn._validation import (
     check_finite, check_in_range, check_labels, check_phase_present, check_positive, check_properties,
 )
@@ -18,6 +18,16 @@ def test_device_resolution_and_errors():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             mslearn.device("cuda")
+
+
+def test_auto_computes_a_tensor_where_it_lives():
+    """Under device="auto" a tensor stays on its own device, even where CUDA exists (the "meta" device
+    stands in for a device other than the one "auto" would pick); numpy and explicit specs resolve."""
+    on_meta = torch.empty(2, device="meta")
+    assert compute_device(on_meta).type == "meta"
+    assert compute_device(on_meta, "cpu").type == "cpu"
+    assert compute_device(np.zeros(2)) == mslearn.device("auto")
+    assert compute_device(torch.zeros(2), "auto").type == "cpu"
 
 
 def test_seeding_is_deterministic():

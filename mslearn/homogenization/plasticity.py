@@ -92,7 +92,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .._backend import device as resolve_device
+from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
 from .._validation import check_finite, check_labels, check_properties
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, green_projection
@@ -359,7 +359,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
             raise ValueError(f"{name}={value!r}; expected a positive integer")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
         raise ValueError(f"tol={tol!r}; expected a positive number")
-    m, dev = (3 if d == 2 else 6), resolve_device(device)
+    m, dev = (3 if d == 2 else 6), compute_device(labels, device)
     lab = to_torch(labels, dev).long()
     lab = lab if batch else lab[None]
     B, spatial = lab.shape[0], tuple(lab.shape[1:])

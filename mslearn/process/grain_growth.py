@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._backend import device as _resolve_device
+from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
 from .._validation import check_labels
 
@@ -438,7 +438,7 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
     n_sweeps = _check_count(n_sweeps, "n_sweeps", 0)
     if save_every is not None:
         save_every = _check_count(save_every, "save_every", 1)
-    dev = labels.device if is_torch(labels) and device == "auto" else _resolve_device(device)
+    dev = compute_device(labels, device)
     state, ndim, spatial = _as_label_tensor(labels, batch, periodic, dev)
     n_runs = state.shape[0]
     temps, temperature_out = _per_run_temperature(temperature, n_runs, batch)

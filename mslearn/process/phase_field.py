@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._backend import device as _resolve_device
+from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
 
 __all__ = ["cahn_hilliard", "CahnHilliardResult", "structure_factor", "StructureFactor"]
@@ -230,7 +230,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     if not isinstance(stabilization, numbers.Real) or not stabilization >= 0:
         raise ValueError(f"stabilization = {stabilization!r}; expected a number >= 0")
 
-    dev = phi0.device if is_torch(phi0) and device == "auto" else _resolve_device(device)
+    dev = compute_device(phi0, device)
     dtype = torch.float64
     gam = _per_run(gamma, "gamma", n_runs, batch, dev, dtype)
     mob = _per_run(mobility, "mobility", n_runs, batch, dev, dtype)

@@ -59,10 +59,12 @@ The code, in the order of the equations
 of the reference medium), :class:`LocalLaw` is :math:`\sigma = K(x)\,e`,
 :class:`ConjugateGradients` and :class:`BasicScheme` are the two iterations as in a textbook, and
 :func:`solve` does the bookkeeping of a batch (on the CPU, groups of systems sized to the cache;
-stopping test; members leaving the batch once converged). An iteration costs one forward and one inverse real FFT of the field plus a few
-element-wise passes: :math:`\hat{\mathbb G}` is tabulated once as a symmetric matrix per frequency and
-applied as multiply-adds into a reused buffer, the law writes into a reused buffer, isotropic
-stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
+stopping test; members leaving the batch once converged). An iteration costs one forward and one
+inverse real FFT of the field (on the CPU the inverse is numpy's, in place: :func:`_inverse_real_fft`)
+plus a few element-wise passes: :math:`\hat{\mathbb G}` is tabulated once as a symmetric matrix per
+frequency and applied as multiply-adds into a reused buffer, the law and :math:`\mathbb G K p` write
+into reused buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from
+the phases.
 ``benchmarks/bench_homogenization.py`` measures it in FFT pairs against independent peers.
 ``torch.compile`` is not used: it would fuse the element-wise passes (the tabulated projection of a
 2D elastic field about 3x faster, measured on a CPU), but it compiles for some 20 s per grid shape,

@@ -96,8 +96,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .._backend import compute_device
-from .._backend import like, progress_bar, to_torch
+from .._backend import compute_device, like, progress_bar, to_torch
 from .._validation import check_finite, check_labels, check_properties
 from .tensors import isotropic_stiffness, mandel_pairs
 

@@ -19,7 +19,8 @@ cluster through dask-jobqueue) and reruns the task of a worker that died. What i
 glue: the product of the values, checking the parameter names against the notebook's ``parameters``
 cell *before* anything runs (a misspelled name would otherwise become a new variable that nothing
 reads, and the sweep would silently run the defaults), reading the glued values back from the
-executed notebooks, and recording a failed run instead of stopping the others.
+executed notebooks, recording a failed run instead of stopping the others, and starting again a
+kernel that died before it ran a cell (kernels started side by side can collide on a port).
 
 Without a client (or ``--scheduler`` / ``--workers``) the runs execute one after the other in this
 process. Each run executes in the notebook's folder (``cwd``), as the book's notebooks expect.
@@ -203,23 +204,51 @@ def _slug(value):
     return re.sub(r"[^A-Za-z0-9_.+-]+", "-", str(value)).strip("-")[:40] or "x"
 
 
+KERNEL_START_ATTEMPTS = 3
+
+
+def _no_cell_started(output_path):
+    """True when papermill wrote ``output_path`` but started none of its code cells."""
+    try:
+        cells = json.loads(Path(output_path).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return all(not (cell.get("metadata", {}).get("papermill") or {}).get("start_time")
+               for cell in cells if cell.get("cell_type") == "code")
+
+
 def _run_one(notebook, output_path, parameters, cwd, kernel_name):
-    """Execute one run; never raises for a failing notebook (the outcome is a dict)."""
+    """Execute one run; never raises for a failing notebook (the outcome is a dict).
+
+    A kernel that dies before it answers (a ``RuntimeError`` from jupyter_client while no cell has
+    started) is started again, up to ``KERNEL_START_ATTEMPTS`` times in all: kernels started side by
+    side, as on Dask workers, can be handed the same free port between its choice and its bind
+    ("ZMQError: Address already in use", papermill#511). No code ran, so nothing is run twice.
+    """
     import papermill
 
     output_path = Path(output_path)
     trace_path = output_path.with_suffix(".traceback.txt")
     start = time.perf_counter()
     outcome = {"status": "ok", "error": "", "traceback": ""}
-    try:
-        papermill.execute_notebook(str(notebook), str(output_path), parameters=parameters, cwd=str(cwd),
-                                   kernel_name=kernel_name, progress_bar=False)
-    except Exception as error:      # noqa: BLE001 - a failed run is recorded, the others go on
-        message = (f"{error.ename}: {error.evalue}" if hasattr(error, "ename")
-                   else f"{type(error).__name__}: {error}")
-        trace_path.write_text("".join(traceback_module.format_exception(error)))
-        outcome.update(status="failed", error=message.strip().splitlines()[0][:500] if message.strip() else
-                       type(error).__name__, traceback=str(trace_path))
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(str(notebook), str(output_path), parameters=parameters, cwd=str(cwd),
+                                       kernel_name=kernel_name, progress_bar=False)
+            break
+        except Exception as error:      # noqa: BLE001 - a failed run is recorded, the others go on
+            if (attempt < KERNEL_START_ATTEMPTS and isinstance(error, RuntimeError)
+                    and not hasattr(error, "ename") and _no_cell_started(output_path)):
+                time.sleep(0.2 * attempt)
+                continue
+            message = (f"{error.ename}: {error.evalue}" if hasattr(error, "ename")
+                       else f"{type(error).__name__}: {error}").strip()
+            message = message.splitlines()[0][:500] if message else type(error).__name__
+            if attempt > 1:
+                message += f" (kernel started {attempt} times)"
+            trace_path.write_text("".join(traceback_module.format_exception(error)))
+            outcome.update(status="failed", error=message, traceback=str(trace_path))
+            break
     outcome["seconds"] = time.perf_counter() - start
     glued = {}
     if output_path.exists():

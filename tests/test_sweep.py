@@ -64,6 +64,43 @@ def test_a_serial_sweep_runs_the_product_and_reports_a_failure(notebook, tmp_pat
     assert glued_values(table["notebook"].iloc[1]) == {"product": 6.0, "count": 3, "tag": "a-2"}
 
 
+def _kernel_that_dies(real, deaths, started_cell):
+    """papermill.execute_notebook whose first ``deaths`` kernels die, as a port collision kills one."""
+    calls = []
+
+    def execute_notebook(notebook, output, **kwargs):
+        calls.append(output)
+        if len(calls) <= deaths:
+            nb = nbformat.read(notebook, as_version=4)
+            for i, cell in enumerate(nb.cells):       # what papermill saves before the kernel answers
+                cell.metadata["papermill"] = {"status": "pending",
+                                              "start_time": "2026-01-01T00:00:00" if started_cell and i == 0
+                                              else None}
+            nbformat.write(nb, output)
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(notebook, output, **kwargs)
+    return execute_notebook, calls
+
+
+@pytest.mark.parametrize("deaths, started_cell, status, calls", [
+    (1, False, "ok", 2),          # a kernel that died at start is started again, and the run goes on
+    (3, False, "failed", 3),      # ... but not forever: the third death is the run's failure
+    (1, True, "failed", 1),       # a cell had started: the run may have done work, so it is not rerun
+])
+def test_a_kernel_that_dies_before_running_a_cell_is_started_again(notebook, tmp_path, monkeypatch, deaths,
+                                                                    started_cell, status, calls):
+    import papermill
+    fake, seen = _kernel_that_dies(papermill.execute_notebook, deaths, started_cell)
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    table = sweep(notebook, {"seed": [3]}, output=tmp_path / "out", progress=False)
+    assert table["status"].tolist() == [status] and len(seen) == calls
+    if status == "ok":
+        assert table["product"].tolist() == [3.0] and table["error"].tolist() == [""]
+    else:
+        assert "RuntimeError: Kernel died before replying to kernel_info" in table["error"].iloc[0]
+        assert ("kernel started 3 times" in table["error"].iloc[0]) == (calls == 3)
+
+
 def test_a_misspelled_parameter_is_rejected_before_running(notebook, tmp_path):
     with pytest.raises(ValueError, match=r"no parameter 'sead' \(did you mean 'seed'\?\).*Nothing was run"):
         sweep(notebook, {"sead": [1, 2]}, output=tmp_path / "out", progress=False)

@@ -51,10 +51,20 @@ def perturbed(tmp_path_factory):
                 MSLEARN_CACHE=str(tmp_path_factory.mktemp("perturbed-cache")), MPLBACKEND="Agg", **threads)
 
 
-def _nbval(path, environment):
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", str(path), "-p", "no:cacheprovider", "-q"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1800)
+# What jupyter_client raises when a kernel dies before it answers: with kernels started side by side,
+# two can be handed the same free port between its choice and its bind ("Address already in use",
+# papermill#511). No cell has run then, so the run is started again.
+KERNEL_START_FAILURES = ("RuntimeError: Kernel died before replying to kernel_info", "RuntimeError: Kernel didn't respond in")
+
+
+def _nbval(path, environment, attempts=3):
+    for _ in range(attempts):
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "--nbval-lax", str(path), "-p", "no:cacheprovider", "-q"],
+            cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1800)
+        if result.returncode == 0 or not any(m in result.stdout + result.stderr for m in KERNEL_START_FAILURES):
+            return result
+    return result
 
 
 @pytest.fixture(scope="module")

@@ -59,16 +59,20 @@ The code, in the order of the equations
 of the reference medium), :class:`LocalLaw` is :math:`\sigma = K(x)\,e`,
 :class:`ConjugateGradients` and :class:`BasicScheme` are the two iterations as in a textbook, and
 :func:`solve` does the bookkeeping of a batch (on the CPU, groups of systems sized to the cache;
-stopping test; members leaving the batch once converged). An iteration costs one forward and one
-inverse real FFT of the field (on the CPU the inverse is numpy's, in place: :func:`_inverse_real_fft`)
-plus a few element-wise passes: :math:`\hat{\mathbb G}` is tabulated once as a symmetric matrix per
-frequency and applied as multiply-adds into a reused buffer, the law and :math:`\mathbb G K p` write
-into reused buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from
-the phases.
+stopping test; members leaving the batch once converged). CG iterates on the coordinates :math:`x` of
+the compatible fluctuation, :math:`\tilde e = J x`, solving :math:`J^\top K J\,x = -J^\top K E`: for
+elasticity the strain field itself (:class:`FluctuationField`, :math:`J^\top = \mathbb G`), for
+conduction the spectrum of the potential whose gradient :math:`\tilde e` is
+(:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel. The two make
+the same iterates. An iteration costs one forward and one inverse real FFT of the field (on the CPU
+the inverse is numpy's, in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
+Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
+or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
+buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
 ``benchmarks/bench_homogenization.py`` measures it in FFT pairs against independent peers.
-``torch.compile`` is not used: it would fuse the element-wise passes (the tabulated projection of a
-2D elastic field about 3x faster, measured on a CPU), but it compiles for some 20 s per grid shape,
-needs a C++ toolchain on the CPU, and the book's solves take less than that.
+``torch.compile`` is not used: it would fuse the element-wise passes (the 3D strain projection 4-5x
+faster, measured on a CPU), but it compiles for some 20 s cold (3-4 s from its disk cache), needs a C++
+toolchain on the CPU, and the book's solves take less than that.
 
 On Linux (glibc), large CPU solves can run 25-40 % faster per iteration with two allocator settings
 exported before Python starts: ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824``.
@@ -223,6 +227,61 @@ class _Frequencies:
     def __init__(self, n):
         self.n, self.two_n, self.sqrt2_n = n, 2 * n, math.sqrt(2) * n
         self.work = _Scratch()
+
+
+class PotentialGradient:
+    r"""Compatible zero-mean gradients as the gradient of a potential, :math:`\tilde e = J q`: conduction's
+    conjugate gradients iterate on :math:`q`, one number per frequency instead of :math:`d` per voxel.
+
+    :math:`q` holds the (re, im) pairs of the potential's half spectrum, :math:`\hat e = n\,q/s`, scaled by
+    :math:`s = \sqrt{w}`, :math:`w` the number of times a stored frequency counts in the full spectrum
+    (2, or 1 on the planes :math:`\xi_d = 0` and Nyquist). Then :math:`\|Jq\|^2 = \|q\|^2/N` (Parseval):
+    :math:`\sqrt N J` is an isometry onto :math:`\operatorname{range}\mathbb G`, and CG on
+    :math:`J^\top K J\,q = -J^\top K E` makes the same iterates as CG on :math:`\mathbb G K\tilde e =
+    -\mathbb G K E` (:math:`\mathbb G = N J J^\top`), with the same relative residuals, at a third of the
+    vector work in 3D. :math:`J^\top\sigma = (s/N)\,n\cdot\hat\sigma`.
+    """
+
+    def __init__(self, shape, device, dtype):
+        self.shape, d = tuple(shape), len(shape)
+        n = rotated_frequencies(self.shape, device, dtype)
+        last = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=dtype, device=device)
+        last[0] = 1.0
+        if shape[-1] % 2 == 0:
+            last[-1] = 1.0                                   # the Nyquist plane is its own conjugate
+        s = last.sqrt().expand(n.shape[1:])
+        n = n[..., None].expand(*n.shape, 2).reshape(d, -1)
+        s = s[..., None].expand(*s.shape, 2).reshape(-1)
+        self.n_in = (n / s).contiguous()
+        self.n_out = (n * (s / math.prod(shape))).contiguous()
+        self.complex_dtype = torch.view_as_complex(torch.zeros(2, dtype=dtype)).dtype
+        self.spectrum = None
+
+    def size(self):
+        """The length of :math:`q` for one system."""
+        return self.n_in.shape[1]
+
+    def gradient(self, q, out=None):
+        """:math:`J q` ``(B, L, d, *shape)`` of ``q`` ``(B, L, M)``, into ``out`` when given."""
+        d = len(self.shape)
+        size = (*q.shape[:2], d, *self.shape[:-1], self.shape[-1] // 2 + 1)
+        if self.spectrum is None or self.spectrum.shape != size:     # reused from one call to the next
+            self.spectrum = torch.empty(size, dtype=self.complex_dtype, device=q.device)
+        spectrum = self.spectrum
+        real = torch.view_as_real(spectrum).reshape(*q.shape[:2], d, -1)
+        for a in range(d):
+            torch.mul(q, self.n_in[a], out=real[:, :, a])
+        return _inverse_real_fft(spectrum, self.shape, out)
+
+    def adjoint(self, sigma, out=None):
+        """:math:`J^\\top\\sigma` ``(B, L, M)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
+        d = len(self.shape)
+        f = torch.fft.rfftn(sigma, dim=tuple(range(-d, 0)))
+        f = torch.view_as_real(f).reshape(*f.shape[:3], -1)
+        out = torch.mul(f[:, :, 0], self.n_out[0], out=out)
+        for a in range(1, d):
+            out.addcmul_(f[:, :, a], self.n_out[a])
+        return out
 
 
 def _inverse_real_fft(spectrum, shape, out=None):
@@ -458,27 +517,50 @@ def _groups(E):
     return [(slice(b, b + 1), slice(l, l + per_group)) for b in range(B) for l in range(0, L, per_group)]
 
 
+class FluctuationField:
+    r"""CG on the fluctuation field itself, :math:`J = I` on :math:`\operatorname{range}\mathbb G` and
+    :math:`J^\top = \mathbb G`: the operator is :math:`\mathbb G K` (elasticity; see :class:`PotentialGradient`
+    for conduction)."""
+
+    def __init__(self, G):
+        self.G = G
+
+    def gradient(self, x, out=None):
+        return x
+
+    def adjoint(self, sigma, out=None):
+        return self.G(sigma, out=out)
+
+
 def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     r"""Solve :math:`\mathbb G K(E + \tilde e) = 0` for every system; returns ``(e, iterations,
     residuals, converged)`` with ``e = E + \tilde e`` ``(B, L, c, *spatial)``.
 
+    CG solves :math:`J^\top K J\,x = -J^\top K E`, :math:`\tilde e = J x`: for conduction :math:`x` is the
+    potential's spectrum (:class:`PotentialGradient`), for elasticity the strain fluctuation itself
+    (:class:`FluctuationField`, :math:`J^\top = \mathbb G`); the iterates are the same.
     The bookkeeping of a batch lives here, not in the iterations: the systems are solved in groups
     (on the CPU, groups that fit the cache: ``CPU_GROUP_BYTES``), and :func:`_iterate` runs one group.
     ``residuals`` is the worst system's relative residual at each iteration, over all groups.
     """
-    G = green_projection(tuple(E.shape[3:]), kind, E.device, E.dtype)
+    shape = tuple(E.shape[3:])
+    if scheme == "cg":
+        space = (PotentialGradient(shape, E.device, E.dtype) if kind == "conduction"
+                 else FluctuationField(green_projection(shape, kind, E.device, E.dtype)))
+    else:
+        space = green_projection(shape, kind, E.device, E.dtype)
     groups = _groups(E)
     bar = progress_bar(progress, max_iter, f"FFT homogenization ({scheme})")
     if len(groups) == 1:
-        e, iterations, history = _iterate(law, G, E, scheme, tol, max_iter, c0, bar)
+        e, iterations, history = _iterate(law, space, E, scheme, tol, max_iter, c0, bar)
     else:
         e, iterations, history = torch.empty(E.shape, dtype=E.dtype, device=E.device), 0, []
         for i, (batch, loads) in enumerate(groups):
             if bar is not None:
                 bar.reset()
                 bar.set_description(f"FFT homogenization ({scheme}), group {i + 1}/{len(groups)}")
-            e[batch, loads], it, part = _iterate(law.rows(batch), G, E[batch, loads], scheme, tol, max_iter, c0,
-                                                 bar)
+            e[batch, loads], it, part = _iterate(law.rows(batch), space, E[batch, loads], scheme, tol, max_iter,
+                                                 c0, bar)
             iterations = max(iterations, it)
             history = [max(a, b) for a, b in itertools.zip_longest(history, part, fillvalue=0.0)]
     if bar is not None:
@@ -495,30 +577,33 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     return e, iterations, history, converged
 
 
-def _iterate(law, G, E, scheme, tol, max_iter, c0, bar):
+def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
     r"""Iterate one group of systems to the relative residual :math:`\|\mathbb G K e\| / \|\mathbb G K E\|
-    \le` ``tol`` (worst system) or ``max_iter``; returns ``(e, iterations, residuals)``.
+    \le` ``tol`` (worst system) or ``max_iter``; returns ``(e, iterations, residuals)``. ``space``: CG's
+    :math:`J` (:class:`PotentialGradient` or :class:`FluctuationField`), or :math:`\mathbb G` for the
+    basic scheme.
 
     CG drops the batch members whose loads have all converged, so that a group costs the sum of its
     members' iteration counts, not its size times the slowest one.
     """
-    def operator(K):                                    # A = G K; K e and G K e go into reused buffers
-        Ke, GKe = None, None
+    def operator(K):                        # A = J^T K J; J x, K J x and A x go into reused buffers
+        Jx, KJx, Ax = None, None, None
 
-        def A(e):
-            nonlocal Ke, GKe
-            Ke = K(e, out=Ke)
-            GKe = G(Ke, out=GKe if GKe is not None and GKe.shape == e.shape else None)
-            return GKe
+        def A(x):
+            nonlocal Jx, KJx, Ax
+            Jx = space.gradient(x, out=Jx)
+            KJx = K(Jx, out=KJx)
+            Ax = space.adjoint(KJx, out=Ax)
+            return Ax
         return A
 
-    b = G(law(E)).neg_()
+    b = (space.adjoint(law(E)) if scheme == "cg" else space(law(E))).neg_()
     bb = _dot(b, b)
     scale = torch.where(bb > 0, bb, torch.ones_like(bb))
     if scheme == "cg":
         method = ConjugateGradients(operator(law), b, tol**2 * scale)
     else:
-        method = BasicScheme(law, G, E, c0)
+        method = BasicScheme(law, space, E, c0)
     left = []                                           # CG: (rows, x) of the members that have left the batch
     rows = torch.arange(len(E), device=E.device)        # CG: the members still iterating
     history, it = [], 0
@@ -538,11 +623,12 @@ def _iterate(law, G, E, scheme, tol, max_iter, c0, bar):
                 method.keep(kept, operator(law.rows(rows)))
         method.step()
         it += 1
-    e = method.x                                        # e = E + x, in place
+    x = method.x
     if left:
-        e = torch.empty(E.shape, dtype=E.dtype, device=E.device)
-        for index, x in left + [(rows, method.x)]:
-            e[index] = x
+        x = torch.empty((len(E),) + method.x.shape[1:], dtype=E.dtype, device=E.device)
+        for index, part in left + [(rows, method.x)]:
+            x[index] = part
+    e = x if scheme == "basic" else space.gradient(x)
     return e.add_(E), it, history
 
 

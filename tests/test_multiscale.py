@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import skfem
+import torch
 
 from mslearn.homogenization import ConvergenceWarning, elasticity
 from mslearn.homogenization.bounds import laminate_stiffness
@@ -156,6 +157,13 @@ def test_fe2_with_a_homogeneous_plastic_rve_equals_fe_with_the_local_j2_law():
     assert fe2.fe.converged and local.fe.converged
     assert np.abs(fe2.fe.stress - local.fe.stress).max() < 1e-10
     assert abs(fe2.mid_edge_displacement - local.mid_edge_displacement) < 1e-9 * abs(local.mid_edge_displacement)
+
+
+def test_fe2_plasticity_computes_a_tensor_where_it_lives_under_auto(monkeypatch):
+    """device="auto" keeps tensor labels on their device, as the solvers do, even where CUDA exists."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    law = FFTPlasticity(torch.zeros((4, 4), dtype=torch.long), [STIFF], device="auto")
+    assert law.device.type == "cpu" and law.labels.device.type == "cpu"
 
 
 def test_fe2_two_phase_plasticity_keeps_history_and_converges_quadratically():

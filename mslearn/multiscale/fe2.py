@@ -39,8 +39,7 @@ import warnings
 import numpy as np
 import torch
 
-from .._backend import device as resolve_device
-from .._backend import to_torch
+from .._backend import compute_device, to_torch
 from .._validation import check_labels, check_properties
 from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
 from ..homogenization.solver import ConvergenceWarning, elasticity
@@ -120,7 +119,7 @@ class FFTPlasticity:
         ndim = check_labels(labels, batch=batch, n_phases=len(phases))
         if ndim != 2:
             raise ValueError(f"labels has {ndim} spatial axes; the macroscopic problem is 2D, expected 2D RVEs")
-        self.device, self.dtype, self.batch = resolve_device(device), dtype, batch
+        self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
         self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)
         self.tol, self.max_iter, self.cg_max_iter = tol, max_iter, cg_max_iter

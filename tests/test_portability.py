@@ -54,7 +54,8 @@ def perturbed(tmp_path_factory):
 # What jupyter_client raises when a kernel dies before it answers: with kernels started side by side,
 # two can be handed the same free port between its choice and its bind ("Address already in use",
 # papermill#511). No cell has run then, so the run is started again.
-KERNEL_START_FAILURES = ("RuntimeError: Kernel died before replying to kernel_info", "RuntimeError: Kernel didn't respond in")
+KERNEL_START_FAILURES = ("RuntimeError: Kernel died before replying to kernel_info",
+                         "RuntimeError: Kernel didn't respond in")
 
 
 def _nbval(path, environment, attempts=3):

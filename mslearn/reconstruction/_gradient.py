@@ -15,6 +15,7 @@ from .. import _backend
 from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlation
 from ..descriptors.correlations import central_window, correlation_maps
 from . import _targets as T
+from ._phase_retrieval import phase_retrieval
 from ._polish import SwapSearch
 
 # Each term is a squared relative error. Gram matrices of the fixed features are dominated by their
@@ -337,7 +338,7 @@ class _Best:
 
 def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, max_iter, optimizer,
                          progress, cleanup, tol, start,
-                         polish_trials=None, network=None):
+                         polish_trials=None, network=None, init="random"):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
     its = _iterations(max_iter, n_levels, shape, n_phases)
@@ -351,6 +352,8 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
         latent = (float(fractions[1]) + 0.15 * latent).clamp(0, 1)
     elif direct:  # per-phase weights in [BOUND_LOW, 1], normalized to probabilities
         latent = (torch.as_tensor(fractions).reshape(-1, *([1] * len(shape))) + 0.15 * latent).clamp(BOUND_LOW, 1)
+    if init == "phase_retrieval":
+        latent = _retrieved_start(targets[0], shape, coarse, fractions, seed, direct)
     latent = latent.to(device)
     history = {"level": [], "loss": [], "s2_error": [], "seconds": []}
     gram_net = None
@@ -426,6 +429,26 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     history["structure_error"] = best.trace
     history["checkpoint_evaluation"] = best.evaluations
     return best.labels, history, probs.astype(np.float32)
+
+
+# The phase-retrieval start is the field that lies START_BLEND of the way from the volume fractions
+# to the one-hot retrieved labels: the relaxed optimizer can still move every pixel (measured on the
+# packaged micrographs, 0.3 to 1 end within about 0.005 of each other).
+START_BLEND = 0.6
+
+
+def _retrieved_start(target, shape, coarse, fractions, seed, direct):
+    """The optimizer's starting latent from the labels of :func:`phase_retrieval` (see START_BLEND)."""
+    labels, _ = phase_retrieval(target, shape, seed=seed)
+    n_phases = len(fractions)
+    mean = torch.as_tensor(fractions, dtype=torch.float64).reshape(-1, *([1] * len(shape)))
+    onehot = torch.stack([torch.as_tensor(labels == p, dtype=torch.float64) for p in range(n_phases)])
+    probs = mean + START_BLEND * (onehot - mean)
+    if tuple(coarse) != tuple(shape):
+        probs = F.adaptive_avg_pool2d(probs.unsqueeze(0), coarse)[0]
+    if n_phases == 2:
+        return probs[1:] if direct else torch.logit(probs[1:])
+    return probs.clamp(BOUND_LOW, 1) if direct else probs.log()
 
 
 def _lbfgsb(evaluate, field, max_eval, bounded=True, low=0.0):

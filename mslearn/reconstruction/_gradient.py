@@ -346,14 +346,15 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
     direct = optimizer == "lbfgsb"
     channels = 1 if n_phases == 2 else n_phases
     coarse = tuple(n // 2 ** (n_levels - 1) for n in shape)
-    latent = torch.randn((channels,) + coarse, generator=gen, dtype=torch.float64)
     fractions = np.mean([np.asarray(t["volume_fraction"], dtype=float) for t in targets], 0)
-    if direct and n_phases == 2:  # the relaxed indicator itself, in [0, 1] (bounds handled by L-BFGS-B)
-        latent = (float(fractions[1]) + 0.15 * latent).clamp(0, 1)
-    elif direct:  # per-phase weights in [BOUND_LOW, 1], normalized to probabilities
-        latent = (torch.as_tensor(fractions).reshape(-1, *([1] * len(shape))) + 0.15 * latent).clamp(BOUND_LOW, 1)
     if init == "phase_retrieval":
         latent = _retrieved_start(targets[0], shape, coarse, fractions, seed, direct)
+    else:
+        latent = torch.randn((channels,) + coarse, generator=gen, dtype=torch.float64)
+        if direct and n_phases == 2:  # the relaxed indicator itself, in [0, 1] (bounds handled by L-BFGS-B)
+            latent = (float(fractions[1]) + 0.15 * latent).clamp(0, 1)
+        elif direct:  # per-phase weights in [BOUND_LOW, 1], normalized to probabilities
+            latent = (torch.as_tensor(fractions).reshape(-1, *([1] * len(shape))) + 0.15 * latent).clamp(BOUND_LOW, 1)
     latent = latent.to(device)
     history = {"level": [], "loss": [], "s2_error": [], "seconds": []}
     gram_net = None

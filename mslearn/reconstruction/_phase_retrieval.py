@@ -41,7 +41,9 @@ MAX_ITER, BETA = 200, 0.75
 
 def _label_projection(values, goal, bias=None):
     """The labels with counts ``goal`` that maximize the sum of ``values[label, pixel]``
-    (two phases: exact; more: the argmax with per-phase biases, counts made exact). ``values`` is ``(P, N)``."""
+    (two phases: exact; more: the argmax with per-phase biases, counts made exact). ``values`` is
+    ``(P, N)``; ``bias`` ``(P, 1)``, where given, starts the biases and keeps them (updated in place):
+    the iterates change little from one call to the next, so a few updates per call suffice."""
     n_phases, n = values.shape
     if n_phases == 2:
         labels = np.zeros(n, dtype=np.int64)

@@ -230,7 +230,7 @@ def test_phase_retrieval_lands_near_the_target_with_exact_counts(name):
     assert np.array_equal(np.bincount(labels.ravel(), minlength=3), np.bincount(image.ravel(), minlength=3))
     assert error == pytest.approx(s2_error(target, labels), rel=1e-12)
     shuffled = np.random.default_rng(0).permutation(image.ravel()).reshape(image.shape)
-    # measured 0.11 (alloy) and 0.12 (composite) against 1.0 and 1.9 for the same pixels shuffled
+    # measured 0.11 (alloy) and 0.14 (composite) against 0.98 and 0.99 for the same pixels shuffled
     assert 4 * error <= s2_error(target, shuffled), (error, s2_error(target, shuffled))
     assert np.array_equal(labels, phase_retrieval(target, image.shape, seed=0)[0])
 

@@ -345,12 +345,11 @@ class ProcessStructureMap(BaseEstimator):
         from ..reconstruction import reconstruct       # here: importing mslearn.process stays light
         from .._backend import progress_bar
 
-        targets = self.predict_targets(X)        # validates X
-        # Each row's target once more on its own: BLAS rounds a row of a batch differently from the row
-        # alone (1e-14), and a reconstruction (phase retrieval's hard projections) turns such a
-        # difference into another structure; row i's structure must not depend on the other rows.
-        rows = X.iloc if hasattr(X, "iloc") else np.asarray(X)
-        targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(targets))]
+        # Each row's target on its own: BLAS rounds a row of a batch differently from the row alone
+        # (1e-14), and a reconstruction (phase retrieval's hard projections) turns such a difference
+        # into another structure; row i's structure must not depend on the other rows.
+        rows = _check_process(X)
+        targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(rows))]
         if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
             raise ValueError(f"random_state = {random_state!r}; expected an integer")
         seeds = np.random.default_rng(int(random_state)).integers(2**31, size=len(targets))

@@ -39,25 +39,6 @@ from . import _targets as T
 MAX_ITER, BETA = 200, 0.75
 
 
-def _label_projection(values, goal, bias=None):
-    """The labels with counts ``goal`` that maximize the sum of ``values[label, pixel]``
-    (two phases: exact; more: the argmax with per-phase biases, counts made exact). ``values`` is
-    ``(P, N)``; ``bias`` ``(P, 1)``, where given, starts the biases and keeps them (updated in place):
-    the iterates change little from one call to the next, so a few updates per call suffice."""
-    n_phases, n = values.shape
-    if n_phases == 2:
-        labels = np.zeros(n, dtype=np.int64)
-        labels[np.argsort(values[0] - values[1], kind="stable")[:goal[1]]] = 1
-        return labels
-    bias = np.zeros((n_phases, 1)) if bias is None else bias
-    for _ in range(5):             # per-phase biases towards the counts (as T.project), then exact
-        have = np.bincount(np.argmax(values + bias, 0), minlength=n_phases)
-        if np.array_equal(have, goal):
-            break
-        bias[:, 0] += 0.25 * (goal - have) / max(goal.min(), 1)
-    return T._fix_counts(np.argmax(values + bias, 0), goal, values + bias)
-
-
 def magnitude_projection(field, s2, window):
     """:math:`P_M`: ``field`` (``(P, n0, n1)``) with the Fourier magnitudes of an S2 that is ``s2`` inside ``window``.
 
@@ -89,15 +70,21 @@ def phase_retrieval(target, shape, *, seed=0, max_iter=MAX_ITER, beta=BETA):
     goal = T._round_counts(fractions, n)
     # two phases: phase 1's indicator alone (phase 0's has the same magnitudes but at k = 0)
     phases = [1] if n_phases == 2 else list(range(n_phases))
+    # the target's centred window maps laid on the periodic grid (origin at index 0)
+    index = np.ix_(np.arange(-w, w + 1) % shape[0], np.arange(-w, w + 1) % shape[1])
     window = np.zeros(shape, dtype=bool)
-    window[np.ix_(np.arange(-w, w + 1) % shape[0], np.arange(-w, w + 1) % shape[1])] = True
-    s2 = _periodic(np.asarray(target["s2"], dtype=np.float64)[phases], shape)
+    window[index] = True
+    s2 = np.zeros((len(phases),) + shape)
+    s2[(slice(None),) + index] = np.asarray(target["s2"], dtype=np.float64)[phases]
 
-    def labels_of(x):
+    def labels_of(x):              # the labels with counts ``goal`` that maximize the sum of x over them
         values = x.reshape(len(phases), n)
-        if n_phases == 2:
-            values = np.stack([1.0 - values[0], values[0]])
-        return _label_projection(values, goal, bias)
+        if n_phases == 2:          # exact: the goal[1] largest values of phase 1 (as (1 - x) - x ranks them)
+            labels = np.zeros(n, dtype=np.int64)
+            labels[np.argsort((1.0 - values[0]) - values[0], kind="stable")[:goal[1]]] = 1
+            return labels
+        # more phases: the biases carry over from the last call, so a few steps per call suffice
+        return T._biased_argmax(values, goal, bias=bias, max_iter=5)
 
     def structure(x):                        # P_S: the one-hot of the best labels with exact counts
         labels = labels_of(x)
@@ -118,10 +105,3 @@ def phase_retrieval(target, shape, *, seed=0, max_iter=MAX_ITER, beta=BETA):
                 best, best_error = labels, error
     return best, float(best_error)
 
-
-def _periodic(centred, shape):
-    """Centred window maps ``(P, 2w+1, 2w+1)`` laid on a periodic grid of ``shape`` (origin at 0)."""
-    w = (centred.shape[-1] - 1) // 2
-    out = np.zeros((centred.shape[0],) + tuple(shape))
-    out[(slice(None),) + np.ix_(np.arange(-w, w + 1) % shape[0], np.arange(-w, w + 1) % shape[1])] = centred
-    return out

@@ -447,15 +447,21 @@ def project(probabilities, fractions, *, max_iter=60):
             labels[np.argsort(-probabilities[1].ravel(), kind="stable")[:goal[1]]] = 1
         return labels.reshape(shape)
     logp = np.log(np.clip(probabilities.reshape(n_phases, -1), 1e-12, None))
-    bias = np.zeros((n_phases, 1))
+    return _biased_argmax(logp, goal, max_iter=max_iter).reshape(shape)
+
+
+def _biased_argmax(score, goal, *, bias=None, max_iter=60):
+    """Labels ``argmax(score + b)`` of a ``(P, N)`` score with exact counts ``goal``: the per-phase biases
+    ``b`` are moved towards the counts for at most ``max_iter`` steps, then :func:`_fix_counts` makes
+    them exact. ``bias`` ``(P, 1)``, where given, is the start and is updated in place (for a caller
+    whose scores change little from one call to the next)."""
+    bias = np.zeros((goal.size, 1)) if bias is None else bias
     for _ in range(max_iter):
-        labels = np.argmax(logp + bias, 0)
-        have = np.bincount(labels, minlength=n_phases)
+        have = np.bincount(np.argmax(score + bias, 0), minlength=goal.size)
         if np.array_equal(have, goal):
             break
         bias[:, 0] += 0.5 * (goal - have) / max(goal.min(), 1) * 0.5
-    labels = np.argmax(logp + bias, 0)
-    return _fix_counts(labels, goal, logp + bias).reshape(shape)
+    return _fix_counts(np.argmax(score + bias, 0), goal, score + bias)
 
 
 def _fix_counts(labels, goal, score):

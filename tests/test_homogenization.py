@@ -444,6 +444,75 @@ def test_isotropic_fast_law_equals_the_general_tensor_law(ndim):
     np.testing.assert_allclose(fast, elasticity(labels, ISO, tol=1e-10).effective, rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread, where the fused kernels serve (``_fused.available``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_numba_is_there_for_the_fused_kernels():
+    """numba is a dependency: without it the CPU iterations fall back to the torch passes, correct but
+    about 1.3-1.5x slower in elasticity (benchmarks/bench_homogenization.py)."""
+    from mslearn.homogenization import _fused
+    assert _fused.numba is not None
+
+
+FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity", (6, 8)), ("elasticity", (7, 5)),
+               ("elasticity", (4, 6, 5)), ("elasticity", (5, 4, 6))]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("kind, shape", FUSED_CASES)
+def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, monkeypatch, one_thread):
+    """The one-pass numba kernels (CPU) and the torch passes (any device; the CPU without numba) compute the
+    same maps: the Green projection, the potential's gradient and its adjoint, the isotropic law, to
+    rounding (1e-12 relative in float64, 1e-5 in float32), odd and even sides."""
+    from mslearn.homogenization import _fused
+    from mslearn.homogenization.solver import LocalLaw, PotentialGradient, green_projection
+    d, generator = len(shape), torch.Generator().manual_seed(0)
+    c = d if kind == "conduction" else (3 if d == 2 else 6)
+    e = torch.randn((2, 3, c) + shape, generator=generator, dtype=torch.float64).to(dtype)
+    lame = tuple(torch.rand((2, 1, 1) + shape, generator=generator, dtype=torch.float64).to(dtype) + 0.5
+                 for _ in range(2))
+
+    def maps():
+        out = {"G": green_projection(shape, kind, "cpu", dtype)(e)}
+        if kind == "conduction":
+            J = PotentialGradient(shape, "cpu", dtype)
+            out["adjoint"] = J.adjoint(e)
+            out["gradient"] = J.gradient(out["adjoint"].contiguous())
+        else:
+            out["law"] = LocalLaw(None, False, lame=lame)(e.contiguous())
+        return out
+
+    assert _fused.available(e)
+    fused = maps()
+    monkeypatch.setattr(_fused, "numba", None)
+    assert not _fused.available(e)
+    reference = maps()
+    for name, value in reference.items():
+        scale = float(value.abs().max())
+        assert torch.allclose(fused[name], value, rtol=0, atol=rtol * scale), name
+
+
+def test_fused_and_torch_solves_agree(one_thread):
+    """A whole solve on the CPU with the fused kernels and with the torch passes: the same iteration count
+    and effective tensors equal to 1e-12 relative (3D elasticity and 2D conduction)."""
+    from mslearn.homogenization import _fused
+    assert _fused.available(torch.zeros(1))
+    labels3, labels2 = balls((8, 6, 7), 2.5, 3, seed=1), balls((12, 10), 2.5, 3, seed=1)
+    fused = elasticity(labels3, ISO, tol=1e-10), conductivity(labels2, [1.0, 20.0], tol=1e-10)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fused, "numba", None)
+        plain = elasticity(labels3, ISO, tol=1e-10), conductivity(labels2, [1.0, 20.0], tol=1e-10)
+    for a, b in zip(fused, plain):
+        assert a.iterations == b.iterations
+        np.testing.assert_allclose(a.effective, b.effective, rtol=1e-12, atol=1e-12 * np.abs(b.effective).max())
+
+
 def test_float32_projects_out_the_hourglass_modes_of_even_grids():
     """Regression: cos(pi/2) rounds to 4e-8 in float32, which once left the Nyquist (hourglass) modes of
     even grids in the projection (2e-3 error on 8x8). float32 must agree with float64 to its tolerance."""

@@ -27,14 +27,15 @@ Each kernel reads like the formula of one frequency (voxel); ``s`` runs over the
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
 
 import torch
 
-try:
-    import numba
-except ImportError:                      # pragma: no cover - numba is a dependency; the torch path remains
-    numba = None
+#: Whether numba is installed (a dependency; without it the torch passes do the work). It is imported on the
+#: first call of a kernel, so that importing mslearn does not wait for it (0.2 s).
+NUMBA = importlib.util.find_spec("numba") is not None
 
 SQRT2, SQRT1_2 = math.sqrt(2.0), math.sqrt(0.5)
 
@@ -47,16 +48,23 @@ def available(*tensors):
     fast or faster than the loops (measured on 2 cores of an Intel Xeon: whole solves 0.87-1.04x), so
     the loops serve one-thread runs: the benchmark's setting, and workers that take one core each (Dask
     workers, parameter sweeps, ``OMP_NUM_THREADS=1``)."""
-    return numba is not None and torch.get_num_threads() == 1 and all(
+    return NUMBA and torch.get_num_threads() == 1 and all(
         t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
         and not t.requires_grad for t in tensors)
 
 
 def _jit(function):
-    """Compiled on first use (and cached on disk), so that importing mslearn does not wait for numba."""
-    if numba is None:
-        return function
-    return numba.njit(cache=True, boundscheck=False, nogil=True)(function)
+    """``function`` compiled by numba on its first call (and cached on disk)."""
+    compiled = None
+
+    @functools.wraps(function)
+    def call(*args):
+        nonlocal compiled
+        if compiled is None:
+            import numba
+            compiled = numba.njit(cache=True, boundscheck=False)(function)
+        return compiled(*args)
+    return call
 
 
 @_jit

@@ -16,8 +16,8 @@ for some 20 s cold and needs a C++ toolchain; numba compiles these loops in abou
 (``cache=True`` keeps them on disk).
 
 The torch formulas in :mod:`.solver` stay: they run on a GPU (where element-wise kernels are not the
-bottleneck), on several CPU threads, and wherever numba is not installed or the arrays do not qualify
-(:func:`available`). Parallel loops (numba's ``prange``) would serve several threads too, but numba's
+bottleneck), on several CPU threads (except the projection), and wherever numba is not installed or the
+arrays do not qualify (:func:`available`). Parallel loops (numba's ``prange``) would serve several threads too, but numba's
 threading layers are either not fork-safe (GNU OpenMP) or abort on concurrent calls from several Python
 threads (its own work queue), and a library cannot choose for its users' processes.
 The two are tested against each other to rounding.
@@ -40,15 +40,19 @@ NUMBA = importlib.util.find_spec("numba") is not None
 SQRT2, SQRT1_2 = math.sqrt(2.0), math.sqrt(0.5)
 
 
-def available(*tensors):
-    """Whether the fused kernels take these tensors: numba is installed, torch computes on one thread, and
-    every tensor is a contiguous float32/float64 CPU tensor that does not require gradients.
+def available(*tensors, any_threads=False):
+    """Whether the fused kernels take these tensors: numba is installed, every tensor is a contiguous
+    float32/float64 CPU tensor that does not require gradients, and torch computes on one thread (or
+    ``any_threads``).
 
-    The loops run on one thread. Where torch has several, its passes run on all of them, and they were as
-    fast or faster than the loops (measured on 2 cores of an Intel Xeon: whole solves 0.87-1.04x), so
-    the loops serve one-thread runs: the benchmark's setting, and workers that take one core each (Dask
-    workers, parameter sweeps, ``OMP_NUM_THREADS=1``)."""
-    return NUMBA and torch.get_num_threads() == 1 and all(
+    The loops run on one thread. Where torch has several, its passes run on all of them: a loop that
+    replaces two or three passes (the law, CG's update, the potential's gradient and adjoint) then loses
+    (measured on 2 cores of an Intel Xeon, everything fused: whole solves 0.87-1.04x the torch passes), so
+    those serve one-thread runs: the benchmark's setting, and workers that take one core each (Dask
+    workers, parameter sweeps, ``OMP_NUM_THREADS=1``). The Green projection replaces 9-24 passes and is
+    worth it at any thread count (``any_threads=True``; measured, 2 threads: elasticity solves 1.08x
+    faster at 256^2, 1.16x at 64^3, than with the torch passes)."""
+    return NUMBA and (any_threads or torch.get_num_threads() == 1) and all(
         t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
         and not t.requires_grad for t in tensors)
 

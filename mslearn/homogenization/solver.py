@@ -69,10 +69,10 @@ the inverse is numpy's, in place: :func:`_inverse_real_fft`) plus a few element-
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
-On the CPU the Fourier-space maps and the isotropic law run as one compiled loop each
+On the CPU the Fourier-space maps, the isotropic law and CG's update run as one compiled loop each
 (:mod:`._fused`, numba: every value read once, 9x faster than the passes for the 3D strain
-projection); the torch passes written here are what runs on a GPU, and they are tested against
-the loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against
+projection) where torch computes on one thread, the Green projection on any number of threads; the
+torch passes written here are what runs on a GPU, and they are tested against the loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against
 independent peers. ``torch.compile`` is not used: it fuses the same passes, but compiles for some
 20 s cold (3-4 s from its disk cache) and needs a C++ toolchain on the CPU, more than most of the
 book's solves take.
@@ -207,7 +207,7 @@ def green_projection(shape, kind, device, dtype):
         """:math:`\\mathbb G e`, written into ``out`` when given (a buffer the iterations reuse)."""
         f = torch.fft.rfftn(e, dim=dims)
         f_real = torch.view_as_real(f).reshape(*f.shape[:3], -1)
-        if _fused.available(f_real, n.n):                           # CPU: the formula in one pass
+        if _fused.available(f_real, n.n, any_threads=True):         # CPU: the formula in one pass
             _fused.project(f_real, n.n, kind)
             return _inverse_real_fft(f, shape, out)
         if not tabulate:

@@ -460,6 +460,22 @@ def test_numba_is_there_for_the_fused_kernels():
     assert _fused.NUMBA
 
 
+def test_fused_kernels_compile_without_a_writable_cache(monkeypatch):
+    """Where numba finds no writable cache directory (a read-only install and home), a kernel is compiled in
+    memory instead of failing."""
+    import numba.core.caching as caching
+    from mslearn.homogenization import _fused
+    monkeypatch.setattr(caching.FunctionCache._impl_class, "_locator_classes", [])
+
+    def twice(x, out):
+        for k in range(x.shape[0]):
+            out[k] = 2.0 * x[k]
+
+    x, out = np.arange(4.0), np.empty(4)
+    _fused._jit(twice)(x, out)
+    np.testing.assert_array_equal(out, 2 * x)
+
+
 FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity", (6, 8)), ("elasticity", (7, 5)),
                ("elasticity", (4, 6, 5)), ("elasticity", (5, 4, 6))]
 

@@ -66,7 +66,10 @@ def _jit(function):
         nonlocal compiled
         if compiled is None:
             import numba
-            compiled = numba.njit(cache=True, boundscheck=False)(function)
+            try:
+                compiled = numba.njit(cache=True, boundscheck=False)(function)
+            except RuntimeError:         # numba finds no writable cache directory: compile in memory only
+                compiled = numba.njit(boundscheck=False)(function)
         return compiled(*args)
     return call
 

@@ -529,6 +529,23 @@ def test_fused_and_torch_solves_agree(one_thread):
         np.testing.assert_allclose(a.effective, b.effective, rtol=1e-12, atol=1e-12 * np.abs(b.effective).max())
 
 
+def test_fused_and_torch_solves_agree_in_float32(one_thread):
+    """float32 solves with the fused kernels (which accumulate CG's r.r in float64) converge as the torch
+    passes do: both reach tol 1e-5, and their effective tensors agree to 1e-5 relative (float32 rounding
+    carried through the iterations)."""
+    from mslearn.homogenization import _fused
+    labels3, labels2 = balls((8, 6, 7), 2.5, 3, seed=1), balls((12, 10), 2.5, 3, seed=1)
+    solve = lambda: (elasticity(labels3, ISO, tol=1e-5, dtype=torch.float32),  # noqa: E731
+                     conductivity(labels2, [1.0, 20.0], tol=1e-5, dtype=torch.float32))
+    fused = solve()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fused, "NUMBA", False)
+        plain = solve()
+    for a, b in zip(fused, plain):
+        assert a.converged and b.converged and a.effective.dtype == np.float32
+        np.testing.assert_allclose(a.effective, b.effective, rtol=1e-5, atol=1e-5 * np.abs(b.effective).max())
+
+
 def test_float32_projects_out_the_hourglass_modes_of_even_grids():
     """Regression: cos(pi/2) rounds to 4e-8 in float32, which once left the Nyquist (hourglass) modes of
     even grids in the projection (2e-3 error on 8x8). float32 must agree with float64 to its tolerance."""

@@ -49,6 +49,7 @@ import math
 import sys
 import time
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fft_peers as fp  # noqa: E402
 
 from mslearn.homogenization import ConvergenceWarning, conductivity, elasticity  # noqa: E402
+from mslearn.homogenization import _fused  # noqa: E402
 from mslearn.homogenization.solver import _groups, _inverse_real_fft  # noqa: E402
 
 torch.set_num_threads(1)
@@ -328,6 +330,9 @@ def main():
     n3, n2 = (16, 32) if args.quick else (args.size, args.size2d)
     print(f"tol {TOL:g} (||G K e|| / ||G K E||), max_iter {MAX_ITER}, float64, torch threads "
           f"{torch.get_num_threads()}, numpy pocketfft + BLAS 1 thread")
+    print("mslearn's element-wise maps on the CPU: "
+          + (f"one compiled loop each (numba {version('numba')}, homogenization/_fused.py)" if _fused.NUMBA
+             else "torch passes (numba is not installed)"))
     targets, cpu_per_load = [], {}
     case_list = cases(n3, n2, args.quick)
     with threadpool_limits(1):

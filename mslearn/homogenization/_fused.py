@@ -1,5 +1,6 @@
 r"""The solver's element-wise maps as one pass each, on the CPU: the Green projection per frequency, the
-potential's gradient and its adjoint, the isotropic law per voxel.
+rotated scheme's gradient stencil and its adjoint (conduction's potential at the voxel corners), the
+isotropic law per voxel, CG's update.
 
 Why hand-written
 ----------------
@@ -49,9 +50,10 @@ def available(*tensors, any_threads=False):
     replaces two or three passes (the law, CG's update, the potential's gradient and adjoint) then loses
     (measured on 2 cores of an Intel Xeon, everything fused: whole solves 0.87-1.04x the torch passes), so
     those serve one-thread runs: the benchmark's setting, and workers that take one core each (Dask
-    workers, parameter sweeps, ``OMP_NUM_THREADS=1``). The Green projection replaces 9-24 passes and is
-    worth it at any thread count (``any_threads=True``; measured, 2 threads: elasticity solves 1.08x
-    faster at 256^2, 1.16x at 64^3, than with the torch passes)."""
+    workers, parameter sweeps, ``OMP_NUM_THREADS=1``). The Green projection replaces 9-24 passes and the
+    stencils 2d^2 shifts and sums, and they are worth it at any thread count (``any_threads=True``;
+    measured, 2 threads: elasticity solves 1.08x faster at 256^2, 1.16x at 64^3, than with the torch
+    passes)."""
     return NUMBA and (any_threads or torch.get_num_threads() == 1) and all(
         t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
         and not t.requires_grad for t in tensors)
@@ -126,27 +128,6 @@ def _gradient_projection(f, n):
 
 
 @_jit
-def _outer(q, n, out):
-    """``out`` (S, d, M) <- n q: the spectrum of the gradient of potentials ``q`` (S, M)."""
-    for s in range(q.shape[0]):
-        for a in range(n.shape[0]):
-            for k in range(q.shape[1]):
-                out[s, a, k] = n[a, k] * q[s, k]
-
-
-@_jit
-def _inner(f, n, out):
-    """``out`` (S, M) <- n . f of spectra ``f`` (S, d, M), d = 2 or 3."""
-    for s in range(f.shape[0]):
-        if n.shape[0] == 2:
-            for k in range(f.shape[2]):
-                out[s, k] = n[0, k] * f[s, 0, k] + n[1, k] * f[s, 1, k]
-        else:
-            for k in range(f.shape[2]):
-                out[s, k] = n[0, k] * f[s, 0, k] + n[1, k] * f[s, 1, k] + n[2, k] * f[s, 2, k]
-
-
-@_jit
 def _isotropic_law_3d(e, lam, two_mu, out):
     """``out`` (B, L, 6, V) <- 2 mu eps + lambda tr(eps) 1 of Mandel strains ``e``; ``lam``, ``two_mu`` (B, V)."""
     for b in range(e.shape[0]):
@@ -186,6 +167,91 @@ def _advance(x, r, p, Ap, alpha, rr):
         rr[s] = total
 
 
+@_jit
+def _stencil_gradient_3d(u, e):
+    """``e`` (S, 3, n0, n1, n2) <- the gradient at the voxel centres of ``u`` (S, n0, n1, n2) at the corners:
+    e_a = 1/4 (the sum of u over the voxel's corners at +a - the sum over those at -a), periodic. The last
+    axis runs without its wrap-around (so that the loop vectorizes), the wrap-around alone after it."""
+    n0, n1, n2 = u.shape[1:]
+    for s in range(u.shape[0]):
+        for i in range(n0):
+            ip = i + 1 if i + 1 < n0 else 0
+            for j in range(n1):
+                jp = j + 1 if j + 1 < n1 else 0
+                a, b, c, d = u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp]     # rows x, +e1, +e0, +e0+e1
+                ex, ey, ez = e[s, 0, i, j], e[s, 1, i, j], e[s, 2, i, j]
+                for k in range(n2 - 1):
+                    a0, a1, b0, b1, c0, c1, d0, d1 = a[k], a[k + 1], b[k], b[k + 1], c[k], c[k + 1], d[k], d[k + 1]
+                    ex[k] = 0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1))
+                    ey[k] = 0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1))
+                    ez[k] = 0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0))
+                k = n2 - 1
+                a0, a1, b0, b1, c0, c1, d0, d1 = a[k], a[0], b[k], b[0], c[k], c[0], d[k], d[0]
+                ex[k] = 0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1))
+                ey[k] = 0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1))
+                ez[k] = 0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0))
+
+
+@_jit
+def _stencil_gradient_2d(u, e):
+    """``e`` (S, 2, n0, n1) <- the gradient at the pixel centres of ``u`` (S, n0, n1) at the corners, periodic."""
+    n0, n1 = u.shape[1:]
+    for s in range(u.shape[0]):
+        for i in range(n0):
+            ip = i + 1 if i + 1 < n0 else 0
+            a, c = u[s, i], u[s, ip]                                   # rows x, x + e0
+            ex, ey = e[s, 0, i], e[s, 1, i]
+            for j in range(n1 - 1):
+                ex[j] = 0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1]))
+                ey[j] = 0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j]))
+            j = n1 - 1
+            ex[j] = 0.5 * ((c[j] + c[0]) - (a[j] + a[0]))
+            ey[j] = 0.5 * ((a[0] + c[0]) - (a[j] + c[j]))
+
+
+@_jit
+def _stencil_divergence_3d(sigma, out):
+    """``out`` (S, n0, n1, n2) <- D^T sigma at the corners: each corner gathers, from the 8 voxels that share
+    it, 1/4 of sigma_a with the sign of its side along a, periodic (the wrap-around of the last axis apart)."""
+    n0, n1, n2 = out.shape[1:]
+    for s in range(out.shape[0]):
+        for i in range(n0):
+            im = i - 1 if i > 0 else n0 - 1
+            for j in range(n1):
+                jm = j - 1 if j > 0 else n1 - 1
+                # voxel rows y, y - e1, y - e0, y - e0 - e1 of each component
+                xa, xb, xc, xd = sigma[s, 0, i, j], sigma[s, 0, i, jm], sigma[s, 0, im, j], sigma[s, 0, im, jm]
+                ya, yb, yc, yd = sigma[s, 1, i, j], sigma[s, 1, i, jm], sigma[s, 1, im, j], sigma[s, 1, im, jm]
+                za, zb, zc, zd = sigma[s, 2, i, j], sigma[s, 2, i, jm], sigma[s, 2, im, j], sigma[s, 2, im, jm]
+                o = out[s, i, j]
+                k = 0
+                m = n2 - 1
+                o[k] = 0.25 * ((xc[k] + xc[m] + xd[k] + xd[m]) - (xa[k] + xa[m] + xb[k] + xb[m])
+                               + (yb[k] + yb[m] + yd[k] + yd[m]) - (ya[k] + ya[m] + yc[k] + yc[m])
+                               + (za[m] + zb[m] + zc[m] + zd[m]) - (za[k] + zb[k] + zc[k] + zd[k]))
+                for k in range(1, n2):
+                    m = k - 1
+                    o[k] = 0.25 * ((xc[k] + xc[m] + xd[k] + xd[m]) - (xa[k] + xa[m] + xb[k] + xb[m])
+                                   + (yb[k] + yb[m] + yd[k] + yd[m]) - (ya[k] + ya[m] + yc[k] + yc[m])
+                                   + (za[m] + zb[m] + zc[m] + zd[m]) - (za[k] + zb[k] + zc[k] + zd[k]))
+
+
+@_jit
+def _stencil_divergence_2d(sigma, out):
+    """``out`` (S, n0, n1) <- D^T sigma at the corners of the pixels, periodic."""
+    n0, n1 = out.shape[1:]
+    for s in range(out.shape[0]):
+        for i in range(n0):
+            im = i - 1 if i > 0 else n0 - 1
+            xa, xc, ya, yc = sigma[s, 0, i], sigma[s, 0, im], sigma[s, 1, i], sigma[s, 1, im]   # rows y, y - e0
+            o = out[s, i]
+            m = n1 - 1
+            o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
+            for j in range(1, n1):
+                m = j - 1
+                o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+
+
 # ----------------------------------------------------------------------------- torch in, torch out
 def _systems(pairs, c):
     """A real ``(..., c, M)`` tensor as the numpy array ``(S, c, M)`` the kernels take (a view)."""
@@ -202,18 +268,6 @@ def project(pairs, n, kind):
         _strain_projection_3d(_systems(pairs, c), n.numpy())
     else:
         _strain_projection_2d(_systems(pairs, c), n.numpy())
-
-
-def outer(q, n, out):
-    """``out`` (B, L, d, M) <- n q for ``q`` (B, L, M)."""
-    _outer(q.reshape(-1, q.shape[-1]).numpy(), n.numpy(), _systems(out, n.shape[0]))
-    return out
-
-
-def inner(f, n, out):
-    """``out`` (B, L, M) <- n . f for ``f`` (B, L, d, M)."""
-    _inner(_systems(f, n.shape[0]), n.numpy(), out.reshape(-1, out.shape[-1]).numpy())
-    return out
 
 
 def isotropic_law(e, lam, two_mu, out):
@@ -233,3 +287,19 @@ def advance(x, r, p, Ap, alpha):
     flat = lambda t: t.reshape(t.shape[0] * t.shape[1], -1).numpy()  # noqa: E731
     _advance(flat(x), flat(r), flat(p), flat(Ap), alpha.reshape(-1).numpy(), rr.reshape(-1).numpy())
     return rr
+
+
+def stencil_gradient(u, out):
+    """``out`` (B, L, d, *s) <- the rotated scheme's gradient of corner potentials ``u`` (B, L, *s)."""
+    d = u.ndim - 2
+    kernel = _stencil_gradient_2d if d == 2 else _stencil_gradient_3d
+    kernel(u.reshape(-1, *u.shape[2:]).numpy(), out.reshape(-1, *out.shape[2:]).numpy())
+    return out
+
+
+def stencil_divergence(sigma, out):
+    """``out`` (B, L, *s) <- the adjoint of :func:`stencil_gradient` of fields ``sigma`` (B, L, d, *s)."""
+    d = sigma.ndim - 3
+    kernel = _stencil_divergence_2d if d == 2 else _stencil_divergence_3d
+    kernel(sigma.reshape(-1, *sigma.shape[2:]).numpy(), out.reshape(-1, *out.shape[2:]).numpy())
+    return out

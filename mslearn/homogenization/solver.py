@@ -63,17 +63,20 @@ stopping test; members leaving the batch once converged). CG iterates on the coo
 the compatible fluctuation, :math:`\tilde e = J x`, solving :math:`J^\top K J\,x = -J^\top K E`: for
 elasticity the strain field itself (:class:`FluctuationField`, :math:`J^\top = \mathbb G`), for
 conduction the spectrum of the potential whose gradient :math:`\tilde e` is
-(:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel. The two make
-the same iterates. An iteration costs one forward and one inverse real FFT of the field (on the CPU
-the inverse is numpy's, in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
+(:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel: the potential
+lives at the voxel corners and its gradient is the scheme's stencil in real space, so that an
+iteration transforms one component instead of :math:`d`. The two make the same iterates. An iteration
+costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse is
+numpy's, in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
 On the CPU the Fourier-space maps, the isotropic law and CG's update run as one compiled loop each
 (:mod:`._fused`, numba: every value read once, 9x faster than the passes for the 3D strain
-projection) where torch computes on one thread, the Green projection on any number of threads; the
-torch passes written here are what runs on a GPU, and they are tested against the loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against
-independent peers. ``torch.compile`` is not used: it fuses the same passes, but compiles for some
+projection) where torch computes on one thread, the Green projection and the stencils on any number
+of threads; the torch passes written here are what runs on a GPU, and they are tested against the
+loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against independent
+peers. ``torch.compile`` is not used: it fuses the same passes, but compiles for some
 20 s cold (3-4 s from its disk cache) and needs a C++ toolchain on the CPU, more than most of the
 book's solves take.
 
@@ -152,11 +155,10 @@ class HomogenizationResult:
 
 
 # ----------------------------------------------------------------------------- the Green operator
-def rotated_frequencies(shape, device, dtype):
-    r"""Unit discrete wave vectors :math:`n = k/|k|` of the rotated scheme, shape ``(d, *rfft_shape)``
-    (zero where :math:`k = 0`: the mean and the hourglass modes). Computed in float64 whatever
-    ``dtype``: in float32, :math:`\cos(\pi/2)` rounds to 4e-8 and the hourglass modes of even grids
-    would escape the test for :math:`k = 0`."""
+def _rotated_symbol(shape, device):
+    r"""The rotated scheme's :math:`k_a(\xi) = \sin(\xi_a/2)\prod_{b\ne a}\cos(\xi_b/2)` ``(d, *rfft_shape)``,
+    its norm :math:`|k|` and where :math:`k \ne 0`, in float64: in float32, :math:`\cos(\pi/2)` rounds to
+    4e-8 and the hourglass modes of even grids would escape the test for :math:`k = 0`."""
     xi = [2 * math.pi * torch.fft.fftfreq(N, device=device, dtype=torch.float64) for N in shape[:-1]]
     xi.append(2 * math.pi * torch.fft.rfftfreq(shape[-1], device=device, dtype=torch.float64))
     grids = torch.meshgrid(*xi, indexing="ij")
@@ -164,7 +166,14 @@ def rotated_frequencies(shape, device, dtype):
     c = [torch.cos(g / 2) for g in grids]
     k = torch.stack([math.prod(c[b] for b in range(len(shape)) if b != a) * s[a] for a in range(len(shape))])
     norm = (k * k).sum(0).sqrt()        # not linalg.vector_norm(dim=0): 15x slower on the CPU
-    return torch.where(norm > 1e-12 * 2 ** len(shape), k / norm.clamp_min(1e-300), 0.0).to(dtype)
+    return k, norm, norm > 1e-12 * 2 ** len(shape)
+
+
+def rotated_frequencies(shape, device, dtype):
+    r"""Unit discrete wave vectors :math:`n = k/|k|` of the rotated scheme, shape ``(d, *rfft_shape)``
+    (zero where :math:`k = 0`: the mean and the hourglass modes)."""
+    k, norm, nonzero = _rotated_symbol(shape, device)
+    return torch.where(nonzero, k / norm.clamp_min(1e-300), 0.0).to(dtype)
 
 
 def green_projection(shape, kind, device, dtype):
@@ -242,54 +251,96 @@ class _Frequencies:
 
 class PotentialGradient:
     r"""Compatible zero-mean gradients as the gradient of a potential, :math:`\tilde e = J q`: conduction's
-    conjugate gradients iterate on :math:`q`, one number per frequency instead of :math:`d` per voxel.
+    conjugate gradients iterate on :math:`q`, the potential's half spectrum, one number per frequency
+    instead of :math:`d` per voxel.
 
-    :math:`q` holds the (re, im) pairs of the potential's half spectrum, :math:`\hat e = n\,q/s`, scaled by
-    :math:`s = \sqrt{w}`, :math:`w` the number of times a stored frequency counts in the full spectrum
-    (2, or 1 on the planes :math:`\xi_d = 0` and Nyquist). Then :math:`\|Jq\|^2 = \|q\|^2/N` (Parseval):
-    :math:`\sqrt N J` is an isometry onto :math:`\operatorname{range}\mathbb G`, and CG on
+    The potential :math:`u` lives at the voxel corners (the nodes of the rotated scheme's finite
+    elements), and its gradient at the voxel centres is the stencil :math:`D` (:func:`_stencil_gradient`):
+    the mean of the :math:`2^{d-1}` differences of :math:`u` along the voxel's edges in direction
+    :math:`a`. Its symbol is :math:`2i\varphi\,k_a`, :math:`\varphi = e^{i\sum_b\xi_b/2}`, so
+
+    .. math:: J q = D\,\mathcal F^{-1}\Big[\frac{q}{2|k|\,s}\Big], \qquad
+              J^\top\sigma = \frac{s}{2|k|N}\,\mathcal F\big[D^\top\sigma\big],
+
+    with :math:`s = \sqrt{w}`, :math:`w` the number of times a stored frequency counts in the full
+    spectrum (2, or 1 on the planes :math:`\xi_d = 0` and Nyquist), is the gradient
+    :math:`\hat e = n\,(i\varphi q)/s` of the projection :math:`\mathbb G` (:math:`n = k/|k|`).
+    Then :math:`\|Jq\|^2 = \|q\|^2/N` (Parseval, :math:`|i\varphi| = 1`): :math:`\sqrt N J` is an
+    isometry onto :math:`\operatorname{range}\mathbb G`, :math:`\mathbb G = N J J^\top`, and CG on
     :math:`J^\top K J\,q = -J^\top K E` makes the same iterates as CG on :math:`\mathbb G K\tilde e =
-    -\mathbb G K E` (:math:`\mathbb G = N J J^\top`), with the same relative residuals, at a third of the
-    vector work in 3D. :math:`J^\top\sigma = (s/N)\,n\cdot\hat\sigma`.
+    -\mathbb G K E`, with the same relative residuals. An iteration transforms the potential alone: one
+    forward and one inverse FFT of one component instead of :math:`d`, and the stencils are local.
     """
 
     def __init__(self, shape, device, dtype):
         self.shape, d = tuple(shape), len(shape)
-        n = rotated_frequencies(self.shape, device, dtype)
-        w = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=dtype, device=device)   # along the last axis
+        _, norm, nonzero = _rotated_symbol(self.shape, device)
+        w = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=torch.float64, device=device)   # along the last axis
         w[0] = 1.0
         if shape[-1] % 2 == 0:
             w[-1] = 1.0                                      # the Nyquist plane is its own conjugate
         s = w.sqrt()
-        self.n_in = _on_pairs(n / s, d)
-        self.n_out = _on_pairs(n * (s / math.prod(shape)), d)
-        self.spectrum = _Scratch()
+        half_inverse = torch.where(nonzero, 0.5 / torch.where(nonzero, norm, 1.0), 0.0)   # 1 / (2 |k|)
+        self.c_in = _on_pairs(half_inverse / s, d).to(dtype)
+        self.c_out = _on_pairs(half_inverse * s / math.prod(shape), d).to(dtype)
+        self.spectrum, self.potential, self.divergence = _Scratch(), _Scratch(), _Scratch()
 
     def gradient(self, q, out=None):
         """:math:`J q` ``(B, L, d, *shape)`` of ``q`` ``(B, L, M)``, into ``out`` when given."""
-        d = len(self.shape)
-        spectrum = self.spectrum.empty((*q.shape[:2], d, *self.shape[:-1], self.shape[-1] // 2 + 1),
+        spectrum = self.spectrum.empty((*q.shape[:2], *self.shape[:-1], self.shape[-1] // 2 + 1),
                                        torch.promote_types(q.dtype, torch.complex64), q.device)
-        real = torch.view_as_real(spectrum).reshape(*q.shape[:2], d, -1)
-        if _fused.available(q, real):
-            _fused.outer(q, self.n_in, real)
-            return _inverse_real_fft(spectrum, self.shape, out)
-        for a in range(d):
-            torch.mul(q, self.n_in[a], out=real[:, :, a])
-        return _inverse_real_fft(spectrum, self.shape, out)
+        torch.mul(q, self.c_in, out=torch.view_as_real(spectrum).reshape(q.shape))
+        u = _inverse_real_fft(spectrum, self.shape, self.potential.empty((*q.shape[:2], *self.shape), q.dtype,
+                                                                         q.device))
+        return _stencil_gradient(u, out)
 
     def adjoint(self, sigma, out=None):
-        """:math:`J^\\top\\sigma` ``(B, L, M)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
+        r""":math:`J^\top\sigma` ``(B, L, M)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
         d = len(self.shape)
-        f = torch.fft.rfftn(sigma, dim=tuple(range(-d, 0)))
-        f = torch.view_as_real(f).reshape(*f.shape[:3], -1)
-        if _fused.available(f) and (out is None or _fused.available(out)):
-            return _fused.inner(f, self.n_out, torch.empty(f.shape[:2] + f.shape[3:], dtype=f.dtype)
-                                if out is None else out)
-        out = torch.mul(f[:, :, 0], self.n_out[0], out=out)
-        for a in range(1, d):
-            out.addcmul_(f[:, :, a], self.n_out[a])
-        return out
+        v = _stencil_divergence(sigma, self.divergence.empty((*sigma.shape[:2], *self.shape), sigma.dtype,
+                                                             sigma.device))
+        f = torch.fft.rfftn(v, dim=tuple(range(-d, 0)))
+        return torch.mul(torch.view_as_real(f).reshape(*f.shape[:2], -1), self.c_out, out=out)
+
+
+def _stencil_gradient(u, out=None):
+    r"""The rotated scheme's gradient at the voxel centres of potentials ``u`` ``(B, L, *s)`` at the voxel
+    corners (node :math:`x` is the first corner of voxel :math:`x`; periodic):
+    :math:`e_a(x) = 2^{1-d}\sum_{\delta\in\{0,1\}^d}(2\delta_a - 1)\,u(x + \delta)`, ``(B, L, d, *s)``,
+    into ``out`` when given. As products of the shifts along each axis: :math:`D_a = 2^{1-d}\,\Delta_a
+    \prod_{b\ne a} A_b` with :math:`\Delta_b u = u(x + e_b) - u(x)`, :math:`A_b u = u(x + e_b) + u(x)`."""
+    d = u.ndim - 2
+    if out is None:
+        out = torch.empty((*u.shape[:2], d, *u.shape[2:]), dtype=u.dtype, device=u.device)
+    if _fused.available(u, out, any_threads=True):               # CPU: one pass
+        return _fused.stencil_gradient(u, out)
+    for a in range(d):
+        v = u
+        for b in range(d):
+            shifted = torch.roll(v, -1, dims=2 + b)                 # v(x + e_b)
+            v = shifted - v if b == a else shifted + v
+        torch.mul(v, 2.0 ** (1 - d), out=out[:, :, a])
+    return out
+
+
+def _stencil_divergence(sigma, out=None):
+    r""":math:`D^\top\sigma = \sum_a D_a^\top\sigma_a` of fields ``(B, L, d, *s)`` at the voxel centres: a
+    field ``(B, L, *s)`` at the corners, :math:`\sum_a 2^{1-d}\sum_\delta(2\delta_a - 1)\,\sigma_a(x - \delta)`
+    (the adjoint of :func:`_stencil_gradient`, with :math:`\Delta_b^\top v = v(x - e_b) - v(x)`,
+    :math:`A_b^\top v = v(x - e_b) + v(x)`), into ``out`` when given."""
+    d = sigma.ndim - 3
+    if out is None:
+        out = torch.empty((*sigma.shape[:2], *sigma.shape[3:]), dtype=sigma.dtype, device=sigma.device)
+    if _fused.available(sigma, out, any_threads=True):
+        return _fused.stencil_divergence(sigma, out)
+    total = None
+    for a in range(d):
+        v = sigma[:, :, a]
+        for b in range(d):
+            shifted = torch.roll(v, 1, dims=2 + b)                  # v(x - e_b)
+            v = shifted - v if b == a else shifted + v
+        total = v if total is None else total.add_(v)
+    return torch.mul(total, 2.0 ** (1 - d), out=out)
 
 
 def _inverse_real_fft(spectrum, shape, out=None):

@@ -17,7 +17,7 @@ for some 20 s cold and needs a C++ toolchain; numba compiles these loops in abou
 (``cache=True`` keeps them on disk).
 
 The torch formulas in :mod:`.solver` stay: they run on a GPU (where element-wise kernels are not the
-bottleneck), on several CPU threads (except the projection), and wherever numba is not installed or the
+bottleneck), on several CPU threads (except the projection and the stencils), and wherever numba is not installed or the
 arrays do not qualify (:func:`available`). Parallel loops (numba's ``prange``) would serve several threads too, but numba's
 threading layers are either not fork-safe (GNU OpenMP) or abort on concurrent calls from several Python
 threads (its own work queue), and a library cannot choose for its users' processes.
@@ -47,7 +47,7 @@ def available(*tensors, any_threads=False):
     ``any_threads``).
 
     The loops run on one thread. Where torch has several, its passes run on all of them: a loop that
-    replaces two or three passes (the law, CG's update, the potential's gradient and adjoint) then loses
+    replaces two or three passes (the law, CG's update) then loses
     (measured on 2 cores of an Intel Xeon, everything fused: whole solves 0.87-1.04x the torch passes), so
     those serve one-thread runs: the benchmark's setting, and workers that take one core each (Dask
     workers, parameter sweeps, ``OMP_NUM_THREADS=1``). The Green projection replaces 9-24 passes and the

@@ -207,6 +207,41 @@ def test_three_phase_micrograph_search_is_exact_and_beats_plain_relaxation():
     assert np.array_equal(np.bincount(result.labels.ravel(), minlength=3), np.bincount(image.ravel()))
 
 
+def _safe_moves_reference(labels, new):
+    """Pixels whose move to phase ``new`` leaves no isolated pixel, by whole-array numpy shifts."""
+    neighbours = [np.roll(labels, k, axis) for axis in (0, 1) for k in (1, -1)]
+    fragile = sum((r == labels).astype(int) for r in neighbours) == 1
+    ok = np.ones(labels.shape, dtype=bool)
+    for r, r_fragile in zip(neighbours, [np.roll(fragile, k, axis) for axis in (0, 1) for k in (1, -1)]):
+        ok &= ~(r_fragile & (r == labels))
+    return ok & (sum((r == new).astype(int) for r in neighbours) >= 1)
+
+
+@pytest.mark.parametrize("name, keep_isolated_free", [("ceramics", True), ("ceramics", False), ("composite", True)])
+def test_swap_search_is_exact(name, keep_isolated_free):
+    """The compiled swap search (``_polish``): after its steps the residual it tracked equals the pair counts
+    recomputed from its labels minus the target's, its error is ``s2_error`` (to 1e-9), the phase counts stay,
+    and with ``keep_isolated_free`` no swap made an isolated pixel; its safe-move masks equal the numpy rule."""
+    from mslearn.reconstruction import target_descriptors
+    from mslearn.reconstruction._polish import SwapSearch
+    image = np.ascontiguousarray(micrograph(name)[:32, :32]).astype(np.int64)
+    start = image.ravel().copy()
+    np.random.default_rng(0).shuffle(start)
+    start = remove_isolated(start.reshape(image.shape), np.bincount(image.ravel()) / image.size)
+    search = SwapSearch(target_descriptors(image), start, keep_isolated_free=keep_isolated_free)
+    search.run(60)
+    np.testing.assert_allclose(search.residual, search._residuals(search.labels), atol=1e-9)
+    assert search.error == pytest.approx(s2_error(image, search.labels), rel=1e-9)
+    assert search.best_error == pytest.approx(s2_error(image, search.best), rel=1e-9)
+    assert search.best_error < s2_error(image, start)
+    assert np.array_equal(np.bincount(search.best.ravel()), np.bincount(start.ravel()))
+    if keep_isolated_free:
+        assert count_isolated(search.best) == 0
+    phases = np.unique(image)
+    for mask, new in zip(search._safe_moves(tuple(phases)), phases):
+        np.testing.assert_array_equal(mask, _safe_moves_reference(search.labels, new))
+
+
 def test_magnitude_projection_keeps_a_field_with_the_target_s2():
     image = np.ascontiguousarray(micrograph("copolymer")[:32, :32]).astype(np.float64)[None]
     s2 = np.fft.irfft2(np.abs(np.fft.rfft2(image)) ** 2, s=(32, 32)) / image.size   # its own S2, origin at 0

@@ -28,15 +28,11 @@ Each kernel reads like the formula of one frequency (voxel); ``s`` runs over the
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
 
 import torch
 
-#: Whether numba is installed (a dependency; without it the torch passes do the work). It is imported on the
-#: first call of a kernel, so that importing mslearn does not wait for it (0.2 s).
-NUMBA = importlib.util.find_spec("numba") is not None
+from .._numba import NUMBA, jit as _jit
 
 SQRT2, SQRT1_2 = math.sqrt(2.0), math.sqrt(0.5)
 
@@ -57,23 +53,6 @@ def available(*tensors, any_threads=False):
     return NUMBA and (any_threads or torch.get_num_threads() == 1) and all(
         t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
         and not t.requires_grad for t in tensors)
-
-
-def _jit(function):
-    """``function`` compiled by numba on its first call (and cached on disk)."""
-    compiled = None
-
-    @functools.wraps(function)
-    def call(*args):
-        nonlocal compiled
-        if compiled is None:
-            import numba
-            try:
-                compiled = numba.njit(cache=True, boundscheck=False)(function)
-            except RuntimeError:         # numba finds no writable cache directory: compile in memory only
-                compiled = numba.njit(boundscheck=False)(function)
-        return compiled(*args)
-    return call
 
 
 @_jit

@@ -28,8 +28,11 @@ projected to labels with the exact target counts (threshold at the quantile / bi
 handed to a discrete search that works on the labels themselves: in 2D the swap search of
 :mod:`._polish` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
 evaluates the best swaps exactly and continues from the better of its own state and each new
-projection; in 3D batches of voxels ranked by one backward pass are swapped and kept when the
-exact loss falls. The best structure met is returned, so more evaluations never give a worse one. When
+projection; in 3D from 2D views the volume search of the same module ranks all voxels the same way
+(FFTs of each view's slices) and makes, in rank order, every swap of the best 1 % that lowers the
+exact error (thousands per round); for a 3D target, batches of voxels ranked by one backward pass are
+swapped and kept when the exact loss falls. The best structure met is returned, so more evaluations
+never give a worse one. When
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
 search makes no swap that creates one).
 
@@ -161,10 +164,12 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
-        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D batched steps
-        (default 25; each swaps the voxels of two phases ranked by the loss gradient, up to
-        thousands at once, and is kept only if the exact loss falls). 0 switches it off (the best
-        projection is kept).
+        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D from 2D views
+        rounds of the volume search (default 10; each ranks every voxel by the first-order change of
+        the error and makes, in rank order, those swaps of the best 1 % that lower the exact error,
+        stopping early at a local minimum); for a 3D target batched steps (default 25; each swaps
+        the voxels of two phases ranked by the loss gradient, up to thousands at once, and is kept
+        only if the exact loss falls). 0 switches it off (the best projection is kept).
     tol : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int

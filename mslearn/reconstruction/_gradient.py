@@ -16,7 +16,7 @@ from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlatio
 from ..descriptors.correlations import central_window, correlation_maps
 from . import _targets as T
 from ._phase_retrieval import phase_retrieval
-from ._polish import SwapSearch
+from ._polish import SwapSearch, VolumeSwapSearch
 
 # Each term is a squared relative error. Gram matrices of the fixed features are dominated by their
 # mean correlations, so their relative errors are small numbers: weight 100 lets the texture term
@@ -239,11 +239,16 @@ def _isolated_free(targets):
     return all(float(t.get("isolated_fraction", 0.0)) == 0.0 for t in targets)
 
 
+#: 3D from 2D views: rounds of :class:`VolumeSwapSearch` after each checkpoint.
+VOLUME_ROUNDS = 10
+
+
 class _Best:
     """The discrete side of the reconstruction: candidate structures in, the best one kept.
 
-    2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each); 3D S2
-    targets run ``steps`` batched swaps (:meth:`_batched_swaps`); otherwise the candidates are only
+    2D S2 targets run :class:`SwapSearch` from every checkpoint (``steps`` swaps each), 3D volumes
+    from 2D views :class:`VolumeSwapSearch` (``steps`` rounds), a 3D image's S2 ``steps`` batched swaps
+    (:meth:`_batched_swaps`); otherwise the candidates are only
     scored by the full loss at the finest level.
     """
 
@@ -254,12 +259,14 @@ class _Best:
         s2_only = tuple(names) == ("s2",) and steps != 0
         if s2_only and len(shape) == 2:
             self.mode = "swap"
+        elif s2_only and len(targets) == 3:
+            self.mode = "volume"
         elif s2_only:
             self.mode = "batched"
         else:
             self.mode = "score"
         if steps is None:
-            steps = 40 if len(shape) == 2 else 25
+            steps = {"swap": 40, "volume": VOLUME_ROUNDS}.get(self.mode, 25)
         self.steps = int(steps)
         self.batch = 1000     # swaps per batched step, adapted as the search goes
         self.search, self.labels, self.loss, self.error = None, None, math.inf, math.nan
@@ -315,9 +322,10 @@ class _Best:
         labels = T.project(probs, self.fractions)
         if self.cleanup:
             labels = T.remove_isolated(labels, self.fractions, scores=probs)
-        if self.mode == "swap":
+        if self.mode in ("swap", "volume"):
             if self.search is None:
-                self.search = SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup)
+                self.search = (SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup) if self.mode == "swap"
+                               else VolumeSwapSearch(self.targets, labels, keep_isolated_free=self.cleanup))
             else:
                 self.search.offer(labels)
             self.search.run(self.steps)

@@ -3,12 +3,16 @@
 Projecting the relaxed field to labels moves the grey pixels to a phase, which raises the S2 error.
 :class:`SwapSearch` (2D) then works on the labels themselves: it ranks every pixel by the exact
 first-order change of the S2 error of moving it to another phase (two FFTs per phase), evaluates the
-best few swaps exactly and walks downhill with a short tabu memory. Swaps keep the phase counts.
+best few swaps exactly and walks downhill with a short tabu memory. :class:`VolumeSwapSearch` (3D from
+2D views) ranks the voxels the same way and makes, in rank order, every swap of the best 1 % that
+lowers the exact error of the three views: a volume needs thousands of swaps per ranking. Swaps keep
+the phase counts.
 
 Why hand-written: no library offers swap moves under exact two-point statistics; the exact update is
 that of Yeong & Torquato (1998), over the full window rather than the axes. The exact evaluation of the
-candidate swaps and the isolated-pixel rules are loops over the window (pixels), compiled by numba
-(:mod:`mslearn._numba`): as numpy calls they cost about half of a 64² reconstruction's time.
+swaps and the isolated-pixel rules are loops over the window (pixels, voxels), compiled by numba
+(:mod:`mslearn._numba`): as numpy calls they cost about half of a 64² reconstruction's time, and a
+volume's thousands of swaps per round would not be affordable at all.
 """
 from __future__ import annotations
 

@@ -110,8 +110,8 @@ def cache_dir() -> Path:
 
 # The source that makes the data: the samplers and every mslearn module they call (a test checks
 # that these cover every mslearn module a dataset generation imports).
-DATA_SOURCES = ("_backend.py", "_validation.py", "_versions.py", "nn.py", "structures.py", "descriptors", "homogenization",
-                "datasets", "process/phase_field.py")
+DATA_SOURCES = ("_backend.py", "_numba.py", "_validation.py", "_versions.py", "nn.py", "structures.py", "descriptors",
+                "homogenization", "datasets", "process/phase_field.py")
 
 
 def source_digest(root, sources=DATA_SOURCES) -> str:

@@ -23,6 +23,7 @@ import torch
 
 from .._numba import jit
 from ..descriptors.correlations import central_window, correlation_maps
+from . import _targets as T
 
 
 class SwapSearch:
@@ -82,18 +83,19 @@ class SwapSearch:
     def _error(self, residuals):
         return float(np.mean([np.sqrt(self.scale[p] * np.sum(residuals[p] ** 2)) for p in self.compared]))
 
-    def _set(self, labels):
+    def _set(self, labels, residual=None):
         self.labels = np.asarray(labels, dtype=np.int64).copy()
         self.indicators = np.stack([(self.labels == p).astype(np.float64) for p in range(self.n_phases)])
-        self.residual = self._residuals(self.labels)
+        self.residual = self._residuals(self.labels) if residual is None else residual
         self.error = self._error(self.residual)
         self.tabu = np.zeros(self.shape, dtype=np.int64)
 
     def offer(self, labels):
         """Continue from ``labels`` instead when they are better than the current state."""
-        e = self._error(self._residuals(np.asarray(labels)))
+        residual = self._residuals(np.asarray(labels))
+        e = self._error(residual)
         if e < self.error:
-            self._set(labels)
+            self._set(labels, residual)
             if e < self.best_error:
                 self.best, self.best_error = np.asarray(labels, dtype=np.int64).copy(), e
 
@@ -304,21 +306,19 @@ class VolumeSwapSearch:
 
     def _residuals(self, labels):
         """``(compared, 3, 2w+1, 2w+1)``: the pair counts of each view's window minus the target's (centred)."""
-        w = self.w
+        w, k = self.w, len(self.compared)
         out = np.empty_like(self.target_counts)
-        for i, p in enumerate(self.compared):
-            indicator = (labels == p).astype(np.float64)
-            for k, plane in enumerate(self.planes):
-                spectrum = np.fft.rfftn(indicator, axes=plane)
-                counts = np.fft.irfftn(np.abs(spectrum) ** 2, s=[self.shape[a] for a in plane], axes=plane).sum(k)
-                window = np.ix_(np.arange(-w, w + 1) % counts.shape[0], np.arange(-w, w + 1) % counts.shape[1])
-                out[i, k] = np.rint(counts[window]) - self.target_counts[i, k]
+        for view, batch in enumerate(T._view_batches(labels, self.n_phases, 2)):   # as s2_error reads the views
+            field = batch[self.compared].flatten(0, 1)
+            maps = central_window(correlation_maps(field, field, 2, True), w, 2)
+            counts = maps.reshape(k, batch.shape[1], 2 * w + 1, 2 * w + 1).sum(1).numpy() * batch[0, 0].numel()
+            out[:, view] = np.rint(counts) - self.target_counts[:, view]
         return out
 
-    def _set(self, labels):
+    def _set(self, labels, residual=None):
         w = self.w
         self.labels = np.ascontiguousarray(labels, dtype=np.int64).copy()
-        self.residual = self._residuals(self.labels)
+        self.residual = self._residuals(self.labels) if residual is None else residual
         # per view, the slices normal to it padded periodically by w (and point-reflected within the slice:
         # I(x - r) is then read forward, as I(x + r) is)
         self.padded, self.reflected = [], []
@@ -328,22 +328,24 @@ class VolumeSwapSearch:
             pad = ((0, 0), (0, 0), (w, w), (w, w))
             self.padded.append(np.ascontiguousarray(np.pad(slices, pad, mode="wrap")))
             self.reflected.append(np.ascontiguousarray(np.pad(reflected, pad, mode="wrap")))
-        self.view_errors = np.zeros(3)
         self.error = self._errors()
 
+    def _phase_errors(self, residual):
+        """``(compared, 3)``: the relative S2 error of each compared phase in each view."""
+        return np.sqrt(self.scale * np.sum(residual ** 2, axis=(2, 3)))
+
     def _errors(self):
-        """The view errors of the tracked residual (``view_errors``) and the largest of them."""
-        per_phase = np.sqrt(self.scale * np.sum(self.residual ** 2, axis=(2, 3)))
-        self.view_errors = per_phase.mean(0)
+        """The largest view error of the tracked residual (``phase_errors`` and ``view_errors`` kept with it)."""
+        self.phase_errors = self._phase_errors(self.residual)
+        self.view_errors = self.phase_errors.mean(0)
         return float(self.view_errors.max())
 
     def offer(self, labels):
         """Continue from ``labels`` instead when they are better than the current state."""
         labels = np.asarray(labels)
         residual = self._residuals(labels)
-        error = float(np.sqrt(self.scale * np.sum(residual ** 2, axis=(2, 3))).mean(0).max())
-        if error < self.error:
-            self._set(labels)
+        if float(self._phase_errors(residual).mean(0).max()) < self.error:
+            self._set(labels, residual)
             if self.error < self.best_error:
                 self.best, self.best_error = self.labels.copy(), self.error
 
@@ -354,13 +356,12 @@ class VolumeSwapSearch:
             return 0.0, 0.0
         w = self.w
         indicator = (self.labels == p).astype(np.float64)
-        per_phase = np.sqrt(self.scale * np.sum(self.residual ** 2, axis=(2, 3)))
         leave, join = np.zeros(self.shape), np.zeros(self.shape)
         for k, plane in enumerate(self.planes):
-            if per_phase[i, k] == 0.0:
+            if self.phase_errors[i, k] == 0.0:
                 continue
             # dE / d||C - T||^2 of this phase and view (the chain rule through the mean of square roots)
-            weight = 2.0 * self.view_errors[k] * self.scale[i, k] / (len(self.compared) * 2.0 * per_phase[i, k])
+            weight = 2.0 * self.view_errors[k] * self.scale[i, k] / (len(self.compared) * 2.0 * self.phase_errors[i, k])
             sides = [self.shape[a] for a in plane]
             residual, box = np.zeros(sides), np.zeros(sides)
             window = np.ix_(np.arange(-w, w + 1) % sides[0], np.arange(-w, w + 1) % sides[1])

@@ -484,8 +484,8 @@ FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity",
 @pytest.mark.parametrize("kind, shape", FUSED_CASES)
 def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, monkeypatch, one_thread):
     """The one-pass numba kernels (CPU) and the torch passes (any device; the CPU without numba) compute the
-    same maps: the Green projection, the potential's gradient and its adjoint, the isotropic law, to
-    rounding (1e-12 relative in float64, 1e-5 in float32), odd and even sides."""
+    same maps: the Green projection, the potential's gradient and its adjoint, conduction's operator
+    J^T K J (one sweep for D^T K D on the CPU), the isotropic law, to rounding (1e-12 relative in float64, 1e-5 in float32), odd and even sides."""
     from mslearn.homogenization import _fused
     from mslearn.homogenization.solver import LocalLaw, PotentialGradient, green_projection
     d, generator = len(shape), torch.Generator().manual_seed(0)
@@ -500,6 +500,8 @@ def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, mo
             J = PotentialGradient(shape, "cpu", dtype)
             out["adjoint"] = J.adjoint(e)
             out["gradient"] = J.gradient(out["adjoint"].contiguous())
+            k = lame[0][:, 0, 0].contiguous()
+            out["operator"] = J.operator(LocalLaw(k, True))(out["adjoint"].contiguous()).clone()
         else:
             out["law"] = LocalLaw(None, False, lame=lame)(e.contiguous())
         return out
@@ -512,6 +514,34 @@ def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, mo
     for name, value in reference.items():
         scale = float(value.abs().max())
         assert torch.allclose(fused[name], value, rtol=0, atol=rtol * scale), name
+
+
+@pytest.mark.parametrize("shape", [(6, 8), (7, 5), (4, 6, 5), (5, 4, 3), (16, 16, 16)])
+def test_flux_divergence_sweep_equals_the_three_passes_bit_for_bit(shape):
+    """The fused D^T (k D u) of conduction (one sweep, the fluxes of two planes kept) is the stencil
+    gradient, the law and the stencil divergence as three passes, bit for bit: the same arithmetic, the
+    conductivity of each system's batch member, odd and even sides, the periodic wrap on every axis."""
+    from mslearn.homogenization import _fused
+    from mslearn.homogenization.solver import LocalLaw, _stencil_divergence, _stencil_gradient
+    generator = torch.Generator().manual_seed(3)
+    u = torch.randn((2, 3) + shape, generator=generator, dtype=torch.float64)
+    k = torch.rand((2,) + shape, generator=generator, dtype=torch.float64) + 0.1
+    three = _stencil_divergence(LocalLaw(k, True)(_stencil_gradient(u)))
+    assert torch.equal(_fused.flux_divergence(u, k, torch.empty_like(u)), three)
+
+
+@pytest.mark.parametrize("library", ["torch", "numpy"])
+@pytest.mark.parametrize("shape", [(8, 6), (7, 5), (4, 6, 5), (5, 4, 7), (9,)])
+def test_cpu_inverse_fft_in_place_inverts_the_forward(library, shape, monkeypatch):
+    """Either library of the CPU's in-place inverse real FFT (chosen per machine) returns the field whose
+    forward transform it is (1e-13 relative in float64, 1e-6 in float32), odd and even last axes."""
+    from mslearn.homogenization import solver
+    monkeypatch.setattr(solver, "CPU_INVERSE_FFT", library)
+    for dtype, tol in [(torch.float64, 1e-13), (torch.float32, 1e-6)]:
+        u = torch.randn((2, 3) + shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        f = torch.fft.rfftn(u, dim=tuple(range(-len(shape), 0)))
+        back = solver._inverse_real_fft(f, shape, torch.empty_like(u))
+        assert float((back - u).abs().max()) <= tol * float(u.abs().max())
 
 
 def test_fused_and_torch_solves_agree(one_thread):

@@ -1,6 +1,6 @@
 r"""The solver's element-wise maps as one pass each, on the CPU: the Green projection per frequency, the
-rotated scheme's gradient stencil and its adjoint (conduction's potential at the voxel corners), the
-isotropic law per voxel, CG's update.
+rotated scheme's gradient stencil and its adjoint (conduction's potential at the voxel corners), and both
+with the law between them as one sweep (the flux never stored), the isotropic law per voxel, CG's update.
 
 Why hand-written
 ----------------
@@ -231,6 +231,80 @@ def _stencil_divergence_2d(sigma, out):
                 o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
 
 
+@_jit
+def _flux_divergence_3d(u, k, loads, out, planes):
+    """``out`` (S, n0, n1, n2) <- D^T (k D u): the stencil gradient of ``u`` (S, n0, n1, n2), times the
+    conductivity ``k`` (B, n0, n1, n2) of system s's batch member s // ``loads``, then the stencil
+    divergence, in one sweep over the planes of axis 0. The flux of a voxel plane is needed by two node
+    planes only, so it lives in ``planes`` (2, 3, n1, n2) rather than in a field: the gradient and the
+    flux never go through memory. The arithmetic of :func:`_stencil_gradient_3d`, the law and
+    :func:`_stencil_divergence_3d` in turn (equal to the three passes bit for bit)."""
+    n0, n1, n2 = u.shape[1:]
+    for s in range(u.shape[0]):
+        for step in range(n0 + 1):                  # voxel plane n0 - 1 first (node plane 0 needs it)
+            here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of voxel planes i and i - 1
+            i = step - 1 if step > 0 else n0 - 1
+            ip = i + 1 if i + 1 < n0 else 0
+            for j in range(n1):                     # here <- k D u on voxel plane i
+                jp = j + 1 if j + 1 < n1 else 0
+                a, b, c, d = u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp]     # rows x, +e1, +e0, +e0+e1
+                kj, qx, qy, qz = k[s // loads, i, j], here[0, j], here[1, j], here[2, j]
+                for m in range(n2 - 1):             # the wrap-around (m = n2 - 1) apart: the loop vectorizes
+                    a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[m + 1], b[m], b[m + 1], c[m], c[m + 1], d[m], d[m + 1]
+                    qx[m] = kj[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
+                    qy[m] = kj[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
+                    qz[m] = kj[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+                m = n2 - 1
+                a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[0], b[m], b[0], c[m], c[0], d[m], d[0]
+                qx[m] = kj[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
+                qy[m] = kj[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
+                qz[m] = kj[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+            if step > 0:
+                for j in range(n1):                 # out <- D^T (here, below) on node plane i
+                    jm = j - 1 if j > 0 else n1 - 1
+                    # voxel rows y, y - e1, y - e0, y - e0 - e1 of each component
+                    xa, xb, xc, xd = here[0, j], here[0, jm], below[0, j], below[0, jm]
+                    ya, yb, yc, yd = here[1, j], here[1, jm], below[1, j], below[1, jm]
+                    za, zb, zc, zd = here[2, j], here[2, jm], below[2, j], below[2, jm]
+                    o = out[s, i, j]
+                    m, mm = 0, n2 - 1
+                    o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
+                                   + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
+                                   + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+                    for m in range(1, n2):
+                        mm = m - 1
+                        o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
+                                       + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
+                                       + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+
+
+@_jit
+def _flux_divergence_2d(u, k, loads, out, planes):
+    """``out`` (S, n0, n1) <- D^T (k D u) of pixel-corner potentials ``u`` (S, n0, n1) and the conductivity
+    ``k`` (B, n0, n1), in one sweep over the rows; ``planes`` (2, 2, n1) holds the fluxes of two rows."""
+    n0, n1 = u.shape[1:]
+    for s in range(u.shape[0]):
+        for step in range(n0 + 1):                  # pixel row n0 - 1 first (node row 0 needs it)
+            here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of pixel rows i and i - 1
+            i = step - 1 if step > 0 else n0 - 1
+            ip = i + 1 if i + 1 < n0 else 0
+            a, c, kj, qx, qy = u[s, i], u[s, ip], k[s // loads, i], here[0], here[1]    # rows x, x + e0
+            for j in range(n1 - 1):
+                qx[j] = kj[j] * (0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1])))
+                qy[j] = kj[j] * (0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j])))
+            j = n1 - 1
+            qx[j] = kj[j] * (0.5 * ((c[j] + c[0]) - (a[j] + a[0])))
+            qy[j] = kj[j] * (0.5 * ((a[0] + c[0]) - (a[j] + c[j])))
+            if step > 0:
+                xa, xc, ya, yc = here[0], below[0], here[1], below[1]         # rows y, y - e0
+                o = out[s, i]
+                m = n1 - 1
+                o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
+                for j in range(1, n1):
+                    m = j - 1
+                    o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+
+
 # ----------------------------------------------------------------------------- torch in, torch out
 def _systems(pairs, c):
     """A real ``(..., c, M)`` tensor as the numpy array ``(S, c, M)`` the kernels take (a view)."""
@@ -281,4 +355,15 @@ def stencil_divergence(sigma, out):
     d = sigma.ndim - 3
     kernel = _stencil_divergence_2d if d == 2 else _stencil_divergence_3d
     kernel(sigma.reshape(-1, *sigma.shape[2:]).numpy(), out.reshape(-1, *out.shape[2:]).numpy())
+    return out
+
+
+def flux_divergence(u, k, out):
+    """``out`` (B, L, *s) <- D^T (k D u) of corner potentials ``u`` (B, L, *s), a scalar conductivity ``k``
+    (B, *s): :func:`stencil_gradient`, the law and :func:`stencil_divergence` in one sweep."""
+    d, loads = u.ndim - 2, u.shape[1]
+    kernel = _flux_divergence_2d if d == 2 else _flux_divergence_3d
+    planes = torch.empty((2, d, *u.shape[3:]), dtype=u.dtype)
+    kernel(u.reshape(-1, *u.shape[2:]).numpy(), k.numpy(), loads, out.reshape(-1, *out.shape[2:]).numpy(),
+           planes.numpy())
     return out

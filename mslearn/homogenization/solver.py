@@ -66,15 +66,16 @@ conduction the spectrum of the potential whose gradient :math:`\tilde e` is
 (:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel: the potential
 lives at the voxel corners and its gradient is the scheme's stencil in real space, so that an
 iteration transforms one component instead of :math:`d`. The two make the same iterates. An iteration
-costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse is
-numpy's, in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
+costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse runs
+in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
-On the CPU the Fourier-space maps, the isotropic law and CG's update run as one compiled loop each
+On the CPU the Fourier-space maps, the isotropic law, conduction's :math:`D^\top K D` and CG's update run
+as one compiled loop each
 (:mod:`._fused`, numba: every value read once, 9x faster than the passes for the 3D strain
-projection) where torch computes on one thread, the Green projection and the stencils on any number
-of threads; the torch passes written here are what runs on a GPU, and they are tested against the
+projection) where torch computes on one thread, the Green projection and the stencils (and :math:`D^\top K D`)
+on any number of threads; the torch passes written here are what runs on a GPU, and they are tested against the
 loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against independent
 peers. ``torch.compile`` is not used: it fuses the same passes, but compiles for some
 20 s cold (3-4 s from its disk cache) and needs a C++ toolchain on the CPU, more than most of the
@@ -287,20 +288,40 @@ class PotentialGradient:
 
     def gradient(self, q, out=None):
         """:math:`J q` ``(B, L, d, *shape)`` of ``q`` ``(B, L, M)``, into ``out`` when given."""
-        spectrum = self.spectrum.empty((*q.shape[:2], *self.shape[:-1], self.shape[-1] // 2 + 1),
-                                       torch.promote_types(q.dtype, torch.complex64), q.device)
-        torch.mul(q, self.c_in, out=torch.view_as_real(spectrum).reshape(q.shape))
-        u = _inverse_real_fft(spectrum, self.shape, self.potential.empty((*q.shape[:2], *self.shape), q.dtype,
-                                                                         q.device))
-        return _stencil_gradient(u, out)
+        return _stencil_gradient(self._potential(q), out)
 
     def adjoint(self, sigma, out=None):
         r""":math:`J^\top\sigma` ``(B, L, M)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
-        d = len(self.shape)
-        v = _stencil_divergence(sigma, self.divergence.empty((*sigma.shape[:2], *self.shape), sigma.dtype,
-                                                             sigma.device))
-        f = torch.fft.rfftn(v, dim=tuple(range(-d, 0)))
+        return self._coordinates(_stencil_divergence(sigma, self._corner_field(sigma)), out)
+
+    def operator(self, law):
+        r""":math:`A = J^\top K J` as a function of ``q``. Where the conductivity is a scalar field and the
+        fused loops take it (the CPU), the real-space part :math:`D^\top K D` is one sweep
+        (:func:`._fused.flux_divergence`): the gradient and the flux stay in the cache."""
+        if not (law.scalar and _fused.available(law.prop, any_threads=True)):
+            return _composed(self, law)
+
+        def A(q, out=None):
+            u = self._potential(q)
+            return self._coordinates(_fused.flux_divergence(u, law.prop, self._corner_field(u)), out)
+        return _reusing_output(A)
+
+    def _potential(self, q):
+        r"""The potential at the corners, :math:`u = \mathcal F^{-1}[q / (2|k|s)]` ``(B, L, *shape)``."""
+        spectrum = self.spectrum.empty((*q.shape[:2], *self.shape[:-1], self.shape[-1] // 2 + 1),
+                                       torch.promote_types(q.dtype, torch.complex64), q.device)
+        torch.mul(q, self.c_in, out=torch.view_as_real(spectrum).reshape(q.shape))
+        return _inverse_real_fft(spectrum, self.shape, self.potential.empty((*q.shape[:2], *self.shape), q.dtype,
+                                                                            q.device))
+
+    def _coordinates(self, v, out=None):
+        r""":math:`s\,\mathcal F[v] / (2|k|N)` ``(B, L, M)`` of a corner field ``v`` ``(B, L, *shape)``."""
+        f = torch.fft.rfftn(v, dim=tuple(range(-len(self.shape), 0)))
         return torch.mul(torch.view_as_real(f).reshape(*f.shape[:2], -1), self.c_out, out=out)
+
+    def _corner_field(self, like):
+        """A reused buffer for a corner field ``(B, L, *shape)`` of the systems of ``like``."""
+        return self.divergence.empty((*like.shape[:2], *self.shape), like.dtype, like.device)
 
 
 def _stencil_gradient(u, out=None):
@@ -347,22 +368,46 @@ def _inverse_real_fft(spectrum, shape, out=None):
     """The inverse real FFT over the trailing ``len(shape)`` axes, into ``out`` when given; ``spectrum``
     is overwritten.
 
-    On the CPU it is numpy's pocketfft, in place: the complex transforms of the leading axes, then the
-    complex-to-real one of the last axis. torch's inverse real FFT on the CPU (MKL) copies its input,
-    transforms the leading axes with strided access and allocates its output on every call; it measured
-    3-4x the cost of its own forward transform at 256^2 and 64^3 (one thread, AMD EPYC), where numpy's
-    in-place inverse costs about as much as a forward transform, so an iteration stays near one FFT pair.
+    On the CPU it runs in place, in two steps: the complex transforms of the leading axes, then the
+    complex-to-real one of the last axis, by the library that is faster here (:data:`CPU_INVERSE_FFT`).
+    torch's one-call inverse copies its input and allocates its output on every call; in place, neither.
     """
     if out is None:
         out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
     axes = tuple(range(-len(shape), 0))
     if spectrum.device.type != "cpu":
         return torch.fft.irfftn(spectrum, s=shape, dim=axes, out=out)
+    if CPU_INVERSE_FFT == "torch":
+        if len(axes) > 1:
+            torch.fft.ifftn(spectrum, dim=axes[:-1], out=spectrum)
+        return torch.fft.irfft(spectrum, n=shape[-1], dim=-1, out=out)
     array = spectrum.numpy()
     for axis in axes[:-1]:
         np.fft.ifft(array, axis=axis, out=array)
     np.fft.irfft(array, n=shape[-1], axis=-1, out=out.numpy())
     return out
+
+
+def _cpu_inverse_fft():
+    """``"torch"`` where torch's CPU transforms are Intel's MKL and the CPU is Intel's, else ``"numpy"``
+    (pocketfft). MKL's transforms take their fast code paths on Intel CPUs only: measured at 64^3 x 3 (one
+    thread), the inverse in place took 3.0 ms with torch's (MKL) against 4.1 ms with numpy's on an Intel
+    Xeon, while on an AMD EPYC torch's inverse cost 3-4x its own forward transform and numpy's in-place
+    inverse about one forward. Decided by the machine, not by timing, so that every process on a machine
+    computes the same numbers."""
+    if not torch.backends.mkl.is_available():
+        return "numpy"
+    try:
+        with open("/proc/cpuinfo") as info:
+            intel = any(line.startswith("vendor_id") and "GenuineIntel" in line for line in info)
+    except OSError:
+        intel = False
+    return "torch" if intel else "numpy"
+
+
+#: The library of the CPU's inverse real FFTs (:func:`_inverse_real_fft`): "torch" or "numpy", chosen
+#: once per process by :func:`_cpu_inverse_fft`; may be set.
+CPU_INVERSE_FFT = _cpu_inverse_fft()
 
 
 class _Scratch:
@@ -605,6 +650,34 @@ class FluctuationField:
     def adjoint(self, sigma, out=None):
         return self.G(sigma, out=out)
 
+    def operator(self, law):
+        r""":math:`A = \mathbb G K` on compatible fields."""
+        return _composed(self, law)
+
+
+def _composed(space, K):
+    r""":math:`A = J^\top K J` as the composition of ``space``'s :math:`J`, the law and :math:`J^\top`;
+    :math:`Jx`, :math:`KJx` and :math:`Ax` go into buffers reused from one call to the next."""
+    Jx, KJx = None, None
+
+    def A(x, out=None):
+        nonlocal Jx, KJx
+        Jx = space.gradient(x, out=Jx)
+        KJx = K(Jx, out=KJx)
+        return space.adjoint(KJx, out=out)
+    return _reusing_output(A)
+
+
+def _reusing_output(A):
+    """``A(x, out)`` as ``A(x)`` writing into one buffer, reused (CG holds :math:`Ap` for one step only)."""
+    Ax = None
+
+    def reusing(x):
+        nonlocal Ax
+        Ax = A(x, out=Ax)
+        return Ax
+    return reusing
+
 
 def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     r"""Solve :math:`\mathbb G K(E + \tilde e) = 0` for every system; returns ``(e, iterations,
@@ -660,22 +733,11 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
     CG drops the batch members whose loads have all converged, so that a group costs the sum of its
     members' iteration counts, not its size times the slowest one.
     """
-    def operator(K):                        # A = J^T K J; J x, K J x and A x go into reused buffers
-        Jx, KJx, Ax = None, None, None
-
-        def A(x):
-            nonlocal Jx, KJx, Ax
-            Jx = space.gradient(x, out=Jx)
-            KJx = K(Jx, out=KJx)
-            Ax = space.adjoint(KJx, out=Ax)
-            return Ax
-        return A
-
     b = (space.adjoint(law(E)) if scheme == "cg" else space(law(E))).neg_()
     bb = _dot(b, b)
     scale = torch.where(bb > 0, bb, torch.ones_like(bb))
     if scheme == "cg":
-        method = ConjugateGradients(operator(law), b, tol**2 * scale)
+        method = ConjugateGradients(space.operator(law), b, tol**2 * scale)
     else:
         method = BasicScheme(law, space, E, c0, b)
     left = []                                           # CG: (rows, x) of the members that have left the batch
@@ -694,7 +756,7 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
             if bool(finished.any()):
                 left.append((rows[finished], method.x[finished]))
                 rows, kept = rows[~finished], ~finished
-                method.keep(kept, operator(law.rows(rows)))
+                method.keep(kept, space.operator(law.rows(rows)))
         method.step()
         it += 1
     x = method.x

@@ -395,10 +395,11 @@ def _inverse_real_fft(spectrum, shape, out=None):
 
 def _cpu_inverse_fft():
     """``"torch"`` where torch's CPU transforms are Intel's MKL and the CPU is Intel's, else ``"numpy"``
-    (pocketfft). MKL's transforms take their fast code paths on Intel CPUs only: measured at 64^3 x 3 (one
-    thread), the inverse in place took 3.0 ms with torch's (MKL) against 4.1 ms with numpy's on an Intel
-    Xeon, while on an AMD EPYC torch's inverse cost 3-4x its own forward transform and numpy's in-place
-    inverse about one forward. Decided by the machine, not by timing, so that every process on a machine
+    (pocketfft). MKL's transforms take their fast code paths on Intel CPUs: on an Intel Xeon (one thread)
+    the in-place inverse of one 64^3 system took 1.3 ms with torch's against 1.8 ms with numpy's (256^2:
+    0.31 against 0.35 ms), while on an AMD EPYC torch's one-call inverse had cost 3-4x its own forward
+    transform and numpy's in-place inverse about one forward (the in-place torch inverse was not measured
+    there, so numpy's stays). Decided by the machine, not by timing, so that every process on a machine
     computes the same numbers."""
     if not torch.backends.mkl.is_available():
         return "numpy"

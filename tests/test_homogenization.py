@@ -476,6 +476,35 @@ def test_fused_kernels_compile_without_a_writable_cache(monkeypatch):
     np.testing.assert_array_equal(out, 2 * x)
 
 
+def test_a_compiled_function_calls_other_jit_functions():
+    """A loop made by ``jit`` may call others made by it, inlined (``inline=True``) or not: the row kernels
+    shared by the stencils and the conduction sweep rely on it. Called from Python, each still works."""
+    from mslearn._numba import jit
+
+    @jit(inline=True)
+    def add_row(x, out):
+        for k in range(x.shape[0]):
+            out[k] += x[k]
+
+    @jit
+    def scale(out, factor):
+        for k in range(out.shape[0]):
+            out[k] *= factor
+
+    namespace = {"add_row": add_row, "scale": scale}      # the helpers as the module globals of a caller
+    exec("def rows(x, out):\n"
+         "    for i in range(x.shape[0]):\n"
+         "        add_row(x[i], out[i])\n"
+         "        scale(out[i], 2.0)\n", namespace)
+    compiled = jit(namespace["rows"])
+    x, out = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    compiled(x, out)
+    np.testing.assert_array_equal(out, 2 * (1 + x))
+    again = np.ones(3)
+    namespace["add_row"](x[0], again)                       # the compiled helper, called from Python
+    np.testing.assert_array_equal(again, 1 + x[0])
+
+
 FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity", (6, 8)), ("elasticity", (7, 5)),
                ("elasticity", (4, 6, 5)), ("elasticity", (5, 4, 6))]
 

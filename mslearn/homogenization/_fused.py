@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .._numba import NUMBA, jit as _jit
@@ -146,89 +147,116 @@ def _advance(x, r, p, Ap, alpha, rr):
         rr[s] = total
 
 
+@_jit(inline=True)
+def _gradient_row_3d(a, b, c, d, k, ex, ey, ez):
+    """One row of voxels along axis 2: ``e`` <- ``k`` times the gradient at the voxel centres, from the rows
+    of corners ``a`` (x), ``b`` (x + e1), ``c`` (x + e0), ``d`` (x + e0 + e1): e_a = 1/4 (the sum of u over the
+    voxel's corners at +a - the sum over those at -a). The wrap-around (the last voxel) apart, so that the
+    loop vectorizes."""
+    n = a.shape[0]
+    for m in range(n - 1):
+        a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[m + 1], b[m], b[m + 1], c[m], c[m + 1], d[m], d[m + 1]
+        ex[m] = k[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
+        ey[m] = k[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
+        ez[m] = k[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+    m = n - 1
+    a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[0], b[m], b[0], c[m], c[0], d[m], d[0]
+    ex[m] = k[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
+    ey[m] = k[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
+    ez[m] = k[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+
+
+@_jit(inline=True)
+def _divergence_row_3d(x, y, z, o):
+    """One row of corners along axis 2: ``o`` <- D^T sigma, each corner gathering from the 8 voxels that
+    share it 1/4 of sigma_a with the sign of its side along a; ``x``, ``y``, ``z``: the voxel rows y, y - e1,
+    y - e0, y - e0 - e1 of each component (the wrap-around, the first corner, apart)."""
+    xa, xb, xc, xd = x
+    ya, yb, yc, yd = y
+    za, zb, zc, zd = z
+    m, mm = 0, o.shape[0] - 1
+    o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
+                   + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
+                   + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+    for m in range(1, o.shape[0]):
+        mm = m - 1
+        o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
+                       + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
+                       + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+
+
+@_jit(inline=True)
+def _gradient_row_2d(a, c, k, ex, ey):
+    """One row of pixels along axis 1: ``e`` <- ``k`` times the gradient from the corner rows ``a`` (x) and
+    ``c`` (x + e0)."""
+    n = a.shape[0]
+    for j in range(n - 1):
+        ex[j] = k[j] * (0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1])))
+        ey[j] = k[j] * (0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j])))
+    j = n - 1
+    ex[j] = k[j] * (0.5 * ((c[j] + c[0]) - (a[j] + a[0])))
+    ey[j] = k[j] * (0.5 * ((a[0] + c[0]) - (a[j] + c[j])))
+
+
+@_jit(inline=True)
+def _divergence_row_2d(xa, xc, ya, yc, o):
+    """One row of corners along axis 1: ``o`` <- D^T sigma from the pixel rows y (``xa``, ``ya``) and
+    y - e0 (``xc``, ``yc``) of the two components."""
+    m = o.shape[0] - 1
+    o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
+    for j in range(1, o.shape[0]):
+        m = j - 1
+        o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+
+
 @_jit
 def _stencil_gradient_3d(u, e):
-    """``e`` (S, 3, n0, n1, n2) <- the gradient at the voxel centres of ``u`` (S, n0, n1, n2) at the corners:
-    e_a = 1/4 (the sum of u over the voxel's corners at +a - the sum over those at -a), periodic. The last
-    axis runs without its wrap-around (so that the loop vectorizes), the wrap-around alone after it."""
+    """``e`` (S, 3, n0, n1, n2) <- the gradient at the voxel centres of ``u`` (S, n0, n1, n2) at the corners,
+    periodic."""
     n0, n1, n2 = u.shape[1:]
+    ones = np.ones_like(u[0, 0, 0])
     for s in range(u.shape[0]):
         for i in range(n0):
             ip = i + 1 if i + 1 < n0 else 0
             for j in range(n1):
                 jp = j + 1 if j + 1 < n1 else 0
-                a, b, c, d = u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp]     # rows x, +e1, +e0, +e0+e1
-                ex, ey, ez = e[s, 0, i, j], e[s, 1, i, j], e[s, 2, i, j]
-                for k in range(n2 - 1):
-                    a0, a1, b0, b1, c0, c1, d0, d1 = a[k], a[k + 1], b[k], b[k + 1], c[k], c[k + 1], d[k], d[k + 1]
-                    ex[k] = 0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1))
-                    ey[k] = 0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1))
-                    ez[k] = 0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0))
-                k = n2 - 1
-                a0, a1, b0, b1, c0, c1, d0, d1 = a[k], a[0], b[k], b[0], c[k], c[0], d[k], d[0]
-                ex[k] = 0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1))
-                ey[k] = 0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1))
-                ez[k] = 0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0))
+                _gradient_row_3d(u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp], ones,
+                                 e[s, 0, i, j], e[s, 1, i, j], e[s, 2, i, j])
 
 
 @_jit
 def _stencil_gradient_2d(u, e):
     """``e`` (S, 2, n0, n1) <- the gradient at the pixel centres of ``u`` (S, n0, n1) at the corners, periodic."""
-    n0, n1 = u.shape[1:]
+    n0 = u.shape[1]
+    ones = np.ones_like(u[0, 0])
     for s in range(u.shape[0]):
         for i in range(n0):
             ip = i + 1 if i + 1 < n0 else 0
-            a, c = u[s, i], u[s, ip]                                   # rows x, x + e0
-            ex, ey = e[s, 0, i], e[s, 1, i]
-            for j in range(n1 - 1):
-                ex[j] = 0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1]))
-                ey[j] = 0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j]))
-            j = n1 - 1
-            ex[j] = 0.5 * ((c[j] + c[0]) - (a[j] + a[0]))
-            ey[j] = 0.5 * ((a[0] + c[0]) - (a[j] + c[j]))
+            _gradient_row_2d(u[s, i], u[s, ip], ones, e[s, 0, i], e[s, 1, i])
 
 
 @_jit
 def _stencil_divergence_3d(sigma, out):
-    """``out`` (S, n0, n1, n2) <- D^T sigma at the corners: each corner gathers, from the 8 voxels that share
-    it, 1/4 of sigma_a with the sign of its side along a, periodic (the wrap-around of the last axis apart)."""
-    n0, n1, n2 = out.shape[1:]
+    """``out`` (S, n0, n1, n2) <- D^T sigma at the corners of fields ``sigma`` (S, 3, n0, n1, n2), periodic."""
+    n0, n1 = out.shape[1:3]
     for s in range(out.shape[0]):
         for i in range(n0):
             im = i - 1 if i > 0 else n0 - 1
             for j in range(n1):
                 jm = j - 1 if j > 0 else n1 - 1
-                # voxel rows y, y - e1, y - e0, y - e0 - e1 of each component
-                xa, xb, xc, xd = sigma[s, 0, i, j], sigma[s, 0, i, jm], sigma[s, 0, im, j], sigma[s, 0, im, jm]
-                ya, yb, yc, yd = sigma[s, 1, i, j], sigma[s, 1, i, jm], sigma[s, 1, im, j], sigma[s, 1, im, jm]
-                za, zb, zc, zd = sigma[s, 2, i, j], sigma[s, 2, i, jm], sigma[s, 2, im, j], sigma[s, 2, im, jm]
-                o = out[s, i, j]
-                k = 0
-                m = n2 - 1
-                o[k] = 0.25 * ((xc[k] + xc[m] + xd[k] + xd[m]) - (xa[k] + xa[m] + xb[k] + xb[m])
-                               + (yb[k] + yb[m] + yd[k] + yd[m]) - (ya[k] + ya[m] + yc[k] + yc[m])
-                               + (za[m] + zb[m] + zc[m] + zd[m]) - (za[k] + zb[k] + zc[k] + zd[k]))
-                for k in range(1, n2):
-                    m = k - 1
-                    o[k] = 0.25 * ((xc[k] + xc[m] + xd[k] + xd[m]) - (xa[k] + xa[m] + xb[k] + xb[m])
-                                   + (yb[k] + yb[m] + yd[k] + yd[m]) - (ya[k] + ya[m] + yc[k] + yc[m])
-                                   + (za[m] + zb[m] + zc[m] + zd[m]) - (za[k] + zb[k] + zc[k] + zd[k]))
+                x, y, z = sigma[s, 0], sigma[s, 1], sigma[s, 2]
+                _divergence_row_3d((x[i, j], x[i, jm], x[im, j], x[im, jm]), (y[i, j], y[i, jm], y[im, j], y[im, jm]),
+                                   (z[i, j], z[i, jm], z[im, j], z[im, jm]), out[s, i, j])
 
 
 @_jit
 def _stencil_divergence_2d(sigma, out):
     """``out`` (S, n0, n1) <- D^T sigma at the corners of the pixels, periodic."""
-    n0, n1 = out.shape[1:]
+    n0 = out.shape[1]
     for s in range(out.shape[0]):
         for i in range(n0):
             im = i - 1 if i > 0 else n0 - 1
-            xa, xc, ya, yc = sigma[s, 0, i], sigma[s, 0, im], sigma[s, 1, i], sigma[s, 1, im]   # rows y, y - e0
-            o = out[s, i]
-            m = n1 - 1
-            o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
-            for j in range(1, n1):
-                m = j - 1
-                o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+            _divergence_row_2d(sigma[s, 0, i], sigma[s, 0, im], sigma[s, 1, i], sigma[s, 1, im], out[s, i])
 
 
 @_jit
@@ -237,9 +265,9 @@ def _flux_divergence_3d(u, k, loads, out, planes):
     conductivity ``k`` (B, n0, n1, n2) of system s's batch member s // ``loads``, then the stencil
     divergence, in one sweep over the planes of axis 0. The flux of a voxel plane is needed by two node
     planes only, so it lives in ``planes`` (2, 3, n1, n2) rather than in a field: the gradient and the
-    flux never go through memory. The arithmetic of :func:`_stencil_gradient_3d`, the law and
-    :func:`_stencil_divergence_3d` in turn (equal to the three passes bit for bit)."""
-    n0, n1, n2 = u.shape[1:]
+    flux never go through memory. The rows of :func:`_stencil_gradient_3d` and
+    :func:`_stencil_divergence_3d` with the law between them: the three passes bit for bit."""
+    n0, n1 = u.shape[1:3]
     for s in range(u.shape[0]):
         for step in range(n0 + 1):                  # voxel plane n0 - 1 first (node plane 0 needs it)
             here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of voxel planes i and i - 1
@@ -247,62 +275,29 @@ def _flux_divergence_3d(u, k, loads, out, planes):
             ip = i + 1 if i + 1 < n0 else 0
             for j in range(n1):                     # here <- k D u on voxel plane i
                 jp = j + 1 if j + 1 < n1 else 0
-                a, b, c, d = u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp]     # rows x, +e1, +e0, +e0+e1
-                kj, qx, qy, qz = k[s // loads, i, j], here[0, j], here[1, j], here[2, j]
-                for m in range(n2 - 1):             # the wrap-around (m = n2 - 1) apart: the loop vectorizes
-                    a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[m + 1], b[m], b[m + 1], c[m], c[m + 1], d[m], d[m + 1]
-                    qx[m] = kj[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
-                    qy[m] = kj[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
-                    qz[m] = kj[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
-                m = n2 - 1
-                a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[0], b[m], b[0], c[m], c[0], d[m], d[0]
-                qx[m] = kj[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
-                qy[m] = kj[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
-                qz[m] = kj[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+                _gradient_row_3d(u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp], k[s // loads, i, j],
+                                 here[0, j], here[1, j], here[2, j])
             if step > 0:
                 for j in range(n1):                 # out <- D^T (here, below) on node plane i
                     jm = j - 1 if j > 0 else n1 - 1
-                    # voxel rows y, y - e1, y - e0, y - e0 - e1 of each component
-                    xa, xb, xc, xd = here[0, j], here[0, jm], below[0, j], below[0, jm]
-                    ya, yb, yc, yd = here[1, j], here[1, jm], below[1, j], below[1, jm]
-                    za, zb, zc, zd = here[2, j], here[2, jm], below[2, j], below[2, jm]
-                    o = out[s, i, j]
-                    m, mm = 0, n2 - 1
-                    o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
-                                   + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
-                                   + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
-                    for m in range(1, n2):
-                        mm = m - 1
-                        o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
-                                       + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
-                                       + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+                    x, y, z = (here[0], below[0]), (here[1], below[1]), (here[2], below[2])
+                    _divergence_row_3d((x[0][j], x[0][jm], x[1][j], x[1][jm]), (y[0][j], y[0][jm], y[1][j], y[1][jm]),
+                                       (z[0][j], z[0][jm], z[1][j], z[1][jm]), out[s, i, j])
 
 
 @_jit
 def _flux_divergence_2d(u, k, loads, out, planes):
     """``out`` (S, n0, n1) <- D^T (k D u) of pixel-corner potentials ``u`` (S, n0, n1) and the conductivity
     ``k`` (B, n0, n1), in one sweep over the rows; ``planes`` (2, 2, n1) holds the fluxes of two rows."""
-    n0, n1 = u.shape[1:]
+    n0 = u.shape[1]
     for s in range(u.shape[0]):
         for step in range(n0 + 1):                  # pixel row n0 - 1 first (node row 0 needs it)
             here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of pixel rows i and i - 1
             i = step - 1 if step > 0 else n0 - 1
             ip = i + 1 if i + 1 < n0 else 0
-            a, c, kj, qx, qy = u[s, i], u[s, ip], k[s // loads, i], here[0], here[1]    # rows x, x + e0
-            for j in range(n1 - 1):
-                qx[j] = kj[j] * (0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1])))
-                qy[j] = kj[j] * (0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j])))
-            j = n1 - 1
-            qx[j] = kj[j] * (0.5 * ((c[j] + c[0]) - (a[j] + a[0])))
-            qy[j] = kj[j] * (0.5 * ((a[0] + c[0]) - (a[j] + c[j])))
+            _gradient_row_2d(u[s, i], u[s, ip], k[s // loads, i], here[0], here[1])
             if step > 0:
-                xa, xc, ya, yc = here[0], below[0], here[1], below[1]         # rows y, y - e0
-                o = out[s, i]
-                m = n1 - 1
-                o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
-                for j in range(1, n1):
-                    m = j - 1
-                    o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+                _divergence_row_2d(here[0], below[0], here[1], below[1], out[s, i])
 
 
 # ----------------------------------------------------------------------------- torch in, torch out

@@ -559,13 +559,11 @@ def test_flux_divergence_sweep_equals_the_three_passes_bit_for_bit(shape):
     assert torch.equal(_fused.flux_divergence(u, k, torch.empty_like(u)), three)
 
 
-@pytest.mark.parametrize("library", ["torch", "numpy"])
 @pytest.mark.parametrize("shape", [(8, 6), (7, 5), (4, 6, 5), (5, 4, 7), (9,)])
-def test_cpu_inverse_fft_in_place_inverts_the_forward(library, shape, monkeypatch):
-    """Either library of the CPU's in-place inverse real FFT (chosen per machine) returns the field whose
-    forward transform it is (1e-13 relative in float64, 1e-6 in float32), odd and even last axes."""
+def test_cpu_inverse_fft_in_place_inverts_the_forward(shape):
+    """The CPU's in-place inverse real FFT returns the field whose forward transform it is (1e-13 relative
+    in float64, 1e-6 in float32), odd and even last axes, a batch of systems."""
     from mslearn.homogenization import solver
-    monkeypatch.setattr(solver, "CPU_INVERSE_FFT", library)
     for dtype, tol in [(torch.float64, 1e-13), (torch.float32, 1e-6)]:
         u = torch.randn((2, 3) + shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
         f = torch.fft.rfftn(u, dim=tuple(range(-len(shape), 0)))

@@ -514,7 +514,8 @@ FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity",
 def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, monkeypatch, one_thread):
     """The one-pass numba kernels (CPU) and the torch passes (any device; the CPU without numba) compute the
     same maps: the Green projection, the potential's gradient and its adjoint, conduction's operator
-    J^T K J (one sweep for D^T K D on the CPU), the isotropic law, to rounding (1e-12 relative in float64, 1e-5 in float32), odd and even sides."""
+    J^T K J (one sweep for D^T K D on the CPU), the isotropic law, to rounding (1e-12 relative in float64,
+    1e-5 in float32), odd and even sides."""
     from mslearn.homogenization import _fused
     from mslearn.homogenization.solver import LocalLaw, PotentialGradient, green_projection
     d, generator = len(shape), torch.Generator().manual_seed(0)

@@ -240,11 +240,11 @@ def _stencil_divergence_3d(sigma, out):
     """``out`` (S, n0, n1, n2) <- D^T sigma at the corners of fields ``sigma`` (S, 3, n0, n1, n2), periodic."""
     n0, n1 = out.shape[1:3]
     for s in range(out.shape[0]):
+        x, y, z = sigma[s, 0], sigma[s, 1], sigma[s, 2]
         for i in range(n0):
             im = i - 1 if i > 0 else n0 - 1
             for j in range(n1):
                 jm = j - 1 if j > 0 else n1 - 1
-                x, y, z = sigma[s, 0], sigma[s, 1], sigma[s, 2]
                 _divergence_row_3d((x[i, j], x[i, jm], x[im, j], x[im, jm]), (y[i, j], y[i, jm], y[im, j], y[im, jm]),
                                    (z[i, j], z[i, jm], z[im, j], z[im, jm]), out[s, i, j])
 
@@ -278,9 +278,9 @@ def _flux_divergence_3d(u, k, loads, out, planes):
                 _gradient_row_3d(u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp], k[s // loads, i, j],
                                  here[0, j], here[1, j], here[2, j])
             if step > 0:
+                x, y, z = (here[0], below[0]), (here[1], below[1]), (here[2], below[2])
                 for j in range(n1):                 # out <- D^T (here, below) on node plane i
                     jm = j - 1 if j > 0 else n1 - 1
-                    x, y, z = (here[0], below[0]), (here[1], below[1]), (here[2], below[2])
                     _divergence_row_3d((x[0][j], x[0][jm], x[1][j], x[1][jm]), (y[0][j], y[0][jm], y[1][j], y[1][jm]),
                                        (z[0][j], z[0][jm], z[1][j], z[1][jm]), out[s, i, j])
 

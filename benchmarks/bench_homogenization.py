@@ -26,7 +26,7 @@ the iterations; peers: summed over their load cases), setup (time at max_iter=1 
 in FFT pairs), FFT pairs (ms/iter divided by the measured time of one forward + inverse real FFT of
 the field the method transforms, the inverse transforming the forward's output as in an iteration:
 mslearn the fastest such pair to be had here (torch's transforms; on the CPU also numpy's, the inverse
-plain or in place, in every combination) of the fields it transforms (conduction: the potential, one
+plain or in place by either library as mslearn's runs, in every combination) of the fields it transforms (conduction: the potential, one
 component per load case; elasticity: the strain) for the groups of load cases it solves together,
 one pair per group, summed (on the CPU groups sized to the cache, one load case per
 group at 64^3; on a GPU all load cases in one (1, loads, components, *N) field); a peer one numpy
@@ -62,6 +62,7 @@ import fft_peers as fp  # noqa: E402
 
 from mslearn.homogenization import ConvergenceWarning, conductivity, elasticity  # noqa: E402
 from mslearn.homogenization import _fused  # noqa: E402
+from mslearn.homogenization import solver  # noqa: E402
 from mslearn.homogenization.solver import _groups, _inverse_real_fft  # noqa: E402
 
 torch.set_num_threads(1)
@@ -163,9 +164,20 @@ def fastest_fft_pair(field):
         forward = [lambda: torch.fft.rfftn(field, dim=axes), lambda: torch.from_numpy(np.fft.rfftn(array, axes=axes))]
         inverse = [lambda f: torch.fft.irfftn(f, s=shape, dim=axes),
                    lambda f: np.fft.irfftn(f.numpy(), s=shape, axes=axes),
-                   lambda f: _inverse_real_fft(f, shape, out)]                      # mslearn's own
+                   in_place("torch", shape, out), in_place("numpy", shape, out)]    # mslearn's own, either library
     best = lambda fn: (fn(), min(timed(fn)[0] for _ in range(5)))[1]  # noqa: E731
     return min(best(lambda: inv(fwd())) for fwd in forward for inv in inverse)
+
+
+def in_place(library, shape, out):
+    """mslearn's in-place inverse (:func:`_inverse_real_fft`) by ``library``, whichever this machine chose."""
+    def inverse(f):
+        chosen, solver.CPU_INVERSE_FFT = solver.CPU_INVERSE_FFT, library
+        try:
+            return _inverse_real_fft(f, shape, out)
+        finally:
+            solver.CPU_INVERSE_FFT = chosen
+    return inverse
 
 
 def group_fft_pairs(loads, c, N, device, transformed):
@@ -343,7 +355,8 @@ def main():
           f"{torch.get_num_threads()}, numpy pocketfft + BLAS 1 thread")
     print("mslearn's element-wise maps on the CPU: "
           + (f"one compiled loop each (numba {version('numba')}, homogenization/_fused.py)" if _fused.NUMBA
-             else "torch passes (numba is not installed)"))
+             else "torch passes (numba is not installed)")
+          + f"; its inverse FFT on the CPU: {solver.CPU_INVERSE_FFT}'s, in place")
     targets, cpu_per_load = [], {}
     case_list = cases(n3, n2, args.quick)
     with threadpool_limits(1):

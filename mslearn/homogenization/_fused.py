@@ -148,65 +148,77 @@ def _advance(x, r, p, Ap, alpha, rr):
 
 
 @_jit(inline=True)
-def _gradient_row_3d(a, b, c, d, k, ex, ey, ez):
-    """One row of voxels along axis 2: ``e`` <- ``k`` times the gradient at the voxel centres, from the rows
-    of corners ``a`` (x), ``b`` (x + e1), ``c`` (x + e0), ``d`` (x + e0 + e1): e_a = 1/4 (the sum of u over the
-    voxel's corners at +a - the sum over those at -a). The wrap-around (the last voxel) apart, so that the
-    loop vectorizes."""
-    n = a.shape[0]
+def _gradient_row_3d(a, b, c, d, k, ex, ey, ez, w):
+    r"""One row of voxels along axis 2: ``e`` <- ``k`` times the gradient at the voxel centres, from the rows
+    of corners ``a`` (x), ``b`` (x + e1), ``c`` (x + e0), ``d`` (x + e0 + e1). The products of shifts
+    :math:`D_a = \frac14\Delta_a\prod_{b\ne a}A_b` are taken in the order of the axes, as the torch
+    formulas take them (so the same numbers): along axes 0 and 1 into the rows ``w`` (3, n2), then along
+    the row. One output per loop, so that each loop vectorizes (with more arrays per loop the compiler
+    gave up checking them for overlap: 1.5x slower, measured); the wrap-around, the last voxel, apart."""
+    n, w0, w1, w2 = a.shape[0], w[0], w[1], w[2]
+    for m in range(n):
+        w0[m] = (d[m] - b[m]) + (c[m] - a[m])          # A_1 Delta_0 u
+    for m in range(n):
+        w1[m] = (d[m] + b[m]) - (c[m] + a[m])          # Delta_1 A_0 u
+    for m in range(n):
+        w2[m] = (d[m] + b[m]) + (c[m] + a[m])          # A_1 A_0 u
     for m in range(n - 1):
-        a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[m + 1], b[m], b[m + 1], c[m], c[m + 1], d[m], d[m + 1]
-        ex[m] = k[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
-        ey[m] = k[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
-        ez[m] = k[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+        ex[m] = k[m] * (0.25 * (w0[m + 1] + w0[m]))
+    for m in range(n - 1):
+        ey[m] = k[m] * (0.25 * (w1[m + 1] + w1[m]))
+    for m in range(n - 1):
+        ez[m] = k[m] * (0.25 * (w2[m + 1] - w2[m]))
     m = n - 1
-    a0, a1, b0, b1, c0, c1, d0, d1 = a[m], a[0], b[m], b[0], c[m], c[0], d[m], d[0]
-    ex[m] = k[m] * (0.25 * ((c0 + c1 + d0 + d1) - (a0 + a1 + b0 + b1)))
-    ey[m] = k[m] * (0.25 * ((b0 + b1 + d0 + d1) - (a0 + a1 + c0 + c1)))
-    ez[m] = k[m] * (0.25 * ((a1 + b1 + c1 + d1) - (a0 + b0 + c0 + d0)))
+    ex[m] = k[m] * (0.25 * (w0[0] + w0[m]))
+    ey[m] = k[m] * (0.25 * (w1[0] + w1[m]))
+    ez[m] = k[m] * (0.25 * (w2[0] - w2[m]))
 
 
 @_jit(inline=True)
-def _divergence_row_3d(x, y, z, o):
-    """One row of corners along axis 2: ``o`` <- D^T sigma, each corner gathering from the 8 voxels that
-    share it 1/4 of sigma_a with the sign of its side along a; ``x``, ``y``, ``z``: the voxel rows y, y - e1,
-    y - e0, y - e0 - e1 of each component (the wrap-around, the first corner, apart)."""
+def _divergence_row_3d(x, y, z, o, w):
+    r"""One row of corners along axis 2: ``o`` <- D^T sigma, the adjoint products
+    :math:`D_a^\top = \frac14\Delta_a^\top\prod_{b\ne a}A_b^\top` in the order of the axes (as the torch
+    formulas), the components summed x, y, z; ``x``, ``y``, ``z``: the voxel rows y, y - e1, y - e0,
+    y - e0 - e1 of each component; ``w`` (3, n2) holds the rows after axes 0 and 1. One output per loop,
+    as in :func:`_gradient_row_3d`."""
     xa, xb, xc, xd = x
     ya, yb, yc, yd = y
     za, zb, zc, zd = z
-    m, mm = 0, o.shape[0] - 1
-    o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
-                   + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
-                   + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
-    for m in range(1, o.shape[0]):
-        mm = m - 1
-        o[m] = 0.25 * ((xc[m] + xc[mm] + xd[m] + xd[mm]) - (xa[m] + xa[mm] + xb[m] + xb[mm])
-                       + (yb[m] + yb[mm] + yd[m] + yd[mm]) - (ya[m] + ya[mm] + yc[m] + yc[mm])
-                       + (za[mm] + zb[mm] + zc[mm] + zd[mm]) - (za[m] + zb[m] + zc[m] + zd[m]))
+    n, w0, w1, w2 = o.shape[0], w[0], w[1], w[2]
+    for m in range(n):
+        w0[m] = (xd[m] - xb[m]) + (xc[m] - xa[m])      # A_1^T Delta_0^T sigma_x
+    for m in range(n):
+        w1[m] = (yd[m] + yb[m]) - (yc[m] + ya[m])      # Delta_1^T A_0^T sigma_y
+    for m in range(n):
+        w2[m] = (zd[m] + zb[m]) + (zc[m] + za[m])      # A_1^T A_0^T sigma_z
+    m = n - 1
+    o[0] = 0.25 * (((w0[m] + w0[0]) + (w1[m] + w1[0])) + (w2[m] - w2[0]))
+    for m in range(1, n):
+        o[m] = 0.25 * (((w0[m - 1] + w0[m]) + (w1[m - 1] + w1[m])) + (w2[m - 1] - w2[m]))
 
 
 @_jit(inline=True)
 def _gradient_row_2d(a, c, k, ex, ey):
     """One row of pixels along axis 1: ``e`` <- ``k`` times the gradient from the corner rows ``a`` (x) and
-    ``c`` (x + e0)."""
+    ``c`` (x + e0), :math:`D_a = \\frac12\\Delta_a A_b` in the order of the axes (as the torch formulas)."""
     n = a.shape[0]
     for j in range(n - 1):
-        ex[j] = k[j] * (0.5 * ((c[j] + c[j + 1]) - (a[j] + a[j + 1])))
-        ey[j] = k[j] * (0.5 * ((a[j + 1] + c[j + 1]) - (a[j] + c[j])))
+        ex[j] = k[j] * (0.5 * ((c[j + 1] - a[j + 1]) + (c[j] - a[j])))
+        ey[j] = k[j] * (0.5 * ((c[j + 1] + a[j + 1]) - (c[j] + a[j])))
     j = n - 1
-    ex[j] = k[j] * (0.5 * ((c[j] + c[0]) - (a[j] + a[0])))
-    ey[j] = k[j] * (0.5 * ((a[0] + c[0]) - (a[j] + c[j])))
+    ex[j] = k[j] * (0.5 * ((c[0] - a[0]) + (c[j] - a[j])))
+    ey[j] = k[j] * (0.5 * ((c[0] + a[0]) - (c[j] + a[j])))
 
 
 @_jit(inline=True)
 def _divergence_row_2d(xa, xc, ya, yc, o):
     """One row of corners along axis 1: ``o`` <- D^T sigma from the pixel rows y (``xa``, ``ya``) and
-    y - e0 (``xc``, ``yc``) of the two components."""
+    y - e0 (``xc``, ``yc``) of the two components, the adjoint products in the order of the axes."""
     m = o.shape[0] - 1
-    o[0] = 0.5 * ((xc[0] + xc[m]) - (xa[0] + xa[m]) + (ya[m] + yc[m]) - (ya[0] + yc[0]))
+    o[0] = 0.5 * (((xc[m] - xa[m]) + (xc[0] - xa[0])) + ((yc[m] + ya[m]) - (yc[0] + ya[0])))
     for j in range(1, o.shape[0]):
         m = j - 1
-        o[j] = 0.5 * ((xc[j] + xc[m]) - (xa[j] + xa[m]) + (ya[m] + yc[m]) - (ya[j] + yc[j]))
+        o[j] = 0.5 * (((xc[m] - xa[m]) + (xc[j] - xa[j])) + ((yc[m] + ya[m]) - (yc[j] + ya[j])))
 
 
 @_jit
@@ -214,14 +226,14 @@ def _stencil_gradient_3d(u, e):
     """``e`` (S, 3, n0, n1, n2) <- the gradient at the voxel centres of ``u`` (S, n0, n1, n2) at the corners,
     periodic."""
     n0, n1, n2 = u.shape[1:]
-    ones = np.ones_like(u[0, 0, 0])
+    ones, w = np.ones_like(u[0, 0, 0]), np.empty((3, n2), u.dtype)
     for s in range(u.shape[0]):
         for i in range(n0):
             ip = i + 1 if i + 1 < n0 else 0
             for j in range(n1):
                 jp = j + 1 if j + 1 < n1 else 0
                 _gradient_row_3d(u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp], ones,
-                                 e[s, 0, i, j], e[s, 1, i, j], e[s, 2, i, j])
+                                 e[s, 0, i, j], e[s, 1, i, j], e[s, 2, i, j], w)
 
 
 @_jit
@@ -238,7 +250,8 @@ def _stencil_gradient_2d(u, e):
 @_jit
 def _stencil_divergence_3d(sigma, out):
     """``out`` (S, n0, n1, n2) <- D^T sigma at the corners of fields ``sigma`` (S, 3, n0, n1, n2), periodic."""
-    n0, n1 = out.shape[1:3]
+    n0, n1, n2 = out.shape[1:]
+    w = np.empty((3, n2), out.dtype)
     for s in range(out.shape[0]):
         x, y, z = sigma[s, 0], sigma[s, 1], sigma[s, 2]
         for i in range(n0):
@@ -246,7 +259,7 @@ def _stencil_divergence_3d(sigma, out):
             for j in range(n1):
                 jm = j - 1 if j > 0 else n1 - 1
                 _divergence_row_3d((x[i, j], x[i, jm], x[im, j], x[im, jm]), (y[i, j], y[i, jm], y[im, j], y[im, jm]),
-                                   (z[i, j], z[i, jm], z[im, j], z[im, jm]), out[s, i, j])
+                                   (z[i, j], z[i, jm], z[im, j], z[im, jm]), out[s, i, j], w)
 
 
 @_jit
@@ -267,7 +280,8 @@ def _flux_divergence_3d(u, k, loads, out, planes):
     planes only, so it lives in ``planes`` (2, 3, n1, n2) rather than in a field: the gradient and the
     flux never go through memory. The rows of :func:`_stencil_gradient_3d` and
     :func:`_stencil_divergence_3d` with the law between them: the three passes bit for bit."""
-    n0, n1 = u.shape[1:3]
+    n0, n1, n2 = u.shape[1:]
+    w = np.empty((3, n2), u.dtype)
     for s in range(u.shape[0]):
         for step in range(n0 + 1):                  # voxel plane n0 - 1 first (node plane 0 needs it)
             here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of voxel planes i and i - 1
@@ -276,13 +290,13 @@ def _flux_divergence_3d(u, k, loads, out, planes):
             for j in range(n1):                     # here <- k D u on voxel plane i
                 jp = j + 1 if j + 1 < n1 else 0
                 _gradient_row_3d(u[s, i, j], u[s, i, jp], u[s, ip, j], u[s, ip, jp], k[s // loads, i, j],
-                                 here[0, j], here[1, j], here[2, j])
+                                 here[0, j], here[1, j], here[2, j], w)
             if step > 0:
                 x, y, z = (here[0], below[0]), (here[1], below[1]), (here[2], below[2])
                 for j in range(n1):                 # out <- D^T (here, below) on node plane i
                     jm = j - 1 if j > 0 else n1 - 1
                     _divergence_row_3d((x[0][j], x[0][jm], x[1][j], x[1][jm]), (y[0][j], y[0][jm], y[1][j], y[1][jm]),
-                                       (z[0][j], z[0][jm], z[1][j], z[1][jm]), out[s, i, j])
+                                       (z[0][j], z[0][jm], z[1][j], z[1][jm]), out[s, i, j], w)
 
 
 @_jit

@@ -66,8 +66,8 @@ conduction the spectrum of the potential whose gradient :math:`\tilde e` is
 (:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel: the potential
 lives at the voxel corners and its gradient is the scheme's stencil in real space, so that an
 iteration transforms one component instead of :math:`d`. The two make the same iterates. An iteration
-costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse is
-numpy's, in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
+costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse runs
+in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
@@ -368,22 +368,52 @@ def _inverse_real_fft(spectrum, shape, out=None):
     """The inverse real FFT over the trailing ``len(shape)`` axes, into ``out`` when given; ``spectrum``
     is overwritten.
 
-    On the CPU it is numpy's pocketfft, in place: the complex transforms of the leading axes, then the
-    complex-to-real one of the last axis. torch's inverse real FFT on the CPU (MKL) copies its input,
-    transforms the leading axes with strided access and allocates its output on every call; it measured
-    3-4x the cost of its own forward transform at 256^2 and 64^3 (one thread, AMD EPYC), where numpy's
-    in-place inverse costs about as much as a forward transform, so an iteration stays near one FFT pair.
+    On the CPU it runs in place, in two steps: the complex transforms of the leading axes, then the
+    complex-to-real one of the last axis, by the library that is faster here (:data:`CPU_INVERSE_FFT`).
+    torch's one-call inverse copies its input and allocates its output on every call; in place, neither.
     """
     if out is None:
         out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
     axes = tuple(range(-len(shape), 0))
     if spectrum.device.type != "cpu":
         return torch.fft.irfftn(spectrum, s=shape, dim=axes, out=out)
+    if CPU_INVERSE_FFT == "torch" and spectrum.is_contiguous() and out.is_contiguous():
+        # one system at a time: MKL's transforms over a batch of strided systems took 2-4x as long per
+        # system, erratically (measured at 256^2 and 64^3, 2-3 systems)
+        spectra, fields = spectrum.view(-1, *spectrum.shape[-len(shape):]), out.view(-1, *shape)
+        for f, u in zip(spectra, fields):
+            if len(axes) > 1:
+                torch.fft.ifftn(f, dim=axes[:-1], out=f)
+            torch.fft.irfft(f, n=shape[-1], dim=-1, out=u)
+        return out
     array = spectrum.numpy()
     for axis in axes[:-1]:
         np.fft.ifft(array, axis=axis, out=array)
     np.fft.irfft(array, n=shape[-1], axis=-1, out=out.numpy())
     return out
+
+
+def _cpu_inverse_fft():
+    """``"torch"`` where torch's CPU transforms are Intel's MKL and the CPU is Intel's, else ``"numpy"``
+    (pocketfft). MKL's transforms take their fast code paths on Intel CPUs: on an Intel Xeon (one thread)
+    the in-place inverse of one 64^3 system took 1.3 ms with torch's against 1.8 ms with numpy's (256^2:
+    0.31 against 0.35 ms), while on an AMD EPYC torch's one-call inverse had cost 3-4x its own forward
+    transform and numpy's in-place inverse about one forward (the in-place torch inverse was not measured
+    there, so numpy's stays). Decided by the machine, not by timing, so that every process on a machine
+    computes the same numbers."""
+    if not torch.backends.mkl.is_available():
+        return "numpy"
+    try:
+        with open("/proc/cpuinfo") as info:
+            intel = any(line.startswith("vendor_id") and "GenuineIntel" in line for line in info)
+    except OSError:
+        intel = False
+    return "torch" if intel else "numpy"
+
+
+#: The library of the CPU's inverse real FFTs (:func:`_inverse_real_fft`): "torch" or "numpy", chosen
+#: once per process by :func:`_cpu_inverse_fft`; may be set.
+CPU_INVERSE_FFT = _cpu_inverse_fft()
 
 
 class _Scratch:

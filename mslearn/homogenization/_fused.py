@@ -226,7 +226,7 @@ def _stencil_gradient_3d(u, e):
     """``e`` (S, 3, n0, n1, n2) <- the gradient at the voxel centres of ``u`` (S, n0, n1, n2) at the corners,
     periodic."""
     n0, n1, n2 = u.shape[1:]
-    ones, w = np.ones_like(u[0, 0, 0]), np.empty((3, n2), u.dtype)
+    ones, w = np.ones(n2, u.dtype), np.empty((3, n2), u.dtype)   # the law of the bare stencil: k = 1
     for s in range(u.shape[0]):
         for i in range(n0):
             ip = i + 1 if i + 1 < n0 else 0
@@ -239,8 +239,8 @@ def _stencil_gradient_3d(u, e):
 @_jit
 def _stencil_gradient_2d(u, e):
     """``e`` (S, 2, n0, n1) <- the gradient at the pixel centres of ``u`` (S, n0, n1) at the corners, periodic."""
-    n0 = u.shape[1]
-    ones = np.ones_like(u[0, 0])
+    n0, n1 = u.shape[1:]
+    ones = np.ones(n1, u.dtype)                      # the law of the bare stencil: k = 1
     for s in range(u.shape[0]):
         for i in range(n0):
             ip = i + 1 if i + 1 < n0 else 0

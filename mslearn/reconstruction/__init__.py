@@ -147,7 +147,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     max_iter : int or sequence of int, optional
         Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
         or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 100 for three or
-        more phases), or sweeps (annealing, default 200). Every 25 evaluations at the finest level the
+        more phases; three or more phases matched by S2 alone with the discrete search on: 100 in 2D,
+        a finest level of 50 in 3D, the search taking the time instead, see ``polish_trials``), or
+        sweeps (annealing, default 200). Every 25 evaluations at the finest level the
         relaxed field is projected to labels and handed to the discrete search; the result is the
         best structure met. The schedule depends on the evaluation index only, so more iterations
         never return a worse structure (from 25 evaluations on, for the same coarse levels).
@@ -164,10 +166,13 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
-        (default 40; each step evaluates the 16 most promising swaps exactly); in 3D from 2D views
-        rounds of the volume search (default 10; each ranks every voxel by the first-order change of
-        the error and makes, in rank order, those swaps of the best 1 % that lower the exact error,
-        stopping early at a local minimum); for a 3D target batched steps (default 25; each swaps
+        (default 40, 280 for three or more phases; each step evaluates the 16 most promising swaps
+        exactly); in 3D from 2D views rounds of the volume search (default 10, 120 for three or more
+        phases; each ranks every voxel by the first-order change of the error and makes, in rank
+        order, those swaps of the best 1 % that lower the exact error, stopping early at a local
+        minimum). With three or more phases the search's state soon beats every later projection of
+        the relaxed field, so their default budget goes to the search rather than to evaluations.
+        For a 3D target batched steps (default 25; each swaps
         the voxels of two phases ranked by the loss gradient, up to thousands at once, and is kept
         only if the exact loss falls). 0 switches it off (the best projection is kept).
     tol : float, optional

@@ -189,11 +189,17 @@ def _levels(shape, levels):
     return int(levels)
 
 
-def _iterations(max_iter, n_levels, shape, n_phases=2):
+def _iterations(max_iter, n_levels, shape, n_phases=2, searched=False):
+    """Evaluations per level, coarse to fine; ``searched``: S2 alone with the discrete search on (see
+    :data:`SEARCHED_MULTIPHASE`)."""
     if max_iter is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
         if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 100)
-            return [300 if n_phases == 2 else 100] * (n_levels - 1) + [250 if n_phases == 2 else 100]
-        return [DEFAULT_ITERATIONS_2D if n_phases == 2 else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
+            if n_phases == 2:
+                return [300] * (n_levels - 1) + [250]
+            return [100] * (n_levels - 1) + [SEARCHED_MULTIPHASE[3][0] if searched else 100]
+        if n_phases == 2:
+            return [DEFAULT_ITERATIONS_2D] * n_levels
+        return [SEARCHED_MULTIPHASE[2][0] if searched else DEFAULT_ITERATIONS_2D_MULTIPHASE] * n_levels
     if isinstance(max_iter, (int, np.integer)):
         if max_iter < 1:
             raise ValueError(f"max_iter={max_iter}; expected a positive integer")
@@ -206,6 +212,21 @@ def _iterations(max_iter, n_levels, shape, n_phases=2):
 
 
 DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 700, 400
+# Three or more phases with S2 alone (the discrete search on): the search, not the relaxed optimizer,
+# sets the result. From its first checkpoints on, its state beats every later projection of the relaxed
+# field, so the later evaluations at the finest level were spent for nothing: on the composite
+# micrograph the same labels came from 100 evaluations with 160 search steps per checkpoint as from
+# 400 with 40 (2D, 64²), and from a finest level of 50 evaluations with 120 rounds per checkpoint as
+# from 100 with 60 (3D from 2D, 64³). The budget goes to the search instead: by dimension, (finest-level
+# evaluations, search steps or rounds per checkpoint). 2D: the 1120 steps of two phases (700 / 25 x 40)
+# in 4 checkpoints. 3D: 240 rounds (0.1 s each, against 0.24 s per finest evaluation at 64³).
+# Measured by benchmarks/bench_reconstruction.py (one thread), the composite's worst phase against 400
+# evaluations with 40 steps: 64² 0.033 in 1.4 s (0.033 in 2.8 s), 128² 0.037 in 4.9 s (0.043 in 8.7 s),
+# the 4x-downsampled image 0.113 in 1.4 s (0.115 in 2.6 s); on four other 64² crops 0.033-0.046
+# (0.036-0.045; lower on three); the 64³ volume 0.052 on its worst axis in 46 s (0.076 in 42 s).
+# Two phases keep theirs: there the later projections still improve on the search (sparse particles
+# most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations).
+SEARCHED_MULTIPHASE = {2: (100, 280), 3: (50, 120)}
 # Correction pairs L-BFGS-B keeps, by dimension. Its update costs O(m n): for a 64³ volume (262k variables
 # per phase) m = 20 cost more than the objective's gradient, and m = 5 gave the same or lower errors on
 # the five packaged micrographs' 64² crops in 20-40 % less time (measured, one thread).
@@ -243,8 +264,24 @@ def _isolated_free(targets):
     return all(float(t.get("isolated_fraction", 0.0)) == 0.0 for t in targets)
 
 
-#: 3D from 2D views: rounds of :class:`VolumeSwapSearch` after each checkpoint.
+#: 3D from 2D views: rounds of :class:`VolumeSwapSearch` after each checkpoint (two phases; three or
+#: more: :data:`SEARCHED_MULTIPHASE`).
 VOLUME_ROUNDS = 10
+#: 2D: steps of :class:`SwapSearch` after each checkpoint (two phases; three or more:
+#: :data:`SEARCHED_MULTIPHASE`).
+SWAP_STEPS = 40
+
+
+def _search_mode(names, n_targets, shape, steps):
+    """The discrete side of a reconstruction (:class:`_Best`): ``"swap"`` (2D, S2 alone), ``"volume"`` (3D
+    from 2D views, S2 alone), ``"batched"`` (a 3D image's S2 alone) or ``"score"`` (other descriptors, or
+    ``steps == 0``: the projections are only scored)."""
+    s2_only = tuple(names) == ("s2",) and steps != 0
+    if s2_only and len(shape) == 2:
+        return "swap"
+    if s2_only and n_targets == 3:
+        return "volume"
+    return "batched" if s2_only else "score"
 
 
 class _Best:
@@ -260,17 +297,12 @@ class _Best:
         self.targets, self.objective, self.fractions = targets, objective, fractions
         self.n_phases = int(targets[0]["n_phases"])
         self.cleanup = bool(cleanup) and _isolated_free(targets)
-        s2_only = tuple(names) == ("s2",) and steps != 0
-        if s2_only and len(shape) == 2:
-            self.mode = "swap"
-        elif s2_only and len(targets) == 3:
-            self.mode = "volume"
-        elif s2_only:
-            self.mode = "batched"
-        else:
-            self.mode = "score"
+        self.mode = _search_mode(names, len(targets), shape, steps)
         if steps is None:
-            steps = {"swap": 40, "volume": VOLUME_ROUNDS}.get(self.mode, 25)
+            if self.n_phases > 2 and self.mode in ("swap", "volume"):
+                steps = SEARCHED_MULTIPHASE[len(shape)][1]
+            else:
+                steps = {"swap": SWAP_STEPS, "volume": VOLUME_ROUNDS}.get(self.mode, 25)
         self.steps = int(steps)
         self.batch = 1000     # swaps per batched step, adapted as the search goes
         self.search, self.labels, self.loss, self.error = None, None, math.inf, math.nan
@@ -353,7 +385,8 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
                          polish_trials=None, network=None, init="random"):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
-    its = _iterations(max_iter, n_levels, shape, n_phases)
+    its = _iterations(max_iter, n_levels, shape, n_phases,
+                      searched=_search_mode(names, len(targets), shape, polish_trials) in ("swap", "volume"))
     gen = _backend.torch_generator(seed)
     direct = optimizer == "lbfgsb"
     channels = 1 if n_phases == 2 else n_phases

@@ -153,8 +153,8 @@ class SwapSearch:
             xs, ys = xs.astype(np.int64), ys.astype(np.int64)
             size = (len(xs) * len(ys),) + self.residual.shape[1:]
             moved_errors, new_a, new_b = np.empty(size[0]), np.empty(size), np.empty(size)
-            _evaluate_swaps(self.indicators, self.residual, self.scale, a, b, xs, ys, self.w, float(others),
-                            len(self.compared), moved_errors, new_a, new_b)
+            _evaluate_swaps(self.indicators, self.residual, self.scale, a, b, xs, ys, self._rows, self._cols,
+                            float(others), len(self.compared), moved_errors, new_a, new_b)
             for k in np.argsort(moved_errors, kind="stable"):
                 x, y = divmod(int(xs[k // len(ys)]), n1), divmod(int(ys[k % len(ys)]), n1)
                 self._move(x, b)
@@ -173,20 +173,24 @@ class SwapSearch:
 
 
 @jit
-def _evaluate_swaps(indicators, residual, scale, a, b, xs, ys, w, others, n_compared, errors, new_a, new_b):
+def _evaluate_swaps(indicators, residual, scale, a, b, xs, ys, rows, cols, others, n_compared, errors, new_a,
+                    new_b):
     """The exact S2 error after each swap (x in ``xs`` from phase a to b, y in ``ys`` from b to a), as the
     mean of the phases' relative errors (``others``: the sum over the phases not touched); ``errors``,
-    ``new_a``, ``new_b`` (one row per swap, x-major) receive the error and the residuals of a and b."""
-    n0, n1 = indicators.shape[1:]
+    ``new_a``, ``new_b`` (one row per swap, x-major) receive the error and the residuals of a and b.
+    ``rows[i, r0]`` is the periodic row ``i + r0 - w`` (``cols`` likewise): looked up, not computed with
+    a modulo per pixel of the window, which cost more than the rest of the loop."""
+    n1 = indicators.shape[2]
+    w = (rows.shape[1] - 1) // 2
 
     def add_pairs(indicator, i, j, sign, base, out):
         # out = base + sign (I(x + r) + I(x - r)) over the window, 1 in place of the bracket at r = 0: the pair
         # counts after pixel x = (i, j) joins (+1) or leaves (-1) the phase; returns the squared norm
         norm2 = 0.0
         for r0 in range(2 * w + 1):
-            forward, backward = (i + r0 - w) % n0, (i - r0 + w) % n0
+            forward, backward = indicator[rows[i, r0]], indicator[rows[i, 2 * w - r0]]
             for r1 in range(2 * w + 1):
-                pairs = indicator[forward, (j + r1 - w) % n1] + indicator[backward, (j - r1 + w) % n1]
+                pairs = forward[cols[j, r1]] + backward[cols[j, 2 * w - r1]]
                 out[r0, r1] = base[r0, r1] + sign * (1.0 if r0 == w and r1 == w else pairs)
                 norm2 += out[r0, r1] ** 2
         return norm2

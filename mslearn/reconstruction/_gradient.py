@@ -190,10 +190,11 @@ def _levels(shape, levels):
 
 
 def _iterations(max_iter, n_levels, shape, n_phases=2, searched=False):
-    """Evaluations per level, coarse to fine; ``searched``: S2 alone with the discrete search on (see
-    :data:`SEARCHED_MULTIPHASE`)."""
-    if max_iter is None:  # 2D: 700 evaluations (400 for 3+ phases, each costs more); 3D: 300 per
-        if len(shape) == 3:  # (cheap) coarse level, 250 at the finest (3+ phases: 100 and 100)
+    """Evaluations per level, coarse to fine. Defaults: 2D 700 (400 for 3+ phases, each costs more); 3D 300
+    per (cheap) coarse level and 250 at the finest (3+ phases: 100 and 100); 3+ phases ``searched`` (S2
+    alone with the discrete search on): :data:`SEARCHED_MULTIPHASE`'s finest-level evaluations."""
+    if max_iter is None:
+        if len(shape) == 3:
             if n_phases == 2:
                 return [300] * (n_levels - 1) + [250]
             return [100] * (n_levels - 1) + [SEARCHED_MULTIPHASE[3][0] if searched else 100]

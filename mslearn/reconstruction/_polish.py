@@ -2,7 +2,7 @@
 
 Projecting the relaxed field to labels moves the grey pixels to a phase, which raises the S2 error.
 :class:`SwapSearch` (2D) then works on the labels themselves: it ranks every pixel by the exact
-first-order change of the S2 error of moving it to another phase (two FFTs per phase), evaluates the
+first-order change of the S2 error of moving it to another phase (FFTs), evaluates the
 best few swaps exactly and walks downhill with a short tabu memory. :class:`VolumeSwapSearch` (3D from
 2D views) ranks the voxels the same way and makes, in rank order, every swap of the best 1 % that
 lowers the exact error of the three views: a volume needs thousands of swaps per ranking. Swaps keep
@@ -111,17 +111,24 @@ class SwapSearch:
         _safe_moves(self.labels, np.asarray(targets, dtype=np.int64), masks)
         return list(masks)
 
-    def _scores(self, p):
-        """First-order change of ``scale_p E_p`` when each pixel leaves phase ``p``, and when it joins."""
-        if self.scale[p] == 0.0:
-            return 0.0, 0.0
-        residual = np.zeros(self.shape)
-        residual[self._window] = self.residual[p]
-        residual[0, 0] = 0.0
-        image_hat = np.fft.rfft2(self.indicators[p])
-        g = np.fft.irfft2(np.conj(np.fft.rfft2(residual)) * image_hat, s=self.shape)
-        b = np.fft.irfft2(self._box_hat * image_hat, s=self.shape)
-        return self.scale[p] * (2 * b - 4 * g), self.scale[p] * (2 * b + 4 * g)
+    def _scores(self, phases):
+        """First-order change of ``scale_p E_p`` when each pixel leaves phase ``p``, and when it joins, for
+        each ``p`` of ``phases`` (``(0.0, 0.0)`` for a phase not compared): one batched FFT each way."""
+        live = [p for p in phases if self.scale[p] > 0.0]
+        scores = {p: (0.0, 0.0) for p in phases}
+        if not live:
+            return [scores[p] for p in phases]
+        residuals = np.zeros((len(live),) + self.shape)
+        for i, p in enumerate(live):
+            residuals[(i,) + self._window] = self.residual[p]
+        residuals[:, 0, 0] = 0.0
+        forward = np.fft.rfft2(np.concatenate([self.indicators[live], residuals]))
+        image_hat, residual_hat = forward[:len(live)], forward[len(live):]
+        g, b = np.split(np.fft.irfft2(np.concatenate([np.conj(residual_hat) * image_hat, self._box_hat * image_hat]),
+                                      s=self.shape), 2)
+        for i, p in enumerate(live):
+            scores[p] = self.scale[p] * (2 * b[i] - 4 * g[i]), self.scale[p] * (2 * b[i] + 4 * g[i])
+        return [scores[p] for p in phases]
 
     def run(self, steps):
         n1 = self.shape[1]
@@ -131,7 +138,7 @@ class SwapSearch:
             s = self.step_count
             a, b = self.pairs[s % len(self.pairs)]
             free = self.tabu < s
-            (out_a, in_a), (out_b, in_b) = self._scores(a), self._scores(b)
+            (out_a, in_a), (out_b, in_b) = self._scores((a, b))
             ok_ab = free & (self.labels == a)
             ok_ba = free & (self.labels == b)
             if self.keep_isolated_free:
@@ -305,6 +312,7 @@ class VolumeSwapSearch:
         self.keep_isolated_free = bool(keep_isolated_free)
         self.pairs = [(a, b) for a in range(self.n_phases) for b in range(a + 1, self.n_phases)]
         self.round_count = 0
+        self._box_hat = [self._kernel(np.ones((2 * w + 1, 2 * w + 1)), k) for k in range(3)]   # the window's
         self._set(labels)
         self.best, self.best_error = self.labels.copy(), self.error
 
@@ -353,30 +361,39 @@ class VolumeSwapSearch:
             if self.error < self.best_error:
                 self.best, self.best_error = self.labels.copy(), self.error
 
+    def _kernel(self, window_map, k):
+        """The conjugate 2D spectrum of a centred window map laid on the slices normal to axis ``k`` (centre
+        zeroed), shaped to multiply the volume's ``rfftn``: the correlation within each slice."""
+        w, plane = self.w, self.planes[k]
+        sides = [self.shape[a] for a in plane]
+        field = np.zeros(sides)
+        field[np.ix_(np.arange(-w, w + 1) % sides[0], np.arange(-w, w + 1) % sides[1])] = window_map
+        field[0, 0] = 0.0
+        spectrum = np.conj(np.fft.rfft2(field) if k < 2 else np.fft.fft2(field)[:, :, None])
+        return np.expand_dims(spectrum, k) if k < 2 else spectrum
+
     def _scores(self, p):
-        """First-order change of ``E`` when each voxel leaves phase ``p``, and when it joins."""
+        """First-order change of ``E`` when each voxel leaves phase ``p``, and when it joins.
+
+        Per view ``k`` the in-plane correlations of the indicator with the residual (``g_k``) and with the
+        window (``b_k``) enter as ``sum_k weight_k (2 b_k -+ 4 g_k)``: as each is a 2D kernel constant along
+        axis ``k``, the sum over the views is one kernel of the volume's spectrum, and the scores cost one
+        forward and one (two-field) inverse volume FFT."""
         i = self.slot[p]
         if i < 0:
             return 0.0, 0.0
-        w = self.w
-        indicator = (self.labels == p).astype(np.float64)
-        leave, join = np.zeros(self.shape), np.zeros(self.shape)
-        for k, plane in enumerate(self.planes):
+        residual_kernel, box_kernel = 0.0, 0.0
+        for k, box_hat in enumerate(self._box_hat):
             if self.phase_errors[i, k] == 0.0:
                 continue
             # dE / d||C - T||^2 of this phase and view (the chain rule through the mean of square roots)
             weight = 2.0 * self.view_errors[k] * self.scale[i, k] / (len(self.compared) * 2.0 * self.phase_errors[i, k])
-            sides = [self.shape[a] for a in plane]
-            residual, box = np.zeros(sides), np.zeros(sides)
-            window = np.ix_(np.arange(-w, w + 1) % sides[0], np.arange(-w, w + 1) % sides[1])
-            residual[window], box[window] = self.residual[i, k], 1.0
-            residual[0, 0] = box[0, 0] = 0.0
-            spectrum = np.fft.rfftn(indicator, axes=plane)
-            kernels = np.expand_dims(np.stack([np.conj(np.fft.rfft2(residual)), np.conj(np.fft.rfft2(box))]), k + 1)
-            g, b = (np.fft.irfftn(spectrum * kernel, s=sides, axes=plane) for kernel in kernels)
-            leave += weight * (2.0 * b - 4.0 * g)
-            join += weight * (2.0 * b + 4.0 * g)
-        return leave, join
+            residual_kernel = residual_kernel + weight * self._kernel(self.residual[i, k], k)
+            box_kernel = box_kernel + weight * box_hat
+        spectrum = np.fft.rfftn((self.labels == p).astype(np.float64))
+        g, b = np.fft.irfftn(np.stack(np.broadcast_arrays(spectrum * residual_kernel, spectrum * box_kernel)),
+                             s=self.shape, axes=(1, 2, 3))
+        return 2.0 * b - 4.0 * g, 2.0 * b + 4.0 * g
 
     def run(self, rounds):
         idle = 0                     # rounds in a row that made no swap

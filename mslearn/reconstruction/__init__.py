@@ -29,8 +29,9 @@ handed to a discrete search that works on the labels themselves: in 2D the swap 
 :mod:`._polish` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
 evaluates the best swaps exactly and continues from the better of its own state and each new
 projection; in 3D from 2D views the volume search of the same module ranks all voxels the same way
-(FFTs of each view's slices) and makes, in rank order, every swap of the best 1 % that lowers the
-exact error (thousands per round); for a 3D target, batches of voxels ranked by one backward pass are
+(one volume FFT each way) and makes, in rank order, every swap of the best 1 % that lowers the
+exact error of the views against the image (thousands per round; the sum of the views' errors to the
+eighth power, so that the worst view, which is what is judged, gets the swaps); for a 3D target, batches of voxels ranked by one backward pass are
 swapped and kept when the exact loss falls. The best structure met is returned, so more evaluations
 never give a worse one. When
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
@@ -212,8 +213,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         ``checkpoint_evaluation``, its index in the finest level's schedule (scipy may run a few
         evaluations past a stage's budget, and a stage that converges early hands its remaining
         checkpoints the last field, so this is not always the count of evaluations run), and
-        ``structure_error``, the S2 error of the best structure so far against the targets matched
-        (for 3D from one image: the views with the shared axis line averaged, see
+        ``structure_error``, the S2 error of the best structure so far against the targets as given
+        (for 3D from one image: the image's own S2 in each view, which is also what the discrete search
+        lowers; the relaxed loss takes the views with the shared axis line averaged, see
         :func:`view_conflict_bound`)), ``.relaxed``, ``.seconds``.
 
     Examples
@@ -281,6 +283,7 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         raise ValueError(f"three view targets need a 3D shape, got shape={shape}")
     if len(targets) == 1 and len(shape) == 3 and t_ndim == 2:
         targets = [T.isotropic_target(targets[0])] * 3 if isotropic else targets * 3
+    views = targets            # as the result is judged; the relaxed loss takes them made consistent
     if len(shape) == 3 and t_ndim == 2:
         targets = T.consistent_views(targets)
     w_max = max(int(t["window"]) for t in targets)
@@ -304,7 +307,7 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         labels, history, relaxed = gradient_reconstruct(
             targets, shape, names, weights_, seed=seed_int, device=device, levels=levels,
             max_iter=max_iter, optimizer=optimizer, progress=progress, cleanup=cleanup,
-            tol=tol, start=start, polish_trials=polish_trials, network=network, init=init)
+            tol=tol, start=start, polish_trials=polish_trials, network=network, init=init, views=views)
     else:
         if int(targets[0]["n_phases"]) != 2:
             raise ValueError("method='annealing' is implemented for two phases; use method='gradient'")

@@ -220,14 +220,16 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 700, 400
 # 400 with 40 (2D, 64²), and from a finest level of 50 evaluations with 120 rounds per checkpoint as
 # from 100 with 60 (3D from 2D, 64³). The budget goes to the search instead: by dimension, (finest-level
 # evaluations, search steps or rounds per checkpoint). 2D: the 1120 steps of two phases (700 / 25 x 40)
-# in 4 checkpoints. 3D: 240 rounds (0.1 s each, against 0.24 s per finest evaluation at 64³).
+# in 4 checkpoints. 3D: 360 rounds (about 0.09 s each, against 0.24 s per finest evaluation at 64³).
 # Measured by benchmarks/bench_reconstruction.py (one thread), the composite's worst phase against 400
 # evaluations with 40 steps: 64² 0.033 in 1.4 s (0.033 in 2.8 s), 128² 0.037 in 4.9 s (0.043 in 8.7 s),
 # the 4x-downsampled image 0.113 in 1.4 s (0.115 in 2.6 s); on four other 64² crops 0.033-0.046
-# (0.036-0.045; lower on three); the 64³ volume 0.052 on its worst axis in 46 s (0.076 in 42 s).
+# (0.036-0.045; lower on three). The 64³ volume, with the search against the image (VIEW_POWER in
+# ._polish): 0.0487 on its worst axis in 43 s with 180 rounds per checkpoint, 0.0501 in 36 s with 120
+# (0.076 in 42 s with a finest level of 100 and 10 rounds, the squared errors and the consistent views).
 # Two phases keep theirs: there the later projections still improve on the search (sparse particles
 # most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations).
-SEARCHED_MULTIPHASE = {2: (100, 280), 3: (50, 120)}
+SEARCHED_MULTIPHASE = {2: (100, 280), 3: (50, 180)}
 # Correction pairs L-BFGS-B keeps, by dimension. Its update costs O(m n): for a 64³ volume (262k variables
 # per phase) m = 20 cost more than the objective's gradient, and m = 5 gave the same or lower errors on
 # the five packaged micrographs' 64² crops in 20-40 % less time (measured, one thread).
@@ -266,8 +268,10 @@ def _isolated_free(targets):
 
 
 #: 3D from 2D views: rounds of :class:`VolumeSwapSearch` after each checkpoint (two phases; three or
-#: more: :data:`SEARCHED_MULTIPHASE`).
-VOLUME_ROUNDS = 10
+#: more: :data:`SEARCHED_MULTIPHASE`). With the search's worst-view-first energy (``VIEW_POWER``) 10 left
+#: it short of its local minimum: on the alloy's 64³ volume the worst axis ended at 0.104 with 10, 0.094
+#: with 30 (3 s more) and 0.094 with 60.
+VOLUME_ROUNDS = 30
 #: 2D: steps of :class:`SwapSearch` after each checkpoint (two phases; three or more:
 #: :data:`SEARCHED_MULTIPHASE`).
 SWAP_STEPS = 40
@@ -294,8 +298,9 @@ class _Best:
     scored by the full loss at the finest level.
     """
 
-    def __init__(self, targets, shape, names, objective, steps, cleanup, fractions):
+    def __init__(self, targets, shape, names, objective, steps, cleanup, fractions, views=None):
         self.targets, self.objective, self.fractions = targets, objective, fractions
+        self.views = targets if views is None else views      # as judged: the search's targets
         self.n_phases = int(targets[0]["n_phases"])
         self.cleanup = bool(cleanup) and _isolated_free(targets)
         self.mode = _search_mode(names, len(targets), shape, steps)
@@ -362,7 +367,7 @@ class _Best:
         if self.mode in ("swap", "volume"):
             if self.search is None:
                 self.search = (SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup) if self.mode == "swap"
-                               else VolumeSwapSearch(self.targets, labels, keep_isolated_free=self.cleanup))
+                               else VolumeSwapSearch(self.views, labels, keep_isolated_free=self.cleanup))
             else:
                 self.search.offer(labels)
             self.search.run(self.steps)
@@ -377,13 +382,13 @@ class _Best:
         if self.mode == "batched" and self.steps > 0:
             self._batched_swaps(self.steps)
         # S2 error of the best structure, largest over views (as the relaxed field's in the history)
-        self.error = float(T.s2_error(self.targets if len(self.targets) > 1 else self.targets[0], self.labels))
+        self.error = float(T.s2_error(self.views if len(self.views) > 1 else self.views[0], self.labels))
         self.trace.append(self.error)
 
 
 def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels, max_iter, optimizer,
                          progress, cleanup, tol, start,
-                         polish_trials=None, network=None, init="random"):
+                         polish_trials=None, network=None, init="random", views=None):
     n_phases = int(targets[0]["n_phases"])
     n_levels = _levels(shape, levels)
     its = _iterations(max_iter, n_levels, shape, n_phases,
@@ -426,7 +431,7 @@ def gradient_reconstruct(targets, shape, names, weights, *, seed, device, levels
         objective = _Objective(targets, level_shape, factor, names, weights, device, gram_net)
         objective.direct = direct
         if finest:
-            best = _Best(targets, shape, names, objective, polish_trials, cleanup, fractions)
+            best = _Best(targets, shape, names, objective, polish_trials, cleanup, fractions, views)
         scheduled = finest and weights["binary"] is None
         stages = _stages(its[level]) if scheduled else [(its[level], weights["binary"] or 0.0)]
         nominal_end = 0

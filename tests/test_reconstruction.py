@@ -47,6 +47,9 @@ def test_3d_from_2d_matches_all_three_directions():
     # different image axes cannot match both; measured 0.075 above it)
     bound = view_conflict_bound(target)
     assert len(errors) == 3 and max(errors) <= bound + 0.12, (errors, bound)
+    # the result's target is the image's S2 on each view, what the search lowered and the history reports
+    assert result.history["structure_error"][-1] == pytest.approx(max(errors), rel=1e-9)
+    assert s2_error(result.target, result.labels) == pytest.approx(max(errors), rel=1e-9)
     assert volume_fraction_error(target, result.labels) <= 0.005
     assert count_isolated(result.labels) == 0
 

@@ -315,7 +315,7 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
                                  n_swaps=n_swaps, progress=progress, start=start, cleanup=cleanup)
         relaxed = None
     return Reconstruction(labels=labels, history=history, relaxed=relaxed,
-                          seconds=time.perf_counter() - start, target=targets, method=method)
+                          seconds=time.perf_counter() - start, target=views, method=method)
 
 
 def quality(target, labels, *, periodic=True):

@@ -45,7 +45,8 @@ class Reconstruction:
     seconds : float
         Wall time.
     target : list of dict
-        The descriptors matched (one dict per view).
+        The target descriptors as given, one dict per view (for 3D from one image, the image's, or with
+        ``isotropic=True`` their symmetrized form, three times): what ``structure_error`` measures against.
     method : str
     """
 

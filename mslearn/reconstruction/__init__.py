@@ -30,10 +30,10 @@ handed to a discrete search that works on the labels themselves: in 2D the swap 
 evaluates the best swaps exactly and continues from the better of its own state and each new
 projection; in 3D from 2D views the volume search of the same module ranks all voxels the same way
 (one volume FFT each way) and makes, in rank order, every swap of the best 1 % that lowers the
-exact error of the views against the image (thousands per round; the sum of the views' errors to the
-eighth power, so that the worst view, which is what is judged, gets the swaps); for a 3D target, batches of voxels ranked by one backward pass are
-swapped and kept when the exact loss falls. The best structure met is returned, so more evaluations
-never give a worse one. When
+exact error of the views against the image (thousands per round; that error is the sum of the views'
+errors to the eighth power, so that the worst view, which is what is judged, gets the swaps); for a
+3D target, batches of voxels ranked by one backward pass are swapped and kept when the exact loss
+falls. The best structure met is returned, so more evaluations never give a worse one. When
 the target has no isolated single voxels, neither has the result (:func:`remove_isolated`; the
 search makes no swap that creates one).
 

@@ -2,12 +2,11 @@
 
 Projecting the relaxed field to labels moves the grey pixels to a phase, which raises the S2 error.
 :class:`SwapSearch` (2D) then works on the labels themselves: it ranks every pixel by the exact
-first-order change of the S2 error of moving it to another phase (FFTs), evaluates the
-best few swaps exactly and walks downhill with a short tabu memory. :class:`VolumeSwapSearch` (3D from
-2D views) ranks the voxels the same way and makes, in rank order, every swap of the best 1 % that
-lowers the exact error of the three views (against the image, worst view first): a volume needs
-thousands of swaps per ranking. Swaps keep
-the phase counts.
+first-order change of the S2 error of moving it to another phase (FFTs), evaluates the best few swaps
+exactly and walks downhill with a short tabu memory. :class:`VolumeSwapSearch` (3D from 2D views) ranks
+the voxels the same way and makes, in rank order, every swap of the best 1 % that lowers the exact
+error of the three views (against the image, worst view first): a volume needs thousands of swaps per
+ranking. Swaps keep the phase counts.
 
 Why hand-written: no library offers swap moves under exact two-point statistics; the exact update is
 that of Yeong & Torquato (1998), over the full window rather than the axes. The exact evaluation of the

@@ -300,7 +300,7 @@ class _Best:
     """
 
     def __init__(self, targets, shape, names, objective, steps, cleanup, fractions, views=None):
-        self.targets, self.objective, self.fractions = targets, objective, fractions
+        self.objective, self.fractions = objective, fractions
         self.views = targets if views is None else views      # as judged: the search's targets
         self.n_phases = int(targets[0]["n_phases"])
         self.cleanup = bool(cleanup) and _isolated_free(targets)
@@ -367,7 +367,7 @@ class _Best:
             labels = T.remove_isolated(labels, self.fractions, scores=probs)
         if self.mode in ("swap", "volume"):
             if self.search is None:
-                self.search = (SwapSearch(self.targets[0], labels, keep_isolated_free=self.cleanup) if self.mode == "swap"
+                self.search = (SwapSearch(self.views[0], labels, keep_isolated_free=self.cleanup) if self.mode == "swap"
                                else VolumeSwapSearch(self.views, labels, keep_isolated_free=self.cleanup))
             else:
                 self.search.offer(labels)

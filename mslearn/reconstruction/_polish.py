@@ -115,19 +115,18 @@ class SwapSearch:
         """First-order change of ``scale_p E_p`` when each pixel leaves phase ``p``, and when it joins, for
         each ``p`` of ``phases`` (``(0.0, 0.0)`` for a phase not compared): one batched FFT each way."""
         live = [p for p in phases if self.scale[p] > 0.0]
-        scores = {p: (0.0, 0.0) for p in phases}
-        if not live:
-            return [scores[p] for p in phases]
-        residuals = np.zeros((len(live),) + self.shape)
-        for i, p in enumerate(live):
-            residuals[(i,) + self._window] = self.residual[p]
-        residuals[:, 0, 0] = 0.0
-        forward = np.fft.rfft2(np.concatenate([self.indicators[live], residuals]))
-        image_hat, residual_hat = forward[:len(live)], forward[len(live):]
-        g, b = np.split(np.fft.irfft2(np.concatenate([np.conj(residual_hat) * image_hat, self._box_hat * image_hat]),
-                                      s=self.shape), 2)
-        for i, p in enumerate(live):
-            scores[p] = self.scale[p] * (2 * b[i] - 4 * g[i]), self.scale[p] * (2 * b[i] + 4 * g[i])
+        scores = dict.fromkeys(phases, (0.0, 0.0))
+        if live:
+            residuals = np.zeros((len(live),) + self.shape)
+            for i, p in enumerate(live):
+                residuals[(i,) + self._window] = self.residual[p]
+            residuals[:, 0, 0] = 0.0
+            forward = np.fft.rfft2(np.concatenate([self.indicators[live], residuals]))
+            image_hat, residual_hat = forward[:len(live)], forward[len(live):]
+            g, b = np.split(np.fft.irfft2(np.concatenate([np.conj(residual_hat) * image_hat,
+                                                          self._box_hat * image_hat]), s=self.shape), 2)
+            for i, p in enumerate(live):
+                scores[p] = self.scale[p] * (2 * b[i] - 4 * g[i]), self.scale[p] * (2 * b[i] + 4 * g[i])
         return [scores[p] for p in phases]
 
     def run(self, steps):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mslearn.reconstruction import (CropVAE, count_isolated, reconstruct, remove_isolated, s2_error,
+from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, reconstruct, remove_isolated, s2_error,
                                     target_descriptors, view_conflict_bound, volume_fraction_error)
 from mslearn.reconstruction._phase_retrieval import magnitude_projection, phase_retrieval
 from mslearn.structures import gaussian_random_field, level_cut, micrograph
@@ -62,8 +62,8 @@ def test_three_phases_keep_fractions():
     fractions = np.bincount(target.ravel()) / target.size
     got = np.bincount(result.labels.ravel(), minlength=3) / target.size
     assert np.abs(got - fractions).max() <= 0.01, (got, fractions)
-    # mean over the three phases' relative S2 errors; measured 0.082 (0.079 at 200 evaluations; 0.18 and 0.09
-    # with two phases' 40 search steps per checkpoint)
+    # the largest of the three phases' relative S2 errors; measured 0.082 (0.081-0.082 per phase; when the
+    # search lowered their mean, that mean was 0.082, and 0.18 and 0.09 with two phases' 40 steps per checkpoint)
     assert s2_error(target, result.labels) <= 0.3
     del rng
 
@@ -202,14 +202,42 @@ def test_three_phase_micrograph_search_is_exact_and_beats_plain_relaxation():
     image = np.ascontiguousarray(micrograph("composite")[:48, :48]).astype(np.int64)
     result = reconstruct(image, max_iter=200, seed=0)
     err = s2_error(image, result.labels)
-    # the search tracks the mean of the three phases' relative errors incrementally: exact to rounding
+    # the search tracks the three phases' relative errors incrementally and keeps the best by the largest, as
+    # s2_error reports it: exact to rounding
     assert result.history["structure_error"][-1] == pytest.approx(err, rel=1e-9)
     plain = reconstruct(image, max_iter=200, seed=0, weights={"binary": 0.0}, polish_trials=0, cleanup=False,
                             init="random")
-    # measured 0.031 against 0.62 (plain) and 1.17 (another 48² piece of the micrograph); 0.041 with two
-    # phases' 40 search steps per checkpoint
+    # measured 0.033 against 0.80 (plain), the largest over the phases (when the search lowered the phases'
+    # mean, that mean was 0.031, against 0.62; 0.041 with two phases' 40 search steps per checkpoint)
     assert err <= 0.1 and 2 * err <= s2_error(image, plain.labels), err
     assert np.array_equal(np.bincount(result.labels.ravel(), minlength=3), np.bincount(image.ravel()))
+
+
+def test_s2_error_reports_the_worst_phase_and_view():
+    """Three phases: each phase's error is its indicator's (a two-phase image's), the error reported is the
+    largest, and ``per_phase``/``per_view`` return the parts; two phases: phase 1's alone."""
+    composite = micrograph("composite").astype(np.int64)
+    image, other = composite[:32, :32], composite[32:64, 32:64]
+    each = [s2_error((image == p).astype(np.int64), (other == p).astype(np.int64)) for p in range(3)]
+    assert s2_error(image, other, per_phase=True) == pytest.approx(each, rel=1e-12)
+    assert s2_error(image, other) == pytest.approx(max(each), rel=1e-12)
+    volume = np.stack([other, composite[64:96, 64:96]] * 16)             # (32, 32, 32)
+    table = np.array(s2_error(image, volume, per_view=True, per_phase=True))
+    assert table.shape == (3, 3)
+    for view in range(3):
+        for p in range(3):
+            indicator = s2_error((image == p).astype(np.int64), (volume == p).astype(np.int64), per_view=True)
+            assert table[view, p] == pytest.approx(indicator[view], rel=1e-12)
+    assert s2_error(image, volume, per_view=True) == pytest.approx(table.max(1), rel=1e-12)
+    assert s2_error(image, volume, per_phase=True) == pytest.approx(table.max(0), rel=1e-12)
+    assert s2_error(image, volume) == pytest.approx(table.max(), rel=1e-12)
+    # the bound and the floor take the largest over the phases as well (each phase's a proven bound for its own)
+    indicators = [(image == p).astype(np.int64) for p in range(3)]
+    assert view_conflict_bound(image) == pytest.approx(max(map(view_conflict_bound, indicators)), rel=1e-12)
+    assert anisotropy_floor(image) == pytest.approx(max(map(anisotropy_floor, indicators)), rel=1e-12)
+    alloy = micrograph("alloy").astype(np.int64)
+    assert s2_error(alloy[:32, :32], alloy[32:64, :32], per_phase=True) == [s2_error(alloy[:32, :32],
+                                                                                     alloy[32:64, :32])]
 
 
 def test_three_phases_spend_the_default_budget_on_the_search():
@@ -219,14 +247,14 @@ def test_three_phases_spend_the_default_budget_on_the_search():
     image = np.ascontiguousarray(micrograph("composite")[:48, :48]).astype(np.int64)
     result = reconstruct(image, seed=0)
     assert result.history["checkpoint_evaluation"] == [25, 50, 75, 100]
-    # measured 0.033 (0.036 with 400 evaluations and 40 steps per checkpoint, in more time)
+    # measured 0.035 on the worst phase (0.037 when the search lowered the phases' mean)
     assert s2_error(image, result.labels) <= 0.05
     small = np.ascontiguousarray(micrograph("composite")[:24, :24]).astype(np.int64)
     volume = reconstruct(small, (24, 24, 24), seed=0)
     assert volume.history["checkpoint_evaluation"] == [25, 50]
-    # measured 0.070 on the worst axis (0.079 when the search lowered the sum of the squared view errors
-    # against the consistent views; 0.090 with a finest level of 100 and 10 rounds per checkpoint)
-    assert max(s2_error(small, volume.labels, per_view=True)) <= 0.12
+    # measured 0.109 on the worst axis and phase, against a proven bound of 0.094 for this crop (0.153 when the
+    # search lowered the mean over the phases); the ceiling is 1.5x the measured value
+    assert max(s2_error(small, volume.labels, per_view=True)) <= 0.16
     # two phases keep their split: there the later projections still improve on the search
     ceramics = np.ascontiguousarray(micrograph("ceramics")[:32, :32]).astype(np.int64)
     assert len(reconstruct(ceramics, seed=0).history["checkpoint_evaluation"]) == 700 // 25
@@ -315,19 +343,20 @@ def test_phase_retrieval_lands_near_the_target_with_exact_counts(name):
     assert np.array_equal(np.bincount(labels.ravel(), minlength=3), np.bincount(image.ravel(), minlength=3))
     assert error == pytest.approx(s2_error(target, labels), rel=1e-12)
     shuffled = np.random.default_rng(0).permutation(image.ravel()).reshape(image.shape)
-    # measured 0.11 (alloy) and 0.14 (composite) against 0.98 and 0.99 for the same pixels shuffled
+    # measured 0.11 (alloy) and 0.15 (composite, its worst phase) against 0.98 and 0.99 for the same pixels
+    # shuffled
     assert 4 * error <= s2_error(target, shuffled), (error, s2_error(target, shuffled))
     assert np.array_equal(labels, phase_retrieval(target, image.shape, seed=0)[0])
 
 
 def test_phase_retrieval_start_beats_a_random_start_on_real_micrographs():
     # the composite (three phases) with two phases' 40 search steps per checkpoint: with its own default
-    # of 280 the search sets the result whatever the start (both 0.031, measured)
+    # of 280 the search sets the result whatever the start (both 0.033, measured)
     for name, margin, options in (("pmma", 2.0, {}), ("composite", 2.0, {"polish_trials": 40})):
         image = np.ascontiguousarray(micrograph(name)[:48, :48]).astype(np.int64)
         retrieved = s2_error(image, reconstruct(image, max_iter=200, seed=0, **options).labels)
         random = s2_error(image, reconstruct(image, max_iter=200, seed=0, init="random", **options).labels)
-        # measured: pmma 0.000 (the crop itself, moved) against 0.078; composite 0.041 against 0.18
+        # measured: pmma 0.000 (the crop itself, moved) against 0.078; composite 0.043 against 0.23
         assert margin * retrieved <= random, (name, retrieved, random)
 
 
@@ -336,7 +365,7 @@ def test_phase_retrieval_start_beats_a_random_start_on_real_micrographs():
 def test_phase_retrieval_start_serves_every_optimizer_and_a_coarse_level(name, options):
     image = np.ascontiguousarray(micrograph(name)[:32, :32]).astype(np.int64)
     result = reconstruct(image, max_iter=60, seed=0, init="phase_retrieval", **options)
-    # measured 0.037-0.041 (ceramics) and 0.061-0.065 (composite); from noise 0.04-0.24 and 0.062-0.067 (the
+    # measured 0.037-0.041 (ceramics) and 0.065-0.067 (composite); from noise 0.04-0.24 and 0.063-0.067 (the
     # three phases' longer search sets the result; 0.09-0.54 with 40 steps per checkpoint)
     assert s2_error(image, result.labels) <= 0.15, (name, options)
     assert np.array_equal(np.bincount(result.labels.ravel()), np.bincount(image.ravel()))

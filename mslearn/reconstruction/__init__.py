@@ -168,7 +168,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
         (default 40, 280 for three or more phases; each step evaluates the 16 most promising swaps
-        exactly); in 3D from 2D views rounds of the volume search (default 10, 120 for three or more
+        exactly); in 3D from 2D views rounds of the volume search (default 30, 180 for three or more
         phases; each ranks every voxel by the first-order change of the error and makes, in rank
         order, those swaps of the best 1 % that lower the exact error, stopping early at a local
         minimum). With three or more phases the search's state soon beats every later projection of
@@ -321,7 +321,8 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
 def quality(target, labels, *, periodic=True):
     """All quality measures of a reconstruction ``labels`` against ``target`` as a dict.
 
-    ``s2_error`` (largest over views), ``s2_error_views`` (per axis for 3D from 2D),
+    ``s2_error`` (largest over views and phases), ``s2_error_views`` (per axis for 3D from 2D, each the
+    largest over the phases),
     ``volume_fraction_error``, ``lineal_path_error`` (only for an image target) and ``isolated``
     (number of isolated single voxels).
     """

@@ -229,6 +229,10 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
         Whether the target image is periodic (not used for a dict).
     window : int, optional
     per_view : bool
+        Return one error per view (3D compared with a 2D target), not the largest.
+    per_phase : bool
+        Return one error per phase compared (three or more phases; phase 1 alone for two), not the
+        largest.
 
     Examples
     --------

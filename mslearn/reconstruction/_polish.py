@@ -40,9 +40,9 @@ class SwapSearch:
     ``ΔE_p(x) = ∓2[D_p(0) + 2 (D_p ⋆ I_p)(x)] + 1 + 2 B_p(x)`` up to the small ``I(x + r) I(x - r)``
     term. Each step takes one pair of phases ``(a, b)`` (in turn), the ``m`` best pixels of ``a`` to
     move to ``b`` and of ``b`` to move to ``a`` by that estimate, evaluates the ``m²`` swaps exactly
-    (the Yeong–Torquato incremental update over the window; the phase counts stay fixed) and makes
-    the best one, even uphill: the pixels just changed are tabu for ``tabu`` steps, which walks the
-    search out of shallow local minima. The best structure met is kept.
+    (the Yeong–Torquato incremental update over the window, :func:`_swap_energies`; the phase counts
+    stay fixed) and makes the best one, even uphill: the pixels just changed are tabu for ``tabu``
+    steps, which walks the search out of shallow local minima. The best structure met is kept.
     """
 
     def __init__(self, target, labels, *, keep_isolated_free=False, m=4, tabu=50):
@@ -166,22 +166,25 @@ class SwapSearch:
             ys = np.argpartition(to_a, k_ba - 1)[:k_ba]
             others = [errors[p] for p in self.compared if p not in (a, b)]
             xs, ys = xs.astype(np.int64), ys.astype(np.int64)
-            size = (len(xs) * len(ys),) + self.residual.shape[1:]
-            energies, moved_errors = np.empty(size[0]), np.empty(size[0])
-            new_a, new_b = np.empty(size), np.empty(size)
-            _evaluate_swaps(self.indicators, self.residual, self.scale, a, b, xs, ys, self._rows, self._cols,
-                            float(sum(e ** self.power for e in others)), float(max(others, default=0.0)), self.power,
-                            energies, moved_errors, new_a, new_b)
+            energies, moved_errors = np.empty(len(xs) * len(ys)), np.empty(len(xs) * len(ys))
+            _swap_energies(self.indicators, self.residual, self.scale, a, b, xs, ys, self._rows, self._cols,
+                           float(sum(e ** self.power for e in others)), float(max(others, default=0.0)), self.power,
+                           energies, moved_errors)
             for k in np.argsort(energies, kind="stable"):
                 x, y = divmod(int(xs[k // len(ys)]), n1), divmod(int(ys[k % len(ys)]), n1)
+                if self.keep_isolated_free:
+                    self.labels[x], self.labels[y] = b, a
+                    isolated = _creates_isolated(self.labels, x[0], x[1], y[0], y[1])
+                    self.labels[x], self.labels[y] = a, b
+                    if isolated:
+                        self.tabu[x] = self.tabu[y] = s + self.tabu_length
+                        continue
+                new_a, new_b = np.empty_like(self.residual[a]), np.empty_like(self.residual[b])
+                _swap_residuals(self.indicators, self.residual, self.scale, a, b, x[0], x[1], y[0], y[1], self._rows,
+                                self._cols, new_a, new_b)
                 self._move(x, b)
                 self._move(y, a)
-                if self.keep_isolated_free and _creates_isolated(self.labels, x[0], x[1], y[0], y[1]):
-                    self._move(y, b)
-                    self._move(x, a)
-                    self.tabu[x] = self.tabu[y] = s + self.tabu_length
-                    continue
-                self.residual[a], self.residual[b], self.error = new_a[k], new_b[k], float(moved_errors[k])
+                self.residual[a], self.residual[b], self.error = new_a, new_b, float(moved_errors[k])
                 self.tabu[x] = self.tabu[y] = s + self.tabu_length
                 if self.error < self.best_error:
                     self.best, self.best_error = self.labels.copy(), self.error
@@ -189,58 +192,129 @@ class SwapSearch:
         return self.best
 
 
-@jit
-def _evaluate_swaps(indicators, residual, scale, a, b, xs, ys, rows, cols, others, others_largest, power, energies,
-                    errors, new_a, new_b):
-    """The exact S2 errors after each swap (x in ``xs`` from phase a to b, y in ``ys`` from b to a): into
-    ``energies`` the sum of the compared phases' relative errors to the ``power`` (``others``: that sum
-    over the phases not touched), into ``errors`` the largest of them (``others_largest``: over the
-    phases not touched), into ``new_a``, ``new_b`` the residuals of a and b (one row per swap, x-major).
-    ``rows[i, r0]`` is the periodic row ``i + r0 - w`` (``cols`` likewise): looked up, not computed with
-    a modulo per pixel of the window, which cost more than the rest of the loop."""
-    n1 = indicators.shape[2]
+@jit(inline=True)
+def _window_pairs(indicator, i, j, rows, cols, out):
+    """``out`` <- the pair counts pixel x = (i, j) makes with the phase of ``indicator`` over the window,
+    ``I(x + r) + I(x - r)``, and 1 at ``r = 0`` (the pair (x, x)): what the counts ``C(r)`` gain when x joins
+    the phase, and lose when it leaves. ``rows[i, r0]`` is the periodic row ``i + r0 - w`` (``cols`` likewise):
+    looked up, not computed with a modulo per pixel of the window, which cost more than the rest."""
     w = (rows.shape[1] - 1) // 2
+    for r0 in range(2 * w + 1):
+        forward, backward = indicator[rows[i, r0]], indicator[rows[i, 2 * w - r0]]
+        for r1 in range(2 * w + 1):
+            out[r0, r1] = forward[cols[j, r1]] + backward[cols[j, 2 * w - r1]]
+    out[w, w] = 1.0
 
-    def add_pairs(indicator, i, j, sign, base, out):
-        # out = base + sign (I(x + r) + I(x - r)) over the window, 1 in place of the bracket at r = 0: the pair
-        # counts after pixel x = (i, j) joins (+1) or leaves (-1) the phase; returns the squared norm
-        norm2 = 0.0
-        for r0 in range(2 * w + 1):
-            forward, backward = indicator[rows[i, r0]], indicator[rows[i, 2 * w - r0]]
-            for r1 in range(2 * w + 1):
-                pairs = forward[cols[j, r1]] + backward[cols[j, 2 * w - r1]]
-                out[r0, r1] = base[r0, r1] + sign * (1.0 if r0 == w and r1 == w else pairs)
-                norm2 += out[r0, r1] ** 2
-        return norm2
 
+@jit(inline=True)
+def _count_pixel(x0, x1, y0, y1, shape, pairs, change):
+    """``pairs`` (of pixel y, :func:`_window_pairs`) += ``change`` where ``y + r`` or ``y - r`` is pixel x: the
+    pair counts of y once x has joined (+1) or left (-1) the phase. The ``r = ±(x - y)`` (periodic) in the
+    window, found without a search over it."""
+    w = (pairs.shape[0] - 1) // 2
+    for sign in (1, -1):
+        first0, first1 = (sign * (x0 - y0) + w) % shape[0], (sign * (x1 - y1) + w) % shape[1]
+        for r0 in range(first0, 2 * w + 1, shape[0]):
+            for r1 in range(first1, 2 * w + 1, shape[1]):
+                pairs[r0, r1] += change
+
+
+@jit(inline=True)
+def _norm2(base, sign, pairs):
+    """``||base + sign pairs||^2`` of two contiguous windows, in four running sums (every fourth entry each,
+    combined in a fixed order, so the same numbers on every machine): one running sum waits on each addition
+    before the next, four let the processor overlap them."""
+    base, pairs = base.ravel(), pairs.ravel()
+    s0 = s1 = s2 = s3 = 0.0
+    n = base.shape[0]
+    stop = n - n % 4
+    for k in range(0, stop, 4):
+        v0 = base[k] + sign * pairs[k]
+        v1 = base[k + 1] + sign * pairs[k + 1]
+        v2 = base[k + 2] + sign * pairs[k + 2]
+        v3 = base[k + 3] + sign * pairs[k + 3]
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+    for k in range(stop, n):
+        v = base[k] + sign * pairs[k]
+        s0 += v * v
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit
+def _swap_energies(indicators, residual, scale, a, b, xs, ys, rows, cols, others, others_largest, power, energies,
+                   errors):
+    """The exact S2 errors after each swap, x in ``xs`` from phase a to b and y in ``ys`` from b to a (x-major):
+    into ``energies`` the sum of the compared phases' relative errors to the ``power`` (``others``: that sum over
+    the phases not touched), into ``errors`` the largest of them (``others_largest``: over the phases not touched).
+
+    With x moved, phase a's counts are ``C_a - P_a(x)`` (:func:`_window_pairs`), and y then adds its own pairs,
+    ``P_a(y)`` less the pair it would have made with x; phase b's likewise with the signs turned. Each pixel's
+    pairs are taken once, and a swap costs one pass over the window per phase: the residual of each pixel x
+    and the pairs of each pixel y are kept, not recomputed for every swap."""
+    shape = indicators.shape[1:]
+    width = rows.shape[1]
     use_a, use_b = scale[a] > 0.0, scale[b] > 0.0
-    removed_a, added_b = residual[a].copy(), residual[b].copy()
-    k = 0
-    for x in xs:
-        x0, x1 = x // n1, x % n1
+    removed_a, added_b = np.empty((len(xs), width, width)), np.empty((len(xs), width, width))
+    pairs_a, pairs_b = np.empty((len(ys), width, width)), np.empty((len(ys), width, width))
+    for i in range(len(xs)):
+        x0, x1 = xs[i] // shape[1], xs[i] % shape[1]
         if use_a:
-            add_pairs(indicators[a], x0, x1, -1.0, residual[a], removed_a)
+            _swap_residual(indicators[a], residual[a], x0, x1, rows, cols, -1.0, removed_a[i], pairs_a[0])
         if use_b:
-            add_pairs(indicators[b], x0, x1, 1.0, residual[b], added_b)
-        indicators[a, x0, x1], indicators[b, x0, x1] = 0.0, 1.0
-        for y in ys:
-            y0, y1 = y // n1, y % n1
-            indicators[b, y0, y1], indicators[a, y0, y1] = 0.0, 1.0
+            _swap_residual(indicators[b], residual[b], x0, x1, rows, cols, 1.0, added_b[i], pairs_b[0])
+    for j in range(len(ys)):
+        if use_a:
+            _window_pairs(indicators[a], ys[j] // shape[1], ys[j] % shape[1], rows, cols, pairs_a[j])
+        if use_b:
+            _window_pairs(indicators[b], ys[j] // shape[1], ys[j] % shape[1], rows, cols, pairs_b[j])
+    k = 0
+    for i in range(len(xs)):
+        x0, x1 = xs[i] // shape[1], xs[i] % shape[1]
+        for j in range(len(ys)):
+            y0, y1 = ys[j] // shape[1], ys[j] % shape[1]
             energy, largest = others, others_largest
             if use_a:
-                e = math.sqrt(scale[a] * add_pairs(indicators[a], y0, y1, 1.0, removed_a, new_a[k]))
+                _count_pixel(x0, x1, y0, y1, shape, pairs_a[j], -1.0)        # x has left a
+                e = math.sqrt(scale[a] * _norm2(removed_a[i], 1.0, pairs_a[j]))
+                _count_pixel(x0, x1, y0, y1, shape, pairs_a[j], 1.0)
                 energy, largest = energy + e ** power, max(largest, e)
-            else:
-                new_a[k] = removed_a
             if use_b:
-                e = math.sqrt(scale[b] * add_pairs(indicators[b], y0, y1, -1.0, added_b, new_b[k]))
+                _count_pixel(x0, x1, y0, y1, shape, pairs_b[j], 1.0)         # x has joined b
+                e = math.sqrt(scale[b] * _norm2(added_b[i], -1.0, pairs_b[j]))
+                _count_pixel(x0, x1, y0, y1, shape, pairs_b[j], -1.0)
                 energy, largest = energy + e ** power, max(largest, e)
-            else:
-                new_b[k] = added_b
-            indicators[a, y0, y1], indicators[b, y0, y1] = 0.0, 1.0
             energies[k], errors[k] = energy, largest
             k += 1
-        indicators[b, x0, x1], indicators[a, x0, x1] = 0.0, 1.0
+
+
+@jit(inline=True)
+def _swap_residual(indicator, residual, i, j, rows, cols, sign, out, pairs):
+    """``out`` <- ``residual + sign * pairs of pixel (i, j)`` (it joins the phase: +1, leaves it: -1); ``pairs``
+    a work array."""
+    _window_pairs(indicator, i, j, rows, cols, pairs)
+    for r0 in range(out.shape[0]):
+        for r1 in range(out.shape[1]):
+            out[r0, r1] = residual[r0, r1] + sign * pairs[r0, r1]
+
+
+@jit
+def _swap_residuals(indicators, residual, scale, a, b, x0, x1, y0, y1, rows, cols, new_a, new_b):
+    """The residuals of phases a and b after the swap of pixel x = (x0, x1) from a to b and y = (y0, y1) from b
+    to a, as :func:`_swap_energies` takes them (the same numbers), into ``new_a``, ``new_b``."""
+    pairs, removed = np.empty_like(new_a), np.empty_like(new_a)
+    for phase, sign, out in ((a, -1.0, new_a), (b, 1.0, new_b)):
+        if scale[phase] > 0.0:
+            _swap_residual(indicators[phase], residual[phase], x0, x1, rows, cols, sign, removed, pairs)
+            _window_pairs(indicators[phase], y0, y1, rows, cols, pairs)
+            _count_pixel(x0, x1, y0, y1, indicators.shape[1:], pairs, sign)
+            for r0 in range(out.shape[0]):
+                for r1 in range(out.shape[1]):
+                    out[r0, r1] = removed[r0, r1] - sign * pairs[r0, r1]
+        else:
+            out[:] = residual[phase]
 
 
 @jit

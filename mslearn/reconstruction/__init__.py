@@ -146,9 +146,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         Multigrid levels (default: 1 in 2D, where a coarse grid loses the fine features of real
         micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
     max_iter : int or sequence of int, optional
-        Objective evaluations per level, coarse to fine (gradient; default 700 in 2D, 400 for three
+        Objective evaluations per level, coarse to fine (gradient; default 350 in 2D, 400 for three
         or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 100 for three or
-        more phases; three or more phases matched by S2 alone with the discrete search on: 100 in 2D,
+        more phases; three or more phases matched by S2 alone with the discrete search on: 50 in 2D,
         a finest level of 50 in 3D, the search taking the time instead, see ``polish_trials``), or
         sweeps (annealing, default 200). Every 25 evaluations at the finest level the
         relaxed field is projected to labels and handed to the discrete search; the result is the
@@ -167,7 +167,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         move S2 away from the target). Phase counts are kept.
     polish_trials : int, optional
         Discrete search after each checkpoint, S2 targets: steps of the ranked swap search in 2D
-        (default 40, 800 for three or more phases; each step evaluates the 16 most promising swaps
+        (default 80, 800 for three or more phases; each step evaluates the 64 most promising swaps
         exactly); in 3D from 2D views rounds of the volume search (default 30, 180 for three or more
         phases; each ranks every voxel by the first-order change of the error and makes, in rank
         order, those swaps of the best 1 % that lower the exact error, stopping early at a local

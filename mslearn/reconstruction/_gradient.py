@@ -213,14 +213,14 @@ def _iterations(max_iter, n_levels, shape, n_phases=2, searched=False):
     return its
 
 
-DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 700, 400
+DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # Three or more phases with S2 alone (the discrete search on): the search, not the relaxed optimizer,
 # sets the result. From its first checkpoints on, its state beats every later projection of the relaxed
 # field, so the later evaluations at the finest level were spent for nothing: on the composite
 # micrograph the same labels came from 100 evaluations with 160 search steps per checkpoint as from
 # 400 with 40 (2D, 64²), and from a finest level of 50 evaluations with 120 rounds per checkpoint as
 # from 100 with 60 (3D from 2D, 64³). The budget goes to the search instead: by dimension, (finest-level
-# evaluations, search steps or rounds per checkpoint). 2D: the 1120 steps of two phases (700 / 25 x 40)
+# evaluations, search steps or rounds per checkpoint). 2D: the 1120 steps of two phases (350 / 25 x 80)
 # in 4 checkpoints. 3D: 360 rounds (about 0.09 s each, against 0.24 s per finest evaluation at 64³).
 # Measured by benchmarks/bench_reconstruction.py (one thread), the composite's worst phase against 400
 # evaluations with 40 steps: 64² 0.033 in 1.4 s (0.033 in 2.8 s), 128² 0.037 in 4.9 s (0.043 in 8.7 s),
@@ -237,8 +237,13 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 700, 400
 # evaluations' time on the search: 50 and 800, in about the same time, lowered the worst phase on nine of
 # the ten (64² crops 0.032-0.038 -> 0.031-0.037, 128² 0.035-0.036 -> 0.033, the random fields 0.046-0.071
 # -> 0.045-0.069) and left the downsampled image's at 0.105.
-# Two phases keep theirs: there the later projections still improve on the search (sparse particles
-# most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations).
+# Two phases keep more evaluations: there later projections still improve on the search (sparse
+# particles most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations). But not past 350
+# (DEFAULT_ITERATIONS_2D): with 350 evaluations and 80 steps per checkpoint (the same 1120 steps) the
+# labels were the same as with 700 and 40 on 22 of 24 crops of the four two-phase micrographs (three 64²,
+# two 128² and the downsampled image each; the search's state beat every later projection), and the
+# other two, pmma's 64² crops, went 0.0938 -> 0.0901 and 0.0895 -> 0.0919; the relaxed stage's second
+# half, about a third of a 64² reconstruction's time, is saved.
 SEARCHED_MULTIPHASE = {2: (50, 800), 3: (50, 180)}
 # Correction pairs L-BFGS-B keeps, by dimension. Its update costs O(m n): for a 64³ volume (262k variables
 # per phase) m = 20 cost more than the objective's gradient, and m = 5 gave the same or lower errors on
@@ -284,7 +289,7 @@ def _isolated_free(targets):
 VOLUME_ROUNDS = 30
 #: 2D: steps of :class:`SwapSearch` after each checkpoint (two phases; three or more:
 #: :data:`SEARCHED_MULTIPHASE`).
-SWAP_STEPS = 40
+SWAP_STEPS = 80
 
 
 def _search_mode(names, n_targets, shape, steps):

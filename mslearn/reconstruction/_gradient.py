@@ -191,7 +191,7 @@ def _levels(shape, levels):
 
 
 def _iterations(max_iter, n_levels, shape, n_phases=2, searched=False):
-    """Evaluations per level, coarse to fine. Defaults: 2D 700 (400 for 3+ phases, each costs more); 3D 300
+    """Evaluations per level, coarse to fine. Defaults: 2D 350 (400 for 3+ phases, each costs more); 3D 300
     per (cheap) coarse level and 250 at the finest (3+ phases: 100 and 100); 3+ phases ``searched`` (S2
     alone with the discrete search on): :data:`SEARCHED_MULTIPHASE`'s finest-level evaluations."""
     if max_iter is None:
@@ -243,7 +243,7 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # labels were the same as with 700 and 40 on 22 of 24 crops of the four two-phase micrographs (three 64²,
 # two 128² and the downsampled image each; the search's state beat every later projection), and the
 # other two, pmma's 64² crops, went 0.0938 -> 0.0901 and 0.0895 -> 0.0919; the relaxed stage's second
-# half, about a third of a 64² reconstruction's time, is saved.
+# half, a quarter to a third of a 64² reconstruction's time, is saved.
 SEARCHED_MULTIPHASE = {2: (50, 800), 3: (50, 180)}
 # Correction pairs L-BFGS-B keeps, by dimension. Its update costs O(m n): for a 64³ volume (262k variables
 # per phase) m = 20 cost more than the objective's gradient, and m = 5 gave the same or lower errors on

@@ -188,12 +188,11 @@ class SwapSearch:
                     if isolated:
                         self.tabu[x] = self.tabu[y] = s + self.tabu_length
                         continue
-                new_a, new_b = np.empty_like(self.residual[a]), np.empty_like(self.residual[b])
                 _swap_residuals(self.indicators, self.residual, self.scale, a, b, x[0], x[1], y[0], y[1], self._rows,
-                                self._cols, new_a, new_b)
+                                self._cols)
                 self._move(x, b)
                 self._move(y, a)
-                self.residual[a], self.residual[b], self.error = new_a, new_b, float(moved_errors[k])
+                self.error = float(moved_errors[k])
                 self.tabu[x] = self.tabu[y] = s + self.tabu_length
                 if self.error < self.best_error:
                     self.best, self.best_error = self.labels.copy(), self.error
@@ -252,6 +251,17 @@ def _norm2(base, sign, pairs):
     return (s0 + s1) + (s2 + s3)
 
 
+@jit(inline=True)
+def _norm2_after(base, pairs, x0, x1, y0, y1, shape, sign):
+    """``||base - sign pairs'||^2``, ``pairs'`` the pairs of pixel y once pixel x has left (``sign`` -1) or joined
+    (+1) the phase: the counts after y, the other half of the swap, moves the other way. ``pairs`` is left as
+    it was."""
+    _count_pixel(x0, x1, y0, y1, shape, pairs, sign)
+    total = _norm2(base, -sign, pairs)
+    _count_pixel(x0, x1, y0, y1, shape, pairs, -sign)
+    return total
+
+
 @jit
 def _swap_energies(indicators, residual, scale, a, b, xs, ys, rows, cols, others, others_largest, power, energies,
                    errors):
@@ -285,15 +295,11 @@ def _swap_energies(indicators, residual, scale, a, b, xs, ys, rows, cols, others
         for j in range(len(ys)):
             y0, y1 = ys[j] // shape[1], ys[j] % shape[1]
             energy, largest = others, others_largest
-            if use_a:
-                _count_pixel(x0, x1, y0, y1, shape, pairs_a[j], -1.0)        # x has left a
-                e = math.sqrt(scale[a] * _norm2(removed_a[i], 1.0, pairs_a[j]))
-                _count_pixel(x0, x1, y0, y1, shape, pairs_a[j], 1.0)
+            if use_a:                                                        # x has left a, y joins it
+                e = math.sqrt(scale[a] * _norm2_after(removed_a[i], pairs_a[j], x0, x1, y0, y1, shape, -1.0))
                 energy, largest = energy + e ** power, max(largest, e)
-            if use_b:
-                _count_pixel(x0, x1, y0, y1, shape, pairs_b[j], 1.0)         # x has joined b
-                e = math.sqrt(scale[b] * _norm2(added_b[i], -1.0, pairs_b[j]))
-                _count_pixel(x0, x1, y0, y1, shape, pairs_b[j], -1.0)
+            if use_b:                                                        # x has joined b, y leaves it
+                e = math.sqrt(scale[b] * _norm2_after(added_b[i], pairs_b[j], x0, x1, y0, y1, shape, 1.0))
                 energy, largest = energy + e ** power, max(largest, e)
             energies[k], errors[k] = energy, largest
             k += 1
@@ -310,20 +316,18 @@ def _swap_residual(indicator, residual, i, j, rows, cols, sign, out, pairs):
 
 
 @jit
-def _swap_residuals(indicators, residual, scale, a, b, x0, x1, y0, y1, rows, cols, new_a, new_b):
-    """The residuals of phases a and b after the swap of pixel x = (x0, x1) from a to b and y = (y0, y1) from b
-    to a, as :func:`_swap_energies` takes them (the same numbers), into ``new_a``, ``new_b``."""
-    pairs, removed = np.empty_like(new_a), np.empty_like(new_a)
-    for phase, sign, out in ((a, -1.0, new_a), (b, 1.0, new_b)):
-        if scale[phase] > 0.0:
+def _swap_residuals(indicators, residual, scale, a, b, x0, x1, y0, y1, rows, cols):
+    """The residuals of phases a and b, in place, for the swap of pixel x = (x0, x1) from a to b and y = (y0, y1)
+    from b to a, as :func:`_swap_energies` takes them (the same numbers); called before the pixels move."""
+    pairs, removed = np.empty_like(residual[a]), np.empty_like(residual[a])
+    for phase, sign in ((a, -1.0), (b, 1.0)):
+        if scale[phase] > 0.0:                      # a phase not compared keeps its (unused) residual
             _swap_residual(indicators[phase], residual[phase], x0, x1, rows, cols, sign, removed, pairs)
             _window_pairs(indicators[phase], y0, y1, rows, cols, pairs)
             _count_pixel(x0, x1, y0, y1, indicators.shape[1:], pairs, sign)
-            for r0 in range(out.shape[0]):
-                for r1 in range(out.shape[1]):
-                    out[r0, r1] = removed[r0, r1] - sign * pairs[r0, r1]
-        else:
-            out[:] = residual[phase]
+            for r0 in range(removed.shape[0]):
+                for r1 in range(removed.shape[1]):
+                    residual[phase, r0, r1] = removed[r0, r1] - sign * pairs[r0, r1]
 
 
 @jit

@@ -237,6 +237,12 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # evaluations' time on the search: 50 and 800, in about the same time, lowered the worst phase on nine of
 # the ten (64² crops 0.032-0.038 -> 0.031-0.037, 128² 0.035-0.036 -> 0.033, the random fields 0.046-0.071
 # -> 0.045-0.069) and left the downsampled image's at 0.105.
+# Once the 2D search's step cost less (torch's FFTs, one inverse transform per direction of the moves,
+# the candidates picked in one pass, half of each symmetric window evaluated: about 1.8 -> 1.0 ms a step
+# for three phases at 128², one thread), 1600 steps: the composite's worst phase on its three 64² crops
+# 0.0297/0.0378/0.0329 -> 0.0288/0.0364/0.0299, its two 128² crops 0.0322/0.0307 -> 0.0291/0.0280 (in
+# about 4.4 s), the downsampled image 0.1029 -> 0.1026; 2400 went on lowering them (128² 0.0281/0.0272)
+# at half as much time again.
 # Two phases keep more evaluations: there later projections still improve on the search (sparse
 # particles most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations). But not past 350
 # (DEFAULT_ITERATIONS_2D): with 350 evaluations and 80 steps per checkpoint (the same 1120 steps) the
@@ -244,7 +250,7 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # two 128² and the downsampled image each; the search's state beat every later projection), and the
 # other two, pmma's 64² crops, went 0.0938 -> 0.0901 and 0.0895 -> 0.0919; the relaxed stage's second
 # half, a quarter to a third of a 64² reconstruction's time, is saved.
-SEARCHED_MULTIPHASE = {2: (50, 800), 3: (50, 180)}
+SEARCHED_MULTIPHASE = {2: (50, 1600), 3: (50, 180)}
 # Correction pairs L-BFGS-B keeps, by dimension. Its update costs O(m n): for a 64³ volume (262k variables
 # per phase) m = 20 cost more than the objective's gradient, and m = 5 gave the same or lower errors on
 # the five packaged micrographs' 64² crops in 20-40 % less time (measured, one thread).

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .. import _backend
+from .._numba import jit
 from .._validation import check_finite, check_labels
 from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
 from ..descriptors.correlations import central_window, correlation_maps
@@ -465,12 +466,30 @@ def _biased_argmax(score, goal, *, bias=None, max_iter=60):
     them exact. ``bias`` ``(P, 1)``, where given, is the start and is updated in place (for a caller
     whose scores change little from one call to the next)."""
     bias = np.zeros((goal.size, 1)) if bias is None else bias
+    score = np.ascontiguousarray(score, dtype=np.float64)
+    labels, have = np.empty(score.shape[1], dtype=np.int64), np.empty(goal.size, dtype=np.int64)
     for _ in range(max_iter):
-        have = np.bincount(np.argmax(score + bias, 0), minlength=goal.size)
+        _argmax_counts(score, bias[:, 0].copy(), labels, have)
         if np.array_equal(have, goal):
             break
         bias[:, 0] += 0.5 * (goal - have) / max(goal.min(), 1) * 0.5
-    return _fix_counts(np.argmax(score + bias, 0), goal, score + bias)
+    _argmax_counts(score, bias[:, 0].copy(), labels, have)
+    return _fix_counts(labels, goal, score + bias)
+
+
+@jit
+def _argmax_counts(score, bias, labels, have):
+    """``labels`` <- ``argmax_p(score[p] + bias[p])`` for each column (the first on ties, as ``np.argmax``),
+    ``have`` <- the count of each label: one pass, where numpy's argmax along the phases strides."""
+    have[:] = 0
+    for i in range(score.shape[1]):
+        best, label = score[0, i] + bias[0], 0
+        for p in range(1, score.shape[0]):
+            value = score[p, i] + bias[p]
+            if value > best:
+                best, label = value, p
+        labels[i] = label
+        have[label] += 1
 
 
 def _fix_counts(labels, goal, score):
@@ -486,17 +505,22 @@ def _fix_counts(labels, goal, score):
         cand = np.flatnonzero(diff[labels] < 0)
         gain = score[p, cand] - score[labels[cand], cand]
         order = cand[np.argsort(-gain, kind="stable")]
-        budget = -diff.clip(max=0)
-        take = []
-        for idx in order:
-            q = labels[idx]
-            if budget[q] > 0:
-                take.append(idx)
-                budget[q] -= 1
-                if len(take) == diff[p]:
-                    break
-        labels[np.asarray(take, dtype=np.int64)] = p
+        _take_surplus(labels, order, -diff.clip(max=0), int(diff[p]), p)
     return labels
+
+
+@jit
+def _take_surplus(labels, order, budget, wanted, p):
+    """Move to phase ``p`` the first ``wanted`` pixels of ``order`` whose phase still has ``budget`` to give."""
+    taken = 0
+    for idx in order:
+        if taken == wanted:
+            break
+        q = labels[idx]
+        if budget[q] > 0:
+            labels[idx] = p
+            budget[q] -= 1
+            taken += 1
 
 
 def consistent_views(targets):

@@ -294,8 +294,8 @@ def _isolated_free(targets):
 #: with 30 (3 s more) and 0.094 with 60.
 VOLUME_ROUNDS = 30
 #: 2D: steps of :class:`SwapSearch` after each checkpoint (two phases; three or more:
-#: :data:`SEARCHED_MULTIPHASE`).
-SWAP_STEPS = 80
+#: :data:`SEARCHED_MULTIPHASE`). 120 with the search's 16 candidates a side (see :class:`SwapSearch`).
+SWAP_STEPS = 120
 
 
 def _search_mode(names, n_targets, shape, steps):

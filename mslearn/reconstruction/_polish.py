@@ -44,17 +44,18 @@ class SwapSearch:
     stay fixed) and makes the best one, even uphill: the pixels just changed are tabu for ``tabu``
     steps, which walks the search out of shallow local minima. The best structure met is kept.
 
-    ``m = 8`` (64 swaps a step): the best swap by the first-order estimate is often not the best one
-    exactly, and started from the alloy's 64² crop after 0.02 N random swaps the search walked back to
-    0.034 with ``m = 16`` where ``m = 4`` stopped at 0.044. In reconstructions (30 cases: the five
-    micrographs' three 64² crops, two 128² crops and downsampled image) ``m = 8`` lowered the worst
-    phase's error on 22 against ``m = 4`` (alloy 64² 0.0553 -> 0.0504, 128² 0.0394 -> 0.0377; the
-    composite's 64² crop 0.0312 -> 0.0297), left 2 the same and raised 6 by at most 0.0005, for 2-3 %
-    more time per step at 64² and 22 % at 128²; ``m = 16`` lowered the two-phase errors further but cost
-    31-75 % more per step.
+    ``m`` (default 16 for two phases, 8 for more: 256 or 64 swaps a step): the best swap by the first-order
+    estimate is often not the best one exactly, and started from the alloy's 64² crop after 0.02 N random
+    swaps the search walked back to 0.034 with ``m = 16`` where ``m = 4`` stopped at 0.044. In two-phase
+    reconstructions (24 cases: the four two-phase micrographs' three 64² crops, two 128² crops and
+    downsampled image) ``m = 16`` with 120 steps per checkpoint lowered the error on 21 against ``m = 8``
+    with 80 (alloy 64² 0.0504 -> 0.0457, 128² 0.0377 -> 0.0352), left 2 the same and raised 2 (pmma's
+    sparse particles, by up to 0.005), in about the same time once a step cost less (:meth:`_move_scores`,
+    :func:`_best_moves`, :func:`_half_norm2`). Three phases keep ``m = 8`` and spend the time on steps
+    (:data:`~._gradient.SEARCHED_MULTIPHASE`).
     """
 
-    def __init__(self, target, labels, *, keep_isolated_free=False, m=8, tabu=50):
+    def __init__(self, target, labels, *, keep_isolated_free=False, m=None, tabu=50):
         labels = np.asarray(labels)
         self.shape = labels.shape
         n0, n1 = self.shape
@@ -72,6 +73,7 @@ class SwapSearch:
         for p in self.compared:
             self.scale[p] = 1.0 / (np.linalg.norm(s2[p] - phi[p] ** 2) * n_total) ** 2
         self.pairs = [(a, b) for a in range(self.n_phases) for b in range(a + 1, self.n_phases)]
+        m = (16 if self.n_phases == 2 else 8) if m is None else m
         self.m, self.tabu_length, self.keep_isolated_free = int(m), int(tabu), bool(keep_isolated_free)
         box = torch.zeros(self.shape, dtype=torch.float64)
         box[np.ix_(np.arange(-w, w + 1) % n0, np.arange(-w, w + 1) % n1)] = 1.0
@@ -165,7 +167,7 @@ class SwapSearch:
             _swap_energies(self.indicators, self.residual, self.scale, a, b, xs[:k_ab], ys[:k_ba], self._rows,
                            self._cols, float(sum(e ** self.power for e in others)), float(max(others, default=0.0)),
                            self.power, energies, moved_errors)
-            for k in np.argsort(energies, kind="stable"):
+            for k in _ascending(energies):
                 x, y = divmod(int(xs[k // k_ba]), n1), divmod(int(ys[k % k_ba]), n1)
                 if self.keep_isolated_free:
                     self.labels[x], self.labels[y] = b, a
@@ -184,6 +186,13 @@ class SwapSearch:
                     self.best, self.best_error = self.labels.copy(), self.error
                 break
         return self.best
+
+
+def _ascending(values):
+    """The indices of ``values`` in ascending order, the lower first on ties (a stable sort's), the first by
+    ``argmin`` and the rest sorted only when asked for: a step nearly always makes its best swap."""
+    yield int(np.argmin(values))
+    yield from np.argsort(values, kind="stable")[1:].tolist()
 
 
 @jit(inline=True)

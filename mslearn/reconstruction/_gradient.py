@@ -238,7 +238,7 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # the ten (64² crops 0.032-0.038 -> 0.031-0.037, 128² 0.035-0.036 -> 0.033, the random fields 0.046-0.071
 # -> 0.045-0.069) and left the downsampled image's at 0.105.
 # Once the 2D search's step cost less (torch's FFTs, one inverse transform per direction of the moves,
-# the candidates picked in one pass, half of each symmetric window evaluated: about 1.8 -> 1.0 ms a step
+# the candidates picked in one pass, half of each symmetric window evaluated: about 1.6 -> 0.8 ms a step
 # for three phases at 128², one thread), 1600 steps: the composite's worst phase on its three 64² crops
 # 0.0297/0.0378/0.0329 -> 0.0288/0.0364/0.0299, its two 128² crops 0.0322/0.0307 -> 0.0291/0.0280 (in
 # about 4.4 s), the downsampled image 0.1029 -> 0.1026; 2400 went on lowering them (128² 0.0281/0.0272)

@@ -171,11 +171,11 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         swaps exactly, 64 for three or more phases); in 3D from 2D views rounds of the volume search
         (default 30, 180 for three or more phases; each ranks every voxel by the first-order change
         of the error and makes, in rank order, those swaps of the best 1 % that lower the exact
-        error, stopping early at a local minimum). With three or more phases the search's state soon beats every later projection of
-        the relaxed field, so their default budget goes to the search rather than to evaluations.
-        For a 3D target batched steps (default 25; each swaps
-        the voxels of two phases ranked by the loss gradient, up to thousands at once, and is kept
-        only if the exact loss falls). 0 switches it off (the best projection is kept).
+        error, stopping early at a local minimum). With three or more phases the search's state soon
+        beats every later projection of the relaxed field, so their default budget goes to the search
+        rather than to evaluations. For a 3D target batched steps (default 25; each swaps the voxels
+        of two phases ranked by the loss gradient, up to thousands at once, and is kept only if the
+        exact loss falls). 0 switches it off (the best projection is kept).
     tol : float, optional
         Adam: stop when the S2 error of the relaxed field reaches it.
     seed : int

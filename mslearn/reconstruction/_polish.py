@@ -84,7 +84,6 @@ class SwapSearch:
         self._fields = torch.zeros((4,) + self.shape, dtype=torch.float64)
         self._rows = (np.arange(n0)[:, None] + np.arange(-w, w + 1)) % n0
         self._cols = (np.arange(n1)[:, None] + np.arange(-w, w + 1)) % n1
-        self._window = tuple(torch.from_numpy(i) for i in np.ix_(np.arange(-w, w + 1) % n0, np.arange(-w, w + 1) % n1))
         self.step_count = 0
         self._set(labels)
         self.best, self.best_error = self.labels.astype(np.int64), self.error

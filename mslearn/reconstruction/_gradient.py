@@ -242,7 +242,7 @@ DEFAULT_ITERATIONS_2D, DEFAULT_ITERATIONS_2D_MULTIPHASE = 350, 400
 # for three phases at 128², one thread), 1600 steps: the composite's worst phase on its three 64² crops
 # 0.0297/0.0378/0.0329 -> 0.0288/0.0364/0.0299, its two 128² crops 0.0322/0.0307 -> 0.0291/0.0280 (in
 # about 4.4 s), the downsampled image 0.1029 -> 0.1026; 2400 went on lowering them (128² 0.0281/0.0272)
-# at half as much time again.
+# at half as much time again (measured with the search's earlier ranking, see SwapSearch).
 # Two phases keep more evaluations: there later projections still improve on the search (sparse
 # particles most: pmma's other 64² crops ended up to 0.02 higher with 100 evaluations). But not past 350
 # (DEFAULT_ITERATIONS_2D): with 350 evaluations and 80 steps per checkpoint (the same 1120 steps) the

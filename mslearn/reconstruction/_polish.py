@@ -4,9 +4,9 @@ Projecting the relaxed field to labels moves the grey pixels to a phase, which r
 :class:`SwapSearch` (2D) then works on the labels themselves: it ranks every pixel by the
 gradient of the S2 error of moving it to another phase (FFTs), evaluates the best few swaps
 exactly and walks downhill with a short tabu memory. :class:`VolumeSwapSearch` (3D from 2D views) ranks
-the voxels by the first-order change of a single move and makes, in rank order, every swap of the best 1 % that lowers the exact
-error of the three views (against the image, worst view first): a volume needs thousands of swaps per
-ranking. Swaps keep the phase counts.
+the voxels by the first-order change of a single move and makes, in rank order, every swap of the best
+1 % that lowers the exact error of the three views (against the image, worst view first): a volume needs
+thousands of swaps per ranking. Swaps keep the phase counts.
 
 Why hand-written: no library offers swap moves under exact two-point statistics; the exact update is
 that of Yeong & Torquato (1998), over the full window rather than the axes. The exact evaluation of the
@@ -57,13 +57,12 @@ class SwapSearch:
     ``m`` (default 16 for two phases, 8 for more: 256 or 64 swaps a step; measured with the earlier ranking):
     the best swap by the ranking is often not the best one exactly, and started from the alloy's 64² crop
     after 0.02 N random swaps the search walked back to 0.034 with ``m = 16`` where ``m = 4`` stopped at
-    0.044. In two-phase
-    reconstructions (24 cases: the four two-phase micrographs' three 64² crops, two 128² crops and
-    downsampled image) ``m = 16`` with 120 steps per checkpoint lowered the error on 21 against ``m = 8``
-    with 80 (alloy 64² 0.0504 -> 0.0457, 128² 0.0377 -> 0.0352), left 2 the same and raised 2 (pmma's
-    sparse particles, by up to 0.005), in about the same time once a step cost less (:meth:`_move_scores`,
-    :func:`_best_moves`, :func:`_half_norm2`). Three phases keep ``m = 8`` and spend the time on steps
-    (:data:`~._gradient.SEARCHED_MULTIPHASE`).
+    0.044. In two-phase reconstructions (24 cases: the four two-phase micrographs' three 64² crops, two
+    128² crops and downsampled image) ``m = 16`` with 120 steps per checkpoint lowered the error on 21
+    against ``m = 8`` with 80 (alloy 64² 0.0504 -> 0.0457, 128² 0.0377 -> 0.0352), left 2 the same and
+    raised 2 (pmma's sparse particles, by up to 0.005), in about the same time once a step cost less
+    (:meth:`_move_scores`, :func:`_best_moves`, :func:`_half_norm2`). Three phases keep ``m = 8`` and
+    spend the time on steps (:data:`~._gradient.SEARCHED_MULTIPHASE`).
     """
 
     def __init__(self, target, labels, *, keep_isolated_free=False, m=None, tabu=50):

@@ -80,7 +80,7 @@ def phase_retrieval(target, shape, *, seed=0, max_iter=MAX_ITER, beta=BETA):
     def labels_of(x):              # the labels with counts ``goal`` that maximize the sum of x over them
         values = x.reshape(len(phases), n)
         if n_phases == 2:          # exact: the goal[1] largest values of phase 1 (as (1 - x) - x ranks them)
-            return _smallest(((1.0 - values[0]) - values[0]), int(goal[1])).astype(np.int64)
+            return T._smallest(((1.0 - values[0]) - values[0]), int(goal[1])).astype(np.int64)
         # more phases: the biases carry over from the last call, so a few steps per call suffice
         return T._biased_argmax(values, goal, bias=bias, max_iter=5)
 
@@ -102,15 +102,3 @@ def phase_retrieval(target, shape, *, seed=0, max_iter=MAX_ITER, beta=BETA):
             if error < best_error:
                 best, best_error = labels, error
     return best, float(best_error)
-
-
-def _smallest(key, k):
-    """The mask of the ``k`` smallest entries of ``key``, the first ones on ties at the threshold: what a stable
-    argsort's first ``k`` select, found by a partition instead of a sort."""
-    chosen = np.zeros(key.size, dtype=bool)
-    if k <= 0:
-        return chosen
-    threshold = np.partition(key, k - 1)[k - 1]
-    chosen = key < threshold
-    chosen[np.flatnonzero(key == threshold)[:k - int(chosen.sum())]] = True
-    return chosen

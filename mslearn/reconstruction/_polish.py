@@ -345,10 +345,7 @@ def _creates_isolated(labels, i0, j0, i1, j1):
     n0, n1 = labels.shape
     for i, j in ((i0, j0), (i1, j1)):
         for di, dj in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
-            p, q = (i + di) % n0, (j + dj) % n1
-            v = labels[p, q]
-            if (labels[(p + 1) % n0, q] != v and labels[(p - 1) % n0, q] != v
-                    and labels[p, (q + 1) % n1] != v and labels[p, (q - 1) % n1] != v):
+            if _same_neighbours(labels, (i + di) % n0, (j + dj) % n1) == 0:
                 return True
     return False
 

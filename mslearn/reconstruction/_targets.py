@@ -452,12 +452,20 @@ def project(probabilities, fractions, *, max_iter=60):
     n = int(np.prod(shape))
     goal = _round_counts(fractions, n)
     if n_phases == 2:
-        labels = np.zeros(n, dtype=np.int64)
-        if goal[1] > 0:
-            labels[np.argsort(-probabilities[1].ravel(), kind="stable")[:goal[1]]] = 1
-        return labels.reshape(shape)
+        return _smallest(-probabilities[1].ravel(), int(goal[1])).astype(np.int64).reshape(shape)
     logp = np.log(np.clip(probabilities.reshape(n_phases, -1), 1e-12, None))
     return _biased_argmax(logp, goal, max_iter=max_iter).reshape(shape)
+
+
+def _smallest(key, k):
+    """The mask of the ``k`` smallest entries of ``key``, the first ones on ties at the threshold: what a stable
+    argsort's first ``k`` select, found by a partition instead of a sort."""
+    if k <= 0:
+        return np.zeros(key.size, dtype=bool)
+    threshold = np.partition(key, k - 1)[k - 1]
+    chosen = key < threshold
+    chosen[np.flatnonzero(key == threshold)[:k - int(chosen.sum())]] = True
+    return chosen
 
 
 def _biased_argmax(score, goal, *, bias=None, max_iter=60):

@@ -391,25 +391,33 @@ def test_green_projection_is_an_orthogonal_projection(kind, shape):
 
 
 @pytest.mark.parametrize("shape", [(6, 8), (7, 5), (4, 6, 5), (5, 4, 6)])
-def test_the_potential_coordinates_of_conduction_span_the_compatible_fields(shape):
-    """J maps the potential's scaled half spectrum q to its rotated gradient: ⟨Jq, σ⟩ = ⟨q, Jᵀσ⟩, ‖Jq‖² =
-    ‖q‖²/N on the q that real fields give, and N J Jᵀ = 𝔾 (all to 1e-12 relative), odd and even sides."""
-    from mslearn.homogenization.solver import PotentialGradient, green_projection
-    J, G = PotentialGradient(shape, "cpu", torch.float64), green_projection(shape, "conduction", "cpu", torch.float64)
+def test_the_green_preconditioner_inverts_the_reference_stiffness_and_gives_the_projection(shape):
+    """Conduction's unknown is the nodal potential u, ẽ = D u: ⟨Du, σ⟩ = ⟨u, Dᵀσ⟩; the Green operator
+    M = (DᵀD)⁺ makes D M Dᵀ = 𝔾 and D M DᵀD u = D u (M inverts the reference stiffness DᵀD on the gradients);
+    M returns r·z equal to the real-space product (Parseval), and z has zero mean (all to 1e-12 relative),
+    odd and even sides."""
+    from mslearn.homogenization.solver import NodalPotential, green_projection
+    space = NodalPotential(shape, "cpu", torch.float64)
+    G = green_projection(shape, "conduction", "cpu", torch.float64)
+    M = space.preconditioner()
     generator = torch.Generator().manual_seed(0)
     sigma = torch.randn((2, 3, len(shape)) + shape, generator=generator, dtype=torch.float64)
-    q = J.adjoint(torch.randn(sigma.shape, generator=generator, dtype=torch.float64))   # a q of a real field
-    N = math.prod(shape)
-    Jq = J.gradient(q)
-    assert torch.allclose((Jq * sigma).sum(), (q * J.adjoint(sigma)).sum(), rtol=1e-12)
-    assert torch.allclose((Jq * Jq).sum(), (q * q).sum() / N, rtol=1e-12)
-    assert torch.allclose(N * J.gradient(J.adjoint(sigma)), G(sigma), atol=1e-12 * float(sigma.abs().max()))
+    u = torch.randn((2, 3) + shape, generator=generator, dtype=torch.float64)
+    Du = space.gradient(u)
+    assert torch.allclose((Du * sigma).sum(), (u * space.adjoint(sigma)).sum(), rtol=1e-12)
+    r = space.adjoint(sigma)
+    z, rz = (t.clone() for t in M(r.clone()))      # (z is a buffer that M reuses)
+    assert torch.allclose(space.gradient(z), G(sigma), atol=1e-12 * float(sigma.abs().max()))
+    assert torch.allclose(space.gradient(M(space.adjoint(Du))[0]), Du, atol=1e-12 * float(Du.abs().max()))
+    np.testing.assert_allclose(rz, (r * z).sum(dim=tuple(range(2, r.ndim))), rtol=1e-12)
+    assert float(z.mean(dim=tuple(range(2, z.ndim))).abs().max()) < 1e-12 * float(z.abs().max())
 
 
 def test_cg_on_the_potential_makes_the_iterates_of_cg_on_the_field():
-    """Conduction's CG on the potential (the default) and CG on the gradient field with 𝔾 give the same
-    iteration count, residual histories equal to 1e-6 relative down to 1e-13 (rounding, which CG carries
-    from one iteration to the next) and the same effective tensor (1e-12)."""
+    """Conduction's CG on the nodal potential preconditioned by the Green operator (the default) and plain CG
+    on the gradient field with 𝔾 give the same iteration count, residual histories equal to 1e-6 relative
+    down to 1e-13 (rounding, which CG carries from one iteration to the next) and the same effective tensor
+    (1e-12)."""
     from mslearn.homogenization.solver import FluctuationField, LocalLaw, green_projection, solve
     labels = balls((12, 10, 8), 2.5, 3, seed=2)
     k = torch.tensor([1.0, 30.0], dtype=torch.float64)[torch.as_tensor(labels)][None]
@@ -418,7 +426,7 @@ def test_cg_on_the_potential_makes_the_iterates_of_cg_on_the_field():
     options = dict(scheme="cg", tol=1e-10, max_iter=200)
     potential = solve(law, "conduction", E, **options)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("mslearn.homogenization.solver.PotentialGradient",
+        patch.setattr("mslearn.homogenization.solver.NodalPotential",
                       lambda shape, device, dtype: FluctuationField(green_projection(shape, "conduction", device,
                                                                                      dtype)))
         field = solve(law, "conduction", E, **options)
@@ -514,10 +522,10 @@ FUSED_CASES = [("conduction", (6, 8)), ("conduction", (4, 6, 5)), ("elasticity",
 def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, monkeypatch, one_thread):
     """The one-pass numba kernels (CPU) and the torch passes (any device; the CPU without numba) compute the
     same maps: the Green projection, the potential's gradient and its adjoint, conduction's operator
-    J^T K J (one sweep for D^T K D on the CPU), the isotropic law, to rounding (1e-12 relative in float64,
-    1e-5 in float32), odd and even sides."""
+    D^T K D with p . Ap (one sweep on the CPU), the Green preconditioner with r . z, the isotropic law, to
+    rounding (1e-12 relative in float64, 1e-5 in float32), odd and even sides."""
     from mslearn.homogenization import _fused
-    from mslearn.homogenization.solver import LocalLaw, PotentialGradient, green_projection
+    from mslearn.homogenization.solver import LocalLaw, NodalPotential, green_projection
     d, generator = len(shape), torch.Generator().manual_seed(0)
     c = d if kind == "conduction" else (3 if d == 2 else 6)
     e = torch.randn((2, 3, c) + shape, generator=generator, dtype=torch.float64).to(dtype)
@@ -527,11 +535,13 @@ def test_fused_cpu_kernels_equal_the_torch_formulas(kind, shape, dtype, rtol, mo
     def maps():
         out = {"G": green_projection(shape, kind, "cpu", dtype)(e)}
         if kind == "conduction":
-            J = PotentialGradient(shape, "cpu", dtype)
-            out["adjoint"] = J.adjoint(e)
-            out["gradient"] = J.gradient(out["adjoint"].contiguous())
+            space = NodalPotential(shape, "cpu", dtype)
+            out["adjoint"] = space.adjoint(e)
+            out["gradient"] = space.gradient(out["adjoint"].contiguous())
             k = lame[0][:, 0, 0].contiguous()
-            out["operator"] = J.operator(LocalLaw(k, True))(out["adjoint"].contiguous()).clone()
+            Ap, pAp = space.operator(LocalLaw(k, True))(out["adjoint"].contiguous())
+            out["operator"], out["p.Ap"] = Ap.clone(), pAp.clone()
+            out["preconditioner"], out["r.z"] = (t.clone() for t in space.preconditioner()(out["adjoint"].clone()))
         else:
             out["law"] = LocalLaw(None, False, lame=lame)(e.contiguous())
         return out

@@ -1,6 +1,7 @@
 r"""The solver's element-wise maps as one pass each, on the CPU: the Green projection per frequency, the
 rotated scheme's gradient stencil and its adjoint (conduction's potential at the voxel corners), and both
-with the law between them as one sweep (the flux never stored), the isotropic law per voxel, CG's update.
+with the law between them as one sweep (the flux never stored), conduction's Green preconditioner per
+frequency, the isotropic law per voxel, CG's update.
 
 Why hand-written
 ----------------
@@ -147,6 +148,37 @@ def _advance(x, r, p, Ap, alpha, rr):
         rr[s] = total
 
 
+@_jit
+def _advance_only(x, r, p, Ap, alpha):
+    """:func:`_advance` without r . r (preconditioned CG takes r . z from the preconditioner): no sum, so
+    the loop vectorizes."""
+    for s in range(x.shape[0]):
+        a = alpha[s]
+        for k in range(x.shape[1]):
+            x[s, k] += a * p[s, k]
+            r[s, k] -= a * Ap[s, k]
+
+
+@_jit
+def _green_preconditioner(f, g, w, rz):
+    r"""``f`` (S, R, 2m) half spectra, rows of (re, im) pairs along the last axis, <- ``g`` f in place;
+    ``rz[s]`` <- :math:`\sum w\,g\,|f|^2` (the old f), ``g`` (R, 2m) on the pairs, ``w`` (2m,) the
+    multiplicity of a row's frequencies. The sum goes through a row of partial sums ``acc``, so that the
+    row loop vectorizes (one running sum would chain every addition to the last)."""
+    acc = np.empty(f.shape[2], np.float64)
+    for s in range(f.shape[0]):
+        acc[:] = 0.0
+        for i in range(f.shape[1]):
+            fi, gi = f[s, i], g[i]
+            for j in range(f.shape[2]):
+                acc[j] += gi[j] * fi[j] * fi[j]
+                fi[j] = gi[j] * fi[j]
+        total = 0.0
+        for j in range(f.shape[2]):
+            total += w[j] * acc[j]
+        rz[s] = total
+
+
 @_jit(inline=True)
 def _gradient_row_3d(a, b, c, d, k, ex, ey, ez, w):
     r"""One row of voxels along axis 2: ``e`` <- ``k`` times the gradient at the voxel centres, from the rows
@@ -273,16 +305,19 @@ def _stencil_divergence_2d(sigma, out):
 
 
 @_jit
-def _flux_divergence_3d(u, k, loads, out, planes):
+def _flux_divergence_3d(u, k, loads, out, planes, dots):
     """``out`` (S, n0, n1, n2) <- D^T (k D u): the stencil gradient of ``u`` (S, n0, n1, n2), times the
     conductivity ``k`` (B, n0, n1, n2) of system s's batch member s // ``loads``, then the stencil
     divergence, in one sweep over the planes of axis 0. The flux of a voxel plane is needed by two node
     planes only, so it lives in ``planes`` (2, 3, n1, n2) rather than in a field: the gradient and the
     flux never go through memory. The rows of :func:`_stencil_gradient_3d` and
-    :func:`_stencil_divergence_3d` with the law between them: the three passes bit for bit."""
+    :func:`_stencil_divergence_3d` with the law between them: the three passes bit for bit. ``dots[s]``
+    <- u . out, summed as each row is written (CG's p . Ap without another pass), through a row of
+    partial sums ``acc`` so that the loop vectorizes."""
     n0, n1, n2 = u.shape[1:]
-    w = np.empty((3, n2), u.dtype)
+    w, acc = np.empty((3, n2), u.dtype), np.empty(n2, np.float64)
     for s in range(u.shape[0]):
+        acc[:] = 0.0
         for step in range(n0 + 1):                  # voxel plane n0 - 1 first (node plane 0 needs it)
             here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of voxel planes i and i - 1
             i = step - 1 if step > 0 else n0 - 1
@@ -297,14 +332,19 @@ def _flux_divergence_3d(u, k, loads, out, planes):
                     jm = j - 1 if j > 0 else n1 - 1
                     _divergence_row_3d((x[0][j], x[0][jm], x[1][j], x[1][jm]), (y[0][j], y[0][jm], y[1][j], y[1][jm]),
                                        (z[0][j], z[0][jm], z[1][j], z[1][jm]), out[s, i, j], w)
+                    _accumulate_products(u[s, i, j], out[s, i, j], acc)
+        dots[s] = acc.sum()
 
 
 @_jit
-def _flux_divergence_2d(u, k, loads, out, planes):
+def _flux_divergence_2d(u, k, loads, out, planes, dots):
     """``out`` (S, n0, n1) <- D^T (k D u) of pixel-corner potentials ``u`` (S, n0, n1) and the conductivity
-    ``k`` (B, n0, n1), in one sweep over the rows; ``planes`` (2, 2, n1) holds the fluxes of two rows."""
+    ``k`` (B, n0, n1), in one sweep over the rows; ``planes`` (2, 2, n1) holds the fluxes of two rows;
+    ``dots[s]`` <- u . out (as in :func:`_flux_divergence_3d`)."""
     n0 = u.shape[1]
+    acc = np.empty(u.shape[2], np.float64)
     for s in range(u.shape[0]):
+        acc[:] = 0.0
         for step in range(n0 + 1):                  # pixel row n0 - 1 first (node row 0 needs it)
             here, below = planes[step % 2], planes[1 - step % 2]    # the fluxes of pixel rows i and i - 1
             i = step - 1 if step > 0 else n0 - 1
@@ -312,6 +352,15 @@ def _flux_divergence_2d(u, k, loads, out, planes):
             _gradient_row_2d(u[s, i], u[s, ip], k[s // loads, i], here[0], here[1])
             if step > 0:
                 _divergence_row_2d(here[0], below[0], here[1], below[1], out[s, i])
+                _accumulate_products(u[s, i], out[s, i], acc)
+        dots[s] = acc.sum()
+
+
+@_jit(inline=True)
+def _accumulate_products(a, b, acc):
+    """``acc`` += a * b, element by element along a row."""
+    for m in range(a.shape[0]):
+        acc[m] += a[m] * b[m]
 
 
 # ----------------------------------------------------------------------------- torch in, torch out
@@ -342,13 +391,29 @@ def isotropic_law(e, lam, two_mu, out):
     return out
 
 
-def advance(x, r, p, Ap, alpha):
+def _flat(t):
+    """A tensor ``(B, L, ...)`` as the numpy array ``(B * L, -1)`` of its systems (a view)."""
+    return t.reshape(t.shape[0] * t.shape[1], -1).numpy()
+
+
+def advance(x, r, p, Ap, alpha, residual=True):
     """x <- x + alpha p, r <- r - alpha Ap for vectors ``(B, L, ...)`` and steps ``alpha`` (B, L); returns
-    the new r . r (B, L)."""
+    the new r . r (B, L), or None without ``residual``."""
+    if not residual:
+        _advance_only(_flat(x), _flat(r), _flat(p), _flat(Ap), alpha.reshape(-1).numpy())
+        return None
     rr = torch.empty(alpha.shape, dtype=alpha.dtype)
-    flat = lambda t: t.reshape(t.shape[0] * t.shape[1], -1).numpy()  # noqa: E731
-    _advance(flat(x), flat(r), flat(p), flat(Ap), alpha.reshape(-1).numpy(), rr.reshape(-1).numpy())
+    _advance(_flat(x), _flat(r), _flat(p), _flat(Ap), alpha.reshape(-1).numpy(), rr.reshape(-1).numpy())
     return rr
+
+
+def green_preconditioner(f, g, w):
+    """``f`` <- g f in place for half spectra ``f`` (B, L, *half) complex; ``g`` the real pairs (R, 2m) and
+    ``w`` (2m,) of :func:`_green_preconditioner`; returns sum w g |f|^2 (B, L), float64."""
+    rz = torch.empty(f.shape[:2], dtype=torch.float64)
+    pairs = torch.view_as_real(f).reshape(f.shape[0] * f.shape[1], -1, g.shape[-1])
+    _green_preconditioner(pairs.numpy(), g.numpy(), w.numpy(), rz.reshape(-1).numpy())
+    return rz
 
 
 def stencil_gradient(u, out):
@@ -367,12 +432,15 @@ def stencil_divergence(sigma, out):
     return out
 
 
-def flux_divergence(u, k, out):
+def flux_divergence(u, k, out, dots=None):
     """``out`` (B, L, *s) <- D^T (k D u) of corner potentials ``u`` (B, L, *s), a scalar conductivity ``k``
-    (B, *s): :func:`stencil_gradient`, the law and :func:`stencil_divergence` in one sweep."""
+    (B, *s): :func:`stencil_gradient`, the law and :func:`stencil_divergence` in one sweep. With ``dots``
+    (B, L) float64, also u . out per system."""
     d, loads = u.ndim - 2, u.shape[1]
     kernel = _flux_divergence_2d if d == 2 else _flux_divergence_3d
     planes = torch.empty((2, d, *u.shape[3:]), dtype=u.dtype)
+    if dots is None:
+        dots = torch.empty(u.shape[:2], dtype=torch.float64)
     kernel(u.reshape(-1, *u.shape[2:]).numpy(), k.numpy(), loads, out.reshape(-1, *out.shape[2:]).numpy(),
-           planes.numpy())
+           planes.numpy(), dots.reshape(-1).numpy())
     return out

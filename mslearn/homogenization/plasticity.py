@@ -186,7 +186,7 @@ def _conjugate_gradients(G, K, b, eta, max_iter):
         buffer = K(p, out=buffer)
         return G(buffer)
 
-    cg, it = ConjugateGradients(A, b, (eta**2)[:, None] * _dot(b, b)), 0
+    cg, it = ConjugateGradients(lambda p: (lambda Ap: (Ap, _dot(p, Ap)))(A(p)), b, eta[:, None]), 0
     while it < max_iter and bool((cg.residual() > cg.stop).any()):
         cg.step()
         it += 1

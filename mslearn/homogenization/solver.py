@@ -59,23 +59,25 @@ The code, in the order of the equations
 of the reference medium), :class:`LocalLaw` is :math:`\sigma = K(x)\,e`,
 :class:`ConjugateGradients` and :class:`BasicScheme` are the two iterations as in a textbook, and
 :func:`solve` does the bookkeeping of a batch (on the CPU, groups of systems sized to the cache;
-stopping test; members leaving the batch once converged). CG iterates on the coordinates :math:`x` of
-the compatible fluctuation, :math:`\tilde e = J x`, solving :math:`J^\top K J\,x = -J^\top K E`: for
-elasticity the strain field itself (:class:`FluctuationField`, :math:`J^\top = \mathbb G`), for
-conduction the spectrum of the potential whose gradient :math:`\tilde e` is
-(:class:`PotentialGradient`), one number per frequency instead of :math:`d` per voxel: the potential
-lives at the voxel corners and its gradient is the scheme's stencil in real space, so that an
-iteration transforms one component instead of :math:`d`. The two make the same iterates. An iteration
+stopping test; members leaving the batch once converged). CG solves :math:`J^\top K J\,x = -J^\top K E`
+for the coordinates :math:`x` of the compatible fluctuation, :math:`\tilde e = J x`. For elasticity
+:math:`x` is the strain field itself (:class:`FluctuationField`, :math:`J^\top = \mathbb G`). For
+conduction it is the potential at the voxel corners (:class:`NodalPotential`, :math:`J = D` the scheme's
+gradient stencil): the finite-element equation :math:`D^\top K D\,u = -D^\top K E`, solved by CG
+preconditioned by the Green operator of the reference medium, :math:`(D^\top D)^+`, applied by FFT
+(Ladecký et al. 2023), with :math:`\mathbb G = D (D^\top D)^+ D^\top`. Both make the iterates and
+residuals of CG on :math:`\mathbb G K\tilde e = -\mathbb G K E`; conduction's transforms one
+component instead of :math:`d`, and its stencils are local. An iteration
 costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse runs
 in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
-On the CPU the Fourier-space maps, the isotropic law, conduction's :math:`D^\top K D` and CG's update run
-as one compiled loop each
+On the CPU the Fourier-space maps, the isotropic law, conduction's :math:`D^\top K D` (with :math:`p\cdot Ap`),
+its Green preconditioner (with :math:`r\cdot z`) and CG's update run as one compiled loop each
 (:mod:`._fused`, numba: every value read once, 9x faster than the passes for the 3D strain
-projection) where torch computes on one thread, the Green projection and the stencils (and :math:`D^\top K D`)
-on any number of threads; the torch passes written here are what runs on a GPU, and they are tested against the
+projection) where torch computes on one thread, the Green projection and preconditioner and the stencils (and
+:math:`D^\top K D`) on any number of threads; the torch passes written here are what runs on a GPU, and they are tested against the
 loops. ``benchmarks/bench_homogenization.py`` measures an iteration in FFT pairs against independent
 peers. ``torch.compile`` is not used: it fuses the same passes, but compiles for some
 20 s cold (3-4 s from its disk cache) and needs a C++ toolchain on the CPU, more than most of the
@@ -92,7 +94,8 @@ kept and reused. A library should not change process-wide allocator options, so 
 
 References: Moulinec & Suquet, CMAME 157, 69 (1998); Zeman, Vondřejc, Novák & Marek, J. Comput.
 Phys. 229, 8065 (2010); Zeman, de Geus, Vondřejc, Peerlings & Geers, IJNME 111, 903 (2017);
-de Geus et al., CMAME 318, 412 (2017); Willot, C. R. Mécanique 343, 232 (2015).
+de Geus et al., CMAME 318, 412 (2017); Willot, C. R. Mécanique 343, 232 (2015); Ladecký, Leute, Falsafi,
+Pultarová, Pastewka, Junge & Zeman, Appl. Math. Comput. 446, 127835 (2023), arXiv:2203.02962.
 """
 from __future__ import annotations
 
@@ -250,78 +253,81 @@ class _Frequencies:
         self.work = _Scratch()
 
 
-class PotentialGradient:
-    r"""Compatible zero-mean gradients as the gradient of a potential, :math:`\tilde e = J q`: conduction's
-    conjugate gradients iterate on :math:`q`, the potential's half spectrum, one number per frequency
-    instead of :math:`d` per voxel.
+class NodalPotential:
+    r"""Conduction's unknown: the potential :math:`u` at the voxel corners (the nodes of the rotated scheme's
+    finite elements), whose gradient at the voxel centres is the compatible fluctuation,
+    :math:`\tilde e = D u`, :math:`D` the stencil of :func:`_stencil_gradient`: the mean of the
+    :math:`2^{d-1}` differences of :math:`u` along the voxel's edges in direction :math:`a`.
 
-    The potential :math:`u` lives at the voxel corners (the nodes of the rotated scheme's finite
-    elements), and its gradient at the voxel centres is the stencil :math:`D` (:func:`_stencil_gradient`):
-    the mean of the :math:`2^{d-1}` differences of :math:`u` along the voxel's edges in direction
-    :math:`a`. Its symbol is :math:`2i\varphi\,k_a`, :math:`\varphi = e^{i\sum_b\xi_b/2}`, so
+    Equilibrium is then the finite-element equation :math:`D^\top K D\,u = -D^\top K E` (the stiffness
+    matrix, one sweep of stencils: :meth:`operator`), solved by conjugate gradients preconditioned by the
+    **Green operator of the reference medium** :math:`c_0 = 1`, the inverse of the reference stiffness
+    :math:`D^\top D` (:meth:`preconditioner`; Ladecký et al. 2023):
 
-    .. math:: J q = D\,\mathcal F^{-1}\Big[\frac{q}{2|k|\,s}\Big], \qquad
-              J^\top\sigma = \frac{s}{2|k|N}\,\mathcal F\big[D^\top\sigma\big],
+    .. math:: M = (D^\top D)^+ = \mathcal F^{-1}\,\frac{1}{4|k|^2}\,\mathcal F, \qquad
+              \mathbb G = D\,M\,D^\top ,
 
-    with :math:`s = \sqrt{w}`, :math:`w` the number of times a stored frequency counts in the full
-    spectrum (2, or 1 on the planes :math:`\xi_d = 0` and Nyquist), is the gradient
-    :math:`\hat e = n\,(i\varphi q)/s` of the projection :math:`\mathbb G` (:math:`n = k/|k|`).
-    Then :math:`\|Jq\|^2 = \|q\|^2/N` (Parseval, :math:`|i\varphi| = 1`): :math:`\sqrt N J` is an
-    isometry onto :math:`\operatorname{range}\mathbb G`, :math:`\mathbb G = N J J^\top`, and CG on
-    :math:`J^\top K J\,q = -J^\top K E` makes the same iterates as CG on :math:`\mathbb G K\tilde e =
-    -\mathbb G K E`, with the same relative residuals. An iteration transforms the potential alone: one
-    forward and one inverse FFT of one component instead of :math:`d`, and the stencils are local.
+    :math:`|k|` the norm of the rotated symbol (:math:`D_a` has the symbol :math:`2i\varphi k_a`,
+    :math:`|\varphi| = 1`), :math:`1/|k|^2` read as 0 where :math:`k = 0`. With :math:`r = -D^\top K e`,
+    :math:`r\cdot Mr = \|\mathbb G K e\|^2`: the residual that the field formulation measures, and the
+    same iterates as CG on :math:`\mathbb G K\tilde e = -\mathbb G K E` (tested). An iteration transforms
+    the potential alone, one component instead of :math:`d`: one forward and one inverse FFT of
+    :math:`r`, the stencils local.
     """
 
     def __init__(self, shape, device, dtype):
         self.shape, d = tuple(shape), len(shape)
         _, norm, nonzero = _rotated_symbol(self.shape, device)
-        w = torch.full((shape[-1] // 2 + 1,), 2.0, dtype=torch.float64, device=device)   # along the last axis
+        m = shape[-1] // 2 + 1
+        w = torch.full((m,), 2.0, dtype=torch.float64, device=device)   # how often a stored frequency counts
         w[0] = 1.0
         if shape[-1] % 2 == 0:
             w[-1] = 1.0                                      # the Nyquist plane is its own conjugate
-        s = w.sqrt()
-        half_inverse = torch.where(nonzero, 0.5 / torch.where(nonzero, norm, 1.0), 0.0)   # 1 / (2 |k|)
-        self.c_in = _on_pairs(half_inverse / s, d).to(dtype)
-        self.c_out = _on_pairs(half_inverse * s / math.prod(shape), d).to(dtype)
-        self.spectrum, self.potential, self.divergence = _Scratch(), _Scratch(), _Scratch()
+        self.green = torch.where(nonzero, 0.25 / torch.where(nonzero, norm, 1.0) ** 2, 0.0)   # 1 / (4 |k|^2)
+        self.weight = w / math.prod(shape)                   # r . z = sum w g |r^|^2 / N (Parseval)
+        self.green_pairs = _on_pairs(self.green, d).to(dtype).reshape(-1, 2 * m)
+        self.weight_pairs = self.weight.repeat_interleave(2)
+        self.green = self.green.to(dtype)
 
-    def gradient(self, q, out=None):
-        """:math:`J q` ``(B, L, d, *shape)`` of ``q`` ``(B, L, M)``, into ``out`` when given."""
-        return _stencil_gradient(self._potential(q), out)
+    def gradient(self, u, out=None):
+        r""":math:`D u` ``(B, L, d, *shape)`` of potentials ``(B, L, *shape)``, into ``out`` when given."""
+        return _stencil_gradient(u, out)
 
     def adjoint(self, sigma, out=None):
-        r""":math:`J^\top\sigma` ``(B, L, M)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
-        return self._coordinates(_stencil_divergence(sigma, self._corner_field(sigma)), out)
+        r""":math:`D^\top\sigma` ``(B, L, *shape)`` of a field ``(B, L, d, *shape)``, into ``out`` when given."""
+        return _stencil_divergence(sigma, out)
 
     def operator(self, law):
-        r""":math:`A = J^\top K J` as a function of ``q``. Where the conductivity is a scalar field and the
-        fused loops take it (the CPU), the real-space part :math:`D^\top K D` is one sweep
-        (:func:`._fused.flux_divergence`): the gradient and the flux stay in the cache."""
+        r"""``A(p)``: :math:`A p = D^\top K D p` and :math:`p\cdot Ap`. Where the conductivity is a scalar
+        field and the fused loops take it (the CPU), one sweep (:func:`._fused.flux_divergence`): the
+        gradient and the flux stay in the cache, and the product is summed as :math:`Ap` is written."""
         if not (law.scalar and _fused.available(law.prop, any_threads=True)):
-            return _composed(self, law)
+            return _with_product(_composed(self, law))
+        Ap, pAp = None, None
 
-        def A(q, out=None):
-            u = self._potential(q)
-            return self._coordinates(_fused.flux_divergence(u, law.prop, self._corner_field(u)), out)
-        return _reusing_output(A)
+        def A(p):
+            nonlocal Ap, pAp
+            if Ap is None or Ap.shape != p.shape:
+                Ap, pAp = torch.empty_like(p), torch.empty(p.shape[:2], dtype=torch.float64)
+            _fused.flux_divergence(p, law.prop, Ap, pAp)
+            return Ap, pAp.to(p.dtype)
+        return A
 
-    def _potential(self, q):
-        r"""The potential at the corners, :math:`u = \mathcal F^{-1}[q / (2|k|s)]` ``(B, L, *shape)``."""
-        spectrum = self.spectrum.empty((*q.shape[:2], *self.shape[:-1], self.shape[-1] // 2 + 1),
-                                       torch.promote_types(q.dtype, torch.complex64), q.device)
-        torch.mul(q, self.c_in, out=torch.view_as_real(spectrum).reshape(q.shape))
-        return _inverse_real_fft(spectrum, self.shape, self.potential.empty((*q.shape[:2], *self.shape), q.dtype,
-                                                                            q.device))
+    def preconditioner(self):
+        r"""``M(r)``: :math:`z = M r` (the Green operator) and :math:`r\cdot z`, by Parseval in the same pass
+        over the spectrum."""
+        dims, z = tuple(range(-len(self.shape), 0)), _Scratch()
 
-    def _coordinates(self, v, out=None):
-        r""":math:`s\,\mathcal F[v] / (2|k|N)` ``(B, L, M)`` of a corner field ``v`` ``(B, L, *shape)``."""
-        f = torch.fft.rfftn(v, dim=tuple(range(-len(self.shape), 0)))
-        return torch.mul(torch.view_as_real(f).reshape(*f.shape[:2], -1), self.c_out, out=out)
-
-    def _corner_field(self, like):
-        """A reused buffer for a corner field ``(B, L, *shape)`` of the systems of ``like``."""
-        return self.divergence.empty((*like.shape[:2], *self.shape), like.dtype, like.device)
+        def M(r):
+            f = torch.fft.rfftn(r, dim=dims)
+            if _fused.available(r, self.green_pairs, any_threads=True):
+                rz = _fused.green_preconditioner(f, self.green_pairs, self.weight_pairs).to(r.dtype)
+            else:
+                power = f.real.square().add_(f.imag.square()).mul_(self.green)       # g |r^|^2
+                rz = (self.weight * power).flatten(2).sum(2).to(r.dtype)
+                f.mul_(self.green)
+            return _inverse_real_fft(f, self.shape, z(r)), rz
+        return M
 
 
 def _stencil_gradient(u, out=None):
@@ -552,53 +558,67 @@ def _per_system(s, like):
 
 
 def _ratio(numerator, denominator, where):
-    """``numerator / denominator`` where ``where`` holds and the denominator is positive, else 0."""
+    """``numerator / denominator`` where ``where`` holds and the denominator is positive, else 0. Per-system
+    numbers: on the CPU numpy's, whose operations on a few numbers take about a microsecond where torch's
+    take several (CG takes two ratios an iteration)."""
+    if numerator.device.type == "cpu":
+        n, d = numerator.numpy(), denominator.numpy()
+        return torch.from_numpy(np.divide(n, d, out=np.zeros_like(n), where=where.numpy() & (d > 0)))
     where = where & (denominator > 0)
     return torch.where(where, numerator / torch.where(where, denominator, 1.0), 0.0)
 
 
 # ----------------------------------------------------------------------------- the iterations
 class ConjugateGradients:
-    r"""Conjugate gradients (Hestenes & Stiefel 1952) on :math:`A x = b`, one independent system per
-    (batch, load) pair; :math:`A` symmetric positive semi-definite with :math:`b` in its range.
+    r"""Preconditioned conjugate gradients (Hestenes & Stiefel 1952) on :math:`A x = b`, one independent
+    system per (batch, load) pair; :math:`A` symmetric positive semi-definite with :math:`b` in its range,
+    the preconditioner :math:`M` symmetric positive definite there (``None``: the identity, plain CG).
 
-    :meth:`step` is the textbook iteration. A system whose residual has reached ``stop`` is frozen
-    (:math:`\alpha = \beta = 0`): iterating on at the rounding floor while the slowest system of the
-    batch converges would turn :math:`\alpha` into noise (it diverges in float32).
+    :meth:`step` is the textbook iteration. ``A(p)`` returns :math:`Ap` and :math:`p\cdot Ap`, ``M(r)``
+    returns :math:`z = Mr` and :math:`r\cdot z` (each one pass over memory where fused). A system stops at
+    :math:`r\cdot z \le` ``tol``:math:`^2\, r_0\cdot z_0` and is frozen there (:math:`\alpha = \beta = 0`):
+    iterating on at the rounding floor while the slowest system of the batch converges would turn
+    :math:`\alpha` into noise (it diverges in float32).
     """
 
-    def __init__(self, A, b, stop):
-        """Start from :math:`x = 0`; ``b`` becomes the residual :math:`r` (it is overwritten)."""
-        self.A, self.stop = A, stop
-        self.x, self.r, self.p = torch.zeros_like(b), b, b.clone()
-        self.rr = _dot(b, b)
+    def __init__(self, A, b, tol, M=None):
+        """Start from :math:`x = 0`; ``b`` becomes the residual :math:`r` (it is overwritten); ``tol`` a
+        number or per-system numbers."""
+        self.A, self.M = A, M
+        self.x, self.r = torch.zeros_like(b), b
+        z, self.rz = (b, _dot(b, b)) if M is None else M(b)
+        self.p = z.clone()
+        self.stop = torch.as_tensor(tol, dtype=self.rz.dtype, device=b.device) ** 2 * self.rz
 
     def step(self):
-        moving = self.rr > self.stop
-        Ap = self.A(self.p)
-        alpha = _ratio(self.rr, _dot(self.p, Ap), moving)      # r.r / p.Ap
-        rr = _advance(self.x, self.r, self.p, Ap, alpha)       # x <- x + alpha p, r <- r - alpha Ap; r.r
-        beta = _ratio(rr, self.rr, moving)                     # r.r (new) / r.r (old)
-        torch.addcmul(self.r, _per_system(beta, self.p), self.p, out=self.p)   # p <- r + beta p (one pass)
-        self.rr = rr
+        moving = self.rz > self.stop
+        Ap, pAp = self.A(self.p)                                # A p and p.Ap
+        alpha = _ratio(self.rz, pAp, moving)                   # r.z / p.Ap
+        rr = _advance(self.x, self.r, self.p, Ap, alpha, residual=self.M is None)   # x += alpha p, r -= alpha Ap
+        z, rz = (self.r, rr) if self.M is None else self.M(self.r)   # z = M r and r.z
+        beta = _ratio(rz, self.rz, moving)                     # r.z (new) / r.z (old)
+        torch.addcmul(z, _per_system(beta, self.p), self.p, out=self.p)   # p <- z + beta p (one pass)
+        self.rz = rz
 
     def residual(self):
-        return self.rr
+        """:math:`r\\cdot z` per system (:math:`r\\cdot r` without a preconditioner)."""
+        return self.rz
 
     def keep(self, rows, A):
         """Continue with the batch members ``rows`` only, whose operator is now ``A``."""
         self.A, self.stop = A, self.stop[rows]
-        self.x, self.r, self.p, self.rr = self.x[rows], self.r[rows], self.p[rows], self.rr[rows]
+        self.x, self.r, self.p, self.rz = self.x[rows], self.r[rows], self.p[rows], self.rz[rows]
 
 
-def _advance(x, r, p, Ap, alpha):
+def _advance(x, r, p, Ap, alpha, residual=True):
     """CG's update :math:`x \\leftarrow x + \\alpha p`, :math:`r \\leftarrow r - \\alpha Ap`; returns the new
-    :math:`r\\cdot r` per system. On the CPU one pass over the four vectors (:func:`._fused.advance`)."""
-    if _fused.available(x, r, p, Ap, alpha):
-        return _fused.advance(x, r, p, Ap, alpha)
-    x.addcmul_(_per_system(alpha, x), p)
-    r.addcmul_(_per_system(alpha, r), Ap, value=-1)
-    return _dot(r, r)
+    :math:`r\\cdot r` per system (None without ``residual``). On the CPU one pass over the four vectors
+    (:func:`._fused.advance`)."""
+    if _fused.available(x, r, p, Ap):
+        return _fused.advance(x, r, p, Ap, alpha.to(x.dtype), residual)
+    x.addcmul_(_per_system(alpha, x).to(x.dtype), p)
+    r.addcmul_(_per_system(alpha, r).to(r.dtype), Ap, value=-1)
+    return _dot(r, r) if residual else None
 
 
 class BasicScheme:
@@ -644,8 +664,8 @@ def _groups(E):
 
 class FluctuationField:
     r"""CG on the fluctuation field itself, :math:`J = I` on :math:`\operatorname{range}\mathbb G` and
-    :math:`J^\top = \mathbb G`: the operator is :math:`\mathbb G K` (elasticity; see :class:`PotentialGradient`
-    for conduction)."""
+    :math:`J^\top = \mathbb G`: the operator is :math:`\mathbb G K`, no preconditioner (elasticity; see
+    :class:`NodalPotential` for conduction)."""
 
     def __init__(self, G):
         self.G = G
@@ -657,8 +677,11 @@ class FluctuationField:
         return self.G(sigma, out=out)
 
     def operator(self, law):
-        r""":math:`A = \mathbb G K` on compatible fields."""
-        return _composed(self, law)
+        r""":math:`A = \mathbb G K` on compatible fields, with :math:`p\cdot Ap`."""
+        return _with_product(_composed(self, law))
+
+    def preconditioner(self):
+        return None
 
 
 def _composed(space, K):
@@ -672,6 +695,11 @@ def _composed(space, K):
         KJx = K(Jx, out=KJx)
         return space.adjoint(KJx, out=out)
     return _reusing_output(A)
+
+
+def _with_product(A):
+    """``A(p)`` as ``(Ap, p . Ap)``, the form :class:`ConjugateGradients` takes."""
+    return lambda p: (lambda Ap: (Ap, _dot(p, Ap)))(A(p))
 
 
 def _reusing_output(A):
@@ -690,15 +718,16 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     residuals, converged)`` with ``e = E + \tilde e`` ``(B, L, c, *spatial)``.
 
     CG solves :math:`J^\top K J\,x = -J^\top K E`, :math:`\tilde e = J x`: for conduction :math:`x` is the
-    potential's spectrum (:class:`PotentialGradient`), for elasticity the strain fluctuation itself
-    (:class:`FluctuationField`, :math:`J^\top = \mathbb G`); the iterates are the same.
+    nodal potential (:class:`NodalPotential`, preconditioned by the Green operator), for elasticity the
+    strain fluctuation itself (:class:`FluctuationField`, :math:`J^\top = \mathbb G`); the iterates are
+    those of CG on the projected equation.
     The bookkeeping of a batch lives here, not in the iterations: the systems are solved in groups
     (on the CPU, groups that fit the cache: ``CPU_GROUP_BYTES``), and :func:`_iterate` runs one group.
     ``residuals`` is the worst system's relative residual at each iteration, over all groups.
     """
     shape = tuple(E.shape[3:])
     if scheme == "cg":
-        space = (PotentialGradient(shape, E.device, E.dtype) if kind == "conduction"
+        space = (NodalPotential(shape, E.device, E.dtype) if kind == "conduction"
                  else FluctuationField(green_projection(shape, kind, E.device, E.dtype)))
     else:
         space = green_projection(shape, kind, E.device, E.dtype)
@@ -733,36 +762,37 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
 def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
     r"""Iterate one group of systems to the relative residual :math:`\|\mathbb G K e\| / \|\mathbb G K E\|
     \le` ``tol`` (worst system) or ``max_iter``; returns ``(e, iterations, residuals)``. ``space``: CG's
-    :math:`J` (:class:`PotentialGradient` or :class:`FluctuationField`), or :math:`\mathbb G` for the
+    :math:`J` (:class:`NodalPotential` or :class:`FluctuationField`), or :math:`\mathbb G` for the
     basic scheme.
 
     CG drops the batch members whose loads have all converged, so that a group costs the sum of its
     members' iteration counts, not its size times the slowest one.
     """
     b = (space.adjoint(law(E)) if scheme == "cg" else space(law(E))).neg_()
-    bb = _dot(b, b)
-    scale = torch.where(bb > 0, bb, torch.ones_like(bb))
     if scheme == "cg":
-        method = ConjugateGradients(space.operator(law), b, tol**2 * scale)
+        method = ConjugateGradients(space.operator(law), b, tol, space.preconditioner())
     else:
         method = BasicScheme(law, space, E, c0, b)
+    initial = method.residual()
+    scale = torch.where(initial > 0, initial, torch.ones_like(initial))
     left = []                                           # CG: (rows, x) of the members that have left the batch
     rows = torch.arange(len(E), device=E.device)        # CG: the members still iterating
     history, it = [], 0
     while True:
-        relative = method.residual() / scale[rows]
-        history.append(float(torch.sqrt(relative.max())))
+        relative = method.residual() / scale
+        history.append(math.sqrt(float(relative.max())))
         if bar is not None:
             bar.set_postfix(residual=f"{history[-1]:.2e}")
             bar.update(1 if it else 0)
         if history[-1] <= tol or it >= max_iter:
             break
-        if scheme == "cg":
+        if scheme == "cg" and len(rows) > 1:            # (one member left: it stops with the loop)
             finished = (relative <= tol**2).all(1)
             if bool(finished.any()):
                 left.append((rows[finished], method.x[finished]))
                 rows, kept = rows[~finished], ~finished
                 method.keep(kept, space.operator(law.rows(rows)))
+                scale = scale[kept]
         method.step()
         it += 1
     x = method.x

@@ -411,7 +411,7 @@ def green_preconditioner(f, g, w):
     """``f`` <- g f in place for half spectra ``f`` (B, L, *half) complex; ``g`` the real pairs (R, 2m) and
     ``w`` (2m,) of :func:`_green_preconditioner`; returns sum w g |f|^2 (B, L), float64."""
     rz = torch.empty(f.shape[:2], dtype=torch.float64)
-    pairs = torch.view_as_real(f).reshape(f.shape[0] * f.shape[1], -1, g.shape[-1])
+    pairs = torch.view_as_real(f).view(f.shape[0] * f.shape[1], -1, g.shape[-1])    # a view: written in place
     _green_preconditioner(pairs.numpy(), g.numpy(), w.numpy(), rz.reshape(-1).numpy())
     return rz
 

@@ -95,7 +95,7 @@ import torch
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
 from .._validation import check_finite, check_labels, check_properties
-from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, green_projection
+from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
 __all__ = ["PlasticityResult", "plasticity"]
@@ -186,7 +186,7 @@ def _conjugate_gradients(G, K, b, eta, max_iter):
         buffer = K(p, out=buffer)
         return G(buffer)
 
-    cg, it = ConjugateGradients(lambda p: (lambda Ap: (Ap, _dot(p, Ap)))(A(p)), b, eta[:, None]), 0
+    cg, it = ConjugateGradients(_with_product(A), b, eta[:, None]), 0
     while it < max_iter and bool((cg.residual() > cg.stop).any()):
         cg.step()
         it += 1

@@ -699,7 +699,10 @@ def _composed(space, K):
 
 def _with_product(A):
     """``A(p)`` as ``(Ap, p . Ap)``, the form :class:`ConjugateGradients` takes."""
-    return lambda p: (lambda Ap: (Ap, _dot(p, Ap)))(A(p))
+    def with_product(p):
+        Ap = A(p)
+        return Ap, _dot(p, Ap)
+    return with_product
 
 
 def _reusing_output(A):

@@ -26,7 +26,7 @@ the iterations; peers: summed over their load cases), setup (time at max_iter=1 
 in FFT pairs), FFT pairs (ms/iter divided by the measured time of one forward + inverse real FFT of
 the field the method transforms, the inverse transforming the forward's output as in an iteration:
 mslearn the fastest such pair to be had here (torch's transforms; on the CPU also numpy's, the inverse
-plain or in place by either library as mslearn's runs, in every combination) of the fields it transforms (conduction: the potential, one
+plain or as mslearn's runs it, by either library, in every combination) of the fields it transforms (conduction: the potential, one
 component per load case; elasticity: the strain) for the groups of load cases it solves together,
 one pair per group, summed (on the CPU groups sized to the cache, one load case per
 group at 64^3; on a GPU all load cases in one (1, loads, components, *N) field); a peer one numpy
@@ -150,7 +150,7 @@ def fastest_fft_pair(field):
     """Best of 5 of the fastest forward + inverse real FFT of ``field`` (torch, over its trailing spatial
     axes) that can be had here, run as an iteration runs them: the inverse transforms the forward's
     output. Every combination is timed: torch's transforms, and on the CPU numpy's pocketfft too (the
-    inverse plain, and in place with ``out=`` as mslearn's is). Timed apart, each on a hot cache, the two
+    inverse plain, and as mslearn's runs it: :func:`_inverse_real_fft`). Timed apart, each on a hot cache, the two
     halves sum to less than the pair costs in any solver (11.6 against 13-14 ms at 64^3 x 6 on an Intel
     Xeon); the peers' pair (:func:`fft_pair`) is timed as a sequence too."""
     d = field.ndim - 3
@@ -164,19 +164,23 @@ def fastest_fft_pair(field):
         forward = [lambda: torch.fft.rfftn(field, dim=axes), lambda: torch.from_numpy(np.fft.rfftn(array, axes=axes))]
         inverse = [lambda f: torch.fft.irfftn(f, s=shape, dim=axes),
                    lambda f: np.fft.irfftn(f.numpy(), s=shape, axes=axes),
-                   in_place("torch", shape, out), in_place("numpy", shape, out)]    # mslearn's own, either library
+                   *(mslearn_inverse(library, shape, out, batched)    # mslearn's own, either library and way
+                     for library, batched in (("torch", 0), ("torch", math.inf), ("numpy", 0)))]
     best = lambda fn: (fn(), min(timed(fn)[0] for _ in range(5)))[1]  # noqa: E731
     return min(best(lambda: inv(fwd())) for fwd in forward for inv in inverse)
 
 
-def in_place(library, shape, out):
-    """mslearn's in-place inverse (:func:`_inverse_real_fft`) by ``library``, whichever this machine chose."""
+def mslearn_inverse(library, shape, out, batched_bytes):
+    """mslearn's inverse (:func:`_inverse_real_fft`) by ``library``, whichever this machine chose, with
+    ``solver.CPU_BATCHED_INVERSE_BYTES = batched_bytes`` (0: torch's one field at a time in place; inf: all
+    at once), whichever size decides."""
     def inverse(f):
-        chosen, solver.CPU_INVERSE_FFT = solver.CPU_INVERSE_FFT, library
+        chosen = solver.CPU_INVERSE_FFT, solver.CPU_BATCHED_INVERSE_BYTES
+        solver.CPU_INVERSE_FFT, solver.CPU_BATCHED_INVERSE_BYTES = library, batched_bytes
         try:
             return _inverse_real_fft(f, shape, out)
         finally:
-            solver.CPU_INVERSE_FFT = chosen
+            solver.CPU_INVERSE_FFT, solver.CPU_BATCHED_INVERSE_BYTES = chosen
     return inverse
 
 
@@ -356,7 +360,8 @@ def main():
     print("mslearn's element-wise maps on the CPU: "
           + (f"one compiled loop each (numba {version('numba')}, homogenization/_fused.py)" if _fused.NUMBA
              else "torch passes (numba is not installed)")
-          + f"; its inverse FFT on the CPU: {solver.CPU_INVERSE_FFT}'s, in place")
+          + f"; its inverse FFT on the CPU: {solver.CPU_INVERSE_FFT}'s, in two steps (fields of at most "
+          f"{solver.CPU_BATCHED_INVERSE_BYTES} bytes all at once, larger ones one at a time in place)")
     targets, cpu_per_load = [], {}
     case_list = cases(n3, n2, args.quick)
     with threadpool_limits(1):

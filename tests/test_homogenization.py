@@ -589,13 +589,15 @@ def test_fused_stencils_equal_the_torch_formulas_bit_for_bit(shape, monkeypatch)
         assert torch.equal(a, b), name
 
 
-@pytest.mark.parametrize("library", ["torch", "numpy"])
+@pytest.mark.parametrize("library, batched_bytes", [("torch", 0), ("torch", float("inf")), ("numpy", 0)])
 @pytest.mark.parametrize("shape", [(8, 6), (7, 5), (4, 6, 5), (5, 4, 7), (9,)])
-def test_cpu_inverse_fft_in_place_inverts_the_forward(library, shape, monkeypatch):
-    """Either library of the CPU's in-place inverse real FFT (chosen per machine) returns the field whose
-    forward transform it is (1e-13 relative in float64, 1e-6 in float32), odd and even last axes."""
+def test_cpu_inverse_fft_inverts_the_forward(library, batched_bytes, shape, monkeypatch):
+    """Every way of the CPU's inverse real FFT (the library chosen per machine; torch's fields one at a
+    time in place or all at once, chosen by their size) returns the field whose forward transform it is
+    (1e-13 relative in float64, 1e-6 in float32), odd and even last axes."""
     from mslearn.homogenization import solver
     monkeypatch.setattr(solver, "CPU_INVERSE_FFT", library)
+    monkeypatch.setattr(solver, "CPU_BATCHED_INVERSE_BYTES", batched_bytes)
     for dtype, tol in [(torch.float64, 1e-13), (torch.float32, 1e-6)]:
         u = torch.randn((2, 3) + shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
         f = torch.fft.rfftn(u, dim=tuple(range(-len(shape), 0)))

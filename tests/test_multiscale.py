@@ -305,8 +305,9 @@ def test_fe_ann_reproduces_fe2_into_plasticity_where_the_linear_tensor_fails(boo
 
 def test_enrichment_loop_adds_rve_paths_where_the_solution_leaves_the_training_range(book_rve, fe2_cook):
     """Trained to 0.03 only, the energy network extrapolates to the membrane's 0.058 and misses the
-    displacement by a factor 5 (measured L2 error 4.6); two rounds of enrichment (11-12 + 2 new RVE paths,
-    cones of 15 degrees) bring it to 3 %, and nothing is left outside."""
+    displacement (L2 errors of 0.6 to 12 measured: how far it misses is not stable, relative changes of
+    1e-15 in its training stresses moved it over that range); enrichment (11-12 + 2 new RVE paths, cones
+    of 15 degrees) brings it to 1-3 %, and nothing is left outside."""
     reference = fe2_cook[0]
     X = radial_paths(24, 11, 3, max_strain=0.03, seed=0)
     y = rve_stress_histories(book_rve, BOOK_PHASES, X, tol=1e-6, device="cpu")
@@ -314,7 +315,7 @@ def test_enrichment_loop_adds_rve_paths_where_the_solution_leaves_the_training_r
                              max_rounds=3, max_angle=15.0, device="cpu")
     errors = [field_errors(reference.fe, fe).displacement for fe in result.results]
     assert result.n_outside[0] > 10 and result.n_outside[-1] == 0                 # measured 27 -> 2 -> 0
-    assert errors[0] > 1.0 and errors[-1] < 0.1, errors                           # measured 4.6 -> 0.030 -> 0.032
+    assert errors[0] > 0.3 and errors[-1] < min(0.1, errors[0] / 5), errors     # measured 0.6-12 -> 0.006-0.03
     assert np.all(np.diff(result.n_paths) > 0) and result.rve_evaluations[0] == 240
     assert result.rve_evaluations[-1] == 10 * result.n_paths[-1] and result.strain.shape == (result.n_paths[-1], 11, 3)
     assert not result.law.outside(step_strains(result.fe).reshape(-1, 3)).any()

@@ -68,8 +68,8 @@ preconditioned by the Green operator of the reference medium, :math:`(D^\top D)^
 (Ladecký et al. 2023), with :math:`\mathbb G = D (D^\top D)^+ D^\top`. Both make the iterates and
 residuals of CG on :math:`\mathbb G K\tilde e = -\mathbb G K E`; conduction's transforms one
 component instead of :math:`d`, and its stencils are local. An iteration
-costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse runs
-in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
+costs one forward and one inverse real FFT of the field it transforms (on the CPU the inverse in two
+steps, small fields all at once and large ones in place: :func:`_inverse_real_fft`) plus a few element-wise passes: the
 Fourier-space maps are a few multiply-adds per frequency (:math:`\hat{\mathbb G}` as its formula,
 or tabulated where that takes fewer passes), the law and :math:`J^\top K J x` write into reused
 buffers, isotropic stiffnesses are applied through :math:`\lambda, \mu` gathered from the phases.
@@ -371,32 +371,53 @@ def _stencil_divergence(sigma, out=None):
 
 
 def _inverse_real_fft(spectrum, shape, out=None):
-    """The inverse real FFT over the trailing ``len(shape)`` axes, into ``out`` when given; ``spectrum``
-    is overwritten.
+    """The inverse real FFT over the trailing ``len(shape)`` axes: into ``out`` where that is how it runs
+    fastest, else a new tensor (use the return value); ``spectrum`` may be overwritten.
 
-    On the CPU it runs in place, in two steps: the complex transforms of the leading axes, then the
-    complex-to-real one of the last axis, by the library that is faster here (:data:`CPU_INVERSE_FFT`).
-    torch's one-call inverse copies its input and allocates its output on every call; in place, neither.
+    On the CPU, by the library that is faster here (:data:`CPU_INVERSE_FFT`), in two steps: the complex
+    transforms of the leading axes, then the complex-to-real one of the last axis. With torch (MKL), how
+    depends on the size of one field (:data:`CPU_BATCHED_INVERSE_BYTES`): small fields, as in batches of
+    small cells, all at once, each step one call that returns a new tensor (a call per field costs more
+    in overhead than the transform itself); large fields one at a time in place, where whole solves ran
+    as fast or faster that way. torch's one-call ``irfftn`` copies its input and took longer than either
+    (one 64^3 field, hot cache: 1.38 ms against 0.77 ms for the two steps).
     """
-    if out is None:
-        out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
     axes = tuple(range(-len(shape), 0))
     if spectrum.device.type != "cpu":
+        if out is None:
+            out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
         return torch.fft.irfftn(spectrum, s=shape, dim=axes, out=out)
-    if CPU_INVERSE_FFT == "torch" and spectrum.is_contiguous() and out.is_contiguous():
-        # one system at a time: MKL's transforms over a batch of strided systems took 2-4x as long per
-        # system, erratically (measured at 256^2 and 64^3, 2-3 systems)
+    if CPU_INVERSE_FFT == "torch":
+        field_bytes = math.prod(spectrum.shape[-len(shape):]) * spectrum.element_size()
+        if field_bytes <= CPU_BATCHED_INVERSE_BYTES or not spectrum.is_contiguous() or (
+                out is not None and not out.is_contiguous()):
+            leading = torch.fft.ifftn(spectrum, dim=axes[:-1]) if len(axes) > 1 else spectrum
+            return torch.fft.irfft(leading, n=shape[-1], dim=-1)
+        if out is None:
+            out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype)
         spectra, fields = spectrum.view(-1, *spectrum.shape[-len(shape):]), out.view(-1, *shape)
         for f, u in zip(spectra, fields):
             if len(axes) > 1:
                 torch.fft.ifftn(f, dim=axes[:-1], out=f)
             torch.fft.irfft(f, n=shape[-1], dim=-1, out=u)
         return out
+    if out is None:
+        out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype)
     array = spectrum.numpy()
     for axis in axes[:-1]:
         np.fft.ifft(array, axis=axis, out=array)
     np.fft.irfft(array, n=shape[-1], axis=-1, out=out.numpy())
     return out
+
+
+#: With torch's CPU transforms, fields whose half spectrum takes at most this many bytes (64^2 and 16^3
+#: cells, not 128^2 or 32^3) are inverse transformed all at once, larger ones one at a time in place
+#: (:func:`_inverse_real_fft`). Measured on an Intel Xeon, whole batched solves, all at once against one
+#: at a time: conduction 32^2 x 200 cells 1.8x faster, 64^2 x 100 1.2x (1.9x on two threads), 16^3 x
+#: 100 1.2x (1.6x), elasticity 32^2 x 50 1.9x, 64^2 x 50 1.2x (1.8x), 16^3 x 20 1.3x; above the size the
+#: two ways were within 2 % (conduction 128^2 x 8, 32^3 x 10, 64^3; elasticity 128^2 x 4) or all at once
+#: was slower (elasticity 32^3 x 4 by 2-8 %, 256^2 by 9 %, 64^3 by 15 %).
+CPU_BATCHED_INVERSE_BYTES = 2**17
 
 
 def _cpu_inverse_fft():

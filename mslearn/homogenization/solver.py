@@ -383,26 +383,23 @@ def _inverse_real_fft(spectrum, shape, out=None):
     (one 64^3 field, hot cache: 1.38 ms against 0.77 ms for the two steps).
     """
     axes = tuple(range(-len(shape), 0))
-    if spectrum.device.type != "cpu":
-        if out is None:
-            out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
+    on_cpu = spectrum.device.type == "cpu"
+    if on_cpu and CPU_INVERSE_FFT == "torch" and (
+            math.prod(spectrum.shape[-len(shape):]) * spectrum.element_size() <= CPU_BATCHED_INVERSE_BYTES
+            or not spectrum.is_contiguous() or (out is not None and not out.is_contiguous())):
+        leading = torch.fft.ifftn(spectrum, dim=axes[:-1]) if len(axes) > 1 else spectrum
+        return torch.fft.irfft(leading, n=shape[-1], dim=-1)
+    if out is None:
+        out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype, device=spectrum.device)
+    if not on_cpu:
         return torch.fft.irfftn(spectrum, s=shape, dim=axes, out=out)
     if CPU_INVERSE_FFT == "torch":
-        field_bytes = math.prod(spectrum.shape[-len(shape):]) * spectrum.element_size()
-        if field_bytes <= CPU_BATCHED_INVERSE_BYTES or not spectrum.is_contiguous() or (
-                out is not None and not out.is_contiguous()):
-            leading = torch.fft.ifftn(spectrum, dim=axes[:-1]) if len(axes) > 1 else spectrum
-            return torch.fft.irfft(leading, n=shape[-1], dim=-1)
-        if out is None:
-            out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype)
         spectra, fields = spectrum.view(-1, *spectrum.shape[-len(shape):]), out.view(-1, *shape)
         for f, u in zip(spectra, fields):
             if len(axes) > 1:
                 torch.fft.ifftn(f, dim=axes[:-1], out=f)
             torch.fft.irfft(f, n=shape[-1], dim=-1, out=u)
         return out
-    if out is None:
-        out = torch.empty(spectrum.shape[:-1] + (shape[-1],), dtype=spectrum.real.dtype)
     array = spectrum.numpy()
     for axis in axes[:-1]:
         np.fft.ifft(array, axis=axis, out=array)

@@ -164,3 +164,61 @@ def test_gpu_training_loads_on_cpu(data, tmp_path):
     model = GNNRegressor(hidden=16, max_iter=3, device="cuda").fit(graphs, y)
     loaded = deployment.load(deployment.save(model, tmp_path / "gnn_gpu"))
     np.testing.assert_allclose(loaded.predict(graphs_test), model.predict(graphs_test), rtol=1e-4, atol=1e-5)
+
+
+def test_messages_summed_per_node_equal_the_per_edge_network(data):
+    """forward applies each message MLP's first layer per node and its second after the sum over the
+    edges; forward_per_edge applies the MLP edge by edge, as the module docstring writes it. Same
+    parameters, so the outputs and the parameter gradients agree to float64 rounding (1e-12), including
+    a node without incoming edges (its sum is zero in both) and graphs without edge features."""
+    from mslearn.surrogates.gnn import _MPNN
+    graphs, _, _, _ = data
+    batch = collate_graphs(graphs[:20])
+    kept = batch["edge_index"][1] != 0                                   # node 0 receives nothing
+    for n_edge in (1, 0):
+        torch.manual_seed(0)
+        network = _MPNN(2, n_edge, 2, 16, 3, torch.nn.SiLU, "mean").double()
+        args = (torch.as_tensor(batch["node_features"], dtype=torch.float64),
+                torch.as_tensor(batch["edge_index"][:, kept]),
+                torch.as_tensor(batch["edge_features"][kept, :n_edge], dtype=torch.float64),
+                torch.as_tensor(batch["batch"]), torch.as_tensor(batch["node_features"][:, 0], dtype=torch.float64), 20)
+        outputs, gradients = [], []
+        for forward in (network.forward, network.forward_per_edge):
+            network.zero_grad()
+            out = forward(*args)
+            out.square().sum().backward()
+            outputs.append(out.detach())
+            gradients.append(torch.cat([p.grad.flatten() for p in network.parameters()]))
+        torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(gradients[0], gradients[1], rtol=1e-10, atol=1e-12)
+
+
+def test_prediction_in_chunks_equals_one_batch(data, fitted, monkeypatch):
+    """predict takes the graphs in cache-sized chunks on the CPU; chunks of one graph each give the same
+    numbers as one chunk of all (float32 rounding)."""
+    from mslearn.surrogates import gnn
+    _, _, graphs_test, _ = data
+    monkeypatch.setattr(gnn, "CPU_CHUNK_BYTES", 10**12)
+    whole = fitted.predict(graphs_test)
+    monkeypatch.setattr(gnn, "CPU_CHUNK_BYTES", 1)
+    assert len(list(gnn._chunks(fitted._checked(graphs_test), fitted.hidden, torch.device("cpu")))) == len(graphs_test)
+    np.testing.assert_allclose(fitted.predict(graphs_test), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_values_name_the_graph_they_are_in(data, fitted):
+    """The value checks run on all graphs at once; the error still names the first bad graph."""
+    _, _, graphs_test, _ = data
+    bad = [dict(g) for g in graphs_test[:5]]
+    bad[3]["edge_features"] = bad[3]["edge_features"].copy()
+    bad[3]["edge_features"][0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"graphs\[3\]\['edge_features'\] contains NaN or infinite"):
+        fitted.predict(bad)
+    bad = [dict(g) for g in graphs_test[:5]]
+    bad[2]["edge_index"] = bad[2]["edge_index"].copy()
+    bad[2]["edge_index"][0, 1] = -1
+    with pytest.raises(ValueError, match=r"graphs\[2\]\['edge_index'\] refers to node -1"):
+        fitted.predict(bad)
+    bad = [dict(g) for g in graphs_test[:5]]
+    bad[4]["node_features"] = bad[4]["node_features"] * np.array([0.0, 1.0], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"graphs\[4\]: node weights .* positive sum"):
+        fitted.predict(bad)

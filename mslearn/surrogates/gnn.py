@@ -185,7 +185,7 @@ class _MPNN(torch.nn.Module):
 
     Per edge and round that leaves a few additions and the activation (:math:`O(h)`) instead of two matrix
     products (:math:`O(h^2)`). Grain graphs have about six directed edges per node: the forward pass took
-    0.068 against 0.110 ms per graph (hidden 48, three rounds, 64 graphs at a time, one thread, Intel Xeon);
+    0.068 against 0.127 ms per graph (hidden 48, three rounds, 64 graphs at a time, one thread, Intel Xeon);
     ``benchmarks/bench_surrogate_speedup.py`` times prediction against the solver."""
 
     def __init__(self, n_node, n_edge, n_out, hidden, n_rounds, activation, readout):

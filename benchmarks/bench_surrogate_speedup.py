@@ -47,6 +47,7 @@ from mslearn._backend import device as resolve_device
 from mslearn.datasets import sample_parameters, voxel_composite_images
 from mslearn.datasets.ready import (LATTICE_SPACE, NU, PARTICLE_SPACE, POLYCRYSTAL_SPACE, TOL, _voxel_space,
                                    sample_particle_composites, sample_polycrystals, sample_triangular_lattices)
+from mslearn.datasets.store import _graph_dict
 from mslearn.homogenization import conductivity, elasticity
 from mslearn.structures import grain_graph, voronoi_grains
 from mslearn.surrogates import CNNRegressor, GNNRegressor, MLPRegressor
@@ -118,10 +119,10 @@ def design_parameter_cases(device, quick):
 
 
 def as_graphs(sample):
-    """A polycrystal sampler's output as the graph dicts of ``Dataset.graphs`` (edge_index ``(2, n_edges)``)."""
+    """A polycrystal sampler's output as the graph dicts of ``Dataset.graphs``."""
     ragged = sample["ragged"]
-    return [{"node_features": nodes, "edge_index": edges.T.copy(), "edge_features": features}
-            for nodes, edges, features in zip(ragged["node_features"], ragged["edge_index"], ragged["edge_features"])]
+    return [_graph_dict(*arrays) for arrays in zip(ragged["node_features"], ragged["edge_index"],
+                                                   ragged["edge_features"])]
 
 
 def graph_cases(device, quick):

@@ -780,9 +780,17 @@ class Dataset:
         if not all(n in self._ragged for n in needed):
             raise ValueError("this dataset holds no graphs (ragged node_features, edge_index, edge_features)")
         index = self._indices(indices).numpy()
-        return [{"node_features": self.ragged("node_features", i).astype(np.float32),
-                 "edge_index": self.ragged("edge_index", i).T.astype(np.int64).copy(),
-                 "edge_features": self.ragged("edge_features", i).astype(np.float32)} for i in index]
+        return [_graph_dict(*(self.ragged(name, i) for name in needed)) for i in index]
+
+
+def _graph_dict(node_features, edge_index, edge_features):
+    """One sample's graph as :class:`~mslearn.surrogates.GNNRegressor` reads it, from its ragged arrays as
+    the samplers write and the store keeps them (``edge_index`` one row ``(source, target)`` per edge):
+    ``node_features`` float32 ``(n_nodes, f)``, ``edge_index`` int64 ``(2, n_edges)``, ``edge_features``
+    float32 ``(n_edges, g)``."""
+    return {"node_features": np.asarray(node_features).astype(np.float32),
+            "edge_index": np.asarray(edge_index).T.astype(np.int64).copy(),
+            "edge_features": np.asarray(edge_features).astype(np.float32)}
 
 
 def load(path) -> Dataset:

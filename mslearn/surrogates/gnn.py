@@ -161,10 +161,11 @@ def _chunks(checked, hidden, device):
         return
     start, size = 0, 0
     for number, (_, edges, _) in enumerate(checked):
-        size += (edges.shape[1] + 1) * hidden * 4
-        if size > CPU_CHUNK_BYTES and number > start:
+        cost = (edges.shape[1] + 1) * hidden * 4
+        if size + cost > CPU_CHUNK_BYTES and number > start:
             yield checked[start:number]
-            start, size = number, (edges.shape[1] + 1) * hidden * 4
+            start, size = number, 0
+        size += cost
     yield checked[start:]
 
 

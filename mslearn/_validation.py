@@ -169,6 +169,10 @@ def check_properties(properties, *, name, n_labels=None):
         _to_numpy_view(properties)
     ) == 0:
         raise TypeError(f"{name} must be a sequence with one entry per phase label, got a scalar")
+    if isinstance(properties, (dict, set, frozenset, str, bytes)):
+        # a dict {label: value} would be read by its keys, a set in no defined order
+        raise TypeError(f"{name} is a {type(properties).__name__}; expected a sequence with one entry per phase "
+                        f"label, in label order ({name}[i] for label i), e.g. a list")
     if len(properties) == 0:
         raise ValueError(f"{name} is empty; expected one entry per phase label")
     if n_labels is not None and len(properties) < n_labels:

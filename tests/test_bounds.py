@@ -115,3 +115,16 @@ def test_bad_input():
         bounds.hashin_shtrikman_conductivity(0.5, -1.0, 2.0)
     with pytest.raises(ValueError, match="sum"):
         bounds.voigt([0.5, 0.6], [1.0, 2.0])
+
+
+def test_bounds_reject_negative_properties_and_a_bad_axis():
+    # a negative value was read as a pore by Reuss (0.0)
+    for bound in (bounds.reuss, bounds.voigt):
+        with pytest.raises(ValueError, match="expected >= 0"):
+            bound([0.5, 0.5], [-1.0, 2.0])
+    with pytest.raises(ValueError, match="axis=5; expected the layer normal's axis 0 .. 2"):
+        bounds.laminate_conductivity([0.5, 0.5], [1.0, 2.0], axis=5)
+    with pytest.raises(ValueError, match="ndim=4"):
+        bounds.laminate_conductivity([0.5, 0.5], [1.0, 2.0], ndim=4)
+    with pytest.raises(ValueError, match="singular matrix"):
+        bounds.reuss([0.5, 0.5], [np.eye(2), np.zeros((2, 2))])

@@ -20,6 +20,7 @@ from mslearn.homogenization import (
     elasticity_field,
 )
 from mslearn.homogenization.tensors import (
+    from_mandel,
     isotropic_moduli,
     isotropic_stiffness,
     rotate_stiffness,
@@ -649,3 +650,76 @@ def test_float32_projects_out_the_hourglass_modes_of_even_grids():
     exact = elasticity(labels, phases, tol=1e-8, device="cpu").effective
     single = elasticity(labels, phases, tol=1e-5, dtype=torch.float32, device="cpu").effective
     np.testing.assert_allclose(single, exact, atol=2e-5 * np.abs(exact).max())   # float32 at tol 1e-5
+
+
+# ----------------------------------------------------------------------------- bad input (audit 2026-12-06)
+def _two_phase(n=8):
+    labels = np.zeros((n, n), dtype=int)
+    labels[2:5, 2:6] = 1
+    return labels
+
+
+@pytest.mark.parametrize("k, error, match", [
+    ({0: 5.0, 1: 7.0}, TypeError, "k is a dict"),          # its keys would be read as the conductivities
+    ([1.0, 2 + 5j], TypeError, "dtype complex"),            # the imaginary part would be dropped
+    ([1.0, True], TypeError, "dtype bool"),
+])
+def test_conductivity_rejects_property_containers_and_kinds(k, error, match):
+    with pytest.raises(error, match=match):
+        conductivity(_two_phase(), k)
+
+
+def test_elasticity_rejects_a_dict_and_a_lone_number():
+    with pytest.raises(TypeError, match="phases is a dict"):
+        elasticity(_two_phase(), {0: (1.0, 0.3), 1: (2.0, 0.3)})
+    with pytest.raises(ValueError, match=r"phases\[1\] \(phase 1\) is the number 5.0"):
+        elasticity(_two_phase(), [(1.0, 0.3), 5.0])
+
+
+@pytest.mark.parametrize("tol", [2.0, 1.0, math.inf, 0.0, True])
+def test_tol_must_be_a_relative_residual_below_one(tol):
+    # tol >= 1 stopped before the first iteration and returned the Voigt average as converged
+    with pytest.raises(ValueError, match="0 < tol < 1"):
+        conductivity(_two_phase(), [1.0, 10.0], tol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", torch.int64, torch.float16])
+def test_dtype_must_be_float32_or_float64(dtype):
+    with pytest.raises(ValueError, match="expected torch.float64 or torch.float32"):
+        conductivity(_two_phase(), [1.0, 10.0], dtype=dtype)
+
+
+def test_conductivity_field_rejects_complex_values():
+    with pytest.raises(TypeError, match="real-valued"):
+        conductivity_field(np.ones((8, 8)) * (1 + 3j), ndim=2)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(new_label=1), ValueError, "does not have yet"),      # would merge the interphase into the inclusion
+    (dict(new_label=0), ValueError, "does not have yet"),
+    (dict(new_label=-1), ValueError, "does not have yet"),
+    (dict(inclusion=5), ValueError, "does not occur in labels"),
+    (dict(inclusion=0.5), TypeError, "integer phase label"),
+    (dict(matrix=1), ValueError, "also an inclusion label"),
+    (dict(width=math.inf), ValueError, "finite number of pixels"),
+])
+def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, error, match):
+    width = kwargs.pop("width", 1)
+    with pytest.raises(error, match=match):
+        add_interphase(_two_phase(), width, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(E=-1.0, nu=0.3), "E=-1.0 is negative"),
+    (dict(E=np.nan, nu=0.3), "NaN or inf"),
+    (dict(E=1.0, nu=0.5), "-1 < nu < 0.5"),
+    (dict(K=-1.0, G=1.0), "K=-1.0 is negative"),
+])
+def test_isotropic_stiffness_checks_the_moduli(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        isotropic_stiffness(**kwargs)
+
+
+def test_from_mandel_checks_the_vector_length():
+    with pytest.raises(ValueError, match=r"expected Mandel vectors \(\.\.\., 3\)"):
+        from_mandel(np.ones(5), 2)

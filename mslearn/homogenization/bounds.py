@@ -42,10 +42,27 @@ def _fractions(fractions, n=None):
     return fractions
 
 
-def _values(values):
+def _values(values, name="values"):
+    """Phase properties: ``(n,)`` scalars >= 0 or ``(n, m, m)`` symmetric positive semi-definite matrices."""
     values = np.asarray(values, dtype=float)
-    check_finite(values, name="values")
+    check_finite(values, name=name)
+    if values.ndim == 1:
+        check_positive(values, name=name, strict=False)
+    elif values.ndim == 3 and values.shape[1] == values.shape[2]:
+        if not np.allclose(values, np.swapaxes(values, 1, 2), rtol=1e-10, atol=1e-12 * np.abs(values).max()):
+            raise ValueError(f"{name} are not symmetric matrices; expected symmetric (n, m, m) property tensors")
+        if (np.linalg.eigvalsh(values).min(-1) < -1e-12 * np.abs(values).max()).any():
+            raise ValueError(f"{name} has a matrix with a negative eigenvalue; expected positive semi-definite tensors")
+    else:
+        raise ValueError(f"{name} has shape {values.shape}; expected (n,) scalars or (n, m, m) matrices")
     return values
+
+
+def _check_axis(axis, ndim):
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not 0 <= axis < ndim:
+        raise ValueError(f"axis={axis!r}; expected the layer normal's axis 0 .. {ndim - 1}")
 
 
 def voigt(fractions, values):
@@ -72,6 +89,8 @@ def reuss(fractions, values):
         total = np.sum(np.where(fractions > 0, fractions * inverse, 0.0), axis=-1)
         with np.errstate(divide="ignore"):
             return 1.0 / total
+    if (np.linalg.eigvalsh(values).min(-1) <= 0).any():
+        raise ValueError("values has a singular matrix; the Reuss bound of matrices needs positive definite ones")
     return np.linalg.inv(np.tensordot(fractions, np.linalg.inv(values), axes=([-1], [0])))
 
 
@@ -294,7 +313,8 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
     (``conductivities`` of shape ``(n, d, d)``) use the general laminate formula (Milton 2002 §9.2).
     ``fractions`` has shape ``(..., n)``. Returns ``(..., d, d)``.
     """
-    k = _values(conductivities)
+    _check_axis(axis, ndim)
+    k = _values(conductivities, "conductivities")
     fractions = _fractions(fractions, k.shape[0])
     if k.ndim == 1:
         check_positive(k, name="conductivities")
@@ -315,6 +335,7 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     """
     from .tensors import isotropic_stiffness, mandel_pairs
 
+    _check_axis(axis, ndim)
     mats = []
     for phase in stiffnesses:
         if isinstance(phase, dict):
@@ -323,7 +344,7 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
             mats.append(isotropic_stiffness(*phase, ndim=ndim))
         else:
             mats.append(np.asarray(phase, dtype=float))
-    mats = np.stack(mats)
+    mats = _values(np.stack(mats), "stiffnesses")
     fractions = _fractions(fractions, mats.shape[0])
     normal = [I for I, (i, j) in enumerate(mandel_pairs(ndim)) if axis in (i, j)]
     return _laminate(fractions, mats, normal)

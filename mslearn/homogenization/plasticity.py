@@ -347,9 +347,9 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     array([200.  , 252.74,  52.74])
     """
     d = _layout(labels, batch)
-    check_properties(phases, name="phases")
     if isinstance(phases, dict):
         raise ValueError("phases is one dict; expected a sequence of dicts, one per phase label")
+    check_properties(phases, name="phases")
     check_labels(labels, batch=batch, n_phases=len(phases))
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype}; expected torch.float64 or torch.float32")

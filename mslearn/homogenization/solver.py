@@ -854,11 +854,14 @@ class _Effective(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- drivers
-def _config(scheme, tol, max_iter, progress):
+def _config(scheme, tol, max_iter, progress, dtype):
     if scheme not in ("cg", "basic"):
         raise ValueError(f"scheme={scheme!r}; expected 'cg' (conjugate gradients) or 'basic' (Moulinec-Suquet)")
-    if not (isinstance(tol, numbers.Real) and tol > 0):
-        raise ValueError(f"tol={tol!r}; expected a positive number")
+    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and 0 < tol < 1):
+        # the residual is relative to that of the start: tol >= 1 would stop before the first iteration
+        raise ValueError(f"tol={tol!r}; expected a relative residual 0 < tol < 1")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
     if max_iter is None:
         max_iter = 1000 if scheme == "cg" else 10000
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
@@ -938,7 +941,7 @@ def _layout(labels, batch):
 
 def _phase_tensor(value, index, name, c, dtype, device, what):
     """One phase property as a tensor: scalar (>= 0) or a symmetric PSD c x c matrix (zero = pore)."""
-    t = _scalar_or_tensor(value, device, dtype)
+    t = _scalar_or_tensor(value, device, dtype, f"{name}[{index}] (phase {index})")
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}[{index}] (phase {index}) contains NaN or inf; expected finite {what}")
     if t.ndim == 0:
@@ -958,7 +961,12 @@ def _phase_tensor(value, index, name, c, dtype, device, what):
     return t
 
 
-def _scalar_or_tensor(value, device, dtype):
+def _scalar_or_tensor(value, device, dtype, name="value"):
+    kind = value.dtype if isinstance(value, torch.Tensor) else np.asarray(value).dtype
+    if isinstance(value, torch.Tensor) and (value.is_complex() or value.dtype == torch.bool) or (
+            not isinstance(value, torch.Tensor) and kind.kind in "cbUS"):
+        # np.asarray(..., float) would drop an imaginary part (with a warning only) and read True as 1
+        raise TypeError(f"{name} has dtype {kind}; expected a real number or an array of real numbers")
     if isinstance(value, torch.Tensor):
         return value.to(device, dtype)
     return torch.as_tensor(np.asarray(value, dtype=float), dtype=dtype, device=device)
@@ -1003,10 +1011,10 @@ def _with_interphase(labels, props, interphase, batch, key):
 def _prepare(labels, props, batch, interphase, key, device):
     """Checked labels and per-label properties (interphase added), spatial dimension, device."""
     d = _layout(labels, batch)
-    labels, props = _with_interphase(labels, props, interphase, batch, key)
     name = "k" if key == "k" else "phases"
     check_properties(props, name=name)
     check_labels(labels, batch=batch, n_phases=len(props))
+    labels, props = _with_interphase(labels, props, interphase, batch, key)
     return labels, props, d, compute_device(labels, device)
 
 
@@ -1056,7 +1064,7 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
     array([[1.5, 0. ],
            [0. , 2. ]])
     """
-    config = _config(scheme, tol, max_iter, progress)
+    config = _config(scheme, tol, max_iter, progress, dtype)
     labels, k, d, dev = _prepare(labels, k, batch, interphase, "k", device)
     stack, scalar = _phase_stack(k, d, dtype, dev, "k", "conductivity")
     prop, spatial = _labels_field(labels, stack, scalar, batch, dev)
@@ -1074,9 +1082,10 @@ def _stiffness(phase, index, d, dtype, device):
         keys = set(phase)
         if keys not in ({"E", "nu"}, {"K", "G"}):
             raise ValueError(f"phases[{index}] (phase {index}) has keys {sorted(keys)}; expected {{'E', 'nu'}} or {{'K', 'G'}}")
-        values = {key: _scalar_or_tensor(v, device, dtype) for key, v in phase.items()}
+        values = {key: _scalar_or_tensor(v, device, dtype, f"phases[{index}][{key!r}]") for key, v in phase.items()}
     elif isinstance(phase, tuple) and len(phase) == 2:
-        values = dict(E=_scalar_or_tensor(phase[0], device, dtype), nu=_scalar_or_tensor(phase[1], device, dtype))
+        values = dict(E=_scalar_or_tensor(phase[0], device, dtype, f"phases[{index}] E"),
+                      nu=_scalar_or_tensor(phase[1], device, dtype, f"phases[{index}] nu"))
     else:
         return phase
     for key, v in values.items():
@@ -1113,13 +1122,16 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
     -------
     HomogenizationResult
     """
-    config = _config(scheme, tol, max_iter, progress)
+    config = _config(scheme, tol, max_iter, progress, dtype)
     labels, phases, d, dev = _prepare(labels, phases, batch, interphase, "phase", device)
     m = 3 if d == 2 else 6
     mats = [_stiffness(p, i, d, dtype, dev) for i, p in enumerate(phases)]
+    for i, mat in enumerate(mats):
+        if np.ndim(mat.detach().cpu() if isinstance(mat, torch.Tensor) else mat) == 0:
+            # a number is no stiffness (conductivity reads a scalar as k I; here it would be an odd 2 mu = k)
+            raise ValueError(f"phases[{i}] (phase {i}) is the number {float(mat)}; expected an isotropic dict "
+                             f"{{'E', 'nu'}} or {{'K', 'G'}}, an (E, nu) tuple or a {m}x{m} Mandel matrix")
     stack, scalar = _phase_stack(mats, m, dtype, dev, "phases", "stiffness")
-    if scalar:
-        raise ValueError(f"phases are scalars; expected isotropic dicts/(E, nu) tuples or {m}x{m} Mandel matrices")
     prop, spatial = _labels_field(labels, stack, False, batch, dev)
     return _run(prop, False, "elasticity", spatial, config, return_fields, _reference(labels, stack), not batch,
                 lambda: _phase_range(labels, stack, False, dev), lame=_phase_lame(prop, stack))
@@ -1128,6 +1140,9 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
 def _field_input(field, ndim, batch, c, name):
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected the number of spatial axes, 2 or 3")
+    kind = field.dtype if isinstance(field, torch.Tensor) else np.asarray(field).dtype
+    if (field.is_complex() or field.dtype == torch.bool) if isinstance(field, torch.Tensor) else kind.kind not in "iuf":
+        raise TypeError(f"{name} has dtype {kind}; expected a real-valued property field")
     lead = 1 if batch else 0
     if field.ndim == lead + ndim:
         scalar = True
@@ -1161,7 +1176,7 @@ def conductivity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, sch
     batch : bool
         Whether ``field`` has a leading batch axis (never guessed), as in :func:`conductivity`.
     """
-    config = _config(scheme, tol, max_iter, progress)
+    config = _config(scheme, tol, max_iter, progress, dtype)
     scalar = _field_input(field, ndim, batch, ndim, "field")
     prop = to_torch(field, compute_device(field, device), dtype)
     if not batch:
@@ -1182,7 +1197,7 @@ def elasticity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, schem
     ``batch=True`` a leading batch axis.
     Other parameters as in :func:`elasticity` and :func:`conductivity_field`.
     """
-    config = _config(scheme, tol, max_iter, progress)
+    config = _config(scheme, tol, max_iter, progress, dtype)
     m = 3 if ndim == 2 else 6
     scalar = _field_input(field, ndim, batch, m, "field")
     if scalar:
@@ -1229,11 +1244,30 @@ def add_interphase(labels, width, *, inclusion=1, matrix=0, new_label=None, batc
     from scipy import ndimage
 
     check_labels(labels, batch=batch)
-    if not (isinstance(width, numbers.Real) and width > 0):
-        raise ValueError(f"width={width!r}; expected a positive number of pixels")
+    if isinstance(width, bool) or not (isinstance(width, numbers.Real) and 0 < width < math.inf):
+        raise ValueError(f"width={width!r}; expected a positive, finite number of pixels")
     values = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
-    new_label = int(values.max()) + 1 if new_label is None else int(new_label)
-    inclusions = np.atleast_1d(inclusion)
+    present = np.unique(values)
+
+    def label(value, what):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+            raise TypeError(f"{what}={value!r}; expected an integer phase label")
+        return int(value)
+
+    inclusions = np.array([label(v, "inclusion") for v in np.atleast_1d(np.asarray(inclusion, dtype=object))])
+    matrix = label(matrix, "matrix")
+    if not np.isin(inclusions, present).any():
+        raise ValueError(f"inclusion={inclusion!r} does not occur in labels (labels present: {present.tolist()}); "
+                         "expected the label(s) of the phase the interphase surrounds")
+    if matrix in inclusions:
+        raise ValueError(f"matrix={matrix} is also an inclusion label; expected the label of the phase that "
+                         "surrounds the inclusions")
+    if new_label is None:
+        new_label = int(values.max()) + 1
+    elif label(new_label, "new_label") < 0 or new_label in present:
+        # an existing label would merge the interphase into that phase
+        raise ValueError(f"new_label={new_label}; expected a label >= 0 that labels does not have yet "
+                         f"(present: {present.tolist()})")
     pad = int(math.ceil(width)) + 1
     out = values.copy()
     for index in np.ndindex(values.shape[:1] if batch else ()):

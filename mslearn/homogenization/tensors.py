@@ -77,6 +77,10 @@ def to_mandel(tensor):
 
 def from_mandel(vector, ndim):
     """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``."""
+    _check_ndim(ndim)
+    m = 3 if ndim == 2 else 6
+    if vector.ndim == 0 or vector.shape[-1] != m:
+        raise ValueError(f"vector has shape {tuple(vector.shape)}; expected Mandel vectors (..., {m}) for ndim={ndim}")
     basis = mandel_basis(ndim, like=vector)
     return _xp(vector).einsum("Iij,...I->...ij", basis, vector)
 
@@ -101,10 +105,38 @@ def lame_from(*, E=None, nu=None, K=None, G=None):
     :math:`\lambda = K - 2G/3`, :math:`\mu = G`.
     """
     if E is not None and nu is not None and K is None and G is None:
+        _check_moduli(E=E)
+        ratio = _values(nu, "nu")
+        if not ((ratio > -1) & (ratio < 0.5)).all():
+            raise ValueError(f"nu={_shown(nu)}; expected a Poisson's ratio -1 < nu < 0.5")
         return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
     if K is not None and G is not None and E is None and nu is None:
+        _check_moduli(K=K, G=G)
         return K - 2.0 * G / 3.0, G
     raise ValueError("give either E and nu, or K and G (3D bulk and shear moduli)")
+
+
+def _values(x, name):
+    """The numbers of a modulus (number, array or tensor) as a float array, checked finite and real."""
+    array = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} has dtype {array.dtype}; expected real numbers")
+    array = array.astype(float)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}={_shown(x)} contains NaN or inf; expected finite moduli")
+    return array
+
+
+def _shown(x):
+    array = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    return array.item() if array.size == 1 else f"an array with values in [{array.min()}, {array.max()}]"
+
+
+def _check_moduli(**moduli):
+    """Young's, bulk and shear moduli finite and >= 0 (0: a pore)."""
+    for name, value in moduli.items():
+        if (_values(value, name) < 0).any():
+            raise ValueError(f"{name}={_shown(value)} is negative; expected a modulus >= 0 (0 for a pore)")
 
 
 def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, ndim=3):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, reconstruct, remove_isolated, s2_error,
-                                    target_descriptors, view_conflict_bound, volume_fraction_error)
+from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isotropic_target, project, reconstruct,
+                                    remove_isolated, s2_error, target_descriptors, view_conflict_bound, volume_fraction_error)
 from mslearn.reconstruction._phase_retrieval import magnitude_projection, phase_retrieval
 from mslearn.structures import gaussian_random_field, level_cut, micrograph
 
@@ -459,3 +459,55 @@ def test_gram_reconstruction_with_a_trained_feature_network():
         reconstruct(target_descriptors(target, ("s2", "gram")), descriptors=("s2", "gram"), network=network)
     with pytest.raises(ValueError, match="network is the feature network of descriptors='gram'"):
         reconstruct(target, network=network)
+
+
+# ----------------------------------------------------------------------------- bad input (audit 2026-12-06)
+def _block(n=16):
+    labels = np.zeros((n, n), dtype=int)
+    labels[2:9, 3:12] = 1
+    return labels
+
+
+@pytest.mark.parametrize("fractions, match", [
+    ([-0.2, 1.2], "finite volume fractions >= 0"),        # turned every pixel into phase 1
+    ([0.9, 0.9], "sum to 1.8"),                           # was normalized silently
+    ([np.nan, 0.5], "finite volume fractions >= 0"),
+    ([0.5], r"shape \(1,\)"),
+    ([0.2, 0.3, 0.5], "cannot create a phase"),           # missed its goal silently
+])
+def test_remove_isolated_checks_the_fractions(fractions, match):
+    with pytest.raises(ValueError, match=match):
+        remove_isolated(_block(), fractions=fractions)
+
+
+@pytest.mark.parametrize("probabilities, fractions, match", [
+    (np.full((2, 8, 8), np.nan), [0.5, 0.5], "NaN or inf"),   # gave all pixels label 0
+    (np.full((2, 8, 8), 0.5), [0.5, 0.6], "sum to 1.1"),
+    (np.full((2, 8, 8), 0.5), [0.2, 0.3, 0.5], "3 entries; expected 2"),
+    (np.full((8, 8), 0.5), [0.5, 0.5], r"expected \(P, \*shape\)"),
+])
+def test_project_checks_its_inputs(probabilities, fractions, match):
+    with pytest.raises(ValueError, match=match):
+        project(probabilities, fractions)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(weights={"s2": -1}), r"weights\['s2'\] = -1; expected a finite number >= 0"),   # would maximize the error
+    (dict(weights={"s2": np.nan}), r"weights\['s2'\]"),
+    (dict(max_iter=2.5), "max_iter=2.5"),
+    (dict(max_iter=[3, 2.5]), "max_iter="),
+    (dict(method="annealing", n_swaps=-3), "n_swaps=-3"),
+    (dict(polish_trials=-5), "polish_trials=-5"),
+    (dict(tol=-1), "tol=-1"),
+    (dict(shape=(16, 16.5)), "positive ints"),             # was truncated to (16, 16)
+])
+def test_reconstruct_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        reconstruct(_block(), **kwargs)
+
+
+def test_label_helpers_check_their_input():
+    with pytest.raises(TypeError, match="expected the dict of target_descriptors"):
+        isotropic_target(_block())
+    with pytest.raises(ValueError, match="non-integer"):
+        count_isolated(np.array([[0.5, 1.5], [2.5, 0.5]]))

@@ -74,6 +74,7 @@ predictions, Sci. Rep. 8 (2018) 13461.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import time
 
@@ -97,10 +98,25 @@ __all__ = ["reconstruct", "Reconstruction", "target_descriptors", "s2_error", "v
 DEFAULT_WEIGHTS = DEFAULT_WEIGHTS   # documented here, where the API reference looks for it
 
 
+def _check_counts(**counts):
+    """Counts given as ints: ``max_iter`` (or a sequence of them, one per level) and ``n_swaps`` >= 1,
+    ``polish_trials`` >= 0."""
+    for name, value in counts.items():
+        if value is None:
+            continue
+        least = 0 if name == "polish_trials" else 1
+        values = list(value) if name == "max_iter" and hasattr(value, "__len__") else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
+                expected = "an int >= 1 or a sequence of them, one per level" if name == "max_iter" else f"an int >= {least}"
+                raise ValueError(f"{name}={value!r}; expected {expected}")
+
+
 def _check_shape(shape, target_ndim):
     if shape is None:
         raise ValueError("shape is None and the target dict has no 'shape'; pass shape=(n0, n1[, n2])")
-    if isinstance(shape, numbers.Integral) or not hasattr(shape, "__len__"):
+    if isinstance(shape, numbers.Integral) or not hasattr(shape, "__len__") or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape):
         raise ValueError(f"shape={shape!r}; expected a tuple of 2 or 3 positive ints")
     shape = tuple(int(n) for n in shape)
     if len(shape) not in (2, 3) or min(shape) < 4:
@@ -295,7 +311,14 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         unknown = set(weights) - set(DEFAULT_WEIGHTS)
         if unknown:
             raise ValueError(f"weights has unknown keys {sorted(unknown)}; expected keys of {sorted(DEFAULT_WEIGHTS)}")
+        for key, value in weights.items():
+            # a negative weight would reward the mismatch it weighs
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+                raise ValueError(f"weights[{key!r}] = {value!r}; expected a finite number >= 0")
         weights_.update({k: float(v) for k, v in weights.items()})
+    _check_counts(max_iter=max_iter, n_swaps=n_swaps, polish_trials=polish_trials)
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0):
+        raise ValueError(f"tol={tol!r}; expected a positive S2 error at which Adam stops")
     if init == "phase_retrieval" and (len(shape) != 2 or method != "gradient"):
         raise ValueError(f"init='phase_retrieval' starts the gradient method in 2D; got shape={shape} and "
                          f"method={method!r} (use init='auto' or 'random')")

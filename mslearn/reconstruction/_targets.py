@@ -346,7 +346,7 @@ def _isolated_count(labels, periodic):
 
 def count_isolated(labels):
     """Number of isolated single voxels/pixels (all face neighbours of another label, periodic)."""
-    return int(isolated_mask(np.asarray(labels)).sum())
+    return int(isolated_mask(as_label_array(labels, name="labels")).sum())
 
 
 def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
@@ -385,9 +385,16 @@ def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
     if fractions is None:
         goal = np.bincount(labels.ravel(), minlength=n_phases)
     else:
-        fractions = np.asarray(fractions, dtype=float)
-        n_phases = max(n_phases, fractions.size)
+        fractions = check_fractions(fractions, name="fractions")
+        if fractions.size < n_phases:
+            raise ValueError(f"fractions has {fractions.size} entries but labels has the labels 0 .. {n_phases - 1}; "
+                             "expected one volume fraction per phase label")
         goal = _round_counts(fractions, n)
+        absent = np.flatnonzero((goal > 0) & (np.bincount(labels.ravel(), minlength=fractions.size) == 0))
+        if absent.size:      # voxels change label only next to a voxel of the new label
+            raise ValueError(f"fractions asks for phase {int(absent[0])}, which labels does not contain; this "
+                             "function moves interface voxels and cannot create a phase")
+        n_phases = fractions.size
     for _ in range(max_rounds):
         counts = _neighbour_counts(labels, n_phases)
         iso = isolated_mask(labels)
@@ -431,6 +438,24 @@ def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
     return labels
 
 
+def check_fractions(fractions, *, name, n_phases=None):
+    """Volume fractions, one per phase: a 1D array of finite numbers >= 0 summing to 1 (to 1e-6), of length
+    ``n_phases`` where given; returned as float64."""
+    array = np.asarray(fractions)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} has dtype {array.dtype}; expected volume fractions (real numbers)")
+    array = array.astype(np.float64)
+    if array.ndim != 1 or array.size < 2:
+        raise ValueError(f"{name} has shape {array.shape}; expected one volume fraction per phase (at least two)")
+    if n_phases is not None and array.size != n_phases:
+        raise ValueError(f"{name} has {array.size} entries; expected {n_phases}, one per phase")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f"{name} = {array.tolist()}; expected finite volume fractions >= 0")
+    if abs(array.sum() - 1.0) > 1e-6:
+        raise ValueError(f"{name} = {array.tolist()} sum to {array.sum():.6g}; expected volume fractions summing to 1")
+    return array
+
+
 def _round_counts(fractions, n):
     """Integer counts summing to ``n`` closest to ``fractions * n`` (largest remainders)."""
     raw = np.asarray(fractions, dtype=float) / np.sum(fractions) * n
@@ -448,9 +473,14 @@ def project(probabilities, fractions, *, max_iter=60):
     voxels of phases in surplus).
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim not in (3, 4) or probabilities.shape[0] < 2:
+        raise ValueError(f"probabilities has shape {probabilities.shape}; expected (P, *shape): P >= 2 phases, "
+                         "2 or 3 spatial axes")
+    if not np.isfinite(probabilities).all():
+        raise ValueError("probabilities contains NaN or inf; expected finite phase probabilities")
     n_phases, shape = probabilities.shape[0], probabilities.shape[1:]
     n = int(np.prod(shape))
-    goal = _round_counts(fractions, n)
+    goal = _round_counts(check_fractions(fractions, name="fractions", n_phases=n_phases), n)
     if n_phases == 2:
         return _smallest(-probabilities[1].ravel(), int(goal[1])).astype(np.int64).reshape(shape)
     logp = np.log(np.clip(probabilities.reshape(n_phases, -1), 1e-12, None))
@@ -572,6 +602,11 @@ def isotropic_target(target):
     treated as sampling noise. On real micrographs that assumption costs accuracy against the image
     (see :func:`anisotropy_floor`); the default matches the raw image instead.
     """
+    if not isinstance(target, dict):
+        raise TypeError(f"target is a {type(target).__name__}; expected the dict of target_descriptors(image)")
+    target = check_descriptor_dict(target)
+    if int(target["ndim"]) != 2:
+        raise ValueError(f"target is {int(target['ndim'])}D; expected the descriptors of a 2D image")
     out = dict(target)
     for key in ("s2", "cross"):
         if key in target:

@@ -68,6 +68,7 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     card : dict, optional
         A model card from :func:`model_card`, written beside the model as ``path.card.json`` and
         ``path.card.md``; its training range guards the loaded model when ``training_data`` is not given.
+        Without it, the card files of a model saved at ``path`` before are removed (they describe that one).
     training_data : array_like or pandas.DataFrame, optional
         The inputs the model was trained on, ``(n_samples, n_features)``: their per-input range (min,
         max, mean, std) is stored in the record as ``training_range``, and :func:`load` returns a
@@ -94,6 +95,10 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
         if "features" not in training_range:
             raise ValueError("training_data has more than two axes (images); a per-input range needs "
                              "(n_samples, n_features) inputs")
+        expected = getattr(model, "n_features_in_", None)
+        if isinstance(expected, (int, np.integer)) and len(training_range["features"]) != expected:
+            raise ValueError(f"training_data has {len(training_range['features'])} columns but the model was fitted "
+                             f"on {int(expected)} inputs; expected the model's training inputs")
         # the record is written with sorted keys: keep the column order explicitly
         record["training_range"] = {**training_range, "feature_names": list(training_range["features"])}
     elif feature_names is not None:
@@ -111,10 +116,13 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     with open(temporary, "wb") as file:
         pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
     record_path.write_text(record_text + "\n")
+    json_path, markdown_path = _card_paths(model_path)
     if card is not None:
-        json_path, markdown_path = _card_paths(model_path)
         json_path.write_text(card_text + "\n")
         markdown_path.write_text(_card_markdown(card))
+    else:           # a card left from a model saved here before would describe (and guard) the wrong model
+        json_path.unlink(missing_ok=True)
+        markdown_path.unlink(missing_ok=True)
     temporary.replace(model_path)
     return model_path
 

@@ -106,3 +106,20 @@ def test_training_range_rejects_bad_input(fitted, tmp_path):
         deployment.save(model, tmp_path / "ok", training_data=X))["training_range"])
     with pytest.raises(ValueError, match="shape"):
         guarded.predict(np.zeros((2, 3)))
+
+
+def test_saving_without_a_card_removes_the_card_of_the_model_saved_there_before(fitted, tmp_path):
+    X, model = fitted
+    card = deployment.model_card(model, training_data=X, metrics={"r2": 1.0}, intended_use="toy")
+    deployment.save(model, tmp_path / "m", card=card)
+    other = LinearRegression().fit(np.array([[5.0, 5.0], [6.0, 7.0], [7.0, 5.0]]), np.array([1.0, 2.0, 3.0]))
+    deployment.save(other, tmp_path / "m")
+    # the first model's card would describe, and guard, the second
+    assert not (tmp_path / "m.card.json").exists() and not (tmp_path / "m.card.md").exists()
+    assert type(deployment.load(tmp_path / "m")) is LinearRegression
+
+
+def test_save_checks_training_data_against_the_models_inputs(fitted, tmp_path):
+    X, model = fitted
+    with pytest.raises(ValueError, match="training_data has 1 columns but the model was fitted on 2 inputs"):
+        deployment.save(model, tmp_path / "m", training_data=X.to_numpy()[:, :1])

@@ -211,3 +211,9 @@ def test_bad_structures_raise(spinodal):
         ProcessStructureMap(n_components=0).fit(X, y)
     with pytest.raises(ValueError, match="window"):
         ProcessStructureMap(window=20).fit(X, y)
+
+
+def test_random_state_none_is_refused(spinodal):
+    X, y = spinodal[0], spinodal[1]
+    with pytest.raises(ValueError, match="None is not accepted"):
+        ProcessStructureMap(n_components=2, random_state=None).fit(X, y)   # drew from numpy's global generator

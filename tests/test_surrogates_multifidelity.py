@@ -161,3 +161,19 @@ def test_delta_learning_bad_input():
         DeltaRegressor(np.sum, regressor="gp").fit(X_HIGH[:, None], y)
     with pytest.raises(ValueError, match="expected 'high' or 'low'"):
         forrester(X_HIGH, "medium")
+
+
+@pytest.mark.parametrize("make", [lambda **kw: CoKrigingRegressor(**kw),
+                                  lambda **kw: DeltaRegressor(lambda X: 2 * forrester(X[:, 0], "low"), **kw)])
+def test_the_default_seed_repeats_and_none_is_refused(make):
+    X, y, fidelity = forrester_data()
+    if isinstance(make(), CoKrigingRegressor):
+        fit = lambda model: model.fit(X, y, fidelity)                       # noqa: E731
+    else:
+        fit = lambda model: model.fit(X[fidelity == 1], y[fidelity == 1])   # noqa: E731
+    state = np.random.get_state()[1].copy()
+    # the default (random_state=0, was None) gives the same fit twice and leaves numpy's global generator alone
+    np.testing.assert_array_equal(fit(make()).predict(X), fit(make()).predict(X))
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    with pytest.raises(ValueError, match="None is not accepted"):
+        fit(make(random_state=None))

@@ -55,8 +55,9 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..nn import integer_seed
 
 __all__ = ["CoKrigingRegressor", "DeltaRegressor", "forrester"]
 
@@ -166,8 +167,8 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         hyper-parameters; a number fixes it (``rho=1`` is additive Δ-learning with a GP low fidelity).
     n_restarts_optimizer : int
         Extra starts of the hyper-parameter optimizers from random points of the bounds (log-uniform).
-    random_state : int, RandomState or None
-        Seeds the restarts.
+    random_state : int
+        Seeds the restarts (an int >= 0; None is not accepted, so that the same call gives the same fit).
 
     Attributes
     ----------
@@ -198,7 +199,7 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, kernel_low=None, kernel_delta=None, *, alpha=1e-10, rho=None, n_restarts_optimizer=2,
-                 random_state=None):
+                 random_state=0):
         self.kernel_low = kernel_low
         self.kernel_delta = kernel_delta
         self.alpha = alpha
@@ -242,7 +243,7 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         if n_low < 2 or n_high < need_high:
             raise ValueError(f"fidelity has {n_low} low- and {n_high} high-fidelity samples; expected at least 2 "
                              f"low-fidelity and {need_high} high-fidelity samples")
-        rng = check_random_state(self.random_state)
+        rng = np.random.RandomState(integer_seed(self.random_state))
         X_low, y_low, X_high, y_high = X[~high], y[~high], X[high], y[high]
 
         kernel_low = clone(self.kernel_low) if self.kernel_low is not None else _default_kernel(X_low, bias=False)
@@ -345,8 +346,9 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         depend on the cheap prediction (a nonlinear multi-fidelity model).
     n_restarts_optimizer : int
         Restarts of the default GP's optimizer (ignored for another ``regressor``).
-    random_state : int, RandomState or None
-        Seeds the default GP (and a given regressor that has a ``random_state`` left at None).
+    random_state : int
+        Seeds the default GP (and a given regressor that has a ``random_state`` left at None); an int >= 0
+        (None is not accepted, so that the same call gives the same fit).
 
     Attributes
     ----------
@@ -365,7 +367,7 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, low_fidelity=None, regressor=None, *, append_low_fidelity=False, n_restarts_optimizer=2,
-                 random_state=None):
+                 random_state=0):
         self.low_fidelity = low_fidelity
         self.regressor = regressor
         self.append_low_fidelity = append_low_fidelity
@@ -406,15 +408,16 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         if self.regressor is not None and not hasattr(self.regressor, "fit"):
             raise ValueError(f"regressor = {self.regressor!r}; expected None or a scikit-learn regressor")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        seed = integer_seed(self.random_state)
         low = self._low(X)
         Z = self._inputs(X, low)
         if self.regressor is None:
             regressor = GaussianProcessRegressor(kernel=_default_kernel(Z, bias=False), normalize_y=True,
-                                                 n_restarts_optimizer=n_restarts, random_state=self.random_state)
+                                                 n_restarts_optimizer=n_restarts, random_state=seed)
         else:
             regressor = clone(self.regressor)
             if "random_state" in regressor.get_params() and regressor.get_params()["random_state"] is None:
-                regressor.set_params(random_state=self.random_state)
+                regressor.set_params(random_state=seed)
         self.regressor_ = regressor.fit(Z, y - low)
         return self
 

@@ -75,8 +75,10 @@ def torch_generator(seed, device_=None) -> torch.Generator:
     """A torch Generator on ``device_`` seeded from an int (or drawn from a numpy Generator)."""
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**62))
-    if not isinstance(seed, numbers.Integral):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed = {seed}; expected an integer >= 0")
     generator = torch.Generator(device=device(device_) if device_ is not None else "cpu")
     generator.manual_seed(int(seed))
     return generator

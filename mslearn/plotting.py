@@ -14,11 +14,20 @@ def _axes(ax):
     return plt.subplots(figsize=(4, 4))[1] if ax is None else ax
 
 
+def _paired(y_true, y_pred):
+    """``y_true`` and ``y_pred`` flattened, checked to be one prediction per true value."""
+    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
+    if y_true.size != y_pred.size:
+        raise ValueError(f"y_true has {y_true.size} values and y_pred {y_pred.size}; expected one prediction per "
+                         "true value")
+    return y_true, y_pred
+
+
 def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
     """Predicted against true values with the identity line; R² and MAE in the legend."""
     from sklearn.metrics import mean_absolute_error, r2_score
 
-    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
+    y_true, y_pred = _paired(y_true, y_pred)
     ax = _axes(ax)
     text = f"R² = {r2_score(y_true, y_pred):.3f}, MAE = {mean_absolute_error(y_true, y_pred):.3g}"
     ax.scatter(y_true, y_pred, s=scatter.pop("s", 12), alpha=scatter.pop("alpha", 0.6),
@@ -34,7 +43,8 @@ def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
 
 def residuals(y_true, y_pred, *, ax=None, units=""):
     """Residuals (predicted − true) against the true value, with ±2 standard deviations."""
-    y_true, error = np.ravel(y_true), np.ravel(y_pred) - np.ravel(y_true)
+    y_true, y_pred = _paired(y_true, y_pred)
+    error = y_pred - y_true
     ax = _axes(ax)
     ax.scatter(y_true, error, s=12, alpha=0.6)
     ax.axhline(0, color="k", lw=1)
@@ -64,6 +74,8 @@ def training_history(history, *, ax=None, best_epoch=None, log=True):
 def show_structure(labels, *, ax=None, title=None, cmap="viridis"):
     """A 2D phase-label image (or the middle slice of a 3D one) with a discrete colormap."""
     labels = np.asarray(labels)
+    if labels.ndim not in (2, 3):
+        raise ValueError(f"labels has shape {labels.shape}; expected a 2D image or a 3D volume of phase labels")
     if labels.ndim == 3:
         labels = labels[labels.shape[0] // 2]
     ax = _axes(ax)

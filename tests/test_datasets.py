@@ -466,3 +466,31 @@ def test_the_fingerprint_covers_every_module_that_makes_the_data():
     covered = [package / source for source in ready.DATA_SOURCES]
     missing = [f for f in map(Path, files) if not any(f == c or c in f.parents for c in covered)]
     assert files and not missing, f"add these modules to DATA_SOURCES: {missing}"
+
+
+def test_design_and_sample_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match="0 <= start < n_samples = 4"):
+        sample_parameters({"a": (0, 1)}, 4, seed=0, start=-3)
+    with pytest.raises(ValueError, match="start = -2; expected a sample index >= 0"):
+        sample_seeds(0, -2, 2)
+    with pytest.raises(ValueError, match="start = 5 > stop = 2"):
+        sample_seeds(0, 5, 2)                                        # returned an empty array
+    assert sample_seeds(0, 2, 2).size == 0
+    with pytest.raises(TypeError, match="expected the pandas DataFrame"):
+        voxel_composite_images(np.array([[0.3, 1.0]]), [0])
+    with pytest.raises(ValueError, match="0 < angle < 90"):
+        datasets.lattice_labels(0.1, np.nan)
+    with pytest.raises(ValueError, match=r"expected finite plane-strain Mandel stiffnesses \(\.\.\., 3, 3\)"):
+        datasets.moduli_from_stiffness(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="not positive definite"):
+        datasets.moduli_from_stiffness(np.ones((3, 3)))
+
+
+def test_path_generators_refuse_seed_none():
+    from mslearn.datasets.paths import gaussian_process_paths, radial_paths, random_walk_paths
+    calls = [lambda: random_walk_paths(3, 5, 2, max_increment=0.1, seed=None),
+             lambda: gaussian_process_paths(3, 5, 2, length_scale=2.0, amplitude=0.01, seed=None),
+             lambda: radial_paths(3, 5, 2, max_strain=0.01, seed=None)]
+    for call in calls:        # None drew fresh entropy from the operating system on every call
+        with pytest.raises(ValueError, match="seed is None"):
+            call()

@@ -33,3 +33,8 @@ def test_dataset_bad_input():
         composite_conductivity(0)
     with pytest.raises(ValueError, match="noise"):
         composite_conductivity(10, noise=-0.1)
+
+
+def test_composite_conductivity_rejects_reversed_ranges():
+    with pytest.raises(ValueError, match=r"volume_fraction = \(0.5, 0.1\); expected a sampling range"):
+        composite_conductivity(5, volume_fraction=(0.5, 0.1))

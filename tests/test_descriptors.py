@@ -485,3 +485,26 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), atol=1e-12)
     lp = D.lineal_path(torch.from_numpy(image).cuda(), directions="all", batch=True)
     np.testing.assert_allclose(lp.cpu().numpy(), D.lineal_path(image, directions="all", batch=True), atol=1e-6)
+
+
+def test_feature_network_refuses_a_negative_seed():
+    with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
+        D.FeatureNetwork(2, seed=-1)
+
+
+def test_nearest_microstructures_needs_one_image_shape():
+    small, large = np.zeros((2, 8, 8), int), np.zeros((16, 16), int)
+    small[:, :4], large[:8] = 1, 1
+    with pytest.raises(ValueError, match=r"image shape \(16, 16\) and database \(8, 8\)"):
+        D.nearest_microstructures(large, small)
+
+
+def test_descriptor_settings_out_of_range_are_refused():
+    labels = np.zeros((8, 8), int)
+    labels[2:5, 2:6] = 1
+    with pytest.raises(ValueError, match="max_chunk=0"):
+        D.two_point_cluster_function(labels, max_chunk=0)
+    with pytest.raises(ValueError, match="fit_range=100 reaches past the largest radius"):
+        D.specific_surface(labels, fit_range=100)       # fitted over fewer radii than asked, silently
+    with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):
+        D.lattice_directions(4)

@@ -275,3 +275,18 @@ def test_f_must_return_one_number():
         bayesian_optimization(lambda x: np.array([1.0, 2.0]), [(0, 1)], 8)
     with pytest.raises(TypeError, match=r"f returned str"):
         bayesian_optimization(lambda x: "a", [(0, 1)], 8)
+
+
+@pytest.mark.parametrize("acquisition", [bayesian.expected_improvement, bayesian.probability_of_improvement])
+def test_acquisitions_reject_an_impossible_posterior(acquisition):
+    with pytest.raises(ValueError, match="std has the value -1.0"):
+        acquisition(np.array([0.0]), np.array([-1.0]), 0.0)        # gave 4e-13 and 0.5
+    with pytest.raises(ValueError, match="mean contains NaN"):
+        acquisition(np.array([np.nan]), np.array([1.0]), 0.0)
+    with pytest.raises(ValueError, match="best contains NaN"):
+        acquisition(0.0, 1.0, np.nan)
+    with pytest.raises(ValueError, match=r"std has shape \(1,\) and mean \(2,\)"):
+        acquisition(np.zeros(2), np.ones(1), 0.0)
+    with pytest.raises(ValueError, match="xi=-0.1"):
+        acquisition(0.0, 1.0, 0.0, xi=-0.1)
+    assert np.allclose(acquisition(np.zeros(3), 1.0, 0.0), acquisition(0.0, 1.0, 0.0))   # one std for all

@@ -194,3 +194,11 @@ def test_unstable_time_step_is_refused_with_the_stable_range():
     result = cahn_hilliard((64, 64), 0.0, dt=0.9 * 2.0, stabilization=0.0, n_steps=3000, noise=0.1, device="cpu")
     assert np.all(np.isfinite(result.phi)) and np.abs(result.phi).max() < 1.02
     cahn_hilliard((16, 16), 0.0, dt=50.0, n_steps=5)                    # S = 1: every dt is stable
+
+
+def test_structure_factor_rejects_a_nan_field_and_a_bad_spacing():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        structure_factor(np.full((8, 8), np.nan))                  # gave all-NaN s and length
+    for dx in (-1.0, 0.0, math.inf):
+        with pytest.raises(ValueError, match="positive, finite grid spacing"):
+            structure_factor(np.random.default_rng(0).random((8, 8)), dx=dx)

@@ -363,3 +363,14 @@ def test_feature_network_is_the_fitted_networks_body(fitted, data):
     model = CNNRegressor(channels=(4,), max_iter=1, device="cpu").fit(three, data[1][:40])
     with pytest.raises(ValueError, match="two-phase indicator"):
         model.feature_network()
+
+
+def test_tensor_r2_rejects_nan():
+    K = np.stack([np.eye(2) * (1 + i) for i in range(4)])
+    with pytest.raises(ValueError, match="y_pred contains NaN"):
+        tensor_r2(K, K * np.nan)                                     # returned nan
+
+
+def test_tta_must_be_a_flag(fitted, data):
+    with pytest.raises(TypeError, match="tta='yes'; expected True or False"):
+        fitted.predict(data[2][:2], tta="yes")

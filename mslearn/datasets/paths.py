@@ -32,6 +32,8 @@ import numbers
 
 import numpy as np
 
+from .. import _backend
+
 __all__ = ["random_walk_paths", "gaussian_process_paths", "cyclic_path", "radial_paths", "rve_stress_histories"]
 
 
@@ -80,7 +82,7 @@ def random_walk_paths(n_paths, n_steps, m, *, max_increment, seed):
     """
     n_paths, n_steps, m = _count(n_paths, "n_paths", 1), _count(n_steps, "n_steps", 2), _count(m, "m", 1)
     max_increment = _positive(max_increment, "max_increment")
-    rng = np.random.default_rng(seed)
+    rng = _backend.rng(seed)
     direction = rng.standard_normal((n_paths, n_steps - 1, m))
     direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), np.finfo(float).tiny)
     size = max_increment * rng.uniform(size=(n_paths, n_steps - 1, 1))
@@ -128,7 +130,7 @@ def gaussian_process_paths(n_paths, n_steps, m, *, length_scale, amplitude, seed
     # numerically rank-deficient; clipping its round-off negative eigenvalues keeps it exact otherwise
     values, vectors = np.linalg.eigh(covariance)
     factor = vectors * np.sqrt(np.clip(values, 0.0, None))
-    rng = np.random.default_rng(seed)
+    rng = _backend.rng(seed)
     paths = np.zeros((n_paths, n_steps, m))
     paths[:, 1:] = amplitude * np.einsum("ij,pjc->pic", factor, rng.standard_normal((n_paths, n_steps - 1, m)))
     return paths
@@ -213,7 +215,7 @@ def radial_paths(n_paths, n_steps, m, *, max_strain, seed):
     """
     n_paths, n_steps, m = _count(n_paths, "n_paths", 1), _count(n_steps, "n_steps", 2), _count(m, "m", 1)
     max_strain = _positive(max_strain, "max_strain")
-    direction = np.random.default_rng(seed).standard_normal((n_paths, m))
+    direction = _backend.rng(seed).standard_normal((n_paths, m))
     direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), np.finfo(float).tiny)
     return max_strain * np.linspace(0.0, 1.0, n_steps)[None, :, None] * direction[:, None, :] + 0.0   # no -0.0
 

@@ -28,6 +28,7 @@ import functools
 import hashlib
 import json
 import math
+import numbers
 import os
 import shutil
 import tempfile
@@ -301,6 +302,10 @@ def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=
 # ----------------------------------------------------------------------------- 2. triangular lattices
 def lattice_labels(thickness, angle, *, size=48):
     """The structure of one :func:`triangular_lattices` sample: one cell ``(size, round(size tan angle))``."""
+    if not (isinstance(angle, numbers.Real) and 0 < angle < 90):
+        raise ValueError(f"angle = {angle!r}; expected the struts' inclination in degrees, 0 < angle < 90")
+    if not (isinstance(thickness, numbers.Real) and math.isfinite(thickness)):
+        raise ValueError(f"thickness = {thickness!r}; expected a finite strut thickness")
     ny = int(round(size * math.tan(math.radians(angle))))
     return strut_lattice((size, ny), "triangular", thickness=float(thickness), angle=float(angle))
 
@@ -312,7 +317,13 @@ def moduli_from_stiffness(C):
     :math:`E_1 = 1/S_{11}`, :math:`E_2 = 1/S_{22}`, :math:`\nu_{12} = -S_{12}/S_{11}`,
     :math:`G_{12} = 1/(2 S_{33})` (the Mandel shear entry is :math:`1/(2G)`).
     """
-    S = np.linalg.inv(np.asarray(C, dtype=float))
+    C = np.asarray(C, dtype=float)
+    if C.shape[-2:] != (3, 3) or not np.isfinite(C).all():
+        raise ValueError(f"C has shape {C.shape}{'' if np.isfinite(C).all() else ' and NaN or inf'}; expected finite "
+                         "plane-strain Mandel stiffnesses (..., 3, 3)")
+    if (np.linalg.eigvalsh(0.5 * (C + np.swapaxes(C, -1, -2))) <= 0).any():
+        raise ValueError("C has a stiffness that is not positive definite; expected effective stiffnesses of a solid")
+    S = np.linalg.inv(C)
     return {"E_1": 1 / S[..., 0, 0], "E_2": 1 / S[..., 1, 1], "G_12": 1 / (2 * S[..., 2, 2]),
             "nu_12": -S[..., 0, 1] / S[..., 0, 0]}
 
@@ -369,6 +380,9 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
     radius ``reference_size / 12``, correlation lengths as fractions of it): with ``size`` larger
     than ``reference_size`` the images are larger windows (RVEs) of the same material.
     """
+    if not hasattr(parameters, "itertuples"):
+        raise TypeError(f"parameters is a {type(parameters).__name__}; expected the pandas DataFrame of design "
+                        "points that sample_parameters returns (the columns of voxel_composites: kind, volume_fraction, ...)")
     shape = (size,) * ndim
     reference_size = size if reference_size is None else reference_size
     images, kinds = [], []

@@ -56,6 +56,9 @@ def composite_conductivity(n_samples, *, noise=0.03, seed=0, volume_fraction=(0.
     check_in_range(np.asarray(volume_fraction), 0.0, 1.0, name="volume_fraction")
     check_in_range(np.asarray(contrast), 1e-12, np.inf, name="contrast")
     check_in_range(np.asarray(shape_factor), 1.0, np.inf, name="shape_factor")
+    for name, bounds in (("volume_fraction", volume_fraction), ("contrast", contrast), ("shape_factor", shape_factor)):
+        if np.shape(bounds) != (2,) or not bounds[0] <= bounds[1]:
+            raise ValueError(f"{name} = {bounds!r}; expected a sampling range (low, high) with low <= high")
     generator = rng(seed)
     phi = generator.uniform(*volume_fraction, n_samples)
     log_contrast = generator.uniform(*np.log10(contrast), n_samples)

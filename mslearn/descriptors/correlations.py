@@ -288,6 +288,8 @@ def two_point_cluster_function(labels, phase=1, *, periodic=True, batch=False, m
     """
     from .morphology import label_clusters
 
+    if isinstance(max_chunk, bool) or not isinstance(max_chunk, (int, np.integer)) or max_chunk < 1:
+        raise ValueError(f"max_chunk={max_chunk!r}; expected the largest number of values transformed at once, an integer >= 1")
     tensor, ndim = _common.labels_tensor(labels, batch=batch, phase=phase)
     dtype = _common.result_dtype(labels)
     out = []
@@ -372,6 +374,9 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
     if method in ("both", "s2"):
         s2 = correlation_maps(field, field, ndim, periodic)
         r, s2_r = radial_average(s2, batch=True)
+        if fit_range >= len(r):
+            raise ValueError(f"fit_range={fit_range} reaches past the largest radius of S2 for this image "
+                             f"({len(r) - 1} pixels); expected 1 <= fit_range <= {len(r) - 1} (default 2: near the origin)")
         k = slice(1, fit_range + 1)
         phi = field.flatten(1).mean(1, keepdim=True)
         slope = ((s2_r[:, k] - phi) * r[k]).sum(1) / r[k].square().sum()

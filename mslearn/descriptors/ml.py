@@ -354,6 +354,10 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
     if k > len(database):
         raise ValueError(f"k={k} is larger than the database ({len(database)} microstructures)")
     ndim = check_spatial_ndim(labels, name="labels", batch=batch)
+    if tuple(np.shape(labels)[-ndim:]) != tuple(database.shape[-ndim:]) or database.ndim != ndim + 1:
+        # a descriptor's length depends on the image shape: the distances need one shape
+        raise ValueError(f"labels has the image shape {tuple(np.shape(labels)[-ndim:])} and database "
+                         f"{tuple(database.shape[1:])}; expected images of one shape")
     if window is not None:
         if not isinstance(descriptor, str) or descriptor != "s2":
             raise ValueError(f"window={window!r} applies to descriptor='s2' only, not {descriptor!r}")

@@ -40,6 +40,8 @@ def lattice_directions(ndim, directions="axes"):
     >>> lattice_directions(2, "all").tolist()
     [[1, 0], [0, 1], [1, 1], [1, -1]]
     """
+    if isinstance(ndim, bool) or ndim not in (2, 3):
+        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
     if isinstance(directions, str):
         if directions not in ("axes", "all"):
             raise ValueError(f"directions={directions!r}; expected 'axes', 'all' or a list of integer vectors")

@@ -256,7 +256,7 @@ def expected_improvement(mean, std, best, xi=0.0):
     >>> float(expected_improvement(0.0, 1.0, best=0.0).round(4))  # = 1 / sqrt(2 pi)
     0.3989
     """
-    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    mean, std = _posterior(mean, std, best, xi)
     improvement = best - xi - mean
     std = np.maximum(std, 1e-12)
     z = improvement / std
@@ -273,8 +273,24 @@ def probability_of_improvement(mean, std, best, xi=0.0):
     >>> float(probability_of_improvement(0.0, 1.0, best=0.0))
     0.5
     """
-    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    mean, std = _posterior(mean, std, best, xi)
     return ndtr((best - xi - mean) / np.maximum(std, 1e-12))
+
+
+def _posterior(mean, std, best, xi):
+    """The acquisitions' arguments checked: finite, ``std >= 0`` of ``mean``'s shape (or one number),
+    ``xi >= 0``; ``mean`` and ``std`` as float arrays."""
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    if std.shape not in (mean.shape, ()):
+        raise ValueError(f"std has shape {std.shape} and mean {mean.shape}; expected the same shape (or one std)")
+    for name, value in (("mean", mean), ("std", std), ("best", best), ("xi", xi)):
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or inf; expected finite posterior values")
+    if (std < 0).any():
+        raise ValueError(f"std has the value {std.min()}; expected posterior standard deviations >= 0")
+    if xi < 0:
+        raise ValueError(f"xi={xi}; expected a margin >= 0")
+    return mean, std
 
 
 # ----------------------------------------------------------------------------------------------

@@ -324,6 +324,10 @@ def structure_factor(field, *, dx=1.0, batch=False):
     ndim = values.ndim - 1
     if ndim not in (2, 3):
         raise ValueError(f"field has {ndim} spatial axes (shape {np.shape(field)}, batch={batch}); expected 2 or 3")
+    if not np.isfinite(values).all():
+        raise ValueError("field contains NaN or inf; expected a finite field")
+    if isinstance(dx, bool) or not isinstance(dx, numbers.Real) or not 0 < dx < math.inf:
+        raise ValueError(f"dx={dx!r}; expected a positive, finite grid spacing")
     spatial = values.shape[1:]
     values = values - values.reshape(len(values), -1).mean(axis=1).reshape((-1,) + (1,) * ndim)
     power = np.abs(np.fft.fftn(values, axes=tuple(range(1, ndim + 1)))) ** 2 / np.prod(spatial)

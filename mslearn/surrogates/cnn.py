@@ -113,6 +113,9 @@ def tensor_r2(y_true, y_pred):
     true, predicted = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
     if true.shape != predicted.shape or true.ndim != 3 or true.shape[1] != true.shape[2]:
         raise ValueError(f"y_true {true.shape} and y_pred {predicted.shape} must both be (n, m, m)")
+    for name, values in (("y_true", true), ("y_pred", predicted)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} contains NaN or inf; expected finite tensors")
     pairs = zip(*np.triu_indices(true.shape[1]))
     scores = []
     for i, j in pairs:
@@ -498,6 +501,8 @@ class CNNRegressor(TorchRegressor):
         check_is_fitted(self, "network_")
         labels = self._check_images(X)
         tta = self.tta if tta is None else tta
+        if not isinstance(tta, (bool, np.bool_)):     # a string such as "no" would be read as True
+            raise TypeError(f"tta={tta!r}; expected True or False")
         parameter = next(self.network_.parameters())
         device = parameter.device
         group = symmetry_group(self.ndim) if tta else symmetry_group(self.ndim)[:1]

@@ -683,6 +683,11 @@ def test_tol_must_be_a_relative_residual_below_one(tol):
         conductivity(_two_phase(), [1.0, 10.0], tol=tol)
 
 
+def test_max_iter_true_is_not_one_iteration():
+    with pytest.raises(ValueError, match="max_iter=True"):
+        conductivity(_two_phase(), [1.0, 10.0], max_iter=True)
+
+
 @pytest.mark.parametrize("dtype", ["float32", torch.int64, torch.float16])
 def test_dtype_must_be_float32_or_float64(dtype):
     with pytest.raises(ValueError, match="expected torch.float64 or torch.float32"):

@@ -864,7 +864,7 @@ def _config(scheme, tol, max_iter, progress, dtype):
         raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
     if max_iter is None:
         max_iter = 1000 if scheme == "cg" else 10000
-    if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
+    if isinstance(max_iter, bool) or not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
     return dict(scheme=scheme, tol=float(tol), max_iter=int(max_iter), progress=progress)
 

@@ -113,7 +113,8 @@ def check_training_settings(estimator):
     if isinstance(estimator.max_iter, bool) or not isinstance(estimator.max_iter, numbers.Integral) \
             or estimator.max_iter < 1:
         raise ValueError(f"max_iter = {estimator.max_iter!r}; expected an integer >= 1 (training epochs)")
-    if estimator.batch_size is not None and (not isinstance(estimator.batch_size, numbers.Integral)
+    if estimator.batch_size is not None and (isinstance(estimator.batch_size, bool)
+                                             or not isinstance(estimator.batch_size, numbers.Integral)
                                              or estimator.batch_size < 1):
         raise ValueError(f"batch_size = {estimator.batch_size!r}; expected None or an integer >= 1")
     if getattr(estimator, "lr_schedule", "constant") not in ("constant", "cosine"):

@@ -163,6 +163,7 @@ def test_delta_learning_bad_input():
         forrester(X_HIGH, "medium")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")   # a GP on 4 points: not what is tested
 @pytest.mark.parametrize("make", [lambda **kw: CoKrigingRegressor(**kw),
                                   lambda **kw: DeltaRegressor(lambda X: 2 * forrester(X[:, 0], "low"), **kw)])
 def test_the_default_seed_repeats_and_none_is_refused(make):

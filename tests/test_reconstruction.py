@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isotropic_target, project, reconstruct,
-                                    remove_isolated, s2_error, target_descriptors, view_conflict_bound, volume_fraction_error)
+from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isolated_mask, isotropic_target, project,
+                                    reconstruct, remove_isolated, s2_error, target_descriptors, view_conflict_bound,
+                                    volume_fraction_error)
 from mslearn.reconstruction._phase_retrieval import magnitude_projection, phase_retrieval
 from mslearn.structures import gaussian_random_field, level_cut, micrograph
 
@@ -511,3 +512,5 @@ def test_label_helpers_check_their_input():
         isotropic_target(_block())
     with pytest.raises(ValueError, match="non-integer"):
         count_isolated(np.array([[0.5, 1.5], [2.5, 0.5]]))
+    with pytest.raises(ValueError, match="expected an integer label image with 2 or 3 axes"):
+        isolated_mask(np.array([0, 1, 0]))

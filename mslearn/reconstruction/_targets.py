@@ -330,6 +330,10 @@ def _neighbour_counts(labels, n_phases):
 def isolated_mask(labels):
     """Boolean mask of voxels whose face neighbours (periodic) all carry another label."""
     labels = as_label_array(labels, name="labels") if not isinstance(labels, np.ndarray) else labels
+    if labels.ndim not in (2, 3) or labels.dtype.kind not in "biu":
+        # (arrays are not checked value by value: the searches call this in their loops)
+        raise ValueError(f"labels has shape {labels.shape} and dtype {labels.dtype}; expected an integer "
+                         "label image with 2 or 3 axes")
     same = np.zeros(labels.shape, dtype=bool)
     for axis in range(labels.ndim):
         for step in (1, -1):
@@ -346,7 +350,9 @@ def _isolated_count(labels, periodic):
 
 def count_isolated(labels):
     """Number of isolated single voxels/pixels (all face neighbours of another label, periodic)."""
-    return int(isolated_mask(as_label_array(labels, name="labels")).sum())
+    check_labels(labels, name="labels")         # integer labels >= 0, 2 or 3 axes (one phase is allowed here)
+    values = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    return int(isolated_mask(np.rint(values).astype(np.int64)).sum())
 
 
 def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):

@@ -260,7 +260,32 @@ def _run_one(notebook, output_path, parameters, cwd, kernel_name):
     return outcome
 
 
-def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None, cwd=None, progress=True):
+def _code_sources(cells):
+    """The sources of a notebook's code cells, papermill's injected parameters cell left out."""
+    return ["".join(cell.get("source", "")) for cell in cells if cell.get("cell_type") == "code"
+            and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+
+
+def _finished_run(output_path, code, parameters):
+    """The outcome of a run already finished at ``output_path`` from the notebook code ``code`` with these
+    ``parameters`` (papermill's record: no exception, an end time, the same parameters and code cells), else
+    None: a run of an edited notebook, of other values, or one that failed or was cut off is run again."""
+    try:
+        nb = json.loads(Path(output_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    record = nb.get("metadata", {}).get("papermill", {})
+    same = json.dumps(record.get("parameters"), sort_keys=True, default=str) == json.dumps(
+        parameters, sort_keys=True, default=str)
+    if record.get("exception") or not record.get("end_time") or not same or _code_sources(nb["cells"]) != code:
+        return None
+    duration = record.get("duration")
+    return {"status": "ok", "error": "", "traceback": "", "glued": glued_values(nb),
+            "seconds": float(duration) if duration is not None else math.nan}
+
+
+def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None, cwd=None, progress=False,
+          resume=True):
     """Run ``notebook`` for every combination of ``parameters`` and collect the glued values.
 
     Parameters
@@ -276,7 +301,7 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
     output : str or Path
         Folder for the executed notebooks (``NNN_name-value_....ipynb``), the tracebacks of failed
         runs (``.traceback.txt``) and the table ``results.csv`` (and ``results.parquet`` if pyarrow
-        is installed). Created if missing; files of an earlier sweep there are overwritten.
+        is installed). Created if missing; files of an earlier sweep there are overwritten (see ``resume``).
     kernel_name : str, optional
         Jupyter kernel to run in (default: the notebook's own).
     cwd : str or Path, optional
@@ -284,6 +309,12 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
         see the same paths (a shared file system).
     progress : bool
         Show a tqdm progress bar over finished runs.
+    resume : bool
+        Keep the runs that an earlier sweep into ``output`` finished: an executed notebook at a run's
+        path whose papermill record shows no error, the same parameter values and the same code cells as
+        ``notebook`` now is read back instead of run again (its ``seconds`` are those it took then), so a
+        sweep that was interrupted goes on where it stopped. Runs that failed, were cut off, or come
+        from an edited notebook run again. ``False``: run everything.
 
     Returns
     -------
@@ -320,19 +351,26 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
     paths = [(output / (f"{i:0{width}d}_" + "_".join(f"{_slug(k)}-{_slug(v)}" for k, v in combo.items())
                         + ".ipynb")).resolve() for i, combo in enumerate(combos)]
     outcomes = [None] * len(combos)
-    bar = tqdm(total=len(combos), disable=not progress, desc=f"sweep {notebook.stem}", unit="run")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume = {resume!r}; expected True or False")
+    if resume:
+        code = _code_sources(json.loads(notebook.read_text(encoding="utf-8"))["cells"])
+        outcomes = [_finished_run(path, code, combo) for path, combo in zip(paths, combos)]
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    bar = tqdm(total=len(combos), initial=len(combos) - len(todo), disable=not progress,
+               desc=f"sweep {notebook.stem}", unit="run")
     try:
         if client is None:
-            for i, combo in enumerate(combos):
-                outcomes[i] = _run_one(notebook.resolve(), paths[i], combo, cwd, kernel_name)
+            for i in todo:
+                outcomes[i] = _run_one(notebook.resolve(), paths[i], combos[i], cwd, kernel_name)
                 bar.update(1)
         else:
             from dask.distributed import as_completed   # imported here: dask is needed only with a client
 
             token = uuid.uuid4().hex[:8]
-            futures = {client.submit(_run_one, notebook.resolve(), paths[i], combo, cwd, kernel_name, pure=False,
+            futures = {client.submit(_run_one, notebook.resolve(), paths[i], combos[i], cwd, kernel_name, pure=False,
                                      key=f"mslearn-sweep-{notebook.stem}-{token}-{i}"): i
-                       for i, combo in enumerate(combos)}
+                       for i in todo}
             try:
                 for future in as_completed(futures):
                     i = futures[future]
@@ -390,6 +428,8 @@ def main(argv=None):
     parser.add_argument("--kernel", dest="kernel_name", help="Jupyter kernel (default: the notebook's)")
     parser.add_argument("--cwd", help="working folder of the runs (default: the notebook's folder)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--rerun", action="store_true", help="run every combination again (default: keep the runs "
+                                                             "an earlier sweep into --output finished)")
     args = parser.parse_args(argv)
 
     parameters = {}
@@ -419,7 +459,7 @@ def main(argv=None):
                 cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
             client = Client(cluster or args.scheduler)
         table = sweep(args.notebook, parameters, client=client, output=args.output, kernel_name=args.kernel_name,
-                      cwd=args.cwd, progress=not args.no_progress)
+                      cwd=args.cwd, progress=not args.no_progress, resume=not args.rerun)
     finally:
         if client is not None:
             client.close()

@@ -149,3 +149,29 @@ def test_the_command_line_rejects_bad_options_before_starting_anything(notebook,
     with pytest.raises(SystemExit) as exit_:
         main([str(notebook), *(["-p", "seed", "1"] if arguments[:1] == ["--workers"] else []), *arguments])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_sweep_into_the_same_folder_keeps_the_finished_runs(notebook, tmp_path, monkeypatch):
+    import papermill
+    out = tmp_path / "out"
+    first = sweep(notebook, {"seed": [2, 13], "scale": [3.0]}, output=out)
+    runs = []
+    real = papermill.execute_notebook
+    monkeypatch.setattr(papermill, "execute_notebook", lambda nb, path, **kw: (runs.append(path), real(nb, path, **kw)))
+    again = sweep(notebook, {"seed": [2, 13], "scale": [3.0]}, output=out)
+    # the finished run is read back (same values, its recorded time); the failed one runs again
+    assert runs == [str(out.resolve() / "001_seed-13_scale-3.0.ipynb")]
+    assert again["status"].tolist() == ["ok", "failed"] and again["product"].iloc[0] == 6.0
+    assert again["seconds"].iloc[0] > 0 and again.iloc[0]["notebook"] == first.iloc[0]["notebook"]
+    runs.clear()
+    sweep(notebook, {"seed": [2, 13], "scale": [3.0]}, output=out, resume=False)
+    assert len(runs) == 2                                        # resume=False: everything again
+    runs.clear()
+    edited = tmp_path / "edited.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[2].source += "\nglue('extra', 1, display=False)"
+    nbformat.write(nb, edited)
+    table = sweep(edited, {"seed": [2], "scale": [3.0]}, output=out)
+    assert len(runs) == 1 and table["extra"].tolist() == [1]     # an edited notebook's runs are not kept
+    with pytest.raises(TypeError, match="resume = 'yes'"):
+        sweep(notebook, {"seed": [2]}, output=out, resume="yes")

@@ -506,7 +506,7 @@ def _generate_on_client(client, file, sampler, design, space, seed, n_complete, 
 
 
 def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol", batch_size=64,
-             progress=True, metadata=None, client=None):
+             progress=False, metadata=None, client=None):
     r"""Generate (or resume, or extend) a dataset store at ``path`` and return it as a :class:`Dataset`.
 
     Parameters

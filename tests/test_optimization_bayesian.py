@@ -290,3 +290,29 @@ def test_acquisitions_reject_an_impossible_posterior(acquisition):
     with pytest.raises(ValueError, match="xi=-0.1"):
         acquisition(0.0, 1.0, 0.0, xi=-0.1)
     assert np.allclose(acquisition(np.zeros(3), 1.0, 0.0), acquisition(0.0, 1.0, 0.0))   # one std for all
+
+
+def test_a_run_goes_on_from_earlier_evaluations():
+    calls = []
+
+    def f(x):
+        calls.append(x.copy())
+        return float((x[0] - 0.3) ** 2 + (x[1] - 0.6) ** 2)
+
+    part = bayesian_optimization(f, [(0, 1), (0, 1)], 7, seed=0)
+    calls.clear()
+    go_on = bayesian_optimization(f, [(0, 1), (0, 1)], 12, seed=0, initial=part)
+    assert len(calls) == 5 and go_on.X.shape == (12, 2)             # no evaluation made twice
+    np.testing.assert_array_equal(go_on.X[:7], part.X)
+    assert go_on.y_best <= part.y_best
+    calls.clear()
+    # fewer known points than the initial design: the design's next points, as the same seed gives them
+    few = bayesian_optimization(f, [(0, 1), (0, 1)], 6, seed=0, initial=(part.X[:3], part.y[:3]))
+    np.testing.assert_allclose(few.X[:5], part.X[:5])
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match=r"expected \(n, 2\) and \(n,\)"):
+        bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=(part.X[:, :1], part.y))
+    with pytest.raises(ValueError, match="outside bounds"):
+        bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=(part.X + 2, part.y))
+    with pytest.raises(ValueError, match="more than n_evaluations = 5"):
+        bayesian_optimization(f, [(0, 1), (0, 1)], 5, initial=part)

@@ -390,6 +390,23 @@ class BayesianOptimizationResult:
 # input checks and evaluation
 
 
+def _known_evaluations(initial, bounds):
+    """``initial`` (a result or ``(X, y)``) as unit-cube points and values, checked; empty for None."""
+    d = len(bounds)
+    if initial is None:
+        return np.empty((0, d)), np.empty(0)
+    X, y = (initial.X, initial.y) if isinstance(initial, BayesianOptimizationResult) else initial
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    if X.ndim != 2 or X.shape[1] != d or y.shape != (len(X),):
+        raise ValueError(f"initial has X of shape {X.shape} and y of shape {y.shape}; expected (n, {d}) and (n,)")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ValueError("initial contains NaN or infinite values; expected finite evaluations")
+    low, high = bounds[:, 0], bounds[:, 1]
+    if ((X < low) | (X > high)).any():
+        raise ValueError("initial has points outside bounds; expected evaluations inside the box searched")
+    return (X - low) / (high - low), y
+
+
 def _evaluate(f, points, executor):
     """``f`` at each row of ``points`` (through ``executor.map`` when given) as floats."""
     copies = [point.copy() for point in points]  # f may change its argument in place
@@ -525,7 +542,7 @@ def _propose_batch(U, y, q, acquisition, xi, generator, kernel):
 
 
 def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_size=1, acquisition="ei",
-                          xi=0.0, seed=0, progress=False, executor=None):
+                          xi=0.0, seed=0, progress=False, executor=None, initial=None):
     r"""Minimize an expensive function ``f`` over a box with Gaussian-process Bayesian optimization.
 
     ``n_initial`` points of a scrambled Sobol sequence are evaluated first; then, step by step, a
@@ -565,6 +582,12 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     executor : concurrent.futures.Executor, optional
         When given, the points of a batch (and of the initial design) are evaluated with
         ``executor.map(f, points)``, e.g. in a ``ProcessPoolExecutor``; the results are the same.
+    initial : BayesianOptimizationResult or (X, y), optional
+        Evaluations of ``f`` already made, to go on from (a run that was cut short, or points known
+        from elsewhere): they are the first rows of the data and count towards ``n_evaluations``, and
+        the Sobol design evaluates only its points beyond the first ``len(y)`` (for a run with the same
+        ``seed``, the points it already has). The later proposals are not those an uninterrupted run
+        would have made (its random draws are not replayed), but no evaluation is repeated.
 
     Returns
     -------
@@ -610,15 +633,18 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     def to_box(U):
         return low + U * (high - low)
 
+    U_known, y_known = _known_evaluations(initial, bounds)
+    if len(y_known) > n_evaluations:
+        raise ValueError(f"initial has {len(y_known)} evaluations, more than n_evaluations = {n_evaluations}")
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_evaluations, desc="Bayesian optimization", unit="eval")
-    U = sobol_sequence(d, n_initial, seed=generator)
-    y = _evaluate(f, to_box(U), executor)
+        bar = tqdm(total=n_evaluations, initial=len(y_known), desc="Bayesian optimization", unit="eval")
+    design = sobol_sequence(d, n_initial, seed=generator)[len(y_known):]
+    U, y = np.vstack([U_known, design]), np.concatenate([y_known, _evaluate(f, to_box(design), executor)])
     if bar is not None:
-        bar.update(n_initial)
+        bar.update(len(design))
         bar.set_postfix(y_best=f"{np.min(y):.6g}")
     kernel = None
     while len(y) < n_evaluations:

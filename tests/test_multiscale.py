@@ -340,3 +340,9 @@ def test_energy_law_range_and_field_errors_check_their_inputs():
         field_errors(a.fe, b.fe)
     with pytest.raises(ValueError, match="n_paths, n_steps, 3"):
         enrichment_loop(lambda law: a.fe, np.zeros((4, 4), int), BOOK_PHASES, eps[0], eps[0])
+
+
+def test_cooks_membrane_shows_the_solvers_progress(capsys):
+    from mslearn.multiscale import cooks_membrane
+    cooks_membrane(2, element="P1", load_steps=2, progress=True)
+    assert "FE (Newton)" in capsys.readouterr().err

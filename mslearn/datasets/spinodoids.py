@@ -171,8 +171,11 @@ def _check_size(size):
     return int(size)
 
 
-def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep_labels):
-    """Generate and homogenize each design (``values`` (n, 1 + ndim)); Voigt entries and, if asked, labels."""
+def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep_labels, progress=False, desc=None):
+    """Generate and homogenize each design (``values`` (n, 1 + ndim)); Voigt entries and, if asked, labels;
+    a tqdm bar over the designs with ``progress``."""
+    from tqdm.auto import tqdm
+
     ndim = values.shape[1] - 1
     if not (isinstance(void, numbers.Real) and 0 <= void < 1):
         raise ValueError(f"void = {void!r}; expected a Young's modulus in [0, 1) relative to the solid")
@@ -183,7 +186,8 @@ def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep
     phases = [{"E": float(void), "nu": nu}, {"E": 1.0, "nu": nu}]
     out = np.empty((len(values), len(entries)))
     labels_out = np.empty((len(values),) + (size,) * ndim, dtype=np.uint8) if keep_labels else None
-    with cpu_threads(1, dev):     # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)
+    bar = tqdm(total=len(values), disable=not progress, desc=desc, unit="design")
+    with cpu_threads(1, dev), bar:     # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)
         for i, (design, s) in enumerate(zip(values, seeds)):
             labels = spinodoid((size,) * ndim, float(design[0]), wavelength=wavelength,
                                cone_angles=tuple(float(a) for a in design[1:]), n_waves=n_waves, seed=int(s))
@@ -192,11 +196,12 @@ def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep
             out[i] = [C[r, c] for r, c in entries]
             if keep_labels:
                 labels_out[i] = labels
+            bar.update(1)
     return out, labels_out
 
 
 def spinodoid_stiffness(designs, *, size=32, wavelength=None, n_waves=1000, void=1e-3, nu=0.3, tol=1e-4,
-                        seed=0, device="auto"):
+                        seed=0, device="auto", progress=False):
     r"""The stiffness entries of spinodoid designs computed with the package's FFT solver (3D or 2D).
 
     Each design ``(volume_fraction, theta_x, theta_y, theta_z)`` (angles in degrees) is generated
@@ -254,6 +259,8 @@ def spinodoid_stiffness(designs, *, size=32, wavelength=None, n_waves=1000, void
         Seeds the random structures (design ``i`` gets its own stream).
     device : str
         Solver device (``"auto"``: CUDA when available).
+    progress : bool
+        Show a tqdm progress bar over the designs.
 
     Returns
     -------
@@ -271,7 +278,8 @@ def spinodoid_stiffness(designs, *, size=32, wavelength=None, n_waves=1000, void
     values = _check_designs(designs)
     size = _check_size(size)
     seeds = rng(seed).integers(2**62, size=len(values))
-    return _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, False)[0]
+    return _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, False, progress,
+                  "spinodoid_stiffness")[0]
 
 
 def _on_off_patterns(ndim):
@@ -364,16 +372,8 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
     seeds = sample_seeds(seed, 0, n)
     names = SPINODOID_DESIGNS if ndim == 3 else SPINODOID_DESIGNS_2D
     properties = SPINODOID_PROPERTIES if ndim == 3 else SPINODOID_PROPERTIES_2D
-    chunks, labels = [], []
-    starts = range(0, n, 50)
-    if progress:
-        from tqdm.auto import tqdm
-        starts = tqdm(starts, desc="spinodoid_solver_data", unit="chunk of 50")
-    for start in starts:
-        C, L = _solve(values[start:start + 50], seeds[start:start + 50], size, wavelength, n_waves, void, nu, tol,
-                      device, True)
-        chunks.append(C)
-        labels.append(L)
+    stiffness, labels = _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, True, progress,
+                               "spinodoid_solver_data")
     settings = {"ndim": ndim, "size": size, "wavelength": size / 5.0 if wavelength is None else float(wavelength),
                 "n_waves": int(n_waves), "void": float(void), "nu": float(nu), "tol": float(tol), "seed": seed}
     space = {name: SPINODOID_SPACE[name] for name in names}
@@ -401,7 +401,7 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
         "seeds": seeds,
         "n_complete": n,
     }
-    arrays = {"labels": np.concatenate(labels)}
-    return Dataset(pd.DataFrame(values, columns=list(names)), pd.DataFrame(np.concatenate(chunks),
+    arrays = {"labels": labels}
+    return Dataset(pd.DataFrame(values, columns=list(names)), pd.DataFrame(stiffness,
                                                                          columns=list(properties)),
                    arrays, {}, metadata)

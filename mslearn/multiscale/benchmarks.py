@@ -67,7 +67,7 @@ class CooksMembraneResult:
 
 
 def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, element="P2", load=1.0, load_steps=1,
-                   tol=1e-10, max_iter=25):
+                   tol=1e-10, max_iter=25, progress=False):
     r"""Cook's membrane on an ``n`` x ``n`` mesh (module docstring).
 
     Parameters
@@ -81,8 +81,9 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     element : {"P2", "P1", "Q2", "Q1"}
     load : float
         Total vertical force on the right edge.
-    load_steps, tol, max_iter
-        As in :func:`~mslearn.multiscale.solve`.
+    load_steps, tol, max_iter, progress
+        As in :func:`~mslearn.multiscale.solve` (its bar counts load steps: with an FE² ``material``, use
+        several to follow the work).
 
     Returns
     -------
@@ -96,7 +97,7 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
         {"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 48 - 1e-9})
     law = material if material is not None else LinearElastic(elastic_stiffness(E, nu, plane))
     fe = solve(mesh, law, element=element, dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.0, load / 16)},
-               load_steps=load_steps, tol=tol, max_iter=max_iter)
+               load_steps=load_steps, tol=tol, max_iter=max_iter, progress=progress)
     uy = fe.displacement_at([[48.0, 52.0], [48.0, 60.0]])[:, 1]
     return CooksMembraneResult(mid_edge_displacement=float(uy[0]), corner_displacement=float(uy[1]), fe=fe)
 

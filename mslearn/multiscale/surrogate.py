@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import progress_bar
 from .fe import LinearElastic
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -300,7 +301,7 @@ def step_strains(fe):
 
 
 def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_rounds=3, max_angle=30.0,
-                    margin=1.25, max_new=None, tol=1e-6, device="auto"):
+                    margin=1.25, max_new=None, tol=1e-6, device="auto", progress=False):
     r"""FE with a learned energy law, enriched with RVE data where the macroscopic solution leaves its range.
 
     Round 0 fits ``model`` to the radial-path data ``(strain, stress)`` and solves ``problem`` with the
@@ -353,6 +354,9 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
         Cap on new paths per round (the largest strains first).
     tol, device
         Of the RVE solves.
+    progress : bool
+        Show a tqdm bar over the rounds (the points still outside the range as its postfix) and the RVE
+        solves' own bars.
 
     Returns
     -------
@@ -378,6 +382,7 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
     n_steps = strain.shape[1]
     out = EnrichmentResult([], [], [], [], [], [], [], [], strain, stress)
     evaluations, data_seconds = len(strain) * (n_steps - 1), 0.0
+    bar = progress_bar(progress, max_rounds + 1, "enrichment rounds")
     for round_ in range(max_rounds + 1):
         start = time.perf_counter()
         law = EnergyLaw(clone(template).fit(strain, stress), strain, max_angle=max_angle)
@@ -392,15 +397,20 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
                            ("rve_evaluations", evaluations), ("data_seconds", data_seconds),
                            ("fit_seconds", fit_seconds), ("solve_seconds", solve_seconds)):
             getattr(out, key).append(value)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(outside=len(points))
         if not len(points) or round_ == max_rounds:
             break
         ends = _cover(margin * eps[outside], max_angle, max_new)
         paths = np.linspace(0.0, 1.0, n_steps)[None, :, None] * ends[:, None, :]
         start = time.perf_counter()
-        new = rve_stress_histories(labels, phases, paths, tol=tol, device=device)
+        new = rve_stress_histories(labels, phases, paths, tol=tol, device=device, progress=progress)
         data_seconds = time.perf_counter() - start
         evaluations += len(paths) * (n_steps - 1)
         strain, stress = np.concatenate([strain, paths]), np.concatenate([stress, new])
+    if bar is not None:
+        bar.close()
     out.strain, out.stress = strain, stress
     return out
 

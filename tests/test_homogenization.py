@@ -728,3 +728,10 @@ def test_isotropic_stiffness_checks_the_moduli(kwargs, match):
 def test_from_mandel_checks_the_vector_length():
     with pytest.raises(ValueError, match=r"expected Mandel vectors \(\.\.\., 3\)"):
         from_mandel(np.ones(5), 2)
+
+
+def test_the_progress_bar_counts_the_residuals_decades(capsys):
+    # the bar ran to max_iter (1000) while CG stops after tens: no meaningful ETA
+    result = conductivity(_two_phase(16), [1.0, 10.0], tol=1e-6, progress=True)
+    err = capsys.readouterr().err
+    assert "6.0/6.0 decades" in err and f"iterations={result.iterations}" in err

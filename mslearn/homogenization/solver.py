@@ -753,7 +753,10 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     else:
         space = green_projection(shape, kind, E.device, E.dtype)
     groups = _groups(E)
-    bar = progress_bar(progress, max_iter, f"FFT homogenization ({scheme})")
+    # the bar counts the decades the residual has fallen, of the -log10(tol) to go: iteration counts are not
+    # known ahead (CG stops after tens of its max_iter), the residual's way down to tol is
+    bar = progress_bar(progress, round(-math.log10(tol), 2), f"FFT homogenization ({scheme})", unit="decade",
+                       bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} decades [{elapsed}{postfix}]")
     if len(groups) == 1:
         e, iterations, history = _iterate(law, space, E, scheme, tol, max_iter, c0, bar)
     else:
@@ -803,8 +806,8 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
         relative = method.residual() / scale
         history.append(math.sqrt(float(relative.max())))
         if bar is not None:
-            bar.set_postfix(residual=f"{history[-1]:.2e}")
-            bar.update(1 if it else 0)
+            bar.n = min(bar.total, max(0.0, round(-math.log10(max(history[-1], 1e-300)), 2)))
+            bar.set_postfix(iterations=it, residual=f"{history[-1]:.2e}")      # (refreshes the bar)
         if history[-1] <= tol or it >= max_iter:
             break
         if scheme == "cg" and len(rows) > 1:            # (one member left: it stops with the loop)
@@ -1050,7 +1053,8 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
         Also return ``fields``: ``"gradient"`` and ``"flux"`` of shape ``(d_load, d, *spatial)`` and
         ``"flux_magnitude"`` ``(d_load, *spatial)`` (batch axis first for batched input).
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar: the decades the relative residual has fallen, of the
+        :math:`-\log_{10}` ``tol`` to go (for a batch solved in groups, per group), with the iterations.
 
     Returns
     -------

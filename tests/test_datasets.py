@@ -315,8 +315,8 @@ def test_particle_composites_physics_and_cache(cache):
     assert len(files) == 1
     again = datasets.particle_composites(8, size=32, device="cpu")       # from the cache
     assert_same(again, ds)
-    smaller = datasets.particle_composites(5, size=32, device="cpu")     # never a stale file of another size
-    assert len(smaller) == 5 and len(list(cache.glob("particle_composites*.h5"))) == 2
+    smaller = datasets.particle_composites(5, size=32, device="cpu")     # the store's prefix, no new file
+    assert len(smaller) == 5 and len(list(cache.glob("particle_composites*.h5"))) == 1
     pd.testing.assert_frame_equal(smaller.targets, ds.targets.iloc[:5])   # Sobol prefix, per-sample seeds
     with pytest.raises(ValueError, match="n_samples"):
         datasets.particle_composites(0)
@@ -451,10 +451,46 @@ def test_a_changed_sampler_invalidates_the_cache(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(ready, "sample_particle_composites", changed)
     monkeypatch.setattr(ready, "code_fingerprint", lambda: fingerprint)
     new = datasets.particle_composites(4, size=16, device="cpu")
-    assert len(list(cache.glob("particle_composites-n4-s16-*.h5"))) == 2      # the old file is kept
+    assert len(list(cache.glob("particle_composites-s16-*.h5"))) == 2      # the old file is kept
     assert np.all(new.targets.k_mean.to_numpy() > old.targets.k_mean.to_numpy())
     monkeypatch.undo()
     assert_same(datasets.particle_composites(4, size=16, device="cpu"), old)   # the old code finds its file
+
+
+def test_a_cached_dataset_grows_and_a_smaller_call_reads_its_prefix(cache, monkeypatch):
+    # one store per configuration: a larger n_samples computes only the new samples, a smaller one
+    # computes nothing, and both equal a fresh run of their size (Sobol prefix, a seed per sample)
+    solved = []
+    original = ready.sample_particle_composites
+
+    def counted(parameters, seeds, **kwargs):
+        solved.extend(parameters.index)
+        return original(parameters, seeds, **kwargs)
+
+    monkeypatch.setattr(ready, "sample_particle_composites", counted)
+    four = datasets.particle_composites(4, size=16, seed=7, device="cpu")
+    assert solved == [0, 1, 2, 3]
+    six = datasets.particle_composites(6, size=16, seed=7, device="cpu")
+    assert solved == [0, 1, 2, 3, 4, 5]                          # only samples 4 and 5 were computed
+    three = datasets.particle_composites(3, size=16, seed=7, device="cpu")
+    assert solved == [0, 1, 2, 3, 4, 5] and len(three) == 3
+    assert three.metadata["n_stored"] == 6 and three.metadata["n_complete"] == 3
+    assert len(list(cache.glob("particle_composites-s16-seed7-*.h5"))) == 1
+    monkeypatch.undo()
+    for data, n in ((four, 4), (six, 6), (three, 3)):
+        assert_same(data, datasets.particle_composites(n, size=16, seed=7, device="cpu", cache=False))
+
+
+def test_load_reads_a_prefix_and_refuses_more_than_stored(tmp_path):
+    full = make(tmp_path / "p.h5", 9)
+    part = load(tmp_path / "p.h5", 4)
+    assert len(part) == 4 and part.metadata["n_stored"] == 9
+    pd.testing.assert_frame_equal(part.parameters, full.parameters.iloc[:4])
+    pd.testing.assert_frame_equal(part.targets, full.targets.iloc[:4])
+    with pytest.raises(ValueError, match="n_samples = 10, but the store .* holds 9 complete samples"):
+        load(tmp_path / "p.h5", 10)
+    with pytest.raises(ValueError, match="n_samples"):
+        load(tmp_path / "p.h5", 0)
 
 
 def test_the_fingerprint_covers_every_module_that_makes_the_data():

@@ -59,7 +59,7 @@ def test_dataset_physics_determinism_and_cache(cache):
     voigt, reuss = 1 + 9 * v, 1 / (1 - v + v / 10)               # conductivities [1, 10]
     for column in ("k_xx", "k_yy"):
         assert np.all(ds.targets[column] <= voigt * (1 + 1e-6)) and np.all(ds.targets[column] >= reuss * (1 - 1e-6))
-    assert len(list(cache.glob("spinodal_structures-n8-s16-*.h5"))) == 1
+    assert len(list(cache.glob("spinodal_structures-s16-*.h5"))) == 1
     assert_same(spinodal_structures(8, size=16, device="cpu"), ds)                   # from the cache
     assert_same(spinodal_structures(8, size=16, device="cpu", cache=False), ds)      # generated again
     other = spinodal_structures(8, size=16, seed=1, device="cpu", cache=False)

@@ -6,7 +6,12 @@ Each function builds its structures with :mod:`mslearn.structures`, homogenizes 
 ``~/.cache/mslearn``) in a file whose name encodes *everything* that changes the data: the
 arguments, the solver tolerance, the package version, the store's format version and a digest of
 the source code that generates the data (:func:`code_fingerprint`). A call with other arguments, or
-from a changed sampler or solver, never reads a stale file; an interrupted generation resumes.
+from a changed sampler or solver, never reads a stale file; an interrupted generation resumes. The
+number of samples is not part of the name: sample ``i`` depends only on the seed and ``i`` (an
+extensible Sobol design, a seed per sample), so a larger ``n_samples`` extends the cached store,
+computing only the new samples, and a smaller one reads the store's first ``n_samples``: the data a
+fresh run of that size gives (to the round-off of batched FFTs where a sampler's batch can change it,
+:mod:`mslearn.datasets.process`).
 
 ==========================  ==================================================================
 :func:`particle_composites`  overlapping elliptical particles with a resistive interphase → conductivity
@@ -152,11 +157,13 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
     n_samples = _check_n(n_samples)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed = {seed!r}; expected a non-negative integer")
-    key = dict(key, n_samples=n_samples, seed=int(seed), tol=TOL, format=FORMAT_VERSION, version=__version__,
-               code=code_fingerprint())
+    # n_samples is not part of the key: sample i depends only on (seed, i) and the design is an extensible
+    # Sobol sequence, so one store per key grows to the largest n_samples asked for and a smaller call
+    # reads its prefix
+    key = dict(key, seed=int(seed), tol=TOL, format=FORMAT_VERSION, version=__version__, code=code_fingerprint())
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     size = key.get("size")
-    filename = f"{name}-n{n_samples}-s{size}-seed{seed}-{digest}.h5"
+    filename = f"{name}-s{size}-seed{seed}-{digest}.h5"
     metadata = dict(metadata, dataset=name, arguments=key, mslearn_version=__version__,
                     solver={"method": "FFT, rotated scheme, conjugate gradients (mslearn.homogenization)",
                             "tol": TOL, "dtype": "float64"})
@@ -171,13 +178,12 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
     path = cache_dir() / filename
     if path.exists():
         try:
-            data = load(path)
-            if len(data) == n_samples:
-                return data
-        except (OSError, ValueError):
+            return load(path, n_samples)
+        except (OSError, ValueError):    # fewer samples (generate extends the store), or another process writes it
             pass
     try:
-        return run(path)
+        data = run(path)
+        return data if len(data) == n_samples else load(path, n_samples)
     except OSError:  # another process holds the file (HDF5 lock): generate privately
         folder = Path(tempfile.mkdtemp(prefix="mslearn-"))
         try:

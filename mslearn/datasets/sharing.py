@@ -526,7 +526,7 @@ def load_shared(path) -> Dataset:
     config = provenance["config"]
     metadata = {
         **provenance["metadata"],
-        "path": str(folder), "n_complete": n, "n_requested": n, "config": config,
+        "path": str(folder), "n_complete": n, "n_stored": n, "n_requested": n, "config": config,
         "seed": provenance.get("seed"), "method": provenance.get("method"), "sampler": provenance.get("sampler"),
         "parameter_space": {entry[0]: tuple(entry[1:]) for entry in config.get("parameter_space", [])},
         "versions": provenance["versions"], "card": (folder / resources["card"]["path"]).read_text(),

@@ -800,15 +800,24 @@ def _graph_dict(node_features, edge_index, edge_features):
             "edge_features": np.asarray(edge_features).astype(np.float32)}
 
 
-def load(path) -> Dataset:
-    """Read a store written by :func:`generate` (its first ``n_complete`` samples) into memory."""
+def load(path, n_samples=None) -> Dataset:
+    """Read a store written by :func:`generate` into memory: its first ``n_samples`` samples (default: all
+    ``n_complete`` of them; a store grown by a larger ``n_samples`` begins with the samples of a smaller
+    one, so its prefix is that smaller store's data). ``metadata["n_stored"]`` is the store's
+    ``n_complete``."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no dataset store at {path}")
     with h5py.File(path, "r") as file:
         if "config" not in file.attrs:
             raise ValueError(f"{path} is not an mslearn dataset store (no 'config' attribute)")
-        n = int(file.attrs["n_complete"])
+        stored = n = int(file.attrs["n_complete"])
+        if n_samples is not None:
+            n = _check_count(n_samples, "n_samples")
+            if n > stored:
+                raise ValueError(f"n_samples = {n}, but the store {path} holds {stored} complete samples; "
+                                 "call generate with n_samples to extend it, or load at most "
+                                 f"{stored}")
         config = json.loads(file.attrs["config"])
         names = [entry[0] for entry in config["parameter_space"]]
         order = json.loads(file.attrs.get("order", "{}"))
@@ -825,7 +834,7 @@ def load(path) -> Dataset:
             ragged[name] = (file["ragged"][name]["values"][:int(offsets[-1]) if n else 0], offsets)
         metadata = {
             **json.loads(file.attrs["metadata"]),
-            "path": str(path), "n_complete": n, "n_requested": int(file.attrs["n_requested"]),
+            "path": str(path), "n_complete": n, "n_stored": stored, "n_requested": int(file.attrs["n_requested"]),
             "config": config, "seed": config["seed"], "method": config["method"],
             "parameter_space": {entry[0]: tuple(entry[1:]) for entry in config["parameter_space"]},
             "sampler": config["sampler"],

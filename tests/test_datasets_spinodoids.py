@@ -18,6 +18,13 @@ from mslearn.datasets.spinodoids import (SPINODOID_DESIGNS, SPINODOID_MIN_ANGLE,
 FOLDER = resources.files("mslearn").joinpath("data").joinpath("spinodoids")
 
 
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """spinodoid_solver_data caches its stores: each test in a folder of its own, never the user's cache."""
+    monkeypatch.setenv("MSLEARN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 @pytest.fixture(scope="module")
 def ds():
     return spinodoid_metamaterials()
@@ -174,8 +181,9 @@ def test_the_solver_data_reject_bad_input(kwargs, match):
 
 
 def test_the_solver_data_show_progress_per_design(capsys):
-    """The bar counts designs (it counted chunks of 50: a 3D run of a thousand showed its first tick after
-    about 200 s); the same numbers with and without it."""
+    """The bars count designs (spinodoid_solver_data's, the store's samples: one design each; it counted
+    chunks of 50: a 3D run of a thousand showed its first tick after about 200 s); the same numbers with
+    and without them."""
     from mslearn.datasets.spinodoids import spinodoid_solver_data
     designs = np.array([[0.6, 25.0, 0.0], [0.8, 90.0, 90.0]])
     quiet = spinodoid_stiffness(designs, size=16, seed=0, device="cpu")
@@ -183,4 +191,35 @@ def test_the_solver_data_show_progress_per_design(capsys):
     assert "spinodoid_stiffness" in capsys.readouterr().err
     spinodoid_solver_data(3, size=16, seed=0, device="cpu", progress=True)
     err = capsys.readouterr().err
-    assert "spinodoid_solver_data" in err and "3/3" in err and "design" in err
+    assert "spinodoid_solver_data" in err and "3/3" in err and "sample" in err
+
+
+def test_the_solver_data_resume_grow_and_match_a_fresh_run(monkeypatch):
+    """An interrupted 3D run keeps the designs it finished (written one at a time) and the next call computes
+    only the rest; a larger n_samples computes only the new designs; all equal a fresh uncached run."""
+    from mslearn.datasets import spinodoids
+    solved, original = [], spinodoids._solve
+
+    def counted(values, seeds, *args, **kwargs):
+        if len(solved) == stop_after:
+            raise KeyboardInterrupt
+        solved.extend(seeds)
+        return original(values, seeds, *args, **kwargs)
+
+    monkeypatch.setattr(spinodoids, "_solve", counted)
+    stop_after = 2
+    with pytest.raises(KeyboardInterrupt):
+        spinodoids.spinodoid_solver_data(4, ndim=3, size=10, seed=5, device="cpu")
+    stop_after = None
+    four = spinodoids.spinodoid_solver_data(4, ndim=3, size=10, seed=5, device="cpu")
+    assert len(solved) == 4 and len(set(solved)) == 4             # designs 0, 1, then only 2 and 3
+    six = spinodoids.spinodoid_solver_data(6, ndim=3, size=10, seed=5, device="cpu")
+    assert len(solved) == 6                                       # designs 4 and 5
+    monkeypatch.undo()
+    fresh = spinodoids.spinodoid_solver_data(6, ndim=3, size=10, seed=5, device="cpu", cache=False)
+    for data in (four, six):
+        n = len(data)
+        pd.testing.assert_frame_equal(data.parameters, fresh.parameters.iloc[:n])
+        pd.testing.assert_frame_equal(data.targets, fresh.targets.iloc[:n])
+        np.testing.assert_array_equal(data.arrays["labels"], fresh.arrays["labels"][:n])
+        np.testing.assert_array_equal(data.metadata["seeds"], fresh.metadata["seeds"][:n])

@@ -147,12 +147,12 @@ def _check_n(n, name="n_samples", low=1):
     return int(n)
 
 
-def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, dev):
+def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, dev, tol=TOL):
     with cpu_threads(1, dev):   # small batched FFTs: one thread is fastest (mslearn._backend.cpu_threads)
-        return _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size)
+        return _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, tol)
 
 
-def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size):
+def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, tol=TOL):
     """Generate (or reuse) the cached store whose file name encodes every argument in ``key``."""
     n_samples = _check_n(n_samples)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -160,13 +160,13 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
     # n_samples is not part of the key: sample i depends only on (seed, i) and the design is an extensible
     # Sobol sequence, so one store per key grows to the largest n_samples asked for and a smaller call
     # reads its prefix
-    key = dict(key, seed=int(seed), tol=TOL, format=FORMAT_VERSION, version=__version__, code=code_fingerprint())
+    key = dict(key, seed=int(seed), tol=tol, format=FORMAT_VERSION, version=__version__, code=code_fingerprint())
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     size = key.get("size")
     filename = f"{name}-s{size}-seed{seed}-{digest}.h5"
     metadata = dict(metadata, dataset=name, arguments=key, mslearn_version=__version__,
                     solver={"method": "FFT, rotated scheme, conjugate gradients (mslearn.homogenization)",
-                            "tol": TOL, "dtype": "float64"})
+                            "tol": tol, "dtype": "float64"})
     run = functools.partial(generate, sampler=sampler, parameter_space=space, n_samples=n_samples, seed=int(seed),
                             method="sobol", batch_size=batch_size, progress=progress, metadata=metadata)
     if not cache:

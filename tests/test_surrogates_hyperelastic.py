@@ -470,3 +470,18 @@ def test_strain_energy_network_reduces_to_linear_elasticity_and_follows_sklearn(
                         (lambda: clone(model).set_params(solver="sgd").fit(X[:2], y[:2]), "solver")):
         with pytest.raises(ValueError, match=match):
             call()
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_progress_shows_the_fit_and_changes_nothing(table, solver, capsys):
+    from mslearn.surrogates.hyperelastic import StrainEnergyNetwork
+    args = (table.stretch, table.nominal_stress_MPa)
+    quiet = HyperelasticNetwork(solver=solver, max_iter=20, random_state=0, device="cpu").fit(*args, mode=table["mode"])
+    shown = HyperelasticNetwork(solver=solver, max_iter=20, random_state=0, device="cpu", progress=True)
+    shown.fit(*args, mode=table["mode"])
+    assert shown.loss_curve_ == quiet.loss_curve_
+    err = capsys.readouterr().err
+    assert "HyperelasticNetwork" in err and "loss=" in err and ("/40" in err if solver == "lbfgs" else "/20" in err)
+    eps = np.random.default_rng(0).uniform(-0.02, 0.02, (50, 3))
+    StrainEnergyNetwork(solver=solver, max_iter=10, random_state=0, device="cpu", progress=True).fit(eps, 2 * eps)
+    assert "StrainEnergyNetwork" in capsys.readouterr().err

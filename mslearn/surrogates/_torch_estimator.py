@@ -34,7 +34,7 @@ __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_tra
 
 # -- the shared training loop ----------------------------------------------------------------------
 def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None,
-                schedule=None):
+                schedule=None, desc=None):
     """The one training loop of every torch surrogate: Adam with mini-batches over ``n_train``
     training items, an optional cosine learning-rate decay, and early stopping.
 
@@ -43,7 +43,8 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     ``validation_loss()`` returns a float, or ``None`` when there is no validation split (the
     training loss then decides). ``schedule``: ``"cosine"`` or ``"constant"`` (default: the
     estimator's ``lr_schedule``, else constant). The weights of the best epoch are kept;
-    ``history_``, ``best_epoch_`` and ``n_iter_`` (epochs run) are set on ``estimator``.
+    ``history_``, ``best_epoch_`` and ``n_iter_`` (epochs run) are set on ``estimator``. With the
+    estimator's ``progress``, a bar over the epochs named ``desc`` (default: the estimator's class).
     """
     optimizer = torch.optim.Adam(parameters if parameters is not None else network.parameters(),
                                  lr=estimator.learning_rate_init, weight_decay=estimator.weight_decay)
@@ -53,7 +54,7 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     batch = n_train if estimator.batch_size is None else max(1, min(estimator.batch_size, n_train))
     estimator.history_ = {"train": [], "validation": []}
     best, best_state, estimator.best_epoch_, waited = np.inf, None, 0, 0
-    epochs = tqdm(range(estimator.max_iter), disable=not estimator.progress, desc=type(estimator).__name__)
+    epochs = tqdm(range(estimator.max_iter), disable=not estimator.progress, desc=desc or type(estimator).__name__)
     for epoch in epochs:
         network.train()
         permutation = generator.permutation(n_train)

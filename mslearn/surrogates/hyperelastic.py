@@ -155,7 +155,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import cpu_threads, like
+from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
 from ..nn import integer_seed, seeded
 from ._torch_estimator import NetworkPickling, fit_network
@@ -689,6 +689,9 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         Seeds the initial weights (torch's global random state is left unchanged).
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. Training is in float64.
+    progress : bool
+        Show a tqdm bar while fitting: L-BFGS's objective evaluations (out of at most ``2 * max_iter``;
+        it stops earlier at ``tol``) or Adam's epochs, with the objective as the postfix.
 
     Attributes
     ----------
@@ -716,7 +719,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
 
     def __init__(self, hidden_layer_sizes=(16, 16), *, compressible=False, polyconvex=True,
                  second_invariant_penalty=1e-3, alpha=1e-4, solver="lbfgs", max_iter=500, tol=1e-12,
-                 learning_rate_init=1e-2, random_state=0, device="auto"):
+                 learning_rate_init=1e-2, random_state=0, device="auto", progress=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.compressible = compressible
         self.polyconvex = polyconvex
@@ -728,6 +731,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         self.learning_rate_init = learning_rate_init
         self.random_state = random_state
         self.device = device
+        self.progress = progress
 
     def _is_compressible(self):
         return bool(self.compressible)
@@ -825,15 +829,17 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         return self
 
     def _fit_lbfgs(self, objective):
-        self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, objective, self.max_iter, self.tol, "HyperelasticNetwork")
+        self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, objective, self.max_iter, self.tol, "HyperelasticNetwork",
+                                                self.progress)
 
     def _fit_adam(self, objective, n, device):
         """The package's shared Adam loop, full batch (training settings the loop reads, fixed here)."""
         settings = types.SimpleNamespace(learning_rate_init=self.learning_rate_init, weight_decay=0.0,
-                                         max_iter=self.max_iter, batch_size=None, progress=False, patience=None)
+                                         max_iter=self.max_iter, batch_size=None, progress=bool(self.progress),
+                                         patience=None)
         generator = np.random.default_rng(integer_seed(self.random_state))
         fit_network(settings, self.network_, n, lambda index: objective(torch.as_tensor(index, device=device)),
-                    lambda: None, generator)
+                    lambda: None, generator, desc=type(self).__name__)
         self.loss_curve_ = list(settings.history_["train"])
         self.n_iter_ = settings.n_iter_
 
@@ -988,21 +994,30 @@ class _StrainICNN(torch.nn.Module):
         return w
 
 
-def _lbfgs(network, objective, max_iter, tol, name):
-    """Full-batch L-BFGS with a strong-Wolfe line search; (loss curve, iterations)."""
+def _lbfgs(network, objective, max_iter, tol, name, progress=False):
+    """Full-batch L-BFGS with a strong-Wolfe line search; (loss curve, iterations). With ``progress`` a bar
+    over the objective evaluations (at most ``2 * max_iter``)."""
     optimizer = torch.optim.LBFGS(network.parameters(), lr=1.0, max_iter=max_iter, max_eval=2 * max_iter,
                                   tolerance_grad=1e-14, tolerance_change=tol, history_size=50,
                                   line_search_fn="strong_wolfe")
     curve = []
+    bar = progress_bar(progress, 2 * max_iter, name, unit="eval")
 
     def closure():
         optimizer.zero_grad()
         loss = objective()
         loss.backward()
         curve.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{curve[-1]:.3e}")
         return loss
 
-    optimizer.step(closure)
+    try:
+        optimizer.step(closure)
+    finally:
+        if bar is not None:
+            bar.close()
     if not np.isfinite(curve[-1]):
         raise RuntimeError(f"{name}: the L-BFGS objective became non-finite")
     return curve, int(optimizer.state[next(iter(network.parameters()))].get("n_iter", len(curve)))
@@ -1085,7 +1100,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         L2 penalty on the network's weights (not on :math:`\mathbf L`, :math:`\mathbf B_k`). Smaller
         than :class:`HyperelasticNetwork`'s: at 1e-4 the unpenalized quadratic form wins and the
         network is switched off (a linear fit, held-out error 0.12 instead of 0.013).
-    solver, max_iter, tol, learning_rate_init, random_state, device
+    solver, max_iter, tol, learning_rate_init, random_state, device, progress
         As in :class:`HyperelasticNetwork` (L-BFGS or Adam).
 
     Attributes
@@ -1111,7 +1126,8 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
     _fitted_attribute = "network_"
 
     def __init__(self, hidden_layer_sizes=(16,), *, norm_features=4, convex=True, quadratic=True, alpha=1e-6,
-                 solver="lbfgs", max_iter=500, tol=1e-12, learning_rate_init=1e-2, random_state=0, device="auto"):
+                 solver="lbfgs", max_iter=500, tol=1e-12, learning_rate_init=1e-2, random_state=0, device="auto",
+                 progress=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.norm_features = norm_features
         self.convex = convex
@@ -1123,6 +1139,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.random_state = random_state
         self.device = device
+        self.progress = progress
 
     def _check_settings(self):
         sizes = self.hidden_layer_sizes
@@ -1199,7 +1216,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         with cpu_threads(1, device):     # a network of a few hundred weights: one thread is fastest
             if self.solver == "lbfgs":
                 self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, lambda: objective(everything), self.max_iter,
-                                                        self.tol, type(self).__name__)
+                                                        self.tol, type(self).__name__, self.progress)
             else:
                 HyperelasticNetwork._fit_adam(self, objective, len(x), device)   # the shared Adam loop
             self.loss_ = float(loss_of(everything).detach())

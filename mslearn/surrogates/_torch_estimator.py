@@ -8,7 +8,8 @@ kept) and only says how to build its network and compute its loss.
 
 The estimators follow scikit-learn's conventions and parameter names (``max_iter``,
 ``learning_rate_init``, ``batch_size``, ``random_state``): hyper-parameters are set in ``__init__``
-only, ``fit`` takes the data only and always starts afresh (new weights, new scaling), fitted state
+only, ``fit`` takes the data only and starts afresh (new weights, new scaling) unless ``warm_start``
+continues the fitted network (:meth:`TorchRegressor._continued`), fitted state
 lives in attributes ending in ``_``, and ``random_state`` fixes the weights through
 :func:`mslearn.nn.seeded` without changing torch's global random state.
 """
@@ -159,7 +160,8 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     the same learning rate works across problems; predictions are mapped back. Training
     (:func:`fit_network`) is full-batch or mini-batch Adam on the mean squared error, with a validation
     split taken from the training data for early stopping: the weights of the epoch with the lowest
-    validation loss are kept. ``fit`` always starts from new weights drawn with ``random_state``.
+    validation loss are kept. ``fit`` starts from new weights drawn with ``random_state``, or, where a
+    subclass has ``warm_start`` set and the model is fitted, continues the fitted network.
 
     Attributes
     ----------
@@ -177,6 +179,29 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
 
     def _build_network(self, n_features, n_targets):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _warm(self):
+        """Whether ``fit`` continues the fitted network (``warm_start`` on a fitted model)."""
+        return bool(getattr(self, "warm_start", False)) and hasattr(self, "network_")
+
+    def _continued(self, fresh, device):
+        """With :meth:`_warm`, the fitted network on ``device``, after checking that ``fresh`` (the network the
+        current settings build) has its layers: a network of other shapes cannot continue. Else ``fresh``."""
+        if not self._warm():
+            return fresh.to(device)
+        shapes = [tuple(p.shape) for p in fresh.parameters()]
+        fitted = [tuple(p.shape) for p in self.network_.parameters()]
+        if type(fresh) is not type(self.network_) or shapes != fitted:
+            raise ValueError(f"warm_start: the settings describe a network of other layers than the fitted one "
+                             f"({len(shapes)} weight arrays {shapes[:3]}... against {len(fitted)} "
+                             f"{fitted[:3]}...); continue with the settings of the first fit, or set warm_start=False")
+        return self.network_.to(device)
+
+    def _check_warm_shape(self, name, value, fitted):
+        """With warm start, the data's ``name`` (e.g. the target shape) must equal the first fit's."""
+        if value != fitted:
+            raise ValueError(f"warm_start: {name} is {value}, but the network was fitted with {fitted}; continue "
+                             "with data of the same shape, or set warm_start=False")
 
     def _init_training(self, learning_rate_init, max_iter, batch_size, weight_decay,
                        validation_fraction, patience, random_state, device, progress):
@@ -200,11 +225,15 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Train on features ``X`` ``(n_samples, n_features)`` and targets ``y`` ``(n,)`` or ``(n, k)``."""
         check_training_settings(self)
-        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
-        self.output_shape_ = y.shape[1:]
+        warm = self._warm()
+        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, reset=not warm)
         y2 = y.reshape(len(y), -1)
-        self.x_scaler_ = StandardScaler().fit(X)
-        self.y_scaler_ = StandardScaler().fit(y2)
+        if warm:
+            self._check_warm_shape("the shape of one target", y.shape[1:], tuple(self.output_shape_))
+        else:
+            self.output_shape_ = y.shape[1:]
+            self.x_scaler_ = StandardScaler().fit(X)
+            self.y_scaler_ = StandardScaler().fit(y2)
 
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(X))
@@ -212,7 +241,7 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         Xs, ys = as_tensor(self.x_scaler_.transform(X)), as_tensor(self.y_scaler_.transform(y2))
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
         with seeded(self.random_state):
-            self.network_ = self._build_network(X.shape[1], y2.shape[1]).to(device)
+            self.network_ = self._continued(self._build_network(X.shape[1], y2.shape[1]), device)
         loss_fn = torch.nn.MSELoss()
 
         def train_loss(index):

@@ -266,6 +266,12 @@ class GNNRegressor(TorchRegressor):
     cpu_threads : int, optional
         Torch CPU threads during ``fit``/``predict`` (restored afterwards; ``None``: torch's setting).
         Default 1: graph batches are small tensors, for which one thread beats several.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
+        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
+        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
+        are kept (the weights are tuned to them); the new data must have the shapes the network was built
+        for, and the settings must still describe it, else ``fit`` raises.
 
     Examples
     --------
@@ -281,7 +287,8 @@ class GNNRegressor(TorchRegressor):
 
     def __init__(self, hidden=64, n_rounds=3, readout="mean", node_weight=None, activation="silu", *,
                  learning_rate_init=3e-3, lr_schedule="cosine", max_iter=200, batch_size=32, weight_decay=0.0,
-                 validation_fraction=0.15, patience=40, random_state=0, device="auto", cpu_threads=1, progress=False):
+                 validation_fraction=0.15, patience=40, random_state=0, device="auto", cpu_threads=1, progress=False,
+                 warm_start=False):
         self.hidden = hidden
         self.n_rounds = n_rounds
         self.readout = readout
@@ -289,6 +296,7 @@ class GNNRegressor(TorchRegressor):
         self.activation = activation
         self.lr_schedule = lr_schedule
         self.cpu_threads = cpu_threads
+        self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
 
@@ -368,11 +376,16 @@ class GNNRegressor(TorchRegressor):
         if y.ndim not in (1, 2) or y.shape[0] != len(checked):
             raise ValueError(f"y has shape {y.shape}; expected ({len(checked)},) or ({len(checked)}, n_targets), "
                              "one target row per graph")
+        y2 = y.reshape(len(y), -1)
+        if self._warm():
+            self._check_warm_shape("(node features, edge features, target shape)",
+                                   (checked[0][0].shape[1], checked[0][2].shape[1], y.shape[1:]),
+                                   (self.n_node_features_, self.n_edge_features_, tuple(self.output_shape_)))
+            return self._train(checked, y2)
         self.n_node_features_ = checked[0][0].shape[1]
         self.n_edge_features_ = checked[0][2].shape[1]
         self.n_features_in_ = self.n_node_features_
         self.output_shape_ = y.shape[1:]
-        y2 = y.reshape(len(y), -1)
         nodes = np.concatenate([n for n, _, _ in checked])
         edges = np.concatenate([f for _, _, f in checked])
         self.node_mean_, self.node_std_ = nodes.mean(0), nodes.std(0)
@@ -384,14 +397,18 @@ class GNNRegressor(TorchRegressor):
             self.edge_mean_, self.edge_std_ = np.zeros(edges.shape[1]), np.ones(edges.shape[1])
         self.y_mean_, self.y_std_ = y2.mean(0), y2.std(0)
         self.y_std_[self.y_std_ == 0] = 1.0
+        return self._train(checked, y2)
 
+    def _train(self, checked, y2):
+        """Train on checked graphs and 2D targets (a new network, or the fitted one with warm start)."""
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(checked))
         data = self._tensors(checked, device)
         Y = torch.as_tensor((y2 - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device)
         with seeded(self.random_state):
-            self.network_ = _MPNN(self.n_node_features_, self.n_edge_features_, y2.shape[1], self.hidden,
-                                  self.n_rounds, activation(self.activation), self.readout).to(device)
+            self.network_ = self._continued(_MPNN(self.n_node_features_, self.n_edge_features_, y2.shape[1],
+                                                  self.hidden, self.n_rounds, activation(self.activation),
+                                                  self.readout), device)
 
         def train_loss(index):
             graphs_ = train[index]

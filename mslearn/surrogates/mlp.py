@@ -38,6 +38,12 @@ class MLPRegressor(TorchRegressor):
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     progress : bool
         Show a tqdm progress bar over epochs.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
+        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
+        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
+        are kept (the weights are tuned to them); the new data must have the shapes the network was built
+        for, and the settings must still describe it, else ``fit`` raises.
 
     Examples
     --------
@@ -51,9 +57,10 @@ class MLPRegressor(TorchRegressor):
 
     def __init__(self, hidden_layer_sizes=(64, 64), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=None, weight_decay=0.0, validation_fraction=0.15, patience=50, random_state=0,
-                 device="auto", progress=False):
+                 device="auto", progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
 

@@ -196,6 +196,12 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     progress : bool
         A tqdm progress bar over epochs.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
+        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
+        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
+        are kept (the weights are tuned to them); the new data must have the shapes the network was built
+        for, and the settings must still describe it, else ``fit`` raises.
 
     Attributes
     ----------
@@ -222,9 +228,10 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
 
     def __init__(self, hidden_layer_sizes=(64,), cell="gru", *, learning_rate_init=5e-3, lr_schedule="cosine",
                  max_iter=300, batch_size=16, weight_decay=0.0, validation_fraction=0.15, patience=60,
-                 random_state=0, device="auto", progress=False):
+                 random_state=0, device="auto", progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.cell = cell
+        self.warm_start = warm_start
         self.lr_schedule = lr_schedule
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
@@ -241,14 +248,18 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
 
     def fit(self, X, y):
         """Train on strain histories ``X`` ``(n_paths, n_steps, m)`` and stress histories ``y``
-        ``(n_paths, n_steps, m')`` (starts afresh: new weights, new scaling)."""
+        ``(n_paths, n_steps, m')`` (starts afresh: new weights, new scaling; see ``warm_start``)."""
         check_training_settings(self)
         X, y = _check_pair(X, y)
         features = history_features(X)
         n, T = X.shape[:2]
-        self.n_features_in_, self.n_outputs_ = X.shape[2], y.shape[2]
-        self.x_scaler_ = StandardScaler().fit(features.reshape(n * T, -1))
-        self.y_scaler_ = StandardScaler().fit(y.reshape(n * T, -1))
+        if self._warm():
+            self._check_warm_shape("(strain, stress) components", (X.shape[2], y.shape[2]),
+                                   (self.n_features_in_, self.n_outputs_))
+        else:
+            self.n_features_in_, self.n_outputs_ = X.shape[2], y.shape[2]
+            self.x_scaler_ = StandardScaler().fit(features.reshape(n * T, -1))
+            self.y_scaler_ = StandardScaler().fit(y.reshape(n * T, -1))
 
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, n)
@@ -257,7 +268,7 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         ys = as_tensor(self.y_scaler_.transform(y.reshape(n * T, -1)).reshape(n, T, -1))
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
         with seeded(self.random_state, device):
-            self.network_ = self._build_network(features.shape[2], y.shape[2]).to(device)
+            self.network_ = self._continued(self._build_network(features.shape[2], y.shape[2]), device)
         loss_fn = torch.nn.MSELoss()
 
         def train_loss(index):

@@ -194,6 +194,12 @@ class UNetFieldPredictor(TorchRegressor):
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
     progress : bool
         Show a tqdm progress bar over epochs.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
+        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
+        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
+        are kept (the weights are tuned to them); the new data must have the shapes the network was built
+        for, and the settings must still describe it, else ``fit`` raises.
 
     Attributes
     ----------
@@ -220,13 +226,14 @@ class UNetFieldPredictor(TorchRegressor):
 
     def __init__(self, ndim=2, levels=2, width=12, activation="gelu", phase_features=None, augment=None, *,
                  learning_rate_init=3e-3, max_iter=200, batch_size=16, weight_decay=0.0, validation_fraction=0.15,
-                 patience=30, random_state=0, device="auto", progress=False):
+                 patience=30, random_state=0, device="auto", progress=False, warm_start=False):
         self.ndim = ndim
         self.levels = levels
         self.width = width
         self.activation = activation
         self.phase_features = phase_features
         self.augment = augment
+        self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
 
@@ -311,6 +318,14 @@ class UNetFieldPredictor(TorchRegressor):
         self._check_settings()
         labels = self._check_images(X, fitting=True)
         fields = self._check_fields(y, labels)
+        if self._warm():
+            single = fields.ndim == self.ndim + 1
+            self._check_warm_shape("a single-channel y", single, bool(self.single_channel_))
+            high = int(labels.max())
+            if high >= self.n_phases_:
+                raise ValueError(f"warm_start: the images contain label {high}, but the network was trained on "
+                                 f"labels 0..{self.n_phases_ - 1}; continue with the same phases")
+            return self._train(labels, fields[:, None] if single else fields, warm=True)
         if self.phase_features is not None:
             n_rows = len(np.atleast_1d(np.asarray(self.phase_features, dtype=object)))
             if int(labels.max()) >= n_rows:
@@ -330,7 +345,12 @@ class UNetFieldPredictor(TorchRegressor):
             raise ValueError(f"y: field channel {int(np.argmin(self.field_scale_))} is zero everywhere; "
                              "expected a field to learn")
         self.n_features_in_ = self.input_table_.shape[1]
+        return self._train(labels, fields, warm=False)
 
+    def _train(self, labels, fields, warm):
+        """Train on ``labels`` and channel-first ``fields`` (a new network, or the fitted one when ``warm``)."""
+        if warm:
+            self._check_warm_shape("the number of field channels", fields.shape[1], self.n_channels_)
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(labels))
         X = self._encode(labels, device)
@@ -338,8 +358,8 @@ class UNetFieldPredictor(TorchRegressor):
         Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
 
         with seeded(self.random_state):
-            self.network_ = _UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
-                                  activation(self.activation)).to(device)
+            self.network_ = self._continued(_UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
+                                                  activation(self.activation)), device)
         loss_fn = torch.nn.MSELoss()
         symmetries = _augmentations(self.ndim, self.augment)
         batch = min(self.batch_size, len(train))

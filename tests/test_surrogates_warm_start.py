@@ -1,0 +1,86 @@
+"""warm_start on the torch surrogates: fit continues the fitted network (more epochs, fine-tuning).
+
+Checked for each estimator: the continued fit starts where the first one ended (its first epoch's loss is
+far below the first fit's first epoch, the same network object is trained, the scaling is kept), a
+warm start on an unfitted model is an ordinary fit, and data or settings the network cannot take raise.
+"""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from mslearn.datasets.paths import random_walk_paths
+from mslearn.surrogates import GNNRegressor, MLPRegressor, RecurrentRegressor, UNetFieldPredictor
+
+
+def _ring(n, width=1):
+    return {"node_features": np.linspace(1.0, 2.0, n * width).reshape(n, width),
+            "edge_index": np.stack([np.arange(n), (np.arange(n) + 1) % n]), "edge_features": np.ones((n, 1))}
+
+
+def _mlp():
+    X = np.random.default_rng(0).uniform(-1, 1, (80, 2))
+    return (MLPRegressor(hidden_layer_sizes=(16,), max_iter=40, device="cpu"), X, X[:, 0] ** 2 + X[:, 1],
+            {"hidden_layer_sizes": (8,)}, (X[:, :1], X[:, 0]))
+
+
+def _recurrent():
+    X = random_walk_paths(24, 12, 1, max_increment=0.1, seed=0)
+    y = np.maximum.accumulate(np.abs(X), axis=1)
+    return (RecurrentRegressor((8,), max_iter=60, learning_rate_init=2e-2, device="cpu"), X, y, {"hidden_layer_sizes": (4,)},
+            (X, np.concatenate([y, y], axis=2)))
+
+
+def _unet():
+    images = (np.random.default_rng(0).random((12, 16, 16)) > 0.5).astype(int)
+    fields = np.stack([ndimage.uniform_filter(1.0 + i, 3, mode="wrap") for i in images])
+    return (UNetFieldPredictor(levels=1, width=4, max_iter=8, device="cpu"), images, fields, {"width": 6},
+            (images, np.stack([fields, fields], axis=1)))
+
+
+def _gnn():
+    graphs = [_ring(n) for n in range(3, 19)]
+    y = np.array([g["node_features"].mean() * len(g["node_features"]) for g in graphs])
+    return (GNNRegressor(hidden=8, max_iter=60, learning_rate_init=1e-2, device="cpu"), graphs, y, {"hidden": 6},
+            ([_ring(n, 2) for n in range(3, 19)], y))
+
+
+CASES = {"mlp": _mlp, "recurrent": _recurrent, "unet": _unet, "gnn": _gnn}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_warm_start_continues_the_fitted_network(name):
+    model, X, y, _, _ = CASES[name]()
+    model.fit(X, y)
+    first = list(model.history_["train"])
+    network, scaling = model.network_, {k: v for k, v in vars(model).items() if k.endswith("_") and "scale" in k}
+    before = model.predict(X[:4])
+    model.set_params(warm_start=True).fit(X, y)
+    assert model.network_ is network                                 # the same network, trained on
+    for key, value in scaling.items():
+        assert vars(model)[key] is value                             # the scaling of the first fit
+    # the continued fit starts where the first one ended: its first epoch keeps at least three quarters of
+    # the first fit's gain in training loss (a new network would start near the first fit's first epoch)
+    gain = first[0] - min(first)
+    assert gain > 0.05 * first[0]
+    assert model.history_["train"][0] <= min(first) + 0.25 * gain
+    assert not np.allclose(model.predict(X[:4]), before)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_warm_start_on_an_unfitted_model_is_an_ordinary_fit(name):
+    model, X, y, _, _ = CASES[name]()
+    cold = model.fit(X, y).predict(X[:4])
+    warm = CASES[name]()[0].set_params(warm_start=True).fit(X, y).predict(X[:4])
+    np.testing.assert_array_equal(warm, cold)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_warm_start_refuses_what_the_network_cannot_take(name):
+    model, X, y, other_settings, other_data = CASES[name]()
+    model.fit(X, y)
+    model.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="warm_start|features"):
+        model.fit(*other_data)
+    model.set_params(**other_settings)
+    with pytest.raises(ValueError, match="warm_start: the settings describe a network of other layers"):
+        model.fit(X, y)

@@ -12,6 +12,8 @@ import numbers
 import numpy as np
 import torch
 
+from ._validation import check_integer
+
 __all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch", "cpu_threads", "compute_device"]
 
 
@@ -75,12 +77,9 @@ def torch_generator(seed, device_=None) -> torch.Generator:
     """A torch Generator on ``device_`` seeded from an int (or drawn from a numpy Generator)."""
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**62))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed = {seed}; expected an integer >= 0")
+    seed = check_integer(seed, 0, name="seed")
     generator = torch.Generator(device=device(device_) if device_ is not None else "cpu")
-    generator.manual_seed(int(seed))
+    generator.manual_seed(seed)
     return generator
 
 

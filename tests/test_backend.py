@@ -39,6 +39,10 @@ def test_seeding_is_deterministic():
     a = torch.rand(3, generator=torch_generator(5))
     b = torch.rand(3, generator=torch_generator(5))
     assert torch.equal(a, b)
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got float 5.0"):
+        torch_generator(5.0)
+    with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
+        torch_generator(-1)
 
 
 def test_numpy_in_numpy_out():

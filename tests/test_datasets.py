@@ -505,10 +505,16 @@ def test_the_fingerprint_covers_every_module_that_makes_the_data():
 
 
 def test_design_and_sample_helpers_reject_bad_input():
-    with pytest.raises(ValueError, match="0 <= start < n_samples = 4"):
+    with pytest.raises(ValueError, match="start = -3; expected an integer >= 0"):
         sample_parameters({"a": (0, 1)}, 4, seed=0, start=-3)
-    with pytest.raises(ValueError, match="start = -2; expected a sample index >= 0"):
+    with pytest.raises(ValueError, match="0 <= start < n_samples = 4"):
+        sample_parameters({"a": (0, 1)}, 4, seed=0, start=4)
+    with pytest.raises(TypeError, match="start must be an integer >= 0, got float 1.0"):
+        sample_parameters({"a": (0, 1)}, 4, seed=0, start=1.0)
+    with pytest.raises(ValueError, match="start = -2; expected an integer >= 0"):
         sample_seeds(0, -2, 2)
+    with pytest.raises(TypeError, match="stop must be an integer >= 0, got bool True"):
+        sample_seeds(0, 0, True)
     with pytest.raises(ValueError, match="start = 5 > stop = 2"):
         sample_seeds(0, 5, 2)                                        # returned an empty array
     assert sample_seeds(0, 2, 2).size == 0

@@ -502,8 +502,10 @@ def test_nearest_microstructures_needs_one_image_shape():
 def test_descriptor_settings_out_of_range_are_refused():
     labels = np.zeros((8, 8), int)
     labels[2:5, 2:6] = 1
-    with pytest.raises(ValueError, match="max_chunk=0"):
+    with pytest.raises(ValueError, match="max_chunk = 0; expected an integer >= 1"):
         D.two_point_cluster_function(labels, max_chunk=0)
+    with pytest.raises(TypeError, match="max_chunk must be an integer >= 1, got float 1000.0"):
+        D.two_point_cluster_function(labels, max_chunk=1e3)
     with pytest.raises(ValueError, match="fit_range=100 reaches past the largest radius"):
         D.specific_surface(labels, fit_range=100)       # fitted over fewer radii than asked, silently
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):

@@ -684,7 +684,7 @@ def test_tol_must_be_a_relative_residual_below_one(tol):
 
 
 def test_max_iter_true_is_not_one_iteration():
-    with pytest.raises(ValueError, match="max_iter=True"):
+    with pytest.raises(TypeError, match="max_iter must be an integer >= 1, got bool True"):
         conductivity(_two_phase(), [1.0, 10.0], max_iter=True)
 
 

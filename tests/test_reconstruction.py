@@ -495,15 +495,23 @@ def test_project_checks_its_inputs(probabilities, fractions, match):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(weights={"s2": -1}), r"weights\['s2'\] = -1; expected a finite number >= 0"),   # would maximize the error
     (dict(weights={"s2": np.nan}), r"weights\['s2'\]"),
-    (dict(max_iter=2.5), "max_iter=2.5"),
-    (dict(max_iter=[3, 2.5]), "max_iter="),
-    (dict(method="annealing", n_swaps=-3), "n_swaps=-3"),
-    (dict(polish_trials=-5), "polish_trials=-5"),
+    (dict(polish_trials=-5), "polish_trials = -5; expected an integer >= 0"),
+    (dict(method="annealing", n_swaps=-3), "n_swaps = -3; expected an integer >= 1"),
     (dict(tol=-1), "tol=-1"),
     (dict(shape=(16, 16.5)), "positive ints"),             # was truncated to (16, 16)
 ])
 def test_reconstruct_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        reconstruct(_block(), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_iter=2.5), "max_iter must be an integer >= 1, got float 2.5"),
+    (dict(max_iter=[3, 2.5]), r"max_iter\[1\] must be an integer >= 1, got float 2.5"),   # the level named
+    (dict(polish_trials=True), "polish_trials must be an integer >= 0, got bool True"),
+])
+def test_reconstruct_rejects_non_integer_counts(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         reconstruct(_block(), **kwargs)
 
 

@@ -84,7 +84,7 @@ def test_bad_input(problem, fitted):
         MLPRegressor().fit(X, y[:-1])
     with pytest.raises(ValueError, match="activation"):
         MLPRegressor(activation="sigmoidish", max_iter=1, device="cpu").fit(X, y)
-    with pytest.raises(ValueError, match="batch_size = True"):          # was read as a batch of 1
+    with pytest.raises(TypeError, match="batch_size must be an integer >= 1, got bool True"):   # was a batch of 1
         MLPRegressor(batch_size=True, max_iter=1, device="cpu").fit(X, y)
 
 

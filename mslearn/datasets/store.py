@@ -85,6 +85,7 @@ import torch
 from scipy.stats import qmc
 from tqdm.auto import tqdm
 
+from .._validation import check_integer
 from .._versions import environment_versions
 
 __all__ = ["generate", "load", "Dataset", "sample_parameters", "sample_seeds", "sobol_sequence", "FORMAT_VERSION"]
@@ -221,7 +222,8 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
     space = _check_space(parameter_space)
     n_samples = _check_count(n_samples, "n_samples")
     seed = _check_seed(seed)
-    if isinstance(start, bool) or not isinstance(start, numbers.Integral) or not 0 <= start < n_samples:
+    start = check_integer(start, 0, name="start")
+    if start >= n_samples:
         raise ValueError(f"start = {start!r}; expected the index of the first point, 0 <= start < n_samples = {n_samples}")
     if method not in ("sobol", "lhs"):
         raise ValueError(f"method={method!r} is unknown; expected 'sobol' or 'lhs'")
@@ -243,9 +245,8 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
 def sample_seeds(seed, start, stop):
     """Per-sample int64 seeds from ``SeedSequence(seed, spawn_key=(i,))`` for ``i`` in ``start:stop``."""
     seed = _check_seed(seed)
-    for name, value in (("start", start), ("stop", stop)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{name} = {value!r}; expected a sample index >= 0")
+    start = check_integer(start, 0, name="start")
+    stop = check_integer(stop, 0, name="stop")
     if start > stop:
         raise ValueError(f"start = {start} > stop = {stop}; expected the samples start:stop, start <= stop")
     return np.array([int(np.random.SeedSequence(seed, spawn_key=(i,)).generate_state(1, np.uint64)[0] >> 1)

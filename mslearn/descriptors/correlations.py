@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .. import _backend
-from .._validation import check_finite, check_positive, check_spatial_ndim
+from .._validation import check_finite, check_integer, check_positive, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -288,8 +288,7 @@ def two_point_cluster_function(labels, phase=1, *, periodic=True, batch=False, m
     """
     from .morphology import label_clusters
 
-    if isinstance(max_chunk, bool) or not isinstance(max_chunk, (int, np.integer)) or max_chunk < 1:
-        raise ValueError(f"max_chunk={max_chunk!r}; expected the largest number of values transformed at once, an integer >= 1")
+    max_chunk = check_integer(max_chunk, 1, name="max_chunk")   # the most values transformed at once
     tensor, ndim = _common.labels_tensor(labels, batch=batch, phase=phase)
     dtype = _common.result_dtype(labels)
     out = []

@@ -111,7 +111,7 @@ import numpy as np
 import torch
 
 from .._backend import compute_device, like, progress_bar, to_torch
-from .._validation import check_finite, check_labels, check_properties
+from .._validation import check_finite, check_integer, check_labels, check_properties
 from . import _fused
 from .tensors import isotropic_stiffness, mandel_pairs
 
@@ -867,9 +867,8 @@ def _config(scheme, tol, max_iter, progress, dtype):
         raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
     if max_iter is None:
         max_iter = 1000 if scheme == "cg" else 10000
-    if isinstance(max_iter, bool) or not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
-        raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
-    return dict(scheme=scheme, tol=float(tol), max_iter=int(max_iter), progress=progress)
+    max_iter = check_integer(max_iter, 1, name="max_iter")
+    return dict(scheme=scheme, tol=float(tol), max_iter=max_iter, progress=progress)
 
 
 def _eigenvalue_range(values, scalar):

@@ -81,6 +81,7 @@ import time
 import numpy as np
 
 from .. import _backend
+from .._validation import check_integer
 from . import _targets as T
 from ._annealing import anneal
 from ._generative import CropVAE
@@ -105,11 +106,11 @@ def _check_counts(**counts):
         if value is None:
             continue
         least = 0 if name == "polish_trials" else 1
-        values = list(value) if name == "max_iter" and hasattr(value, "__len__") else [value]
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
-                expected = "an int >= 1 or a sequence of them, one per level" if name == "max_iter" else f"an int >= {least}"
-                raise ValueError(f"{name}={value!r}; expected {expected}")
+        if name == "max_iter" and hasattr(value, "__len__") and not isinstance(value, str):   # one per level
+            for i, v in enumerate(value):
+                check_integer(v, least, name=f"max_iter[{i}]")
+        else:
+            check_integer(value, least, name=name)
 
 
 def _check_shape(shape, target_ndim):

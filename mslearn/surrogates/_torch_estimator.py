@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
+from .._validation import check_integer
 from ..nn import integer_seed, seeded
 
 __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
@@ -112,20 +113,15 @@ def check_training_settings(estimator):
     value = estimator.learning_rate_init
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"learning_rate_init = {value!r}; expected a positive number")
-    if isinstance(estimator.max_iter, bool) or not isinstance(estimator.max_iter, numbers.Integral) \
-            or estimator.max_iter < 1:
-        raise ValueError(f"max_iter = {estimator.max_iter!r}; expected an integer >= 1 (training epochs)")
-    if estimator.batch_size is not None and (isinstance(estimator.batch_size, bool)
-                                             or not isinstance(estimator.batch_size, numbers.Integral)
-                                             or estimator.batch_size < 1):
-        raise ValueError(f"batch_size = {estimator.batch_size!r}; expected None or an integer >= 1")
+    check_integer(estimator.max_iter, 1, name="max_iter")   # training epochs
+    if estimator.batch_size is not None:   # None: the whole training set at once
+        check_integer(estimator.batch_size, 1, name="batch_size")
     if getattr(estimator, "lr_schedule", "constant") not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule = {estimator.lr_schedule!r}; expected 'constant' or 'cosine'")
     if not isinstance(estimator.validation_fraction, numbers.Real) or not 0 <= estimator.validation_fraction < 1:
         raise ValueError(f"validation_fraction = {estimator.validation_fraction!r}; expected a number in [0, 1)")
-    if estimator.patience is not None and (not isinstance(estimator.patience, numbers.Integral)
-                                           or estimator.patience < 1):
-        raise ValueError(f"patience = {estimator.patience!r}; expected None or an integer >= 1")
+    if estimator.patience is not None:   # None: no early stopping
+        check_integer(estimator.patience, 1, name="patience")
     integer_seed(estimator.random_state)
 
 

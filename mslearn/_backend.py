@@ -147,8 +147,7 @@ def cpu_threads(n, device="cpu"):
     if n is None or _resolve_device(device).type != "cpu":
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"cpu_threads = {n!r}; expected None or an integer >= 1")
+    n = check_integer(n, 1, name="cpu_threads")   # None (above): torch's own setting
     previous = torch.get_num_threads()
     torch.set_num_threads(int(n))
     try:

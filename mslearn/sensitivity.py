@@ -54,7 +54,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from ._backend import is_torch, rng
-from ._validation import check_finite
+from ._validation import check_finite, check_integer
 from .datasets.store import sobol_sequence
 
 __all__ = [
@@ -413,8 +413,7 @@ def sobol_indices(model, bounds, n=2**12, *, seed, n_bootstrap=200, confidence=0
     """
     if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise ValueError(f"confidence = {confidence!r}; expected a level in (0, 1), e.g. 0.95")
-    if (isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral)
-            or n_bootstrap < 0 or n_bootstrap == 1):
+    if check_integer(n_bootstrap, 0, name="n_bootstrap") == 1:   # one resample gives no interval
         raise ValueError(
             f"n_bootstrap = {n_bootstrap!r}; expected 0 (no intervals) or an integer >= 2, e.g. 200"
         )
@@ -617,8 +616,7 @@ def permutation_importance_frame(estimator, X, y, *, names, n_repeats=10, seed, 
         )
     if len(y) != shape[0]:
         raise ValueError(f"y has {len(y)} rows but X has {shape[0]}; expected one target per sample")
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
-        raise ValueError(f"n_repeats = {n_repeats!r}; expected a positive integer, e.g. 10")
+    check_integer(n_repeats, 1, name="n_repeats")
     random_state = int(rng(seed).integers(2**31)) if not isinstance(seed, numbers.Integral) else int(seed)
     result = permutation_importance(estimator, X, y, n_repeats=int(n_repeats), random_state=random_state,
                                     scoring=scoring)

@@ -53,7 +53,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ._backend import is_torch, rng, to_torch
-from ._validation import check_finite, check_in_range, check_labels, check_positive, check_spatial_ndim
+from ._validation import check_finite, check_in_range, check_integer, check_labels, check_positive, check_spatial_ndim
 
 __all__ = [
     "Particles",
@@ -109,9 +109,7 @@ def _open_unit(x, name):
 
 
 def _positive_int(x, name, low=1):
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < low:
-        raise ValueError(f"{name}={x!r} is invalid; expected an int >= {low}")
-    return int(x)
+    return check_integer(x, low, name=name)
 
 
 # ----------------------------------------------------------------------------- inclusions

@@ -102,7 +102,11 @@ def test_cpu_threads_sets_and_restores_even_on_error():
     assert torch.get_num_threads() == before
     with cpu_threads(None):
         assert torch.get_num_threads() == before
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="expected None or an integer >= 1"):
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=f"cpu_threads = {bad}; expected an integer >= 1"):
+            with cpu_threads(bad):
+                pass
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match=f"cpu_threads must be an integer >= 1, got {type(bad).__name__} {bad}"):
             with cpu_threads(bad):
                 pass

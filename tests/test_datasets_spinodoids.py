@@ -89,8 +89,11 @@ def test_a_subset_is_reproducible():
     assert len(a) == 200
     pd.testing.assert_frame_equal(a.parameters, b.parameters)
     assert not spinodoid_metamaterials(200, seed=4).parameters.equals(a.parameters)
-    for bad in (0, 21301, 2.5, True):
+    for bad in (0, 21301):
         with pytest.raises(ValueError, match="n_samples"):
+            spinodoid_metamaterials(bad)
+    for bad in (2.5, True):
+        with pytest.raises(TypeError, match="n_samples must be an integer >= 1"):
             spinodoid_metamaterials(bad)
 
 
@@ -170,7 +173,7 @@ def test_the_solver_data_fill_the_design_space_and_are_reproducible():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_samples": 0}, "n_samples"), ({"n_samples": 2.5}, "n_samples"), ({"n_samples": True}, "n_samples"),
+    ({"n_samples": 0}, "n_samples = 0; expected an integer >= 1"),
     ({"n_samples": 4, "ndim": 4}, "ndim"), ({"n_samples": 4, "size": 4}, "size"),
     ({"n_samples": 4, "seed": -1}, "seed"), ({"n_samples": 4, "void": 1.5}, "void"),
 ])
@@ -178,6 +181,13 @@ def test_the_solver_data_reject_bad_input(kwargs, match):
     from mslearn.datasets.spinodoids import spinodoid_solver_data
     with pytest.raises(ValueError, match=match):
         spinodoid_solver_data(**{"size": 16, "device": "cpu", **kwargs})
+
+
+@pytest.mark.parametrize("n_samples", [2.5, True])
+def test_the_solver_data_refuse_a_non_integer_number_of_samples(n_samples):
+    from mslearn.datasets.spinodoids import spinodoid_solver_data
+    with pytest.raises(TypeError, match=f"n_samples must be an integer >= 1, got {type(n_samples).__name__}"):
+        spinodoid_solver_data(n_samples, size=16, device="cpu")
 
 
 def test_the_solver_data_show_progress_per_design(capsys):

@@ -80,7 +80,7 @@ def test_material_map_runs_an_anisotropic_design():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(nelx=0), "nelx"), (dict(nelx=6.0), "nelx"), (dict(nely=-2), "nely"), (dict(nely=True), "nely"),
+    (dict(nelx=0), "nelx = 0; expected an integer >= 1"), (dict(nely=-2), "nely = -2; expected an integer >= 1"),
     (dict(volfrac=0.0), "volfrac"), (dict(volfrac=1.0), "volfrac"), (dict(volfrac=1.2), "volfrac"),
     (dict(rmin=0.0), "rmin"), (dict(rmin=-1.0), "rmin"), (dict(penal=0.5), "penal"),
     (dict(filter="heaviside"), "filter"), (dict(move=0.0), "move"), (dict(tol=0.0), "tol"),
@@ -90,6 +90,15 @@ def test_bad_input_is_rejected(kwargs, match):
     arguments = dict(nelx=6, nely=3, volfrac=0.5) | kwargs
     with pytest.raises(ValueError, match=match):
         topology_optimization(**arguments)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(nelx=6.0), "nelx must be an integer >= 1, got float 6.0"),
+    (dict(nely=True), "nely must be an integer >= 1, got bool True"),
+])
+def test_non_integer_sizes_are_type_errors(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        topology_optimization(**(dict(nelx=6, nely=3, volfrac=0.5) | kwargs))
 
 
 BAD_MATERIALS = {

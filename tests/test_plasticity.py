@@ -279,7 +279,7 @@ HISTORY = np.array([[0.01, 0.0, 0.0]])
     ([SOFT], np.array([[np.inf, 0, 0]]), {}, r"strain_history contains an infinite value"),
     ([SOFT], HISTORY, {"stress_free": [True, False]}, r"stress_free .* expected 3 booleans"),
     ([SOFT], HISTORY, {"tol": 0.0}, r"tol=0.0; expected a positive number"),
-    ([SOFT], HISTORY, {"max_iter": 0}, r"max_iter=0; expected a positive integer"),
+    ([SOFT], HISTORY, {"max_iter": 0}, r"max_iter = 0; expected an integer >= 1"),
     ([SOFT], HISTORY, {"dtype": torch.int32}, r"expected torch.float64 or torch.float32"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(phases, history, options, match):

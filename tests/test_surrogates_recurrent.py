@@ -103,7 +103,6 @@ def test_cyclic_path_is_a_triangle_wave_along_the_unit_direction():
     (lambda: random_walk_paths(0, 10, 3, max_increment=0.1, seed=0), "n_paths"),
     (lambda: random_walk_paths(2, 1, 3, max_increment=0.1, seed=0), "n_steps"),
     (lambda: random_walk_paths(2, 10, 3, max_increment=-0.1, seed=0), "max_increment"),
-    (lambda: random_walk_paths(2, 10.0, 3, max_increment=0.1, seed=0), "n_steps"),
     (lambda: gaussian_process_paths(2, 10, 3, length_scale=0, amplitude=0.1, seed=0), "length_scale"),
     (lambda: gaussian_process_paths(2, 10, 3, length_scale=0.3, amplitude=np.nan, seed=0), "amplitude"),
     (lambda: cyclic_path(10, 0.02, 1, [0.0, 0.0, 0.0]), "direction"),
@@ -114,6 +113,11 @@ def test_cyclic_path_is_a_triangle_wave_along_the_unit_direction():
 def test_path_generators_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_a_non_integer_number_of_steps_is_a_type_error():
+    with pytest.raises(TypeError, match="n_steps must be an integer >= 2, got float 10.0"):
+        random_walk_paths(2, 10.0, 3, max_increment=0.1, seed=0)
 
 
 # ----------------------------------------------------------------------------- accuracy

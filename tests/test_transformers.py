@@ -159,8 +159,10 @@ def test_bad_parameters_and_unfitted_use(images):
 
     with pytest.raises(NotFittedError):
         TwoPointCorrelation().transform(images)
-    with pytest.raises(ValueError, match="window=-1"):
+    with pytest.raises(ValueError, match="window = -1; expected an integer >= 0"):
         TwoPointCorrelation(window=-1).fit(images)
+    with pytest.raises(TypeError, match="window must be an integer >= 0, got float 2.0"):
+        TwoPointCorrelation(window=2.0).fit(images)
     with pytest.raises(ValueError, match=r"window=9 needs maps of at least 19"):
         TwoPointCorrelation(window=9, device="cpu").fit(images)
     with pytest.raises(ValueError, match="phase=-1"):

@@ -33,14 +33,13 @@ import numbers
 import numpy as np
 
 from .. import _backend
+from .._validation import check_integer
 
 __all__ = ["random_walk_paths", "gaussian_process_paths", "cyclic_path", "radial_paths", "rve_stress_histories"]
 
 
 def _count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} = {value!r}; expected an integer >= {minimum}")
-    return int(value)
+    return check_integer(value, minimum, name=name)
 
 
 def _positive(value, name):

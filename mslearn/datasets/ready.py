@@ -45,6 +45,7 @@ import pandas as pd
 from .. import __version__
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, rng
+from .._validation import check_integer
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
@@ -142,9 +143,7 @@ def code_fingerprint() -> str:
 
 
 def _check_n(n, name="n_samples", low=1):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < low:
-        raise ValueError(f"{name} = {n!r}; expected an integer >= {low}")
-    return int(n)
+    return check_integer(n, low, name=name)
 
 
 def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, dev, tol=TOL):

@@ -28,6 +28,7 @@ import pandas as pd
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
 from .._backend import rng
+from .._validation import check_integer
 from ..homogenization import elasticity
 from ..structures import spinodoid
 from .store import Dataset
@@ -121,8 +122,7 @@ def spinodoid_metamaterials(n_samples=None, *, seed=0):
                            f"{list(_CSV_COLUMNS)} (a damaged installation)")
     table = table.rename(columns=_CSV_COLUMNS)
     if n_samples is not None:
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
-                or not 1 <= n_samples <= len(table):
+        if check_integer(n_samples, 1, name="n_samples") > len(table):
             raise ValueError(f"n_samples = {n_samples!r}; expected None or an integer in [1, {len(table)}]")
         rows = np.sort(rng(seed).choice(len(table), size=int(n_samples), replace=False))
         table = table.iloc[rows].reset_index(drop=True)
@@ -167,9 +167,7 @@ def _check_designs(designs):
 
 
 def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 8:
-        raise ValueError(f"size = {size!r}; expected an integer >= 8")
-    return int(size)
+    return check_integer(size, 8, name="size")
 
 
 def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep_labels, progress=False, desc=None):
@@ -391,8 +389,7 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
     from .ready import _ready
     from .store import _check_seed
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-        raise ValueError(f"n_samples = {n_samples!r}; expected a positive integer")
+    check_integer(n_samples, 1, name="n_samples")
     if isinstance(ndim, bool) or ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
     size = _check_size(size)

@@ -178,9 +178,8 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     >>> sobol_sequence(2, 4, seed=0, scramble=False).tolist()
     [[0.0, 0.0], [0.5, 0.5], [0.75, 0.25], [0.25, 0.75]]
     """
-    for name, value, least in (("dimension", dimension, 1), ("n", n, 0)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} = {value!r}; expected an integer >= {least}")
+    dimension = check_integer(dimension, 1, name="dimension")
+    n = check_integer(n, 0, name="n")
     engine = _qmc_engine(qmc.Sobol, int(dimension), seed, scramble=bool(scramble))
     return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
 
@@ -254,9 +253,7 @@ def sample_seeds(seed, start, stop):
 
 
 def _check_count(n, name):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} = {n!r}; expected a positive integer")
-    return int(n)
+    return check_integer(n, 1, name=name)
 
 
 def _check_seed(seed):

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_finite, check_labels, check_phase_present, check_spatial_ndim
+from .._validation import check_finite, check_integer, check_labels, check_phase_present, check_spatial_ndim
 from .correlations import central_window, two_point_correlation
 
 __all__ = ["TwoPointCorrelation", "DescriptorTransformer"]
@@ -66,9 +66,8 @@ def _images(X, *, labels):
 
 
 def _check_window(window):
-    if window is not None and (isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 0):
-        raise ValueError(f"window={window!r}; expected None (the whole map) or an integer >= 0 "
-                         "(displacements |r_d| <= window)")
+    if window is not None:   # None: the whole map; else displacements |r_d| <= window
+        check_integer(window, 0, name="window")
 
 
 def _displacements(n):

@@ -94,7 +94,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
-from .._validation import check_finite, check_labels, check_properties
+from .._validation import check_finite, check_integer, check_labels, check_properties
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -355,8 +355,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
         raise ValueError(f"dtype={dtype}; expected torch.float64 or torch.float32")
     max_iter = 30 if max_iter is None else max_iter
     for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name}={value!r}; expected a positive integer")
+        check_integer(value, 1, name=name)
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
         raise ValueError(f"tol={tol!r}; expected a positive number")
     m, dev = (3 if d == 2 else 6), compute_device(labels, device)

@@ -48,6 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
+from .._validation import check_integer
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -399,8 +400,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
         raise ValueError(f"material is {type(material).__name__}; expected a callable strain -> (stress, tangent)")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol={tol!r}; expected a positive number")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
+    check_integer(max_iter, 1, name="max_iter")
     basis = _basis(mesh, element)
     _check_mesh(mesh, basis)
     fixed, prescribed = _dirichlet(basis, dirichlet)

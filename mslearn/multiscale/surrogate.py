@@ -27,12 +27,12 @@ repeated solves, or when the RVE is expensive.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._backend import progress_bar
+from .._validation import check_integer
 from .fe import LinearElastic
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -374,8 +374,7 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
     strain, stress = np.asarray(strain, dtype=float), np.asarray(stress, dtype=float)
     if strain.ndim != 3 or strain.shape[-1] != 3 or stress.shape != strain.shape:
         raise ValueError(f"strain {strain.shape} and stress {stress.shape}; expected equal (n_paths, n_steps, 3)")
-    if isinstance(max_rounds, bool) or not isinstance(max_rounds, numbers.Integral) or max_rounds < 0:
-        raise ValueError(f"max_rounds={max_rounds!r}; expected an integer >= 0")
+    check_integer(max_rounds, 0, name="max_rounds")
     if not margin >= 1:
         raise ValueError(f"margin={margin!r}; expected >= 1")
     template = model if model is not None else StrainEnergyNetwork(random_state=0, device=device)

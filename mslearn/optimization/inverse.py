@@ -125,6 +125,7 @@ import torch
 
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, progress_bar, rng
+from .._validation import check_integer
 from ..homogenization import ConvergenceWarning, elasticity, elasticity_field
 from ..homogenization.tensors import isotropic_stiffness
 from ..nn import apply_symmetry, symmetry_group
@@ -397,8 +398,7 @@ def _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_rad
         raise ValueError(f"phase={phase!r}: E = {E} is not positive; expected the solid's Young's modulus E > 0")
     if not -1 < nu < 0.5:
         raise ValueError(f"phase={phase!r}: nu = {nu}; expected the solid's Poisson's ratio, -1 < nu < 0.5")
-    if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
-        raise ValueError(f"max_iter={max_iter!r}; expected a positive integer")
+    check_integer(max_iter, 1, name="max_iter")
     if not isinstance(filter_radius, numbers.Real) or not math.isfinite(filter_radius) or filter_radius < 1:
         raise ValueError(f"filter_radius={filter_radius!r}; expected a finite number of voxels >= 1")
     if not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta < 1:

@@ -95,6 +95,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .._backend import cpu_threads
+from .._validation import check_integer
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
 from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
@@ -351,9 +352,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
 
     def _fit(self, designs, properties):
         check_training_settings(self)
-        if isinstance(self.forward_max_iter, bool) or not isinstance(self.forward_max_iter, numbers.Integral) \
-                or self.forward_max_iter < 1:
-            raise ValueError(f"forward_max_iter = {self.forward_max_iter!r}; expected an integer >= 1 (epochs)")
+        check_integer(self.forward_max_iter, 1, name="forward_max_iter")   # epochs
         names, designs, properties = _check_fit_data(designs, properties)
         self._fit_design_space(designs, names)
         self._record_training_ranges(designs, properties, names)

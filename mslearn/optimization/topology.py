@@ -75,6 +75,7 @@ import torch
 from scipy.sparse.linalg import spsolve
 
 from .._backend import progress_bar
+from .._validation import check_integer
 from ..homogenization import ConvergenceWarning
 
 __all__ = ["TopologyResult", "topology_optimization", "beam_compliance"]
@@ -284,8 +285,7 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
     (203.19, 94)
     """
     for name, value in (("nelx", nelx), ("nely", nely), ("max_iter", max_iter)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}={value!r}; expected a positive integer")
+        check_integer(value, 1, name=name)
     for name, value, low, high, closed in (("volfrac", volfrac, 0, 1, False), ("move", move, 0, 1, True)):
         if not isinstance(value, numbers.Real) or not (low < value < high or (closed and value == high)):
             raise ValueError(f"{name}={value!r}; expected a number in (0, 1{']' if closed else ')'}")

@@ -77,7 +77,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
-from .._validation import check_labels
+from .._validation import check_integer, check_labels
 
 __all__ = ["grain_growth", "GrainGrowthResult", "initial_grains", "grain_topology", "GrainTopology",
            "growth_law", "GrowthLaw", "von_neumann_mullins", "VonNeumannMullins"]
@@ -130,9 +130,7 @@ def _check_flag(value, name):
 
 
 def _check_count(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} = {value!r}; expected an integer >= {low}")
-    return int(value)
+    return check_integer(value, low, name=name)
 
 
 def _as_label_tensor(labels, batch, periodic, dev):

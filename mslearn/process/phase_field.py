@@ -59,6 +59,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
+from .._validation import check_integer
 
 __all__ = ["cahn_hilliard", "CahnHilliardResult", "structure_factor", "StructureFactor"]
 
@@ -220,11 +221,9 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     for name, value in (("dx", dx), ("dt", dt)):
         if not isinstance(value, numbers.Real) or not value > 0 or not math.isfinite(value):
             raise ValueError(f"{name} = {value!r}; expected a finite number > 0")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 0:
-        raise ValueError(f"n_steps = {n_steps!r}; expected an integer >= 0")
-    if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, numbers.Integral)
-                                   or save_every < 1):
-        raise ValueError(f"save_every = {save_every!r}; expected None or an integer >= 1")
+    check_integer(n_steps, 0, name="n_steps")
+    if save_every is not None:   # None: only the last step
+        check_integer(save_every, 1, name="save_every")
     if not isinstance(noise, numbers.Real) or not noise >= 0:
         raise ValueError(f"noise = {noise!r}; expected a number >= 0")
     if not isinstance(stabilization, numbers.Real) or not stabilization >= 0:

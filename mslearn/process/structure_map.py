@@ -73,7 +73,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_labels
+from .._validation import check_integer, check_labels
 from ..nn import integer_seed
 from ..descriptors import central_window, two_point_correlation
 from .phase_field import structure_factor
@@ -258,13 +258,13 @@ class ProcessStructureMap(BaseEstimator):
             raise ValueError(f"X has {len(values)} rows but y has {len(labels)} structures; expected one "
                              "structure per row")
         n_components = self.n_components
-        if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral) or n_components < 1:
-            raise ValueError(f"n_components = {n_components!r}; expected an integer >= 1")
+        n_components = check_integer(n_components, 1, name="n_components")
         if n_components > len(values):
             raise ValueError(f"n_components = {n_components} exceeds the {len(values)} training structures")
         side = min(labels.shape[1:])
         window = max(1, side // 4) if self.window is None else self.window
-        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or not 1 <= window <= (side - 1) // 2:
+        window = check_integer(window, 1, name="window")
+        if window > (side - 1) // 2:
             raise ValueError(f"window = {window!r}; expected an integer in [1, {(side - 1) // 2}] for "
                              f"{labels.shape[1]}x{labels.shape[2]} structures")
         flat, fractions, length = self._describe(labels, int(window))

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_labels
+from .._validation import check_integer, check_labels
 from ..nn import integer_seed, seeded
 
 
@@ -101,9 +101,7 @@ class CropVAE(BaseEstimator):
         if not isinstance(self.crop, numbers.Integral) or self.crop % 4 or self.crop < 8:
             raise ValueError(f"crop = {self.crop!r}; expected a multiple of 4, at least 8")
         for name in ("latent_channels", "channels", "max_iter", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} = {value!r}; expected an integer >= 1")
+            check_integer(getattr(self, name), 1, name=name)
         for name, strict in (("learning_rate_init", True), ("beta", False)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 or

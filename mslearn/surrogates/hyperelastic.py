@@ -157,6 +157,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
+from .._validation import check_integer
 from ..nn import integer_seed, seeded
 from ._torch_estimator import NetworkPickling, fit_network
 from .mlp import MLPRegressor
@@ -750,8 +751,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
                              "Mooney-Rivlin energy)")
         if self.solver not in ("lbfgs", "adam"):
             raise ValueError(f"solver = {self.solver!r}; expected 'lbfgs' or 'adam'")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter = {self.max_iter!r}; expected an integer >= 1")
+        check_integer(self.max_iter, 1, name="max_iter")
         for name in ("second_invariant_penalty", "alpha"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
@@ -1148,14 +1148,12 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes = {sizes!r}; expected a tuple of integers >= 1 (() with "
                              "quadratic=True gives a linear elastic law)")
         norms = self.norm_features
-        if isinstance(norms, bool) or not isinstance(norms, numbers.Integral) or norms < 0:
-            raise ValueError(f"norm_features = {norms!r}; expected an integer >= 0")
+        check_integer(norms, 0, name="norm_features")
         if not sizes and not norms and not self.quadratic:
             raise ValueError("hidden_layer_sizes=(), norm_features=0 and quadratic=False is the zero energy")
         if self.solver not in ("lbfgs", "adam"):
             raise ValueError(f"solver = {self.solver!r}; expected 'lbfgs' or 'adam'")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter = {self.max_iter!r}; expected an integer >= 1")
+        check_integer(self.max_iter, 1, name="max_iter")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:
             raise ValueError(f"alpha = {self.alpha!r}; expected a number >= 0")
         for name in ("tol", "learning_rate_init"):

@@ -57,6 +57,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_integer
 from ..nn import integer_seed
 
 __all__ = ["CoKrigingRegressor", "DeltaRegressor", "forrester"]
@@ -137,9 +138,7 @@ def _check_fidelity(fidelity, n):
 
 
 def _check_non_negative_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} = {value!r}; expected a non-negative integer")
-    return int(value)
+    return check_integer(value, 0, name=name)
 
 
 # ----------------------------------------------------------------------------- AR1 co-kriging

@@ -104,3 +104,61 @@ def test_bad_objective_values_are_named():
         evolutionary_optimization(lambda X: X, [(0, 1)] * 3, n_objectives=2, max_iter=2, vectorized=True)
     with pytest.raises(ValueError, match="reference"):
         hypervolume([[0.0, 1.0]], (1.0,))
+
+
+def test_a_search_continues_from_its_result_without_evaluating_again():
+    calls = []
+
+    def counted(X):
+        calls.append(len(X))
+        return branin(X)
+
+    kwargs = dict(population_size=20, vectorized=True, seed=3)
+    part = evolutionary_optimization(counted, BRANIN_BOUNDS, max_iter=10, **kwargs)
+    assert sum(calls) == part.n_evaluations == 200 and part.population_X.shape == (20, 2)
+    np.testing.assert_array_equal(part.population_y, branin(part.population_X))
+    calls.clear()
+    whole = evolutionary_optimization(counted, BRANIN_BOUNDS, max_iter=30, initial=part, **kwargs)
+    # 20 more generations: 400 new calls, the final population of the first run not evaluated again
+    assert sum(calls) == 400 and whole.n_evaluations == 600 and whole.n_generations == 30
+    np.testing.assert_array_equal(whole.X[:200], part.X)
+    np.testing.assert_array_equal(whole.y[:200], part.y)
+    assert len(whole.population_history) == 30 and len(whole.history_best) == 30
+    np.testing.assert_array_equal(whole.history_best[:10], part.history_best)
+    assert whole.y_best <= part.y_best and whole.y_best - BRANIN_MINIMUM < 0.01   # as 30 generations at once
+    calls.clear()
+    assert evolutionary_optimization(counted, BRANIN_BOUNDS, max_iter=10, initial=part, **kwargs) is part
+    assert not calls                                                  # already there: nothing to do
+
+
+def test_known_points_are_the_first_generation_and_are_not_evaluated_again():
+    calls = []
+    X0 = np.array([[-3.0, 12.0], [np.pi, 2.275], [9.0, 2.0]])         # one of them a global minimum
+
+    def counted(X):
+        calls.append(len(X))
+        return branin(X)
+
+    result = evolutionary_optimization(counted, BRANIN_BOUNDS, max_iter=4, population_size=10, vectorized=True,
+                                       initial=(X0, branin(X0)))
+    assert calls == [10, 10, 10] and result.n_evaluations == 33
+    np.testing.assert_array_equal(result.X[:3], X0)
+    assert result.history_best[0] == pytest.approx(BRANIN_MINIMUM, abs=1e-4)
+
+
+@pytest.mark.parametrize("initial, message", [
+    ((np.zeros((2, 3)), np.zeros(2)), r"X of shape \(2, 3\)"),
+    ((np.zeros((2, 2)), np.zeros(3)), r"y of shape \(3,\)"),
+    ((np.array([[0.0, np.nan]]), np.zeros(1)), "NaN"),
+    ((np.array([[20.0, 0.0]]), np.zeros(1)), "outside bounds"),
+    (np.zeros((2, 2)), "expected an EvolutionaryResult or a pair"),
+])
+def test_bad_initial_is_named(initial, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        evolutionary_optimization(branin, BRANIN_BOUNDS, max_iter=2, vectorized=True, initial=initial)
+
+
+def test_a_result_continues_only_the_same_search():
+    part = evolutionary_optimization(branin, BRANIN_BOUNDS, max_iter=2, population_size=8, vectorized=True)
+    with pytest.raises(ValueError, match="over other bounds or objectives"):
+        evolutionary_optimization(branin, [(-5, 10), (0, 14)], max_iter=4, vectorized=True, initial=part)

@@ -200,6 +200,9 @@ class EvolutionaryResult:
         Shape ``(d, 2)``: the box searched.
     algorithm : str
         ``"ga"`` (one objective) or ``"nsga2"``.
+    population_X, population_y : numpy.ndarray
+        The final population: its points ``(population_size, d)`` and their values (shaped as ``y``).
+        ``evolutionary_optimization(..., initial=result)`` goes on from it.
     """
 
     X: np.ndarray
@@ -214,6 +217,8 @@ class EvolutionaryResult:
     history_best: np.ndarray
     bounds: np.ndarray
     algorithm: str
+    population_X: np.ndarray = field(default=None, repr=False)
+    population_y: np.ndarray = field(default=None, repr=False)
 
     @property
     def n_objectives(self):
@@ -261,8 +266,39 @@ def _evaluate_population(f, X, n_objectives, vectorized, executor):
     return F
 
 
+def _known_population(initial, bounds, n_objectives):
+    """``initial`` (a result or ``(X, y)``) as points ``(n, d)`` and values ``(n, m)``, checked, and the
+    result itself (None for a pair)."""
+    d = len(bounds)
+    if isinstance(initial, EvolutionaryResult):
+        if initial.population_X is None:
+            raise ValueError("initial is an EvolutionaryResult without its final population (population_X); "
+                             "pass the result of evolutionary_optimization itself")
+        if initial.n_objectives != n_objectives or not np.array_equal(initial.bounds, bounds):
+            raise ValueError(f"initial is a search of {initial.n_objectives} objective(s) over other bounds or "
+                             f"objectives than this one ({n_objectives} over {bounds.tolist()}); continue it with "
+                             "the same bounds and n_objectives")
+        X, y, previous = initial.population_X, initial.population_y, initial
+    elif isinstance(initial, (tuple, list)) and len(initial) == 2:
+        (X, y), previous = initial, None
+    else:
+        raise TypeError(f"initial is {type(initial).__name__}; expected an EvolutionaryResult or a pair (X, y) of "
+                        "evaluated points")
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    F = y[:, None] if n_objectives == 1 and y.ndim == 1 else y
+    if X.ndim != 2 or X.shape[1] != d or len(X) == 0 or F.shape != (len(X), n_objectives):
+        expected = "(n,) or (n, 1)" if n_objectives == 1 else f"(n, {n_objectives})"
+        raise ValueError(f"initial has X of shape {X.shape} and y of shape {y.shape}; expected (n, {d}) with n >= 1 "
+                         f"and {expected}")
+    if not (np.isfinite(X).all() and np.isfinite(F).all()):
+        raise ValueError("initial contains NaN or infinite values; expected finite evaluations")
+    if ((X < bounds[:, 0]) | (X > bounds[:, 1])).any():
+        raise ValueError("initial has points outside bounds; expected evaluations inside the box searched")
+    return X, F, previous
+
+
 def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None, max_iter=100, seed=0,
-                              vectorized=False, executor=None, progress=False):
+                              vectorized=False, executor=None, progress=False, initial=None):
     r"""Minimize one or several objectives over a box with a genetic algorithm (pymoo's GA or NSGA-II).
 
     With one objective, a real-coded genetic algorithm (tournament selection, SBX crossover,
@@ -292,6 +328,15 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
         Evaluate the points of a generation with ``executor.map(f, points)`` (``vectorized=False``).
     progress : bool
         Show a tqdm progress bar over the generations.
+    initial : EvolutionaryResult or (X, y), optional
+        Go on from evaluations already made, without calling ``f`` on them again. An earlier result
+        (same ``bounds`` and ``n_objectives``): its final population is the first generation, and its
+        evaluations and generations come first in the returned result, so ``max_iter`` counts the whole
+        run's generations, the earlier ones included (an interrupted or too short search continues with
+        ``max_iter`` raised; a ``max_iter`` it has already reached returns it unchanged). A pair of
+        points ``X`` ``(n, d)`` and their values ``y`` ``(n,)`` or ``(n, n_objectives)``: they are the
+        first generation (the fittest ``population_size`` of them survive). The generations after them
+        are not those an uninterrupted run would make: the random draws are not replayed.
 
     Returns
     -------
@@ -336,8 +381,21 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
         seed_int = int(seed)
     else:
         seed_int = int(rng(seed).integers(2**31 - 1))
+    known_X, known_F, previous = (None, None, None) if initial is None else _known_population(initial, bounds,
+                                                                                             n_objectives)
+    done = previous.n_generations if previous is not None else 0
+    if done >= max_iter:
+        return previous
 
     evaluated_X, evaluated_F = [], []
+    population_history = []
+    if previous is not None:
+        evaluated_X.append(previous.X)
+        evaluated_F.append(previous.y.reshape(len(previous.X), n_objectives))
+        population_history.extend(previous.population_history)
+    elif known_X is not None:
+        evaluated_X.append(known_X)
+        evaluated_F.append(known_F)
 
     class _Problem(Problem):
         def __init__(self):
@@ -349,20 +407,36 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
             evaluated_F.append(F)
             out["F"] = F
 
-    population_history = []
     bar = progress_bar(progress, total=max_iter, desc="evolutionary search", unit="generation")
+    if bar is not None:
+        bar.update(done)
+    final = {}
 
     def record(algorithm):
-        population_history.append(np.array(algorithm.pop.get("F"), dtype=float))
+        final["X"], final["F"] = np.array(algorithm.pop.get("X"), dtype=float), np.array(algorithm.pop.get("F"),
+                                                                                         dtype=float)
+        if previous is not None and algorithm.n_gen == 1:
+            return                                   # the earlier result's final population, recorded there
+        population_history.append(final["F"])
         if bar is not None:
             bar.update(1)
 
+    sampling = {}
+    if known_X is not None:
+        from pymoo.core.population import Population
+
+        start = Population.new("X", known_X, "F", known_F)
+        for individual in start:
+            individual.evaluated.update(("F", "G", "H"))   # pymoo skips what is evaluated: f is not called again
+        sampling = {"sampling": start}
     if n_objectives == 1:
-        algorithm, name = GA(pop_size=population_size, eliminate_duplicates=True), "ga"
+        algorithm, name = GA(pop_size=population_size, eliminate_duplicates=True, **sampling), "ga"
     else:
-        algorithm, name = NSGA2(pop_size=population_size), "nsga2"
+        algorithm, name = NSGA2(pop_size=population_size, **sampling), "nsga2"
+    # a continued result's final population is this run's first generation again
+    generations = max_iter - done + (1 if previous is not None else 0)
     try:
-        minimize(_Problem(), algorithm, get_termination("n_gen", max_iter), seed=seed_int, callback=record,
+        minimize(_Problem(), algorithm, get_termination("n_gen", generations), seed=seed_int, callback=record,
                  verbose=False)
     finally:
         if bar is not None:
@@ -385,4 +459,5 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     return EvolutionaryResult(X=X, y=y, x_best=x_best, y_best=y_best, pareto_X=pareto_X, pareto_y=pareto_y,
                               n_evaluations=len(X), n_generations=len(population_history),
                               population_history=population_history, history_best=history_best,
-                              bounds=bounds, algorithm=name)
+                              bounds=bounds, algorithm=name, population_X=final["X"],
+                              population_y=final["F"][:, 0] if n_objectives == 1 else final["F"])

@@ -117,6 +117,8 @@ def test_deterministic_and_torch_in_torch_out():
     (dict(shape=(2, 32, 32), gamma=np.ones(3), batch=True), "gamma"),
     (dict(shape=(32, 32), n_steps=-1), "n_steps"),
     (dict(shape=(32, 32), save_every=0), "save_every"),
+    (dict(shape=(32, 32), noise=-0.1), "noise"),
+    (dict(shape=(32, 32), noise=True), "noise"),
 ])
 def test_bad_input_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -202,3 +204,15 @@ def test_structure_factor_rejects_a_nan_field_and_a_bad_spacing():
     for dx in (-1.0, 0.0, math.inf):
         with pytest.raises(ValueError, match="positive, finite grid spacing"):
             structure_factor(np.random.default_rng(0).random((8, 8)), dx=dx)
+
+
+def test_a_run_continued_from_its_field_is_the_longer_run():
+    # a whole field starts without noise by default: 60 + 40 steps are the 100 steps of one run (to round-off)
+    once = cahn_hilliard((32, 32), 0.1, n_steps=100, seed=2, device="cpu").phi
+    half = cahn_hilliard((32, 32), 0.1, n_steps=60, seed=2, device="cpu").phi
+    np.testing.assert_allclose(cahn_hilliard((32, 32), half, n_steps=40, device="cpu").phi, once, atol=1e-12)
+    # asked for, noise perturbs a field; a mean composition gets 0.01 by default
+    perturbed = cahn_hilliard((32, 32), half, n_steps=0, noise=0.01, device="cpu").phi
+    assert 0.005 < float(np.std(perturbed - half)) < 0.02
+    start = cahn_hilliard((32, 32), 0.1, n_steps=0, seed=2, device="cpu").phi
+    assert float(np.std(start)) == pytest.approx(0.01, rel=0.1) and abs(float(np.mean(start)) - 0.1) < 1e-12

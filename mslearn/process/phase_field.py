@@ -153,7 +153,7 @@ def _energy(phi, k2_grids, gamma, dx, ndim):
     return (bulk + gam / 2 * grad2) * dx**ndim
 
 
-def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n_steps=1000, noise=0.01,
+def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n_steps=1000, noise=None,
                   stabilization=1.0, seed=0, save_every=None, batch=False, device="auto", progress=False):
     r"""Spinodal decomposition: integrate the Cahn–Hilliard equation from a noisy uniform state.
 
@@ -170,7 +170,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     phi0 : float, array or tensor
         The mean composition, in ``(-1, 1)`` (with ``batch=True`` also one per run, shape
         ``(n_runs,)``), or a whole initial field of shape ``shape`` (e.g. a previous result's
-        ``phi``, to continue a run); ``noise`` is added to either.
+        ``phi``, to continue a run).
     gamma, mobility : float or array
         Gradient-energy coefficient :math:`\gamma > 0` and mobility :math:`M > 0`; with ``batch=True``
         also one per run, shape ``(n_runs,)``.
@@ -180,9 +180,11 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
         Time step (> 0).
     n_steps : int
         Number of time steps (the final time is ``n_steps * dt``).
-    noise : float
+    noise : float, optional
         Standard deviation of the Gaussian noise added to the initial state, its mean removed so that
-        the mean composition is exactly ``phi0``.
+        the mean composition is exactly ``phi0``. Default: 0.01 from a mean composition (the noise
+        starts the decomposition), none from a whole field, so that continuing a run from its ``phi``
+        gives, to round-off, the run that took all the steps at once (pass ``noise`` to perturb a field).
     stabilization : float
         The stabilizing constant :math:`S \ge 0` (1 gives unconditional energy stability).
     seed : int or numpy.random.Generator
@@ -224,8 +226,8 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     check_integer(n_steps, 0, name="n_steps")
     if save_every is not None:   # None: only the last step
         check_integer(save_every, 1, name="save_every")
-    if not isinstance(noise, numbers.Real) or not noise >= 0:
-        raise ValueError(f"noise = {noise!r}; expected a number >= 0")
+    if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise >= 0):
+        raise ValueError(f"noise = {noise!r}; expected None or a number >= 0")
     if not isinstance(stabilization, numbers.Real) or not stabilization >= 0:
         raise ValueError(f"stabilization = {stabilization!r}; expected a number >= 0")
 
@@ -251,6 +253,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
         if not bool(torch.all(torch.isfinite(start))):
             raise ValueError("phi0 has non-finite values")
         phi = start.reshape((n_runs,) + spatial).clone()
+        noise = 0.0 if noise is None else noise          # a field continues as it is unless asked
     else:
         if start.ndim != 0 and not (batch and tuple(start.shape) == (n_runs,)):
             want = f"a scalar, an array of shape ({n_runs},) or a field of shape {shape}" if batch else \
@@ -260,6 +263,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
             raise ValueError(f"phi0 = {start.tolist()}; a mean composition must lie in (-1, 1) "
                              "(|phi0| >= 1 is outside the two-phase region)")
         phi = start.reshape(-1, *([1] * ndim)).expand((n_runs,) + spatial).clone()
+        noise = 0.01 if noise is None else noise
     if noise > 0:
         draws = rng(seed).standard_normal((n_runs,) + spatial)
         draws -= draws.reshape(n_runs, -1).mean(axis=1).reshape((n_runs,) + (1,) * ndim)

@@ -110,6 +110,22 @@ def test_torch_in_torch_out_and_continuation():
     np.testing.assert_array_equal(empty.labels, start.numpy())
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.5])
+def test_a_run_continued_at_its_sweep_is_the_longer_run_bit_for_bit(temperature):
+    start = initial_grains((32, 32), 40, seed=1)
+    once = grain_growth(start, n_sweeps=30, save_every=5, temperature=temperature, seed=4, device="cpu")
+    first = grain_growth(start, n_sweeps=12, save_every=5, temperature=temperature, seed=4, device="cpu")
+    rest = grain_growth(first.labels, n_sweeps=18, save_every=5, temperature=temperature, seed=4, device="cpu",
+                        start_sweep=12)
+    np.testing.assert_array_equal(rest.labels, once.labels)
+    assert rest.times.tolist() == [12.0, 15.0, 20.0, 25.0, 30.0]
+    np.testing.assert_array_equal(rest.frames[1:], once.frames[3:])
+    np.testing.assert_array_equal(rest.n_grains[1:], once.n_grains[3:])
+    # without start_sweep the continuation replays the first sweeps' random numbers: another run
+    assert not np.array_equal(grain_growth(first.labels, n_sweeps=18, temperature=temperature, seed=4,
+                                           device="cpu").labels, once.labels)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_gives_the_cpu_numbers():
@@ -176,6 +192,7 @@ def test_grain_topology_counts_periodic_and_free_neighbours():
     (dict(temperature=float("nan")), "temperature"),
     (dict(temperature=np.array([0.1, 0.2])), "temperature"),
     (dict(n_sweeps=-1), "n_sweeps"),
+    (dict(start_sweep=-5), "start_sweep"),
     (dict(save_every=0), "save_every"),
     (dict(seed=-1), "seed"),
     (dict(batch="yes"), "batch"),

@@ -381,7 +381,7 @@ def initial_grains(shape, n_grains, *, seed=0, batch=False):
 
 
 def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, periodic=True, seed=0,
-                 batch=False, device="auto", progress=False):
+                 batch=False, device="auto", progress=False, start_sweep=0):
     r"""Grain growth by the Potts Monte Carlo model, from a grain image (e.g. :func:`initial_grains`).
 
     Runs ``n_sweeps`` Monte Carlo steps of the Potts model of the module docstring (Moore
@@ -393,15 +393,15 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
     ----------
     labels : array or tensor of int, shape ``(*spatial)`` or, with ``batch=True``, ``(n_runs, *spatial)``
         The initial grain ids (non-negative integers, 2 or 3 spatial axes): Voronoi grains from
-        :func:`initial_grains`, or a previous result's ``labels`` to continue a run (then pass a new
-        ``seed``, or the continuation reuses the first run's random numbers).
+        :func:`initial_grains`, or a previous result's ``labels`` to continue a run (see
+        ``start_sweep``).
     temperature : float or array
         :math:`kT/J \ge 0` (0: zero-temperature Monte Carlo, the energy never increases); with
         ``batch=True`` also one per run, shape ``(n_runs,)``.
     n_sweeps : int
         Number of Monte Carlo steps (MCS), each one proposed move per site.
     save_every : int, optional
-        Save the grains and their statistics every this many sweeps (and at 0); None saves the
+        Save the grains and their statistics every this many sweeps (and at the start); None saves the
         initial and the final state only.
     periodic : bool
         Whether the grid wraps around (then every spatial size must be even and at least 4);
@@ -414,6 +414,13 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
     device : {"auto", "cpu", "cuda", ...}
     progress : bool
         Show a progress bar over the sweeps.
+    start_sweep : int
+        The sweeps ``labels`` has already run (the previous call's ``start_sweep + n_sweeps``; its
+        ``times[-1]`` only when the last sweep was saved): the sweeps run here are
+        ``start_sweep + 1 .. start_sweep + n_sweeps``, with the random numbers of those sweeps, and the times
+        start there. A run continued from its ``labels`` with its ``seed``, ``temperature`` and this is, bit
+        for bit, the run that took all the sweeps at once (frames saved at the same sweeps); with 0 and
+        the same seed a continuation would replay the first run's random numbers.
 
     Returns
     -------
@@ -434,6 +441,7 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
     batch = _check_flag(batch, "batch")
     periodic = _check_flag(periodic, "periodic")
     n_sweeps = _check_count(n_sweeps, "n_sweeps", 0)
+    start_sweep = _check_count(start_sweep, "start_sweep", 0)
     if save_every is not None:
         save_every = _check_count(save_every, "save_every", 1)
     dev = compute_device(labels, device)
@@ -481,10 +489,10 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
         energies.append(_boundary_energy(current, ndim, periodic))
 
     frames, times, counts, areas, radii, energies = [], [], [], [], [], []
-    sweep = 0
+    sweep = start_sweep
     record(state)
     bar = progress_bar(progress, n_sweeps, "Potts grain growth", unit="MCS")
-    for sweep in range(1, n_sweeps + 1):
+    for sweep in range(start_sweep + 1, start_sweep + n_sweeps + 1):
         for k, parity in enumerate(sublattices):
             counter = _mix32_int((sweep - 1) * len(sublattices) + k)
             site = padded[(slice(None),) + interior[k]]
@@ -502,7 +510,7 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
             padded[(slice(None),) + interior[k]] = torch.where(accept, proposal, site)
             if periodic:
                 _refresh_halo(padded, ndim)
-        if save_every is not None and sweep % save_every == 0 or save_every is None and sweep == n_sweeps:
+        if save_every is not None and sweep % save_every == 0 or save_every is None and sweep == start_sweep + n_sweeps:
             record(padded[(slice(None),) + tuple(slice(1, 1 + n) for n in spatial)])
         if bar is not None:
             bar.update(1)

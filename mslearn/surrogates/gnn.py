@@ -267,11 +267,8 @@ class GNNRegressor(TorchRegressor):
         Torch CPU threads during ``fit``/``predict`` (restored afterwards; ``None``: torch's setting).
         Default 1: graph batches are small tensors, for which one thread beats several.
     warm_start : bool
-        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
-        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
-        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
-        are kept (the weights are tuned to them); the new data must have the shapes the network was built
-        for, and the settings must still describe it, else ``fit`` raises.
+        Continue training the fitted network (more epochs, fine-tuning), as in
+        :class:`~mslearn.surrogates.MLPRegressor`.
 
     Examples
     --------

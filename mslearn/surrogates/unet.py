@@ -195,11 +195,8 @@ class UNetFieldPredictor(TorchRegressor):
     progress : bool
         Show a tqdm progress bar over epochs.
     warm_start : bool
-        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
-        fitted network instead of a new one: more epochs after an interrupted or too short fit, or
-        fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
-        are kept (the weights are tuned to them); the new data must have the shapes the network was built
-        for, and the settings must still describe it, else ``fit`` raises.
+        Continue training the fitted network (more epochs, fine-tuning), as in
+        :class:`~mslearn.surrogates.MLPRegressor`.
 
     Attributes
     ----------

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
-from .._backend import rng
+from .._backend import progress_bar, rng
 from .._validation import check_integer
 from ..homogenization import elasticity
 from ..structures import spinodoid
@@ -170,14 +170,16 @@ def _check_size(size):
     return check_integer(size, 8, name="size")
 
 
+def _check_void(void):
+    if not (isinstance(void, numbers.Real) and 0 <= void < 1):
+        raise ValueError(f"void = {void!r}; expected a Young's modulus in [0, 1) relative to the solid")
+
+
 def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep_labels, progress=False, desc=None):
     """Generate and homogenize each design (``values`` (n, 1 + ndim)); Voigt entries and, if asked, labels;
     a tqdm bar over the designs with ``progress``."""
-    from tqdm.auto import tqdm
-
     ndim = values.shape[1] - 1
-    if not (isinstance(void, numbers.Real) and 0 <= void < 1):
-        raise ValueError(f"void = {void!r}; expected a Young's modulus in [0, 1) relative to the solid")
+    _check_void(void)
     wavelength = size / 5.0 if wavelength is None else float(wavelength)
     entries = _ENTRIES if ndim == 3 else _ENTRIES_2D
     shear = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0] if ndim == 3 else [1.0, 1.0, 2.0])  # Mandel shear = 2x Voigt
@@ -185,17 +187,22 @@ def _solve(values, seeds, size, wavelength, n_waves, void, nu, tol, device, keep
     phases = [{"E": float(void), "nu": nu}, {"E": 1.0, "nu": nu}]
     out = np.empty((len(values), len(entries)))
     labels_out = np.empty((len(values),) + (size,) * ndim, dtype=np.uint8) if keep_labels else None
-    bar = tqdm(total=len(values), disable=not progress, desc=desc, unit="design")
-    with cpu_threads(1, dev), bar:     # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)
-        for i, (design, s) in enumerate(zip(values, seeds)):
-            labels = spinodoid((size,) * ndim, float(design[0]), wavelength=wavelength,
-                               cone_angles=tuple(float(a) for a in design[1:]), n_waves=n_waves, seed=int(s))
-            C = np.asarray(elasticity(labels, phases, tol=tol, device=dev).effective, dtype=float)
-            C = 0.5 * (C + C.T) / np.sqrt(np.outer(shear, shear))
-            out[i] = [C[r, c] for r, c in entries]
-            if keep_labels:
-                labels_out[i] = labels
-            bar.update(1)
+    bar = progress_bar(progress, len(values), desc, unit="design")
+    try:
+        with cpu_threads(1, dev):     # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)
+            for i, (design, s) in enumerate(zip(values, seeds)):
+                labels = spinodoid((size,) * ndim, float(design[0]), wavelength=wavelength,
+                                   cone_angles=tuple(float(a) for a in design[1:]), n_waves=n_waves, seed=int(s))
+                C = np.asarray(elasticity(labels, phases, tol=tol, device=dev).effective, dtype=float)
+                C = 0.5 * (C + C.T) / np.sqrt(np.outer(shear, shear))
+                out[i] = [C[r, c] for r, c in entries]
+                if keep_labels:
+                    labels_out[i] = labels
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     return out, labels_out
 
 
@@ -389,14 +396,12 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
     from .ready import _ready
     from .store import _check_seed
 
-    check_integer(n_samples, 1, name="n_samples")
+    n = check_integer(n_samples, 1, name="n_samples")
     if isinstance(ndim, bool) or ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
     size = _check_size(size)
     seed = _check_seed(seed)
-    if not (isinstance(void, numbers.Real) and 0 <= void < 1):
-        raise ValueError(f"void = {void!r}; expected a Young's modulus in [0, 1) relative to the solid")
-    n = int(n_samples)
+    _check_void(void)          # here too: before a store is made for the settings
     names = SPINODOID_DESIGNS if ndim == 3 else SPINODOID_DESIGNS_2D
     properties = SPINODOID_PROPERTIES if ndim == 3 else SPINODOID_PROPERTIES_2D
     dev = resolve_device(device)

@@ -410,14 +410,11 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     bar = progress_bar(progress, total=max_iter, desc="evolutionary search", unit="generation")
     if bar is not None:
         bar.update(done)
-    final = {}
 
     def record(algorithm):
-        final["X"], final["F"] = np.array(algorithm.pop.get("X"), dtype=float), np.array(algorithm.pop.get("F"),
-                                                                                         dtype=float)
         if previous is not None and algorithm.n_gen == 1:
             return                                   # the earlier result's final population, recorded there
-        population_history.append(final["F"])
+        population_history.append(np.array(algorithm.pop.get("F"), dtype=float))
         if bar is not None:
             bar.update(1)
 
@@ -436,8 +433,8 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     # a continued result's final population is this run's first generation again
     generations = max_iter - done + (1 if previous is not None else 0)
     try:
-        minimize(_Problem(), algorithm, get_termination("n_gen", generations), seed=seed_int, callback=record,
-                 verbose=False)
+        final = minimize(_Problem(), algorithm, get_termination("n_gen", generations), seed=seed_int,
+                         callback=record, verbose=False).pop
     finally:
         if bar is not None:
             bar.close()
@@ -459,5 +456,7 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     return EvolutionaryResult(X=X, y=y, x_best=x_best, y_best=y_best, pareto_X=pareto_X, pareto_y=pareto_y,
                               n_evaluations=len(X), n_generations=len(population_history),
                               population_history=population_history, history_best=history_best,
-                              bounds=bounds, algorithm=name, population_X=final["X"],
-                              population_y=final["F"][:, 0] if n_objectives == 1 else final["F"])
+                              bounds=bounds, algorithm=name,
+                              population_X=np.array(final.get("X"), dtype=float),
+                              population_y=np.array(final.get("F"), dtype=float)[:, 0] if n_objectives == 1
+                              else np.array(final.get("F"), dtype=float))

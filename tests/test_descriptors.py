@@ -508,5 +508,9 @@ def test_descriptor_settings_out_of_range_are_refused():
         D.two_point_cluster_function(labels, max_chunk=1e3)
     with pytest.raises(ValueError, match="fit_range=100 reaches past the largest radius"):
         D.specific_surface(labels, fit_range=100)       # fitted over fewer radii than asked, silently
+    with pytest.raises(TypeError, match="fit_range must be an integer >= 1, got bool True"):
+        D.specific_surface(labels, fit_range=True)      # was read as 1
+    with pytest.raises(TypeError, match="k must be an integer >= 1, got float 2.0"):
+        D.nearest_microstructures(labels, labels[None], k=2.0)
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):
         D.lattice_directions(4)

@@ -84,3 +84,18 @@ def test_warm_start_refuses_what_the_network_cannot_take(name):
     model.set_params(**other_settings)
     with pytest.raises(ValueError, match="warm_start: the settings describe a network of other layers"):
         model.fit(X, y)
+
+
+
+@pytest.mark.parametrize("make, setting, message", [
+    (_unet, {"levels": True}, "levels must be an integer >= 1, got bool True"),
+    (_unet, {"width": 4.0}, "width must be an integer >= 1, got float 4.0"),
+    (_unet, {"batch_size": True}, "batch_size must be an integer >= 1, got bool True"),
+    (_gnn, {"hidden": 8.0}, "hidden must be an integer >= 1, got float 8.0"),
+    (_gnn, {"n_rounds": True}, "n_rounds must be an integer >= 0, got bool True"),
+])
+def test_layer_counts_are_integers_not_bools(make, setting, message):
+    # True was read as 1 and a whole float as an int, silently
+    model, X, y, *_ = make()
+    with pytest.raises(TypeError, match=message):
+        model.set_params(**setting).fit(X, y)

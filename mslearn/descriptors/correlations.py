@@ -366,8 +366,7 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
     """
     if method not in ("both", "s2", "count"):
         raise ValueError(f"method={method!r} is not one of 'both', 's2', 'count'")
-    if not isinstance(fit_range, (int, np.integer)) or fit_range < 1:
-        raise ValueError(f"fit_range={fit_range!r}; expected an integer >= 1")
+    check_integer(fit_range, 1, name="fit_range")
     field, ndim = indicator(labels, phase, batch=batch, soft=False)
     from_s2 = from_count = None
     if method in ("both", "s2"):

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from .. import _backend
-from .._validation import check_finite, check_labels, check_spatial_ndim
+from .._validation import check_finite, check_integer, check_labels, check_spatial_ndim
 from ..nn import periodic_pad
 from . import _common
 from .correlations import central_window, two_point_correlation
@@ -347,8 +347,7 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
     >>> nearest_microstructures(db[3], db, window=2)[0].tolist()
     [3]
     """
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r}; expected an integer >= 1")
+    check_integer(k, 1, name="k")
     database = _stack(database, "database")
     check_spatial_ndim(database, name="database", batch=True)
     if k > len(database):

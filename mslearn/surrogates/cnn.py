@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like
-from .._validation import check_finite, check_labels
+from .._validation import check_finite, check_integer, check_labels
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
@@ -285,10 +285,9 @@ class CNNRegressor(TorchRegressor):
         if self.tensor not in ("cholesky", "mandel"):
             raise ValueError(f"tensor = {self.tensor!r}; expected 'cholesky' or 'mandel'")
         channels = tuple(self.channels)
-        if not channels or not all(isinstance(c, numbers.Integral) and c > 0 for c in channels):
+        if not channels or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0 for c in channels):
             raise ValueError(f"channels = {self.channels!r}; expected a non-empty tuple of positive integers")
-        if not isinstance(self.convs_per_block, numbers.Integral) or self.convs_per_block < 1:
-            raise ValueError(f"convs_per_block = {self.convs_per_block!r}; expected an integer >= 1")
+        check_integer(self.convs_per_block, 1, name="convs_per_block")
         check_training_settings(self)
 
     def _check_images(self, X, *, fitting=False):

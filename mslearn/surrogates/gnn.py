@@ -47,6 +47,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
+from .._validation import check_integer
 from ..nn import activation, seeded
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                split_train_validation)
@@ -301,10 +302,8 @@ class GNNRegressor(TorchRegressor):
         if self.readout not in ("mean", "sum"):
             raise ValueError(f"readout = {self.readout!r}; expected 'mean' or 'sum'")
         activation(self.activation)
-        for name, low in (("hidden", 1), ("n_rounds", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} = {value!r}; expected an integer >= {low}")
+        check_integer(self.hidden, 1, name="hidden")
+        check_integer(self.n_rounds, 0, name="n_rounds")
         check_training_settings(self)
 
     def _checked(self, graphs, fitting=False):

@@ -67,7 +67,7 @@ class MLPRegressor(TorchRegressor):
     def _build_network(self, n_features, n_targets):
         act = activation_class(self.activation)
         sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in sizes):
+        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
             raise ValueError(f"hidden_layer_sizes = {self.hidden_layer_sizes!r}; expected a tuple of integers >= 1")
         layers, width = [], n_features
         for hidden in sizes:

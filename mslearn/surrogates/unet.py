@@ -64,7 +64,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like, to_torch
-from .._validation import check_finite, check_labels
+from .._validation import check_finite, check_integer, check_labels
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, split_train_validation
 
@@ -238,15 +238,12 @@ class UNetFieldPredictor(TorchRegressor):
     def _check_settings(self):
         if self.ndim not in (2, 3):
             raise ValueError(f"ndim={self.ndim!r}; expected the number of spatial axes, 2 or 3")
-        if not (isinstance(self.levels, numbers.Integral) and self.levels >= 1):
-            raise ValueError(f"levels={self.levels!r}; expected a positive integer")
-        if not (isinstance(self.width, numbers.Integral) and self.width >= 1):
-            raise ValueError(f"width={self.width!r}; expected a positive integer")
+        check_integer(self.levels, 1, name="levels")
+        check_integer(self.width, 1, name="width")
         activation(self.activation)
         if self.augment not in _AUGMENT:
             raise ValueError(f"augment={self.augment!r}; expected one of {_AUGMENT}")
-        if not (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1):
-            raise ValueError(f"batch_size={self.batch_size!r}; expected a positive integer")
+        check_integer(self.batch_size, 1, name="batch_size")
         check_training_settings(self)
 
     def _check_images(self, X, *, fitting=False):

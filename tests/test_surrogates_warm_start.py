@@ -4,8 +4,11 @@ Checked for each estimator: the continued fit starts where the first one ended (
 far below the first fit's first epoch, the same network object is trained, the scaling is kept), a
 warm start on an unfitted model is an ordinary fit, and data or settings the network cannot take raise.
 """
+import copy
+
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage
 
 from mslearn.datasets.paths import random_walk_paths
@@ -85,6 +88,51 @@ def test_warm_start_refuses_what_the_network_cannot_take(name):
     with pytest.raises(ValueError, match="warm_start: the settings describe a network of other layers"):
         model.fit(X, y)
 
+
+
+
+def _failing_step(monkeypatch, error, after):
+    """Adam's step raises ``error`` at its ``after``-th call (an interrupt or a crash in mid-training)."""
+    calls, step = [0], torch.optim.Adam.step
+
+    def failing(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] > after:
+            raise error
+        return step(self, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", failing)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_failed_continuation_leaves_the_model_as_it_was(name, monkeypatch):
+    model, X, y, _, _ = CASES[name]()
+    model.fit(X, y)
+    before, history, n_iter = model.predict(X[:4]), copy.deepcopy(model.history_), model.n_iter_
+    weights = {k: v.clone() for k, v in model.network_.state_dict().items()}
+    _failing_step(monkeypatch, RuntimeError("out of memory"), after=3)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        model.set_params(warm_start=True).fit(X, y)
+    monkeypatch.undo()
+    for key, value in model.network_.state_dict().items():
+        assert torch.equal(value, weights[key]), key
+    assert model.history_ == history and model.n_iter_ == n_iter
+    np.testing.assert_array_equal(model.predict(X[:4]), before)
+
+
+@pytest.mark.parametrize("name", ["mlp", "gnn"])
+def test_an_interrupted_fit_keeps_its_best_epoch_and_continues(name, monkeypatch):
+    model, X, y, _, _ = CASES[name]()
+    full = model.fit(X, y).history_["train"]
+    model, X, y, _, _ = CASES[name]()
+    _failing_step(monkeypatch, KeyboardInterrupt(), after=5)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    monkeypatch.undo()
+    assert 1 <= model.n_iter_ == len(model.history_["train"]) < len(full)
+    assert model.history_["train"] == full[:model.n_iter_]          # the same epochs as the uninterrupted fit
+    assert np.all(np.isfinite(model.predict(X[:4])))
+    model.set_params(warm_start=True).fit(X, y)                       # goes on from the kept epoch
+    assert model.history_["train"][0] < full[0]
 
 
 @pytest.mark.parametrize("make, setting, message", [

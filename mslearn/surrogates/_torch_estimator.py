@@ -36,7 +36,7 @@ __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_tra
 
 # -- the shared training loop ----------------------------------------------------------------------
 def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None,
-                schedule=None, desc=None):
+                schedule=None, desc=None, resumed=False):
     """The one training loop of every torch surrogate: Adam with mini-batches over ``n_train``
     training items, an optional cosine learning-rate decay, and early stopping.
 
@@ -47,7 +47,18 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     estimator's ``lr_schedule``, else constant). The weights of the best epoch are kept;
     ``history_``, ``best_epoch_`` and ``n_iter_`` (epochs run) are set on ``estimator``. With the
     estimator's ``progress``, a bar over the epochs named ``desc`` (default: the estimator's class).
+
+    Interrupted (``KeyboardInterrupt``) after a finite epoch, the network keeps the best epoch so far
+    and the attributes say how far it got; the interrupt propagates, and a fit with ``warm_start``
+    continues from there. ``resumed``: the network is a fitted one trained further (warm start); if
+    training fails otherwise (an error, or a non-finite loss in the first epoch), its weights and the
+    three attributes are put back, so that a failed continuation leaves the model as it was.
     """
+    saved = None
+    if resumed:
+        saved = (copy.deepcopy(network.state_dict()),
+                 {name: copy.deepcopy(getattr(estimator, name)) for name in ("history_", "best_epoch_", "n_iter_")
+                  if hasattr(estimator, name)})
     optimizer = torch.optim.Adam(parameters if parameters is not None else network.parameters(),
                                  lr=estimator.learning_rate_init, weight_decay=estimator.weight_decay)
     schedule = schedule or getattr(estimator, "lr_schedule", "constant")
@@ -57,43 +68,72 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     estimator.history_ = {"train": [], "validation": []}
     best, best_state, estimator.best_epoch_, waited = np.inf, None, 0, 0
     epochs = tqdm(range(estimator.max_iter), disable=not estimator.progress, desc=desc or type(estimator).__name__)
-    for epoch in epochs:
-        network.train()
-        permutation = generator.permutation(n_train)
-        total = 0.0
-        for start in range(0, n_train, batch):
-            index = permutation[start:start + batch]
-            optimizer.zero_grad()
-            loss = train_loss(index)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-        estimator.history_["train"].append(total / n_train)
-        if scheduler is not None:
-            scheduler.step()
-        network.eval()
-        with torch.no_grad():
-            score = validation_loss()
-        if score is None:
-            score = estimator.history_["train"][-1]
-        else:
-            estimator.history_["validation"].append(float(score))
-        if estimator.progress:
-            epochs.set_postfix(loss=f"{score:.3e}")
-        if not np.isfinite(score):
-            break
-        if score < best - 1e-12:
-            best, best_state, estimator.best_epoch_, waited = score, copy.deepcopy(network.state_dict()), epoch, 0
-        else:
-            waited += 1
-            if estimator.patience is not None and waited >= estimator.patience:
+    try:
+        for epoch in epochs:
+            network.train()
+            permutation = generator.permutation(n_train)
+            total = 0.0
+            for start in range(0, n_train, batch):
+                index = permutation[start:start + batch]
+                optimizer.zero_grad()
+                loss = train_loss(index)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(index)
+            estimator.history_["train"].append(total / n_train)
+            if scheduler is not None:
+                scheduler.step()
+            network.eval()
+            with torch.no_grad():
+                score = validation_loss()
+            if score is None:
+                score = estimator.history_["train"][-1]
+            else:
+                estimator.history_["validation"].append(float(score))
+            if estimator.progress:
+                epochs.set_postfix(loss=f"{score:.3e}")
+            if not np.isfinite(score):
                 break
-    if best_state is None:
-        raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
-                           "lower learning_rate_init")
+            if score < best - 1e-12:
+                best, best_state, estimator.best_epoch_, waited = score, copy.deepcopy(network.state_dict()), epoch, 0
+            else:
+                waited += 1
+                if estimator.patience is not None and waited >= estimator.patience:
+                    break
+        if best_state is None:
+            raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
+                               "lower learning_rate_init")
+    except KeyboardInterrupt:
+        if best_state is not None:
+            _keep_best(estimator, network, best_state)
+        elif saved is not None:
+            _put_back(estimator, network, saved)
+        raise
+    except Exception:
+        if saved is not None:
+            _put_back(estimator, network, saved)
+        raise
+    finally:
+        epochs.close()
+    _keep_best(estimator, network, best_state)
+
+
+def _keep_best(estimator, network, best_state):
     estimator.n_iter_ = len(estimator.history_["train"])
     network.load_state_dict(best_state)
     network.eval()
+
+
+def _put_back(estimator, network, saved):
+    """A resumed network's weights and the estimator's training record as they were (see :func:`fit_network`)."""
+    state, attributes = saved
+    network.load_state_dict(state)
+    network.eval()
+    for name in ("history_", "best_epoch_", "n_iter_"):
+        if name in attributes:
+            setattr(estimator, name, attributes[name])
+        else:
+            estimator.__dict__.pop(name, None)
 
 
 def split_train_validation(estimator, n):
@@ -247,7 +287,7 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         def validation_loss():
             return loss_fn(self.network_(Xs[validation_t]), ys[validation_t]).item() if len(validation) else None
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
         return self
 
     def predict(self, X):

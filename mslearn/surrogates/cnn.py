@@ -466,7 +466,7 @@ class CNNRegressor(TorchRegressor):
                 total += loss_of(X[index], Y[index]).item() * len(index)
             return total / len(validation)
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=fine_tune)
         return self
 
     def _check_fine_tuning(self, labels):

@@ -397,6 +397,7 @@ class GNNRegressor(TorchRegressor):
 
     def _train(self, checked, y2):
         """Train on checked graphs and 2D targets (a new network, or the fitted one with warm start)."""
+        warm = self._warm()
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(checked))
         data = self._tensors(checked, device)
@@ -417,7 +418,7 @@ class GNNRegressor(TorchRegressor):
             target = Y[torch.as_tensor(validation, device=device)]
             return torch.mean((self._forward(data, validation) - target) ** 2).item()
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
         return self
 
     def predict(self, X):

@@ -43,7 +43,9 @@ class MLPRegressor(TorchRegressor):
         fitted network instead of a new one: more epochs after an interrupted or too short fit, or
         fine-tuning on new data (transfer learning). The input encoding and the scaling of the first fit
         are kept (the weights are tuned to them); the new data must have the shapes the network was built
-        for, and the settings must still describe it, else ``fit`` raises.
+        for, and the settings must still describe it, else ``fit`` raises. A continuation that fails
+        (an error, a non-finite loss in its first epoch) leaves the model as it was; an interrupted fit
+        (``KeyboardInterrupt``) keeps its best epoch so far, from which a warm start goes on.
 
     Examples
     --------

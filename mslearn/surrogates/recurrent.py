@@ -250,7 +250,8 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         X, y = _check_pair(X, y)
         features = history_features(X)
         n, T = X.shape[:2]
-        if self._warm():
+        warm = self._warm()
+        if warm:
             self._check_warm_shape("(strain, stress) components", (X.shape[2], y.shape[2]),
                                    (self.n_features_in_, self.n_outputs_))
         else:
@@ -275,7 +276,7 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         def validation_loss():
             return loss_fn(self.network_(Xs[validation_t]), ys[validation_t]).item() if len(validation) else None
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
         return self
 
     def predict(self, X):

@@ -368,7 +368,8 @@ class UNetFieldPredictor(TorchRegressor):
         def validation_loss():
             return self._loss(X[validation], Y[validation], batch) if len(validation) else None
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, schedule="cosine")
+        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, schedule="cosine",
+                    resumed=warm)
         _recalibrate_batch_norm(self.network_, X[train], batch)
         return self
 

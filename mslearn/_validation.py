@@ -149,6 +149,25 @@ def check_bounds(bounds):
     return array
 
 
+def check_evaluations(X, y, bounds, *, n_objectives=1, name="initial"):
+    """Evaluated points ``X`` ``(n, d)`` with ``n >= 1``, inside the box ``bounds`` (from :func:`check_bounds`),
+    and their finite values ``y``: ``(n,)`` or ``(n, 1)`` for one objective, ``(n, n_objectives)`` for several.
+    Returned as float arrays ``(n, d)`` and ``(n, n_objectives)``."""
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    F = y[:, None] if n_objectives == 1 and y.ndim == 1 else y
+    if X.ndim != 2 or X.shape[1] != len(bounds) or len(X) == 0 or F.shape != (len(X), n_objectives):
+        expected = "(n,) or (n, 1)" if n_objectives == 1 else f"(n, {n_objectives})"
+        raise ValueError(f"{name} has X of shape {X.shape} and y of shape {y.shape}; expected (n, {len(bounds)}) "
+                         f"with n >= 1 and {expected}")
+    if not (np.isfinite(X).all() and np.isfinite(F).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite evaluations")
+    outside = np.flatnonzero(((X < bounds[:, 0]) | (X > bounds[:, 1])).any(axis=1))
+    if outside.size:
+        raise ValueError(f"{name} has {outside.size} point(s) outside bounds (the first: row {outside[0]}, "
+                         f"{X[outside[0]].tolist()}); expected evaluations inside the box searched")
+    return X, F
+
+
 def check_integer(value, least, *, name):
     """An integer (not a bool) of at least ``least``, returned as a Python int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

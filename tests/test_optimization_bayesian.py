@@ -310,9 +310,16 @@ def test_a_run_goes_on_from_earlier_evaluations():
     few = bayesian_optimization(f, [(0, 1), (0, 1)], 6, seed=0, initial=(part.X[:3], part.y[:3]))
     np.testing.assert_allclose(few.X[:5], part.X[:5])
     assert len(calls) == 3
-    with pytest.raises(ValueError, match=r"expected \(n, 2\) and \(n,\)"):
+    with pytest.raises(ValueError, match=r"expected \(n, 2\) with n >= 1 and \(n,\) or \(n, 1\)"):
         bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=(part.X[:, :1], part.y))
-    with pytest.raises(ValueError, match="outside bounds"):
+    with pytest.raises(ValueError, match=r"has 7 point\(s\) outside bounds \(the first: row 0"):
         bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=(part.X + 2, part.y))
+    with pytest.raises(ValueError, match="initial contains NaN or infinite values"):
+        bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=(part.X, np.where(part.y > part.y[0], np.inf, part.y)))
+    with pytest.raises(TypeError, match="expected a BayesianOptimizationResult or a pair"):
+        bayesian_optimization(f, [(0, 1), (0, 1)], 12, initial=part.X)
+    # one objective as a column, as the evolutionary search accepts it
+    column = bayesian_optimization(f, [(0, 1), (0, 1)], 6, seed=0, initial=(part.X[:3], part.y[:3, None]))
+    np.testing.assert_array_equal(column.X, few.X)
     with pytest.raises(ValueError, match="more than n_evaluations = 5"):
         bayesian_optimization(f, [(0, 1), (0, 1)], 5, initial=part)

@@ -96,7 +96,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import is_torch, rng
-from .._validation import check_bounds, check_integer
+from .._validation import check_bounds, check_evaluations, check_integer
 from ..datasets.store import sobol_sequence
 
 __all__ = [
@@ -392,19 +392,18 @@ class BayesianOptimizationResult:
 
 def _known_evaluations(initial, bounds):
     """``initial`` (a result or ``(X, y)``) as unit-cube points and values, checked; empty for None."""
-    d = len(bounds)
     if initial is None:
-        return np.empty((0, d)), np.empty(0)
-    X, y = (initial.X, initial.y) if isinstance(initial, BayesianOptimizationResult) else initial
-    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
-    if X.ndim != 2 or X.shape[1] != d or y.shape != (len(X),):
-        raise ValueError(f"initial has X of shape {X.shape} and y of shape {y.shape}; expected (n, {d}) and (n,)")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise ValueError("initial contains NaN or infinite values; expected finite evaluations")
+        return np.empty((0, len(bounds))), np.empty(0)
+    if isinstance(initial, BayesianOptimizationResult):
+        X, y = initial.X, initial.y
+    elif isinstance(initial, (tuple, list)) and len(initial) == 2:
+        X, y = initial
+    else:
+        raise TypeError(f"initial is {type(initial).__name__}; expected a BayesianOptimizationResult or a pair (X, y) "
+                        "of evaluated points")
+    X, y = check_evaluations(X, y, bounds)
     low, high = bounds[:, 0], bounds[:, 1]
-    if ((X < low) | (X > high)).any():
-        raise ValueError("initial has points outside bounds; expected evaluations inside the box searched")
-    return (X - low) / (high - low), y
+    return (X - low) / (high - low), y[:, 0]
 
 
 def _evaluate(f, points, executor):
@@ -584,7 +583,7 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
         ``executor.map(f, points)``, e.g. in a ``ProcessPoolExecutor``; the results are the same.
     initial : BayesianOptimizationResult or (X, y), optional
         Evaluations of ``f`` already made, to go on from (a run that was cut short, or points known
-        from elsewhere): they are the first rows of the data and count towards ``n_evaluations``, and
+        from elsewhere; ``X`` ``(n, d)`` inside ``bounds``, finite ``y`` ``(n,)`` or ``(n, 1)``): they are the first rows of the data and count towards ``n_evaluations``, and
         the Sobol design evaluates only its points beyond the first ``len(y)`` (for a run with the same
         ``seed``, the points it already has). The later proposals are not those an uninterrupted run
         would have made (its random draws are not replayed), but no evaluation is repeated.

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import is_torch, progress_bar, rng
-from .._validation import check_bounds, check_integer
+from .._validation import check_bounds, check_evaluations, check_integer
 
 __all__ = ["evolutionary_optimization", "EvolutionaryResult", "hypervolume", "pareto_front", "zdt1",
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
@@ -269,7 +269,6 @@ def _evaluate_population(f, X, n_objectives, vectorized, executor):
 def _known_population(initial, bounds, n_objectives):
     """``initial`` (a result or ``(X, y)``) as points ``(n, d)`` and values ``(n, m)``, checked, and the
     result itself (None for a pair)."""
-    d = len(bounds)
     if isinstance(initial, EvolutionaryResult):
         if initial.population_X is None:
             raise ValueError("initial is an EvolutionaryResult without its final population (population_X); "
@@ -284,16 +283,7 @@ def _known_population(initial, bounds, n_objectives):
     else:
         raise TypeError(f"initial is {type(initial).__name__}; expected an EvolutionaryResult or a pair (X, y) of "
                         "evaluated points")
-    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
-    F = y[:, None] if n_objectives == 1 and y.ndim == 1 else y
-    if X.ndim != 2 or X.shape[1] != d or len(X) == 0 or F.shape != (len(X), n_objectives):
-        expected = "(n,) or (n, 1)" if n_objectives == 1 else f"(n, {n_objectives})"
-        raise ValueError(f"initial has X of shape {X.shape} and y of shape {y.shape}; expected (n, {d}) with n >= 1 "
-                         f"and {expected}")
-    if not (np.isfinite(X).all() and np.isfinite(F).all()):
-        raise ValueError("initial contains NaN or infinite values; expected finite evaluations")
-    if ((X < bounds[:, 0]) | (X > bounds[:, 1])).any():
-        raise ValueError("initial has points outside bounds; expected evaluations inside the box searched")
+    X, F = check_evaluations(X, y, bounds, n_objectives=n_objectives)
     return X, F, previous
 
 

@@ -197,6 +197,39 @@ def test_no_test_points_and_no_steps():
     np.testing.assert_array_equal(shown.X[:5], result.X)                    # the bar changes nothing
 
 
+def test_a_run_continues_without_simulating_twice():
+    calls = []
+
+    def counted(X):
+        calls.append(len(X))
+        return margin(X)
+
+    part = learn_process_map(counted, LPBF_BOUNDS, n_initial=6, max_iter=3, n_test=64, seed=0)
+    assert sum(calls) == 6 + 64 + 3
+    calls.clear()
+    whole = learn_process_map(counted, LPBF_BOUNDS, n_initial=6, max_iter=4, n_test=64, seed=1, initial=part)
+    assert calls == [1] * 4                                          # the new steps only, held-out values reused
+    np.testing.assert_array_equal(whole.X[:9], part.X)
+    assert whole.X.shape == (13, 2) and whole.n_initial == 6
+    assert whole.n_simulations.tolist() == list(range(6, 14))        # the learning curve goes on
+    np.testing.assert_array_equal(whole.history_rmse[:4], part.history_rmse)
+    assert np.isfinite(whole.history_rmse).all()
+    # a design cut short: the same seed's design simulates only the points it lacks
+    calls.clear()
+    cut = learn_process_map(counted, LPBF_BOUNDS, n_initial=6, max_iter=0, n_test=0, seed=0,
+                            initial=(part.X[:4], part.y[:4]))
+    assert calls == [2]
+    np.testing.assert_allclose(cut.X, part.X[:6], rtol=1e-12)
+    with pytest.raises(ValueError, match="continue it with the same n_test"):
+        learn_process_map(counted, LPBF_BOUNDS, max_iter=1, n_test=16, initial=part)
+    with pytest.raises(ValueError, match="over other bounds or another threshold"):
+        learn_process_map(counted, LPBF_BOUNDS, 1.0, max_iter=1, n_test=64, initial=part)
+    with pytest.raises(ValueError, match="outside bounds"):
+        learn_process_map(counted, LPBF_BOUNDS, max_iter=1, initial=(part.X * 10, part.y))
+    with pytest.raises(TypeError, match="expected an ActiveLearningResult or a pair"):
+        learn_process_map(counted, LPBF_BOUNDS, max_iter=1, initial=part.X)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(bounds=[(400, 50), (0.2, 2.0)]), ValueError, "low < high"),
     (dict(bounds=[(50, math.nan), (0.2, 2.0)]), ValueError, "finite"),

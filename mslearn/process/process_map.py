@@ -127,7 +127,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import progress_bar, rng
-from .._validation import check_bounds, check_integer
+from .._validation import check_bounds, check_evaluations, check_integer
 from ..datasets.store import sobol_sequence
 from .melt_pool import rosenthal_melt_pool
 
@@ -342,11 +342,13 @@ class ActiveLearningResult:
     Attributes
     ----------
     X : numpy.ndarray
-        Shape ``(n_initial + max_iter, d)``: the simulated points, in order (the initial design first).
+        Shape ``(n_initial + max_iter, d)``: the simulated points, in order (the initial design first;
+        after a continuation, every simulation of the runs before).
     y : numpy.ndarray
         Shape ``(n_initial + max_iter,)``: ``simulate`` at each row of ``X``.
     n_initial : int
-        How many of them were the initial Sobol design.
+        How many of them came before the first active-learning step: the initial Sobol design, with
+        the simulations given as ``initial``.
     threshold : float
         The level :math:`\tau` whose boundary is learned; the map is ``f > threshold``.
     strategy : str
@@ -357,7 +359,8 @@ class ActiveLearningResult:
         The Gaussian process fitted to all simulations. It takes inputs scaled to the unit cube,
         ``(X - low) / (high - low)``; :meth:`posterior`, :meth:`predict` and :meth:`classify` scale.
     n_simulations : numpy.ndarray
-        Shape ``(max_iter + 1,)``: ``n_initial, n_initial + 1, ...``, the x-axis of the history.
+        Shape ``(max_iter + 1,)``: ``n_initial, n_initial + 1, ...``, the x-axis of the history (a
+        continued run's history goes on from the one it continued).
     history_misclassification : numpy.ndarray
         Shape ``(max_iter + 1,)``: the fraction of held-out points where ``mu > threshold`` disagrees
         with ``simulate > threshold``, after each number of simulations (NaN when ``n_test = 0``).
@@ -437,8 +440,24 @@ def _fit(U, y, kernel, generator):
     return model
 
 
+def _known_simulations(initial, bounds, threshold):
+    """``initial`` (a result or ``(X, y)``) as points and values, checked, and the result itself (None for a
+    pair)."""
+    if isinstance(initial, ActiveLearningResult):
+        if not np.array_equal(initial.bounds, bounds) or initial.threshold != threshold:
+            raise ValueError(f"initial is a run over other bounds or another threshold ({initial.bounds.tolist()}, "
+                             f"{initial.threshold}) than this one ({bounds.tolist()}, {threshold}); continue it with "
+                             "the same bounds and threshold")
+        return initial.X, initial.y, initial
+    if isinstance(initial, (tuple, list)) and len(initial) == 2:
+        X, y = check_evaluations(*initial, bounds)
+        return X, y[:, 0], None
+    raise TypeError(f"initial is {type(initial).__name__}; expected an ActiveLearningResult or a pair (X, y) of "
+                    "simulations")
+
+
 def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=30, strategy="straddle",
-                      n_test=1024, seed=0, progress=False):
+                      n_test=1024, seed=0, progress=False, initial=None):
     r"""Learn where ``simulate`` crosses ``threshold`` with Gaussian-process active learning.
 
     ``n_initial`` simulations on a scrambled Sobol design, then ``max_iter`` more, each where the
@@ -474,6 +493,14 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
         the same initial design.
     progress : bool
         Show a tqdm progress bar over the ``max_iter`` steps.
+    initial : ActiveLearningResult or (X, y), optional
+        Simulations already made, to go on from (a run that was cut short, or a finished one to extend):
+        they are the first rows of ``.X``, the initial design simulates only its points beyond the first
+        ``len(y)`` (with the same ``seed``, the points it already has), and ``max_iter`` more follow. A
+        result continues its learning curve (with the same bounds, threshold and ``n_test``; its held-out
+        values are reused); a pair ``X`` ``(n, d)``, ``y`` ``(n,)`` starts a new one. The
+        later steps are not those an uninterrupted run would take (the random draws are not replayed),
+        but no simulation is repeated.
 
     Returns
     -------
@@ -519,21 +546,32 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
     def to_box(U):
         return low + U * (high - low)
 
-    U = sobol_sequence(d, n_initial, seed=generator)
-    y = _simulate(simulate, to_box(U))
+    X_known, y_known, previous = (np.empty((0, d)), np.empty(0), None) if initial is None else (
+        _known_simulations(initial, bounds, threshold))
+    design = sobol_sequence(d, n_initial, seed=generator)[len(y_known):]
+    U = np.vstack([(X_known - low) / (high - low), design])
+    y = np.concatenate([y_known, _simulate(simulate, to_box(design))]) if len(design) else y_known
     U_test = sobol_sequence(d, n_test, seed=_TEST_SEED)
     X_test = to_box(U_test)
-    y_test = _simulate(simulate, X_test) if n_test else np.empty(0)
+    if previous is not None:
+        if len(previous.y_test) != n_test:
+            raise ValueError(f"n_test = {n_test}, but the run continued was scored on {len(previous.y_test)} held-out "
+                             "points; continue it with the same n_test, so that its learning curve goes on")
+        y_test = previous.y_test         # the same held-out points (their Sobol set does not depend on seed)
+    else:
+        y_test = _simulate(simulate, X_test) if n_test else np.empty(0)
     kernel = (ConstantKernel(1.0, (1e-3, 1e3))
               * Matern(length_scale=np.full(d, 0.3), length_scale_bounds=(1e-2, 1e1), nu=2.5)
-              + WhiteKernel(1e-6, (1e-10, 1e-2)))
+              + WhiteKernel(1e-6, (1e-10, 1e-2))) if previous is None else previous.model.kernel_
     misclassification, rmse = [], []
     bar = progress_bar(progress, max_iter, f"active learning ({strategy})", unit="simulation")
     with threadpool_limits(1):  # tiny matrices: BLAS threads only contend (and results stay exact)
         for step in range(max_iter + 1):
             model = _fit(U, y, kernel, generator)
             kernel = model.kernel_  # the next fit starts from this one
-            if n_test:
+            if step == 0 and previous is not None:
+                pass                      # the continued run's last entry scores these simulations
+            elif n_test:
                 mean = model.predict(U_test)
                 misclassification.append(float(np.mean((mean > threshold) != (y_test > threshold))))
                 rmse.append(float(np.sqrt(np.mean((mean - y_test) ** 2))))
@@ -558,9 +596,16 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
                 bar.update(1)
     if bar is not None:
         bar.close()
+    n_simulations = np.arange(len(U) - max_iter, len(U) + 1)
+    if previous is not None:
+        n_simulations = np.concatenate([previous.n_simulations, n_simulations[1:]])
+        misclassification = [*previous.history_misclassification, *misclassification]
+        rmse = [*previous.history_rmse, *rmse]
+    X = to_box(U)
+    X[:len(X_known)] = X_known           # the known points exactly as given (not through the unit cube)
     return ActiveLearningResult(
-        X=to_box(U), y=y, n_initial=n_initial, threshold=threshold, strategy=strategy, bounds=bounds,
-        model=model, n_simulations=np.arange(n_initial, n_initial + max_iter + 1),
+        X=X, y=y, n_initial=len(U) - max_iter if previous is None else previous.n_initial, threshold=threshold,
+        strategy=strategy, bounds=bounds, model=model, n_simulations=n_simulations,
         history_misclassification=np.array(misclassification), history_rmse=np.array(rmse),
         X_test=X_test, y_test=y_test,
     )

@@ -250,6 +250,8 @@ def test_bad_arguments(tmp_path):
         make(tmp_path / "x.h5", 4, seed=-1)
     with pytest.raises(ValueError, match="no dataset store"):
         load(tmp_path / "missing.h5")
+    with pytest.raises(ValueError, match="it names the cached store, so a numpy Generator"):
+        datasets.particle_composites(4, seed=np.random.default_rng(0))   # a new store at every call
 
 
 def test_wrong_sampler_output(tmp_path):

@@ -155,7 +155,8 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
     """Generate (or reuse) the cached store whose file name encodes every argument in ``key``."""
     n_samples = _check_n(n_samples)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed = {seed!r}; expected a non-negative integer")
+        raise ValueError(f"seed = {seed!r}; expected a non-negative integer (it names the cached store, so a "
+                         "numpy Generator, which would draw a new one at every call, is not taken here)")
     # n_samples is not part of the key: sample i depends only on (seed, i) and the design is an extensible
     # Sobol sequence, so one store per key grows to the largest n_samples asked for and a smaller call
     # reads its prefix

@@ -538,3 +538,23 @@ def test_path_generators_refuse_seed_none():
     for call in calls:        # None drew fresh entropy from the operating system on every call
         with pytest.raises(ValueError, match="seed is None"):
             call()
+
+
+@pytest.mark.parametrize("sampler, space", [
+    (ready.sample_particle_composites, ready.PARTICLE_SPACE),
+    (ready.sample_triangular_lattices, ready.LATTICE_SPACE),
+    (ready.sample_voxel_composites, ready._voxel_space(2)),
+    (ready.voxel_composite_images, ready._voxel_space(2)),
+    (ready.sample_polycrystals, ready.POLYCRYSTAL_SPACE),
+])
+def test_samplers_refuse_seeds_that_do_not_match_the_rows(sampler, space):
+    # zip() over rows and seeds dropped the rows beyond the last seed, and int() truncated float seeds
+    parameters = sample_parameters(space, 3, seed=0)
+    with pytest.raises(ValueError, match="got seeds of shape \\(1,\\) for 3 parameter rows; expected one seed per row"):
+        sampler(parameters, [0])
+    with pytest.raises(TypeError, match="seeds are float64 values"):
+        sampler(parameters, [0.5, 1.0, 2.0])
+    with pytest.raises(ValueError, match="negative value -1"):
+        sampler(parameters, [0, -1, 2])
+    with pytest.raises(ValueError, match=f"lacks the column\\(s\\) \\['{next(iter(space))}'\\]"):
+        sampler(parameters.drop(columns=next(iter(space))), [0, 1, 2])

@@ -52,7 +52,7 @@ import pandas as pd
 from .._backend import device as resolve_device
 from .._backend import rng
 from ..homogenization import conductivity
-from .ready import TOL, _check_size, _ready
+from .ready import TOL, _check_seeds, _check_size, _ready
 
 __all__ = ["spinodal_structures", "sample_spinodal_structures", "SPINODAL_SPACE"]
 
@@ -150,9 +150,7 @@ def sample_spinodal_structures(parameters, seeds, *, size=64, contrast=10.0, dev
     from ..process.phase_field import structure_factor
 
     values = _check_parameters(parameters)
-    seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
-    if len(seeds) != len(values):
-        raise ValueError(f"got {len(seeds)} seeds for {len(values)} parameter rows; expected one seed per row")
+    seeds = _check_seeds(seeds, len(values))
     size = _check_size(size, 8)
     n_steps = np.rint(values[:, 2] / DT).astype(np.int64)
     phi, energy = _anneal(values[:, 0], values[:, 1], n_steps, seeds, size, device)

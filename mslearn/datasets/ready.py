@@ -197,6 +197,33 @@ def _check_size(size, low=8):
 
 
 # ----------------------------------------------------------------------------- 1. particle composites
+def _design_rows(parameters, seeds, columns):
+    """The rows of the design ``parameters`` with their seeds, as ``(row, int seed)`` pairs, checked: a
+    DataFrame with ``columns`` (as :func:`~mslearn.datasets.sample_parameters` returns them) and one
+    non-negative integer seed per row (fewer seeds would silently drop rows, a float seed be truncated)."""
+    if not isinstance(parameters, pd.DataFrame):
+        raise TypeError(f"parameters is a {type(parameters).__name__}; expected the pandas DataFrame of design "
+                        f"points that sample_parameters returns, with the columns {list(columns)}")
+    missing = [c for c in columns if c not in parameters.columns]
+    if missing:
+        raise ValueError(f"parameters lacks the column(s) {missing}; expected the columns {list(columns)}")
+    return list(zip(parameters.itertuples(), _check_seeds(seeds, len(parameters)).tolist()))
+
+
+def _check_seeds(seeds, n_rows):
+    """A sampler's seeds as an int64 array: one non-negative integer per parameter row."""
+    array = np.asarray(seeds)
+    if array.ndim != 1 or len(array) != n_rows:
+        raise ValueError(f"got seeds of shape {array.shape} for {n_rows} parameter rows; expected one seed per "
+                         "row (sample_seeds gives them)")
+    if n_rows and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"seeds are {array.dtype} values {array[:4].tolist()}...; expected integers (sample_seeds "
+                        "gives them)")
+    if (array < 0).any():
+        raise ValueError(f"seeds hold the negative value {int(array.min())}; expected non-negative integers")
+    return array.astype(np.int64)
+
+
 def _largest_cluster(image):
     """Share of the particle phase in its largest (periodically) connected cluster."""
     clusters, n = label_clusters(image == 1, periodic=True)
@@ -229,8 +256,8 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     radius = _particle_radius(size) if radius is None else float(radius)
     labels = np.stack([
         random_inclusions(shape, float(row.volume_fraction), radius=radius, aspect_ratio=float(row.aspect_ratio),
-                          overlap=False, seed=int(s))
-        for row, s in zip(parameters.itertuples(), seeds)]).astype(np.uint8)
+                          overlap=False, seed=s)
+        for row, s in _design_rows(parameters, seeds, PARTICLE_SPACE)]).astype(np.uint8)
     with_interphase = add_interphase(labels, 1, inclusion=1, matrix=0, new_label=2, batch=True).astype(np.uint8)
     k_particle = 10.0 ** parameters["log10_contrast"].to_numpy()
     k_interphase = 10.0 ** parameters["log10_interphase"].to_numpy()
@@ -337,7 +364,7 @@ def moduli_from_stiffness(C):
 def sample_triangular_lattices(parameters, seeds, *, size=48, device="auto", nu=0.3):
     """Sampler of :func:`triangular_lattices`: one elasticity solve per sample (cell shapes differ)."""
     stiffness, solid, realized = [], [], []
-    for row in parameters.itertuples():
+    for row, _ in _design_rows(parameters, seeds, LATTICE_SPACE):   # the lattices are not random: seeds unused
         labels = lattice_labels(row.thickness, row.angle, size=size)
         phases = [{"E": 1.0, "nu": nu}, {"E": 10.0 ** float(row.log10_modulus_ratio), "nu": nu}]
         stiffness.append(np.asarray(elasticity(labels, phases, tol=TOL, device=device).effective))
@@ -386,14 +413,12 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
     radius ``reference_size / 12``, correlation lengths as fractions of it): with ``size`` larger
     than ``reference_size`` the images are larger windows (RVEs) of the same material.
     """
-    if not hasattr(parameters, "itertuples"):
-        raise TypeError(f"parameters is a {type(parameters).__name__}; expected the pandas DataFrame of design "
-                        "points that sample_parameters returns (the columns of voxel_composites: kind, volume_fraction, ...)")
+    rows = _design_rows(parameters, seeds, _voxel_space(ndim))
     shape = (size,) * ndim
     reference_size = size if reference_size is None else reference_size
     images, kinds = [], []
-    for row, s in zip(parameters.itertuples(), seeds):
-        gen = rng(int(s))
+    for row, s in rows:
+        gen = rng(s)
         if row.kind < 0.5:
             theta = math.radians(row.orientation)
             if ndim == 2:
@@ -512,8 +537,8 @@ def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
     """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs."""
     shape = (size, size)
     fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
-    for row, s in zip(parameters.itertuples(), seeds):
-        gen = rng(int(s))
+    for row, s in _design_rows(parameters, seeds, POLYCRYSTAL_SPACE):
+        gen = rng(s)
         n_grains = int(round(row.n_grains))
         grains = voronoi_grains(shape, n_grains, seed=gen, boundary_width=1)
         ids, gb = grains.labels, grains.boundaries

@@ -68,8 +68,10 @@ def rng(seed) -> np.random.Generator:
         return seed
     if seed is None:
         raise ValueError("seed is None; pass an integer seed so that results are reproducible")
-    if isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+    if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
+    if isinstance(seed, numbers.Integral):
+        return np.random.default_rng(check_integer(seed, 0, name="seed"))
     raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
 
 

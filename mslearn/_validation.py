@@ -39,7 +39,7 @@ def check_spatial_ndim(x, *, name="labels", spatial=(2, 3), batch=False):
     """
     if not hasattr(x, "shape") or not hasattr(x, "ndim"):
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    extra = 1 if batch else 0
+    extra = 1 if check_flag(batch, name="batch") else 0
     allowed = tuple(d + extra for d in spatial)
     if x.ndim not in allowed:
         layout = "(batch, *spatial)" if batch else "(*spatial)"
@@ -99,6 +99,8 @@ def check_finite(x, *, name):
     values = _to_numpy_view(x)
     if not np.issubdtype(values.dtype, np.number):
         raise TypeError(f"{name} must be numeric, got dtype {values.dtype}")
+    if np.issubdtype(values.dtype, np.complexfloating):    # a real view would drop the imaginary part
+        raise TypeError(f"{name} has the complex dtype {values.dtype}; expected real numbers")
     if not np.all(np.isfinite(values)):
         bad = "NaN" if np.isnan(values).any() else "an infinite value"
         raise ValueError(f"{name} contains {bad}; expected finite numbers")
@@ -166,6 +168,14 @@ def check_evaluations(X, y, bounds, *, n_objectives=1, name="initial"):
         raise ValueError(f"{name} has {outside.size} point(s) outside bounds (the first: row {outside[0]}, "
                          f"{X[outside[0]].tolist()}); expected evaluations inside the box searched")
     return X, F
+
+
+def check_flag(value, *, name):
+    """True or False (a numpy bool too), returned as a Python bool: a string such as "no" or a number would
+    otherwise be read by its truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} = {value!r}; expected True or False")
+    return bool(value)
 
 
 def check_integer(value, least, *, name):

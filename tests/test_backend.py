@@ -43,6 +43,11 @@ def test_seeding_is_deterministic():
         torch_generator(5.0)
     with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
         torch_generator(-1)
+    # numpy's seeds are checked the same way: True was seed 1, a negative seed numpy's bare message
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got bool True"):
+        rng(True)
+    with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
+        rng(-1)
 
 
 def test_numpy_in_numpy_out():

@@ -514,3 +514,27 @@ def test_descriptor_settings_out_of_range_are_refused():
         D.nearest_microstructures(labels, labels[None], k=2.0)
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):
         D.lattice_directions(4)
+
+
+def test_complex_fields_are_refused_not_read_as_their_real_part():
+    with pytest.raises(TypeError, match="complex dtype complex128; expected real numbers"):
+        D.radial_average(np.ones((8, 8)) * (1 + 1j))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: D.two_point_correlation(L, periodic="no"),
+    lambda L: D.two_point_cluster_function(L, periodic="no"),
+    lambda L: D.specific_surface(L, periodic="no"),
+    lambda L: D.lineal_path(L, periodic="no"),
+    lambda L: D.chord_length_distribution(L, periodic="no"),
+    lambda L: D.label_clusters(L, periodic="no"),
+    lambda L: D.particle_statistics(L, periodic="no"),
+    lambda L: D.volume_fraction(L, batch="no"),
+    lambda L: D.two_point_correlation(L, batch=1),
+])
+def test_flags_are_true_or_false_not_truthy(call):
+    # a string such as "no" was read by its truth value: the periodic map, or the image as a batch
+    labels = np.zeros((8, 8), int)
+    labels[2:5, 2:6] = 1
+    with pytest.raises(TypeError, match="(periodic|batch) = .*; expected True or False"):
+        call(labels)

@@ -201,7 +201,7 @@ def test_grain_topology_counts_periodic_and_free_neighbours():
 ])
 def test_bad_parameters_raise(change, message):
     start = initial_grains((16, 16), 5, seed=0)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         grain_growth(start, **{"n_sweeps": 1, "device": "cpu", **change})
 
 

@@ -522,3 +522,21 @@ def test_label_helpers_check_their_input():
         count_isolated(np.array([[0.5, 1.5], [2.5, 0.5]]))
     with pytest.raises(ValueError, match="expected an integer label image with 2 or 3 axes"):
         isolated_mask(np.array([0, 1, 0]))
+
+
+def test_a_dict_target_refuses_settings_it_would_ignore():
+    labels = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
+    target = target_descriptors(labels)                        # window 4, periodic
+    with pytest.raises(ValueError, match="window=6, but the target dict was computed with window=4"):
+        reconstruct(target, (16, 16), window=6, max_iter=1)
+    with pytest.raises(ValueError, match="periodic=False, but the target dict was computed with periodic=True"):
+        reconstruct([target] * 3, (16, 16, 16), periodic=False, max_iter=1)
+    reconstruct(target_descriptors(labels, periodic=False), (16, 16), max_iter=1)   # its own setting is used
+
+
+def test_periodic_is_true_or_false():
+    labels = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
+    with pytest.raises(TypeError, match="periodic = 'no'; expected True or False"):
+        s2_error(target_descriptors(labels), labels, periodic="no")
+    with pytest.raises(TypeError, match="periodic = 0; expected True or False"):
+        reconstruct(labels, periodic=0, max_iter=1)

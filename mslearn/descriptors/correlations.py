@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .. import _backend
-from .._validation import check_finite, check_integer, check_positive, check_spatial_ndim
+from .._validation import check_finite, check_flag, check_integer, check_positive, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -164,6 +164,7 @@ def two_point_correlation(labels, phase=1, *, periodic=True, batch=False, dtype=
     >>> s2.tolist()
     [[0.25, 0.0], [0.0, 0.0]]
     """
+    periodic = check_flag(periodic, name="periodic")
     field, ndim = indicator(labels, phase, batch=batch, dtype=dtype, device=device)
     return finish(correlation_maps(field, field, ndim, periodic), labels, batch)
 
@@ -182,6 +183,7 @@ def cross_correlation(labels, phase_a, phase_b, *, periodic=True, batch=False, d
     >>> cross_correlation(np.array([[0, 1, 2, 2]]), 1, 2).tolist()
     [[0.0, 0.25, 0.25, 0.0]]
     """
+    periodic = check_flag(periodic, name="periodic")
     a, ndim = indicator(labels, phase_a, batch=batch, dtype=dtype, device=device)
     b, _ = indicator(labels, phase_b, batch=batch, dtype=dtype, device=device)
     return finish(correlation_maps(a, b, ndim, periodic), labels, batch)
@@ -286,6 +288,7 @@ def two_point_cluster_function(labels, phase=1, *, periodic=True, batch=False, m
     >>> two_point_cluster_function(np.array([[1, 0, 1, 0]])).tolist()
     [[0.5, 0.0, 0.0, 0.0]]
     """
+    periodic = check_flag(periodic, name="periodic")
     from .morphology import label_clusters
 
     max_chunk = check_integer(max_chunk, 1, name="max_chunk")   # the most values transformed at once
@@ -364,6 +367,7 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
     >>> round(specific_surface(stripes).count, 4)   # true value 32/256; stripes are not isotropic
     0.0982
     """
+    periodic = check_flag(periodic, name="periodic")
     if method not in ("both", "s2", "count"):
         raise ValueError(f"method={method!r} is not one of 'both', 's2', 'count'")
     check_integer(fit_range, 1, name="fit_range")

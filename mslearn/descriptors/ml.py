@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from .. import _backend
-from .._validation import check_finite, check_integer, check_labels, check_spatial_ndim
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_spatial_ndim
 from ..nn import periodic_pad
 from . import _common
 from .correlations import central_window, two_point_correlation
@@ -199,6 +199,7 @@ def cnn_features(field, *, layers=None, batch=False, network=None, periodic=True
     >>> [f.shape for f in cnn_features(np.zeros((8, 8)), layers=[0, 3])]
     [(12, 8, 8), (32, 8, 8)]
     """
+    periodic = check_flag(periodic, name="periodic")
     return [_common.finish(f, field, batch) for f in _run(field, layers, batch, network, periodic, device)]
 
 
@@ -227,6 +228,7 @@ def gram_matrices(field, *, layers=None, batch=False, network=None, periodic=Tru
     >>> [g.shape for g in gram_matrices(np.eye(8), layers=[0, 1])]
     [(12, 12), (32, 32)]
     """
+    periodic = check_flag(periodic, name="periodic")
     out = []
     for f in _run(field, layers, batch, network, periodic, device):
         flat = f.flatten(2)
@@ -277,6 +279,7 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     >>> scores.shape
     (10, 3)
     """
+    periodic = check_flag(periodic, name="periodic")
     labels = _stack(labels, "labels")
     ndim = check_spatial_ndim(labels, name="labels", batch=True)
     maps = two_point_correlation(labels, phase, periodic=periodic, batch=True)
@@ -347,6 +350,7 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
     >>> nearest_microstructures(db[3], db, window=2)[0].tolist()
     [3]
     """
+    periodic = check_flag(periodic, name="periodic")
     check_integer(k, 1, name="k")
     database = _stack(database, "database")
     check_spatial_ndim(database, name="database", batch=True)

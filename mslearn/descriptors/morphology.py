@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .. import _backend
-from .._validation import check_labels, check_spatial_ndim
+from .._validation import check_flag, check_labels, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -135,6 +135,7 @@ def lineal_path(labels, phase=1, *, directions="axes", max_length=None, periodic
     >>> lineal_path(np.array([[1, 1, 0, 1]]), directions=[[0, 1]], max_length=3).tolist()
     [[0.75, 0.5, 0.25, 0.0]]
     """
+    periodic = check_flag(periodic, name="periodic")
     field, ndim = indicator(labels, phase, batch=batch, soft=False)
     shape = field.shape[1:]
     vectors = lattice_directions(ndim, directions)
@@ -170,6 +171,7 @@ def soft_lineal_path(field, phase=1, *, directions="axes", max_length=None, peri
     >>> soft_lineal_path(np.array([[0.5, 1.0]]), directions=[[0, 1]], max_length=1).tolist()
     [[0.75, 0.5]]
     """
+    periodic = check_flag(periodic, name="periodic")
     f, ndim = indicator(field, phase, batch=batch, name="field")
     shape = f.shape[1:]
     vectors = lattice_directions(ndim, directions)
@@ -242,6 +244,7 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
     >>> c.counts.tolist(), c.mean
     ([1, 1], 1.5)
     """
+    periodic = check_flag(periodic, name="periodic")
     field, ndim = indicator(labels, phase, batch=batch, soft=False)
     axes = range(ndim) if axis is None else np.atleast_1d(axis).tolist()
     for a in axes:
@@ -300,6 +303,7 @@ def label_clusters(labels, phase=1, *, periodic=True):
     >>> label_clusters(np.array([[1, 0, 1]], bool))[1], label_clusters(np.array([[1, 0, 1]], bool), periodic=False)[1]
     (1, 2)
     """
+    periodic = check_flag(periodic, name="periodic")
     _common.check_phase_arg(phase)
     check_spatial_ndim(labels, name="labels")
     check_labels(labels, name="labels")
@@ -362,6 +366,7 @@ def particle_statistics(labels, phase=1, *, periodic=True):
     >>> particle_statistics(image)["area"].tolist()
     [8, 9]
     """
+    periodic = check_flag(periodic, name="periodic")
     tensor, ndim = _common.labels_tensor(labels, phase=phase)
     mask = tensor[0].cpu().numpy() == phase
     clusters, n = label_clusters(mask, periodic=periodic)

@@ -111,7 +111,7 @@ import numpy as np
 import torch
 
 from .._backend import compute_device, like, progress_bar, to_torch
-from .._validation import check_finite, check_integer, check_labels, check_properties
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_properties
 from . import _fused
 from .tensors import isotropic_stiffness, mandel_pairs
 
@@ -936,8 +936,7 @@ def _fields(kind, e, sigma, d):
 
 
 def _layout(labels, batch):
-    if not isinstance(batch, bool):
-        raise TypeError(f"batch must be True or False, got {type(batch).__name__}")
+    check_flag(batch, name="batch")
     return check_labels(labels, batch=batch) if labels is not None else None
 
 

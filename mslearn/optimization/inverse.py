@@ -125,7 +125,7 @@ import torch
 
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, progress_bar, rng
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 from ..homogenization import ConvergenceWarning, elasticity, elasticity_field
 from ..homogenization.tensors import isotropic_stiffness
 from ..nn import apply_symmetry, symmetry_group
@@ -473,8 +473,7 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
     (0.203, 64)
     """
     _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_radius, beta, tol)
-    if not isinstance(robust, bool):
-        raise ValueError(f"robust={robust!r}; expected True or False")
+    robust = check_flag(robust, name="robust")
     E, nu = float(phase[0]), float(phase[1])
     dev = resolve_device(device)
     with cpu_threads(1, dev):   # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)

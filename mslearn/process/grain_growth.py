@@ -77,7 +77,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
-from .._validation import check_integer, check_labels
+from .._validation import check_flag, check_integer, check_labels
 
 __all__ = ["grain_growth", "GrainGrowthResult", "initial_grains", "grain_topology", "GrainTopology",
            "growth_law", "GrowthLaw", "von_neumann_mullins", "VonNeumannMullins"]
@@ -123,12 +123,6 @@ def _seeds(seed, n_runs):
 
 
 # ----------------------------------------------------------------------------- input checks
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} = {value!r}; expected True or False")
-    return bool(value)
-
-
 def _check_count(value, name, low):
     return check_integer(value, low, name=name)
 
@@ -371,7 +365,7 @@ def initial_grains(shape, n_grains, *, seed=0, batch=False):
     from ..structures import voronoi_polycrystal
 
     shape = tuple(shape)
-    _check_flag(batch, "batch")
+    check_flag(batch, name="batch")
     if batch and (len(shape) not in (3, 4) or not isinstance(shape[0], numbers.Integral) or shape[0] < 1):
         raise ValueError(f"shape = {shape}; with batch=True expected (n_runs, *spatial) with 2 or 3 spatial axes")
     spatial = shape[1:] if batch else shape
@@ -438,8 +432,8 @@ def grain_growth(labels, *, temperature=0.0, n_sweeps=100, save_every=None, peri
     >>> bool(np.all(np.diff(result.n_grains) <= 0)), bool(np.all(np.diff(result.energy) <= 0))
     (True, True)
     """
-    batch = _check_flag(batch, "batch")
-    periodic = _check_flag(periodic, "periodic")
+    batch = check_flag(batch, name="batch")
+    periodic = check_flag(periodic, name="periodic")
     n_sweeps = _check_count(n_sweeps, "n_sweeps", 0)
     start_sweep = _check_count(start_sweep, "start_sweep", 0)
     if save_every is not None:
@@ -558,7 +552,7 @@ def grain_topology(labels, *, periodic=True):
     >>> topology.areas.tolist(), topology.n_neighbours.tolist()
     ([55, 9], [1, 1])
     """
-    periodic = _check_flag(periodic, "periodic")
+    periodic = check_flag(periodic, name="periodic")
     check_labels(labels, name="labels")
     ids = labels.detach().cpu().numpy() if is_torch(labels) else np.asarray(labels)
     ids = ids.astype(np.int64)
@@ -630,7 +624,7 @@ def growth_law(times, mean_radius, *, t_min=None, t_max=None, batch=False):
     >>> round(fit.exponent, 2), round(fit.n, 1)
     (0.5, 2.0)
     """
-    t, v = _times_and_values(times, mean_radius, "mean_radius", _check_flag(batch, "batch"))
+    t, v = _times_and_values(times, mean_radius, "mean_radius", check_flag(batch, name="batch"))
     if batch:
         v = v.mean(axis=0)
     low = 0.0 if t_min is None else float(t_min)
@@ -672,7 +666,7 @@ def von_neumann_mullins(frames, times, *, periodic=True, batch=False):
     VonNeumannMullins
         ``n_sides``, ``rate``, ``count`` and the weighted line fit's ``slope`` and ``n_zero``.
     """
-    batch = _check_flag(batch, "batch")
+    batch = check_flag(batch, name="batch")
     values = frames.detach().cpu().numpy() if is_torch(frames) else np.asarray(frames)
     runs = values if batch else values[None]
     t = np.asarray(times, dtype=float)

@@ -81,7 +81,7 @@ import time
 import numpy as np
 
 from .. import _backend
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 from . import _targets as T
 from ._annealing import anneal
 from ._generative import CropVAE
@@ -126,6 +126,19 @@ def _check_shape(shape, target_ndim):
         raise ValueError(f"shape={shape} has {len(shape)} axes but the target is {target_ndim}D; a "
                          "reconstruction has at least as many dimensions as its target")
     return shape
+
+
+def _as_given(target, periodic, window):
+    """A descriptor dict, after checking that ``periodic`` and ``window`` do not ask for other settings than
+    those it was computed with (it keeps its own; a differing argument would be ignored)."""
+    if window is not None and window != int(target["window"]):
+        raise ValueError(f"window={window!r}, but the target dict was computed with window={int(target['window'])}; a "
+                         f"dict keeps its own window: compute it with target_descriptors(..., window={window!r}), or "
+                         "leave window unset")
+    if not periodic and bool(target["periodic"]):
+        raise ValueError("periodic=False, but the target dict was computed with periodic=True; a dict keeps its own "
+                         "setting: compute it with target_descriptors(..., periodic=False)")
+    return target
 
 
 def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method="gradient",
@@ -245,6 +258,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     >>> result.labels.shape
     (32, 32)
     """
+    periodic = check_flag(periodic, name="periodic")
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,
@@ -269,13 +283,13 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         names = ("s2",)
     device = _backend.device(device)
     if isinstance(target, dict):
-        targets = [T.check_descriptor_dict(target)]
+        targets = [_as_given(T.check_descriptor_dict(target), periodic, window)]
         default_shape = tuple(target.get("shape", ())) or None
     elif isinstance(target, (list, tuple)):
         if len(target) != 3:
             raise ValueError(f"target is a list of {len(target)} items; expected one image, a dict, or three "
                              "2D images (the views normal to axes 0, 1, 2 of a 3D shape)")
-        targets = [t if isinstance(t, dict) else T.target_descriptors(T.as_label_array(t, name="target"), names,
+        targets = [_as_given(t, periodic, window) if isinstance(t, dict) else T.target_descriptors(T.as_label_array(t, name="target"), names,
                                                                       periodic=periodic, window=window,
                                                                       network=network)
                    for t in target]
@@ -350,6 +364,7 @@ def quality(target, labels, *, periodic=True):
     ``volume_fraction_error``, ``lineal_path_error`` (only for an image target) and ``isolated``
     (number of isolated single voxels).
     """
+    periodic = check_flag(periodic, name="periodic")
     out = {"s2_error_views": s2_error(target, labels, periodic=periodic, per_view=True)}
     out["s2_error"] = max(out["s2_error_views"])
     out["volume_fraction_error"] = volume_fraction_error(target, labels)

@@ -9,7 +9,7 @@ import torch
 
 from .. import _backend
 from .._numba import jit
-from .._validation import check_finite, check_labels
+from .._validation import check_finite, check_flag, check_labels
 from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
 from ..descriptors.correlations import central_window, correlation_maps
 
@@ -84,6 +84,7 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
         (``network``). The dict can be
         edited (e.g. averaged over several images) and passed to :func:`reconstruct` as ``target``.
     """
+    periodic = check_flag(periodic, name="periodic")
     labels = as_label_array(labels, name="labels")
     names = check_descriptor_names(descriptors)
     ndim = labels.ndim
@@ -243,6 +244,7 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
     >>> s2_error(image, image)
     0.0
     """
+    periodic = check_flag(periodic, name="periodic")
     labels = as_label_array(labels, name="labels")
     targets = _as_targets(target, labels.ndim, periodic, window=window)
     n_phases = int(targets[0]["n_phases"])
@@ -290,6 +292,7 @@ def lineal_path_error(target, labels, *, periodic=True, max_length=None, per_vie
     normal to each axis (largest error, or the three with ``per_view=True``). Arguments as in
     :func:`s2_error`.
     """
+    periodic = check_flag(periodic, name="periodic")
     labels = as_label_array(labels, name="labels")
     images = list(target) if isinstance(target, (list, tuple)) else [target]
     images = [as_label_array(t) for t in images]
@@ -632,6 +635,7 @@ def anisotropy_floor(labels, *, periodic=True, window=None):
     along the one volume axis shared by two views with different image axes conflicts, and the
     smallest error any volume can have is :func:`view_conflict_bound`, usually far below this.
     """
+    periodic = check_flag(periodic, name="periodic")
     t = target_descriptors(labels, periodic=periodic, window=window)
     iso = isotropic_target(t)
     phases = _phases_compared(int(t["n_phases"]))
@@ -656,6 +660,7 @@ def view_conflict_bound(target, *, periodic=True, window=None):
     reports).
     ``target``: an image or a dict of :func:`target_descriptors`.
     """
+    periodic = check_flag(periodic, name="periodic")
     t = check_descriptor_dict(target) if isinstance(target, dict) else target_descriptors(
         target, periodic=periodic, window=window)
     if int(t["ndim"]) != 2:

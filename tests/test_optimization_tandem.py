@@ -159,6 +159,9 @@ def test_bad_fit_input_raises(data):
         TandemInverseDesign(semicontinuous={1: 15.0}, max_iter=1, forward_max_iter=1).fit(gap, properties)
     with pytest.raises(ValueError, match="column"):
         TandemInverseDesign(semicontinuous={"theta_w": 15.0}, max_iter=1, forward_max_iter=1).fit(designs, properties)
+    with pytest.raises(TypeError, match=r"design_bounds is a list; expected None or a dict"):
+        # dict([(0, 1), (0, 1)]) would have read the pairs as {0: 1}
+        TandemInverseDesign(design_bounds=[(0, 1), (0, 1)], max_iter=1, forward_max_iter=1).fit(designs, properties)
     with pytest.raises(ValueError, match="forward_max_iter"):
         TandemInverseDesign(forward_max_iter=0).fit(designs, properties)
     with pytest.raises(ValueError, match="max_iter"):

@@ -107,3 +107,11 @@ def test_predict_tensor_is_predict_and_differentiable():
     np.testing.assert_allclose(grad[:, 0].numpy(), fd, atol=1e-3)   # float32 network: 1e-3 is its rounding
     with pytest.raises(ValueError, match=r"expected a torch tensor of shape \(n, 1\)"):
         model.predict_tensor(X)
+
+
+def test_one_hidden_layer_as_an_int_and_a_negative_weight_decay():
+    X = np.random.default_rng(0).random((20, 2))
+    model = MLPRegressor(hidden_layer_sizes=4, max_iter=2, device="cpu").fit(X, X.sum(1))   # as scikit-learn reads it
+    assert [tuple(p.shape) for p in model.network_.parameters()][:2] == [(4, 2), (4,)]
+    with pytest.raises(ValueError, match="weight_decay = -1; expected a number >= 0"):
+        MLPRegressor(weight_decay=-1, max_iter=2, device="cpu").fit(X, X.sum(1))      # was torch's message

@@ -105,6 +105,16 @@ __all__ = ["TandemInverseDesign", "DirectInverseDesign", "InverseDesignScores", 
            "ExtrapolationWarning"]
 
 
+def _mapping(value, name, entry):
+    """A per-column setting: None or a dict {column name or index: entry} (a list would be read as pairs)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} is a {type(value).__name__}; expected None or a dict {{column name or index: "
+                        f"{entry}}}, e.g. {{0: ...}}")
+    return value
+
+
 class ExtrapolationWarning(UserWarning):
     """A target (or a design) lies outside the range of the training data: the answer is an extrapolation."""
 
@@ -139,7 +149,7 @@ class _DesignSpace:
     def _fit_design_space(self, designs, names):
         n = designs.shape[1]
         bounds = np.stack([designs.min(0), designs.max(0)], axis=1)
-        for key, value in dict(self.design_bounds or {}).items():
+        for key, value in _mapping(self.design_bounds, "design_bounds", "(low, high)").items():
             column = self._column(key, names, n, "design_bounds")
             low, high = (float(v) for v in value)
             if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -150,7 +160,7 @@ class _DesignSpace:
             raise ValueError(f"design columns {np.flatnonzero(flat).tolist()} are constant in the training data; "
                              "give them a range with design_bounds or drop them")
         semi = {}
-        for key, value in dict(self.semicontinuous or {}).items():
+        for key, value in _mapping(self.semicontinuous, "semicontinuous", "its smallest non-zero value").items():
             column = self._column(key, names, n, "semicontinuous")
             minimum = float(value)
             low, high = bounds[column]

@@ -289,9 +289,9 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         if len(target) != 3:
             raise ValueError(f"target is a list of {len(target)} items; expected one image, a dict, or three "
                              "2D images (the views normal to axes 0, 1, 2 of a 3D shape)")
-        targets = [_as_given(t, periodic, window) if isinstance(t, dict) else T.target_descriptors(T.as_label_array(t, name="target"), names,
-                                                                      periodic=periodic, window=window,
-                                                                      network=network)
+        targets = [_as_given(t, periodic, window) if isinstance(t, dict)
+                   else T.target_descriptors(T.as_label_array(t, name="target"), names, periodic=periodic,
+                                             window=window, network=network)
                    for t in target]
         if any(int(t["ndim"]) != 2 for t in targets):
             raise ValueError("three orthogonal view targets must be 2D images")

@@ -153,6 +153,9 @@ def check_training_settings(estimator):
     value = estimator.learning_rate_init
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"learning_rate_init = {value!r}; expected a positive number")
+    value = estimator.weight_decay
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"weight_decay = {value!r}; expected a number >= 0 (Adam's L2 penalty)")
     check_integer(estimator.max_iter, 1, name="max_iter")   # training epochs
     if estimator.batch_size is not None:   # None: the whole training set at once
         check_integer(estimator.batch_size, 1, name="batch_size")

@@ -192,8 +192,8 @@ class CNNRegressor(TorchRegressor):
     ndim : {2, 3}
         Spatial dimensions; images are ``(n, *spatial)`` integer phase labels (always with the
         batch axis: one image is ``image[None]``).
-    channels : tuple of int
-        Width of each convolution block; blocks after the first start with 2× average pooling.
+    channels : tuple of int, or int
+        Width of each convolution block (an int: one block); blocks after the first start with 2× average pooling.
     convs_per_block : int
         Periodic 3×3(×3) convolutions per block.
     activation : {"gelu", "silu", "relu", "tanh"}
@@ -276,6 +276,13 @@ class CNNRegressor(TorchRegressor):
                             patience, random_state, device, progress)
 
     # -- checks ----------------------------------------------------------------------------------
+    def _channels(self):
+        """``channels`` as a tuple (an int is one block, as scikit-learn reads ``hidden_layer_sizes``)."""
+        channels = self.channels
+        if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
+            return (channels,)
+        return tuple(channels) if isinstance(channels, (tuple, list)) else channels
+
     def _check_settings(self):
         if self.ndim not in (2, 3):
             raise ValueError(f"ndim = {self.ndim!r}; expected 2 or 3 spatial dimensions")
@@ -284,8 +291,9 @@ class CNNRegressor(TorchRegressor):
             raise ValueError(f"target = {self.target!r}; expected one of {_TARGETS}")
         if self.tensor not in ("cholesky", "mandel"):
             raise ValueError(f"tensor = {self.tensor!r}; expected 'cholesky' or 'mandel'")
-        channels = tuple(self.channels)
-        if not channels or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0 for c in channels):
+        channels = self._channels()
+        if not isinstance(channels, (tuple, list)) or not channels or not all(
+                isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0 for c in channels):
             raise ValueError(f"channels = {self.channels!r}; expected a non-empty tuple of positive integers")
         check_integer(self.convs_per_block, 1, name="convs_per_block")
         check_training_settings(self)
@@ -436,7 +444,7 @@ class CNNRegressor(TorchRegressor):
         n_out = self._size() * (self._size() + 1) // 2
         if not fine_tune:
             with seeded(self.random_state):
-                self.network_ = _TensorCNN(d, X.shape[1], tuple(self.channels), self.convs_per_block, n_out,
+                self.network_ = _TensorCNN(d, X.shape[1], self._channels(), self.convs_per_block, n_out,
                                            activation(self.activation)).to(device)
         actions_t = torch.as_tensor(actions, dtype=torch.float32, device=device)
         train_t = torch.as_tensor(train, device=device)
@@ -477,7 +485,7 @@ class CNNRegressor(TorchRegressor):
                              f"0..{self.n_phases_ - 1}; fine-tuning needs the same phases (describe other "
                              "materials through phase_features, with as many features as in the first fit)")
         n_out = self._size() * (self._size() + 1) // 2
-        fresh = _TensorCNN(self.ndim, len(self._features()), tuple(self.channels), self.convs_per_block, n_out,
+        fresh = _TensorCNN(self.ndim, len(self._features()), self._channels(), self.convs_per_block, n_out,
                            activation(self.activation))
         shapes = [tuple(p.shape) for p in fresh.parameters()]
         fitted = [tuple(p.shape) for p in self.network_.parameters()]

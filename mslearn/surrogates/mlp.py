@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 from ..nn import activation as activation_class
@@ -21,8 +22,8 @@ class MLPRegressor(TorchRegressor):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int
-        Width of each hidden layer.
+    hidden_layer_sizes : tuple of int, or int
+        Width of each hidden layer (an int: one hidden layer, as in scikit-learn).
     activation : {"silu", "relu", "tanh", "gelu"}
         A smooth activation (``silu``, ``tanh``) suits regression of smooth physical responses.
     learning_rate_init, max_iter, batch_size, weight_decay
@@ -68,8 +69,11 @@ class MLPRegressor(TorchRegressor):
 
     def _build_network(self, n_features, n_targets):
         act = activation_class(self.activation)
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)                                    # one hidden layer, as scikit-learn reads an int
+        if not isinstance(sizes, (tuple, list, np.ndarray)) or not all(
+                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
             raise ValueError(f"hidden_layer_sizes = {self.hidden_layer_sizes!r}; expected a tuple of integers >= 1")
         layers, width = [], n_features
         for hidden in sizes:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isolated_mask, isotropic_target, project,
-                                    reconstruct, remove_isolated, s2_error, target_descriptors, view_conflict_bound,
-                                    volume_fraction_error)
+from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isolated_mask, isotropic_target,
+                                    lineal_path_error, project, reconstruct, remove_isolated, s2_error,
+                                    target_descriptors, view_conflict_bound, volume_fraction_error)
 from mslearn.reconstruction._phase_retrieval import magnitude_projection, phase_retrieval
 from mslearn.structures import gaussian_random_field, level_cut, micrograph
 
@@ -540,3 +540,16 @@ def test_periodic_is_true_or_false():
         s2_error(target_descriptors(labels), labels, periodic="no")
     with pytest.raises(TypeError, match="periodic = 0; expected True or False"):
         reconstruct(labels, periodic=0, max_iter=1)
+
+
+def test_error_metrics_refuse_phases_the_target_lacks():
+    # a third phase went unmeasured: s2_error 2.3 and volume_fraction_error 0.29 for a two-phase target
+    target = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
+    three = np.random.default_rng(1).integers(0, 3, (16, 16))
+    for metric in (s2_error, volume_fraction_error, lineal_path_error):
+        with pytest.raises(ValueError, match="labels hold the phase label 2, but the target has 2 phases"):
+            metric(target, three)
+    with pytest.raises(ValueError, match="volume_fraction"):
+        volume_fraction_error({}, target)                       # was a bare KeyError
+    with pytest.raises(TypeError, match="measures the lineal path on the target image; got a descriptor dict"):
+        lineal_path_error(target_descriptors(target), target)

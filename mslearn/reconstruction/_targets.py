@@ -197,6 +197,15 @@ def _as_targets(target, structure_ndim, periodic, names=("s2",), window=None):
     return targets
 
 
+def _check_phases(labels, n_phases):
+    """A structure compared with a target of ``n_phases`` phases has no other labels (a phase the target
+    lacks would go unmeasured)."""
+    high = int(np.max(labels)) if np.size(labels) else 0
+    if high >= n_phases:
+        raise ValueError(f"labels hold the phase label {high}, but the target has {n_phases} phases (labels 0.."
+                         f"{n_phases - 1}); compare a structure with a target of the same phases")
+
+
 def _view_batches(labels, n_phases, t_ndim):
     t = torch.from_numpy(np.asarray(labels).astype(np.int64))
     onehot = torch.stack([(t == p).to(torch.float64) for p in range(n_phases)])
@@ -248,6 +257,7 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
     labels = as_label_array(labels, name="labels")
     targets = _as_targets(target, labels.ndim, periodic, window=window)
     n_phases = int(targets[0]["n_phases"])
+    _check_phases(labels, n_phases)
     errors = []
     for view, t in zip(_view_batches(labels, n_phases, int(targets[0]["ndim"])), targets):
         w, nd = int(t["window"]), int(t["ndim"])
@@ -271,7 +281,7 @@ def volume_fraction_error(target, labels):
     """Largest absolute difference of the phase volume fractions (``target``: image, dict or fractions)."""
     labels = as_label_array(labels, name="labels")
     if isinstance(target, dict):
-        vf = np.asarray(target["volume_fraction"], dtype=float)
+        vf = np.asarray(check_descriptor_dict(target)["volume_fraction"], dtype=float)
     elif isinstance(target, (list, tuple)) and not isinstance(target[0], numbers.Number):
         vf = np.mean([np.bincount(as_label_array(t).ravel()) / np.size(t) for t in target], 0)
     else:
@@ -281,7 +291,8 @@ def volume_fraction_error(target, labels):
         else:
             t = as_label_array(arr)
             vf = np.bincount(t.ravel()) / t.size
-    got = np.bincount(labels.ravel(), minlength=vf.size)[:vf.size] / labels.size
+    _check_phases(labels, vf.size)
+    got = np.bincount(labels.ravel(), minlength=vf.size) / labels.size
     return float(np.abs(got - vf).max())
 
 
@@ -290,17 +301,22 @@ def lineal_path_error(target, labels, *, periodic=True, max_length=None, per_vie
 
     ``max_length`` defaults to ``L // 4``. A 3D structure with a 2D target is compared on the slices
     normal to each axis (largest error, or the three with ``per_view=True``). Arguments as in
-    :func:`s2_error`.
+    :func:`s2_error`, but the target is an image (or three views), not a descriptor dict: the lineal
+    path is measured on it.
     """
     periodic = check_flag(periodic, name="periodic")
     labels = as_label_array(labels, name="labels")
     images = list(target) if isinstance(target, (list, tuple)) else [target]
+    if any(isinstance(t, dict) for t in images):
+        raise TypeError("lineal_path_error measures the lineal path on the target image; got a descriptor dict: "
+                        "pass the image (or the three views) it was computed from")
     images = [as_label_array(t) for t in images]
     t_ndim = images[0].ndim
     if t_ndim > labels.ndim:
         raise ValueError(f"the target is {t_ndim}D but the structure is {labels.ndim}D")
     length = default_window(min(images[0].shape)) if max_length is None else int(max_length)
     n_phases = int(max(t.max() for t in images)) + 1
+    _check_phases(labels, n_phases)
     if labels.ndim == 3 and t_ndim == 2 and len(images) == 1:
         images = images * 3
     errors = []

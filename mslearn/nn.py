@@ -23,6 +23,8 @@ import numbers
 import numpy as np
 import torch
 
+from ._validation import check_integer
+
 __all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
            "seeded", "integer_seed"]
 
@@ -46,7 +48,9 @@ def periodic_pad(field, pad, ndim):
     wider than an axis wraps around it several times (``index_select``; the same values and
     gradients, only slower), which dilated convolutions on small images need.
     """
-    if pad == 0:
+    if not isinstance(field, torch.Tensor):
+        raise TypeError(f"field is a {type(field).__name__}; expected a torch tensor")
+    if check_integer(pad, 0, name="pad") == 0:
         return field
     for axis in range(field.ndim - ndim, field.ndim):
         n = field.shape[axis]
@@ -73,7 +77,8 @@ class PeriodicConv(torch.nn.Module):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
-        if kernel % 2 != 1:
+        n_in, n_out = check_integer(n_in, 1, name="n_in"), check_integer(n_out, 1, name="n_out")
+        if check_integer(kernel, 1, name="kernel") % 2 != 1:
             raise ValueError(f"kernel = {kernel!r}; expected an odd size, so that the output keeps the input's size")
         self.conv = (torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d)(n_in, n_out, kernel)
         self.ndim, self.pad = ndim, kernel // 2

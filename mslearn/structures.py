@@ -914,7 +914,7 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
     if kind == "triangular":
         angle = 60.0 if angle is None else _scalar(angle, "angle")
         check_in_range(angle, 0.0, 90.0, name="angle", inclusive=(False, False))
-    if isinstance(n_cells, numbers.Integral):
+    if np.ndim(n_cells) == 0:                      # one count for every axis (checked: an integer)
         cells = [_positive_int(n_cells, "n_cells")] * ndim
         auto = True
     else:

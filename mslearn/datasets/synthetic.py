@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._backend import rng
-from .._validation import check_in_range
+from .._validation import check_in_range, check_integer
 from ..homogenization.bounds import hamilton_crosser
 
 __all__ = ["composite_conductivity"]
@@ -50,8 +50,7 @@ def composite_conductivity(n_samples, *, noise=0.03, seed=0, volume_fraction=(0.
     >>> list(data.columns)[:3]
     ['volume_fraction', 'log10_contrast', 'shape_factor']
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples = {n_samples!r}; expected a positive integer")
+    n_samples = check_integer(n_samples, 1, name="n_samples")
     check_in_range(noise, 0.0, 1.0, name="noise")
     check_in_range(np.asarray(volume_fraction), 0.0, 1.0, name="volume_fraction")
     check_in_range(np.asarray(contrast), 1e-12, np.inf, name="contrast")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -93,8 +94,10 @@ class FeatureNetwork(torch.nn.Module):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"ndim={ndim}; expected 2 or 3")
-        if n_layers < 1 or channels < 1 or sigma <= 0:
-            raise ValueError("n_layers and channels must be >= 1 and sigma > 0")
+        n_layers = check_integer(n_layers, 1, name="n_layers")
+        channels = check_integer(channels, 1, name="channels")
+        if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not sigma > 0:
+            raise ValueError(f"sigma = {sigma!r}; expected a positive width of the Gaussian filters")
         self.ndim, self.periodic, self.sigma = ndim, periodic, sigma
         jet, self.filter_names = _gaussian_jet(ndim, sigma)
         self.register_buffer("weight0", torch.from_numpy(jet).unsqueeze(1))
@@ -285,6 +288,11 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     maps = two_point_correlation(labels, phase, periodic=periodic, batch=True)
     maps = maps.detach().cpu().numpy() if _backend.is_torch(maps) else np.asarray(maps)
     features = central_window(maps, window, ndim).reshape(len(maps), -1)
+    if isinstance(n_components, numbers.Integral):
+        n_components = check_integer(n_components, 1, name="n_components")
+    elif n_components is not None and not (isinstance(n_components, numbers.Real) and 0 < n_components < 1):
+        raise ValueError(f"n_components = {n_components!r}; expected an integer >= 1, a fraction of the variance "
+                         "in (0, 1), or None")
     pca = PCA(n_components=n_components).fit(features)
     return pca, pca.transform(features)
 
@@ -370,6 +378,7 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
         if 2 * window + 1 > smallest:
             raise ValueError(f"window={window} needs images of at least {2 * window + 1} pixels per axis; "
                              f"the smallest side is {smallest}")
+    chunk = check_integer(chunk, 1, name="chunk")
     describe = _descriptor_function(descriptor, phase, periodic, window)
     q = _backend.to_torch(labels)
     q = describe(q if batch else q.unsqueeze(0)).to(torch.float64)

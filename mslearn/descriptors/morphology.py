@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .. import _backend
-from .._validation import check_flag, check_labels, check_spatial_ndim
+from .._validation import check_flag, check_integer, check_labels, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -67,8 +68,7 @@ def _max_length(shape, vectors, max_length, periodic):
     reach = [min(n // abs(v) if v else 10**9 for n, v in zip(shape, vec)) for vec in vectors]
     if max_length is None:
         return min(shape) - 1
-    if not isinstance(max_length, (int, np.integer)) or max_length < 0:
-        raise ValueError(f"max_length={max_length!r}; expected a non-negative integer or None")
+    max_length = check_integer(max_length, 0, name="max_length")
     if not periodic and max_length > min(reach) - 1:
         raise ValueError(f"max_length={max_length} is longer than the image allows without periodicity "
                          f"(at most {min(reach) - 1} along the directions asked for)")
@@ -248,7 +248,7 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
     field, ndim = indicator(labels, phase, batch=batch, soft=False)
     axes = range(ndim) if axis is None else np.atleast_1d(axis).tolist()
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, int) or not -ndim <= a < ndim:
             raise ValueError(f"axis={axis!r} is not an axis of a {ndim}D image")
     ind = field > 0.5
     hist = torch.zeros(1, dtype=torch.int64, device=field.device)
@@ -274,6 +274,8 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
     mean = float((values * counts).sum() / n_chords)
     if bins is None:
         return ChordLengths(values, counts, counts / n_chords, mean, n_chords)
+    if isinstance(bins, numbers.Integral):          # else bin edges, as numpy.histogram takes them
+        bins = check_integer(bins, 1, name="bins")
     binned, edges = np.histogram(values, bins=bins, weights=counts)
     binned = binned.astype(np.int64)
     return ChordLengths(0.5 * (edges[1:] + edges[:-1]), binned, binned / (n_chords * np.diff(edges)),

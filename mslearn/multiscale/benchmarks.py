@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import skfem
 
+from .._validation import check_integer
 from .fe import FEResult, LinearElastic, elastic_stiffness, solve
 
 __all__ = ["CooksMembraneResult", "PlateWithHoleResult", "cooks_membrane", "plate_with_hole"]
@@ -89,8 +90,7 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     -------
     CooksMembraneResult
     """
-    if not (isinstance(n, int) and n >= 1):
-        raise ValueError(f"n={n!r}; expected a positive number of elements per edge")
+    n = check_integer(n, 1, name="n")          # elements per edge
     xi, eta = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1), indexing="ij")
     X, Y = 48 * xi, 44 * xi + eta * (44 - 28 * xi)
     mesh = _mesh(X, Y, element.startswith("Q")).with_boundaries(
@@ -130,6 +130,7 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     -------
     PlateWithHoleResult
     """
+    n = check_integer(n, 1, name="n")
     a, L = float(radius), width / 2
     if not (0 < a < L / 2):
         raise ValueError(f"radius={radius!r}, width={width!r}; expected 0 < radius < width / 4")

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _backend
+from .._validation import check_integer
 from ..descriptors import FeatureNetwork, soft_lineal_path, two_point_correlation
 from ..descriptors.correlations import central_window, correlation_maps
 from . import _targets as T
@@ -182,8 +183,7 @@ def _levels(shape, levels):
         levels = 1
         while len(shape) == 3 and levels < 3 and min(shape) // 2**levels >= 8:
             levels += 1
-    if not isinstance(levels, (int, np.integer)) or levels < 1:
-        raise ValueError(f"levels={levels!r}; expected a positive integer or None")
+    levels = check_integer(levels, 1, name="levels")
     for k in range(levels - 1, 0, -1):
         if any(n % 2**k for n in shape) or min(shape) // 2**k < 4:
             levels = k

@@ -9,7 +9,7 @@ import torch
 
 from .. import _backend
 from .._numba import jit
-from .._validation import check_finite, check_flag, check_labels
+from .._validation import check_finite, check_flag, check_integer, check_labels
 from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
 from ..descriptors.correlations import central_window, correlation_maps
 
@@ -89,7 +89,7 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
     names = check_descriptor_names(descriptors)
     ndim = labels.ndim
     n_phases = int(labels.max()) + 1
-    window = default_window(min(labels.shape)) if window is None else int(window)
+    window = default_window(min(labels.shape)) if window is None else check_integer(window, 1, name="window")
     if not 1 <= window <= min(labels.shape) // 2 - (0 if periodic else 0):
         raise ValueError(f"window={window}; expected 1 <= window <= {min(labels.shape) // 2}")
     out = {"ndim": ndim, "shape": tuple(labels.shape), "periodic": bool(periodic), "window": window,
@@ -420,7 +420,7 @@ def remove_isolated(labels, fractions=None, *, scores=None, max_rounds=20):
             raise ValueError(f"fractions asks for phase {int(absent[0])}, which labels does not contain; this "
                              "function moves interface voxels and cannot create a phase")
         n_phases = fractions.size
-    for _ in range(max_rounds):
+    for _ in range(check_integer(max_rounds, 0, name="max_rounds")):
         counts = _neighbour_counts(labels, n_phases)
         iso = isolated_mask(labels)
         if iso.any():
@@ -497,6 +497,7 @@ def project(probabilities, fractions, *, max_iter=60):
     biases ``b`` adjusted until the counts match (then exact counts by flipping the least certain
     voxels of phases in surplus).
     """
+    max_iter = check_integer(max_iter, 0, name="max_iter")     # bias updates (three or more phases)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim not in (3, 4) or probabilities.shape[0] < 2:
         raise ValueError(f"probabilities has shape {probabilities.shape}; expected (P, *shape): P >= 2 phases, "

@@ -178,6 +178,25 @@ def check_flag(value, *, name):
     return bool(value)
 
 
+def check_orthogonal(R, *, name="R"):
+    r"""A rotation or reflection: ``(..., n, n)`` with :math:`R R^T = I` (to 1e-6 in float64, 1e-4 in
+    lower precision), numpy or torch. A general matrix would scale the tensor it transforms, silently."""
+    if R.ndim < 2 or R.shape[-1] != R.shape[-2]:
+        raise ValueError(f"{name} has shape {tuple(R.shape)}; expected square matrices (..., n, n)")
+    if isinstance(R, torch.Tensor):
+        with torch.no_grad():
+            gram = (R @ R.transpose(-1, -2)).detach().cpu().double().numpy()
+        tol = 1e-6 if R.dtype == torch.float64 else 1e-4
+    else:
+        gram = np.asarray(R @ np.swapaxes(R, -1, -2), dtype=np.float64)
+        tol = 1e-6 if np.asarray(R).dtype == np.float64 else 1e-4
+    off = np.abs(gram - np.eye(R.shape[-1])).max() if gram.size else 0.0
+    if not off <= tol:
+        raise ValueError(f"{name} is not orthogonal: R Rᵀ differs from the identity by {off:.3g}; expected a "
+                         "rotation or reflection (a general matrix would scale the tensor)")
+    return R
+
+
 def check_integer(value, least, *, name):
     """An integer (not a bool) of at least ``least``, returned as a Python int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

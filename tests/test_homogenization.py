@@ -735,3 +735,22 @@ def test_the_progress_bar_counts_the_residuals_decades(capsys):
     result = conductivity(_two_phase(16), [1.0, 10.0], tol=1e-6, progress=True)
     err = capsys.readouterr().err
     assert "6.0/6.0 decades" in err and f"iterations={result.iterations}" in err
+
+
+def test_tensor_helpers_refuse_a_non_rotation_and_mismatched_sizes():
+    from mslearn.homogenization import tensors
+    from mslearn.surrogates import tensor_action, transform_tensor
+    quarter = np.array([[0.0, -1.0], [1.0, 0.0]])
+    np.testing.assert_allclose(tensors.rotate_conductivity(np.diag([1.0, 2.0]), quarter), np.diag([2.0, 1.0]))
+    for call in (lambda: tensors.rotate_conductivity(np.eye(2), 2 * np.eye(2)),   # scaled the tensor by 4
+                 lambda: tensors.rotate_stiffness(np.eye(3), 2 * np.eye(2)),
+                 lambda: transform_tensor(np.eye(2), 2 * np.eye(2)),
+                 lambda: tensor_action(2 * np.eye(2))):
+        with pytest.raises(ValueError, match="R is not orthogonal"):
+            call()
+    with pytest.raises(ValueError, match=r"C has shape \(4, 4\); expected \(\.\.\., 3, 3\)"):
+        tensors.mandel_to_stiffness(np.eye(4), 2)                                   # was einsum's message
+    with pytest.raises(ValueError, match=r"C has shape \(4, 4\); expected \(\.\.\., 6, 6\)"):
+        tensors.isotropic_moduli(np.eye(4))                                         # was (0.33, 0.5)
+    with pytest.raises(ValueError, match=r"K has shape \(3, 3\); expected \(\.\.\., 2, 2\)"):
+        tensors.rotate_conductivity(np.eye(3), quarter)

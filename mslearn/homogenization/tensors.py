@@ -18,6 +18,8 @@ import math
 import numpy as np
 import torch
 
+from .._validation import check_orthogonal
+
 __all__ = [
     "mandel_pairs",
     "mandel_basis",
@@ -43,6 +45,12 @@ def _xp(*args):
 def _check_ndim(ndim):
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 (plane strain) or 3")
+
+
+def _check_square(A, size, name, what):
+    """``A`` of shape ``(..., size, size)``, else an error that names both shapes."""
+    if A.ndim < 2 or tuple(A.shape[-2:]) != (size, size):
+        raise ValueError(f"{name} has shape {tuple(A.shape)}; expected (..., {size}, {size}), {what}")
 
 
 def mandel_pairs(ndim):
@@ -94,6 +102,8 @@ def stiffness_to_mandel(C):
 
 def mandel_to_stiffness(C, ndim):
     """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``."""
+    _check_ndim(ndim)
+    _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
     basis = mandel_basis(ndim, like=C)
     return _xp(C).einsum("Iij,...IJ,Jkl->...ijkl", basis, C, basis)
 
@@ -177,6 +187,8 @@ def isotropic_moduli(C, ndim=None):
     """
     m = C.shape[-1]
     ndim = ndim or (2 if m == 3 else 3)
+    _check_ndim(ndim)
+    _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
     ones = np.zeros(m)
     ones[:ndim] = 1.0
     J = np.outer(ones, ones) / ndim
@@ -191,6 +203,8 @@ def isotropic_moduli(C, ndim=None):
 
 def rotate_conductivity(K, R):
     r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
+    check_orthogonal(R)
+    _check_square(K, R.shape[-1], "K", "second-order tensors of the dimension of R")
     return R @ K @ (R.T if isinstance(R, np.ndarray) else R.transpose(-1, -2))
 
 
@@ -201,14 +215,15 @@ def mandel_rotation(R):
     :math:`Q` is orthogonal because the Mandel basis :math:`B_I` is orthonormal. ``R``: ``(d, d)`` or
     ``(..., d, d)``, numpy or torch; returns ``(..., m, m)``.
     """
-    ndim = R.shape[-1]
+    ndim = check_orthogonal(R).shape[-1]
+    _check_ndim(ndim)
     basis = mandel_basis(ndim, like=R)
     return _xp(R).einsum("Iij,...ia,...jb,Jab->...IJ", basis, R, R, basis)
 
 
 def rotate_stiffness(C, R):
     r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`."""
-    ndim = R.shape[-1]
+    ndim = check_orthogonal(R).shape[-1]
     C4 = mandel_to_stiffness(C, ndim)
     rotated = _xp(C, R).einsum("ia,jb,kc,ld,...abcd->...ijkl", R, R, R, R, C4)
     return stiffness_to_mandel(rotated)

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like
-from .._validation import check_finite, check_integer, check_labels
+from .._validation import check_finite, check_integer, check_labels, check_orthogonal
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
@@ -76,9 +76,17 @@ def transform_tensor(K, R):
     if isinstance(K, torch.Tensor):
         R = torch.as_tensor(np.asarray(R) if not isinstance(R, torch.Tensor) else R, dtype=K.dtype,
                             device=K.device)
+        _check_pair(K, check_orthogonal(R))
         return R @ K @ R.transpose(-1, -2)
     R = np.asarray(R)
+    _check_pair(np.asarray(K), check_orthogonal(R))
     return R @ K @ np.swapaxes(R, -1, -2)
+
+
+def _check_pair(K, R):
+    if K.ndim < 2 or tuple(K.shape[-2:]) != (R.shape[-1], R.shape[-1]):
+        raise ValueError(f"K has shape {tuple(K.shape)} and R {tuple(R.shape)}; expected tensors (..., n, n) and an "
+                         "orthogonal (n, n) of the same n")
 
 
 def tensor_action(R, target="conductivity"):
@@ -90,7 +98,7 @@ def tensor_action(R, target="conductivity"):
     """
     if target not in _TARGETS:
         raise ValueError(f"target = {target!r}; expected one of {_TARGETS}")
-    R = np.asarray(R, dtype=np.float64)
+    R = check_orthogonal(np.asarray(R, dtype=np.float64))
     return R if target == "conductivity" else mandel_rotation(R)
 
 

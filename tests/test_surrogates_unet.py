@@ -151,6 +151,8 @@ def test_relative_field_error():
         relative_field_error(true, true[:1])
     with pytest.raises(ValueError, match="zero"):
         relative_field_error(0 * true, true)
+    with pytest.raises(TypeError, match="where has dtype torch.float64; expected a bool mask"):
+        relative_field_error(true, predicted, where=mask.astype(float))     # would weight, not select
 
 
 def test_bad_input(problem, fitted):

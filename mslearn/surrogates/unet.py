@@ -455,6 +455,8 @@ def relative_field_error(y_true, y_pred, *, where=None):
     t, p = _pair(y_true, y_pred)
     if where is not None:
         m = to_torch(where, p.device)
+        if m.dtype != torch.bool:                 # numbers would weight the entries, not select them
+            raise TypeError(f"where has dtype {m.dtype}; expected a bool mask, e.g. y_true > threshold")
         if tuple(m.shape) != tuple(t.shape):
             raise ValueError(f"where has shape {tuple(m.shape)}; expected the fields' shape {tuple(t.shape)}")
         m = m.to(torch.float64)

@@ -538,3 +538,8 @@ def test_flags_are_true_or_false_not_truthy(call):
     labels[2:5, 2:6] = 1
     with pytest.raises(TypeError, match="(periodic|batch) = .*; expected True or False"):
         call(labels)
+
+
+def test_correlation_maps_takes_numpy_as_its_docstring_says():
+    x = (np.random.default_rng(0).random((1, 8, 8)) > 0.5).astype(float)
+    np.testing.assert_allclose(D.correlation_maps(x, x, 2, True)[0].numpy(), D.two_point_correlation(x[0].astype(int)))

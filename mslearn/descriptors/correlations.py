@@ -62,8 +62,12 @@ def correlation_maps(a, b, ndim, periodic):
 
     Periodic: one real FFT, ``irfftn(conj(A) B) / N``. Non-periodic: zero padding to a fast FFT length
     ``>= 2 n - 1``, the ``2 n - 1`` displacements are kept and each is divided by its number of
-    overlapping pixel pairs ``prod_d (n_d - |r_d|)``.
+    overlapping pixel pairs ``prod_d (n_d - |r_d|)``. Numpy arrays are taken too (as float64 tensors).
     """
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        same = b is a
+        a = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float64))
+        b = a if same else b if isinstance(b, torch.Tensor) else torch.as_tensor(np.asarray(b, dtype=np.float64))
     dims = tuple(range(-ndim, 0))
     shape = a.shape[-ndim:]
     if periodic:

@@ -205,6 +205,8 @@ def test_bad_structures_raise(spinodal):
         ProcessStructureMap().fit(X, y[:10])
     with pytest.raises(ValueError, match="one phase only"):
         ProcessStructureMap().fit(X[:2], np.stack([y[0], np.zeros_like(y[0])]))
+    with pytest.raises(ValueError, match=r"y holds the label 2; expected two-phase images \(labels 0 and 1\)"):
+        ProcessStructureMap().fit(X[:2], np.stack([y[0], 2 * y[1]]))     # was a message about phase properties
     with pytest.raises(ValueError, match=r"lacks the columns \['gamma'\]"):
         ProcessStructureMap().fit(X.drop(columns="gamma"), y)
     with pytest.raises(ValueError, match="n_components"):

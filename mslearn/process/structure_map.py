@@ -118,8 +118,10 @@ def _check_structures(y):
     """Two-phase label images ``(n, H, W)`` (0/1), each holding both phases, as uint8."""
     if not hasattr(y, "ndim"):
         y = np.asarray(y)
-    check_labels(y, name="y", spatial=(2,), batch=True, n_phases=2)
+    check_labels(y, name="y", spatial=(2,), batch=True)
     labels = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y)
+    if labels.size and labels.max() > 1:
+        raise ValueError(f"y holds the label {int(labels.max())}; expected two-phase images (labels 0 and 1)")
     labels = np.rint(labels).astype(np.uint8)
     fractions = labels.reshape(len(labels), -1).mean(1)
     single = np.flatnonzero((fractions == 0) | (fractions == 1))

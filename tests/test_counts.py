@@ -11,7 +11,7 @@ import torch
 from mslearn import descriptors as D
 from mslearn import nn
 from mslearn import structures as S
-from mslearn.datasets import composite_conductivity
+from mslearn.datasets import composite_conductivity, lattice_labels
 from mslearn.multiscale import cooks_membrane
 from mslearn.multiscale.benchmarks import plate_with_hole
 from mslearn.reconstruction import project, reconstruct, remove_isolated, target_descriptors
@@ -39,6 +39,7 @@ LABELS[2:5, 2:6] = 1
     (lambda: plate_with_hole(0), ValueError, "n = 0; expected an integer >= 1"),
     (lambda: composite_conductivity(True), TypeError, "n_samples must be an integer >= 1, got bool"),
     (lambda: S.strut_lattice((16, 16), "square", thickness=0.2, n_cells=1.5), TypeError, "n_cells must be an integer"),
+    (lambda: lattice_labels(0.1, 60.0, size=True), TypeError, "size must be an integer >= 4, got bool"),
     (lambda: nn.PeriodicConv(2, True, 1), TypeError, "n_in must be an integer >= 1, got bool"),
     (lambda: nn.periodic_pad(torch.zeros(1, 1, 4, 4), -1, 2), ValueError, "pad = -1; expected an integer >= 0"),
     (lambda: nn.periodic_pad(np.zeros((1, 1, 4, 4)), 1, 2), TypeError, "field is a ndarray; expected a torch tensor"),

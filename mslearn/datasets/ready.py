@@ -339,6 +339,7 @@ def lattice_labels(thickness, angle, *, size=48):
         raise ValueError(f"angle = {angle!r}; expected the struts' inclination in degrees, 0 < angle < 90")
     if not (isinstance(thickness, numbers.Real) and math.isfinite(thickness)):
         raise ValueError(f"thickness = {thickness!r}; expected a finite strut thickness")
+    size = _check_size(size, 4)
     ny = int(round(size * math.tan(math.radians(angle))))
     return strut_lattice((size, ny), "triangular", thickness=float(thickness), angle=float(angle))
 

@@ -75,6 +75,10 @@ def test_input_errors_are_clear():
         solve(mesh, lambda e: (e * np.nan, np.zeros((len(e), 3, 3))), element="Q1", dirichlet=clamp, traction=pull)
     with pytest.raises(ValueError, match="needs a MeshTri"):
         solve(mesh, law, element="P2", dirichlet=clamp)
+    with pytest.raises(ValueError, match="traction gives NaN or infinite nodal forces"):
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": (np.nan, 0.0)})   # was a NaN solution
+    with pytest.raises(ValueError, match="dirichlet prescribes NaN or infinite displacements"):
+        solve(mesh, law, element="Q1", dirichlet={"left": (0.0, np.inf)}, traction=pull)
     for element in ("Q1", "P1"):                                        # a node pushed through its neighbours
         folded = _square(3, element)
         p = folded.p.copy()

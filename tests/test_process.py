@@ -216,3 +216,10 @@ def test_a_run_continued_from_its_field_is_the_longer_run():
     assert 0.005 < float(np.std(perturbed - half)) < 0.02
     start = cahn_hilliard((32, 32), 0.1, n_steps=0, seed=2, device="cpu").phi
     assert float(np.std(start)) == pytest.approx(0.01, rel=0.1) and abs(float(np.mean(start)) - 0.1) < 1e-12
+
+
+def test_rosenthal_temperature_refuses_nan_and_unmatched_points():
+    with pytest.raises(ValueError, match="xi contains NaN or an infinite value"):
+        rosenthal_temperature(np.nan, 0.0, 0.0, 200.0, 1.0, k=25.0, rho_c=5e6, T0=300.0)          # was a NaN temperature
+    with pytest.raises(ValueError, match=r"xi, y, z have the shapes \(3,\), \(2,\), \(\)"):
+        rosenthal_temperature(np.zeros(3), np.zeros(2), 0.0, 200.0, 1.0, k=25.0, rho_c=5e6, T0=300.0)

@@ -271,6 +271,9 @@ def _dirichlet(basis, dirichlet):
     if not dofs:
         return np.zeros(0, int), np.zeros(0)
     dofs, values = np.concatenate(dofs), np.concatenate(values)
+    if not np.isfinite(values).all():
+        raise ValueError("dirichlet prescribes NaN or infinite displacements; expected finite values (None leaves a "
+                         "component free)")
     dofs, first = np.unique(dofs, return_index=True)
     return dofs, values[first]
 
@@ -286,6 +289,8 @@ def _external_force(basis, traction):
         else:
             t = np.asarray(value, dtype=float)[:, None, None] + np.zeros_like(x)
         f += _traction_form.assemble(facet_basis, t=t)
+    if not np.isfinite(f).all():
+        raise ValueError("traction gives NaN or infinite nodal forces; expected finite tractions on every boundary")
     return f
 
 

@@ -125,7 +125,14 @@ def rosenthal_temperature(xi, y, z, q, v, *, k, alpha=None, rho_c=None, T0=293.1
     k, alpha = _material(k, alpha, rho_c)
     q, v = _positive("q", q), _positive("v", v)
     xi, y, z = (np.asarray(c, dtype=float) for c in (xi, y, z))
-    radius = np.sqrt(xi**2 + y**2 + z**2)
+    for name, c in (("xi", xi), ("y", y), ("z", z), ("T0", np.asarray(T0, dtype=float))):
+        if not np.all(np.isfinite(c)):
+            raise ValueError(f"{name} contains NaN or an infinite value; expected finite coordinates and T0")
+    try:
+        radius = np.sqrt(xi**2 + y**2 + z**2)
+    except ValueError:
+        raise ValueError(f"xi, y, z have the shapes {xi.shape}, {y.shape}, {z.shape}; expected shapes that "
+                         "broadcast together (one point per entry)") from None
     with np.errstate(divide="ignore"):
         return _out(T0 + q / (2 * math.pi * k * radius) * np.exp(-v * (xi + radius) / (2 * alpha)))
 

@@ -128,3 +128,8 @@ def test_bounds_reject_negative_properties_and_a_bad_axis():
         bounds.laminate_conductivity([0.5, 0.5], [1.0, 2.0], ndim=4)
     with pytest.raises(ValueError, match="singular matrix"):
         bounds.reuss([0.5, 0.5], [np.eye(2), np.zeros((2, 2))])
+
+
+def test_laminate_stiffness_names_matrices_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"stiffnesses are \(3, 3\) matrices; expected \(6, 6\)"):
+        bounds.laminate_stiffness([0.5, 0.5], [np.eye(3)] * 2, ndim=3)          # was an IndexError

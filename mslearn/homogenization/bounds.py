@@ -344,6 +344,11 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
             mats.append(isotropic_stiffness(*phase, ndim=ndim))
         else:
             mats.append(np.asarray(phase, dtype=float))
+    m = 3 if ndim == 2 else 6
+    shapes = sorted({tuple(a.shape[-2:]) for a in mats})
+    if shapes != [(m, m)]:
+        raise ValueError(f"stiffnesses are {' and '.join(map(str, shapes))} matrices; expected ({m}, {m}) Mandel "
+                         f"stiffnesses for ndim={ndim} (or (E, nu) tuples / dicts)")
     mats = _values(np.stack(mats), "stiffnesses")
     fractions = _fractions(fractions, mats.shape[0])
     normal = [I for I, (i, j) in enumerate(mandel_pairs(ndim)) if axis in (i, j)]

@@ -152,9 +152,11 @@ def hypervolume(y, reference):
 
     y = _objective_table(y, "y")
     reference = np.asarray(reference, dtype=float)
-    if reference.shape != (y.shape[1],) or not np.all(np.isfinite(reference)):
-        raise ValueError(f"reference has shape {reference.shape}; expected ({y.shape[1]},) finite values, "
-                         "one per objective")
+    if reference.shape != (y.shape[1],):
+        raise ValueError(f"reference has shape {reference.shape}; expected ({y.shape[1]},), one value per objective")
+    if not np.all(np.isfinite(reference)):
+        raise ValueError(f"reference = {reference.tolist()} contains NaN or an infinite value; expected a finite "
+                         "point, worse than every point of interest in every objective")
     inside = np.all(y < reference, axis=1)
     return float(HV(ref_point=reference)(y[inside])) if inside.any() else 0.0
 

@@ -174,7 +174,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         Largest displacement matched, default ``L // 4`` (``L`` the target's smallest side).
     levels : int, optional
         Multigrid levels (default: 1 in 2D, where a coarse grid loses the fine features of real
-        micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed).
+        micrographs; in 3D up to 3 while the coarsest side stays >= 8, for speed). More levels than
+        the shape allows (each halves every side, which must stay even and >= 4) are reduced to those
+        it allows; ``set(result.history["level"])`` are the levels that ran.
     max_iter : int or sequence of int, optional
         Objective evaluations per level, coarse to fine (gradient; default 350 in 2D, 400 for three
         or more phases; in 3D 300 per coarse level and 250 at the finest, 100 and 100 for three or

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import torch
 
-from ._validation import check_integer
+from ._validation import check_flag, check_integer
 
 __all__ = ["device", "rng", "torch_generator", "to_torch", "like", "is_torch", "cpu_threads", "compute_device"]
 
@@ -159,8 +159,8 @@ def cpu_threads(n, device="cpu"):
 
 
 def progress_bar(progress, total, desc, **options):
-    """A tqdm bar over ``total`` steps when ``progress`` is true, else None (tqdm imported only then)."""
-    if not progress:
+    """A tqdm bar over ``total`` steps when ``progress`` is True, else None (tqdm imported only then)."""
+    if not check_flag(progress, name="progress"):
         return None
     from tqdm.auto import tqdm
 

@@ -478,12 +478,23 @@ def _ordered_features(training_range):
 def _bounds(features, X):
     low = np.array([r["min"] for r in features.values()])
     high = np.array([r["max"] for r in features.values()])
+    names = list(features)
+    if hasattr(X, "columns") and names != [f"x{j}" for j in range(len(names))]:
+        # a table is read by its column names (by position it could compare a with b)
+        missing = [name for name in names if name not in X.columns]
+        if missing:
+            raise ValueError(f"X has the columns {list(X.columns)}; expected the card's inputs {names} "
+                             f"(missing {missing})")
+        X = X[names]
     values = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=float)
     if values.ndim == 1 and len(low) == 1:
         values = values[:, None]
     if values.ndim != 2 or values.shape[1] != len(low):
         raise ValueError(f"X has shape {values.shape}; expected (n_samples, {len(low)}), the card's inputs "
                          f"{list(features)}")
+    if not np.isfinite(values).all():
+        raise ValueError("X contains NaN or an infinite value; expected finite inputs (a NaN is neither inside nor "
+                         "outside the training range)")
     return values, low, high
 
 

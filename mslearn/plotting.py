@@ -15,11 +15,17 @@ def _axes(ax):
 
 
 def _paired(y_true, y_pred):
-    """``y_true`` and ``y_pred`` flattened, checked to be one prediction per true value."""
-    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
-    if y_true.size != y_pred.size:
-        raise ValueError(f"y_true has {y_true.size} values and y_pred {y_pred.size}; expected one prediction per "
-                         "true value")
+    """``y_true`` and ``y_pred`` flattened, checked to be one finite prediction per true value: the same
+    shape (``(n,)`` and ``(n, 1)`` pair too; a transposed table would pair the wrong values)."""
+    shapes = np.shape(y_true), np.shape(y_pred)
+    y_true, y_pred = np.ravel(y_true).astype(float), np.ravel(y_pred).astype(float)
+    same = shapes[0] == shapes[1] or {shapes[0], shapes[1]} == {(y_true.size,), (y_true.size, 1)}
+    if y_true.size != y_pred.size or not same:
+        raise ValueError(f"y_true has shape {shapes[0]} and y_pred {shapes[1]}; expected one prediction per true "
+                         "value, in the same shape")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} contains NaN or an infinite value; expected finite values to plot")
     return y_true, y_pred
 
 

@@ -49,6 +49,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._validation import check_flag
+
 __all__ = ["sweep", "glued_values", "notebook_parameters"]
 
 _RESERVED = ("status", "seconds", "notebook", "error", "traceback")
@@ -115,7 +117,16 @@ def _check_parameters(notebook, parameters):
                              f"({', '.join(_RESERVED)})")
         if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, range)) or not len(values):
             raise ValueError(f"parameters[{name!r}] = {values!r}; expected a non-empty list of values")
-        checked[name] = list(values)
+        # numpy scalars (np.arange, np.linspace) as the Python values papermill can write into a notebook
+        checked[name] = [value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+                         for value in values]
+        for value in checked[name]:
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"parameters[{name!r}] holds {value!r} ({type(value).__name__}); expected values "
+                                 "papermill can pass to a notebook (numbers, strings, booleans, None, lists, "
+                                 "dicts of them). Nothing was run.") from None
     unknown = [name for name in checked if name not in known]
     if unknown:
         hints = []
@@ -357,7 +368,7 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
         code = _code_sources(json.loads(notebook.read_text(encoding="utf-8"))["cells"])
         outcomes = [_finished_run(path, code, combo) for path, combo in zip(paths, combos)]
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    bar = tqdm(total=len(combos), initial=len(combos) - len(todo), disable=not progress,
+    bar = tqdm(total=len(combos), initial=len(combos) - len(todo), disable=not check_flag(progress, name="progress"),
                desc=f"sweep {notebook.stem}", unit="run")
     try:
         if client is None:

@@ -558,3 +558,25 @@ def test_samplers_refuse_seeds_that_do_not_match_the_rows(sampler, space):
         sampler(parameters, [0, -1, 2])
     with pytest.raises(ValueError, match=f"lacks the column\\(s\\) \\['{next(iter(space))}'\\]"):
         sampler(parameters.drop(columns=next(iter(space))), [0, 1, 2])
+
+
+def test_sobol_scramble_is_true_or_false():
+    with pytest.raises(TypeError, match="scramble = 'no'; expected True or False"):
+        datasets.sobol_sequence(2, 4, seed=0, scramble="no")                          # scrambled
+
+
+def test_generate_refuses_a_folder_and_files_it_did_not_make(tmp_path):
+    # a foreign HDF5 file was adopted as a new store, its own data beside (or under) the store's
+    other = tmp_path / "user.h5"
+    with h5py.File(other, "w") as file:
+        file["data"] = np.arange(3)
+    with pytest.raises(ValueError, match="an HDF5 file that generate did not make"):
+        make(other, 4)
+    with h5py.File(other) as file:
+        assert list(file) == ["data"]                                   # untouched
+    (tmp_path / "notes.h5").write_text("not HDF5")
+    with pytest.raises(ValueError, match="a file that is not HDF5"):
+        make(tmp_path / "notes.h5", 4)
+    (tmp_path / "folder.h5").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        make(tmp_path / "folder.h5", 4)

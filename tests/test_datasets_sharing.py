@@ -69,6 +69,9 @@ def test_round_trip_is_exact(shared):
         assert back.arrays[name].dtype == array.dtype
     for i in range(len(dataset)):
         np.testing.assert_array_equal(back.ragged("centres", i), dataset.ragged("centres", i))
+    np.testing.assert_array_equal(dataset.ragged("centres", -1), dataset.ragged("centres", len(dataset) - 1))
+    with pytest.raises(ValueError, match=r"index = 12; expected a sample number in \[-12, 12\)"):
+        dataset.ragged("centres", len(dataset))          # -1 was an empty array, 12 a bare IndexError
     np.testing.assert_array_equal(back.metadata["seeds"], dataset.metadata["seeds"])
     for key in ("seed", "method", "sampler", "parameter_space", "versions", "solver", "phases", "title",
                 "created", "config"):
@@ -208,6 +211,11 @@ def test_export_rejects_bad_arguments(shared, tmp_path):
         export_dataset(dataset, tmp_path / "c", licence="CC0-1.0", creators=["A"], units={"k_yy": "W/(m K)"})
     with pytest.raises(ValueError, match="Dataset"):
         export_dataset({"k": [1]}, tmp_path / "d", licence="CC0-1.0", creators=["A"])
+    with pytest.raises(TypeError, match="overwrite = 'no'; expected True or False"):
+        export_dataset(dataset, card.parent, licence="CC0-1.0", creators=["A"], overwrite="no")   # overwrote
+    clash = Dataset(pd.DataFrame({"phi": [0.1, 0.2], "seed": [3, 4]}), pd.DataFrame({"k": [1.1, 1.3]}), {}, {}, {})
+    with pytest.raises(ValueError, match="a column named 'seed', a name the package reserves"):
+        export_dataset(clash, tmp_path / "e", licence="CC0-1.0", creators=["A"])   # was replaced, unreadable
     again = export_dataset(dataset, card.parent.parent / "again", licence={"name": "MIT"}, creators="A")
     export_dataset(dataset, again.parent, licence="CC0-1.0", creators="A", overwrite=True)
     assert load_shared(again).metadata["licenses"] == [{"name": "CC0-1.0",

@@ -123,3 +123,14 @@ def test_save_checks_training_data_against_the_models_inputs(fitted, tmp_path):
     X, model = fitted
     with pytest.raises(ValueError, match="training_data has 1 columns but the model was fitted on 2 inputs"):
         deployment.save(model, tmp_path / "m", training_data=X.to_numpy()[:, :1])
+
+
+def test_a_table_is_read_by_its_column_names_and_nan_is_refused(fitted):
+    X, model = fitted
+    card = deployment.model_card(model, training_data=X, metrics={"r2": 1.0}, intended_use="test")
+    swapped = pd.DataFrame({"log10_contrast": [0.5], "volume_fraction": [0.3]})     # inside, in the other order
+    assert deployment.outside_training_range(card, swapped).tolist() == [False]      # was [True], by position
+    with pytest.raises(ValueError, match=r"missing \['volume_fraction', 'log10_contrast'\]"):
+        deployment.outside_training_range(card, pd.DataFrame({"x": [0.3], "y": [0.5]}))
+    with pytest.raises(ValueError, match="X contains NaN or an infinite value"):
+        deployment.outside_training_range(card, np.array([[np.nan, 0.5]]))           # was inside

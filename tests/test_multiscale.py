@@ -79,6 +79,16 @@ def test_input_errors_are_clear():
         solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": (np.nan, 0.0)})   # was a NaN solution
     with pytest.raises(ValueError, match="dirichlet prescribes NaN or infinite displacements"):
         solve(mesh, law, element="Q1", dirichlet={"left": (0.0, np.inf)}, traction=pull)
+    with pytest.raises(ValueError, match=r"traction\['right'\] = \(1.0,\); expected a pair"):
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": (1.0,)})     # was spread to (1, 1)
+    with pytest.raises(ValueError, match=r"dirichlet\['left'\] = \(0.0, 0.0, 5.0\); expected a pair"):
+        solve(mesh, law, element="Q1", dirichlet={"left": (0.0, 0.0, 5.0)}, traction=pull)   # 5 was ignored
+    with pytest.raises(TypeError, match="dirichlet is a list; expected a dict"):
+        solve(mesh, law, element="Q1", dirichlet=[("left", (0.0, 0.0))], traction=pull)
+    with pytest.raises(TypeError, match="progress = 'no'; expected True or False"):
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction=pull, progress="no")     # showed a bar
+    with pytest.raises(ValueError, match=r"strain has shape \(3, 2\); expected \(n_points, 3\)"):
+        law(np.zeros((3, 2)))                                                             # a direct call
     for element in ("Q1", "P1"):                                        # a node pushed through its neighbours
         folded = _square(3, element)
         p = folded.p.copy()

@@ -21,8 +21,13 @@ def test_parity_and_residuals_draw_one_point_per_prediction():
 
 @pytest.mark.parametrize("draw", [parity, residuals])
 def test_a_prediction_per_true_value_is_required(draw):
-    with pytest.raises(ValueError, match="y_true has 3 values and y_pred 2"):
+    with pytest.raises(ValueError, match=r"y_true has shape \(3,\) and y_pred \(2,\)"):
         draw(np.ones(3), np.ones(2))                 # a numpy broadcast error before
+    table = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ValueError, match=r"y_true has shape \(3, 2\) and y_pred \(2, 3\)"):
+        draw(table, table.T)                         # paired the wrong values (R² 0.43 for a perfect fit)
+    with pytest.raises(ValueError, match="y_pred contains NaN"):
+        draw(np.ones(3), np.array([1.0, np.nan, 1.0]))
 
 
 def test_show_structure_takes_a_2d_image_or_a_3d_volume():

@@ -111,6 +111,15 @@ def test_a_misspelled_parameter_is_rejected_before_running(notebook, tmp_path):
         sweep(notebook, {"seed": 3}, output=tmp_path / "out", progress=False)
     with pytest.raises(ValueError, match="no notebook"):
         sweep(tmp_path / "missing.ipynb", {"seed": [1]}, output=tmp_path / "out", progress=False)
+    with pytest.raises(ValueError, match=r"holds .*object.*expected values papermill can pass.*Nothing was run"):
+        sweep(notebook, {"seed": [object()]}, output=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_numpy_values_run_as_python_values(notebook, tmp_path):
+    import numpy as np
+    table = sweep(notebook, {"seed": list(np.arange(2, 4))}, output=tmp_path / "out", progress=False)
+    assert table["status"].tolist() == ["ok", "ok"] and table["count"].tolist() == [3, 4]   # every run failed
 
 
 def test_the_command_line_rejects_a_misspelled_name_and_runs_nothing(notebook, tmp_path, capsys):

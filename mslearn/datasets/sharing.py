@@ -50,6 +50,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from .._validation import check_flag
 from .._versions import environment_versions
 from .store import Dataset, _json_default
 
@@ -255,6 +256,13 @@ def export_dataset(dataset, path, *, licence, creators, description=None, title=
         raise ValueError(f"units or field_descriptions name {unknown}, which are not in the dataset; "
                          f"expected some of {sorted(known)}")
 
+    overwrite = check_flag(overwrite, name="overwrite")
+    reserved = [name for name in ("sample", "seed")
+                if name in dataset.parameters.columns or name in dataset.targets.columns]
+    if reserved:
+        # the package adds these columns: a dataset's own would be replaced (seed) or clash (sample)
+        raise ValueError(f"the dataset has a column named {reserved[0]!r}, a name the package reserves for its own "
+                         "column (the sample index and the per-sample seed); rename it before exporting")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is a file; expected a folder (or a path to create one)")

@@ -85,7 +85,7 @@ import torch
 from scipy.stats import qmc
 from tqdm.auto import tqdm
 
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 from .._versions import environment_versions
 
 __all__ = ["generate", "load", "Dataset", "sample_parameters", "sample_seeds", "sobol_sequence", "FORMAT_VERSION"]
@@ -180,7 +180,7 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     """
     dimension = check_integer(dimension, 1, name="dimension")
     n = check_integer(n, 0, name="n")
-    engine = _qmc_engine(qmc.Sobol, int(dimension), seed, scramble=bool(scramble))
+    engine = _qmc_engine(qmc.Sobol, int(dimension), seed, scramble=check_flag(scramble, name="scramble"))
     return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
 
 
@@ -582,8 +582,14 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     config = _config(space, _sampler_name(sampler), seed, method, metadata)
     config_text = _json(config, "metadata")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() or (path.exists() and not h5py.is_hdf5(path)):
+        raise ValueError(f"{path} is {'a folder' if path.is_dir() else 'a file that is not HDF5'}; expected the path "
+                         "of an mslearn store (.h5), new or made by generate")
 
     with h5py.File(path, "a") as file:
+        if "config" not in file.attrs and (len(file) or len(file.attrs)):
+            raise ValueError(f"{path} is an HDF5 file that generate did not make (no store configuration); refusing "
+                             "to write into it: use another path")
         if "config" in file.attrs:
             stored = json.loads(file.attrs["config"])
             if stored != json.loads(config_text):
@@ -606,7 +612,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         file.flush()
         if n_complete < n_samples:
             design = sample_parameters(parameter_space, n_samples, seed=seed, method=method, start=n_complete)
-            bar = tqdm(total=n_samples, initial=n_complete, disable=not progress, desc=path.stem, unit="sample")
+            bar = tqdm(total=n_samples, initial=n_complete, disable=not check_flag(progress, name="progress"),
+                       desc=path.stem, unit="sample")
             try:
                 if client is not None:
                     _generate_on_client(client, file, sampler, design, space, seed, n_complete, n_samples,
@@ -772,9 +779,13 @@ class Dataset:
 
     # -- ragged data and graphs -----------------------------------------------------------------
     def ragged(self, name, index):
-        """The variable-length array ``name`` of sample ``index``."""
+        """The variable-length array ``name`` of sample ``index`` (negative counts from the end)."""
         if name not in self._ragged:
             raise ValueError(f"{name!r} is not a ragged entry; expected one of {sorted(self._ragged)}")
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -n <= index < n:
+            raise ValueError(f"index = {index!r}; expected a sample number in [-{n}, {n})")
+        index = int(index) % n         # offsets[-1:0] would be an empty slice, not the last sample
         values, offsets = self._ragged[name]
         return values[offsets[index]:offsets[index + 1]]
 

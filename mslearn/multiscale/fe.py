@@ -80,6 +80,18 @@ def elastic_stiffness(E, nu, plane="strain"):
     raise ValueError(f"plane={plane!r}; expected 'strain' or 'stress'")
 
 
+def mandel_strains(strain, name="strain"):
+    """The strains a material law is called with: finite plane Mandel vectors ``(n, 3)``, as float64.
+    (The solver always passes such; a direct call with another shape would be regrouped or broadcast.)"""
+    values = np.asarray(strain, dtype=float)
+    if values.ndim != 2 or values.shape[1] != 3:
+        raise ValueError(f"{name} has shape {values.shape}; expected (n_points, 3) Mandel strains "
+                         "(e11, e22, sqrt2 e12)")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or an infinite value; expected finite strains")
+    return values
+
+
 class LinearElastic:
     r"""Linear elasticity :math:`\sigma = \mathbb C\,\varepsilon` at every point.
 
@@ -104,6 +116,10 @@ class LinearElastic:
         self.stiffness = C
 
     def __call__(self, strain):
+        strain = mandel_strains(strain)
+        if self.stiffness.ndim == 3 and len(self.stiffness) != len(strain):
+            raise ValueError(f"{len(strain)} strains for {len(self.stiffness)} points' stiffnesses; expected one strain "
+                             "per point")
         C = np.broadcast_to(self.stiffness, (len(strain), 3, 3))
         return np.einsum("nij,nj->ni", C, strain), C
 
@@ -132,6 +148,7 @@ class J2Plasticity:
         self.plastic_strain = self.equivalent_plastic_strain = self._trial = None
 
     def __call__(self, strain):
+        strain = mandel_strains(strain)
         n = len(strain)
         if self.plastic_strain is None or len(self.plastic_strain) != n:
             self.plastic_strain, self.equivalent_plastic_strain = np.zeros((n, 6)), np.zeros((n, 1))
@@ -244,6 +261,27 @@ def _check_law_output(out, n, where):
 
 
 # ----------------------------------------------------------------------------- boundary conditions
+def _conditions(conditions, name, free):
+    """``{boundary: value}`` checked: a boundary is a name or a callable, a value a callable or a pair of
+    numbers (``None`` for a free component where ``free``); a pair of another length would be broadcast
+    or cut silently."""
+    if conditions is None:
+        return {}
+    if not isinstance(conditions, dict):
+        raise TypeError(f"{name} is a {type(conditions).__name__}; expected a dict {{boundary: (x, y)}}")
+    for where, value in conditions.items():
+        if not (isinstance(where, str) or callable(where)):
+            raise TypeError(f"{name} has the key {where!r}; expected a boundary name or a callable x -> bool")
+        if callable(value):
+            continue
+        pair = value if isinstance(value, (tuple, list, np.ndarray)) else None
+        if pair is None or len(pair) != 2 or not all(
+                (v is None and free) or (isinstance(v, numbers.Real) and not isinstance(v, bool)) for v in pair):
+            allowed = "numbers or None" if free else "numbers"
+            raise ValueError(f"{name}[{where!r}] = {value!r}; expected a pair (x, y) of {allowed}, or a callable")
+    return conditions
+
+
 def _facets(mesh, where):
     if isinstance(where, str):
         if where not in (mesh.boundaries or {}):
@@ -256,7 +294,7 @@ def _facets(mesh, where):
 def _dirichlet(basis, dirichlet):
     """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``."""
     dofs, values = [], []
-    for where, value in (dirichlet or {}).items():
+    for where, value in _conditions(dirichlet, "dirichlet", free=True).items():
         view = basis.get_dofs(_facets(basis.mesh, where))
         for component in range(2):
             d = view.all([f"u^{component + 1}"])
@@ -281,7 +319,7 @@ def _dirichlet(basis, dirichlet):
 def _external_force(basis, traction):
     """Nodal forces at load factor 1 of ``{boundary: (tx, ty) or callable(x) -> (2, ...)}``."""
     f = np.zeros(basis.N)
-    for where, value in (traction or {}).items():
+    for where, value in _conditions(traction, "traction", free=False).items():
         facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where))
         x = np.array(facet_basis.global_coordinates())
         if callable(value):

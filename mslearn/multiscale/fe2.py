@@ -43,7 +43,7 @@ from .._backend import compute_device, to_torch
 from .._validation import check_labels, check_properties
 from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
 from ..homogenization.solver import ConvergenceWarning, elasticity
-from .fe import LinearElastic
+from .fe import LinearElastic, mandel_strains
 
 __all__ = ["FFTElasticity", "FFTPlasticity"]
 
@@ -134,6 +134,7 @@ class FFTPlasticity:
         self.E = torch.zeros(n, 3, dtype=self.dtype, device=self.device)
 
     def __call__(self, strain):
+        strain = mandel_strains(strain)
         if self.cell is None or len(strain) != len(self.E):
             self._start(len(strain))
         E = torch.as_tensor(np.asarray(strain), dtype=self.dtype, device=self.device)

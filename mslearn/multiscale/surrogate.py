@@ -27,13 +27,14 @@ repeated solves, or when the RVE is expensive.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._backend import progress_bar
 from .._validation import check_integer
-from .fe import LinearElastic
+from .fe import LinearElastic, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
            "EnrichmentResult", "step_strains"]
@@ -100,7 +101,7 @@ class SurrogateLaw:
         self._pending = None
 
     def __call__(self, strain):
-        strain = np.asarray(strain, dtype=float)
+        strain = mandel_strains(strain)
         self.outside = ((strain < self.lower) | (strain > self.upper)).any(1)
         stress, tangent = np.zeros((len(strain), 3)), np.zeros((len(strain), 3, 3))
         inside = ~self.outside
@@ -178,14 +179,14 @@ class EnergyLaw:
         if not (hasattr(model, "predict") and hasattr(model, "tangent")):
             raise ValueError(f"model is a {type(model).__name__}; expected a fitted estimator with predict(strain) "
                              "and tangent(strain), e.g. StrainEnergyNetwork")
-        if not (0 < max_angle < 180):
+        if isinstance(max_angle, bool) or not isinstance(max_angle, numbers.Real) or not 0 < max_angle < 180:
             raise ValueError(f"max_angle={max_angle!r}; expected degrees in (0, 180)")
         self.model, self.max_angle = model, float(max_angle)
         self.strain = None if strain is None else np.asarray(strain, dtype=float).reshape(-1, 3)
         self.n_evaluations = 0
 
     def __call__(self, strain):
-        strain = np.asarray(strain, dtype=float)
+        strain = mandel_strains(strain)
         self.n_evaluations += len(strain)
         stress = np.asarray(self.model.predict(strain), dtype=float)
         tangent = np.asarray(self.model.tangent(strain), dtype=float)
@@ -193,7 +194,7 @@ class EnergyLaw:
 
     def outside(self, strain):
         """Which of the Mandel strains ``(n, 3)`` are outside the training range (class docstring)."""
-        strain = np.asarray(strain, dtype=float).reshape(-1, 3)
+        strain = mandel_strains(strain)
         if self.strain is None:
             return np.zeros(len(strain), bool)
         return _uncovered(strain, self.strain, self.max_angle)
@@ -375,7 +376,9 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
     if strain.ndim != 3 or strain.shape[-1] != 3 or stress.shape != strain.shape:
         raise ValueError(f"strain {strain.shape} and stress {stress.shape}; expected equal (n_paths, n_steps, 3)")
     check_integer(max_rounds, 0, name="max_rounds")
-    if not margin >= 1:
+    if max_new is not None:
+        check_integer(max_new, 1, name="max_new")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 1:
         raise ValueError(f"margin={margin!r}; expected >= 1")
     template = model if model is not None else StrainEnergyNetwork(random_state=0, device=device)
     n_steps = strain.shape[1]

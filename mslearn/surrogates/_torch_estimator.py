@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
 
 __all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
@@ -166,6 +166,7 @@ def check_training_settings(estimator):
     if estimator.patience is not None:   # None: no early stopping
         check_integer(estimator.patience, 1, name="patience")
     integer_seed(estimator.random_state)
+    check_flag(estimator.progress, name="progress")
 
 
 # ----------------------------------------------------------------------------- network

@@ -580,3 +580,15 @@ def test_generate_refuses_a_folder_and_files_it_did_not_make(tmp_path):
     (tmp_path / "folder.h5").mkdir()
     with pytest.raises(ValueError, match="is a folder"):
         make(tmp_path / "folder.h5", 4)
+
+
+def test_a_later_batch_that_does_not_fit_the_stored_dtype_is_refused(tmp_path):
+    # an int8 first batch and a later int64 300: stored as 127 (same_kind casting), silently
+    def drifting(parameters, seeds):
+        wide = int(seeds[0]) % 2 == 1 or parameters.index[0] > 0
+        values = np.full(len(seeds), 300 if wide else 1, dtype=np.int64 if wide else np.int8)
+        return {"y": values.astype(float), "count": values}
+
+    drifting.name = "tests.drifting"
+    with pytest.raises(ValueError, match="'count' of dtype int64, but the store holds int8"):
+        make(tmp_path / "d.h5", 4, sampler=drifting, batch_size=2)

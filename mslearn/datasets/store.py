@@ -362,11 +362,19 @@ def _create_or_extend(dataset_parent, name, array, capacity):
     if ds.shape[1:] != array.shape[1:]:
         raise ValueError(f"the sampler returned {name!r} with per-sample shape {array.shape[1:]}, but the "
                          f"store holds {ds.shape[1:]}; expected the same shape for every batch")
-    if not np.can_cast(array.dtype, ds.dtype, casting="same_kind"):
-        raise ValueError(f"the sampler returned {name!r} of dtype {array.dtype}, the store holds {ds.dtype}")
+    _check_cast(array, ds.dtype, repr(name))
     if ds.shape[0] < capacity:
         ds.resize(capacity, axis=0)
     return ds
+
+
+def _check_cast(values, dtype, name):
+    """A later batch fits the dtype the first one set: of the same kind, and into an integer dtype only
+    when every value survives the cast (an int8 column would wrap 300 to 44, 0.7 would become 0)."""
+    if not np.can_cast(values.dtype, dtype, casting="same_kind") or (
+            dtype.kind in "biu" and not np.array_equal(values.astype(dtype), values)):
+        raise ValueError(f"the sampler returned {name} of dtype {values.dtype}, but the store holds {dtype} (set by "
+                         "the first batch) and the values do not fit it; return the same dtype in every batch")
 
 
 def _write_batch(file, start, params, seeds, groups, ragged):
@@ -406,6 +414,7 @@ def _write_batch(file, start, params, seeds, groups, ragged):
         stored = group["values"]
         if stored.shape[1:] != values.shape[1:]:
             raise ValueError(f"ragged[{name!r}] has trailing shape {values.shape[1:]}, the store holds {stored.shape[1:]}")
+        _check_cast(values, stored.dtype, f"ragged[{name!r}]")
         if stored.shape[0] < first + len(values):
             stored.resize(first + len(values), axis=0)
         stored[first:first + len(values)] = values

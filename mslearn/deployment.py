@@ -84,6 +84,8 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     if isinstance(model, GuardedModel):
         model = model.model   # the guard is rebuilt from the record on load
     model_path, record_path = _paths(path)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata is a {type(metadata).__name__}; expected a dict (written as JSON) or None")
     record = {
         "model": type(model).__module__ + "." + type(model).__qualname__,
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -104,17 +106,21 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     elif feature_names is not None:
         raise ValueError("feature_names names the columns of training_data; pass training_data too")
     try:
-        record_text = json.dumps(record, indent=2, sort_keys=True)
-    except TypeError as error:
-        raise ValueError(f"metadata must be JSON-serializable: {error}") from error
+        record_text = json.dumps(record, indent=2, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:      # NaN would be written as invalid JSON
+        raise ValueError(f"metadata must be JSON-serializable with finite numbers: {error}") from error
     if card is not None:
         _check_card(card)
         card_text = _card_json(card)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     # Write to temporary names first so an interrupted save never leaves a half-written model.
     temporary = model_path.with_suffix(".pkl.mslearn-tmp")
-    with open(temporary, "wb") as file:
-        pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with open(temporary, "wb") as file:
+            pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:            # e.g. a lambda that cannot be pickled: leave nothing behind
+        temporary.unlink(missing_ok=True)
+        raise
     record_path.write_text(record_text + "\n")
     json_path, markdown_path = _card_paths(model_path)
     if card is not None:
@@ -133,7 +139,15 @@ def read_record(path) -> dict:
     model_path, record_path = _paths(path)
     if not model_path.exists():
         raise FileNotFoundError(f"no saved model at {model_path}")
-    return json.loads(record_path.read_text()) if record_path.exists() else {"versions": {}}
+    if not record_path.exists():
+        return {"versions": {}}
+    try:
+        record = json.loads(record_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{record_path} is not valid JSON ({error}); expected the record mslearn.deployment.save "
+                         "wrote") from None
+    record.setdefault("versions", {})
+    return record
 
 
 def load(path):
@@ -157,7 +171,11 @@ def load(path):
         warnings.warn(f"model {model_path.name} was saved with other versions: {listed}",
                       VersionMismatchWarning, stacklevel=2)
     with open(model_path, "rb") as file:
-        model = pickle.load(file)
+        try:
+            model = pickle.load(file)
+        except (pickle.UnpicklingError, EOFError) as error:
+            raise ValueError(f"{model_path} cannot be read ({error}): corrupt, or not saved by "
+                             "mslearn.deployment.save") from None
     training_range = record.get("training_range")
     if training_range is None:
         card_path, _ = _card_paths(model_path)

@@ -134,3 +134,21 @@ def test_a_table_is_read_by_its_column_names_and_nan_is_refused(fitted):
         deployment.outside_training_range(card, pd.DataFrame({"x": [0.3], "y": [0.5]}))
     with pytest.raises(ValueError, match="X contains NaN or an infinite value"):
         deployment.outside_training_range(card, np.array([[np.nan, 0.5]]))           # was inside
+
+
+def test_corrupt_files_and_bad_metadata_are_named(fitted, tmp_path):
+    X, model = fitted
+    path = deployment.save(model, tmp_path / "m.pkl")
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ValueError, match="cannot be read .*corrupt, or not saved by mslearn.deployment.save"):
+        deployment.load(path)                                            # was pickle's own message
+    (tmp_path / "m.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        deployment.read_record(path)
+    with pytest.raises(TypeError, match="metadata is a str; expected a dict"):
+        deployment.save(model, tmp_path / "n.pkl", metadata="abc")
+    with pytest.raises(ValueError, match="finite numbers"):
+        deployment.save(model, tmp_path / "o.pkl", metadata={"x": float("nan")})   # was written as invalid JSON
+    with pytest.raises(Exception):
+        deployment.save(lambda x: x, tmp_path / "lam.pkl")
+    assert not list(tmp_path.glob("*.mslearn-tmp"))                          # nothing half-written left behind

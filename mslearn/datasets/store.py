@@ -631,7 +631,13 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
                     stop = min(start + batch_size, n_samples)
                     params = design.loc[start:stop - 1]
                     seeds = sample_seeds(seed, start, stop)
-                    output = sampler(params.copy(), seeds.copy())
+                    try:
+                        output = sampler(params.copy(), seeds.copy())
+                    except Exception as error:      # the sampler's own error, with where it stopped
+                        if hasattr(error, "add_note"):
+                            error.add_note(f"generate: the sampler failed on samples {start}..{stop - 1}; {path} "
+                                           f"keeps the {start} complete samples, and a new call resumes there")
+                        raise
                     groups, ragged = _split_output(output, stop - start, set(space))
                     columns = {name: params[name].to_numpy(np.float64) for name in space}
                     _write_batch(file, start, columns, seeds, groups, ragged)

@@ -92,7 +92,8 @@ def test_interrupted_generation_resumes_to_the_same_samples(tmp_path):
     path = tmp_path / "crash.h5"
     with pytest.raises(Boom) as crash:
         make(path, 20, sampler=failing_sampler(3))          # two batches of 6 written, then a crash
-    assert "failed on samples 12..17" in crash.value.__notes__[0] and "keeps the 12 complete" in crash.value.__notes__[0]
+    if hasattr(crash.value, "add_note"):                    # Python >= 3.11: where it stopped
+        assert "failed on samples 12..17" in crash.value.__notes__[0] and "keeps the 12" in crash.value.__notes__[0]
     partial = load(path)
     assert len(partial) == 12
     with h5py.File(path, "r") as file:

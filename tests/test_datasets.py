@@ -558,7 +558,7 @@ def test_samplers_refuse_seeds_that_do_not_match_the_rows(sampler, space):
         sampler(parameters, [0.5, 1.0, 2.0])
     with pytest.raises(ValueError, match="negative value -1"):
         sampler(parameters, [0, -1, 2])
-    with pytest.raises(ValueError, match=f"lacks the column\\(s\\) \\['{next(iter(space))}'\\]"):
+    with pytest.raises(ValueError, match=f"lacks the columns \\['{next(iter(space))}'\\]"):
         sampler(parameters.drop(columns=next(iter(space))), [0, 1, 2])
 
 

@@ -47,12 +47,11 @@ import functools
 import math
 
 import numpy as np
-import pandas as pd
 
 from .._backend import device as resolve_device
 from .._backend import rng
 from ..homogenization import conductivity
-from .ready import TOL, _check_seeds, _check_size, _ready
+from .ready import TOL, _check_columns, _check_seeds, _check_size, _ready
 
 __all__ = ["spinodal_structures", "sample_spinodal_structures", "SPINODAL_SPACE"]
 
@@ -70,12 +69,7 @@ CHUNK = 100        # steps per batched chunk (fixed: a run's sequence of steps d
 
 def _check_parameters(parameters):
     """A DataFrame with the columns of ``SPINODAL_SPACE``, finite, in the physically valid ranges."""
-    if not isinstance(parameters, pd.DataFrame):
-        raise ValueError(f"parameters is a {type(parameters).__name__}; expected a pandas DataFrame with the "
-                         f"columns {list(_COLUMNS)}")
-    missing = [c for c in _COLUMNS if c not in parameters.columns]
-    if missing:
-        raise ValueError(f"parameters lacks the columns {missing}; expected the columns {list(_COLUMNS)}")
+    _check_columns(parameters, _COLUMNS)
     values = parameters[list(_COLUMNS)].to_numpy(dtype=float)
     if not np.all(np.isfinite(values)):
         raise ValueError(f"parameters holds NaN or inf; expected finite {list(_COLUMNS)}")

@@ -201,13 +201,18 @@ def _design_rows(parameters, seeds, columns):
     """The rows of the design ``parameters`` with their seeds, as ``(row, int seed)`` pairs, checked: a
     DataFrame with ``columns`` (as :func:`~mslearn.datasets.sample_parameters` returns them) and one
     non-negative integer seed per row (fewer seeds would silently drop rows, a float seed be truncated)."""
+    _check_columns(parameters, columns)
+    return list(zip(parameters.itertuples(), _check_seeds(seeds, len(parameters)).tolist()))
+
+
+def _check_columns(parameters, columns):
+    """A sampler's design: the pandas DataFrame that sample_parameters returns, with ``columns``."""
     if not isinstance(parameters, pd.DataFrame):
         raise TypeError(f"parameters is a {type(parameters).__name__}; expected the pandas DataFrame of design "
                         f"points that sample_parameters returns, with the columns {list(columns)}")
     missing = [c for c in columns if c not in parameters.columns]
     if missing:
-        raise ValueError(f"parameters lacks the column(s) {missing}; expected the columns {list(columns)}")
-    return list(zip(parameters.itertuples(), _check_seeds(seeds, len(parameters)).tolist()))
+        raise ValueError(f"parameters lacks the columns {missing}; expected the columns {list(columns)}")
 
 
 def _check_seeds(seeds, n_rows):

@@ -62,7 +62,7 @@ from .._backend import device as resolve_device
 from .._backend import like
 from .._validation import check_finite, check_integer, check_labels, check_orthogonal
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
-from ..homogenization.tensors import mandel_pairs, mandel_rotation
+from ..homogenization.tensors import mandel_pairs, mandel_rotation, rotate_conductivity
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                split_train_validation)
 
@@ -76,17 +76,9 @@ def transform_tensor(K, R):
     if isinstance(K, torch.Tensor):
         R = torch.as_tensor(np.asarray(R) if not isinstance(R, torch.Tensor) else R, dtype=K.dtype,
                             device=K.device)
-        _check_pair(K, check_orthogonal(R))
-        return R @ K @ R.transpose(-1, -2)
-    R = np.asarray(R)
-    _check_pair(np.asarray(K), check_orthogonal(R))
-    return R @ K @ np.swapaxes(R, -1, -2)
-
-
-def _check_pair(K, R):
-    if K.ndim < 2 or tuple(K.shape[-2:]) != (R.shape[-1], R.shape[-1]):
-        raise ValueError(f"K has shape {tuple(K.shape)} and R {tuple(R.shape)}; expected tensors (..., n, n) and an "
-                         "orthogonal (n, n) of the same n")
+    else:
+        K, R = np.asarray(K), np.asarray(R)
+    return rotate_conductivity(K, R)          # checked: R orthogonal, K of its size
 
 
 def tensor_action(R, target="conductivity"):
@@ -469,7 +461,8 @@ class CNNRegressor(TorchRegressor):
                 for g in np.unique(elements):
                     chosen = torch.as_tensor(np.flatnonzero(elements == g), device=device)
                     parts_x.append(apply_symmetry(x[chosen], group[g], channels=True))
-                    parts_k.append(transform_tensor(k[chosen], actions_t[g]))
+                    A = actions_t[g]           # checked once, by tensor_action: no check per mini-batch
+                    parts_k.append(A @ k[chosen] @ A.transpose(-1, -2))
                 x, k = torch.cat(parts_x), torch.cat(parts_k)
             return loss_of(x, k)
 

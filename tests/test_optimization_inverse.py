@@ -125,6 +125,49 @@ def test_is_deterministic_under_seed_and_warns_when_not_settled():
     assert not np.array_equal(a.density, c.density)
 
 
+@pytest.mark.parametrize("objective, robust", [("poisson", False), ("bulk", True)])
+def test_a_run_stopped_at_max_iter_continues_bit_for_bit(objective, robust):
+    """initial=result carries the design variables, MMA's two iterates and asymptotes and the beta stage:
+    cut at 6 and continued to 14, the run is the uninterrupted one to the last bit (the robust bulk run
+    is at beta stage 2 after 6 updates and 3 after 14: the stage crosses the cut)."""
+    kwargs = dict(shape=(12, 12), volume_fraction=0.4, objective=objective, robust=robust, device="cpu", tol=0.05)
+    with pytest.warns(ConvergenceWarning):
+        whole = inverse_homogenization(max_iter=14, **kwargs)
+    with pytest.warns(ConvergenceWarning, match="initial=result"):
+        part = inverse_homogenization(max_iter=6, **kwargs)
+    assert part.history == whole.history[:6]
+    saved = part.state["x"].copy()
+    with pytest.warns(ConvergenceWarning):
+        resumed = inverse_homogenization(max_iter=14, initial=part, seed=99, progress=True, **kwargs)
+    assert resumed.history == whole.history and resumed.iterations == 14
+    assert resumed.state["stage"] == whole.state["stage"]
+    assert part.state["stage"] < whole.state["stage"] or not robust
+    np.testing.assert_array_equal(resumed.density, whole.density)
+    np.testing.assert_array_equal(resumed.effective, whole.effective)
+    np.testing.assert_array_equal(part.state["x"], saved)          # the continuation did not touch its start
+
+
+def test_continuation_of_a_settled_design_and_bad_starts(bulk):
+    again = inverse_homogenization((32, 32), 0.5, "bulk", initial=bulk, device="cpu")
+    assert again.converged and again.history == bulk.history
+    np.testing.assert_array_equal(again.design, bulk.design)
+    with pytest.raises(ValueError, match="differs in: volume_fraction, objective"):
+        inverse_homogenization((32, 32), 0.4, "shear", initial=bulk)
+    with pytest.raises(ValueError, match="differs in: shape"):
+        inverse_homogenization((16, 16), 0.5, "bulk", initial=bulk)
+    start = np.random.default_rng(0).uniform(0, 1, (16, 16))
+    with pytest.warns(ConvergenceWarning):
+        result = inverse_homogenization((16, 16), 0.5, "bulk", initial=start, max_iter=3, device="cpu")
+    assert result.iterations == 3
+    assert_square_symmetric(result.density.round(12))
+    for bad, error, match in [(np.ones((16, 8)), ValueError, r"shape \(16, 8\); expected the unit cell's \(16, 16\)"),
+                              (start - 0.5, ValueError, r"initial \(densities\) = -0\.\d+ is outside \[0\.0, 1\.0\]"),
+                              (np.full((16, 16), np.nan), ValueError, "NaN"),
+                              ({"x": 1}, TypeError, "expected an InverseHomogenizationResult or a design")]:
+        with pytest.raises(error, match=match):
+            inverse_homogenization((16, 16), 0.5, "bulk", initial=bad)
+
+
 def test_shear_robust_and_three_dimensional_designs(bulk):
     shear = inverse_homogenization((24, 24), 0.5, "shear", seed=0, device="cpu")
     assert shear.converged

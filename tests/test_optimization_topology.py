@@ -1,5 +1,5 @@
 """SIMP topology optimization: the 88-line code's published MBB results, the material-law path,
-its sensitivities, and input checks."""
+its sensitivities, continuation, and input checks."""
 import numpy as np
 import pytest
 import torch
@@ -48,6 +48,47 @@ def test_stops_at_max_iter_unconverged_and_shows_progress():
         result = topology_optimization(12, 4, 0.5, max_iter=3, progress=True)
     assert result.iterations == 3 and not result.converged
     assert result.history[0] > result.history[-1]
+
+
+@pytest.mark.parametrize("filter", ["sensitivity", "density"])
+def test_a_run_stopped_at_max_iter_continues_bit_for_bit(filter):
+    """initial=result goes on from the design variables (not the filtered densities): the run cut at
+    max_iter=7 and continued is the uninterrupted run, to the last bit."""
+    whole = topology_optimization(20, 8, 0.4, filter=filter)
+    with pytest.warns(ConvergenceWarning, match="initial=result"):
+        part = topology_optimization(20, 8, 0.4, filter=filter, max_iter=7)
+    assert part.iterations == 7 and part.history == whole.history[:7]
+    start = part.variables.copy()
+    resumed = topology_optimization(20, 8, 0.4, filter=filter, initial=part, progress=True)
+    assert resumed.history == whole.history and resumed.iterations == whole.iterations and resumed.converged
+    np.testing.assert_array_equal(resumed.density, whole.density)
+    np.testing.assert_array_equal(resumed.variables, whole.variables)
+    assert part.history == whole.history[:7]            # the continuation did not touch its start
+    np.testing.assert_array_equal(part.variables, start)
+    again = topology_optimization(20, 8, 0.4, filter=filter, initial=whole)      # converged: as it was
+    assert again.history == whole.history
+    np.testing.assert_array_equal(again.density, whole.density)
+    if filter == "sensitivity":
+        np.testing.assert_array_equal(whole.variables, whole.density)
+
+
+def test_continuation_refuses_another_problem_and_starts_from_a_design():
+    with pytest.warns(ConvergenceWarning):
+        part = topology_optimization(12, 4, 0.5, max_iter=3)
+    with pytest.raises(ValueError, match="differs in: volfrac, rmin"):
+        topology_optimization(12, 4, 0.4, rmin=2.0, initial=part)
+    with pytest.raises(ValueError, match="differs in: material"):
+        topology_optimization(12, 4, 0.5, material=simp_material, initial=part)
+    start = np.clip(np.random.default_rng(0).uniform(0.1, 0.9, (4, 12)), 0, 1)
+    with pytest.warns(ConvergenceWarning):
+        result = topology_optimization(12, 4, 0.5, initial=start, max_iter=2)
+    assert result.iterations == 2 and result.density.mean() == pytest.approx(0.5, abs=1e-3)
+    for bad, error, match in [(np.ones((12, 4)), ValueError, r"shape \(12, 4\); expected.*\(4, 12\)"),
+                              (start + 1, ValueError, r"initial \(densities\) = 1\.\d+ is outside \[0\.0, 1\.0\]"),
+                              (np.where(start > 0.5, np.nan, start), ValueError, "NaN"),
+                              ("uniform", TypeError, "expected a TopologyResult or a design")]:
+        with pytest.raises(error, match=match):
+            topology_optimization(12, 4, 0.5, initial=bad)
 
 
 @pytest.mark.parametrize("filter", ["sensitivity", "density"])

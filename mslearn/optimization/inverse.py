@@ -125,7 +125,7 @@ import torch
 
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, progress_bar, rng
-from .._validation import check_flag, check_integer
+from .._validation import check_flag, check_in_range, check_integer
 from ..homogenization import ConvergenceWarning, elasticity, elasticity_field
 from ..homogenization.tensors import isotropic_stiffness
 from ..nn import apply_symmetry, symmetry_group
@@ -172,6 +172,10 @@ class InverseHomogenizationResult:
     converged : bool
         Whether the design settled (largest change of the design variables below ``tol``) at the
         final ``beta`` before ``max_iter``.
+    state : dict
+        What ``inverse_homogenization(..., initial=result)`` goes on from: the design variables, the
+        optimizer's memory (MMA's last two iterates and asymptotes, the continuation's ``beta`` stage)
+        and the problem's settings, as numpy arrays and numbers.
 
     The properties :attr:`volume_fraction`, :attr:`bulk_modulus`, :attr:`shear_modulus` and
     :attr:`poisson_ratio` are computed from ``design`` and ``effective``.
@@ -185,6 +189,7 @@ class InverseHomogenizationResult:
     iterations: int
     history: list = field(repr=False)
     converged: bool
+    state: dict = field(default=None, repr=False)
 
     @property
     def volume_fraction(self):
@@ -417,10 +422,38 @@ def _initial_design(shape, volume_fraction, generator):
     return np.clip(x, 0.0, 1.0)
 
 
+def _continued(initial, settings):
+    """The state to start from: an :class:`InverseHomogenizationResult` of the same problem (its
+    ``state``), or a design of densities ``shape`` in [0, 1] (a fresh optimizer); None for the default
+    start."""
+    if initial is None:
+        return None
+    if isinstance(initial, InverseHomogenizationResult):
+        state = initial.state
+        if state is None:
+            raise ValueError("initial is an InverseHomogenizationResult without its state; expected a result "
+                             "returned by inverse_homogenization")
+        differ = [name for name in settings if state["settings"].get(name) != settings[name]]
+        if differ:
+            raise ValueError(f"initial solved another problem; differs in: {', '.join(differ)} (its settings "
+                             f"{state['settings']}); a continuation needs the same arguments but seed, max_iter, "
+                             "tol, device and progress")
+        return dict(state, history=list(initial.history), settled=initial.converged, fresh=False)
+    try:
+        x = np.array(initial, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"initial is {type(initial).__name__}; expected an InverseHomogenizationResult or a design "
+                        f"of densities, shape {settings['shape']}") from None
+    if x.shape != settings["shape"]:
+        raise ValueError(f"initial has shape {x.shape}; expected the unit cell's {settings['shape']}")
+    check_in_range(x, 0.0, 1.0, name="initial (densities)")
+    return dict(x=x, mma=[], low=None, upp=None, stage=0, at_stage=0, history=[], settled=False, fresh=True)
+
+
 # ----------------------------------------------------------------------------- the optimization
 def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1.0, 0.3), seed=0, max_iter=300,
                            filter_radius=2.0, beta=16.0, robust=False, tol=0.01, device="auto",
-                           progress=False):
+                           progress=False, initial=None):
     r"""Design a periodic unit cell of solid and void with an extremal effective elastic property.
 
     Density-based topology optimization through the differentiable FFT solver: symmetry, periodic
@@ -460,6 +493,14 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
         ``"auto"``: CUDA when available.
     progress : bool
         Show a tqdm progress bar.
+    initial : InverseHomogenizationResult or array_like, optional
+        Go on from an earlier run of the same problem (the same arguments but ``seed``, ``max_iter``,
+        ``tol``, ``device`` and ``progress``): its design variables, MMA's memory and the ``beta``
+        stage are the start, and its iterations come first in the result, so ``max_iter`` counts the
+        whole run. A run stopped at ``max_iter`` and continued with a larger one is the run made with
+        the larger ``max_iter`` (bit for bit on one device); a converged result is returned as it was,
+        re-verified. Or a design of densities ``shape`` in [0, 1] to start from instead of the seeded
+        soft hole (symmetrized as every iterate is).
 
     Returns
     -------
@@ -475,24 +516,36 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
     _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_radius, beta, tol)
     robust = check_flag(robust, name="robust")
     E, nu = float(phase[0]), float(phase[1])
+    settings = dict(shape=tuple(shape), volume_fraction=float(volume_fraction), objective=objective, phase=(E, nu),
+                    filter_radius=float(filter_radius), beta=float(beta), robust=robust)
+    start = _continued(initial, settings)
     dev = resolve_device(device)
     with cpu_threads(1, dev):   # small FFTs: one thread is fastest (mslearn._backend.cpu_threads)
-        return _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_radius, beta, robust, tol,
-                         dev, progress)
+        return _optimize(settings, seed, max_iter, tol, dev, progress, start)
 
 
-def _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_radius, beta, robust, tol, dev,
-              progress):
-    cell = _UnitCell(shape, volume_fraction, objective, E, nu, float(filter_radius), dev, robust=robust)
-    x0 = torch.as_tensor(_initial_design(tuple(shape), volume_fraction, rng(seed)), dtype=cell.dtype, device=dev)
-    x = cell.symmetrize(x0)
+def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
+    shape, volume_fraction, objective = settings["shape"], settings["volume_fraction"], settings["objective"]
+    (E, nu), beta = settings["phase"], settings["beta"]
+    cell = _UnitCell(shape, volume_fraction, objective, E, nu, settings["filter_radius"], dev,
+                     robust=settings["robust"])
+
+    def tensor(a):
+        return None if a is None else torch.tensor(a, dtype=cell.dtype, device=dev)    # a copy: initial stays
+
     mma = _MMA()
+    if start is None:
+        start = dict(x=_initial_design(shape, volume_fraction, rng(seed)), mma=[], low=None, upp=None, stage=0,
+                     at_stage=0, history=[], settled=False, fresh=True)
+    x = cell.symmetrize(tensor(start["x"])) if start["fresh"] else tensor(start["x"])   # iterates stay symmetric
+    mma.history, mma.low, mma.upp = [tensor(a) for a in start["mma"]], tensor(start["low"]), tensor(start["upp"])
+    stage, at_stage, history, settled = start["stage"], start["at_stage"], start["history"], start["settled"]
     betas = [2.0**k for k in range(int(math.floor(math.log2(beta))) + 1)]
     if betas[-1] < beta:
         betas.append(float(beta))
-    stage, at_stage, history, change, settled = 0, 0, [], float("inf"), False
-    bar = progress_bar(progress, max_iter, "inverse homogenization", unit="it")
-    for k in range(max_iter):
+    change = 0.0 if settled else float("inf")
+    bar = progress_bar(progress, max_iter, "inverse homogenization", unit="it", initial=len(history))
+    for k in range(len(history), 0 if settled else max_iter):
         weight = POISSON_DECAY**k
         f, df, g, dg, C, rho = cell.evaluate(x, betas[stage], weight)
         history.append(float(PROPERTIES[objective](C)))
@@ -514,7 +567,7 @@ def _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_r
     if not settled:
         warnings.warn(f"inverse homogenization stopped at max_iter={max_iter} with a largest design change "
                       f"{change:.3g} > tol={tol:g} at beta={betas[stage]:g} (the result has converged=False); "
-                      "increase max_iter", ConvergenceWarning, stacklevel=3)
+                      "continue it with initial=result and a larger max_iter", ConvergenceWarning, stacklevel=3)
     with torch.no_grad():
         density = cell.physical(x, betas[stage]).cpu().numpy()
     design = _threshold(density, volume_fraction)
@@ -523,5 +576,12 @@ def _optimize(shape, volume_fraction, objective, E, nu, seed, max_iter, filter_r
                       f"has {design.mean():.3g}; try another seed or a larger max_iter", stacklevel=3)
     effective = elasticity(design, [(0.0, nu), (E, nu)], tol=VERIFY_TOL, max_iter=10000, device=dev).effective
     value = float(PROPERTIES[objective](torch.as_tensor(effective)))
+
+    def array(a):
+        return None if a is None else a.detach().cpu().numpy()
+
+    state = dict(x=array(x), mma=[array(a) for a in mma.history], low=array(mma.low), upp=array(mma.upp),
+                 stage=stage, at_stage=at_stage, settings=settings)
     return InverseHomogenizationResult(density=density, design=design, effective=effective, objective=objective,
-                                       value=value, iterations=len(history), history=history, converged=settled)
+                                       value=value, iterations=len(history), history=history, converged=settled,
+                                       state=state)

@@ -75,7 +75,7 @@ import torch
 from scipy.sparse.linalg import spsolve
 
 from .._backend import progress_bar
-from .._validation import check_integer
+from .._validation import check_in_range, check_integer
 from ..homogenization import ConvergenceWarning
 
 __all__ = ["TopologyResult", "topology_optimization", "beam_compliance"]
@@ -102,6 +102,12 @@ class TopologyResult:
         Compliance per iteration.
     converged : bool
         Whether the largest density change fell below ``tol`` before ``max_iter``.
+    variables : numpy.ndarray
+        The design variables :math:`x` ``(nely, nelx)`` that ``density`` filters (equal to it with
+        the sensitivity filter): what ``topology_optimization(..., initial=result)`` goes on from.
+    settings : dict
+        The problem the run solved (sizes, ``volfrac``, ``penal``, ``rmin``, ``filter``, ``move``,
+        SIMP or a material map), which a continuation must share.
     """
 
     density: np.ndarray
@@ -109,6 +115,8 @@ class TopologyResult:
     iterations: int
     history: list = field(repr=False)
     converged: bool
+    variables: np.ndarray = field(default=None, repr=False)
+    settings: dict = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- the finite elements
@@ -239,8 +247,33 @@ def _checked_stiffness(C, n):
 
 
 # ----------------------------------------------------------------------------- the optimization
+def _start(initial, settings):
+    """The design variables ``(nelx*nely,)`` (column-major) and the compliance history to start from:
+    a :class:`TopologyResult` of the same problem, or a design ``(nely, nelx)`` with values in [0, 1]."""
+    nelx, nely = settings["nelx"], settings["nely"]
+    if isinstance(initial, TopologyResult):
+        if initial.variables is None or initial.settings is None:
+            raise ValueError("initial is a TopologyResult without its design variables (variables, settings); "
+                             "expected a result returned by topology_optimization")
+        differ = [name for name in settings if initial.settings.get(name) != settings[name]]
+        if differ:
+            raise ValueError(f"initial solved another problem; differs in: {', '.join(differ)} "
+                             f"(its settings {initial.settings}); a continuation needs the same arguments "
+                             "but tol, max_iter and progress")
+        return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.converged
+    try:
+        x = np.array(initial, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"initial is {type(initial).__name__}; expected a TopologyResult or a design of "
+                        f"densities, shape (nely, nelx) = ({nely}, {nelx})") from None
+    if x.shape != (nely, nelx):
+        raise ValueError(f"initial has shape {x.shape}; expected the design's (nely, nelx) = ({nely}, {nelx})")
+    check_in_range(x, 0.0, 1.0, name="initial (densities)")
+    return x.ravel(order="F"), [], False
+
+
 def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="sensitivity", material=None,
-                          move=0.2, tol=0.01, max_iter=200, progress=False):
+                          move=0.2, tol=0.01, max_iter=200, progress=False, initial=None):
     r"""Minimum-compliance SIMP design of the MBB half-beam by optimality criteria (the 88-line code).
 
     Parameters
@@ -273,6 +306,14 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         Iteration cap.
     progress : bool
         Show a tqdm progress bar.
+    initial : TopologyResult or array_like, optional
+        Go on from an earlier run of the same problem (the same arguments but ``tol``, ``max_iter``
+        and ``progress``): its design variables are the start and its iterations come first in the
+        result, so ``max_iter`` counts the whole run. A run stopped at ``max_iter`` and continued with
+        a larger one is, bit for bit, the run made with the larger ``max_iter``; a converged result
+        is returned as it was. Or a design ``(nely, nelx)`` of densities in [0, 1] to start from
+        instead of the uniform ``volfrac`` (its volume need not be ``volfrac``: the first update
+        enforces it).
 
     Returns
     -------
@@ -300,11 +341,17 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         raise ValueError(f"material is a {type(material).__name__}; expected None (SIMP) or a callable "
                          "mapping densities to Mandel stiffnesses")
 
+    settings = dict(nelx=nelx, nely=nely, volfrac=float(volfrac), penal=float(penal), rmin=float(rmin),
+                    filter=filter, move=float(move), material="SIMP" if material is None else "map")
+    if initial is None:
+        x, history, converged = np.full(nelx * nely, float(volfrac)), [], False
+    else:
+        x, history, converged = _start(initial, settings)
     beam = _MBBBeam(nelx, nely, float(penal), float(rmin), material)
     H, Hs = beam.H, beam.Hs
-    x = np.full(nelx * nely, float(volfrac))
-    xPhys, history, change = x.copy(), [], 1.0
-    bar = progress_bar(progress, max_iter, "topology optimization", unit="it")
+    xPhys = x.copy() if filter == "sensitivity" else H @ x / Hs        # the last update's filtered design
+    change = 0.0 if converged else 1.0
+    bar = progress_bar(progress, max_iter, "topology optimization", unit="it", initial=len(history))
     while change > tol and len(history) < max_iter:
         c, dc = beam.analyse(xPhys)                                   # FE analysis, sensitivities
         dv = np.ones_like(x)
@@ -332,10 +379,11 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         bar.close()
     if change > tol:
         warnings.warn(f"topology optimization stopped at max_iter={max_iter} with a largest density change "
-                      f"{change:.3g} > tol={tol:g} (the result has converged=False); increase max_iter",
-                      ConvergenceWarning, stacklevel=2)
+                      f"{change:.3g} > tol={tol:g} (the result has converged=False); continue it with "
+                      "initial=result and a larger max_iter", ConvergenceWarning, stacklevel=2)
     return TopologyResult(density=xPhys.reshape(nely, nelx, order="F"), compliance=history[-1],
-                          iterations=len(history), history=history, converged=change <= tol)
+                          iterations=len(history), history=history, converged=change <= tol,
+                          variables=x.reshape(nely, nelx, order="F"), settings=settings)
 
 
 def beam_compliance(stiffness):

@@ -75,11 +75,19 @@ def rng(seed) -> np.random.Generator:
     raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
 
 
-def torch_generator(seed, device_=None) -> torch.Generator:
-    """A torch Generator on ``device_`` seeded from an int (or drawn from a numpy Generator)."""
-    if isinstance(seed, np.random.Generator):
-        seed = int(seed.integers(2**62))
+def torch_seed(seed: int) -> int:
+    """The seed torch's generators get for an integer ``seed >= 0``: ``seed`` itself below
+    :math:`2^{32}`, else a hash of all its bits (numpy's ``SeedSequence``) into 32 bits. Torch's CPU
+    generator, a Mersenne twister, keeps only a seed's low 32 bits, so ``seed`` and ``seed + 2**32``
+    would give the same numbers (and a seed of :math:`2^{64}` or more overflows)."""
     seed = check_integer(seed, 0, name="seed")
+    return seed if seed < 2**32 else int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
+
+
+def torch_generator(seed, device_=None) -> torch.Generator:
+    """A torch Generator on ``device_`` seeded from an int (:func:`torch_seed`) or drawn from a numpy
+    Generator."""
+    seed = int(seed.integers(2**62)) if isinstance(seed, np.random.Generator) else torch_seed(seed)
     generator = torch.Generator(device=device(device_) if device_ is not None else "cpu")
     generator.manual_seed(seed)
     return generator

@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 import torch
 
+from ._backend import torch_seed
 from ._validation import check_integer
 
 __all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
@@ -170,7 +171,7 @@ def seeded(seed, device="auto"):
     ``generator=`` argument; seeding it inside a fork gives reproducible weights without changing
     ``torch.initial_seed()`` or ``torch.get_rng_state()`` for the caller.
     """
-    seed = integer_seed(seed, name="seed")
+    seed = torch_seed(integer_seed(seed, name="seed"))
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import mslearn
-from mslearn._backend import compute_device, cpu_threads, like, rng, to_torch, torch_generator
+from mslearn._backend import compute_device, cpu_threads, like, rng, to_torch, torch_generator, torch_seed
 from mslearn._validation import (
     check_finite, check_in_range, check_labels, check_phase_present, check_positive, check_properties,
 )
@@ -48,6 +48,21 @@ def test_seeding_is_deterministic():
         rng(True)
     with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
         rng(-1)
+
+
+def test_large_seeds_keep_all_their_bits():
+    """Torch's CPU generator keeps a seed's low 32 bits: 1 and 2**32 + 1 gave the same numbers, and a seed
+    of 2**64 overflowed. Seeds below 2**32 are passed as they are (the book's numbers stay)."""
+    assert torch_seed(0) == 0 and torch_seed(2**32 - 1) == 2**32 - 1
+    draws = {seed: torch.rand(4, generator=torch_generator(seed)) for seed in (1, 2**32 + 1, 2**64, 2**100)}
+    assert len({tuple(v.tolist()) for v in draws.values()}) == 4
+    assert torch.equal(draws[2**100], torch.rand(4, generator=torch_generator(2**100)))
+    from mslearn.nn import seeded
+    with seeded(1, device="cpu"):
+        small = torch.rand(4)
+    with seeded(2**32 + 1, device="cpu"):
+        large = torch.rand(4)
+    assert torch.equal(small, draws[1]) and not torch.equal(small, large)
 
 
 def test_numpy_in_numpy_out():

@@ -269,6 +269,14 @@ def test_wrong_sampler_output(tmp_path):
     def changing(parameters, seeds):
         return {("y" if parameters.index[0] == 0 else "z"): np.zeros(len(seeds))}
 
+    def ragged_nan(parameters, seeds):       # a graph with a NaN feature was stored as it came
+        nodes = [np.ones((2, 3)) for _ in seeds]
+        nodes[-1][1, 2] = np.nan
+        return {"y": np.zeros(len(seeds)), "ragged": {"nodes": nodes}}
+
+    def ragged_text(parameters, seeds):
+        return {"y": np.zeros(len(seeds)), "ragged": {"names": [np.array(["a", "b"]) for _ in seeds]}}
+
     with pytest.raises(ValueError, match="rows for a batch of"):
         generate(tmp_path / "a.h5", short, SPACE, 4, seed=0, progress=False)
     with pytest.raises(ValueError, match="NaN"):
@@ -277,6 +285,10 @@ def test_wrong_sampler_output(tmp_path):
         generate(tmp_path / "c.h5", not_a_dict, SPACE, 4, seed=0, progress=False)
     with pytest.raises(ValueError, match="same names"):
         generate(tmp_path / "d.h5", changing, SPACE, 4, seed=0, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match=r"ragged\['nodes'\]\[3\] with NaN or infinite values"):
+        generate(tmp_path / "e.h5", ragged_nan, SPACE, 4, seed=0, progress=False)
+    with pytest.raises(ValueError, match=r"ragged\['names'\]\[0\] of dtype <U1; expected numbers"):
+        generate(tmp_path / "f.h5", ragged_text, SPACE, 4, seed=0, progress=False)
 
 
 # ----------------------------------------------------------------------------- ready datasets

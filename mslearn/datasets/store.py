@@ -315,7 +315,7 @@ def _split_output(output, n, names):
                 arrays = [np.asarray(a) for a in items]
                 if any(a.ndim == 0 for a in arrays) or len({a.shape[1:] for a in arrays}) != 1:
                     raise ValueError(f"ragged[{name!r}] arrays must share their trailing shape and have ndim >= 1")
-                ragged[name] = arrays
+                ragged[name] = [_check_values(a, f"ragged[{name!r}][{i}]") for i, a in enumerate(arrays)]
         else:
             array = _rows(value, n, repr(key), scalar=False)
             groups["targets" if array.ndim == 1 else "arrays"][key] = array
@@ -338,6 +338,10 @@ def _rows(value, n, what, scalar):
                          f"expected a leading axis of length {n}")
     if scalar and array.ndim != 1:
         raise ValueError(f"the sampler returned {what} with shape {array.shape}; expected ({n},)")
+    return _check_values(array, what)
+
+
+def _check_values(array, what):
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ValueError(f"the sampler returned {what} with NaN or infinite values; expected finite numbers")
     if array.dtype.kind not in "biuf":

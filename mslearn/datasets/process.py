@@ -11,7 +11,7 @@ Process parameters (``SPINODAL_SPACE``, Sobol design as every ready dataset):
 
 ==========  ===============  ========================================================================
 ``phi0``    −0.35 … 0.35     mean composition, inside the spinodal :math:`|\phi_0| < 1/\sqrt3`; sets the
-                             phase-1 volume fraction (≈ 0.28 … 0.72) and droplet vs. bicontinuous
+                             phase-1 volume fraction (0.26 … 0.73 in the 300 default samples) and droplet vs. bicontinuous
                              morphology
 ``gamma``   0.5 … 2, log     gradient-energy coefficient :math:`\gamma` (a temperature-like knob: the
                              interface width is :math:`\sqrt{2\gamma}`, the first wavelength

@@ -90,9 +90,9 @@ one. Measured (``E = 1``, ``nu = 0.3``, plane strain, default settings, one CPU 
 
 * ``"bulk"``, :math:`f = 0.5`: :math:`\kappa/\kappa_{HS} = 0.92` to 0.96 on 32×32 (seeds 0–4; seed 0:
   :math:`\kappa = 0.203`, 0.95 of the Hashin–Shtrikman upper bound 0.2137 of the porous solid, 64
-  iterations, 2 s) and 0.93 to 0.98 on 48×48 (70–110 iterations, 4–6 s);
-* ``"poisson"``, 48×48, :math:`f = 0.5`: :math:`\nu^* = -0.75, -0.63, -0.63, -0.58` for seeds 0–3
-  (220–300 iterations, 35–55 s; seed 0 stops unsettled at ``max_iter=300``). Auxetic cells need
+  iterations, 2 s) and 0.93 to 0.98 on 48×48 (77–119 iterations, 3–5 s);
+* ``"poisson"``, 48×48, :math:`f = 0.5`: :math:`\nu^* = -0.632, -0.625, -0.623, -0.507` for seeds 0–3
+  (225–250 iterations, 26–33 s, each settled before ``max_iter=300``). Auxetic cells need
   resolution, and are not found every time: at 32×32 and 40×40, and at :math:`f \le 0.4` on 48×48,
   most thresholded designs ended with :math:`-0.25 \le \nu^* \le 0.2` or fell apart.
   ``robust=True`` (80–100 s on 48×48) reached -0.61 at :math:`f = 0.4` (without: -0.19), but

@@ -44,8 +44,9 @@ reflections (Luke 2005) between these magnitudes (S2 inside the window from the 
 the iterate) and the binary images with the target phase counts find, in a tenth of a second at 64²,
 labels with S2 errors of about 0.1 on crops of the packaged micrographs (0.1–0.45 on the
 4x-downsampled images; noise: about 1), and the gradient method started from them ends lower than
-from noise: on a 48² crop of the sparse pmma micrograph it finds the crop itself (moved), where a
-random start ends at 0.08.
+from noise: on a 48² crop of the sparse pmma micrograph it finds a structure of the crop's own S2
+(error 3e-16; 99 % of its pixels equal to those of the best translate of the crop), where a random
+start ends at 0.07.
 
 **Simulated annealing** (Yeong & Torquato 1998) — the classical baseline: swap two pixels of
 different phases, update S2 along the lattice axes incrementally (``O(r)`` per swap, only the two

@@ -651,6 +651,12 @@ def von_neumann_mullins(frames, times, *, periodic=True, batch=False):
     rates are averaged by :math:`n` over all intervals (and runs). Von Neumann–Mullins: the mean rate
     is negative for :math:`n < 6`, zero at 6 and positive above, linear in :math:`n` (2D).
 
+    Each rate is a secant over its interval, with the sides counted at the interval's start: grains
+    that change their number of sides or vanish within it bias the slope low, the more the longer
+    the interval. On four 128² runs at ``temperature=0`` the slope was 0.54 with frames every 25
+    sweeps and 0.80 every 5, while the zero crossing ``n_zero`` stayed at 5.9–6.0. Compare slopes only
+    at one frame spacing, and take a few sweeps for the slope itself; ``n_zero`` is robust.
+
     Parameters
     ----------
     frames : array, shape ``(n_times, *spatial)`` or, with ``batch=True``, ``(n_runs, n_times, *spatial)``

@@ -104,6 +104,49 @@ def test_newton_failure_warns_with_the_load_step_and_stops():
     assert not result.fe.converged and len(result.fe.load_factors) == 0
 
 
+def test_a_load_path_goes_on_from_a_previous_result_bit_for_bit():
+    """solve(initial=result) continues the load path with the same law object (its committed history):
+    two chained solves give the one solve over all the factors, to the last bit; after a step that did
+    not converge, the path goes on from the last converged step with smaller steps."""
+    factors = [0.25, 0.5, 0.75, 1.0]
+    whole = cooks_membrane(3, element="P1", material=J2Plasticity(1.0, 0.3, 0.02, 0.1), load_steps=factors)
+    law = J2Plasticity(1.0, 0.3, 0.02, 0.1)
+    first = cooks_membrane(3, element="P1", material=law, load_steps=factors[:2])
+    resumed = cooks_membrane(3, element="P1", material=law, load_steps=factors[2:], initial=first, progress=True)
+    assert resumed.fe.converged and list(resumed.fe.load_factors) == factors
+    np.testing.assert_array_equal(resumed.displacement, whole.displacement)
+    np.testing.assert_array_equal(resumed.stress, whole.stress)
+    np.testing.assert_array_equal(resumed.fe.displacements, whole.fe.displacements)
+    assert resumed.fe.residuals == whole.fe.residuals and list(resumed.fe.newton_iterations) == list(
+        whole.fe.newton_iterations)
+    assert list(first.fe.load_factors) == factors[:2]                  # the previous result is left as it was
+
+    law = J2Plasticity(1.0, 0.3, 0.02, 0.1)
+    with pytest.warns(ConvergenceWarning, match="load step 1"):       # 0.1 -> 1 needs 6 corrections: more than 5
+        stopped = cooks_membrane(3, element="P1", material=law, load_steps=[0.1, 1.0], max_iter=5)
+    assert not stopped.fe.converged and list(stopped.fe.load_factors) == [0.1]
+    rescued = cooks_membrane(3, element="P1", material=law, load_steps=3, initial=stopped)    # 0.4, 0.7, 1
+    direct = cooks_membrane(3, element="P1", material=J2Plasticity(1.0, 0.3, 0.02, 0.1),
+                            load_steps=[0.1, *(0.1 + 0.9 * np.arange(1, 4) / 3)])
+    assert rescued.fe.converged and list(rescued.fe.load_factors) == list(direct.fe.load_factors)
+    np.testing.assert_array_equal(rescued.displacement, direct.displacement)     # the failed step left no trace
+
+
+def test_a_continuation_checks_its_start():
+    law = LinearElastic(elastic_stiffness(1.0, 0.3))
+    done = cooks_membrane(2, element="P1", material=law)
+    with pytest.raises(ValueError, match="equal steps go to 1"):
+        cooks_membrane(2, element="P1", material=law, load_steps=2, initial=done)
+    with pytest.raises(ValueError, match="expected a result of the same problem"):
+        cooks_membrane(3, element="P1", material=law, load_steps=[1.5], initial=done)
+    with pytest.raises(TypeError, match="expected the CooksMembraneResult"):
+        cooks_membrane(2, element="P1", material=law, load_steps=[1.5], initial=done.fe)
+    with pytest.raises(TypeError, match="expected the FEResult of a previous solve"):
+        solve(done.mesh, law, element="P1", dirichlet={"left": (0.0, 0.0)}, initial=done)
+    more = cooks_membrane(2, element="P1", material=law, load_steps=[2.0], initial=done)
+    np.testing.assert_allclose(more.displacement, 2 * done.displacement, rtol=1e-12)
+
+
 def test_j2_macro_newton_is_quadratic():
     result = cooks_membrane(3, element="P1", material=J2Plasticity(1.0, 0.3, 0.02, 0.1), load_steps=4)
     assert result.fe.converged

@@ -68,7 +68,7 @@ class CooksMembraneResult:
 
 
 def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, element="P2", load=1.0, load_steps=1,
-                   tol=1e-10, max_iter=25, progress=False):
+                   tol=1e-10, max_iter=25, progress=False, initial=None):
     r"""Cook's membrane on an ``n`` x ``n`` mesh (module docstring).
 
     Parameters
@@ -85,6 +85,9 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     load_steps, tol, max_iter, progress
         As in :func:`~mslearn.multiscale.solve` (its bar counts load steps: with an FE² ``material``, use
         several to follow the work).
+    initial : CooksMembraneResult, optional
+        Go on along the load path of a previous result, with the same ``material`` object (see
+        :func:`~mslearn.multiscale.solve`); ``load_steps`` are then the steps that follow.
 
     Returns
     -------
@@ -96,8 +99,11 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     mesh = _mesh(X, Y, element.startswith("Q")).with_boundaries(
         {"left": lambda x: x[0] < 1e-9, "right": lambda x: x[0] > 48 - 1e-9})
     law = material if material is not None else LinearElastic(elastic_stiffness(E, nu, plane))
+    if initial is not None and not isinstance(initial, CooksMembraneResult):
+        raise TypeError(f"initial is {type(initial).__name__}; expected the CooksMembraneResult of a previous run")
     fe = solve(mesh, law, element=element, dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.0, load / 16)},
-               load_steps=load_steps, tol=tol, max_iter=max_iter, progress=progress)
+               load_steps=load_steps, tol=tol, max_iter=max_iter, progress=progress,
+               initial=None if initial is None else initial.fe)
     uy = fe.displacement_at([[48.0, 52.0], [48.0, 60.0]])[:, 1]
     return CooksMembraneResult(mid_edge_displacement=float(uy[0]), corner_displacement=float(uy[1]), fe=fe)
 

@@ -332,15 +332,28 @@ def _external_force(basis, traction):
     return f
 
 
-def _load_factors(load_steps):
+def _load_factors(load_steps, start=0.0):
+    """The load factors: ``load_steps`` equal steps from ``start`` to 1, or the factors given."""
     if isinstance(load_steps, numbers.Integral) and not isinstance(load_steps, bool):
         if load_steps < 1:
             raise ValueError(f"load_steps={load_steps!r}; expected a positive integer or increasing load factors")
-        return np.arange(1, load_steps + 1) / load_steps
+        if start >= 1:
+            raise ValueError(f"load_steps={load_steps!r} after load factor {start:g}: equal steps go to 1; give the "
+                             "load factors that follow instead")
+        return start + (1 - start) * np.arange(1, load_steps + 1) / load_steps
     factors = np.asarray(load_steps, dtype=float)
     if factors.ndim != 1 or len(factors) == 0 or not np.isfinite(factors).all():
         raise ValueError(f"load_steps={load_steps!r}; expected a positive integer or a sequence of load factors")
     return factors
+
+
+def _check_initial(initial, basis, element):
+    if not isinstance(initial, FEResult):
+        raise TypeError(f"initial is {type(initial).__name__}; expected the FEResult of a previous solve")
+    if initial.displacement.shape != (basis.N,) or initial.strain.shape[0] != basis.dx.size:
+        raise ValueError(f"initial has {initial.displacement.size} degrees of freedom and {len(initial.strain)} "
+                         f"points; this mesh with element={element!r} has {basis.N} and {basis.dx.size}: expected "
+                         "a result of the same problem")
 
 
 # ----------------------------------------------------------------------------- the solver
@@ -404,7 +417,7 @@ class FEResult:
 
 
 def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_steps=1, tol=1e-10, max_iter=25,
-          progress=False):
+          progress=False, initial=None):
     r"""Small-strain 2D finite elements with Newton iterations (see the module docstring).
 
     Parameters
@@ -434,6 +447,14 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
         and stops the load stepping.
     progress : bool
         Show a progress bar over the load steps.
+    initial : FEResult, optional
+        Go on along the load path from a previous result of the same problem (mesh, element, boundary
+        conditions; a stopped or non-converged one ends at its last converged step): its displacement
+        is the start, ``load_steps`` are the load factors that follow (an int: equal steps from its
+        last factor to 1), and its steps come first in the result. Pass the same ``material`` object:
+        a law with history holds the state its last ``commit()`` left, that of the last converged step
+        (a step that failed commits nothing). Two solves so chained give the one solve over all the
+        factors, bit for bit for the laws of this module.
 
     Returns
     -------
@@ -450,15 +471,25 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     _check_rigid_body_modes(basis, fixed)
     free = np.setdiff1d(np.arange(basis.N), fixed)
     f_ext = _external_force(basis, traction)
-    factors = _load_factors(load_steps)
     shape = basis.dx.shape                                            # (n_elements, n_quadrature)
     n = math.prod(shape)
 
     def strain_of(u):
         return _mandel(sym_grad(basis.interpolate(u))).reshape(3, -1).T
 
-    u = np.zeros(basis.N)
-    done, displacements, reactions, newton, residuals = [], [], [], [], []
+    if initial is None:
+        factors = _load_factors(load_steps)
+        u = np.zeros(basis.N)
+        done, displacements, reactions, newton, residuals = [], [], [], [], []
+        final = None
+    else:
+        _check_initial(initial, basis, element)
+        start = float(initial.load_factors[-1]) if len(initial.load_factors) else 0.0
+        factors = _load_factors(load_steps, start)
+        u = initial.displacement.copy()
+        done, displacements, reactions = list(initial.load_factors), list(initial.displacements), list(initial.reactions)
+        newton, residuals = list(initial.newton_iterations), [list(h) for h in initial.residuals]
+        final = (initial.strain, initial.stress) if len(done) else None
     converged = True
     bar = progress_bar(progress, len(factors), "FE (Newton)")
     for step, lam in enumerate(factors):
@@ -496,7 +527,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
             bar.update(1)
     if bar is not None:
         bar.close()
-    if not done:
+    if final is None:
         final = (np.full((n, 3), np.nan), np.full((n, 3), np.nan))
     return FEResult(mesh=mesh, basis=basis, displacement=u, points=basis.mapping.F(basis.X).reshape(2, -1).T,
                     weights=basis.dx.reshape(-1), strain=final[0], stress=final[1], load_factors=np.array(done),

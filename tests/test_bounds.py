@@ -75,6 +75,34 @@ def test_moduli_bounds():
                                         bounds.hashin_shtrikman_shear(1e-6, K1, G1, K2, G2)[0]], rtol=1e-10)
 
 
+def test_hs_moduli_bounds_equal_hashins_closed_forms():
+    """The Hashin–Shtrikman bounds written out in Hashin's form for well-ordered phases (K2 > K1,
+    G2 > G1), independent of the Walpole form the module uses: 3D shear, Hashin & Shtrikman (1963),
+    J. Mech. Phys. Solids 11, 127, G_L = G1 + phi / (1/(G2 - G1) + 6(1 - phi)(K1 + 2G1) / (5G1(3K1 + 4G1)));
+    2D (plane strain, kappa the area bulk modulus), Hashin (1965), J. Mech. Phys. Solids 13, 119:
+    kappa_L = kappa1 + phi / (1/(kappa2 - kappa1) + (1 - phi)/(kappa1 + G1)),
+    G_L = G1 + phi / (1/(G2 - G1) + (1 - phi)(kappa1 + 2G1) / (2G1(kappa1 + G1))), the upper bounds with
+    the phases swapped (Torquato 2002, eqs. 21.37-21.41). Tolerance 1e-12 relative (round-off), and the
+    values at phi = 0.3, (K1, G1, K2, G2) = (2, 1, 30, 20) to their six printed digits (5e-6 relative)."""
+    K1, G1, K2, G2 = 2.0, 1.0, 30.0, 20.0
+    phi = np.array([0.1, 0.3, 0.6])
+    kappa_lo = K1 + phi / (1 / (K2 - K1) + (1 - phi) / (K1 + G1))
+    kappa_hi = K2 + (1 - phi) / (1 / (K1 - K2) + phi / (K2 + G2))
+    G_lo = G1 + phi / (1 / (G2 - G1) + (1 - phi) * (K1 + 2 * G1) / (2 * G1 * (K1 + G1)))
+    G_hi = G2 + (1 - phi) / (1 / (G1 - G2) + phi * (K2 + 2 * G2) / (2 * G2 * (K2 + G2)))
+    got = (bounds.hashin_shtrikman_bulk(phi, K1, G1, K2, G2, ndim=2)
+           + bounds.hashin_shtrikman_shear(phi, K1, G1, K2, G2, ndim=2))      # (kappa_L, kappa_U, G_L, G_U)
+    np.testing.assert_allclose(got, [kappa_lo, kappa_hi, G_lo, G_hi], rtol=1e-12)
+    np.testing.assert_allclose(np.array(got)[:, 1], [3.11504, 6.44231, 1.57770, 3.38538], rtol=5e-6)
+    G_lo = G1 + phi / (1 / (G2 - G1) + 6 * (1 - phi) * (K1 + 2 * G1) / (5 * G1 * (3 * K1 + 4 * G1)))
+    G_hi = G2 + (1 - phi) / (1 / (G1 - G2) + 6 * phi * (K2 + 2 * G2) / (5 * G2 * (3 * K2 + 4 * G2)))
+    K_hi = K2 + (1 - phi) / (1 / (K1 - K2) + 3 * phi / (3 * K2 + 4 * G2))
+    got = bounds.hashin_shtrikman_shear(phi, K1, G1, K2, G2)
+    np.testing.assert_allclose(got, [G_lo, G_hi], rtol=1e-12)
+    np.testing.assert_allclose(np.array(got)[:, 1], [1.77194, 4.52006], rtol=5e-6)
+    np.testing.assert_allclose(bounds.hashin_shtrikman_bulk(phi, K1, G1, K2, G2)[1], K_hi, rtol=1e-12)
+
+
 def test_keller_dykhne_and_reuss_with_pores():
     assert bounds.keller_dykhne(4.0, 9.0) == 6.0
     assert bounds.reuss([0.5, 0.5], [1.0, 0.0]) == 0.0

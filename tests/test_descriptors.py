@@ -194,7 +194,10 @@ def test_specific_surface_disk_and_sphere():
 # Boolean model of overlapping disks: analytic S2 of the matrix (void) phase
 
 
-def test_boolean_model_void_s2_matches_analytic():
+@pytest.fixture(scope="module")
+def boolean_disks():
+    """Overlapping disks of radius 8 at void fraction 1/2 in a periodic 512^2 image (Poisson centres,
+    seed 7): ``(image, number density realized, radius)``."""
     size, radius = 512, 8.0
     phi_target = 0.5
     density = -np.log(phi_target) / (np.pi * radius**2)
@@ -207,6 +210,11 @@ def test_boolean_model_void_s2_matches_analytic():
     image = np.zeros((size, size), dtype=np.int64)
     hit = pixels[inside].astype(np.int64) % size
     image[hit[:, 0], hit[:, 1]] = 1
+    return image, density, radius
+
+
+def test_boolean_model_void_s2_matches_analytic(boolean_disks):
+    image, density, radius = boolean_disks
 
     def lens(r):  # intersection area of two disks of radius R at distance r
         r = np.minimum(r, 2 * radius)
@@ -221,6 +229,23 @@ def test_boolean_model_void_s2_matches_analytic():
 
 # ---------------------------------------------------------------------------------------------
 # lineal path, soft lineal path, chords
+
+
+def test_boolean_model_void_lineal_path_and_chords_match_analytic(boolean_disks):
+    """Overlapping disks (Boolean model), void phase: a segment of length r lies in the void when no
+    centre falls in its dilation by R, of area pi R^2 + 2 R r, so L(r) = exp(-rho (pi R^2 + 2 R r)) and the
+    chords are exponential with mean 1 / (2 R rho) (Lu & Torquato 1992, Phys. Rev. A 45, 922; Torquato &
+    Lu 1993, Phys. Rev. E 47, 2950). Tolerances: 0.006 absolute on L(r), r = 0..30 along both axes (sampling and the
+    pixel disks, measured 0.0044); 4 % on the mean chord (the pixel chords, measured +2.2 %)."""
+    image, density, radius = boolean_disks
+    r = np.arange(31)
+    analytic = np.exp(-density * (np.pi * radius**2 + 2 * radius * r))
+    lineal = D.lineal_path(image, phase=0, max_length=30)              # along axis 0 and axis 1
+    assert lineal.shape == (2, 31)
+    assert np.abs(lineal - analytic).max() < 0.006
+    chords = D.chord_length_distribution(image, phase=0)
+    assert chords.mean == pytest.approx(1 / (2 * radius * density), rel=0.04)
+
 
 HAND = np.array([[1, 1, 0, 1],
                  [0, 1, 1, 1],

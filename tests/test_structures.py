@@ -8,6 +8,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 
 from mslearn import structures as S
+from mslearn.descriptors import radial_average, two_point_correlation
 
 
 def _rasterize(parts, shape):
@@ -219,6 +220,29 @@ def test_level_cut_exact(fraction):
     assert ties.sum() == 37
 
 
+def test_level_cut_two_point_function_follows_berk():
+    """Berk (1987), Phys. Rev. Lett. 58, 2718; Torquato (2002), Random Heterogeneous Materials: a Gaussian
+    field with correlation g(r) cut at its median (phi = 1/2) has S2(r) = 1/4 + arcsin(g(r)) / (2 pi).
+    gaussian_random_field has g = exp(-r^2 / (2 l^2)) (l = 4; four 128^2 fields); the isotropic
+    spinodoid (cone angles 90°) is Cahn's sum of waves of one wavelength lambda, g = sin(beta r) / (beta r),
+    beta = 2 pi / lambda (lambda = 8; two 32^3 fields). S2 averaged over the fields, radially averaged
+    for r <= 12. Tolerance 0.006 absolute: the sampling error of the finite fields, measured 0.0016
+    (Gaussian field) and 0.0039 (spinodoid)."""
+    ell = 4.0
+    labels = [S.level_cut(S.gaussian_random_field((128, 128), correlation_length=ell, seed=seed), 0.5)
+              for seed in range(4)]
+    r, s2 = radial_average(np.mean([two_point_correlation(lab) for lab in labels], axis=0))
+    berk = 0.25 + np.arcsin(np.exp(-r**2 / (2 * ell**2))) / (2 * np.pi)
+    assert np.abs(s2 - berk)[r <= 12].max() < 0.006
+    wavelength = 8.0
+    beta = 2 * np.pi / wavelength
+    labels = [S.spinodoid((32, 32, 32), 0.5, wavelength=wavelength, cone_angles=(90, 90, 90), seed=seed)
+              for seed in range(2)]
+    r, s2 = radial_average(np.mean([two_point_correlation(lab) for lab in labels], axis=0))
+    berk = 0.25 + np.arcsin(np.sinc(beta * r / np.pi)) / (2 * np.pi)     # np.sinc(x) = sin(pi x) / (pi x)
+    assert np.abs(s2 - berk)[r <= 12].max() < 0.006
+
+
 @pytest.mark.parametrize("shape, angles", [((64, 64), (60, 60)), ((32, 32, 32), (90, 90, 90)),
                                            ((32, 32, 32), (20, 0, 45))])
 @pytest.mark.parametrize("fraction", [0.3, 0.5])
@@ -255,6 +279,24 @@ def test_square_lattice_fraction(t):
     np.testing.assert_array_equal(labels, np.tile(S.strut_lattice((c, c), "square", thickness=t), (2, 2)))
     exact = S.strut_lattice((64, 64), "square", thickness=0.125)  # 8-voxel struts, no quantization
     assert exact.mean() == 2 * 0.125 - 0.125**2
+
+
+@pytest.mark.parametrize("kind, kwargs, fraction", [
+    ("hexagonal", {}, lambda t: 2 * t - t**2),
+    ("triangular", dict(angle=60), lambda t: 2 * math.sqrt(3) * t - 3 * t**2),
+], ids=["hexagonal", "triangular"])
+def test_honeycomb_and_triangular_fractions_match_gibson_ashby(kind, kwargs, fraction):
+    """Gibson & Ashby (1997), Cellular Solids, 2nd ed., ch. 4: relative density of a regular honeycomb
+    (edge l, wall w) (2/sqrt3)(w/l)(1 - w/(2 sqrt3 l)) and of the triangular lattice 2 sqrt3 (w/l)(1 - (sqrt3/2)(w/l)),
+    the second terms removing the overlap at the nodes (exact for struts with round ends, which
+    strut_lattice draws). In strut_lattice's units (w = t c; honeycomb c = sqrt3 l, triangular c = l)
+    these are 2t - t^2 and 2 sqrt3 t - 3 t^2: 0.0975 and 0.1657 at t = 0.05. One 400-voxel-wide cell
+    (20-voxel struts). Tolerance 1 % relative: the rasterization of the strut edges, measured -0.026 %
+    (honeycomb) and -0.0075 % (triangular)."""
+    c, t = 400, 0.05
+    labels = S.strut_lattice((c, round(math.sqrt(3) * c)), kind, thickness=t, **kwargs)
+    assert fraction(t) == pytest.approx({"hexagonal": 0.0975, "triangular": 0.16571}[kind], abs=1e-5)
+    assert labels.mean() == pytest.approx(fraction(t), rel=0.01)
 
 
 @pytest.mark.parametrize(

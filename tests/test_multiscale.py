@@ -145,6 +145,7 @@ def test_a_load_path_goes_on_from_a_previous_result_bit_for_bit():
                             load_steps=[0.1, *(0.1 + 0.9 * np.arange(1, 4) / 3)])
     assert rescued.fe.converged and list(rescued.fe.load_factors) == list(direct.fe.load_factors)
     np.testing.assert_array_equal(rescued.displacement, direct.displacement)     # the failed step left no trace
+    assert rescued.fe.residuals == direct.fe.residuals and len(stopped.fe.residuals) == 2
 
 
 def test_a_continuation_checks_its_start():

@@ -488,7 +488,8 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
         factors = _load_factors(load_steps, start)
         u = initial.displacement.copy()
         done, displacements, reactions = list(initial.load_factors), list(initial.displacements), list(initial.reactions)
-        newton, residuals = list(initial.newton_iterations), [list(h) for h in initial.residuals]
+        newton = list(initial.newton_iterations)
+        residuals = [list(h) for h in initial.residuals[:len(done)]]      # not those of a step that failed
         final = (initial.strain, initial.stress) if len(done) else None
     converged = True
     bar = progress_bar(progress, len(factors), "FE (Newton)")

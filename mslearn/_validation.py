@@ -229,3 +229,37 @@ def check_properties(properties, *, name, n_labels=None):
             "give one entry per phase label"
         )
     return properties
+
+
+def differing_settings(stored, requested):
+    """The names whose values differ between two settings mappings: ``requested``'s order, then the
+    names only ``stored`` has."""
+    missing = object()
+    names = list(requested) + [name for name in stored if name not in requested]
+    return [name for name in names if stored.get(name, missing) != requested.get(name, missing)]
+
+
+def check_same_settings(stored, requested, *, problem, remedy):
+    """Refuse to continue or extend work made with other settings: raises ``ValueError`` saying
+    ``problem``, the names that differ, and ``remedy``."""
+    differ = differing_settings(stored, requested)
+    if differ:
+        raise ValueError(f"{problem}; differs in: {', '.join(differ)}; {remedy}")
+
+
+def check_density_design(design, shape, *, name="initial", alternative=None, shape_text=None):
+    """A design of densities in [0, 1] with the given shape, as a float ndarray (a copy).
+
+    ``alternative`` names what else the argument may be, for the message of a wrong type;
+    ``shape_text`` says whose shape it must have (default: the shape itself)."""
+    shape = tuple(shape)
+    shape_text = shape_text or f"shape {shape}"
+    try:
+        x = np.array(design, dtype=float)
+    except (TypeError, ValueError):
+        expected = f"{alternative} or a design" if alternative else "a design"
+        raise TypeError(f"{name} is {type(design).__name__}; expected {expected} of densities, shape {shape}") from None
+    if x.shape != shape:
+        raise ValueError(f"{name} has shape {x.shape}; expected {shape_text}")
+    check_in_range(x, 0.0, 1.0, name=f"{name} (densities)")
+    return x

@@ -85,7 +85,7 @@ import torch
 from scipy.stats import qmc
 from tqdm.auto import tqdm
 
-from .._validation import check_flag, check_integer
+from .._validation import check_flag, check_integer, check_same_settings
 from .._versions import environment_versions
 
 __all__ = ["generate", "load", "Dataset", "sample_parameters", "sample_seeds", "sobol_sequence", "FORMAT_VERSION"]
@@ -605,11 +605,9 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
                              "to write into it: use another path")
         if "config" in file.attrs:
             stored = json.loads(file.attrs["config"])
-            if stored != json.loads(config_text):
-                differ = sorted(k for k in set(stored) | set(config) if stored.get(k) != json.loads(config_text).get(k))
-                raise ValueError(f"the store {path} was generated with a different configuration "
-                                 f"(differs in: {', '.join(differ)}); use another path or the same settings "
-                                 "instead of mixing data")
+            check_same_settings(stored, json.loads(config_text),
+                                problem=f"the store {path} was generated with a different configuration",
+                                remedy="use another path or the same settings instead of mixing data")
             if method == "lhs" and n_samples != int(file.attrs["n_requested"]):
                 raise ValueError(f"the store {path} is a Latin hypercube design of {int(file.attrs['n_requested'])} "
                                  f"samples; an LHS design cannot be resized to {n_samples} (use method='sobol')")

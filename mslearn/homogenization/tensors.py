@@ -205,7 +205,7 @@ def rotate_conductivity(K, R):
     r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
     check_orthogonal(R)
     _check_square(K, R.shape[-1], "K", "second-order tensors of the dimension of R")
-    return R @ K @ (np.swapaxes(R, -1, -2) if isinstance(R, np.ndarray) else R.transpose(-1, -2))
+    return R @ K @ R.swapaxes(-1, -2)
 
 
 def mandel_rotation(R):

@@ -125,7 +125,7 @@ import torch
 
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, progress_bar, rng
-from .._validation import check_flag, check_in_range, check_integer
+from .._validation import check_density_design, check_flag, check_integer, check_same_settings
 from ..homogenization import ConvergenceWarning, elasticity, elasticity_field
 from ..homogenization.tensors import isotropic_stiffness
 from ..nn import apply_symmetry, symmetry_group
@@ -433,20 +433,13 @@ def _continued(initial, settings):
         if state is None:
             raise ValueError("initial is an InverseHomogenizationResult without its state; expected a result "
                              "returned by inverse_homogenization")
-        differ = [name for name in settings if state["settings"].get(name) != settings[name]]
-        if differ:
-            raise ValueError(f"initial solved another problem; differs in: {', '.join(differ)} (its settings "
-                             f"{state['settings']}); a continuation needs the same arguments but seed, max_iter, "
-                             "tol, device and progress")
+        check_same_settings(state["settings"], settings,
+                            problem=f"initial solved another problem (its settings {state['settings']})",
+                            remedy="a continuation needs the same arguments but seed, max_iter, tol, device "
+                                   "and progress")
         return dict(state, history=list(initial.history), settled=initial.converged, fresh=False)
-    try:
-        x = np.array(initial, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"initial is {type(initial).__name__}; expected an InverseHomogenizationResult or a design "
-                        f"of densities, shape {settings['shape']}") from None
-    if x.shape != settings["shape"]:
-        raise ValueError(f"initial has shape {x.shape}; expected the unit cell's {settings['shape']}")
-    check_in_range(x, 0.0, 1.0, name="initial (densities)")
+    x = check_density_design(initial, settings["shape"], alternative="an InverseHomogenizationResult",
+                             shape_text=f"the unit cell's {settings['shape']}")
     return dict(x=x, mma=[], low=None, upp=None, stage=0, at_stage=0, history=[], settled=False, fresh=True)
 
 

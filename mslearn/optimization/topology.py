@@ -75,7 +75,7 @@ import torch
 from scipy.sparse.linalg import spsolve
 
 from .._backend import progress_bar
-from .._validation import check_in_range, check_integer
+from .._validation import check_density_design, check_integer, check_same_settings
 from ..homogenization import ConvergenceWarning
 
 __all__ = ["TopologyResult", "topology_optimization", "beam_compliance"]
@@ -255,20 +255,12 @@ def _start(initial, settings):
         if initial.variables is None or initial.settings is None:
             raise ValueError("initial is a TopologyResult without its design variables (variables, settings); "
                              "expected a result returned by topology_optimization")
-        differ = [name for name in settings if initial.settings.get(name) != settings[name]]
-        if differ:
-            raise ValueError(f"initial solved another problem; differs in: {', '.join(differ)} "
-                             f"(its settings {initial.settings}); a continuation needs the same arguments "
-                             "but tol, max_iter and progress")
+        check_same_settings(initial.settings, settings,
+                            problem=f"initial solved another problem (its settings {initial.settings})",
+                            remedy="a continuation needs the same arguments but tol, max_iter and progress")
         return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.converged
-    try:
-        x = np.array(initial, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"initial is {type(initial).__name__}; expected a TopologyResult or a design of "
-                        f"densities, shape (nely, nelx) = ({nely}, {nelx})") from None
-    if x.shape != (nely, nelx):
-        raise ValueError(f"initial has shape {x.shape}; expected the design's (nely, nelx) = ({nely}, {nelx})")
-    check_in_range(x, 0.0, 1.0, name="initial (densities)")
+    x = check_density_design(initial, (nely, nelx), alternative="a TopologyResult",
+                             shape_text=f"the design's (nely, nelx) = ({nely}, {nelx})")
     return x.ravel(order="F"), [], False
 
 

@@ -943,7 +943,10 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
         grid_shape, reps = list(shape), [1] * ndim
     coords = np.meshgrid(*[np.mod((np.arange(n) + 0.5) / s, 1.0) for n, s in zip(grid_shape, size)],
                          indexing="ij", sparse=True)
-    radius2 = (t * size.min() / 2) ** 2
+    # voxel centres at exactly the radius (a strut on a row of centres, an integer radius) are solid:
+    # the tolerance includes them on every strut alike, where rounding would pick some of them and
+    # break the mirror symmetry
+    radius2 = (t * size.min() / 2) ** 2 * (1 + 1e-9)
     solid = np.zeros(grid_shape, dtype=bool)
     for a, b in _lattice_segments(kind):
         a, b = np.asarray(a, float), np.asarray(b, float)

@@ -488,7 +488,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="dimensions"):
         D.two_point_correlation(good, batch=True)        # (batch, 8) has one spatial axis
     for function in (D.two_point_correlation, D.lineal_path, D.two_point_cluster_function,
-                     D.particle_statistics, D.volume_fraction):
+                     D.particle_statistics, D.volume_fraction, D.label_clusters):
         with pytest.raises(ValueError, match="phase 3 does not occur"):
             function(good, 3)
     with pytest.raises(ValueError, match="empty"):
@@ -539,6 +539,18 @@ def test_descriptor_settings_out_of_range_are_refused():
         D.nearest_microstructures(labels, labels[None], k=2.0)
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):
         D.lattice_directions(4)
+
+
+def test_label_clusters_of_an_absent_phase_is_refused_not_zero_clusters():
+    # label_clusters(labels, phase=5) on a two-phase image returned (zeros, 0) silently, where every
+    # other descriptor refuses a phase that is not in the image
+    labels = np.zeros((6, 6), int)
+    labels[1:3, 1:3] = 1
+    with pytest.raises(ValueError, match="phase 5 does not occur in labels; the labels present are 0, 1"):
+        D.label_clusters(labels, phase=5)
+    with pytest.raises(ValueError, match="phase 1 does not occur in labels; the labels present are False"):
+        D.label_clusters(np.zeros((6, 6), bool))
+    assert D.label_clusters(labels, phase=1)[1] == 1 and D.label_clusters(labels, phase=0)[1] == 1
 
 
 def test_complex_fields_are_refused_not_read_as_their_real_part():

@@ -553,6 +553,18 @@ def test_label_clusters_of_an_absent_phase_is_refused_not_zero_clusters():
     assert D.label_clusters(labels, phase=1)[1] == 1 and D.label_clusters(labels, phase=0)[1] == 1
 
 
+@pytest.mark.parametrize("periodic", [True, False])
+def test_cluster_function_of_a_batch_image_without_the_phase_is_zero(periodic):
+    # the phase is checked over the whole batch; an image of it without the phase crashed with a
+    # TypeError (torch.stack of None) where S2 and the lineal path give 0
+    labels = np.zeros((2, 6, 6), int)
+    labels[0, 1:3, 1:4] = 1
+    c2 = D.two_point_cluster_function(labels, batch=True, periodic=periodic)
+    np.testing.assert_array_equal(c2[1], 0.0)
+    np.testing.assert_allclose(c2[0], D.two_point_cluster_function(labels[0], periodic=periodic))
+    assert c2.shape == D.two_point_correlation(labels, batch=True, periodic=periodic).shape
+
+
 def test_complex_fields_are_refused_not_read_as_their_real_part():
     with pytest.raises(TypeError, match="complex dtype complex128; expected real numbers"):
         D.radial_average(np.ones((8, 8)) * (1 + 1j))

@@ -17,6 +17,7 @@ __all__ = [
     "check_positive",
     "check_probability",
     "check_in_range",
+    "check_in_box",
     "check_phase_present",
     "check_properties",
 ]
@@ -128,6 +129,29 @@ def check_in_range(x, low, high, *, name, inclusive=(True, True)):
         offender = values[too_low | too_high].flat[0]
         raise ValueError(f"{name} = {offender} is outside {left}{low}, {high}{right}")
     return x
+
+
+def check_in_box(x, bounds, *, name, domain, tol=1e-12):
+    """Points ``x`` ``(..., d)`` inside the box ``bounds`` (one ``(low, high)`` per column), numpy or torch.
+
+    NaN or an infinite value is refused (:func:`check_finite`), and so is a coordinate outside its range
+    (:func:`check_in_range`), with ``domain`` (what the box is, e.g. "the Branin function's domain
+    [-5, 10] x [0, 15]") added to the message. A coordinate at most ``tol * (high - low)`` beyond a bound
+    (the rounding of a map from the unit cube) is taken as on it. Returned as a float64 numpy array,
+    clipped into the box.
+    """
+    check_finite(x, name=name)
+    values = np.array(_to_numpy_view(x), dtype=np.float64)
+    for j, (low, high) in enumerate(bounds):
+        column = values[..., j]
+        slack = tol * (high - low)
+        near = ((column < low) & (column >= low - slack)) | ((column > high) & (column <= high + slack))
+        column[near] = np.clip(column[near], low, high)
+        try:
+            check_in_range(column, low, high, name=name if len(bounds) == 1 else f"{name}_{j + 1}")
+        except ValueError as error:
+            raise ValueError(f"{error}; expected points of {domain}") from None
+    return values
 
 
 def check_bounds(bounds):

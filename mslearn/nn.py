@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import numbers
 
 import numpy as np
 import torch
@@ -153,11 +152,29 @@ def apply_symmetry(field, R, *, channels=False):
 
 # ----------------------------------------------------------------------------- seeding
 def integer_seed(random_state, *, name="random_state"):
-    """The integer seed of an estimator, checked (an int >= 0, so that every fit is reproducible)."""
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0:
-        raise ValueError(f"{name} = {random_state!r}; expected an integer >= 0 (the same seed gives the same "
-                         "model; None is not accepted so that results are reproducible)")
-    return int(random_state)
+    """The integer seed of an estimator, checked (an int >= 0, so that every fit is reproducible).
+
+    Raises ``TypeError`` for a value that is not an integer (a float such as 1.5 or 2.0, a string, a
+    bool, a Generator) and ``ValueError`` for a negative integer or ``None`` (refused as a value, as by
+    ``mslearn._backend.rng``: it would draw a fresh seed on every fit).
+
+    Examples
+    --------
+    >>> from mslearn.nn import integer_seed
+    >>> integer_seed(3)
+    3
+    >>> integer_seed(1.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: random_state must be an integer >= 0, got float 1.5 (the same seed gives the same model; ...
+    """
+    why = "the same seed gives the same model; None is not accepted so that results are reproducible"
+    if random_state is None:
+        raise ValueError(f"{name} = None; expected an integer >= 0 ({why})")
+    try:
+        return check_integer(random_state, 0, name=name)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{error} ({why})") from None
 
 
 @contextlib.contextmanager

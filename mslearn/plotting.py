@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+
+from ._validation import check_labels
 
 __all__ = ["parity", "residuals", "training_history", "show_structure"]
 
@@ -78,10 +81,35 @@ def training_history(history, *, ax=None, best_epoch=None, log=True):
 
 
 def show_structure(labels, *, ax=None, title=None, cmap="viridis"):
-    """A 2D phase-label image (or the middle slice of a 3D one) with a discrete colormap."""
-    labels = np.asarray(labels)
+    """A 2D phase-label image (or the middle slice of a 3D one) with a discrete colormap.
+
+    ``labels`` holds phase labels 0, 1, ...: integers, booleans (the mask is phase 1), or floats whose
+    values are all integers (an image read as float). A continuous field (a density, a probability, a
+    grey-scale image) is refused with ``ValueError``, as are NaN and negative labels: draw it with
+    matplotlib's ``imshow`` instead, e.g. ``ax.imshow(field, cmap="gray_r", vmin=0, vmax=1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.plotting import show_structure
+    >>> show_structure(np.full((4, 4), 0.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: labels has non-integer values (dtype float64); expected integer phase labels 0, 1, ... ...
+    """
+    labels = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if labels.ndim not in (2, 3):
         raise ValueError(f"labels has shape {labels.shape}; expected a 2D image or a 3D volume of phase labels")
+    try:
+        check_labels(labels, name="labels")
+    except ValueError as error:
+        if not np.issubdtype(labels.dtype, np.floating):
+            raise
+        raise ValueError(f"{error}; show_structure draws phase labels: for a continuous field (a density, a "
+                         "probability, a grey-scale image) use matplotlib's imshow, e.g. "
+                         "ax.imshow(field, cmap='gray_r')") from None
+    if np.issubdtype(labels.dtype, np.floating):
+        labels = labels.astype(np.int64)                    # integer-valued: the labels they stand for
     if labels.ndim == 3:
         labels = labels[labels.shape[0] // 2]
     ax = _axes(ax)

@@ -65,6 +65,23 @@ def test_large_seeds_keep_all_their_bits():
     assert torch.equal(small, draws[1]) and not torch.equal(small, large)
 
 
+def test_integer_seed_raises_type_error_for_a_wrong_type_value_error_for_a_wrong_value():
+    # a float or a string seed raised ValueError where check_integer (and torch_generator, rng) raise TypeError
+    from mslearn.nn import integer_seed, seeded
+    assert integer_seed(3) == 3 and integer_seed(np.int64(4)) == 4 and type(integer_seed(np.int64(4))) is int
+    why = r"\(the same seed gives the same model; None is not accepted so that results are reproducible\)"
+    for bad, shown in [(1.5, "float 1.5"), ("3", "str '3'"), (2.0, "float 2.0"), (True, "bool True")]:
+        with pytest.raises(TypeError, match=f"random_state must be an integer >= 0, got {shown} {why}"):
+            integer_seed(bad)
+    with pytest.raises(ValueError, match=f"random_state = -1; expected an integer >= 0 {why}"):
+        integer_seed(-1)
+    with pytest.raises(ValueError, match=f"random_state = None; expected an integer >= 0 {why}"):
+        integer_seed(None)        # refused as a value, as rng(None) is
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got float 1.5"):
+        with seeded(1.5, device="cpu"):
+            pass
+
+
 def test_numpy_in_numpy_out():
     array = np.arange(6.0).reshape(2, 3)
     tensor = to_torch(array, dtype=torch.float64)

@@ -151,6 +151,24 @@ def test_lhs_store_cannot_be_resized(tmp_path):
         make(path, 16, method="lhs")
 
 
+def test_two_stores_with_one_stem_are_refused_not_one_card_for_both(tmp_path):
+    # a.h5 and a.hdf5 (or a) in one folder both wrote a.README.md: the second store's card replaced the first's
+    first = make(tmp_path / "a.h5", 4, metadata={"description": "the first store"})
+    card = (tmp_path / "a.README.md").read_text()
+    for other in ("a.hdf5", "a"):
+        with pytest.raises(ValueError, match=f"the store {other} and the store a.h5 in .* have the same stem 'a', so "
+                                             "they would share the card a.README.md and each would overwrite the "
+                                             "other's; expected stores whose names differ before the extension"):
+            make(tmp_path / other, 4, metadata={"description": "the second store"})
+        assert not (tmp_path / other).exists()                      # refused before anything was written
+    assert (tmp_path / "a.README.md").read_text() == card == first.metadata["card"]
+    make(tmp_path / "a.h5", 6, metadata={"description": "the first store"})      # the store itself may grow
+    make(tmp_path / "a-2.hdf5", 4)
+    (tmp_path / "b.hdf5").write_bytes(b"")                          # not a store: no card of its own
+    make(tmp_path / "b.h5", 4)
+    assert "the first store" in (tmp_path / "a.README.md").read_text()
+
+
 def test_schema_metadata_and_card(tmp_path):
     path = tmp_path / "store.h5"
     data = make(path, 10, metadata={"phases": [1.0, 2.0], "description": "toy data"})

@@ -488,7 +488,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="dimensions"):
         D.two_point_correlation(good, batch=True)        # (batch, 8) has one spatial axis
     for function in (D.two_point_correlation, D.lineal_path, D.two_point_cluster_function,
-                     D.particle_statistics, D.volume_fraction):
+                     D.particle_statistics, D.volume_fraction, D.label_clusters):
         with pytest.raises(ValueError, match="phase 3 does not occur"):
             function(good, 3)
     with pytest.raises(ValueError, match="empty"):
@@ -539,6 +539,30 @@ def test_descriptor_settings_out_of_range_are_refused():
         D.nearest_microstructures(labels, labels[None], k=2.0)
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):
         D.lattice_directions(4)
+
+
+def test_label_clusters_of_an_absent_phase_is_refused_not_zero_clusters():
+    # label_clusters(labels, phase=5) on a two-phase image returned (zeros, 0) silently, where every
+    # other descriptor refuses a phase that is not in the image
+    labels = np.zeros((6, 6), int)
+    labels[1:3, 1:3] = 1
+    with pytest.raises(ValueError, match="phase 5 does not occur in labels; the labels present are 0, 1"):
+        D.label_clusters(labels, phase=5)
+    with pytest.raises(ValueError, match="phase 1 does not occur in labels; the labels present are False"):
+        D.label_clusters(np.zeros((6, 6), bool))
+    assert D.label_clusters(labels, phase=1)[1] == 1 and D.label_clusters(labels, phase=0)[1] == 1
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_cluster_function_of_a_batch_image_without_the_phase_is_zero(periodic):
+    # the phase is checked over the whole batch; an image of it without the phase crashed with a
+    # TypeError (torch.stack of None) where S2 and the lineal path give 0
+    labels = np.zeros((2, 6, 6), int)
+    labels[0, 1:3, 1:4] = 1
+    c2 = D.two_point_cluster_function(labels, batch=True, periodic=periodic)
+    np.testing.assert_array_equal(c2[1], 0.0)
+    np.testing.assert_allclose(c2[0], D.two_point_cluster_function(labels[0], periodic=periodic))
+    assert c2.shape == D.two_point_correlation(labels, batch=True, periodic=periodic).shape
 
 
 def test_complex_fields_are_refused_not_read_as_their_real_part():

@@ -75,6 +75,33 @@ def test_test_functions_take_one_point_or_rows():
         hartmann3(np.zeros((2, 2)))
 
 
+def test_test_functions_refuse_points_outside_their_domains():
+    # branin and hartmann3 evaluated any point silently; outside the published domain the known minima
+    # and bounds mean nothing (branin has lower values there)
+    import torch
+    domain = r"expected points of the Branin function's domain x_1 in \[-5, 10\], x_2 in \[0, 15\] \(BRANIN_BOUNDS\)"
+    for bad, message in [([11.0, 2.0], r"x_1 = 11.0 is outside \[-5.0, 10.0\]"),
+                         (np.array([[0.0, 1.0], [0.0, -0.5]]), r"x_2 = -0.5 is outside \[0.0, 15.0\]"),
+                         (torch.tensor([-6.0, 1.0], dtype=torch.float64), r"x_1 = -6.0 is outside \[-5.0, 10.0\]"),
+                         (torch.tensor([[0.0, 16.0]], requires_grad=True), r"x_2 = 16.0 is outside \[0.0, 15.0\]")]:
+        with pytest.raises(ValueError, match=f"{message}; {domain}"):
+            branin(bad)
+    with pytest.raises(ValueError, match=r"x_3 = 1.01 is outside \[0.0, 1.0\]; expected points of the Hartmann-3 "
+                                         r"function's domain \[0, 1\]\^3 \(HARTMANN3_BOUNDS\)"):
+        hartmann3(torch.tensor([0.5, 0.5, 1.01], dtype=torch.float64))
+    for function, point in [(branin, [np.nan, 1.0]), (hartmann3, [0.5, np.nan, 0.5])]:
+        with pytest.raises(ValueError, match="x contains NaN; expected finite numbers"):
+            function(point)
+    with pytest.raises(ValueError, match=r"x has shape \(4,\); expected \(3,\) or \(m, 3\)"):
+        hartmann3(torch.zeros(4))
+    # the bounds themselves, and rounding just past them (an optimizer's map from the unit cube), are in
+    corners = np.array([[-5.0, 0.0], [10.0, 15.0], [10.0 + 1e-13, 15.0 + 1e-12], [-5.0 - 1e-13, -1e-13]])
+    np.testing.assert_allclose(branin(corners), branin(np.clip(corners, [-5, 0], [10, 15])), rtol=0, atol=0)
+    np.testing.assert_array_equal(branin(torch.tensor(corners[:2])), branin(corners[:2]))
+    assert hartmann3(torch.tensor([0.114614, 0.555649, 0.852547])) == pytest.approx(-3.86278, abs=1e-5)
+    assert hartmann3(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0 + 1e-13]])).shape == (2,)
+
+
 def test_expected_improvement_matches_monte_carlo_and_its_limits():
     rng = np.random.default_rng(1)
     for mean, std, best, xi in [(0.3, 0.5, 0.0, 0.0), (-0.2, 1.5, 0.1, 0.2), (2.0, 0.7, 0.0, 0.0)]:

@@ -29,6 +29,22 @@ def test_zdt1_hypervolume_of_exact_front():
     assert ZDT1_HYPERVOLUME == pytest.approx(0.876667, abs=1e-6)
 
 
+def test_zdt1_refuses_points_outside_its_domain():
+    # x_1 < 0 gave NaN for f_2 and x_i > 1 values off the problem, silently
+    import torch
+    domain = r"expected points of ZDT1's domain \[0, 1\]\^n"
+    with pytest.raises(ValueError, match=r"x_1 = -0.1 is outside \[0.0, 1.0\]; " + domain):
+        zdt1([-0.1] + [0.0] * 29)
+    with pytest.raises(ValueError, match=r"x_4 = 1.5 is outside \[0.0, 1.0\]; " + domain):
+        zdt1(torch.tensor([[0.2, 0.0, 0.0, 1.5, 0.0]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="x contains NaN; expected finite numbers"):
+        zdt1(np.array([[0.5, np.nan], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match=r"x has shape \(1,\); expected \(n,\) or \(m, n\) with n >= 2"):
+        zdt1(torch.zeros(1))
+    np.testing.assert_array_equal(zdt1(torch.zeros(3, 5)), zdt1(np.zeros((3, 5))))
+    np.testing.assert_array_equal(zdt1([-1e-16, 1.0 + 1e-16]), zdt1([0.0, 1.0]))    # rounding at a bound: on it
+
+
 def test_nsga2_reaches_the_zdt1_front(zdt1_run):
     # The issue's anchor: hypervolume >= 0.86 (0.98 of the exact 0.876667) with 15,000 evaluations.
     assert zdt1_run.hypervolume((1.1, 1.1)) >= 0.86

@@ -37,3 +37,30 @@ def test_show_structure_takes_a_2d_image_or_a_3d_volume():
     with pytest.raises(ValueError, match=r"labels has shape \(3,\); expected a 2D image or a 3D volume"):
         show_structure(np.ones(3, int), ax=ax)
     plt.close(fig)
+
+
+def test_show_structure_refuses_a_continuous_field_and_keeps_labels_of_any_dtype():
+    # a float density (np.random.rand) was drawn as if it held phase labels
+    import torch
+    fig, ax = plt.subplots()
+    imshow = r"show_structure draws phase labels: for a continuous field .* use matplotlib's imshow"
+    with pytest.raises(ValueError, match=r"labels has non-integer values \(dtype float64\); expected integer phase "
+                                         r"labels 0, 1, .*; " + imshow):
+        show_structure(np.random.default_rng(0).random((8, 8)), ax=ax)
+    with pytest.raises(ValueError, match=r"labels has non-integer values \(dtype float32\).*" + imshow):
+        show_structure(torch.full((2, 4, 4), 0.5), ax=ax)
+    with pytest.raises(ValueError, match="labels contains NaN; expected integer phase labels 0, 1, .*" + imshow):
+        show_structure(np.array([[0.0, 1.0], [np.nan, 1.0]]), ax=ax)
+    with pytest.raises(ValueError, match="labels contains the negative label -1; expected phase labels 0, 1"):
+        show_structure(np.array([[0, -1], [1, 0]]), ax=ax)   # drawn in phase 0's colour before
+    # labels as the book passes them: uint8/int64, booleans, integer-valued floats (an image read as float), tensors
+    for labels in (np.array([[0, 1], [2, 1]], np.uint8), np.array([[0, 1], [2, 1]]), np.array([[0.0, 1.0], [2.0, 1.0]]),
+                   torch.tensor([[0, 1], [2, 1]])):
+        ax.clear()
+        show_structure(labels, ax=ax)
+        np.testing.assert_array_equal(ax.images[0].get_array(), [[0, 1], [2, 1]])
+        assert ax.images[0].get_clim() == (-0.5, 2.5)
+    ax.clear()
+    show_structure(np.eye(3, dtype=bool), ax=ax)
+    assert ax.images[0].get_clim() == (-0.5, 1.5)
+    plt.close(fig)

@@ -219,3 +219,13 @@ def test_random_state_none_is_refused(spinodal):
     X, y = spinodal[0], spinodal[1]
     with pytest.raises(ValueError, match="None is not accepted"):
         ProcessStructureMap(n_components=2, random_state=None).fit(X, y)   # drew from numpy's global generator
+
+
+def test_generate_checks_its_random_state_as_the_estimators_do(spinodal):
+    # generate's own check raised ValueError for a float and let a negative seed through to numpy's message;
+    # it is checked before the (slow) targets are predicted
+    X = spinodal[2][:1]
+    with pytest.raises(TypeError, match="random_state must be an integer >= 0, got float 1.5 \\(the same seed"):
+        ProcessStructureMap().generate(X, random_state=1.5)
+    with pytest.raises(ValueError, match="random_state = -1; expected an integer >= 0 \\(the same seed"):
+        ProcessStructureMap().generate(X, random_state=-1)

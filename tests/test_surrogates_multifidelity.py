@@ -45,6 +45,24 @@ def test_forrester_pair_is_an_exact_ar1_model():
     np.testing.assert_allclose(forrester(x), 2 * forrester(x, "low") - 20 * x + 20, atol=1e-12)
 
 
+def test_forrester_refuses_points_outside_its_domain():
+    # evaluated silently outside [0, 1], where the pair is not the published test
+    import torch
+    domain = r"expected points of the Forrester functions' domain \[0, 1\]"
+    for fidelity in ("high", "low"):
+        with pytest.raises(ValueError, match=r"X = 1.2 is outside \[0.0, 1.0\]; " + domain):
+            forrester([0.5, 1.2], fidelity)
+        with pytest.raises(ValueError, match=r"X = -0.5 is outside \[0.0, 1.0\]; " + domain):
+            forrester(torch.tensor([[-0.5]], dtype=torch.float64), fidelity)
+        with pytest.raises(ValueError, match="X contains NaN; expected finite numbers"):
+            forrester([np.nan], fidelity)
+    with pytest.raises(ValueError, match=r"X has shape \(2, 2\); expected \(n,\) or \(n, 1\)"):
+        forrester(np.zeros((2, 2)))
+    x = np.linspace(0, 1, 5)
+    np.testing.assert_array_equal(forrester(torch.tensor(x)), forrester(x))
+    np.testing.assert_array_equal(forrester([1.0 + 1e-13]), forrester([1.0]))
+
+
 def test_cokriging_recovers_rho_and_the_linear_discrepancy(fitted):
     assert 1.8 <= fitted.rho_ <= 2.2
     delta = fitted.delta_.predict(GRID)

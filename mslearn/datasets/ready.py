@@ -231,9 +231,12 @@ def _check_seeds(seeds, n_rows):
 
 def _largest_cluster(image):
     """Share of the particle phase in its largest (periodically) connected cluster."""
-    clusters, n = label_clusters(image == 1, periodic=True)
+    mask = image == 1
+    if not mask.any():                   # no particles (e.g. volume_fraction 0): label_clusters refuses it
+        return 0.0
+    clusters, n = label_clusters(mask, periodic=True)
     sizes = np.bincount(clusters.ravel(), minlength=n + 1)[1:]
-    return float(sizes.max() / sizes.sum()) if n else 0.0
+    return float(sizes.max() / sizes.sum())
 
 
 def _particle_radius(size):

@@ -64,7 +64,8 @@ to cache, copy and cite. The layout is::
     /ragged/<r>/values, /ragged/<r>/offsets   variable-length per-sample data (graphs)
 
 A human-readable card ``<name>.README.md`` is written next to the ``.h5`` file (several stores can
-share a folder) and the same text is stored in the ``card`` attribute.
+share a folder, if their names differ before the extension: ``a.h5`` and ``a.hdf5`` would share one card,
+and are refused) and the same text is stored in the ``card`` attribute.
 
 References: I. M. Sobol', USSR Comput. Math. Math. Phys. 7, 86 (1967); M. D. McKay, R. J. Beckman,
 W. J. Conover, Technometrics 21, 239 (1979); A. B. Owen, scrambled nets (1995, 1998).
@@ -73,6 +74,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import glob
 import json
 import math
 import numbers
@@ -523,7 +525,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     Parameters
     ----------
     path : str or Path
-        The HDF5 file (conventionally ``.h5``). A card ``<stem>.README.md`` is written next to it.
+        The HDF5 file (conventionally ``.h5``). A card ``<stem>.README.md`` is written next to it, so
+        another store with the same stem in the folder (``a.hdf5`` beside ``a.h5``) is refused.
     sampler : callable
         ``sampler(parameters, seeds) -> dict``: ``parameters`` is a DataFrame with the batch's rows
         (index = sample numbers), ``seeds`` an int64 array with one seed per row. It returns
@@ -562,7 +565,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     Raises
     ------
     ValueError
-        Bad input, bad sampler output, or an existing store with a different configuration.
+        Bad input, bad sampler output, an existing store with a different configuration, or another
+        store with the same stem in the folder (whose card this one would overwrite).
     RuntimeError
         With ``client``: the sampler raised on a worker, or workers kept dying on a batch; the
         message names the batch's sample numbers and the store keeps every sample written before it.
@@ -598,6 +602,7 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     if path.is_dir() or (path.exists() and not h5py.is_hdf5(path)):
         raise ValueError(f"{path} is {'a folder' if path.is_dir() else 'a file that is not HDF5'}; expected the path "
                          "of an mslearn store (.h5), new or made by generate")
+    _check_card_is_its_own(path)
 
     with h5py.File(path, "a") as file:
         if "config" not in file.attrs and (len(file) or len(file.attrs)):
@@ -658,6 +663,30 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
 def _card_path(path):
     path = Path(path)
     return path.with_name(path.stem + ".README.md")
+
+
+def _is_store(path):
+    """An HDF5 file that generate made (one that cannot be opened, e.g. locked by a writer, counts as one)."""
+    if not (path.is_file() and h5py.is_hdf5(path)):
+        return False
+    try:
+        with h5py.File(path, "r") as file:
+            return "config" in file.attrs
+    except OSError:
+        return True
+
+
+def _check_card_is_its_own(path):
+    """Refuse a store whose card ``<stem>.README.md`` is another store's: ``a.h5`` and ``a.hdf5`` (or ``a``)
+    in one folder would write one card, each store's over the other's."""
+    card = _card_path(path)
+    others = sorted(other.name for other in path.parent.glob(glob.escape(path.stem) + "*")
+                    if other.stem == path.stem and other != path and other != card and _is_store(other))
+    if others:
+        raise ValueError(f"the store {path.name} and the store {others[0]} in {path.parent} have the same stem "
+                         f"{path.stem!r}, so they would share the card {card.name} and each would overwrite the "
+                         f"other's; expected stores whose names differ before the extension (rename one, e.g. "
+                         f"{path.stem}-2{path.suffix})")
 
 
 def _card(path, file, config):

@@ -300,7 +300,12 @@ def two_point_cluster_function(labels, phase=1, *, periodic=True, batch=False, m
     dtype = _common.result_dtype(labels)
     out = []
     for image in tensor:
-        clusters, n = label_clusters(image.cpu().numpy() == phase, periodic=periodic)
+        mask = image.cpu().numpy() == phase
+        if not mask.any():      # an image of a batch without the phase: C2 = 0 (as S2 = 0)
+            empty = torch.zeros((1,) + tuple(image.shape), dtype=dtype, device=image.device)
+            out.append(correlation_maps(empty, empty, ndim, periodic)[0])
+            continue
+        clusters, n = label_clusters(mask, periodic=periodic)
         clusters = torch.from_numpy(clusters).to(image.device)
         total = None
         chunk = max(1, max_chunk // clusters.numel())

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .. import _backend
-from .._validation import check_flag, check_integer, check_labels, check_spatial_ndim
+from .._validation import check_flag, check_integer, check_labels, check_phase_present, check_spatial_ndim
 from . import _common
 from ._common import finish, indicator
 
@@ -298,17 +298,29 @@ def label_clusters(labels, phase=1, *, periodic=True):
         0 outside the clusters, clusters numbered ``1 .. n``.
     n : int
 
+    Raises
+    ------
+    ValueError
+        If ``phase`` does not occur in ``labels`` (as every descriptor of :mod:`mslearn.descriptors`
+        does: a phase label that is not in the image is most likely a wrong label, and "0 clusters"
+        would hide it). A boolean mask with no ``True`` pixel has no phase 1 either.
+
     Examples
     --------
     >>> import numpy as np
     >>> from mslearn.descriptors import label_clusters
     >>> label_clusters(np.array([[1, 0, 1]], bool))[1], label_clusters(np.array([[1, 0, 1]], bool), periodic=False)[1]
     (1, 2)
+    >>> label_clusters(np.array([[1, 0, 1]]), phase=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: phase 5 does not occur in labels; the labels present are 0, 1
     """
     periodic = check_flag(periodic, name="periodic")
     _common.check_phase_arg(phase)
     check_spatial_ndim(labels, name="labels")
     check_labels(labels, name="labels")
+    check_phase_present(labels, phase, name="labels")
     mask = np.asarray(labels.cpu() if _backend.is_torch(labels) else labels) == phase
     clusters, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
     if not periodic or n == 0:

@@ -96,7 +96,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import is_torch, rng
-from .._validation import check_bounds, check_evaluations, check_integer
+from .._validation import check_bounds, check_evaluations, check_in_box, check_integer
 from ..datasets.store import sobol_sequence
 
 __all__ = [
@@ -134,16 +134,18 @@ _GP_RESTARTS = 2  # extra starts of the marginal-likelihood optimization
 # test functions
 
 
-def _points(x, d, name):
-    """``x`` as a float array ``(m, d)`` and whether it was a single point ``(d,)``."""
+def _points(x, d, name, bounds, domain):
+    """``x`` as a float array ``(m, d)`` inside ``bounds`` and whether it was a single point ``(d,)``."""
     if is_torch(x):
         x = x.detach().cpu().numpy()
     x = np.asarray(x, dtype=float)
     if x.ndim == 1 and x.shape[0] == d:
-        return x[None], True
-    if x.ndim == 2 and x.shape[1] == d:
-        return x, False
-    raise ValueError(f"x has shape {x.shape}; expected ({d},) or (m, {d}): {name} has {d} inputs")
+        x, single = x[None], True
+    elif x.ndim == 2 and x.shape[1] == d:
+        single = False
+    else:
+        raise ValueError(f"x has shape {x.shape}; expected ({d},) or (m, {d}): {name} has {d} inputs")
+    return check_in_box(x, bounds, name="x", domain=f"{name}'s domain {domain}"), single
 
 
 def branin(x):
@@ -160,13 +162,19 @@ def branin(x):
 
     Parameters
     ----------
-    x : array_like, shape (2,) or (m, 2)
-        One point or ``m`` points.
+    x : array_like or torch.Tensor, shape (2,) or (m, 2)
+        One point or ``m`` points of the domain.
 
     Returns
     -------
     float or numpy.ndarray
         A float for one point, shape ``(m,)`` for ``m`` points.
+
+    Raises
+    ------
+    ValueError
+        For a point outside :data:`BRANIN_BOUNDS` (by more than ``1e-12`` of a range's width: rounding
+        is taken as on the bound), NaN, or a shape other than ``(2,)`` or ``(m, 2)``.
 
     Examples
     --------
@@ -174,8 +182,13 @@ def branin(x):
     >>> from mslearn.optimization.bayesian import branin
     >>> round(branin([np.pi, 2.275]), 6)
     0.397887
+    >>> branin([11.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: x_1 = 11.0 is outside [-5.0, 10.0]; expected points of the Branin function's domain ...
     """
-    points, single = _points(x, 2, "the Branin function")
+    points, single = _points(x, 2, "the Branin function", BRANIN_BOUNDS,
+                             "x_1 in [-5, 10], x_2 in [0, 15] (BRANIN_BOUNDS)")
     x1, x2 = points[:, 0], points[:, 1]
     b, c, t = 5.1 / (4 * np.pi**2), 5 / np.pi, 1 / (8 * np.pi)
     value = (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * np.cos(x1) + 10
@@ -202,13 +215,19 @@ def hartmann3(x):
 
     Parameters
     ----------
-    x : array_like, shape (3,) or (m, 3)
-        One point or ``m`` points.
+    x : array_like or torch.Tensor, shape (3,) or (m, 3)
+        One point or ``m`` points of the unit cube.
 
     Returns
     -------
     float or numpy.ndarray
         A float for one point, shape ``(m,)`` for ``m`` points.
+
+    Raises
+    ------
+    ValueError
+        For a point outside :math:`[0, 1]^3` (by more than ``1e-12``: rounding is taken as on the
+        bound), NaN, or a shape other than ``(3,)`` or ``(m, 3)``.
 
     Examples
     --------
@@ -216,7 +235,7 @@ def hartmann3(x):
     >>> round(hartmann3([0.114614, 0.555649, 0.852547]), 5)
     -3.86278
     """
-    points, single = _points(x, 3, "the Hartmann-3 function")
+    points, single = _points(x, 3, "the Hartmann-3 function", HARTMANN3_BOUNDS, "[0, 1]^3 (HARTMANN3_BOUNDS)")
     squared = np.einsum("ij,mij->mi", _HARTMANN3_A, (points[:, None, :] - _HARTMANN3_P[None]) ** 2)
     value = -np.exp(-squared) @ _HARTMANN3_ALPHA
     return float(value[0]) if single else value

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import is_torch, progress_bar, rng
-from .._validation import check_bounds, check_evaluations, check_integer
+from .._validation import check_bounds, check_evaluations, check_in_box, check_integer
 
 __all__ = ["evolutionary_optimization", "EvolutionaryResult", "hypervolume", "pareto_front", "zdt1",
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
@@ -70,22 +70,31 @@ def zdt1(x):
 
     Parameters
     ----------
-    x : array_like, shape (n,) or (m, n)
-        One point or ``m`` points, ``n >= 2``.
+    x : array_like or torch.Tensor, shape (n,) or (m, n)
+        One point or ``m`` points of :math:`[0, 1]^n`, ``n >= 2``.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(2,)`` or ``(m, 2)``: :math:`(f_1, f_2)`.
 
+    Raises
+    ------
+    ValueError
+        For a point outside :math:`[0, 1]^n` (by more than ``1e-12``: rounding is taken as on the bound;
+        :math:`x_1 < 0` would give NaN), NaN, or a shape other than ``(n,)`` or ``(m, n)`` with ``n >= 2``.
+
     Examples
     --------
     >>> zdt1([0.25] + [0.0] * 29)
     array([0.25, 0.5 ])
     """
+    if is_torch(x):
+        x = x.detach().cpu().numpy()
     x = np.asarray(x, dtype=float)
     if x.ndim not in (1, 2) or x.shape[-1] < 2:
         raise ValueError(f"x has shape {x.shape}; expected (n,) or (m, n) with n >= 2 inputs")
+    x = check_in_box(x, [(0.0, 1.0)] * x.shape[-1], name="x", domain="ZDT1's domain [0, 1]^n")
     f1 = x[..., 0]
     g = 1.0 + 9.0 * x[..., 1:].sum(axis=-1) / (x.shape[-1] - 1)
     return np.stack([f1, g * (1.0 - np.sqrt(f1 / g))], axis=-1)

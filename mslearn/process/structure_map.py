@@ -57,7 +57,6 @@ npj Comput. Mater. 7 (2021) 3.
 """
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -352,11 +351,10 @@ class ProcessStructureMap(BaseEstimator):
         # Each row's target on its own: BLAS rounds a row of a batch differently from the row alone
         # (1e-14), and a reconstruction (phase retrieval's hard projections) turns such a difference
         # into another structure; row i's structure must not depend on the other rows.
+        seed = integer_seed(random_state)
         rows = _check_process(X)
         targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(rows))]
-        if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-            raise ValueError(f"random_state = {random_state!r}; expected an integer")
-        seeds = np.random.default_rng(int(random_state)).integers(2**31, size=len(targets))
+        seeds = np.random.default_rng(seed).integers(2**31, size=len(targets))
         bar = progress_bar(progress, len(targets), "reconstruct", unit="structure")
         out = []
         for target, seed in zip(targets, seeds):

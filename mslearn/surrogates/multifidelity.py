@@ -57,7 +57,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_integer
+from .._backend import is_torch
+from .._validation import check_in_box, check_integer
 from ..nn import integer_seed
 
 __all__ = ["CoKrigingRegressor", "DeltaRegressor", "forrester"]
@@ -76,13 +77,19 @@ def forrester(X, fidelity="high"):
 
     Parameters
     ----------
-    X : array_like
+    X : array_like or torch.Tensor
         Points in ``[0, 1]``, shape ``(n,)`` or ``(n, 1)``.
     fidelity : {"high", "low"}
 
     Returns
     -------
     numpy.ndarray of shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        For a point outside ``[0, 1]`` (by more than ``1e-12``: rounding is taken as on the bound), NaN,
+        or another shape.
 
     Examples
     --------
@@ -92,11 +99,14 @@ def forrester(X, fidelity="high"):
     """
     if fidelity not in ("high", "low"):
         raise ValueError(f"fidelity = {fidelity!r}; expected 'high' or 'low'")
+    if is_torch(X):
+        X = X.detach().cpu().numpy()
     X = np.asarray(X, dtype=float)
     if X.ndim == 2 and X.shape[1] == 1:
         X = X[:, 0]
     if X.ndim != 1:
         raise ValueError(f"X has shape {X.shape}; expected (n,) or (n, 1)")
+    X = check_in_box(X[:, None], [(0.0, 1.0)], name="X", domain="the Forrester functions' domain [0, 1]")[:, 0]
     high = (6 * X - 2) ** 2 * np.sin(12 * X - 4)
     return high if fidelity == "high" else 0.5 * high + 10 * (X - 0.5) - 5
 

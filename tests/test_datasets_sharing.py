@@ -218,6 +218,12 @@ def test_export_rejects_bad_arguments(shared, tmp_path):
         export_dataset(clash, tmp_path / "e", licence="CC0-1.0", creators=["A"])   # was replaced, unreadable
     again = export_dataset(dataset, card.parent.parent / "again", licence={"name": "MIT"}, creators="A")
     export_dataset(dataset, again.parent, licence="CC0-1.0", creators="A", overwrite=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("the user's own notes")
+    with pytest.raises(ValueError, match=r"holds files \(README.md\) but no earlier export"):
+        export_dataset(dataset, project, licence="CC0-1.0", creators="A", overwrite=True)
+    assert (project / "README.md").read_text() == "the user's own notes"
     assert load_shared(again).metadata["licenses"] == [{"name": "CC0-1.0",
                                                         "path": "https://creativecommons.org/publicdomain/zero/1.0/"}]
 

@@ -213,7 +213,8 @@ def export_dataset(dataset, path, *, licence, creators, description=None, title=
     field_descriptions : dict, optional
         ``{column or array name: description}``.
     overwrite : bool
-        Replace the files of an earlier export in ``path``.
+        Replace the files of an earlier export in ``path`` (a folder with a ``datapackage.json``; a
+        folder that holds other files only is refused, so that none of them is lost).
 
     Returns
     -------
@@ -270,6 +271,11 @@ def export_dataset(dataset, path, *, licence, creators, description=None, title=
     if present and not overwrite:
         raise ValueError(f"{folder} is not empty ({', '.join(sorted(present)[:5])}); pass overwrite=True to "
                          "replace an earlier export, or choose another folder")
+    if present and "datapackage.json" not in present:
+        # overwrite replaces an export's own files (README.md, parameters.csv, ...), which any folder may hold
+        raise ValueError(f"{folder} holds files ({', '.join(sorted(present)[:5])}) but no earlier export (no "
+                         "datapackage.json); overwrite=True replaces an earlier export only: choose an empty or "
+                         "new folder")
     folder.mkdir(parents=True, exist_ok=True)
     n = len(dataset)
 

@@ -94,6 +94,8 @@ def test_test_functions_refuse_points_outside_their_domains():
             function(point)
     with pytest.raises(ValueError, match=r"x has shape \(4,\); expected \(3,\) or \(m, 3\)"):
         hartmann3(torch.zeros(4))
+    with pytest.raises(TypeError, match="x is complex; expected real points of the Branin function's domain"):
+        branin(np.array([1.0 + 2j, 3.0]))
     # the bounds themselves, and rounding just past them (an optimizer's map from the unit cube), are in
     corners = np.array([[-5.0, 0.0], [10.0, 15.0], [10.0 + 1e-13, 15.0 + 1e-12], [-5.0 - 1e-13, -1e-13]])
     np.testing.assert_allclose(branin(corners), branin(np.clip(corners, [-5, 0], [10, 15])), rtol=0, atol=0)

@@ -138,6 +138,8 @@ def _points(x, d, name, bounds, domain):
     """``x`` as a float array ``(m, d)`` inside ``bounds`` and whether it was a single point ``(d,)``."""
     if is_torch(x):
         x = x.detach().cpu().numpy()
+    if np.iscomplexobj(x):          # a float cast would drop the imaginary part with only a warning
+        raise TypeError(f"x is complex; expected real points of {name}'s domain {domain}")
     x = np.asarray(x, dtype=float)
     if x.ndim == 1 and x.shape[0] == d:
         x, single = x[None], True

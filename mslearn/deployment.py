@@ -83,6 +83,17 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     """
     if isinstance(model, GuardedModel):
         model = model.model   # the guard is rebuilt from the record on load
+    if Path(path).is_dir():
+        raise ValueError(f"path {str(path)!r} is a folder; expected the model's file name without suffix, e.g. "
+                         f"{str(Path(path) / 'model')!r} (written as model.pkl and model.json in that folder)")
+    if hasattr(model, "fit") and hasattr(model, "get_params"):        # a scikit-learn style estimator
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise ValueError(f"model is an unfitted {type(model).__name__}; expected a fitted estimator (call "
+                             "fit first)") from None
     model_path, record_path = _paths(path)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata is a {type(metadata).__name__}; expected a dict (written as JSON) or None")

@@ -269,7 +269,8 @@ def test_model_card_is_saved_beside_the_model(tmp_path):
 
 
 def test_model_card_rejects_bad_input(tmp_path):
-    model, X = LinearRegression(), np.array([[0.0], [1.0]])
+    X = np.array([[0.0], [1.0]])
+    model = LinearRegression().fit(X, [0.0, 1.0])
     kwargs = {"training_data": X, "metrics": {"r2": 0.9}, "intended_use": "toy"}
     for change, message in [({"intended_use": ""}, "intended_use"), ({"metrics": {}}, "metrics"),
                             ({"metrics": {"r2": float("nan")}}, "finite number"),

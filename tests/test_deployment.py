@@ -151,4 +151,8 @@ def test_corrupt_files_and_bad_metadata_are_named(fitted, tmp_path):
         deployment.save(model, tmp_path / "o.pkl", metadata={"x": float("nan")})   # was written as invalid JSON
     with pytest.raises(Exception):
         deployment.save(lambda x: x, tmp_path / "lam.pkl")
+    with pytest.raises(ValueError, match=r"is a folder; expected the model's file name without suffix, e\.g\."):
+        deployment.save(model, tmp_path)                                 # was written as <folder>.pkl beside it
+    with pytest.raises(ValueError, match="model is an unfitted LinearRegression; expected a fitted estimator"):
+        deployment.save(LinearRegression(), tmp_path / "unfitted")
     assert not list(tmp_path.glob("*.mslearn-tmp"))                          # nothing half-written left behind

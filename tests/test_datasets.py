@@ -270,6 +270,13 @@ def test_bad_arguments(tmp_path):
         make(tmp_path / "x.h5", 4, seed=-1)
     with pytest.raises(ValueError, match="no dataset store"):
         load(tmp_path / "missing.h5")
+    (tmp_path / "notes.txt").write_text("not a store")
+    with pytest.raises(ValueError, match="notes.txt is not an HDF5 file; expected an mslearn dataset store"):
+        load(tmp_path / "notes.txt")                                    # was h5py's 'file signature not found'
+    with pytest.raises(ValueError, match="is a folder; expected an mslearn dataset store"):
+        load(tmp_path)
+    with pytest.raises(TypeError, match="metadata is a str; expected a dict"):
+        make(tmp_path / "m.h5", 4, metadata="x")                        # was 'dictionary update sequence ...'
     with pytest.raises(ValueError, match="it names the cached store, so a numpy Generator"):
         datasets.particle_composites(4, seed=np.random.default_rng(0))   # a new store at every call
 

@@ -595,6 +595,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         raise TypeError(f"sampler must be callable, got {type(sampler).__name__}")
     if client is not None and not all(callable(getattr(client, m, None)) for m in ("submit", "nthreads", "cancel")):
         raise ValueError(f"client = {client!r}; expected a dask.distributed.Client (or None for a serial run)")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata is a {type(metadata).__name__}; expected a dict (stored as JSON) or None")
     metadata = dict(metadata or {})
     config = _config(space, _sampler_name(sampler), seed, method, metadata)
     config_text = _json(config, "metadata")
@@ -863,6 +865,9 @@ def load(path, n_samples=None) -> Dataset:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no dataset store at {path}")
+    if path.is_dir() or not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is {'a folder' if path.is_dir() else 'not an HDF5 file'}; expected an mslearn "
+                         "dataset store (.h5) made by generate")
     with h5py.File(path, "r") as file:
         if "config" not in file.attrs:
             raise ValueError(f"{path} is not an mslearn dataset store (no 'config' attribute)")

@@ -399,6 +399,10 @@ def model_card(model, *, training_data, metrics, intended_use, limitations=None,
         limitations = [limitations]
     if not isinstance(limitations, (list, tuple)) or not all(isinstance(item, str) for item in limitations):
         raise ValueError(f"limitations = {limitations!r}; expected a string or a list of strings")
+    if units is not None and not isinstance(units, dict):
+        raise TypeError(f"units is a {type(units).__name__}; expected a dict {{feature or target name: unit}}")
+    if target_names is not None and (isinstance(target_names, str) or not hasattr(target_names, "__iter__")):
+        raise TypeError(f"target_names = {target_names!r}; expected a list of names")
     training = _training_range(training_data, feature_names)
     if data_source is not None:
         training["source"] = _jsonable(data_source)

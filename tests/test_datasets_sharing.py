@@ -279,6 +279,10 @@ def test_model_card_rejects_bad_input(tmp_path):
                             ({"limitations": [1]}, "limitations")]:
         with pytest.raises(ValueError, match=message):
             deployment.model_card(model, **{**kwargs, **change})
+    with pytest.raises(TypeError, match="units is a int; expected a dict"):
+        deployment.model_card(model, **kwargs, units=5)                  # was an AttributeError
+    with pytest.raises(TypeError, match="target_names = 'k'; expected a list of names"):
+        deployment.model_card(model, **kwargs, target_names="k")         # a string was split into its letters
     card = deployment.model_card(model, **kwargs)
     with pytest.raises(ValueError, match="shape"):
         deployment.outside_training_range(card, np.zeros((2, 3)))

@@ -112,6 +112,24 @@ def test_input_errors_are_clear():
             solve(type(folded)(p, folded.t), law, element=element, dirichlet={lambda x: x[0] < 1e-9: (0.0, 0.0)})
 
 
+@pytest.mark.parametrize("tol", [1.0, 2.0, math.inf, math.nan, 0.0, -1e-8])
+def test_a_tolerance_outside_0_1_is_refused_not_reported_converged(tol):
+    # tol = 1 stopped before the first Newton correction: zero displacement reported as converged
+    with pytest.raises(ValueError, match=r"tol = .*; expected a relative residual 0 < tol < 1"):
+        cooks_membrane(2, tol=tol)
+    with pytest.raises(ValueError, match=r"tol = .*; expected a relative residual 0 < tol < 1"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], tol=tol, device="cpu")
+
+
+def test_fe2_plasticity_checks_its_iteration_limits():
+    with pytest.raises(ValueError, match=r"max_iter = -1; expected an integer >= 1"):      # was UnboundLocalError
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], max_iter=-1, device="cpu")
+    with pytest.raises(TypeError, match=r"cg_max_iter must be an integer >= 1, got float 10.0"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], cg_max_iter=10.0, device="cpu")
+    with pytest.raises(TypeError, match=r"tol = None; expected a relative residual"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], tol=None, device="cpu")
+
+
 def test_newton_failure_warns_with_the_load_step_and_stops():
     with pytest.warns(ConvergenceWarning, match=r"load step 0 .*relative residual"):
         result = cooks_membrane(2, element="P1", plane="strain", material=J2Plasticity(1.0, 0.3, 0.02, 0.1),

@@ -48,7 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
-from .._validation import check_integer
+from .._validation import check_integer, check_relative_tolerance
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -441,7 +441,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     load_steps : int or sequence of float
         Number of equal load steps to load factor 1, or the load factors themselves.
     tol : float
-        Relative residual ending a Newton iteration (module docstring).
+        Relative residual ending a Newton iteration (module docstring), ``0 < tol < 1``.
     max_iter : int
         Newton corrections per load step; reaching it warns (:class:`~mslearn.homogenization.ConvergenceWarning`)
         and stops the load stepping.
@@ -462,8 +462,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     """
     if not callable(material):
         raise ValueError(f"material is {type(material).__name__}; expected a callable strain -> (stress, tangent)")
-    if not (isinstance(tol, numbers.Real) and tol > 0):
-        raise ValueError(f"tol={tol!r}; expected a positive number")
+    check_relative_tolerance(tol)         # the residual starts at most about 1: tol >= 1 would not iterate
     check_integer(max_iter, 1, name="max_iter")
     basis = _basis(mesh, element)
     _check_mesh(mesh, basis)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from .._backend import compute_device, to_torch
-from .._validation import check_labels, check_properties
+from .._validation import check_integer, check_labels, check_properties, check_relative_tolerance
 from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
 from ..homogenization.solver import ConvergenceWarning, elasticity
 from .fe import LinearElastic, mandel_strains
@@ -100,8 +100,8 @@ class FFTPlasticity:
     batch : bool
         Whether ``labels`` has a leading axis of one RVE per point (never guessed).
     tol : float
-        Relative equilibrium residual of the RVE Newton iterations; the macroscopic Newton iteration
-        cannot get below about this.
+        Relative equilibrium residual of the RVE Newton iterations, ``0 < tol < 1``; the macroscopic
+        Newton iteration cannot get below about this.
     max_iter, cg_max_iter : int
         RVE Newton corrections per call, CG iterations per correction.
     device, dtype
@@ -122,7 +122,9 @@ class FFTPlasticity:
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
         self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)
-        self.tol, self.max_iter, self.cg_max_iter = tol, max_iter, cg_max_iter
+        self.tol = check_relative_tolerance(tol)
+        self.max_iter, self.cg_max_iter = (check_integer(value, 1, name=name)
+                                           for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)))
         self.cell = None
         self.rve_newton_iterations = []
 

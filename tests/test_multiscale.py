@@ -82,8 +82,13 @@ def test_input_errors_are_clear():
     clamp, pull = {"left": (0.0, 0.0)}, {"right": (1.0, 0.0)}
     with pytest.raises(ValueError, match="rigid-body"):
         solve(mesh, law, element="Q1", dirichlet={"left": (0.0, None)}, traction=pull)
-    with pytest.raises(ValueError, match="rigid-body"):
-        solve(mesh, law, element="Q1", dirichlet={lambda x: (x[0] < 1e-9) & (x[1] < 1e-9): (0.0, 0.0)})
+    with pytest.raises(ValueError, match=r"dirichlet boundary .* holds no boundary facet of the mesh"):
+        solve(mesh, law, element="Q1", dirichlet={lambda x: (x[0] < 1e-9) & (x[1] < 1e-9): (0.0, 0.0)})  # a corner
+    with pytest.raises(ValueError, match=r"traction boundary .* holds no boundary facet of the mesh"):
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={lambda x: x[0] > 1.5: (1.0, 0.0)})  # was no load
+    empty = mesh.with_boundaries({"outside": lambda x: x[0] > 1.5})
+    with pytest.raises(ValueError, match=r"traction boundary 'outside' holds no boundary facet"):
+        solve(empty, law, element="Q1", dirichlet=clamp, traction={"outside": (1.0, 0.0)})
     with pytest.raises(ValueError, match=r"expected \(\d+, 3\) and \(\d+, 3, 3\)"):
         solve(mesh, lambda e: (e[:, :2], np.zeros((len(e), 3, 3))), element="Q1", dirichlet=clamp, traction=pull)
     with pytest.raises(ValueError, match="NaN"):

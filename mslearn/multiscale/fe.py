@@ -282,20 +282,25 @@ def _conditions(conditions, name, free):
     return conditions
 
 
-def _facets(mesh, where):
+def _facets(mesh, where, name):
     if isinstance(where, str):
         if where not in (mesh.boundaries or {}):
             raise ValueError(f"boundary {where!r} is not a named boundary of the mesh "
                              f"(named: {sorted(mesh.boundaries or {})})")
-        return mesh.boundaries[where]
-    return mesh.facets_satisfying(where, boundaries_only=True)
+        facets = mesh.boundaries[where]
+    else:
+        facets = mesh.facets_satisfying(where, boundaries_only=True)
+    if len(facets) == 0:                # the condition would be dropped silently (zero load, nothing held)
+        raise ValueError(f"{name} boundary {where!r} holds no boundary facet of the mesh (a marker is tested at "
+                         "the facets' midpoints); expected a boundary with at least one facet")
+    return facets
 
 
 def _dirichlet(basis, dirichlet):
     """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``."""
     dofs, values = [], []
     for where, value in _conditions(dirichlet, "dirichlet", free=True).items():
-        view = basis.get_dofs(_facets(basis.mesh, where))
+        view = basis.get_dofs(_facets(basis.mesh, where, "dirichlet"))
         for component in range(2):
             d = view.all([f"u^{component + 1}"])
             if callable(value):
@@ -320,7 +325,7 @@ def _external_force(basis, traction):
     """Nodal forces at load factor 1 of ``{boundary: (tx, ty) or callable(x) -> (2, ...)}``."""
     f = np.zeros(basis.N)
     for where, value in _conditions(traction, "traction", free=False).items():
-        facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where))
+        facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where, "traction"))
         x = np.array(facet_basis.global_coordinates())
         if callable(value):
             t = np.asarray(value(x), dtype=float)

@@ -103,6 +103,12 @@ def test_input_errors_are_clear():
         solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": (1.0,)})     # was spread to (1, 1)
     with pytest.raises(ValueError, match=r"dirichlet\['left'\] = \(0.0, 0.0, 5.0\); expected a pair"):
         solve(mesh, law, element="Q1", dirichlet={"left": (0.0, 0.0, 5.0)}, traction=pull)   # 5 was ignored
+    with pytest.raises(ValueError, match=r"dirichlet\['left'\] returned shape \(3,\) for coordinates of shape "
+                                         r"\(2, \d+\); expected displacements \(2, n\)"):      # was a concatenate error
+        solve(mesh, law, element="Q1", dirichlet={"left": lambda x: np.zeros(3)}, traction=pull)
+    with pytest.raises(ValueError, match=r"traction\['right'\] returned shape \(2,\) for coordinates of shape "
+                                         r"\(2, \d+, \d+\); expected tractions of the coordinates' shape"):  # einsum error
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": lambda x: np.array([1.0, 0.0])})
     with pytest.raises(TypeError, match="dirichlet is a list; expected a dict"):
         solve(mesh, law, element="Q1", dirichlet=[("left", (0.0, 0.0))], traction=pull)
     with pytest.raises(TypeError, match="progress = 'no'; expected True or False"):
@@ -319,6 +325,21 @@ def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_sampl
     assert np.allclose(cooks_membrane(2, element="P1", material=wrong).fe.displacement, reference.fe.displacement)
     with pytest.raises(ValueError, match="lower"):
         SurrogateLaw(rve, rve, lower=[1, 0, 0], upper=[0, 1, 1])
+    with pytest.raises(ValueError, match=r"lower has shape \(2,\) and upper \(3,\); expected \(3,\) each"):
+        SurrogateLaw(rve, rve, lower=[0, 0], upper=[1, 1, 1])                  # was a reshape error
+
+
+def test_laws_check_their_parameters():
+    with pytest.raises(TypeError, match=r"yield_stress = '1'; expected a real number"):   # was "'>' not supported"
+        J2Plasticity(1.0, 0.3, "1")
+    with pytest.raises(ValueError, match=r"hardening = inf; expected a finite hardening modulus >= 0"):
+        J2Plasticity(1.0, 0.3, 0.02, math.inf)
+    with pytest.raises(ValueError, match=r"yield_stress = nan; expected a yield stress > 0"):
+        J2Plasticity(1.0, 0.3, math.nan)
+    with pytest.raises(ValueError, match=r"labels has 3 spatial axes .*the macroscopic problem is 2D"):
+        FFTElasticity(np.zeros((4, 4, 4), dtype=int), [(1.0, 0.3)])        # was "stiffness has shape (6, 6)"
+    with pytest.raises(ValueError, match=r"labels has 3 spatial axes .*the macroscopic problem is 2D"):
+        FFTPlasticity(np.zeros((2, 4, 4, 4), dtype=int), [STIFF], batch=True, device="cpu")
 
 
 # ----------------------------------------------------------------------------- FE-ANN against FE² (#18 item 3)
@@ -430,6 +451,11 @@ def test_energy_law_range_and_field_errors_check_their_inputs():
     assert not EnergyLaw(model).outside(np.ones((2, 3))).any()           # no training strains: no range check
     with pytest.raises(ValueError, match="tangent"):
         EnergyLaw(LinearElastic(C))
+    with pytest.raises(ValueError, match=r"strain has shape \(3, 2\); expected training Mandel strains \(\.\.\., 3\)"):
+        EnergyLaw(model, np.zeros((3, 2)))                                  # was regrouped into (2, 3) silently
+    with pytest.raises(ValueError, match="strain contains NaN"):
+        EnergyLaw(model, np.full((2, 3), np.nan))
+    assert EnergyLaw(model, np.array([0.03, 0.0, 0.0])).strain.shape == (1, 3)    # one strain (3,) still fine
     a, b = cooks_membrane(2, element="P1"), cooks_membrane(3, element="P1")
     assert field_errors(a.fe, a.fe).displacement == 0 == field_errors(a.fe, a.fe).stress
     with pytest.raises(ValueError, match="different meshes"):

@@ -142,8 +142,13 @@ class J2Plasticity:
     def __init__(self, E, nu, yield_stress, hardening=0.0):
         C = elastic_stiffness(E, nu)                                    # checks E and nu
         lam, mu = C[0, 1], C[2, 2] / 2
-        if not (yield_stress > 0 and hardening >= 0):
-            raise ValueError(f"yield_stress={yield_stress!r}, hardening={hardening!r}; expected > 0 and >= 0")
+        for name, value in (("yield_stress", yield_stress), ("hardening", hardening)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} = {value!r}; expected a real number")
+        if not yield_stress > 0:                                        # NaN fails too
+            raise ValueError(f"yield_stress = {yield_stress!r}; expected a yield stress > 0 (inf for an elastic law)")
+        if not (math.isfinite(hardening) and hardening >= 0):
+            raise ValueError(f"hardening = {hardening!r}; expected a finite hardening modulus >= 0")
         self.material = tuple(np.float64(v) for v in (lam + 2 * mu / 3, mu, yield_stress, hardening))
         self.plastic_strain = self.equivalent_plastic_strain = self._trial = None
 
@@ -304,7 +309,12 @@ def _dirichlet(basis, dirichlet):
         for component in range(2):
             d = view.all([f"u^{component + 1}"])
             if callable(value):
-                v = np.asarray(value(basis.doflocs[:, d]), dtype=float)[component]
+                x = basis.doflocs[:, d]
+                v = np.asarray(value(x), dtype=float)
+                if v.shape != x.shape:          # else indexed or concatenated into a numpy error, or broadcast
+                    raise ValueError(f"dirichlet[{where!r}] returned shape {v.shape} for coordinates of shape "
+                                     f"{x.shape}; expected displacements (2, n), one column per point")
+                v = v[component]
             elif value[component] is None:
                 continue
             else:
@@ -329,6 +339,9 @@ def _external_force(basis, traction):
         x = np.array(facet_basis.global_coordinates())
         if callable(value):
             t = np.asarray(value(x), dtype=float)
+            if t.shape != x.shape:              # else an einsum broadcast error, or a silent broadcast
+                raise ValueError(f"traction[{where!r}] returned shape {t.shape} for coordinates of shape {x.shape}; "
+                                 "expected tractions of the coordinates' shape (2, ...), (tx, ty) at every point")
         else:
             t = np.asarray(value, dtype=float)[:, None, None] + np.zeros_like(x)
         f += _traction_form.assemble(facet_basis, t=t)

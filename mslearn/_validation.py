@@ -230,6 +230,17 @@ def check_integer(value, least, *, name):
     return int(value)
 
 
+def check_relative_tolerance(tol, *, name="tol"):
+    """A relative residual tolerance ``0 < tol < 1``, returned as a float. The residuals of the iterative
+    solvers are relative to a scale they cannot exceed at the start, so ``tol >= 1`` would stop before the
+    first iteration and report the untouched start as converged (NaN fails the check too)."""
+    if not isinstance(tol, numbers.Real):
+        raise TypeError(f"{name} = {tol!r}; expected a relative residual 0 < {name} < 1")
+    if not 0 < tol < 1:                                 # True and False are read as 1 and 0: refused too
+        raise ValueError(f"{name} = {tol!r}; expected a relative residual 0 < {name} < 1")
+    return float(tol)
+
+
 def check_probability(x, *, name):
     """Check a relaxed phase field / volume fraction lies in [0, 1]."""
     return check_in_range(x, 0.0, 1.0, name=name)

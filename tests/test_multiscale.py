@@ -82,8 +82,13 @@ def test_input_errors_are_clear():
     clamp, pull = {"left": (0.0, 0.0)}, {"right": (1.0, 0.0)}
     with pytest.raises(ValueError, match="rigid-body"):
         solve(mesh, law, element="Q1", dirichlet={"left": (0.0, None)}, traction=pull)
-    with pytest.raises(ValueError, match="rigid-body"):
-        solve(mesh, law, element="Q1", dirichlet={lambda x: (x[0] < 1e-9) & (x[1] < 1e-9): (0.0, 0.0)})
+    with pytest.raises(ValueError, match=r"dirichlet boundary .* holds no boundary facet of the mesh"):
+        solve(mesh, law, element="Q1", dirichlet={lambda x: (x[0] < 1e-9) & (x[1] < 1e-9): (0.0, 0.0)})  # a corner
+    with pytest.raises(ValueError, match=r"traction boundary .* holds no boundary facet of the mesh"):
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={lambda x: x[0] > 1.5: (1.0, 0.0)})  # was no load
+    empty = mesh.with_boundaries({"outside": lambda x: x[0] > 1.5})
+    with pytest.raises(ValueError, match=r"traction boundary 'outside' holds no boundary facet"):
+        solve(empty, law, element="Q1", dirichlet=clamp, traction={"outside": (1.0, 0.0)})
     with pytest.raises(ValueError, match=r"expected \(\d+, 3\) and \(\d+, 3, 3\)"):
         solve(mesh, lambda e: (e[:, :2], np.zeros((len(e), 3, 3))), element="Q1", dirichlet=clamp, traction=pull)
     with pytest.raises(ValueError, match="NaN"):
@@ -98,6 +103,12 @@ def test_input_errors_are_clear():
         solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": (1.0,)})     # was spread to (1, 1)
     with pytest.raises(ValueError, match=r"dirichlet\['left'\] = \(0.0, 0.0, 5.0\); expected a pair"):
         solve(mesh, law, element="Q1", dirichlet={"left": (0.0, 0.0, 5.0)}, traction=pull)   # 5 was ignored
+    with pytest.raises(ValueError, match=r"dirichlet\['left'\] returned shape \(3,\) for coordinates of shape "
+                                         r"\(2, \d+\); expected displacements \(2, n\)"):      # was a concatenate error
+        solve(mesh, law, element="Q1", dirichlet={"left": lambda x: np.zeros(3)}, traction=pull)
+    with pytest.raises(ValueError, match=r"traction\['right'\] returned shape \(2,\) for coordinates of shape "
+                                         r"\(2, \d+, \d+\); expected tractions of the coordinates' shape"):  # einsum error
+        solve(mesh, law, element="Q1", dirichlet=clamp, traction={"right": lambda x: np.array([1.0, 0.0])})
     with pytest.raises(TypeError, match="dirichlet is a list; expected a dict"):
         solve(mesh, law, element="Q1", dirichlet=[("left", (0.0, 0.0))], traction=pull)
     with pytest.raises(TypeError, match="progress = 'no'; expected True or False"):
@@ -110,6 +121,24 @@ def test_input_errors_are_clear():
         p[:, np.flatnonzero(np.isclose(p, 1 / 3).all(0))] = [[0.9], [0.5]]
         with pytest.raises(ValueError, match="inverted"):
             solve(type(folded)(p, folded.t), law, element=element, dirichlet={lambda x: x[0] < 1e-9: (0.0, 0.0)})
+
+
+@pytest.mark.parametrize("tol", [1.0, 2.0, math.inf, math.nan, 0.0, -1e-8])
+def test_a_tolerance_outside_0_1_is_refused_not_reported_converged(tol):
+    # tol = 1 stopped before the first Newton correction: zero displacement reported as converged
+    with pytest.raises(ValueError, match=r"tol = .*; expected a relative residual 0 < tol < 1"):
+        cooks_membrane(2, tol=tol)
+    with pytest.raises(ValueError, match=r"tol = .*; expected a relative residual 0 < tol < 1"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], tol=tol, device="cpu")
+
+
+def test_fe2_plasticity_checks_its_iteration_limits():
+    with pytest.raises(ValueError, match=r"max_iter = -1; expected an integer >= 1"):      # was UnboundLocalError
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], max_iter=-1, device="cpu")
+    with pytest.raises(TypeError, match=r"cg_max_iter must be an integer >= 1, got float 10.0"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], cg_max_iter=10.0, device="cpu")
+    with pytest.raises(TypeError, match=r"tol = None; expected a relative residual"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], tol=None, device="cpu")
 
 
 def test_newton_failure_warns_with_the_load_step_and_stops():
@@ -296,6 +325,21 @@ def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_sampl
     assert np.allclose(cooks_membrane(2, element="P1", material=wrong).fe.displacement, reference.fe.displacement)
     with pytest.raises(ValueError, match="lower"):
         SurrogateLaw(rve, rve, lower=[1, 0, 0], upper=[0, 1, 1])
+    with pytest.raises(ValueError, match=r"lower has shape \(2,\) and upper \(3,\); expected \(3,\) each"):
+        SurrogateLaw(rve, rve, lower=[0, 0], upper=[1, 1, 1])                  # was a reshape error
+
+
+def test_laws_check_their_parameters():
+    with pytest.raises(TypeError, match=r"yield_stress = '1'; expected a real number"):   # was "'>' not supported"
+        J2Plasticity(1.0, 0.3, "1")
+    with pytest.raises(ValueError, match=r"hardening = inf; expected a finite hardening modulus >= 0"):
+        J2Plasticity(1.0, 0.3, 0.02, math.inf)
+    with pytest.raises(ValueError, match=r"yield_stress = nan; expected a yield stress > 0"):
+        J2Plasticity(1.0, 0.3, math.nan)
+    with pytest.raises(ValueError, match=r"labels has 3 spatial axes .*the macroscopic problem is 2D"):
+        FFTElasticity(np.zeros((4, 4, 4), dtype=int), [(1.0, 0.3)])        # was "stiffness has shape (6, 6)"
+    with pytest.raises(ValueError, match=r"labels has 3 spatial axes .*the macroscopic problem is 2D"):
+        FFTPlasticity(np.zeros((2, 4, 4, 4), dtype=int), [STIFF], batch=True, device="cpu")
 
 
 # ----------------------------------------------------------------------------- FE-ANN against FE² (#18 item 3)
@@ -407,6 +451,11 @@ def test_energy_law_range_and_field_errors_check_their_inputs():
     assert not EnergyLaw(model).outside(np.ones((2, 3))).any()           # no training strains: no range check
     with pytest.raises(ValueError, match="tangent"):
         EnergyLaw(LinearElastic(C))
+    with pytest.raises(ValueError, match=r"strain has shape \(3, 2\); expected training Mandel strains \(\.\.\., 3\)"):
+        EnergyLaw(model, np.zeros((3, 2)))                                  # was regrouped into (2, 3) silently
+    with pytest.raises(ValueError, match="strain contains NaN"):
+        EnergyLaw(model, np.full((2, 3), np.nan))
+    assert EnergyLaw(model, np.array([0.03, 0.0, 0.0])).strain.shape == (1, 3)    # one strain (3,) still fine
     a, b = cooks_membrane(2, element="P1"), cooks_membrane(3, element="P1")
     assert field_errors(a.fe, a.fe).displacement == 0 == field_errors(a.fe, a.fe).stress
     with pytest.raises(ValueError, match="different meshes"):

@@ -278,13 +278,21 @@ HISTORY = np.array([[0.01, 0.0, 0.0]])
     ([SOFT], np.array([[np.nan, 0, 0]]), {}, r"strain_history contains NaN"),
     ([SOFT], np.array([[np.inf, 0, 0]]), {}, r"strain_history contains an infinite value"),
     ([SOFT], HISTORY, {"stress_free": [True, False]}, r"stress_free .* expected 3 booleans"),
-    ([SOFT], HISTORY, {"tol": 0.0}, r"tol=0.0; expected a positive number"),
+    ([SOFT], HISTORY, {"tol": 0.0}, r"tol = 0.0; expected a relative residual 0 < tol < 1"),
+    ([SOFT], HISTORY, {"tol": 1.0}, r"tol = 1.0; expected a relative residual 0 < tol < 1"),   # was the trial step
+    ([SOFT], HISTORY, {"tol": math.inf}, r"tol = inf; expected a relative residual 0 < tol < 1"),
+    ([SOFT], HISTORY, {"tol": math.nan}, r"tol = nan; expected a relative residual 0 < tol < 1"),
     ([SOFT], HISTORY, {"max_iter": 0}, r"max_iter = 0; expected an integer >= 1"),
     ([SOFT], HISTORY, {"dtype": torch.int32}, r"expected torch.float64 or torch.float32"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(phases, history, options, match):
     with pytest.raises(ValueError, match=match):
         plasticity(LABELS, phases, history, device="cpu", **options)
+
+
+def test_tol_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match=r"tol = '1e-6'; expected a relative residual 0 < tol < 1"):
+        plasticity(LABELS, [SOFT], HISTORY, tol="1e-6", device="cpu")
 
 
 def test_labels_beyond_the_phases_are_rejected():

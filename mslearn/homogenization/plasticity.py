@@ -84,7 +84,6 @@ Moulinec & Suquet, CMAME 157, 69 (1998); Gélébart & Mondon-Cancel, Comput. Mat
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -94,7 +93,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
-from .._validation import check_finite, check_integer, check_labels, check_properties
+from .._validation import check_finite, check_integer, check_labels, check_properties, check_relative_tolerance
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -320,7 +319,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
         solved for (their entries in ``strain_history`` are ignored). Uniaxial stress in 3D:
         ``[False] + [True] * 5``.
     tol : float
-        Relative equilibrium residual :math:`\|\mathbb G\sigma\|/\|\sigma\|` ending a load step.
+        Relative equilibrium residual :math:`\|\mathbb G\sigma\|/\|\sigma\|` ending a load step,
+        ``0 < tol < 1``.
     max_iter : int, optional
         Newton corrections per load step (default 30); reaching it warns (:class:`ConvergenceWarning`).
     cg_max_iter : int
@@ -356,8 +356,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     max_iter = 30 if max_iter is None else max_iter
     for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)):
         check_integer(value, 1, name=name)
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
-        raise ValueError(f"tol={tol!r}; expected a positive number")
+    tol = check_relative_tolerance(tol)          # r <= 1 at the trial state: tol >= 1 would return it as converged
     m, dev = (3 if d == 2 else 6), compute_device(labels, device)
     lab = to_torch(labels, dev).long()
     lab = lab if batch else lab[None]

@@ -111,7 +111,8 @@ import numpy as np
 import torch
 
 from .._backend import compute_device, like, progress_bar, to_torch
-from .._validation import check_finite, check_flag, check_integer, check_labels, check_properties
+from .._validation import (check_finite, check_flag, check_integer, check_labels, check_properties,
+                           check_relative_tolerance)
 from . import _fused
 from .tensors import isotropic_stiffness, mandel_pairs
 
@@ -860,15 +861,13 @@ class _Effective(torch.autograd.Function):
 def _config(scheme, tol, max_iter, progress, dtype):
     if scheme not in ("cg", "basic"):
         raise ValueError(f"scheme={scheme!r}; expected 'cg' (conjugate gradients) or 'basic' (Moulinec-Suquet)")
-    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and 0 < tol < 1):
-        # the residual is relative to that of the start: tol >= 1 would stop before the first iteration
-        raise ValueError(f"tol={tol!r}; expected a relative residual 0 < tol < 1")
+    tol = check_relative_tolerance(tol)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
     if max_iter is None:
         max_iter = 1000 if scheme == "cg" else 10000
     max_iter = check_integer(max_iter, 1, name="max_iter")
-    return dict(scheme=scheme, tol=float(tol), max_iter=max_iter, progress=progress)
+    return dict(scheme=scheme, tol=tol, max_iter=max_iter, progress=progress)
 
 
 def _eigenvalue_range(values, scalar):

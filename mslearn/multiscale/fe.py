@@ -48,7 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
-from .._validation import check_integer
+from .._validation import check_integer, check_relative_tolerance
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -142,8 +142,13 @@ class J2Plasticity:
     def __init__(self, E, nu, yield_stress, hardening=0.0):
         C = elastic_stiffness(E, nu)                                    # checks E and nu
         lam, mu = C[0, 1], C[2, 2] / 2
-        if not (yield_stress > 0 and hardening >= 0):
-            raise ValueError(f"yield_stress={yield_stress!r}, hardening={hardening!r}; expected > 0 and >= 0")
+        for name, value in (("yield_stress", yield_stress), ("hardening", hardening)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} = {value!r}; expected a real number")
+        if not yield_stress > 0:                                        # NaN fails too
+            raise ValueError(f"yield_stress = {yield_stress!r}; expected a yield stress > 0 (inf for an elastic law)")
+        if not (math.isfinite(hardening) and hardening >= 0):
+            raise ValueError(f"hardening = {hardening!r}; expected a finite hardening modulus >= 0")
         self.material = tuple(np.float64(v) for v in (lam + 2 * mu / 3, mu, yield_stress, hardening))
         self.plastic_strain = self.equivalent_plastic_strain = self._trial = None
 
@@ -282,24 +287,34 @@ def _conditions(conditions, name, free):
     return conditions
 
 
-def _facets(mesh, where):
+def _facets(mesh, where, name):
     if isinstance(where, str):
         if where not in (mesh.boundaries or {}):
             raise ValueError(f"boundary {where!r} is not a named boundary of the mesh "
                              f"(named: {sorted(mesh.boundaries or {})})")
-        return mesh.boundaries[where]
-    return mesh.facets_satisfying(where, boundaries_only=True)
+        facets = mesh.boundaries[where]
+    else:
+        facets = mesh.facets_satisfying(where, boundaries_only=True)
+    if len(facets) == 0:                # the condition would be dropped silently (zero load, nothing held)
+        raise ValueError(f"{name} boundary {where!r} holds no boundary facet of the mesh (a marker is tested at "
+                         "the facets' midpoints); expected a boundary with at least one facet")
+    return facets
 
 
 def _dirichlet(basis, dirichlet):
     """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``."""
     dofs, values = [], []
     for where, value in _conditions(dirichlet, "dirichlet", free=True).items():
-        view = basis.get_dofs(_facets(basis.mesh, where))
+        view = basis.get_dofs(_facets(basis.mesh, where, "dirichlet"))
         for component in range(2):
             d = view.all([f"u^{component + 1}"])
             if callable(value):
-                v = np.asarray(value(basis.doflocs[:, d]), dtype=float)[component]
+                x = basis.doflocs[:, d]
+                v = np.asarray(value(x), dtype=float)
+                if v.shape != x.shape:          # else indexed or concatenated into a numpy error, or broadcast
+                    raise ValueError(f"dirichlet[{where!r}] returned shape {v.shape} for coordinates of shape "
+                                     f"{x.shape}; expected displacements (2, n), one column per point")
+                v = v[component]
             elif value[component] is None:
                 continue
             else:
@@ -320,10 +335,13 @@ def _external_force(basis, traction):
     """Nodal forces at load factor 1 of ``{boundary: (tx, ty) or callable(x) -> (2, ...)}``."""
     f = np.zeros(basis.N)
     for where, value in _conditions(traction, "traction", free=False).items():
-        facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where))
+        facet_basis = skfem.FacetBasis(basis.mesh, basis.elem, facets=_facets(basis.mesh, where, "traction"))
         x = np.array(facet_basis.global_coordinates())
         if callable(value):
             t = np.asarray(value(x), dtype=float)
+            if t.shape != x.shape:              # else an einsum broadcast error, or a silent broadcast
+                raise ValueError(f"traction[{where!r}] returned shape {t.shape} for coordinates of shape {x.shape}; "
+                                 "expected tractions of the coordinates' shape (2, ...), (tx, ty) at every point")
         else:
             t = np.asarray(value, dtype=float)[:, None, None] + np.zeros_like(x)
         f += _traction_form.assemble(facet_basis, t=t)
@@ -441,7 +459,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     load_steps : int or sequence of float
         Number of equal load steps to load factor 1, or the load factors themselves.
     tol : float
-        Relative residual ending a Newton iteration (module docstring).
+        Relative residual ending a Newton iteration (module docstring), ``0 < tol < 1``.
     max_iter : int
         Newton corrections per load step; reaching it warns (:class:`~mslearn.homogenization.ConvergenceWarning`)
         and stops the load stepping.
@@ -462,8 +480,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     """
     if not callable(material):
         raise ValueError(f"material is {type(material).__name__}; expected a callable strain -> (stress, tangent)")
-    if not (isinstance(tol, numbers.Real) and tol > 0):
-        raise ValueError(f"tol={tol!r}; expected a positive number")
+    check_relative_tolerance(tol)         # the residual starts at most about 1: tol >= 1 would not iterate
     check_integer(max_iter, 1, name="max_iter")
     basis = _basis(mesh, element)
     _check_mesh(mesh, basis)

@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from .._backend import compute_device, to_torch
-from .._validation import check_labels, check_properties
+from .._validation import (check_integer, check_labels, check_properties, check_relative_tolerance,
+                           check_spatial_ndim)
 from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
 from ..homogenization.solver import ConvergenceWarning, elasticity
 from .fe import LinearElastic, mandel_strains
@@ -56,6 +57,13 @@ def _per_point(labels, batch, n):
         raise ValueError(f"labels has {len(labels)} RVEs (batch=True) but the mesh has {n} quadrature points; "
                          "expected one RVE per point (see integration_points)")
     return labels
+
+
+def _check_2d(labels, batch):
+    ndim = check_spatial_ndim(labels, batch=batch)
+    if ndim != 2:
+        raise ValueError(f"labels has {ndim} spatial axes (shape {tuple(labels.shape)}, batch={batch}); the "
+                         "macroscopic problem is 2D (plane strain), expected 2D RVEs")
 
 
 class FFTElasticity(LinearElastic):
@@ -81,6 +89,7 @@ class FFTElasticity(LinearElastic):
     """
 
     def __init__(self, labels, phases, *, batch=False, tol=1e-10, max_iter=None, device="auto"):
+        _check_2d(labels, batch)                  # a 3D RVE has a (6, 6) stiffness the 2D problem cannot use
         result = elasticity(labels, phases, batch=batch, tol=tol, max_iter=max_iter, device=device)
         C = np.asarray(result.effective.detach().cpu() if torch.is_tensor(result.effective) else result.effective)
         super().__init__(0.5 * (C + np.swapaxes(C, -1, -2)))
@@ -100,8 +109,8 @@ class FFTPlasticity:
     batch : bool
         Whether ``labels`` has a leading axis of one RVE per point (never guessed).
     tol : float
-        Relative equilibrium residual of the RVE Newton iterations; the macroscopic Newton iteration
-        cannot get below about this.
+        Relative equilibrium residual of the RVE Newton iterations, ``0 < tol < 1``; the macroscopic
+        Newton iteration cannot get below about this.
     max_iter, cg_max_iter : int
         RVE Newton corrections per call, CG iterations per correction.
     device, dtype
@@ -116,13 +125,14 @@ class FFTPlasticity:
     def __init__(self, labels, phases, *, batch=False, tol=1e-11, max_iter=30, cg_max_iter=2000, device="auto",
                  dtype=torch.float64):
         check_properties(phases, name="phases")
-        ndim = check_labels(labels, batch=batch, n_phases=len(phases))
-        if ndim != 2:
-            raise ValueError(f"labels has {ndim} spatial axes; the macroscopic problem is 2D, expected 2D RVEs")
+        check_labels(labels, batch=batch, n_phases=len(phases))
+        _check_2d(labels, batch)
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
         self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)
-        self.tol, self.max_iter, self.cg_max_iter = tol, max_iter, cg_max_iter
+        self.tol = check_relative_tolerance(tol)
+        self.max_iter, self.cg_max_iter = (check_integer(value, 1, name=name)
+                                           for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)))
         self.cell = None
         self.rve_newton_iterations = []
 

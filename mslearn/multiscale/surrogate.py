@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import progress_bar
-from .._validation import check_integer
+from .._validation import check_finite, check_integer
 from .fe import LinearElastic, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -93,7 +93,10 @@ class SurrogateLaw:
         if not (callable(surrogate) and callable(fallback)):
             raise ValueError("surrogate and fallback must be callables strain -> (stress, tangent)")
         self.surrogate, self.fallback = surrogate, fallback
-        self.lower, self.upper = (np.asarray(b, dtype=float).reshape(3) for b in (lower, upper))
+        self.lower, self.upper = (np.asarray(b, dtype=float) for b in (lower, upper))
+        if self.lower.shape != (3,) or self.upper.shape != (3,):
+            raise ValueError(f"lower has shape {self.lower.shape} and upper {self.upper.shape}; expected (3,) each: "
+                             "bounds of the Mandel strains (e11, e22, sqrt2 e12)")
         if not (self.lower <= self.upper).all():
             raise ValueError(f"lower={self.lower} and upper={self.upper}; expected lower <= upper")
         self.new_strain, self.new_stress, self.new_tangent = np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3, 3))
@@ -182,7 +185,14 @@ class EnergyLaw:
         if isinstance(max_angle, bool) or not isinstance(max_angle, numbers.Real) or not 0 < max_angle < 180:
             raise ValueError(f"max_angle={max_angle!r}; expected degrees in (0, 180)")
         self.model, self.max_angle = model, float(max_angle)
-        self.strain = None if strain is None else np.asarray(strain, dtype=float).reshape(-1, 3)
+        if strain is not None:
+            strain = np.asarray(strain, dtype=float)
+            if strain.ndim == 0 or strain.shape[-1] != 3:    # reshape(-1, 3) would regroup (n, 2) silently
+                raise ValueError(f"strain has shape {strain.shape}; expected training Mandel strains (..., 3), "
+                                 "e.g. (n_paths, n_steps, 3)")
+            check_finite(strain, name="strain")
+            strain = strain.reshape(-1, 3)
+        self.strain = strain
         self.n_evaluations = 0
 
     def __call__(self, strain):

@@ -779,6 +779,7 @@ def test_conductivity_field_rejects_complex_values():
     (dict(inclusion=5), ValueError, "does not occur in labels"),
     (dict(inclusion=0.5), TypeError, "integer phase label"),
     (dict(matrix=1), ValueError, "also an inclusion label"),
+    (dict(matrix=5), ValueError, r"matrix=5 does not occur in labels \(labels present: \[0, 1\]\)"),
     (dict(width=math.inf), ValueError, "finite number of pixels"),
 ])
 def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, error, match):

@@ -1261,6 +1261,9 @@ def add_interphase(labels, width, *, inclusion=1, matrix=0, new_label=None, batc
     if not np.isin(inclusions, present).any():
         raise ValueError(f"inclusion={inclusion!r} does not occur in labels (labels present: {present.tolist()}); "
                          "expected the label(s) of the phase the interphase surrounds")
+    if matrix not in present:
+        raise ValueError(f"matrix={matrix} does not occur in labels (labels present: {present.tolist()}); "
+                         "expected the label of the phase turned into interphase")
     if matrix in inclusions:
         raise ValueError(f"matrix={matrix} is also an inclusion label; expected the label of the phase that "
                          "surrounds the inclusions")

@@ -788,6 +788,19 @@ def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, er
         add_interphase(_two_phase(), width, **kwargs)
 
 
+@pytest.mark.parametrize("solve, interphase, match", [
+    (conductivity, dict(width=1, k=5.0, inclusions=3), r"unknown key\(s\) 'inclusions'; expected the keys 'width' and 'k' "
+                                                        r"\(optionally 'inclusion', 'matrix'\)"),
+    (conductivity, dict(width=1, k=5.0, phase=1.0), r"unknown key\(s\) 'phase'"),
+    (elasticity, dict(width=1, phase=(1.0, 0.3), k=1.0, Matrix=0), r"unknown key\(s\) 'k', 'Matrix'"),
+    (conductivity, dict(width=1, k=5.0, matrix=5), "matrix=5 does not occur in labels"),
+])
+def test_interphase_refuses_unknown_keys_and_absent_labels(solve, interphase, match):
+    props = [1.0, 10.0] if solve is conductivity else [(1.0, 0.3), (2.0, 0.3)]
+    with pytest.raises(ValueError, match=match):
+        solve(_two_phase(), props, interphase=interphase)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(E=-1.0, nu=0.3), "E=-1.0 is negative"),
     (dict(E=np.nan, nu=0.3), "NaN or inf"),

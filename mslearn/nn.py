@@ -41,7 +41,8 @@ def activation(name):
 
 # ----------------------------------------------------------------------------- periodic convolution
 def periodic_pad(field, pad, ndim):
-    """Pad the last ``ndim`` axes of the tensor ``field`` circularly by ``pad`` on each side.
+    """Pad the last ``ndim`` (2 or 3) axes of the tensor ``field`` ``([batch,] channels, *spatial)``
+    circularly by ``pad`` on each side.
 
     Built from ``torch.cat`` of the wrapped edges: on the CPU this is faster than
     ``torch.nn.functional.pad(mode="circular")`` (whose backward pass copies slice by slice). A pad
@@ -50,6 +51,11 @@ def periodic_pad(field, pad, ndim):
     """
     if not isinstance(field, torch.Tensor):
         raise TypeError(f"field is a {type(field).__name__}; expected a torch tensor")
+    if check_integer(ndim, 2, name="ndim") > 3 or field.ndim < ndim + 1:
+        # otherwise the channel (or batch) axis would be padded, or nothing; torch convolutions take
+        # an unbatched (channels, *spatial) too
+        raise ValueError(f"ndim = {ndim} with field of shape {tuple(field.shape)}; expected 2 or 3 spatial axes "
+                         "of a field ([batch,] channels, *spatial)")
     if check_integer(pad, 0, name="pad") == 0:
         return field
     for axis in range(field.ndim - ndim, field.ndim):

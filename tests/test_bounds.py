@@ -158,6 +158,18 @@ def test_bounds_reject_negative_properties_and_a_bad_axis():
         bounds.reuss([0.5, 0.5], [np.eye(2), np.zeros((2, 2))])
 
 
+@pytest.mark.parametrize("call", [
+    lambda ndim: bounds.maxwell_garnett(0.3, 1.0, 10.0, ndim=ndim),
+    lambda ndim: bounds.coated_maxwell_garnett(0.2, 0.1, 10.0, 0.1, ndim=ndim),
+    lambda ndim: bounds.hashin_shtrikman_conductivity(0.3, 1.0, 10.0, ndim=ndim),
+])
+@pytest.mark.parametrize("ndim", [0, 1, 4, 7, np.nan])
+def test_mean_field_formulas_refuse_a_dimension_other_than_2_or_3(call, ndim):
+    # maxwell_garnett gave 2.05 for ndim=4, 1.0 for ndim=0 and nan for nan
+    with pytest.raises(ValueError, match=rf"ndim={ndim!r}; expected 2 or 3"):
+        call(ndim)
+
+
 def test_laminate_stiffness_names_matrices_of_the_wrong_size():
     with pytest.raises(ValueError, match=r"stiffnesses are \(3, 3\) matrices; expected \(6, 6\)"):
         bounds.laminate_stiffness([0.5, 0.5], [np.eye(3)] * 2, ndim=3)          # was an IndexError

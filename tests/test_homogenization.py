@@ -788,6 +788,13 @@ def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, er
         add_interphase(_two_phase(), width, **kwargs)
 
 
+@pytest.mark.parametrize("ndim", [0, 1, 4])
+def test_isotropic_moduli_refuses_a_dimension_other_than_2_or_3(ndim):
+    # ndim=0 was read as "infer it from C"
+    with pytest.raises(ValueError, match=rf"ndim={ndim}; expected 2 \(plane strain\) or 3"):
+        isotropic_moduli(isotropic_stiffness(1.0, 0.3), ndim=ndim)
+
+
 @pytest.mark.parametrize("solve, interphase, match", [
     (conductivity, dict(width=1, k=5.0, inclusions=3), r"unknown key\(s\) 'inclusions'; expected the keys 'width' and 'k' "
                                                         r"\(optionally 'inclusion', 'matrix'\)"),

@@ -58,9 +58,14 @@ def _values(values, name="values"):
     return values
 
 
-def _check_axis(axis, ndim):
+def _check_ndim(ndim):
+    """The dimension d of a formula: 2 or 3 (another value would give a number of no material)."""
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+
+
+def _check_axis(axis, ndim):
+    _check_ndim(ndim)
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not 0 <= axis < ndim:
         raise ValueError(f"axis={axis!r}; expected the layer normal's axis 0 .. {ndim - 1}")
 
@@ -118,8 +123,7 @@ def hashin_shtrikman_conductivity(phi, k1, k2, ndim=3):
     k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
     check_positive(k1, name="k1", strict=False)
     check_positive(k2, name="k2", strict=False)
-    if ndim not in (2, 3):
-        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    _check_ndim(ndim)
     low, high = np.minimum(k1, k2), np.maximum(k1, k2)
     return _hs(phi, k1, k2, (ndim - 1) * low), _hs(phi, k1, k2, (ndim - 1) * high)
 
@@ -130,8 +134,7 @@ def _moduli(phi, K1, G1, K2, G2, ndim):
     out = [np.asarray(x, dtype=float) for x in (K1, G1, K2, G2)]
     for value, name in zip(out, ("K1", "G1", "K2", "G2")):
         check_positive(value, name=name, strict=False)
-    if ndim not in (2, 3):
-        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    _check_ndim(ndim)
     return (phi, *out)
 
 
@@ -193,6 +196,7 @@ def maxwell_garnett(phi, k_m, k_p, ndim=3):
     k_m, k_p = np.asarray(k_m, dtype=float), np.asarray(k_p, dtype=float)
     check_positive(k_m, name="k_m")
     check_positive(k_p, name="k_p", strict=False)
+    _check_ndim(ndim)
     return _hs(phi, k_m, k_p, (ndim - 1) * k_m)
 
 
@@ -211,6 +215,7 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     It ignores particle shape and interactions: the physical baseline whose error a surrogate learns
     in the chapter on :func:`mslearn.datasets.particle_composites`. Hashin, J. Appl. Mech. 29, 143 (1962).
     """
+    _check_ndim(ndim)
     particle_fraction = np.asarray(particle_fraction, dtype=float)
     coated = particle_fraction + np.asarray(interphase_fraction, dtype=float)
     check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")

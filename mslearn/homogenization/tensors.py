@@ -186,7 +186,7 @@ def isotropic_moduli(C, ndim=None):
     modulus :math:`\kappa = \lambda + \mu` used by the 2D Hashin–Shtrikman bounds.
     """
     m = C.shape[-1]
-    ndim = ndim or (2 if m == 3 else 3)
+    ndim = (2 if m == 3 else 3) if ndim is None else ndim       # ndim=0 is an error, not "infer it"
     _check_ndim(ndim)
     _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
     ones = np.zeros(m)

@@ -592,6 +592,17 @@ def test_samplers_refuse_seeds_that_do_not_match_the_rows(sampler, space):
         sampler(parameters.drop(columns=next(iter(space))), [0, 1, 2])
 
 
+@pytest.mark.parametrize("call", [
+    lambda: ready.sample_voxel_composites(sample_parameters(ready._voxel_space(2), 1, seed=0), [0], size=16,
+                                          property="stiffness"),
+    lambda: datasets.voxel_composites(4, size=16, property="stiffness"),
+])
+def test_voxel_composites_refuse_an_unknown_property(call):
+    # the sampler computed the conductivity for any name but "elasticity"
+    with pytest.raises(ValueError, match="property = 'stiffness'; expected 'conductivity' or 'elasticity'"):
+        call()
+
+
 def test_sobol_scramble_is_true_or_false():
     with pytest.raises(TypeError, match="scramble = 'no'; expected True or False"):
         datasets.sobol_sequence(2, 4, seed=0, scramble="no")                          # scrambled

@@ -451,10 +451,16 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
     return np.stack(images).astype(np.uint8), np.array(kinds)
 
 
+def _check_property(property):
+    if property not in ("conductivity", "elasticity"):
+        raise ValueError(f"property = {property!r}; expected 'conductivity' or 'elasticity'")
+
+
 def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, property="conductivity",
                             reference_size=None, device="auto"):
     """Sampler of :func:`voxel_composites` (images from :func:`voxel_composite_images`, then one batched
     solve)."""
+    _check_property(property)       # any other name would silently compute the conductivity
     labels, kinds = voxel_composite_images(parameters, seeds, size=size, ndim=ndim, reference_size=reference_size)
     descriptors = {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1), "structure_kind": kinds}
     if property == "elasticity":
@@ -508,8 +514,7 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     contrast = float(contrast)
     if not (math.isfinite(contrast) and contrast > 0):
         raise ValueError(f"contrast = {contrast!r}; expected a finite positive conductivity or modulus ratio")
-    if property not in ("conductivity", "elasticity"):
-        raise ValueError(f"property = {property!r}; expected 'conductivity' or 'elasticity'")
+    _check_property(property)
     dev = resolve_device(device)
     sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, property=property,
                                 device=dev)

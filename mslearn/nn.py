@@ -139,6 +139,8 @@ def apply_symmetry(field, R, *, channels=False):
     R : array ``(d, d)``, an element of :func:`symmetry_group`
     """
     R = np.asarray(R)
+    if not isinstance(field, torch.Tensor):
+        field = np.asarray(field)       # a nested list, like transform_tensor takes
     d = R.shape[0]
     lead = 2 if channels else 1
     if field.ndim != lead + d:

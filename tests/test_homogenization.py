@@ -23,7 +23,10 @@ from mslearn.homogenization.tensors import (
     from_mandel,
     isotropic_moduli,
     isotropic_stiffness,
+    mandel_rotation,
+    rotate_conductivity,
     rotate_stiffness,
+    to_mandel,
 )
 
 
@@ -786,6 +789,20 @@ def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, er
     width = kwargs.pop("width", 1)
     with pytest.raises(error, match=match):
         add_interphase(_two_phase(), width, **kwargs)
+
+
+def test_tensor_functions_take_lists_like_arrays():
+    # a list has no .shape: these raised AttributeError while transform_tensor took lists
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    K = [[1.0, 0.0], [0.0, 2.0]]
+    C = isotropic_stiffness(1.0, 0.3, ndim=2)
+    np.testing.assert_allclose(rotate_conductivity(K, R.tolist()), rotate_conductivity(np.array(K), R))
+    np.testing.assert_allclose(rotate_conductivity(torch.tensor(K), R).numpy(), [[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(to_mandel(K), [1.0, 2.0, 0.0])
+    np.testing.assert_allclose(from_mandel([1.0, 2.0, 0.0], 2), K)
+    np.testing.assert_allclose(isotropic_moduli(C.tolist()), isotropic_moduli(C))
+    np.testing.assert_allclose(rotate_stiffness(C.tolist(), R.tolist()), rotate_stiffness(C, R))
+    np.testing.assert_allclose(mandel_rotation(R.tolist()), mandel_rotation(R))
 
 
 @pytest.mark.parametrize("ndim", [0, 1, 4])

@@ -3,6 +3,7 @@ summations and the analytic S2 of the overlapping-disk (Boolean) model. Toleranc
 each test. Microstructures are drawn inline (no dependency on mslearn.structures)."""
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -126,6 +127,25 @@ def test_s2_matches_direct_summation(shape, periodic):
             got = D.cross_correlation(image, a, b, periodic=periodic)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32), ("float32", np.float32),
+                                             (torch.float32, np.float32), (np.dtype("float64"), np.float64)])
+def test_correlation_takes_numpy_and_torch_dtypes(dtype, expected):
+    # a numpy dtype raised a raw torch error
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:5, 2:6] = 1
+    s2 = D.two_point_correlation(labels, dtype=dtype)
+    assert s2.dtype == expected
+    np.testing.assert_allclose(s2, D.two_point_correlation(labels), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, torch.int64, np.complex64, "bogus"])
+def test_correlation_refuses_a_dtype_that_is_not_floating_point(dtype):
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:5, 2:6] = 1
+    with pytest.raises(TypeError, match=rf"dtype = {re.escape(repr(dtype))}; expected a floating-point dtype"):
+        D.two_point_correlation(labels, dtype=dtype)
 
 
 def test_s2_non_periodic_uniform_image_is_one():

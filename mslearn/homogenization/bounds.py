@@ -282,7 +282,7 @@ def keller_dykhne(k1, k2):
     return np.sqrt(k1 * k2)
 
 
-def _laminate(fractions, mats, normal):
+def _laminate(fractions, mats, normal, name):
     r"""Exact effective matrix of a laminate of layers with symmetric matrices ``mats`` (n, m, m).
 
     ``normal`` lists the components whose *flux* is continuous across the layers (the others have
@@ -297,6 +297,11 @@ def _laminate(fractions, mats, normal):
     T = [i for i in range(m) if i not in N]
     f = fractions[..., :, None, None]
     MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
+    void = [i for i, block in enumerate(MNN) if np.linalg.matrix_rank(block) < len(N)]
+    if void:    # numpy's bare "Singular matrix" would not say which layer, nor why
+        raise ValueError(f"{name} of layer {void[0]} are singular in the layer normal's components (a void "
+                         "layer?): nothing crosses such a layer, so the laminate's response is singular in that "
+                         f"direction; expected {name} positive definite in every layer")
     invNN = np.linalg.inv(MNN)
     starNN = np.linalg.inv(np.sum(f * invNN, axis=-3))
     A = np.sum(f * invNN @ MNT, axis=-3)
@@ -326,7 +331,7 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
         k = k[:, None, None] * np.eye(ndim)
     if k.shape[1:] != (ndim, ndim):
         raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {ndim}, {ndim})")
-    return _laminate(fractions, k, [axis])
+    return _laminate(fractions, k, [axis], "conductivities")
 
 
 def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
@@ -357,4 +362,4 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     mats = _values(np.stack(mats), "stiffnesses")
     fractions = _fractions(fractions, mats.shape[0])
     normal = [I for I, (i, j) in enumerate(mandel_pairs(ndim)) if axis in (i, j)]
-    return _laminate(fractions, mats, normal)
+    return _laminate(fractions, mats, normal, "stiffnesses")

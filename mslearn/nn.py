@@ -83,6 +83,7 @@ class PeriodicConv(torch.nn.Module):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+        check_integer(ndim, 2, name="ndim")
         n_in, n_out = check_integer(n_in, 1, name="n_in"), check_integer(n_out, 1, name="n_out")
         if check_integer(kernel, 1, name="kernel") % 2 != 1:
             raise ValueError(f"kernel = {kernel!r}; expected an odd size, so that the output keeps the input's size")
@@ -104,6 +105,7 @@ def symmetry_group(ndim, *, rotations=True):
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but fails in range()
     permutations = itertools.permutations(range(ndim)) if rotations else [tuple(range(ndim))]
     matrices = []
     for permutation in permutations:

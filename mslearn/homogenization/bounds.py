@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_finite, check_in_range, check_positive
+from .._validation import check_finite, check_in_range, check_integer, check_positive
 
 __all__ = [
     "voigt",
@@ -62,6 +62,7 @@ def _check_ndim(ndim):
     """The dimension d of a formula: 2 or 3 (another value would give a number of no material)."""
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but would fail later as a shape
 
 
 def _check_axis(axis, ndim):

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .._validation import check_orthogonal
+from .._validation import check_integer, check_orthogonal
 
 __all__ = [
     "mandel_pairs",
@@ -55,6 +55,7 @@ def _arrays(*xs):
 def _check_ndim(ndim):
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 (plane strain) or 3")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but would fail later as a shape or range()
 
 
 def _check_square(A, size, name, what):

@@ -612,3 +612,16 @@ def test_flags_are_true_or_false_not_truthy(call):
 def test_correlation_maps_takes_numpy_as_its_docstring_says():
     x = (np.random.default_rng(0).random((1, 8, 8)) > 0.5).astype(float)
     np.testing.assert_allclose(D.correlation_maps(x, x, 2, True)[0].numpy(), D.two_point_correlation(x[0].astype(int)))
+
+
+@pytest.mark.parametrize("layers, error, match", [
+    ([], ValueError, r"layers=\[\] is empty; expected layer numbers 0..3 \(or None for all\)"),
+    ([1.5], TypeError, "each of layers must be an integer >= 0"),
+    ([-1], ValueError, "each of layers = -1; expected an integer >= 0"),
+    ([4], ValueError, r"layers=\[4\]; the network has layers 0..3"),
+])
+def test_cnn_features_check_the_layers(layers, error, match):
+    # [] gave "max() arg is an empty sequence", 1.5 a list-index TypeError
+    for features in (D.cnn_features, D.gram_matrices):
+        with pytest.raises(error, match=match):
+            features(np.zeros((8, 8)), layers=layers)

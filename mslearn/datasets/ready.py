@@ -45,7 +45,7 @@ import pandas as pd
 from .. import __version__
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, rng
-from .._validation import check_integer
+from .._validation import check_finite, check_integer, check_positive
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
@@ -551,7 +551,12 @@ def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
     """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs."""
     shape = (size, size)
     fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
-    for row, s in _design_rows(parameters, seeds, POLYCRYSTAL_SPACE):
+    rows = _design_rows(parameters, seeds, POLYCRYSTAL_SPACE)
+    # a ratio <= 0 would reach log10 and sqrt as "math domain error", NaN grains int() as a bare error
+    check_finite(parameters["n_grains"].to_numpy(), name="parameters['n_grains']")
+    for column in ("anisotropy", "gb_conductivity"):
+        check_positive(parameters[column].to_numpy(), name=f"parameters[{column!r}]")
+    for row, s in rows:
         gen = rng(s)
         n_grains = int(round(row.n_grains))
         grains = voronoi_grains(shape, n_grains, seed=gen, boundary_width=1)

@@ -41,7 +41,8 @@ def activation(name):
 
 # ----------------------------------------------------------------------------- periodic convolution
 def periodic_pad(field, pad, ndim):
-    """Pad the last ``ndim`` axes of the tensor ``field`` circularly by ``pad`` on each side.
+    """Pad the last ``ndim`` (2 or 3) axes of the tensor ``field`` ``([batch,] channels, *spatial)``
+    circularly by ``pad`` on each side.
 
     Built from ``torch.cat`` of the wrapped edges: on the CPU this is faster than
     ``torch.nn.functional.pad(mode="circular")`` (whose backward pass copies slice by slice). A pad
@@ -50,6 +51,11 @@ def periodic_pad(field, pad, ndim):
     """
     if not isinstance(field, torch.Tensor):
         raise TypeError(f"field is a {type(field).__name__}; expected a torch tensor")
+    if check_integer(ndim, 2, name="ndim") > 3 or field.ndim < ndim + 1:
+        # otherwise the channel (or batch) axis would be padded, or nothing; torch convolutions take
+        # an unbatched (channels, *spatial) too
+        raise ValueError(f"ndim = {ndim} with field of shape {tuple(field.shape)}; expected 2 or 3 spatial axes "
+                         "of a field ([batch,] channels, *spatial)")
     if check_integer(pad, 0, name="pad") == 0:
         return field
     for axis in range(field.ndim - ndim, field.ndim):
@@ -77,6 +83,7 @@ class PeriodicConv(torch.nn.Module):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+        check_integer(ndim, 2, name="ndim")
         n_in, n_out = check_integer(n_in, 1, name="n_in"), check_integer(n_out, 1, name="n_out")
         if check_integer(kernel, 1, name="kernel") % 2 != 1:
             raise ValueError(f"kernel = {kernel!r}; expected an odd size, so that the output keeps the input's size")
@@ -98,6 +105,7 @@ def symmetry_group(ndim, *, rotations=True):
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but fails in range()
     permutations = itertools.permutations(range(ndim)) if rotations else [tuple(range(ndim))]
     matrices = []
     for permutation in permutations:
@@ -133,6 +141,8 @@ def apply_symmetry(field, R, *, channels=False):
     R : array ``(d, d)``, an element of :func:`symmetry_group`
     """
     R = np.asarray(R)
+    if not isinstance(field, torch.Tensor):
+        field = np.asarray(field)       # a nested list, like transform_tensor takes
     d = R.shape[0]
     lead = 2 if channels else 1
     if field.ndim != lead + d:

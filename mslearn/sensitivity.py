@@ -54,7 +54,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from ._backend import is_torch, rng
-from ._validation import check_finite, check_integer
+from ._validation import check_finite, check_in_box, check_integer
 from .datasets.store import sobol_sequence
 
 __all__ = [
@@ -488,6 +488,8 @@ def ishigami(x, a=7.0, b=0.1):
     Parameters
     ----------
     x : array_like or torch.Tensor, shape (m, 3)
+        Points of :data:`ISHIGAMI_BOUNDS`, :math:`[-\pi, \pi]^3`; a point outside or NaN raises
+        ``ValueError``.
     a, b : float
         The usual choice is ``a = 7, b = 0.1``.
 
@@ -506,13 +508,21 @@ def ishigami(x, a=7.0, b=0.1):
         import torch
 
         sin = torch.sin
+        # float32 rounds pi up by 1.4e-8 of the box: a point on the bound must still be inside
+        tol = torch.finfo(x.dtype).eps if x.is_floating_point() else 1e-12
     else:
-        x = np.asarray(x, dtype=float)
+        x = np.asarray(x)
         sin = np.sin
+        tol = np.finfo(x.dtype).eps if np.issubdtype(x.dtype, np.floating) else 1e-12
     if x.ndim != 2 or x.shape[1] != 3:
         raise ValueError(
             f"x has shape {tuple(x.shape)}; expected (m, 3): the Ishigami function has three inputs"
         )
+    # outside the box the x_3^4 term grows without bound: a value there is no Ishigami value
+    inside = check_in_box(x, ISHIGAMI_BOUNDS, name="x", domain="the Ishigami function's domain [-pi, pi]^3 "
+                          "(ISHIGAMI_BOUNDS)", tol=max(tol, 1e-12))
+    if not is_torch(x):        # a tensor stays one (and keeps its graph)
+        x = inside
     return sin(x[:, 0]) + a * sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * sin(x[:, 0])
 
 

@@ -31,7 +31,7 @@ ESTIMATOR_FORBIDDEN = {
 }
 # A parameter that looks like a forbidden one but is not what the rule is about, each with why.
 ALLOWED = {
-    ("mslearn.sensitivity.ishigami", "x"): "points of the unit cube (n, 3), not an image",
+    ("mslearn.sensitivity.ishigami", "x"): "points of [-pi, pi]^3 (n, 3), not an image",
     ("mslearn.descriptors.FeatureNetwork.forward", "x"): "torch's Module.forward(input) on a (batch, 1, *spatial) "
                                                           "tensor, called as network(x)",
     ("mslearn.nn.PeriodicConv.forward", "x"): "torch's Module.forward(input) on a (batch, channels, *spatial) "

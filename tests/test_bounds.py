@@ -158,6 +158,37 @@ def test_bounds_reject_negative_properties_and_a_bad_axis():
         bounds.reuss([0.5, 0.5], [np.eye(2), np.zeros((2, 2))])
 
 
+@pytest.mark.parametrize("call", [
+    lambda ndim: bounds.maxwell_garnett(0.3, 1.0, 10.0, ndim=ndim),
+    lambda ndim: bounds.coated_maxwell_garnett(0.2, 0.1, 10.0, 0.1, ndim=ndim),
+    lambda ndim: bounds.hashin_shtrikman_conductivity(0.3, 1.0, 10.0, ndim=ndim),
+])
+@pytest.mark.parametrize("ndim", [0, 1, 4, 7, np.nan])
+def test_mean_field_formulas_refuse_a_dimension_other_than_2_or_3(call, ndim):
+    # maxwell_garnett gave 2.05 for ndim=4, 1.0 for ndim=0 and nan for nan
+    with pytest.raises(ValueError, match=rf"ndim={ndim!r}; expected 2 or 3"):
+        call(ndim)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: bounds.laminate_stiffness([0.5, 0.5], [(0.0, 0.3), (10.0, 0.25)]), "stiffnesses of layer 0 are singular"),
+    (lambda: bounds.laminate_conductivity([0.5, 0.5], [np.eye(3), np.zeros((3, 3))]),
+     "conductivities of layer 1 are singular"),
+    (lambda: bounds.laminate_conductivity([0.5, 0.5], [np.eye(3), np.diag([0.0, 1.0, 1.0])], axis=0),
+     "conductivities of layer 1 are singular"),
+])
+def test_laminates_refuse_a_void_layer(call, match):
+    # numpy's bare "LinAlgError: Singular matrix"
+    with pytest.raises(ValueError, match=match + r" in the layer normal's components \(a void layer\?\)"):
+        call()
+
+
+def test_laminate_conductivity_takes_a_layer_insulating_only_in_the_plane():
+    # a zero tangential conductivity is not singular across the layers: the parallel mean halves
+    K = bounds.laminate_conductivity([0.5, 0.5], [np.eye(3), np.diag([1.0, 1.0, 0.0])], axis=0)
+    np.testing.assert_allclose(K, np.diag([1.0, 1.0, 0.5]))
+
+
 def test_laminate_stiffness_names_matrices_of_the_wrong_size():
     with pytest.raises(ValueError, match=r"stiffnesses are \(3, 3\) matrices; expected \(6, 6\)"):
         bounds.laminate_stiffness([0.5, 0.5], [np.eye(3)] * 2, ndim=3)          # was an IndexError

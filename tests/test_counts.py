@@ -12,6 +12,8 @@ from mslearn import descriptors as D
 from mslearn import nn
 from mslearn import structures as S
 from mslearn.datasets import composite_conductivity, lattice_labels
+from mslearn.homogenization.bounds import maxwell_garnett
+from mslearn.homogenization.tensors import isotropic_stiffness
 from mslearn.multiscale import cooks_membrane
 from mslearn.multiscale.benchmarks import plate_with_hole
 from mslearn.reconstruction import project, reconstruct, remove_isolated, target_descriptors
@@ -43,6 +45,16 @@ LABELS[2:5, 2:6] = 1
     (lambda: nn.PeriodicConv(2, True, 1), TypeError, "n_in must be an integer >= 1, got bool"),
     (lambda: nn.periodic_pad(torch.zeros(1, 1, 4, 4), -1, 2), ValueError, "pad = -1; expected an integer >= 0"),
     (lambda: nn.periodic_pad(np.zeros((1, 1, 4, 4)), 1, 2), TypeError, "field is a ndarray; expected a torch tensor"),
+    (lambda: nn.periodic_pad(torch.zeros(1, 1, 4, 4), 1, 0), ValueError, "ndim = 0; expected an integer >= 2"),
+    (lambda: nn.periodic_pad(torch.zeros(1, 1, 4, 4), 1, 5), ValueError,
+     r"ndim = 5 with field of shape \(1, 1, 4, 4\); expected 2 or 3 spatial axes of a field \(\[batch,\] channels"),
+    (lambda: nn.periodic_pad(torch.zeros(4, 4), 1, 2), ValueError, r"ndim = 2 with field of shape \(4, 4\)"),
+    (lambda: nn.periodic_pad(torch.zeros(1, 1, 4, 4), 1, 2.0), TypeError, "ndim must be an integer >= 2, got float"),
+    (lambda: nn.symmetry_group(2.0), TypeError, "ndim must be an integer >= 2, got float 2.0"),
+    (lambda: nn.PeriodicConv(2.0, 1, 1), TypeError, "ndim must be an integer >= 2, got float 2.0"),
+    (lambda: D.lattice_directions(2.0), TypeError, "ndim must be an integer >= 2, got float 2.0"),
+    (lambda: isotropic_stiffness(1.0, 0.3, ndim=2.0), TypeError, "ndim must be an integer >= 2, got float 2.0"),
+    (lambda: maxwell_garnett(0.3, 1.0, 10.0, ndim=2.0), TypeError, "ndim must be an integer >= 2, got float 2.0"),
 ])
 def test_counts_are_checked(call, error, message):
     with pytest.raises(error, match=message):

@@ -599,6 +599,30 @@ def test_samplers_refuse_seeds_that_do_not_match_the_rows(sampler, space):
         sampler(parameters.drop(columns=next(iter(space))), [0, 1, 2])
 
 
+@pytest.mark.parametrize("call", [
+    lambda: ready.sample_voxel_composites(sample_parameters(ready._voxel_space(2), 1, seed=0), [0], size=16,
+                                          property="stiffness"),
+    lambda: datasets.voxel_composites(4, size=16, property="stiffness"),
+])
+def test_voxel_composites_refuse_an_unknown_property(call):
+    # the sampler computed the conductivity for any name but "elasticity"
+    with pytest.raises(ValueError, match="property = 'stiffness'; expected 'conductivity' or 'elasticity'"):
+        call()
+
+
+@pytest.mark.parametrize("column, value, match", [
+    ("anisotropy", 0.0, r"parameters\['anisotropy'\] has the value 0.0; expected > 0"),
+    ("gb_conductivity", -1.0, r"parameters\['gb_conductivity'\] has the value -1.0; expected > 0"),
+    ("n_grains", np.nan, r"parameters\['n_grains'\] contains NaN; expected finite numbers"),
+])
+def test_sample_polycrystals_checks_the_design_values(column, value, match):
+    # "math domain error" from log10/sqrt, "cannot convert float NaN to integer" from int()
+    parameters = sample_parameters(ready.POLYCRYSTAL_SPACE, 2, seed=0)
+    parameters.loc[1, column] = value
+    with pytest.raises(ValueError, match=match):
+        ready.sample_polycrystals(parameters, [0, 1], size=16)
+
+
 def test_sobol_scramble_is_true_or_false():
     with pytest.raises(TypeError, match="scramble = 'no'; expected True or False"):
         datasets.sobol_sequence(2, 4, seed=0, scramble="no")                          # scrambled

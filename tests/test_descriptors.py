@@ -3,6 +3,7 @@ summations and the analytic S2 of the overlapping-disk (Boolean) model. Toleranc
 each test. Microstructures are drawn inline (no dependency on mslearn.structures)."""
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -126,6 +127,25 @@ def test_s2_matches_direct_summation(shape, periodic):
             got = D.cross_correlation(image, a, b, periodic=periodic)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32), ("float32", np.float32),
+                                             (torch.float32, np.float32), (np.dtype("float64"), np.float64)])
+def test_correlation_takes_numpy_and_torch_dtypes(dtype, expected):
+    # a numpy dtype raised a raw torch error
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:5, 2:6] = 1
+    s2 = D.two_point_correlation(labels, dtype=dtype)
+    assert s2.dtype == expected
+    np.testing.assert_allclose(s2, D.two_point_correlation(labels), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, torch.int64, np.complex64, "bogus"])
+def test_correlation_refuses_a_dtype_that_is_not_floating_point(dtype):
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:5, 2:6] = 1
+    with pytest.raises(TypeError, match=rf"dtype = {re.escape(repr(dtype))}; expected a floating-point dtype"):
+        D.two_point_correlation(labels, dtype=dtype)
 
 
 def test_s2_non_periodic_uniform_image_is_one():
@@ -592,3 +612,16 @@ def test_flags_are_true_or_false_not_truthy(call):
 def test_correlation_maps_takes_numpy_as_its_docstring_says():
     x = (np.random.default_rng(0).random((1, 8, 8)) > 0.5).astype(float)
     np.testing.assert_allclose(D.correlation_maps(x, x, 2, True)[0].numpy(), D.two_point_correlation(x[0].astype(int)))
+
+
+@pytest.mark.parametrize("layers, error, match", [
+    ([], ValueError, r"layers=\[\] is empty; expected layer numbers 0..3 \(or None for all\)"),
+    ([1.5], TypeError, "each of layers must be an integer >= 0"),
+    ([-1], ValueError, "each of layers = -1; expected an integer >= 0"),
+    ([4], ValueError, r"layers=\[4\]; the network has layers 0..3"),
+])
+def test_cnn_features_check_the_layers(layers, error, match):
+    # [] gave "max() arg is an empty sequence", 1.5 a list-index TypeError
+    for features in (D.cnn_features, D.gram_matrices):
+        with pytest.raises(error, match=match):
+            features(np.zeros((8, 8)), layers=layers)

@@ -23,7 +23,10 @@ from mslearn.homogenization.tensors import (
     from_mandel,
     isotropic_moduli,
     isotropic_stiffness,
+    mandel_rotation,
+    rotate_conductivity,
     rotate_stiffness,
+    to_mandel,
 )
 
 
@@ -779,12 +782,47 @@ def test_conductivity_field_rejects_complex_values():
     (dict(inclusion=5), ValueError, "does not occur in labels"),
     (dict(inclusion=0.5), TypeError, "integer phase label"),
     (dict(matrix=1), ValueError, "also an inclusion label"),
+    (dict(matrix=5), ValueError, r"matrix=5 does not occur in labels \(labels present: \[0, 1\]\)"),
     (dict(width=math.inf), ValueError, "finite number of pixels"),
 ])
 def test_add_interphase_rejects_labels_that_would_merge_or_do_nothing(kwargs, error, match):
     width = kwargs.pop("width", 1)
     with pytest.raises(error, match=match):
         add_interphase(_two_phase(), width, **kwargs)
+
+
+def test_tensor_functions_take_lists_like_arrays():
+    # a list has no .shape: these raised AttributeError while transform_tensor took lists
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    K = [[1.0, 0.0], [0.0, 2.0]]
+    C = isotropic_stiffness(1.0, 0.3, ndim=2)
+    np.testing.assert_allclose(rotate_conductivity(K, R.tolist()), rotate_conductivity(np.array(K), R))
+    np.testing.assert_allclose(rotate_conductivity(torch.tensor(K), R).numpy(), [[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(to_mandel(K), [1.0, 2.0, 0.0])
+    np.testing.assert_allclose(from_mandel([1.0, 2.0, 0.0], 2), K)
+    np.testing.assert_allclose(isotropic_moduli(C.tolist()), isotropic_moduli(C))
+    np.testing.assert_allclose(rotate_stiffness(C.tolist(), R.tolist()), rotate_stiffness(C, R))
+    np.testing.assert_allclose(mandel_rotation(R.tolist()), mandel_rotation(R))
+
+
+@pytest.mark.parametrize("ndim", [0, 1, 4])
+def test_isotropic_moduli_refuses_a_dimension_other_than_2_or_3(ndim):
+    # ndim=0 was read as "infer it from C"
+    with pytest.raises(ValueError, match=rf"ndim={ndim}; expected 2 \(plane strain\) or 3"):
+        isotropic_moduli(isotropic_stiffness(1.0, 0.3), ndim=ndim)
+
+
+@pytest.mark.parametrize("solve, interphase, match", [
+    (conductivity, dict(width=1, k=5.0, inclusions=3), r"unknown key\(s\) 'inclusions'; expected the keys 'width' and 'k' "
+                                                        r"\(optionally 'inclusion', 'matrix'\)"),
+    (conductivity, dict(width=1, k=5.0, phase=1.0), r"unknown key\(s\) 'phase'"),
+    (elasticity, dict(width=1, phase=(1.0, 0.3), k=1.0, Matrix=0), r"unknown key\(s\) 'k', 'Matrix'"),
+    (conductivity, dict(width=1, k=5.0, matrix=5), "matrix=5 does not occur in labels"),
+])
+def test_interphase_refuses_unknown_keys_and_absent_labels(solve, interphase, match):
+    props = [1.0, 10.0] if solve is conductivity else [(1.0, 0.3), (2.0, 0.3)]
+    with pytest.raises(ValueError, match=match):
+        solve(_two_phase(), props, interphase=interphase)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -92,6 +92,17 @@ def test_continuation_refuses_another_problem_and_starts_from_a_design():
 
 
 @pytest.mark.parametrize("filter", ["sensitivity", "density"])
+def test_a_start_with_too_few_non_zero_densities_is_refused(filter):
+    # an all-void start raised ZeroDivisionError in the optimality-criteria bisection
+    one = np.zeros((4, 8))
+    one[0, 0] = 1.0
+    for start, solid in [(np.zeros((4, 8)), 0), (one, 1)]:
+        with pytest.raises(ValueError, match=rf"initial has {solid} non-zero densities of 32, fewer than the "
+                                             r"volfrac \* nelx \* nely = 16 needed"):
+            topology_optimization(8, 4, 0.5, filter=filter, initial=start)
+
+
+@pytest.mark.parametrize("filter", ["sensitivity", "density"])
 def test_simp_as_a_material_map_reproduces_the_built_in_law(filter):
     builtin = topology_optimization(30, 10, 0.5, filter=filter)
     mapped = topology_optimization(30, 10, 0.5, filter=filter, material=simp_material)

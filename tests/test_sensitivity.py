@@ -220,6 +220,27 @@ def test_bad_model_output_and_options():
     assert isinstance(sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=64, seed=0, n_bootstrap=0), SobolResult)
 
 
+@pytest.mark.parametrize("x, error, match", [
+    (np.array([[10.0, 10.0, 10.0]]), ValueError, r"x_1 = 10.0 is outside \[-3.14.*\]; expected points of the Ishigami "
+                                                  r"function's domain \[-pi, pi\]\^3 \(ISHIGAMI_BOUNDS\)"),
+    (np.array([[0.0, 0.0, -3.2]]), ValueError, "x_3 = -3.2 is outside"),
+    (np.array([[np.nan, 0.0, 0.0]]), ValueError, "x contains NaN; expected finite numbers"),
+    (torch.tensor([[0.0, 4.0, 0.0]]), ValueError, "x_2 = 4.0 is outside"),
+    (np.array([[1j, 0.0, 0.0]]), TypeError, "complex dtype"),
+])
+def test_ishigami_refuses_points_outside_its_domain(x, error, match):
+    with pytest.raises(error, match=match):
+        ishigami(x)
+
+
+def test_ishigami_takes_points_on_the_bounds_in_any_precision():
+    corner = np.full((1, 3), np.pi)
+    expected = ishigami(corner)
+    np.testing.assert_allclose(ishigami(corner.astype(np.float32)), expected, atol=1e-5)
+    np.testing.assert_allclose(ishigami(torch.full((1, 3), np.pi)).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(ishigami(-corner), -expected)
+
+
 def test_matches_scipy_sobol_indices_on_the_same_evaluations():
     # scipy.stats.sobol_indices uses the same estimators (Saltelli 2010 first order, Jansen total,
     # outputs centred by the mean of f(A), f(B)); fed our design's evaluations it must give our

@@ -61,6 +61,13 @@ def test_symmetry_group_is_the_hyperoctahedral_group(ndim, order):
         assert (a @ b).tobytes() in keys                                # closed
 
 
+def test_apply_symmetry_takes_a_nested_list():
+    # a list has no .ndim: AttributeError, while transform_tensor took lists
+    R = symmetry_group(2)[1]
+    images = [[[0, 1], [2, 3]]]
+    np.testing.assert_array_equal(apply_symmetry(images, R), apply_symmetry(np.array(images), R))
+
+
 @pytest.mark.parametrize("ndim", [2, 3])
 def test_apply_symmetry_is_a_group_action_moving_points_by_R(ndim):
     size = 5

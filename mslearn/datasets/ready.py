@@ -45,7 +45,7 @@ import pandas as pd
 from .. import __version__
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, rng
-from .._validation import check_integer
+from .._validation import check_finite, check_integer, check_positive
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
@@ -451,10 +451,16 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
     return np.stack(images).astype(np.uint8), np.array(kinds)
 
 
+def _check_property(property):
+    if property not in ("conductivity", "elasticity"):
+        raise ValueError(f"property = {property!r}; expected 'conductivity' or 'elasticity'")
+
+
 def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, property="conductivity",
                             reference_size=None, device="auto"):
     """Sampler of :func:`voxel_composites` (images from :func:`voxel_composite_images`, then one batched
     solve)."""
+    _check_property(property)       # any other name would silently compute the conductivity
     labels, kinds = voxel_composite_images(parameters, seeds, size=size, ndim=ndim, reference_size=reference_size)
     descriptors = {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1), "structure_kind": kinds}
     if property == "elasticity":
@@ -508,8 +514,7 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     contrast = float(contrast)
     if not (math.isfinite(contrast) and contrast > 0):
         raise ValueError(f"contrast = {contrast!r}; expected a finite positive conductivity or modulus ratio")
-    if property not in ("conductivity", "elasticity"):
-        raise ValueError(f"property = {property!r}; expected 'conductivity' or 'elasticity'")
+    _check_property(property)
     dev = resolve_device(device)
     sampler = functools.partial(sample_voxel_composites, size=size, ndim=ndim, contrast=contrast, property=property,
                                 device=dev)
@@ -546,7 +551,12 @@ def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
     """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs."""
     shape = (size, size)
     fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
-    for row, s in _design_rows(parameters, seeds, POLYCRYSTAL_SPACE):
+    rows = _design_rows(parameters, seeds, POLYCRYSTAL_SPACE)
+    # a ratio <= 0 would reach log10 and sqrt as "math domain error", NaN grains int() as a bare error
+    check_finite(parameters["n_grains"].to_numpy(), name="parameters['n_grains']")
+    for column in ("anisotropy", "gb_conductivity"):
+        check_positive(parameters[column].to_numpy(), name=f"parameters[{column!r}]")
+    for row, s in rows:
         gen = rng(s)
         n_grains = int(round(row.n_grains))
         grains = voronoi_grains(shape, n_grains, seed=gen, boundary_width=1)

@@ -18,12 +18,27 @@ def is_float_input(x) -> bool:
 
 
 def result_dtype(x, dtype=None) -> torch.dtype:
-    """float64 for numpy input, the input's float dtype for float tensors, else torch's default."""
+    """float64 for numpy input, the input's float dtype for float tensors, else torch's default; a given
+    ``dtype`` (a torch or numpy floating dtype) as the torch dtype."""
     if dtype is not None:
-        return dtype
+        return _float_dtype(dtype)
     if not isinstance(x, torch.Tensor):
         return torch.float64
     return x.dtype if x.dtype.is_floating_point else torch.get_default_dtype()
+
+
+def _float_dtype(dtype) -> torch.dtype:
+    """A torch floating dtype from a torch or numpy one (np.float32, "float32"), else a TypeError."""
+    converted = dtype
+    if not isinstance(dtype, torch.dtype):
+        try:
+            converted = torch.from_numpy(np.empty(0, dtype=np.dtype(dtype))).dtype
+        except (TypeError, ValueError):
+            converted = None
+    if converted is None or not converted.is_floating_point:
+        raise TypeError(f"dtype = {dtype!r}; expected a floating-point dtype, torch.float32 or torch.float64 "
+                        "(or the numpy equivalent)")
+    return converted
 
 
 def check_phase_arg(phase, name="phase"):

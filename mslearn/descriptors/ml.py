@@ -167,8 +167,11 @@ def _run(field, layers, batch, network, periodic, device):
     if network.ndim != ndim:
         raise ValueError(f"field has {ndim} spatial dimensions but the network is {network.ndim}D")
     chosen = list(range(network.n_layers)) if layers is None else list(np.atleast_1d(layers))
+    if not chosen:
+        raise ValueError(f"layers={layers!r} is empty; expected layer numbers 0..{network.n_layers - 1} "
+                         "(or None for all)")
     for layer in chosen:
-        if not 0 <= layer < network.n_layers:
+        if check_integer(layer, 0, name="each of layers") >= network.n_layers:
             raise ValueError(f"layers={layers!r}; the network has layers 0..{network.n_layers - 1}")
     features = network(t, up_to=max(chosen))
     return [features[layer] for layer in chosen]

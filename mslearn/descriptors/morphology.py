@@ -43,6 +43,7 @@ def lattice_directions(ndim, directions="axes"):
     """
     if isinstance(ndim, bool) or ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but fails as a shape
     if isinstance(directions, str):
         if directions not in ("axes", "all"):
             raise ValueError(f"directions={directions!r}; expected 'axes', 'all' or a list of integer vectors")

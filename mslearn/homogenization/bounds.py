@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_finite, check_in_range, check_positive
+from .._validation import check_finite, check_in_range, check_integer, check_positive
 
 __all__ = [
     "voigt",
@@ -58,9 +58,15 @@ def _values(values, name="values"):
     return values
 
 
-def _check_axis(axis, ndim):
+def _check_ndim(ndim):
+    """The dimension d of a formula: 2 or 3 (another value would give a number of no material)."""
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but would fail later as a shape
+
+
+def _check_axis(axis, ndim):
+    _check_ndim(ndim)
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not 0 <= axis < ndim:
         raise ValueError(f"axis={axis!r}; expected the layer normal's axis 0 .. {ndim - 1}")
 
@@ -118,8 +124,7 @@ def hashin_shtrikman_conductivity(phi, k1, k2, ndim=3):
     k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
     check_positive(k1, name="k1", strict=False)
     check_positive(k2, name="k2", strict=False)
-    if ndim not in (2, 3):
-        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    _check_ndim(ndim)
     low, high = np.minimum(k1, k2), np.maximum(k1, k2)
     return _hs(phi, k1, k2, (ndim - 1) * low), _hs(phi, k1, k2, (ndim - 1) * high)
 
@@ -130,8 +135,7 @@ def _moduli(phi, K1, G1, K2, G2, ndim):
     out = [np.asarray(x, dtype=float) for x in (K1, G1, K2, G2)]
     for value, name in zip(out, ("K1", "G1", "K2", "G2")):
         check_positive(value, name=name, strict=False)
-    if ndim not in (2, 3):
-        raise ValueError(f"ndim={ndim!r}; expected 2 or 3")
+    _check_ndim(ndim)
     return (phi, *out)
 
 
@@ -193,6 +197,7 @@ def maxwell_garnett(phi, k_m, k_p, ndim=3):
     k_m, k_p = np.asarray(k_m, dtype=float), np.asarray(k_p, dtype=float)
     check_positive(k_m, name="k_m")
     check_positive(k_p, name="k_p", strict=False)
+    _check_ndim(ndim)
     return _hs(phi, k_m, k_p, (ndim - 1) * k_m)
 
 
@@ -211,6 +216,7 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     It ignores particle shape and interactions: the physical baseline whose error a surrogate learns
     in the chapter on :func:`mslearn.datasets.particle_composites`. Hashin, J. Appl. Mech. 29, 143 (1962).
     """
+    _check_ndim(ndim)
     particle_fraction = np.asarray(particle_fraction, dtype=float)
     coated = particle_fraction + np.asarray(interphase_fraction, dtype=float)
     check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")
@@ -277,7 +283,7 @@ def keller_dykhne(k1, k2):
     return np.sqrt(k1 * k2)
 
 
-def _laminate(fractions, mats, normal):
+def _laminate(fractions, mats, normal, name):
     r"""Exact effective matrix of a laminate of layers with symmetric matrices ``mats`` (n, m, m).
 
     ``normal`` lists the components whose *flux* is continuous across the layers (the others have
@@ -292,6 +298,11 @@ def _laminate(fractions, mats, normal):
     T = [i for i in range(m) if i not in N]
     f = fractions[..., :, None, None]
     MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
+    void = [i for i, block in enumerate(MNN) if np.linalg.matrix_rank(block) < len(N)]
+    if void:    # numpy's bare "Singular matrix" would not say which layer, nor why
+        raise ValueError(f"{name} of layer {void[0]} are singular in the layer normal's components (a void "
+                         "layer?): nothing crosses such a layer, so the laminate's response is singular in that "
+                         f"direction; expected {name} positive definite in every layer")
     invNN = np.linalg.inv(MNN)
     starNN = np.linalg.inv(np.sum(f * invNN, axis=-3))
     A = np.sum(f * invNN @ MNT, axis=-3)
@@ -321,7 +332,7 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
         k = k[:, None, None] * np.eye(ndim)
     if k.shape[1:] != (ndim, ndim):
         raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {ndim}, {ndim})")
-    return _laminate(fractions, k, [axis])
+    return _laminate(fractions, k, [axis], "conductivities")
 
 
 def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
@@ -352,4 +363,4 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     mats = _values(np.stack(mats), "stiffnesses")
     fractions = _fractions(fractions, mats.shape[0])
     normal = [I for I, (i, j) in enumerate(mandel_pairs(ndim)) if axis in (i, j)]
-    return _laminate(fractions, mats, normal)
+    return _laminate(fractions, mats, normal, "stiffnesses")

@@ -1003,6 +1003,10 @@ def _with_interphase(labels, props, interphase, batch, key):
         return labels, props
     if not isinstance(interphase, dict) or "width" not in interphase or key not in interphase:
         raise ValueError(f"interphase must be a dict with keys 'width' and {key!r} (optionally 'inclusion', 'matrix')")
+    unknown = [name for name in interphase if name not in ("width", key, "inclusion", "matrix")]
+    if unknown:     # a misspelt optional key would silently run with its default
+        raise ValueError(f"interphase has the unknown key(s) {', '.join(map(repr, unknown))}; expected the keys "
+                         f"'width' and {key!r} (optionally 'inclusion', 'matrix')")
     new = add_interphase(labels, interphase["width"], inclusion=interphase.get("inclusion", 1),
                          matrix=interphase.get("matrix", 0), new_label=len(props), batch=batch)
     return new, list(props) + [interphase[key]]
@@ -1260,6 +1264,9 @@ def add_interphase(labels, width, *, inclusion=1, matrix=0, new_label=None, batc
     if not np.isin(inclusions, present).any():
         raise ValueError(f"inclusion={inclusion!r} does not occur in labels (labels present: {present.tolist()}); "
                          "expected the label(s) of the phase the interphase surrounds")
+    if matrix not in present:
+        raise ValueError(f"matrix={matrix} does not occur in labels (labels present: {present.tolist()}); "
+                         "expected the label of the phase turned into interphase")
     if matrix in inclusions:
         raise ValueError(f"matrix={matrix} is also an inclusion label; expected the label of the phase that "
                          "surrounds the inclusions")

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .._validation import check_orthogonal
+from .._validation import check_integer, check_orthogonal
 
 __all__ = [
     "mandel_pairs",
@@ -42,9 +42,20 @@ def _xp(*args):
     return torch if any(isinstance(a, torch.Tensor) for a in args) else np
 
 
+def _arrays(*xs):
+    """Lists and tuples as numpy arrays, or as tensors like the first tensor among ``xs``: every function
+    here takes what :func:`mslearn.surrogates.transform_tensor` takes (a list has no ``.shape``)."""
+    like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
+    if like is None:
+        return tuple(np.asarray(x) for x in xs)
+    return tuple(x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=like.dtype,
+                                                                       device=like.device) for x in xs)
+
+
 def _check_ndim(ndim):
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected 2 (plane strain) or 3")
+    check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but would fail later as a shape or range()
 
 
 def _check_square(A, size, name, what):
@@ -78,6 +89,7 @@ def mandel_basis(ndim, like=None):
 
 def to_mandel(tensor):
     """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``."""
+    tensor, = _arrays(tensor)
     ndim = tensor.shape[-1]
     basis = mandel_basis(ndim, like=tensor)
     return _xp(tensor).einsum("Iij,...ij->...I", basis, tensor)
@@ -86,6 +98,7 @@ def to_mandel(tensor):
 def from_mandel(vector, ndim):
     """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``."""
     _check_ndim(ndim)
+    vector, = _arrays(vector)
     m = 3 if ndim == 2 else 6
     if vector.ndim == 0 or vector.shape[-1] != m:
         raise ValueError(f"vector has shape {tuple(vector.shape)}; expected Mandel vectors (..., {m}) for ndim={ndim}")
@@ -95,6 +108,7 @@ def from_mandel(vector, ndim):
 
 def stiffness_to_mandel(C):
     """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``."""
+    C, = _arrays(C)
     ndim = C.shape[-1]
     basis = mandel_basis(ndim, like=C)
     return _xp(C).einsum("Iij,...ijkl,Jkl->...IJ", basis, C, basis)
@@ -103,6 +117,7 @@ def stiffness_to_mandel(C):
 def mandel_to_stiffness(C, ndim):
     """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``."""
     _check_ndim(ndim)
+    C, = _arrays(C)
     _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
     basis = mandel_basis(ndim, like=C)
     return _xp(C).einsum("Iij,...IJ,Jkl->...ijkl", basis, C, basis)
@@ -185,8 +200,9 @@ def isotropic_moduli(C, ndim=None):
     :math:`\kappa = K` is the bulk modulus; in 2D (plane strain) it is the in-plane (area) bulk
     modulus :math:`\kappa = \lambda + \mu` used by the 2D Hashin–Shtrikman bounds.
     """
+    C, = _arrays(C)
     m = C.shape[-1]
-    ndim = ndim or (2 if m == 3 else 3)
+    ndim = (2 if m == 3 else 3) if ndim is None else ndim       # ndim=0 is an error, not "infer it"
     _check_ndim(ndim)
     _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
     ones = np.zeros(m)
@@ -203,6 +219,7 @@ def isotropic_moduli(C, ndim=None):
 
 def rotate_conductivity(K, R):
     r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
+    K, R = _arrays(K, R)
     check_orthogonal(R)
     _check_square(K, R.shape[-1], "K", "second-order tensors of the dimension of R")
     return R @ K @ R.swapaxes(-1, -2)
@@ -215,6 +232,7 @@ def mandel_rotation(R):
     :math:`Q` is orthogonal because the Mandel basis :math:`B_I` is orthonormal. ``R``: ``(d, d)`` or
     ``(..., d, d)``, numpy or torch; returns ``(..., m, m)``.
     """
+    R, = _arrays(R)
     ndim = check_orthogonal(R).shape[-1]
     _check_ndim(ndim)
     basis = mandel_basis(ndim, like=R)
@@ -223,6 +241,7 @@ def mandel_rotation(R):
 
 def rotate_stiffness(C, R):
     r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`."""
+    C, R = _arrays(C, R)
     ndim = check_orthogonal(R).shape[-1]
     C4 = mandel_to_stiffness(C, ndim)
     rotated = _xp(C, R).einsum("ia,jb,kc,ld,...abcd->...ijkl", R, R, R, R, C4)

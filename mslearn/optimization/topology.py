@@ -261,6 +261,13 @@ def _start(initial, settings):
         return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.converged
     x = check_density_design(initial, (nely, nelx), alternative="a TopologyResult",
                              shape_text=f"the design's (nely, nelx) = ({nely}, {nelx})")
+    # the optimality-criteria update scales each density, so a zero density stays zero: too few
+    # non-zero ones can never hold volfrac (an all-void start divided by zero in the bisection)
+    solid, needed = int(np.count_nonzero(x)), settings["volfrac"] * x.size
+    if solid < needed:
+        raise ValueError(f"initial has {solid} non-zero densities of {x.size}, fewer than the volfrac * nelx * nely "
+                         f"= {needed:g} needed (a zero density stays zero under the optimality-criteria update); "
+                         "expected a design with material, e.g. the uniform volfrac start (initial=None)")
     return x.ravel(order="F"), [], False
 
 
@@ -305,7 +312,7 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         a larger one is, bit for bit, the run made with the larger ``max_iter``; a converged result
         is returned as it was. Or a design ``(nely, nelx)`` of densities in [0, 1] to start from
         instead of the uniform ``volfrac`` (its volume need not be ``volfrac``: the first update
-        enforces it).
+        enforces it; a zero density stays zero, so at least ``volfrac * nelx * nely`` must be > 0).
 
     Returns
     -------

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like
-from .._validation import check_finite, check_integer, check_labels, check_orthogonal
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_orthogonal
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation, rotate_conductivity
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
@@ -508,9 +508,7 @@ class CNNRegressor(TorchRegressor):
     def _predict(self, X, *, tta=None):
         check_is_fitted(self, "network_")
         labels = self._check_images(X)
-        tta = self.tta if tta is None else tta
-        if not isinstance(tta, (bool, np.bool_)):     # a string such as "no" would be read as True
-            raise TypeError(f"tta={tta!r}; expected True or False")
+        tta = check_flag(self.tta if tta is None else tta, name="tta")
         parameter = next(self.network_.parameters())
         device = parameter.device
         group = symmetry_group(self.ndim) if tta else symmetry_group(self.ndim)[:1]

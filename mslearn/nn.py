@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._backend import torch_seed
-from ._validation import check_integer
+from ._validation import check_flag, check_integer
 
 __all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
            "seeded", "integer_seed"]
@@ -98,7 +98,7 @@ def symmetry_group(ndim, *, rotations=True):
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
-    permutations = itertools.permutations(range(ndim)) if rotations else [tuple(range(ndim))]
+    permutations = itertools.permutations(range(ndim)) if check_flag(rotations, name="rotations") else [tuple(range(ndim))]
     matrices = []
     for permutation in permutations:
         for signs in itertools.product((1.0, -1.0), repeat=ndim):
@@ -134,7 +134,7 @@ def apply_symmetry(field, R, *, channels=False):
     """
     R = np.asarray(R)
     d = R.shape[0]
-    lead = 2 if channels else 1
+    lead = 2 if check_flag(channels, name="channels") else 1
     if field.ndim != lead + d:
         layout = "(n, c, *spatial)" if channels else "(n, *spatial)"
         raise ValueError(f"field has shape {tuple(field.shape)}; expected {layout} with {d} spatial axes")

@@ -94,7 +94,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
-from .._validation import check_finite, check_integer, check_labels, check_properties
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_properties
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -358,6 +358,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
         check_integer(value, 1, name=name)
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
         raise ValueError(f"tol={tol!r}; expected a positive number")
+    return_fields = check_flag(return_fields, name="return_fields")
     m, dev = (3 if d == 2 else 6), compute_device(labels, device)
     lab = to_torch(labels, dev).long()
     lab = lab if batch else lab[None]

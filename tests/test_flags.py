@@ -13,10 +13,11 @@ from mslearn import nn, plotting, sensitivity
 from mslearn import descriptors as D
 from mslearn import homogenization as H
 from mslearn import structures as S
+from mslearn import surrogates as SU
 from mslearn.datasets import particle_composites
 from mslearn.optimization import bayesian_optimization, evolutionary_optimization
-from mslearn.process import cahn_hilliard, structure_factor
-from mslearn.reconstruction import lineal_path_error, reconstruct, s2_error
+from mslearn.process import ProcessStructureMap, cahn_hilliard, structure_factor
+from mslearn.reconstruction import CropVAE, lineal_path_error, reconstruct, s2_error
 
 matplotlib.use("Agg")
 
@@ -25,6 +26,10 @@ LABELS[2:5, 2:6] = 1
 FIELD = torch.ones(8, 8, dtype=torch.float64)
 PHASES = [(1.0, 0.3), (2.0, 0.3)]
 PLASTIC = [dict(E=1.0, nu=0.3, sigma_y=1.0), dict(E=2.0, nu=0.3, sigma_y=1.0)]
+rng = np.random.default_rng(0)
+X, Y = rng.random((6, 3)), rng.random(6)
+PROCESS = np.column_stack([np.zeros(6), np.ones(6), np.ones(6)])        # phi0, gamma, time
+STRUCTURES = np.stack([LABELS] * 6)
 
 
 def _sum(x):
@@ -59,6 +64,22 @@ def _sum(x):
     (lambda v: evolutionary_optimization(_sum, [(0, 1)] * 2, max_iter=1, vectorized=v), "vectorized"),
     (lambda v: particle_composites(2, size=16, cache=v), "cache"),
     (lambda v: particle_composites(2, size=16, cache=False, progress=v), "progress"),
+    # estimators: checked in fit, where scikit-learn validates parameters
+    (lambda v: SU.MLPRegressor(max_iter=1, warm_start=v).fit(X, Y), "warm_start"),
+    (lambda v: SU.RecurrentRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: SU.GNNRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: SU.UNetFieldPredictor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: SU.CNNRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: SU.CNNRegressor(max_iter=1, augment=v).fit(None, None), "augment"),
+    (lambda v: SU.HyperelasticNetwork(compressible=v).fit(None, None), "compressible"),
+    (lambda v: SU.HyperelasticNetwork(polyconvex=v).fit(None, None), "polyconvex"),
+    (lambda v: SU.HyperelasticNetwork(solver="adam", progress=v).fit(None, None), "progress"),
+    (lambda v: SU.StrainEnergyNetwork(convex=v).fit(None, None), "convex"),
+    (lambda v: SU.StrainEnergyNetwork(quadratic=v).fit(None, None), "quadratic"),
+    (lambda v: SU.StrainEnergyNetwork(progress=v).fit(None, None), "progress"),
+    (lambda v: SU.DeltaRegressor(_sum, append_low_fidelity=v).fit(X, Y), "append_low_fidelity"),
+    (lambda v: ProcessStructureMap(2, symmetrize=v).fit(PROCESS, STRUCTURES), "symmetrize"),
+    (lambda v: CropVAE(progress=v).fit(LABELS), "progress"),
 ])
 @pytest.mark.parametrize("value", ["no", 0])
 def test_flags_are_checked(call, name, value):

@@ -296,6 +296,7 @@ class CNNRegressor(TorchRegressor):
                 isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0 for c in channels):
             raise ValueError(f"channels = {self.channels!r}; expected a non-empty tuple of positive integers")
         check_integer(self.convs_per_block, 1, name="convs_per_block")
+        check_flag(self.augment, name="augment")
         check_training_settings(self)
 
     def _check_images(self, X, *, fitting=False):

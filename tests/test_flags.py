@@ -16,7 +16,7 @@ from mslearn import structures as S
 from mslearn import surrogates as SU
 from mslearn.datasets import particle_composites
 from mslearn.optimization import bayesian_optimization, evolutionary_optimization
-from mslearn.process import ProcessStructureMap, cahn_hilliard, structure_factor
+from mslearn.process import ProcessStructureMap, cahn_hilliard, learn_process_map, structure_factor
 from mslearn.reconstruction import CropVAE, lineal_path_error, reconstruct, s2_error
 
 matplotlib.use("Agg")
@@ -34,6 +34,10 @@ STRUCTURES = np.stack([LABELS] * 6)
 
 def _sum(x):
     return float(np.sum(x))
+
+
+def _never_called(x):
+    raise AssertionError("the flag is checked before the first simulation")
 
 
 @pytest.mark.parametrize("call, name", [
@@ -64,6 +68,7 @@ def _sum(x):
     (lambda v: evolutionary_optimization(_sum, [(0, 1)] * 2, max_iter=1, vectorized=v), "vectorized"),
     (lambda v: particle_composites(2, size=16, cache=v), "cache"),
     (lambda v: particle_composites(2, size=16, cache=False, progress=v), "progress"),
+    (lambda v: learn_process_map(_never_called, [(0, 1)] * 2, progress=v), "progress"),
     # estimators: checked in fit, where scikit-learn validates parameters
     (lambda v: SU.MLPRegressor(max_iter=1, warm_start=v).fit(X, Y), "warm_start"),
     (lambda v: SU.RecurrentRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),

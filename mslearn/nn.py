@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._backend import torch_seed
-from ._validation import check_integer
+from ._validation import check_flag, check_integer
 
 __all__ = ["ACTIVATIONS", "activation", "periodic_pad", "PeriodicConv", "symmetry_group", "apply_symmetry",
            "seeded", "integer_seed"]
@@ -106,6 +106,7 @@ def symmetry_group(ndim, *, rotations=True):
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
     check_integer(ndim, 2, name="ndim")     # 2.0 == 2, but fails in range()
+    rotations = check_flag(rotations, name="rotations")
     permutations = itertools.permutations(range(ndim)) if rotations else [tuple(range(ndim))]
     matrices = []
     for permutation in permutations:
@@ -144,7 +145,7 @@ def apply_symmetry(field, R, *, channels=False):
     if not isinstance(field, torch.Tensor):
         field = np.asarray(field)       # a nested list, like transform_tensor takes
     d = R.shape[0]
-    lead = 2 if channels else 1
+    lead = 2 if check_flag(channels, name="channels") else 1
     if field.ndim != lead + d:
         layout = "(n, c, *spatial)" if channels else "(n, *spatial)"
         raise ValueError(f"field has shape {tuple(field.shape)}; expected {layout} with {d} spatial axes")

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._validation import check_labels
+from ._validation import check_flag, check_labels
 
 __all__ = ["parity", "residuals", "training_history", "show_structure"]
 
@@ -66,6 +66,7 @@ def residuals(y_true, y_pred, *, ax=None, units=""):
 
 def training_history(history, *, ax=None, best_epoch=None, log=True):
     """Training and validation loss per epoch (a dict of lists, as ``TorchRegressor.history_``)."""
+    log = check_flag(log, name="log")
     ax = _axes(ax)
     for name, values in history.items():
         if len(values):

@@ -54,7 +54,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from ._backend import is_torch, rng
-from ._validation import check_finite, check_in_box, check_integer
+from ._validation import check_finite, check_flag, check_in_box, check_integer
 from .datasets.store import sobol_sequence
 
 __all__ = [
@@ -422,6 +422,7 @@ def sobol_indices(model, bounds, n=2**12, *, seed, n_bootstrap=200, confidence=0
             f"model must be a callable mapping an (m, d) array to (m,) outputs, got {type(model).__name__}"
         )
     names = _bounds(bounds, names)[0]
+    second_order = check_flag(second_order, name="second_order")
     generator = rng(seed)  # one stream: the design's scrambling is spawned from it, then the bootstrap
     A, B = saltelli_sample(bounds, n, seed=generator)
     n, d = A.shape

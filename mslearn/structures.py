@@ -53,7 +53,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ._backend import is_torch, rng, to_torch
-from ._validation import check_finite, check_in_range, check_integer, check_labels, check_positive, check_spatial_ndim
+from ._validation import check_finite, check_flag, check_in_range, check_integer, check_labels, check_positive, check_spatial_ndim
 
 __all__ = [
     "Particles",
@@ -281,6 +281,7 @@ def random_particles(
     if aspect_ratio < 1:
         raise ValueError(f"aspect_ratio={aspect_ratio} is < 1; expected major/minor semi-axis >= 1")
     tol = _open_unit(tol, "tol")
+    overlap = check_flag(overlap, name="overlap")
     gen = rng(seed)
     major = aspect_ratio ** (0.5 if ndim == 2 else 2.0 / 3.0)
     minor = 1.0 / aspect_ratio ** (0.5 if ndim == 2 else 1.0 / 3.0)

@@ -362,9 +362,7 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
     paths = [(output / (f"{i:0{width}d}_" + "_".join(f"{_slug(k)}-{_slug(v)}" for k, v in combo.items())
                         + ".ipynb")).resolve() for i, combo in enumerate(combos)]
     outcomes = [None] * len(combos)
-    if not isinstance(resume, bool):
-        raise TypeError(f"resume = {resume!r}; expected True or False")
-    if resume:
+    if check_flag(resume, name="resume"):
         code = _code_sources(json.loads(notebook.read_text(encoding="utf-8"))["cells"])
         outcomes = [_finished_run(path, code, combo) for path, combo in zip(paths, combos)]
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]

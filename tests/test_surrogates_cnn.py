@@ -379,5 +379,5 @@ def test_tensor_r2_rejects_nan():
 
 
 def test_tta_must_be_a_flag(fitted, data):
-    with pytest.raises(TypeError, match="tta='yes'; expected True or False"):
+    with pytest.raises(TypeError, match="tta = 'yes'; expected True or False"):
         fitted.predict(data[2][:2], tta="yes")

@@ -45,7 +45,7 @@ import pandas as pd
 from .. import __version__
 from .._backend import device as resolve_device
 from .._backend import cpu_threads, rng
-from .._validation import check_finite, check_integer, check_positive
+from .._validation import check_finite, check_flag, check_integer, check_positive
 from ..descriptors import label_clusters, specific_surface
 from ..homogenization import add_interphase, conductivity, conductivity_field, elasticity
 from ..homogenization.bounds import coated_maxwell_garnett
@@ -154,6 +154,7 @@ def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata
 def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, tol=TOL):
     """Generate (or reuse) the cached store whose file name encodes every argument in ``key``."""
     n_samples = _check_n(n_samples)
+    cache, progress = check_flag(cache, name="cache"), check_flag(progress, name="progress")   # a hit reads no progress
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed = {seed!r}; expected a non-negative integer (it names the cached store, so a "
                          "numpy Generator, which would draw a new one at every call, is not taken here)")

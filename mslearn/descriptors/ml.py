@@ -98,7 +98,7 @@ class FeatureNetwork(torch.nn.Module):
         channels = check_integer(channels, 1, name="channels")
         if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not sigma > 0:
             raise ValueError(f"sigma = {sigma!r}; expected a positive width of the Gaussian filters")
-        self.ndim, self.periodic, self.sigma = ndim, periodic, sigma
+        self.ndim, self.periodic, self.sigma = ndim, check_flag(periodic, name="periodic"), sigma
         jet, self.filter_names = _gaussian_jet(ndim, sigma)
         self.register_buffer("weight0", torch.from_numpy(jet).unsqueeze(1))
         generator = _backend.torch_generator(seed)

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_finite, check_integer, check_labels, check_phase_present, check_spatial_ndim
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_phase_present, check_spatial_ndim
 from .correlations import central_window, two_point_correlation
 
 __all__ = ["TwoPointCorrelation", "DescriptorTransformer"]
@@ -237,8 +237,7 @@ class TwoPointCorrelation(_ImageTransformer):
         super()._validate_parameters()
         if isinstance(self.phase, bool) or not isinstance(self.phase, numbers.Integral) or self.phase < 0:
             raise ValueError(f"phase={self.phase!r}; expected a phase label 0, 1, ...")
-        if not isinstance(self.periodic, (bool, np.bool_)):
-            raise TypeError(f"periodic={self.periodic!r}; expected True or False")
+        check_flag(self.periodic, name="periodic")
 
     def _maps(self, X):
         check_phase_present(X, self.phase, name="X")

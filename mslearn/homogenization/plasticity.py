@@ -93,7 +93,8 @@ import torch
 
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
-from .._validation import check_finite, check_integer, check_labels, check_properties, check_relative_tolerance
+from .._validation import (check_finite, check_flag, check_integer, check_labels, check_properties,
+                           check_relative_tolerance)
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -357,6 +358,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)):
         check_integer(value, 1, name=name)
     tol = check_relative_tolerance(tol)          # r <= 1 at the trial state: tol >= 1 would return it as converged
+    return_fields = check_flag(return_fields, name="return_fields")
     m, dev = (3 if d == 2 else 6), compute_device(labels, device)
     lab = to_torch(labels, dev).long()
     lab = lab if batch else lab[None]

@@ -888,6 +888,7 @@ def _phase_range(labels, stack, scalar, device):
 def _run(prop, scalar, kind, spatial, config, return_fields, reference, squeeze, c0_range=None, lame="check"):
     """``c0_range``: a function giving the range of the phases' eigenvalues (computed only for the basic scheme);
     ``lame``: as in :class:`LocalLaw`."""
+    return_fields = check_flag(return_fields, name="return_fields")
     c = len(spatial) if kind == "conduction" else (3 if len(spatial) == 2 else 6)
     if config["scheme"] == "basic":
         field = prop if scalar else prop.movedim((1, 2), (-2, -1))
@@ -1148,7 +1149,7 @@ def _field_input(field, ndim, batch, c, name):
     kind = field.dtype if isinstance(field, torch.Tensor) else np.asarray(field).dtype
     if (field.is_complex() or field.dtype == torch.bool) if isinstance(field, torch.Tensor) else kind.kind not in "iuf":
         raise TypeError(f"{name} has dtype {kind}; expected a real-valued property field")
-    lead = 1 if batch else 0
+    lead = 1 if check_flag(batch, name="batch") else 0
     if field.ndim == lead + ndim:
         scalar = True
     elif field.ndim == lead + 2 + ndim and tuple(field.shape[lead:lead + 2]) == (c, c):

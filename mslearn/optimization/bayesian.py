@@ -96,7 +96,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import is_torch, rng
-from .._validation import check_bounds, check_evaluations, check_in_box, check_integer
+from .._validation import check_bounds, check_evaluations, check_flag, check_in_box, check_integer
 from ..datasets.store import sobol_sequence
 
 __all__ = [
@@ -657,7 +657,7 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     if len(y_known) > n_evaluations:
         raise ValueError(f"initial has {len(y_known)} evaluations, more than n_evaluations = {n_evaluations}")
     bar = None
-    if progress:
+    if check_flag(progress, name="progress"):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_evaluations, initial=len(y_known), desc="Bayesian optimization", unit="eval")

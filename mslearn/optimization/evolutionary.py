@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import is_torch, progress_bar, rng
-from .._validation import check_bounds, check_evaluations, check_in_box, check_integer
+from .._validation import check_bounds, check_evaluations, check_flag, check_in_box, check_integer
 
 __all__ = ["evolutionary_optimization", "EvolutionaryResult", "hypervolume", "pareto_front", "zdt1",
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME"]
@@ -375,7 +375,7 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     max_iter = check_integer(max_iter, 1, name="max_iter")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    if vectorized and executor is not None:
+    if check_flag(vectorized, name="vectorized") and executor is not None:
         raise ValueError("executor is for f evaluated point by point; with vectorized=True, f takes the "
                          "whole population itself")
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):

@@ -59,7 +59,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, rng, to_torch
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 
 __all__ = ["cahn_hilliard", "CahnHilliardResult", "structure_factor", "StructureFactor"]
 
@@ -219,6 +219,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     (True, True)
     """
     shape = tuple(int(n) for n in np.atleast_1d(np.asarray(shape)))
+    batch = check_flag(batch, name="batch")
     spatial = shape[1:] if batch else shape
     if len(spatial) not in (2, 3) or any(n < 2 for n in spatial) or (batch and shape[0] < 1):
         raise ValueError(f"shape = {shape}; expected 2 or 3 spatial axes of at least 2 points"
@@ -328,7 +329,7 @@ def structure_factor(field, *, dx=1.0, batch=False):
         ``k``, ``s`` and the characteristic length :math:`2\pi/\langle k\rangle`.
     """
     values = np.asarray(field.detach().cpu().numpy() if is_torch(field) else field, dtype=float)
-    values = values if batch else values[None]
+    values = values if check_flag(batch, name="batch") else values[None]
     ndim = values.ndim - 1
     if ndim not in (2, 3):
         raise ValueError(f"field has {ndim} spatial axes (shape {np.shape(field)}, batch={batch}); expected 2 or 3")

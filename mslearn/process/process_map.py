@@ -127,7 +127,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import progress_bar, rng
-from .._validation import check_bounds, check_evaluations, check_integer
+from .._validation import check_bounds, check_evaluations, check_flag, check_integer
 from ..datasets.store import sobol_sequence
 from .melt_pool import rosenthal_melt_pool
 
@@ -537,6 +537,7 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
     n_initial = check_integer(n_initial, 2, name="n_initial")
     max_iter = check_integer(max_iter, 0, name="max_iter")
     n_test = check_integer(n_test, 0, name="n_test")
+    progress = check_flag(progress, name="progress")   # here, not at the bar: the first simulations come before it
     if strategy not in _STRATEGIES:
         raise ValueError(f"strategy = {strategy!r}; expected one of {', '.join(map(repr, _STRATEGIES))}")
     generator = rng(seed)

@@ -72,7 +72,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_integer, check_labels
+from .._validation import check_flag, check_integer, check_labels
 from ..nn import integer_seed
 from ..descriptors import central_window, two_point_correlation
 from .phase_field import structure_factor
@@ -255,6 +255,7 @@ class ProcessStructureMap(BaseEstimator):
         values = _check_process(X)
         labels = _check_structures(y)
         integer_seed(self.random_state)        # None would draw from numpy's global generator
+        check_flag(self.symmetrize, name="symmetrize")
         if len(labels) != len(values):
             raise ValueError(f"X has {len(values)} rows but y has {len(labels)} structures; expected one "
                              "structure per row")

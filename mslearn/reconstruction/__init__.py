@@ -262,6 +262,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     (32, 32)
     """
     periodic = check_flag(periodic, name="periodic")
+    cleanup, progress, isotropic = (check_flag(value, name=name) for name, value in
+                                    (("cleanup", cleanup), ("progress", progress), ("isotropic", isotropic)))
     with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,

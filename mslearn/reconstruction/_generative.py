@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_integer, check_labels
+from .._validation import check_flag, check_integer, check_labels
 from ..nn import integer_seed, seeded
 
 
@@ -108,6 +108,7 @@ class CropVAE(BaseEstimator):
                                                                                         (not strict and value == 0)):
                 raise ValueError(f"{name} = {value!r}; expected a {'positive' if strict else 'non-negative'} number")
         integer_seed(self.random_state)
+        check_flag(self.progress, name="progress")
 
     def _check_images(self, X):
         """One label image ``(H, W)`` or a stack ``(n, H, W)`` → int64 stack ``(n, H, W)``."""

@@ -254,6 +254,7 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
     0.0
     """
     periodic = check_flag(periodic, name="periodic")
+    per_view, per_phase = check_flag(per_view, name="per_view"), check_flag(per_phase, name="per_phase")
     labels = as_label_array(labels, name="labels")
     targets = _as_targets(target, labels.ndim, periodic, window=window)
     n_phases = int(targets[0]["n_phases"])
@@ -305,6 +306,7 @@ def lineal_path_error(target, labels, *, periodic=True, max_length=None, per_vie
     path is measured on it.
     """
     periodic = check_flag(periodic, name="periodic")
+    per_view = check_flag(per_view, name="per_view")
     labels = as_label_array(labels, name="labels")
     images = list(target) if isinstance(target, (list, tuple)) else [target]
     if any(isinstance(t, dict) for t in images):

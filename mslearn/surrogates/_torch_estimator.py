@@ -167,6 +167,8 @@ def check_training_settings(estimator):
         check_integer(estimator.patience, 1, name="patience")
     integer_seed(estimator.random_state)
     check_flag(estimator.progress, name="progress")
+    if hasattr(estimator, "warm_start"):   # not every estimator has one
+        check_flag(estimator.warm_start, name="warm_start")
 
 
 # ----------------------------------------------------------------------------- network

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like
-from .._validation import check_finite, check_integer, check_labels, check_orthogonal
+from .._validation import check_finite, check_flag, check_integer, check_labels, check_orthogonal
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation, rotate_conductivity
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
@@ -296,6 +296,7 @@ class CNNRegressor(TorchRegressor):
                 isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0 for c in channels):
             raise ValueError(f"channels = {self.channels!r}; expected a non-empty tuple of positive integers")
         check_integer(self.convs_per_block, 1, name="convs_per_block")
+        check_flag(self.augment, name="augment")
         check_training_settings(self)
 
     def _check_images(self, X, *, fitting=False):
@@ -508,9 +509,7 @@ class CNNRegressor(TorchRegressor):
     def _predict(self, X, *, tta=None):
         check_is_fitted(self, "network_")
         labels = self._check_images(X)
-        tta = self.tta if tta is None else tta
-        if not isinstance(tta, (bool, np.bool_)):     # a string such as "no" would be read as True
-            raise TypeError(f"tta={tta!r}; expected True or False")
+        tta = check_flag(self.tta if tta is None else tta, name="tta")
         parameter = next(self.network_.parameters())
         device = parameter.device
         group = symmetry_group(self.ndim) if tta else symmetry_group(self.ndim)[:1]

@@ -157,7 +157,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
-from .._validation import check_integer
+from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
 from ._torch_estimator import NetworkPickling, fit_network
 from .mlp import MLPRegressor
@@ -749,6 +749,8 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
                 isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
             raise ValueError(f"hidden_layer_sizes = {sizes!r}; expected a tuple of integers >= 1 (() gives a "
                              "Mooney-Rivlin energy)")
+        for name in ("compressible", "polyconvex", "progress"):
+            check_flag(getattr(self, name), name=name)
         if self.solver not in ("lbfgs", "adam"):
             raise ValueError(f"solver = {self.solver!r}; expected 'lbfgs' or 'adam'")
         check_integer(self.max_iter, 1, name="max_iter")
@@ -1149,6 +1151,8 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
                              "quadratic=True gives a linear elastic law)")
         norms = self.norm_features
         check_integer(norms, 0, name="norm_features")
+        for name in ("convex", "quadratic", "progress"):
+            check_flag(getattr(self, name), name=name)
         if not sizes and not norms and not self.quadratic:
             raise ValueError("hidden_layer_sizes=(), norm_features=0 and quadratic=False is the zero energy")
         if self.solver not in ("lbfgs", "adam"):

@@ -58,7 +58,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import is_torch
-from .._validation import check_in_box, check_integer
+from .._validation import check_flag, check_in_box, check_integer
 from ..nn import integer_seed
 
 __all__ = ["CoKrigingRegressor", "DeltaRegressor", "forrester"]
@@ -414,6 +414,7 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit the regressor to ``y - low_fidelity(X)`` (y: high-fidelity targets, shape (n_samples,))."""
         n_restarts = _check_non_negative_int(self.n_restarts_optimizer, "n_restarts_optimizer")
+        check_flag(self.append_low_fidelity, name="append_low_fidelity")
         if self.regressor is not None and not hasattr(self.regressor, "fit"):
             raise ValueError(f"regressor = {self.regressor!r}; expected None or a scikit-learn regressor")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)

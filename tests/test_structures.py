@@ -346,6 +346,24 @@ def test_lattice_details():
         S.strut_lattice((64, 64), "triangular", thickness=0.1)  # 60° does not fit a square cell
 
 
+@pytest.mark.parametrize("shape, kind, thickness, needed", [
+    ((32, 32), "square", 0.03, 0.0313),        # 0.96-voxel struts on voxel corners: nothing was drawn
+    ((8, 8), "square", 0.1, 0.125),
+    ((16, 16, 16), "cubic", 0.05, 0.0884),     # cubic edges: nearest centres sqrt(2)/2 voxels off
+    ((16, 16, 16), "cubic", 0.08, 0.0884),     # 1.28 voxels thick and still empty
+    ((10, 10, 5), "octet", 0.21, 0.2191),      # the x = 0 face diagonals of a flat cell
+])
+def test_lattice_struts_thinner_than_a_voxel_are_refused(shape, kind, thickness, needed):
+    with pytest.raises(ValueError, match=rf"thickness = {thickness} is too thin .* miss every voxel centre.*"
+                                         rf"expected thickness >= {needed} for this shape"):
+        S.strut_lattice(shape, kind, thickness=thickness)
+    labels = S.strut_lattice(shape, kind, thickness=needed)   # the least thickness named draws every strut
+    assert labels.mean() > 0
+    # the datasets' thinnest triangular lattices (thickness 0.05 of a 32 or 48 px cell) are still drawn
+    from mslearn.datasets import lattice_labels
+    assert lattice_labels(0.05, 45.0, size=32).mean() > 0 and lattice_labels(0.05, 75.0, size=48).mean() > 0
+
+
 def test_gaussian_random_field_bad_anisotropy():
     with pytest.raises(ValueError, match="anisotropy"):
         S.gaussian_random_field((16, 16), correlation_length=2, anisotropy=(1, 2, 3), seed=0)

@@ -430,6 +430,19 @@ def test_generative_model_decodes_a_given_latent_as_sample_does():
                 np.full((1, vae.latent_channels, 4, 4), np.nan)):
         with pytest.raises(ValueError, match="z"):
             vae.decode(bad)
+    # a threshold outside (0, 1) or NaN gave all-0 or all-1 images, a float size was truncated (4.5 -> 4)
+    for threshold in (1.5, -1, 0.0, 1.0, np.nan):
+        for call in (lambda: vae.decode(z, threshold=threshold), lambda: vae.sample(1, threshold=threshold)):
+            with pytest.raises(ValueError, match=r"threshold .*expected a probability 0 < threshold < 1"):
+                call()
+    with pytest.raises(TypeError, match="threshold = True; expected a probability"):
+        vae.decode(z, threshold=True)
+    with pytest.raises(TypeError, match="size must be an integer >= 4, got float 4.5"):
+        vae.sample(1, size=4.5)
+    with pytest.raises(ValueError, match="size = 6; expected a multiple of 4"):
+        vae.sample(1, size=6)
+    with pytest.raises(TypeError, match="n_samples must be an integer >= 1, got float 1.5"):  # was torch's error
+        vae.sample(1.5)
 
 
 def test_gram_reconstruction_with_a_trained_feature_network():

@@ -545,6 +545,16 @@ def test_a_dict_target_refuses_settings_it_would_ignore():
     with pytest.raises(ValueError, match="periodic=False, but the target dict was computed with periodic=True"):
         reconstruct([target] * 3, (16, 16, 16), periodic=False, max_iter=1)
     reconstruct(target_descriptors(labels, periodic=False), (16, 16), max_iter=1)   # its own setting is used
+    # the quality measures took such a dict and silently used its window 4 (s2_error with window=2 was 0.0)
+    for measure in (lambda **kw: s2_error(target, labels, **kw), lambda **kw: view_conflict_bound(target, **kw),
+                    lambda **kw: anisotropy_floor(target, **kw),
+                    lambda **kw: s2_error([target] * 3, np.stack([labels] * 16), **kw)):
+        with pytest.raises(ValueError, match="window=2, but the target dict was computed with window=4"):
+            measure(window=2)
+        with pytest.raises(ValueError, match="periodic=False, but the target dict was computed with periodic=True"):
+            measure(periodic=False)
+        assert measure(window=4) == measure()                   # its own window named again is fine
+    assert anisotropy_floor(target) == anisotropy_floor(labels)  # a dict is taken like its image
 
 
 def test_periodic_is_true_or_false():

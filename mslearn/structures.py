@@ -631,6 +631,9 @@ def grain_graph(labels):
     ----------
     labels : array of non-negative ints (grain ids), shape ``(*spatial)`` with 2 or 3 spatial axes
         E.g. from :func:`voronoi_polycrystal`. Neighbours are face neighbours with periodic wrap.
+        Node ``i`` is grain id ``i`` (so per-grain arrays indexed by id, such as orientations, stay
+        aligned): ids need not be consecutive, and an absent id is a node of volume 0, NaN centroid
+        and no edges (relabel with ``np.unique(labels, return_inverse=True)`` for present grains only).
 
     Returns
     -------

@@ -186,6 +186,10 @@ def test_grain_graph():
     toy[[0, 1, 9], :] = 1
     np.testing.assert_allclose(S.grain_graph(toy).centroids[1, 0], 0.0, atol=1e-9)
     assert S.grain_graph(torch.as_tensor(toy)).volumes.tolist() == [70, 30]
+    # node i is grain id i (documented): absent ids (here the odd ones) are empty nodes, not relabelled
+    sparse = S.grain_graph(S.voronoi_polycrystal((8, 8), 3, seed=0) * 2)
+    assert sparse.n_grains == 5 and sparse.volumes[1::2].tolist() == [0, 0]
+    assert np.isnan(sparse.centroids[1::2]).all() and not np.isin(sparse.edges, [1, 3]).any()
 
 
 # ----------------------------------------------------------------------------- random fields

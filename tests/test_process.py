@@ -198,6 +198,7 @@ def test_melt_pool_monotone_in_power_and_speed():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(q=-1.0), "q"), (dict(v=0.0), "v"), (dict(k=-25.0), "k"),
     (dict(T_melt=200.0), "T_melt"), (dict(alpha=5e-6), "exactly one"),
+    (dict(rho_c=0.0), r"rho_c = 0.0; expected finite values > 0"),     # was reported as "rho_c = inf"
 ])
 def test_melt_pool_bad_input_is_refused(kwargs, match):
     arguments = {"q": 200.0, "v": 1.0, **STEEL, **kwargs}

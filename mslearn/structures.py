@@ -632,6 +632,9 @@ def grain_graph(labels):
     ----------
     labels : array of non-negative ints (grain ids), shape ``(*spatial)`` with 2 or 3 spatial axes
         E.g. from :func:`voronoi_polycrystal`. Neighbours are face neighbours with periodic wrap.
+        Node ``i`` is grain id ``i`` (so per-grain arrays indexed by id, such as orientations, stay
+        aligned): ids need not be consecutive, and an absent id is a node of volume 0, NaN centroid
+        and no edges (relabel with ``np.unique(labels, return_inverse=True)`` for present grains only).
 
     Returns
     -------
@@ -871,7 +874,10 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
     struts at ``angle`` to the x axis; 60° is the regular triangular lattice), ``"hexagonal"``
     (regular honeycomb with struts along y); 3D ``"cubic"`` (simple cubic), ``"octet"`` (octet truss:
     face-centred cubic nodes joined to their 12 nearest neighbours). The square lattice has solid
-    fraction :math:`2t - t^2` for thickness fraction :math:`t` (up to one voxel per strut).
+    fraction :math:`2t - t^2` for thickness fraction :math:`t` (up to one voxel per strut). Struts
+    whose radius reaches no voxel centre (``thickness * c < 1`` voxel on the square lattice; ``sqrt 2``
+    for the cubic edges, whose nearest centres lie half a voxel off along two axes) would not be drawn
+    at all: a ``ValueError`` says the least thickness that draws every strut.
 
     Triangular and hexagonal cells are rectangles of aspect :math:`\tan\alpha` and :math:`\sqrt3`;
     with an int ``n_cells`` (cells along x) the number of cells along y is chosen to match the
@@ -949,17 +955,31 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
     # break the mirror symmetry
     radius2 = (t * size.min() / 2) ** 2 * (1 + 1e-9)
     solid = np.zeros(grid_shape, dtype=bool)
+    nearest = 0.0   # the largest, over struts, squared distance from a strut to its nearest voxel centre
     for a, b in _lattice_segments(kind):
         a, b = np.asarray(a, float), np.asarray(b, float)
         # split so that each piece's half-extent is <= (1 - t)/2 per axis: then the nearest periodic
         # image of the piece's midpoint is the only image within reach (exact minimum image)
         pieces = max(1, math.ceil(np.abs(b - a).max() / (1 - t) - 1e-9))
+        closest = np.inf
         for p in range(pieces):
             p0, p1 = a + (b - a) * p / pieces, a + (b - a) * (p + 1) / pieces
             mid, vec = (p0 + p1) / 2, (p1 - p0) * size
             w = [(g - m - np.round(g - m)) * s for g, m, s in zip(coords, mid, size)]
             tau = np.clip(sum(wj * vj for wj, vj in zip(w, vec)) / (vec @ vec), -0.5, 0.5)
-            solid |= sum((wj - tau * vj) ** 2 for wj, vj in zip(w, vec)) <= radius2
+            distance2 = sum((wj - tau * vj) ** 2 for wj, vj in zip(w, vec))
+            solid |= distance2 <= radius2
+            closest = min(closest, distance2.min())
+        nearest = max(nearest, closest)
+    if nearest > radius2:
+        # a strut with no voxel centre within its radius is not drawn at all (a silently broken lattice):
+        # the thinnest strut that shows has a radius reaching the farthest of the struts' nearest centres
+        needed = 2 * math.sqrt(nearest / (1 + 1e-9)) / size.min()
+        raise ValueError(
+            f"thickness = {thickness} is too thin for the {kind} lattice in shape={shape} with "
+            f"n_cells={tuple(cells)}: struts {t * size.min():.3g} voxels thick miss every voxel centre along some "
+            f"strut lines, which would not be drawn; expected thickness >= {math.ceil(needed * 1e4) / 1e4:g} "
+            "for this shape, or more voxels per cell")
     return np.tile(solid, reps).astype(np.uint8)
 
 

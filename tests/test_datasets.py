@@ -563,6 +563,10 @@ def test_design_and_sample_helpers_reject_bad_input():
         voxel_composite_images(np.array([[0.3, 1.0]]), [0])
     with pytest.raises(ValueError, match="0 < angle < 90"):
         datasets.lattice_labels(0.1, np.nan)
+    with pytest.raises(ValueError, match="size = 16; expected an integer >= 20"):   # 0.05 x 16 px: struts not drawn
+        datasets.triangular_lattices(2, size=16, cache=False)
+    with pytest.raises(ValueError, match=r"thickness = 0.05 is too thin .* expected thickness >= 0.0625"):
+        datasets.lattice_labels(0.05, 60.0, size=16)
     with pytest.raises(ValueError, match=r"expected finite plane-strain Mandel stiffnesses \(\.\.\., 3, 3\)"):
         datasets.moduli_from_stiffness(np.ones((2, 2)))
     with pytest.raises(ValueError, match="not positive definite"):

@@ -274,6 +274,15 @@ def test_bad_analysis_input_raises():
         growth_law([0.0, 1.0, 2.0], [1.0, 2.0, 3.0], t_min=5)
     with pytest.raises(ValueError, match="mean_radius has shape"):
         growth_law([0.0, 1.0, 2.0], [1.0, 2.0])
+    # constant sizes gave n = inf and rate = nan, shrinking ones a negative n, a barely growing one R^n = inf
+    t = np.arange(5.0)
+    with pytest.raises(ValueError, match=r"does not grow over the fit window t = 1 \.\. 4 \(log-log slope m = 0\); "
+                                         r"expected growing grain sizes \(m > 0\)"):
+        growth_law(t, np.ones(5))
+    with pytest.raises(ValueError, match=r"does not grow .*m = -0.924"):
+        growth_law(t, 5 - t)
+    with pytest.raises(ValueError, match=r"hardly grows .*n = 1/m = 9.5e\+06\): R\^n overflows"):
+        growth_law(t, [1, 2, 2.0000001, 2.0000002, 2.0000003])
     with pytest.raises(ValueError, match="increasing"):
         von_neumann_mullins(np.zeros((2, 8, 8), dtype=int), [1.0, 1.0])
     with pytest.raises(ValueError, match="frames has shape"):

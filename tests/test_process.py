@@ -198,6 +198,7 @@ def test_melt_pool_monotone_in_power_and_speed():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(q=-1.0), "q"), (dict(v=0.0), "v"), (dict(k=-25.0), "k"),
     (dict(T_melt=200.0), "T_melt"), (dict(alpha=5e-6), "exactly one"),
+    (dict(rho_c=0.0), r"rho_c = 0.0; expected finite values > 0"),     # was reported as "rho_c = inf"
 ])
 def test_melt_pool_bad_input_is_refused(kwargs, match):
     arguments = {"q": 200.0, "v": 1.0, **STEEL, **kwargs}
@@ -216,6 +217,19 @@ def test_unstable_time_step_is_refused_with_the_stable_range():
     result = cahn_hilliard((64, 64), 0.0, dt=0.9 * 2.0, stabilization=0.0, n_steps=3000, noise=0.1, device="cpu")
     assert np.all(np.isfinite(result.phi)) and np.abs(result.phi).max() < 1.02
     cahn_hilliard((16, 16), 0.0, dt=50.0, n_steps=5)                    # S = 1: every dt is stable
+
+
+def test_a_finite_but_diverged_run_is_reported():
+    """Noise 2 starts |phi| at 6, where f'' = 3 phi^2 - 1 is far beyond what S = 1 stabilizes: |phi| reached 1.6e67
+    in 5 steps, still finite, and was returned. Now beyond the energy bound sqrt(1 + 2 sqrt(F_0)) (12.4 here) it
+    raises; the same start with a small step decays and runs, and a uniform phi = 1 (F_0 = 0) is not refused."""
+    with pytest.raises(FloatingPointError, match=r"diverged: \|phi\| reached 1.63e\+67, beyond 12.4, .*initial max "
+                                                 r"\|phi\| 6.22\); lower dt"):
+        cahn_hilliard((16, 16), 0.0, noise=2.0, n_steps=5, device="cpu")
+    with pytest.raises(FloatingPointError, match=r"diverged: \|phi\| reached"):   # per run in a batch
+        cahn_hilliard((2, 16, 16), np.array([0.0, 0.0]), noise=2.0, n_steps=1, batch=True, device="cpu")
+    assert np.abs(cahn_hilliard((16, 16), 0.0, noise=2.0, dt=0.001, n_steps=5, device="cpu").phi).max() < 6.22
+    assert np.abs(cahn_hilliard((16, 16), np.ones((16, 16)), n_steps=50, device="cpu").phi).max() == pytest.approx(1)
 
 
 def test_structure_factor_rejects_a_nan_field_and_a_bad_spacing():

@@ -100,6 +100,11 @@ def test_regions_margins_and_broadcasting():
     (lambda: lpbf_track(100.0, 1.0, T0=2000.0), "T_melt"),
     (lambda: lpbf_track(100.0, 1.0, alloy=Alloy("x", 20.0, 4e6, 1700.0, 3000.0, 1.5)), "absorptivity"),
     (lambda: lpbf_track(100.0, 1.0, alloy=Alloy("x", 20.0, 4e6, 1700.0, 1600.0, 0.4)), "T_boil"),
+    # an absolute temperature is > 0 K (T0 = -10 K was taken); rho_c = 0 was reported as "rho_c = inf"
+    (lambda: lpbf_track(100.0, 1.0, T0=-10.0), r"T0 \(kelvin\) has the value -10.0; expected finite values > 0"),
+    (lambda: lpbf_track(100.0, 1.0, alloy=Alloy("x", 20.0, 0.0, 1700.0, 3000.0, 0.4)),
+     r"alloy.rho_c has the value 0.0; expected finite values > 0"),
+    (lambda: lpbf_track(100.0, 1.0, alloy=Alloy("x", 20.0, 4e6, -1700.0, 3000.0, 0.4)), "alloy.T_melt has the value"),
 ])
 def test_lpbf_bad_input(call, match):
     with pytest.raises(ValueError, match=match):

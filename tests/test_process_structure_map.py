@@ -112,6 +112,9 @@ def test_sampler_seeds_and_bad_parameters():
         sample_spinodal_structures(parameters.drop(columns="time"), [3, 4], size=16, device="cpu")
     with pytest.raises(ValueError, match="one seed per row"):
         sample_spinodal_structures(parameters, [3], size=16, device="cpu")
+    # 4e19 steps wrapped round in the int64 cast: a few steps were run and returned as time 1e19
+    with pytest.raises(ValueError, match=r"time = 1e\+19 is 4e\+19 steps of dt = 0.25, more than an int64 counts"):
+        sample_spinodal_structures(parameters.assign(time=[60.0, 1e19]), [3, 4], size=16, device="cpu")
     with pytest.raises(ValueError, match="contrast"):
         spinodal_structures(4, size=16, contrast=-1.0, device="cpu", cache=False)
 

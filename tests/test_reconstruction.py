@@ -430,6 +430,19 @@ def test_generative_model_decodes_a_given_latent_as_sample_does():
                 np.full((1, vae.latent_channels, 4, 4), np.nan)):
         with pytest.raises(ValueError, match="z"):
             vae.decode(bad)
+    # a threshold outside (0, 1) or NaN gave all-0 or all-1 images, a float size was truncated (4.5 -> 4)
+    for threshold in (1.5, -1, 0.0, 1.0, np.nan):
+        for call in (lambda: vae.decode(z, threshold=threshold), lambda: vae.sample(1, threshold=threshold)):
+            with pytest.raises(ValueError, match=r"threshold .*expected a probability 0 < threshold < 1"):
+                call()
+    with pytest.raises(TypeError, match="threshold = True; expected a probability"):
+        vae.decode(z, threshold=True)
+    with pytest.raises(TypeError, match="size must be an integer >= 4, got float 4.5"):
+        vae.sample(1, size=4.5)
+    with pytest.raises(ValueError, match="size = 6; expected a multiple of 4"):
+        vae.sample(1, size=6)
+    with pytest.raises(TypeError, match="n_samples must be an integer >= 1, got float 1.5"):  # was torch's error
+        vae.sample(1.5)
 
 
 def test_gram_reconstruction_with_a_trained_feature_network():
@@ -532,6 +545,16 @@ def test_a_dict_target_refuses_settings_it_would_ignore():
     with pytest.raises(ValueError, match="periodic=False, but the target dict was computed with periodic=True"):
         reconstruct([target] * 3, (16, 16, 16), periodic=False, max_iter=1)
     reconstruct(target_descriptors(labels, periodic=False), (16, 16), max_iter=1)   # its own setting is used
+    # the quality measures took such a dict and silently used its window 4 (s2_error with window=2 was 0.0)
+    for measure in (lambda **kw: s2_error(target, labels, **kw), lambda **kw: view_conflict_bound(target, **kw),
+                    lambda **kw: anisotropy_floor(target, **kw),
+                    lambda **kw: s2_error([target] * 3, np.stack([labels] * 16), **kw)):
+        with pytest.raises(ValueError, match="window=2, but the target dict was computed with window=4"):
+            measure(window=2)
+        with pytest.raises(ValueError, match="periodic=False, but the target dict was computed with periodic=True"):
+            measure(periodic=False)
+        assert measure(window=4) == measure()                   # its own window named again is fine
+    assert anisotropy_floor(target) == anisotropy_floor(labels)  # a dict is taken like its image
 
 
 def test_periodic_is_true_or_false():

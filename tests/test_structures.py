@@ -186,6 +186,10 @@ def test_grain_graph():
     toy[[0, 1, 9], :] = 1
     np.testing.assert_allclose(S.grain_graph(toy).centroids[1, 0], 0.0, atol=1e-9)
     assert S.grain_graph(torch.as_tensor(toy)).volumes.tolist() == [70, 30]
+    # node i is grain id i (documented): absent ids (here the odd ones) are empty nodes, not relabelled
+    sparse = S.grain_graph(S.voronoi_polycrystal((8, 8), 3, seed=0) * 2)
+    assert sparse.n_grains == 5 and sparse.volumes[1::2].tolist() == [0, 0]
+    assert np.isnan(sparse.centroids[1::2]).all() and not np.isin(sparse.edges, [1, 3]).any()
 
 
 # ----------------------------------------------------------------------------- random fields
@@ -344,6 +348,24 @@ def test_lattice_details():
     assert abs(thin.mean() - 3 * math.pi * 0.05**2) < 0.01  # three cylinders of radius t/2
     with pytest.raises(ValueError, match="angle"):
         S.strut_lattice((64, 64), "triangular", thickness=0.1)  # 60° does not fit a square cell
+
+
+@pytest.mark.parametrize("shape, kind, thickness, needed", [
+    ((32, 32), "square", 0.03, 0.0313),        # 0.96-voxel struts on voxel corners: nothing was drawn
+    ((8, 8), "square", 0.1, 0.125),
+    ((16, 16, 16), "cubic", 0.05, 0.0884),     # cubic edges: nearest centres sqrt(2)/2 voxels off
+    ((16, 16, 16), "cubic", 0.08, 0.0884),     # 1.28 voxels thick and still empty
+    ((10, 10, 5), "octet", 0.21, 0.2191),      # the x = 0 face diagonals of a flat cell
+])
+def test_lattice_struts_thinner_than_a_voxel_are_refused(shape, kind, thickness, needed):
+    with pytest.raises(ValueError, match=rf"thickness = {thickness} is too thin .* miss every voxel centre.*"
+                                         rf"expected thickness >= {needed} for this shape"):
+        S.strut_lattice(shape, kind, thickness=thickness)
+    labels = S.strut_lattice(shape, kind, thickness=needed)   # the least thickness named draws every strut
+    assert labels.mean() > 0
+    # the datasets' thinnest triangular lattices (thickness 0.05 of a 32 or 48 px cell) are still drawn
+    from mslearn.datasets import lattice_labels
+    assert lattice_labels(0.05, 45.0, size=32).mean() > 0 and lattice_labels(0.05, 75.0, size=48).mean() > 0
 
 
 def test_gaussian_random_field_bad_anisotropy():

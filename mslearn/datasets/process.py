@@ -77,6 +77,11 @@ def _check_parameters(parameters):
         raise ValueError("phi0 must lie in (-1, 1) (a mean composition between the two equilibrium phases)")
     if np.any(values[:, 1] <= 0) or np.any(values[:, 2] < 0):
         raise ValueError("gamma must be > 0 and time >= 0")
+    # the step count time / DT is an int64: beyond it the cast wrapped round to a few steps, silently
+    longest = float(values[:, 2].max(initial=0.0))
+    if longest / DT >= 2.0**63:
+        raise ValueError(f"time = {longest:g} is {longest / DT:.3g} steps of dt = {DT}, more than an int64 counts; "
+                         f"expected time < {2.0**63 * DT:.3g}")
     return values
 
 

@@ -396,9 +396,10 @@ def triangular_lattices(n_samples=300, *, size=48, seed=0, device="auto", cache=
     45–75°, ``log10_modulus_ratio`` = :math:`\log_{10}(E_s/E_m)` 1–3; descriptor ``solid_fraction``.
     Targets (plane strain, relative to :math:`E_m`, from the compliance :math:`(C^*)^{-1}`, see
     :func:`moduli_from_stiffness`): ``E_1``, ``E_2``, ``G_12``, ``nu_12``; array ``stiffness``
-    (n, 3, 3) Mandel. Other arguments as in :func:`particle_composites`.
+    (n, 3, 3) Mandel. ``size`` >= 20, so that the thinnest struts are a pixel thick (thinner ones would
+    not be drawn). Other arguments as in :func:`particle_composites`.
     """
-    size = _check_size(size, 16)
+    size = _check_size(size, 20)    # the thinnest struts (thickness 0.05 of the cell width) at least a pixel
     dev = resolve_device(device)
     sampler = functools.partial(sample_triangular_lattices, size=size, device=dev)
     sampler.name = "mslearn.datasets.ready.sample_triangular_lattices"

@@ -615,6 +615,12 @@ def growth_law(times, mean_radius, *, t_min=None, t_max=None, batch=False):
     GrowthLaw
         ``exponent``, ``prefactor``, ``n``, ``rate`` and the window's ``times``.
 
+    Raises
+    ------
+    ValueError
+        When the grains do not grow over the window (:math:`m \le 0`: no growth law), or grow so little
+        that :math:`\langle R\rangle^n` overflows.
+
     Examples
     --------
     >>> import numpy as np
@@ -636,8 +642,17 @@ def growth_law(times, mean_radius, *, t_min=None, t_max=None, batch=False):
     if np.any(v[window] <= 0):
         raise ValueError("mean_radius has values <= 0 in the fit window; expected positive grain sizes")
     m, log_c = np.polyfit(np.log(t[window]), np.log(v[window]), 1)
-    n = 1.0 / m if m != 0 else math.inf
-    rate = float(np.polyfit(t[window], v[window] ** n, 1)[0]) if math.isfinite(n) else math.nan
+    if not m > 0:     # n = 1/m: infinite (rate NaN) for constant sizes, a negative "growth" exponent below
+        raise ValueError(f"mean_radius does not grow over the fit window t = {t[window][0]:g} .. {t[window][-1]:g} (log-log slope "
+                         f"m = {m:.3g}); expected growing grain sizes (m > 0) for the growth law R^n - R_0^n = k t: "
+                         "choose t_min, t_max where the grains grow")
+    n = 1.0 / m
+    with np.errstate(over="ignore"):
+        powered = v[window] ** n
+    if not np.all(np.isfinite(powered)):    # sizes nearly constant: n = 1/m so large that R^n overflows
+        raise ValueError(f"mean_radius hardly grows over the fit window (m = {m:.3g}, n = 1/m = {n:.3g}): R^n "
+                         "overflows; expected clearly growing grain sizes for the growth law R^n - R_0^n = k t")
+    rate = float(np.polyfit(t[window], powered, 1)[0])
     return GrowthLaw(exponent=float(m), prefactor=float(math.exp(log_c)), n=float(n), rate=rate,
                      times=t[window].copy())
 

@@ -73,11 +73,12 @@ def _material(k, alpha, rho_c):
     if (alpha is None) == (rho_c is None):
         raise ValueError("give exactly one of alpha (thermal diffusivity) and rho_c (volumetric heat capacity)")
     k = np.asarray(k, dtype=float)
-    alpha = k / np.asarray(rho_c, dtype=float) if alpha is None else np.asarray(alpha, dtype=float)
-    for name, value in (("k", k), ("alpha" if rho_c is None else "rho_c", alpha)):
+    # the value given is checked, not alpha = k / rho_c (rho_c = 0 was reported as "rho_c = inf")
+    given = ("alpha", np.asarray(alpha, dtype=float)) if rho_c is None else ("rho_c", np.asarray(rho_c, dtype=float))
+    for name, value in (("k", k), given):
         if not np.all(np.isfinite(value)) or not np.all(value > 0):
             raise ValueError(f"{name} = {value}; expected finite values > 0")
-    return k, alpha
+    return k, (given[1] if rho_c is None else k / given[1])
 
 
 def _positive(name, value):
@@ -110,7 +111,7 @@ def rosenthal_temperature(xi, y, z, q, v, *, k, alpha=None, rho_c=None, T0=293.1
     alpha, rho_c : float or array
         Thermal diffusivity, or the volumetric heat capacity :math:`\rho c` (exactly one).
     T0 : float
-        Far-field (preheat) temperature.
+        Far-field (preheat) temperature (default 293.15 K; any scale, K or °C: only differences enter).
 
     Returns
     -------
@@ -151,7 +152,8 @@ def rosenthal_melt_pool(q, v, *, k, alpha=None, rho_c=None, T0=293.15, T_melt):
     alpha, rho_c : float or array
         Thermal diffusivity, or the volumetric heat capacity :math:`\rho c` (exactly one).
     T0 : float or array
-        Far-field (preheat) temperature.
+        Far-field (preheat) temperature (default 293.15 K; any scale, K or °C, the same as ``T_melt``'s:
+        only the difference ``T_melt - T0`` enters).
     T_melt : float or array
         The isotherm bounding the pool (the melting point; the solidus for the solidification
         cooling rate), above ``T0``.

@@ -208,6 +208,13 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     CahnHilliardResult
         ``phi``, ``frames``, ``times``, ``energy`` and ``dt``.
 
+    Raises
+    ------
+    FloatingPointError
+        When the run diverged: a field not finite, or a saved ``|phi|`` beyond
+        :math:`\sqrt{1 + 2\sqrt{F_0/\Delta x^d}}`, which no run whose free energy does not increase
+        reaches from its initial energy :math:`F_0` (e.g. ``noise`` about 1 or more at a large ``dt``).
+
     Examples
     --------
     >>> import numpy as np
@@ -298,11 +305,23 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
             bar.update(1)
     if bar is not None:
         bar.close()
+    remedy = "lower dt or use stabilization >= 1, and keep the initial |phi| <= 1 (a smaller noise)"
     if not bool(torch.all(torch.isfinite(phi))):
         raise FloatingPointError(f"the Cahn-Hilliard run diverged (dt = {dt!r}, stabilization = {stabilization!r}); "
-                                 "lower dt or use stabilization >= 1, and keep the initial |phi| <= 1")
-
+                                 f"{remedy}")
     frames = torch.stack(frames, dim=1)                              # (n_runs, n_saved, *spatial)
+    # A run that blows up can stay finite for a while (|phi| 1e67 after 5 steps). While the free energy does
+    # not increase, one point's bulk energy (phi^2 - 1)^2 / 4 dx^d is at most the initial F, so
+    # phi^2 <= 1 + 2 sqrt(F_0 / dx^d); an F_0 below 2.25 dx^d counts as 2.25 dx^d (|phi| up to 2), so that
+    # round-off about phi = +-1 in a nearly uniform field is not taken for divergence.
+    bound = torch.sqrt(1 + 2 * torch.sqrt(torch.clamp(energies[0] / float(dx) ** ndim, min=2.25)))
+    peak = frames.abs().amax(dim=tuple(range(1, frames.ndim)))      # per run, over the saved fields
+    if bool(torch.any(peak > bound)):
+        run = int(torch.argmax(peak / bound))
+        raise FloatingPointError(
+            f"the Cahn-Hilliard run diverged: |phi| reached {float(peak[run]):.3g}, beyond {float(bound[run]):.3g}, "
+            f"the most a run whose free energy does not increase can reach from its initial energy (dt = {dt!r}, "
+            f"stabilization = {stabilization!r}, initial max |phi| {float(frames[run, 0].abs().max()):.3g}); {remedy}")
     energy = torch.stack(energies, dim=1)                            # (n_runs, n_saved)
     if not batch:
         phi, frames, energy = phi[0], frames[0], energy[0]

@@ -277,7 +277,7 @@ def lpbf_track(power, speed, *, alloy=SS316L, beam_radius=50e-6, layer_thickness
     hatch_spacing : float
         Distance :math:`h` between neighbouring tracks (m), > 0.
     T0 : float
-        Preheat (build plate) temperature (K), below ``alloy.T_melt``.
+        Preheat (build plate) temperature (K, absolute: > 0), below ``alloy.T_melt``.
     keyhole_threshold : float, optional
         The keyhole onset :math:`\Delta H/h_s`; default King et al.'s :math:`\pi T_b/T_m`.
 
@@ -289,7 +289,7 @@ def lpbf_track(power, speed, *, alloy=SS316L, beam_radius=50e-6, layer_thickness
     Raises
     ------
     ValueError
-        For a power, speed or length that is not finite and > 0, ``T0`` not below the melting point,
+        For a power, speed or length that is not finite and > 0, ``T0`` not in (0 K, melting point),
         or a non-positive ``keyhole_threshold``.
 
     Examples
@@ -303,6 +303,10 @@ def lpbf_track(power, speed, *, alloy=SS316L, beam_radius=50e-6, layer_thickness
     if not isinstance(alloy, Alloy):
         raise TypeError(f"alloy must be an Alloy, got {type(alloy).__name__}")
     power, speed = _positive_array("power", power), _positive_array("speed", speed)
+    for name in ("k", "rho_c", "T_melt"):       # named as the alloy's, before rosenthal_melt_pool sees them
+        _positive_array(f"alloy.{name}", getattr(alloy, name))
+    # an absolute temperature: the enthalpy divides by T_melt, the keyhole onset is pi T_boil / T_melt
+    _positive_array("T0 (kelvin)", T0)
     for name, value in (("beam_radius", beam_radius), ("layer_thickness", layer_thickness),
                         ("hatch_spacing", hatch_spacing)):
         _positive_array(name, value)

@@ -129,19 +129,6 @@ def _check_shape(shape, target_ndim):
     return shape
 
 
-def _as_given(target, periodic, window):
-    """A descriptor dict, after checking that ``periodic`` and ``window`` do not ask for other settings than
-    those it was computed with (it keeps its own; a differing argument would be ignored)."""
-    if window is not None and window != int(target["window"]):
-        raise ValueError(f"window={window!r}, but the target dict was computed with window={int(target['window'])}; a "
-                         f"dict keeps its own window: compute it with target_descriptors(..., window={window!r}), or "
-                         "leave window unset")
-    if not periodic and bool(target["periodic"]):
-        raise ValueError("periodic=False, but the target dict was computed with periodic=True; a dict keeps its own "
-                         "setting: compute it with target_descriptors(..., periodic=False)")
-    return target
-
-
 def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method="gradient",
                 periodic=True, window=None, levels=None, max_iter=None, optimizer="lbfgsb",
                 n_swaps=None, cleanup=True, polish_trials=None, tol=None, seed=0, device="auto", progress=False,
@@ -288,13 +275,13 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         names = ("s2",)
     device = _backend.device(device)
     if isinstance(target, dict):
-        targets = [_as_given(T.check_descriptor_dict(target), periodic, window)]
+        targets = [T.as_given(T.check_descriptor_dict(target), periodic, window)]
         default_shape = tuple(target.get("shape", ())) or None
     elif isinstance(target, (list, tuple)):
         if len(target) != 3:
             raise ValueError(f"target is a list of {len(target)} items; expected one image, a dict, or three "
                              "2D images (the views normal to axes 0, 1, 2 of a 3D shape)")
-        targets = [_as_given(t, periodic, window) if isinstance(t, dict)
+        targets = [T.as_given(t, periodic, window) if isinstance(t, dict)
                    else T.target_descriptors(T.as_label_array(t, name="target"), names, periodic=periodic,
                                              window=window, network=network)
                    for t in target]

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_flag, check_integer, check_labels
+from .._validation import check_flag, check_in_range, check_integer, check_labels
 from ..nn import integer_seed, seeded
 
 
@@ -30,6 +30,19 @@ class _Net(nn.Module):
         self.dec = nn.Sequential(nn.Conv2d(latent, 2 * c, 3, 1, 1), nn.ReLU(), nn.Upsample(scale_factor=2),
                                  nn.Conv2d(2 * c, c, 3, 1, 1), nn.ReLU(), nn.Upsample(scale_factor=2),
                                  nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, 1, 3, 1, 1))
+
+
+def _check_threshold(threshold):
+    """None or a probability strictly inside (0, 1): 0 or 1 (or beyond, or NaN) gives all-1 or all-0 images."""
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold = {threshold!r}; expected a probability 0 < threshold < 1, or None")
+    try:
+        check_in_range(threshold, 0, 1, name="threshold", inclusive=(False, False))
+    except ValueError as error:
+        raise ValueError(f"{error}; expected a probability 0 < threshold < 1 (phase 1 where the decoded "
+                         "probability exceeds it), or None for the probabilities") from None
 
 
 class CropVAE(BaseEstimator):
@@ -181,9 +194,11 @@ class CropVAE(BaseEstimator):
         ``GaussianProcessRegressor.sample_y``); the estimator's own ``random_state`` seeded training.
         """
         check_is_fitted(self, "network_")
-        size = self.crop if size is None else int(size)
+        n_samples = check_integer(n_samples, 1, name="n_samples")
+        size = self.crop if size is None else check_integer(size, 4, name="size")   # int() truncated 4.5
         if size % 4:
-            raise ValueError(f"size={size}; expected a multiple of 4")
+            raise ValueError(f"size = {size}; expected a multiple of 4 (one latent vector per 4 x 4 block)")
+        _check_threshold(threshold)    # before the draw, as decode would after it
         gen = _backend.torch_generator(integer_seed(random_state))
         z = torch.randn((n_samples, int(self.latent_channels), size // 4, size // 4), generator=gen)
         return self.decode(z, threshold=threshold)
@@ -202,11 +217,12 @@ class CropVAE(BaseEstimator):
         ----------
         z : array-like or torch.Tensor, shape ``(n, latent_channels, h, w)``
             Latent values (the prior is a standard normal per entry).
-        threshold : float or None
+        threshold : float in (0, 1) or None
             Phase 1 where the decoded probability exceeds it (int64 labels); None returns the
             probabilities themselves (a float ``field`` in [0, 1]).
         """
         check_is_fitted(self, "network_")
+        _check_threshold(threshold)
         parameter = next(self.network_.parameters())
         z = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z, dtype=parameter.dtype)
         if z.ndim != 4 or z.shape[1] != int(self.latent_channels):

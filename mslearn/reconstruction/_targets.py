@@ -162,6 +162,19 @@ def check_descriptor_dict(target):
     return target
 
 
+def as_given(target, periodic, window):
+    """A descriptor dict, after checking that ``periodic`` and ``window`` do not ask for other settings than
+    those it was computed with (it keeps its own; a differing argument would be ignored)."""
+    if window is not None and window != int(target["window"]):
+        raise ValueError(f"window={window!r}, but the target dict was computed with window={int(target['window'])}; a "
+                         f"dict keeps its own window: compute it with target_descriptors(..., window={window!r}), or "
+                         "leave window unset")
+    if not periodic and bool(target.get("periodic")):     # an edited dict may lack the key: nothing to contradict
+        raise ValueError("periodic=False, but the target dict was computed with periodic=True; a dict keeps its own "
+                         "setting: compute it with target_descriptors(..., periodic=False)")
+    return target
+
+
 # ----------------------------------------------------------------------------- views (slices)
 def views(volume, target_ndim):
     """Batches of images whose descriptors are compared with a ``target_ndim``-D target.
@@ -179,13 +192,13 @@ def views(volume, target_ndim):
 def _as_targets(target, structure_ndim, periodic, names=("s2",), window=None):
     """A list of descriptor dicts, one per view (1 same-dim, 3 for a volume from 2D images)."""
     if isinstance(target, dict):
-        targets = [check_descriptor_dict(target)]
+        targets = [as_given(check_descriptor_dict(target), periodic, window)]
     elif isinstance(target, (list, tuple)):
         if structure_ndim != 3 or len(target) != 3:
             raise ValueError("a list of targets means three orthogonal 2D views of a 3D structure; got "
                              f"{len(target)} targets for a {structure_ndim}D structure")
-        targets = [t if isinstance(t, dict) else target_descriptors(t, names, periodic=periodic, window=window)
-                   for t in target]
+        targets = [as_given(check_descriptor_dict(t), periodic, window) if isinstance(t, dict)
+                   else target_descriptors(t, names, periodic=periodic, window=window) for t in target]
     else:
         targets = [target_descriptors(target, names, periodic=periodic, window=window)]
     t_ndim = int(targets[0]["ndim"])
@@ -237,7 +250,9 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
     labels : integer array, 2 or 3 axes (periodic)
         The reconstruction.
     periodic : bool
-        Whether the target image is periodic (not used for a dict).
+        Whether the target image is periodic. A dict keeps the settings it was computed with: a
+        ``window`` other than its own, or ``periodic=False`` for a periodic one, is refused (as
+        :func:`reconstruct` does).
     window : int, optional
     per_view : bool
         Return one error per view (3D compared with a 2D target), not the largest.
@@ -653,9 +668,12 @@ def anisotropy_floor(labels, *, periodic=True, window=None):
     obliged to be isotropic. Matching the raw image on its own views (the default), only the S2
     along the one volume axis shared by two views with different image axes conflicts, and the
     smallest error any volume can have is :func:`view_conflict_bound`, usually far below this.
+    ``labels``: a 2D image or a dict of :func:`target_descriptors` (``periodic`` and ``window`` as in
+    :func:`s2_error`).
     """
     periodic = check_flag(periodic, name="periodic")
-    t = target_descriptors(labels, periodic=periodic, window=window)
+    t = as_given(check_descriptor_dict(labels), periodic, window) if isinstance(labels, dict) else \
+        target_descriptors(labels, periodic=periodic, window=window)
     iso = isotropic_target(t)
     phases = _phases_compared(int(t["n_phases"]))
     rel = [np.linalg.norm(t["s2"][p] - iso["s2"][p]) / np.linalg.norm(t["s2"][p] - t["volume_fraction"][p] ** 2)
@@ -677,11 +695,12 @@ def view_conflict_bound(target, *, periodic=True, window=None):
 
     (norms over the window; for three or more phases the largest over the phases, as :func:`s2_error`
     reports).
-    ``target``: an image or a dict of :func:`target_descriptors`.
+    ``target``: an image or a dict of :func:`target_descriptors` (``periodic`` and ``window`` as in
+    :func:`s2_error`).
     """
     periodic = check_flag(periodic, name="periodic")
-    t = check_descriptor_dict(target) if isinstance(target, dict) else target_descriptors(
-        target, periodic=periodic, window=window)
+    t = as_given(check_descriptor_dict(target), periodic, window) if isinstance(target, dict) else \
+        target_descriptors(target, periodic=periodic, window=window)
     if int(t["ndim"]) != 2:
         raise ValueError(f"view_conflict_bound needs a 2D target, got a {int(t['ndim'])}D one")
     w = int(t["window"])

@@ -137,6 +137,14 @@ def test_uniaxial_only_generalizes_better_than_the_unconstrained_mlp(table, fitt
     assert network["pure_shear"] - mlp["pure_shear"] >= 0.08, (network, mlp)
 
 
+def test_the_unconstrained_mlp_keeps_warm_start_through_clone_and_set_params():
+    # NominalStressMLP inherited warm_start but did not list it: clone dropped it, set_params refused it
+    from sklearn.base import clone
+    model = NominalStressMLP(warm_start=True)
+    assert clone(model).warm_start is True and model.get_params()["warm_start"] is True
+    assert NominalStressMLP().set_params(warm_start=True).warm_start is True
+
+
 def test_uniaxial_data_cannot_identify_the_second_invariant(table):
     """Without the I2 penalty the convex energy extrapolates W2 > 0 to I2 ~ 390: equibiaxial R² << 0."""
     stretch, stress, _ = _split(table, ["uniaxial"])

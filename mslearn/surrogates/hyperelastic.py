@@ -869,10 +869,11 @@ class NominalStressMLP(MLPRegressor):
 
     def __init__(self, hidden_layer_sizes=(32, 32), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=None, weight_decay=0.0, validation_fraction=0.0, patience=None, random_state=0,
-                 device="auto", progress=False):
+                 device="auto", progress=False, warm_start=False):
         super().__init__(hidden_layer_sizes, activation, learning_rate_init=learning_rate_init, max_iter=max_iter,
                          batch_size=batch_size, weight_decay=weight_decay, validation_fraction=validation_fraction,
-                         patience=patience, random_state=random_state, device=device, progress=progress)
+                         patience=patience, random_state=random_state, device=device, progress=progress,
+                         warm_start=warm_start)
 
     @staticmethod
     def _table(X, mode):

@@ -100,6 +100,15 @@ def test_a_start_with_too_few_non_zero_densities_is_refused(filter):
         with pytest.raises(ValueError, match=rf"initial has {solid} non-zero densities of 32, fewer than the "
                                              r"volfrac \* nelx \* nely = 16 needed"):
             topology_optimization(8, 4, 0.5, filter=filter, initial=start)
+    # enough non-zero densities, but so small that no multiplier reaches volfrac in one step: the
+    # bisection ran its multiplier down to 0 and divided 0 by 0; each density now takes its largest step
+    sparse = np.zeros((4, 8))
+    sparse[:, :4] = 0.01
+    with pytest.warns(ConvergenceWarning):
+        result = topology_optimization(8, 4, 0.5, filter=filter, initial=sparse, max_iter=5)
+    assert np.isfinite(result.history).all() and result.density.mean() <= 0.5 + 1e-9
+    if filter == "sensitivity":                      # a zero density stays zero
+        np.testing.assert_array_equal(result.density[:, 4:], 0.0)
 
 
 @pytest.mark.parametrize("filter", ["sensitivity", "density"])

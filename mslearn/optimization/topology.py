@@ -359,7 +359,13 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         else:
             dc, dv = H @ (dc / Hs), H @ (dv / Hs)
         l1, l2 = 0.0, 1e9                                             # OC: bisection on the multiplier
-        while (l2 - l1) / (l1 + l2) > 1e-3:
+        # the update as the multiplier goes to 0: where it can grow, a density takes its largest step
+        xnew = np.maximum(0, np.maximum(x - move, np.where(x * np.maximum(0, -dc / dv) > 0,
+                                                           np.minimum(1, x + move), 0.0)))
+        xPhys = xnew if filter == "sensitivity" else H @ xnew / Hs
+        if xPhys.sum() <= volfrac * nelx * nely:
+            l2 = l1     # even that keeps the volume below volfrac (a sparse start; bisecting would reach 0 / 0)
+        while l2 > l1 and (l2 - l1) / (l1 + l2) > 1e-3:
             lmid = 0.5 * (l1 + l2)
             xB = x * np.sqrt(np.maximum(0, -dc / dv / lmid))          # x_e B_e^(1/2) (B_e >= 0)
             xnew = np.maximum(0, np.maximum(x - move, np.minimum(1, np.minimum(x + move, xB))))

@@ -189,5 +189,7 @@ def test_beam_compliance_evaluates_the_design_of_the_optimizer():
     assert beam_compliance(E[..., None, None] * plane_stress) == pytest.approx(result.compliance, rel=1e-3)
     with pytest.raises(ValueError, match=r"expected \(nely, nelx, 3, 3\)"):
         beam_compliance(np.ones((10, 3, 3)))
-    with pytest.raises(ValueError, match="positive definite"):
+    with pytest.raises(ValueError, match="beam_compliance was given a stiffness that is not positive definite"):
         beam_compliance(-np.broadcast_to(np.eye(3), (2, 4, 3, 3)))
+    with pytest.raises(ValueError, match="beam_compliance was given a stiffness with NaN"):   # was 'material returned'
+        beam_compliance(np.full((2, 4, 3, 3), np.nan))

@@ -226,21 +226,23 @@ def _filter_matrix(nelx, nely, rmin):
     return H, np.asarray(H.sum(axis=1)).ravel()
 
 
-def _checked_stiffness(C, n):
+def _checked_stiffness(C, n, source="material returned"):
+    """``C`` checked as ``n`` symmetric positive definite Mandel stiffnesses; ``source`` says where it came
+    from in the messages ("material returned", or the argument of :func:`beam_compliance`)."""
     if not isinstance(C, torch.Tensor):
-        raise ValueError(f"material returned a {type(C).__name__}; expected a torch tensor of shape ({n}, 3, 3) "
+        raise ValueError(f"{source} a {type(C).__name__}; expected a torch tensor of shape ({n}, 3, 3) "
                          "(the in-plane Mandel stiffness of every element)")
     if tuple(C.shape) != (n, 3, 3):
-        raise ValueError(f"material returned a tensor of shape {tuple(C.shape)}; expected ({n}, 3, 3), "
+        raise ValueError(f"{source} a tensor of shape {tuple(C.shape)}; expected ({n}, 3, 3), "
                          "the in-plane Mandel stiffness of every element")
     C = C.to(torch.float64)
     if not torch.isfinite(C).all():
-        raise ValueError("material returned a stiffness with NaN or infinite entries; expected finite numbers")
+        raise ValueError(f"{source} a stiffness with NaN or infinite entries; expected finite numbers")
     C = (C + C.transpose(1, 2)) / 2
     lowest = torch.linalg.eigvalsh(C.detach()).min(dim=1).values
     if (lowest <= 0).any():
         e = int(torch.argmin(lowest))
-        raise ValueError(f"material returned a stiffness that is not positive definite (element {e}, smallest "
+        raise ValueError(f"{source} a stiffness that is not positive definite (element {e}, smallest "
                          f"eigenvalue {float(lowest[e]):.3g}); expected a symmetric positive definite 3x3 "
                          "Mandel stiffness")
     return C
@@ -425,7 +427,7 @@ def beam_compliance(stiffness):
                          "stiffness of every element")
     nely, nelx = C.shape[:2]
     flat = _checked_stiffness(torch.from_numpy(C.transpose(1, 0, 2, 3).reshape(-1, 3, 3).copy()),
-                              nelx * nely).numpy()
+                              nelx * nely, source="beam_compliance was given").numpy()
     beam = _MBBBeam(nelx, nely, 3.0, 1.5, material=True)
     U = beam.solve(np.einsum("nIJ,IJab->nab", flat, beam.kIJ))
     return float(beam.F @ U)

@@ -137,6 +137,12 @@ def test_effective_property_from_fields_matches_solver():
     elastic = elasticity(labels, phases, batch=True, return_fields=True, device="cpu")
     c11 = effective_stiffness_from_energy(elastic.fields["strain_energy_density"][:, 0])
     np.testing.assert_allclose(c11, elastic.effective[:, 0, 0], rtol=1e-8)
+    flux = result.fields["flux_magnitude"][:, 1]
+    for bad in (np.inf, True, 0.0):                                      # inf gave 0, True was read as 1
+        with pytest.raises(ValueError, match="expected the positive, finite magnitude of the applied gradient"):
+            effective_conductivity_from_flux(flux, labels, K, load=bad)
+        with pytest.raises(ValueError, match="expected the positive, finite magnitude of the applied strain"):
+            effective_stiffness_from_energy(elastic.fields["strain_energy_density"][:, 0], strain=bad)
 
 
 def test_relative_field_error():

@@ -56,6 +56,7 @@ Solids 11, 357 (1963) (Hill's lemma :math:`\langle\sigma:\varepsilon\rangle =
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -504,8 +505,8 @@ def effective_conductivity_from_flux(flux_magnitude, labels, k, *, load=1.0):
     if k.ndim != 1 or np.any(~np.isfinite(k)) or np.any(k < 0):
         raise ValueError(f"k = {k.tolist()}; expected one finite conductivity >= 0 per phase label")
     check_labels(labels, batch=True, n_phases=len(k), spatial=(q.ndim - 1,))
-    if not (isinstance(load, numbers.Real) and load > 0):
-        raise ValueError(f"load={load!r}; expected the positive magnitude of the applied gradient")
+    if isinstance(load, bool) or not (isinstance(load, numbers.Real) and 0 < load < math.inf):
+        raise ValueError(f"load={load!r}; expected the positive, finite magnitude of the applied gradient")
     kx = torch.as_tensor(k, device=q.device)[to_torch(labels, q.device).long()]
     density = torch.where(kx > 0, q**2 / torch.where(kx > 0, kx, 1.0), 0.0)
     return like(density.mean(dim=tuple(range(1, q.ndim))) / load**2, flux_magnitude)
@@ -532,6 +533,6 @@ def effective_stiffness_from_energy(strain_energy_density, *, strain=1.0):
     if w.ndim < 3:
         raise ValueError(f"strain_energy_density has shape {tuple(w.shape)}; expected (n_samples, *spatial)")
     check_finite(w, name="strain_energy_density")
-    if not (isinstance(strain, numbers.Real) and strain > 0):
-        raise ValueError(f"strain={strain!r}; expected the positive magnitude of the applied strain")
+    if isinstance(strain, bool) or not (isinstance(strain, numbers.Real) and 0 < strain < math.inf):
+        raise ValueError(f"strain={strain!r}; expected the positive, finite magnitude of the applied strain")
     return like(2 * w.mean(dim=tuple(range(1, w.ndim))) / strain**2, strain_energy_density)

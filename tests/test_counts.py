@@ -27,6 +27,9 @@ LABELS[2:5, 2:6] = 1
     (lambda: D.lineal_path(LABELS, max_length=2.5), TypeError, "max_length must be an integer >= 0, got float"),
     (lambda: D.chord_length_distribution(LABELS, bins=True), TypeError, "bins must be an integer >= 1"),
     (lambda: D.chord_length_distribution(LABELS, bins=0), ValueError, "bins = 0; expected an integer >= 1"),
+    (lambda: D.chord_length_distribution(LABELS, bins=np.array([0.0, np.nan])), ValueError,
+     "expected None, a number of bins >= 1, or at least two finite, increasing bin edges"),   # gave NaN lengths
+    (lambda: D.chord_length_distribution(LABELS, bins=[5.0, 1.0]), ValueError, "increasing bin edges"),
     (lambda: D.chord_length_distribution(LABELS, axis=True), ValueError, "axis=True is not an axis"),
     (lambda: D.FeatureNetwork(n_layers=True), TypeError, "n_layers must be an integer >= 1"),
     (lambda: D.FeatureNetwork(channels=2.5), TypeError, "channels must be an integer >= 1"),

@@ -277,6 +277,12 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
         return ChordLengths(values, counts, counts / n_chords, mean, n_chords)
     if isinstance(bins, numbers.Integral):          # else bin edges, as numpy.histogram takes them
         bins = check_integer(bins, 1, name="bins")
+    else:
+        edges = np.asarray(bins, dtype=np.float64) if not isinstance(bins, str) else None
+        if edges is None or edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) \
+                or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"bins = {bins!r}; expected None, a number of bins >= 1, or at least two finite, "
+                             "increasing bin edges")
     binned, edges = np.histogram(values, bins=bins, weights=counts)
     binned = binned.astype(np.int64)
     return ChordLengths(0.5 * (edges[1:] + edges[:-1]), binned, binned / (n_chords * np.diff(edges)),

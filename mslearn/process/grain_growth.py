@@ -76,7 +76,7 @@ import numpy as np
 import torch
 
 from .._backend import compute_device
-from .._backend import is_torch, like, progress_bar, rng, to_torch
+from .._backend import is_torch, like, progress_bar, to_torch
 from .._validation import check_flag, check_integer, check_labels
 
 __all__ = ["grain_growth", "GrainGrowthResult", "initial_grains", "grain_topology", "GrainTopology",

@@ -1,16 +1,14 @@
 """Target descriptors, quality measures and the discrete clean-up (private; re-exported by the package)."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 import torch
 
-from .. import _backend
 from .._numba import jit
 from .._validation import check_finite, check_flag, check_integer, check_labels
-from ..descriptors import (gram_matrices, lineal_path, two_point_correlation, volume_fraction)
+from ..descriptors import gram_matrices, lineal_path
 from ..descriptors.correlations import central_window, correlation_maps
 
 DESCRIPTOR_NAMES = ("s2", "lineal_path", "gram")

@@ -137,6 +137,8 @@ def test_fe2_plasticity_checks_its_iteration_limits():
         FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], max_iter=-1, device="cpu")
     with pytest.raises(TypeError, match=r"cg_max_iter must be an integer >= 1, got float 10.0"):
         FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], cg_max_iter=10.0, device="cpu")
+    with pytest.raises(ValueError, match="dtype=torch.int64; expected torch.float64 or torch.float32"):
+        FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], dtype=torch.int64, device="cpu")   # was not checked
     with pytest.raises(TypeError, match=r"tol = None; expected a relative residual"):
         FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], tol=None, device="cpu")
 

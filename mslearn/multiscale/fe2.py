@@ -127,6 +127,8 @@ class FFTPlasticity:
         check_properties(phases, name="phases")
         check_labels(labels, batch=batch, n_phases=len(phases))
         _check_2d(labels, batch)
+        if dtype not in (torch.float32, torch.float64):       # as plasticity() takes it
+            raise ValueError(f"dtype={dtype}; expected torch.float64 or torch.float32")
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
         self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)

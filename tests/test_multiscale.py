@@ -464,6 +464,10 @@ def test_energy_law_range_and_field_errors_check_their_inputs():
         field_errors(a.fe, b.fe)
     with pytest.raises(ValueError, match="n_paths, n_steps, 3"):
         enrichment_loop(lambda law: a.fe, np.zeros((4, 4), int), BOOK_PHASES, eps[0], eps[0])
+    paths = np.zeros((2, 3, 3))
+    with pytest.raises(ValueError, match="tol = 1.0; expected a relative residual 0 < tol < 1"):
+        enrichment_loop(lambda law: pytest.fail("solved before tol was checked"), np.zeros((4, 4), int),
+                        BOOK_PHASES, paths, paths, tol=1.0)
 
 
 def test_cooks_membrane_shows_the_solvers_progress(capsys):

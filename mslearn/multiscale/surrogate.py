@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import progress_bar
-from .._validation import check_finite, check_integer
+from .._validation import check_finite, check_integer, check_relative_tolerance
 from .fe import LinearElastic, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -390,6 +390,7 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
         check_integer(max_new, 1, name="max_new")
     if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 1:
         raise ValueError(f"margin={margin!r}; expected >= 1")
+    tol = check_relative_tolerance(tol)              # before the first fit and FE solve, not after them
     template = model if model is not None else StrainEnergyNetwork(random_state=0, device=device)
     n_steps = strain.shape[1]
     out = EnrichmentResult([], [], [], [], [], [], [], [], strain, stress)

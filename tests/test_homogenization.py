@@ -425,6 +425,17 @@ def test_convergence_warning():
         assert conductivity(labels, [1.0, 100.0]).converged
 
 
+def test_float32_that_cannot_reach_tol_raises_instead_of_returning_the_drifted_fields():
+    """In float32 at contrast 1e4 the residual fell to 3e-6 (iteration 423 of this cell) and rose to 2.8e3
+    by max_iter: the fields returned with a ConvergenceWarning were 2e4 times off in C*. Now an error."""
+    from mslearn.structures import random_inclusions
+    labels = random_inclusions((16, 16, 16), 0.3, radius=3, seed=0)
+    with pytest.raises(FloatingPointError, match=r"diverged: the relative residual fell to .* and then rose to "
+                                                 r".*use dtype=torch.float64, or a larger tol"):
+        elasticity(labels, [(1, .3), (1e4, .3)], dtype=torch.float32, device="cpu")
+    assert elasticity(labels, [(1, .3), (1e4, .3)], tol=1e-5, dtype=torch.float32, device="cpu").converged
+
+
 def test_float32_batch_with_unequal_convergence_rates_converges():
     """Regression: systems that converged early kept iterating at the float32 rounding floor while
     the slowest system converged, and CG diverged (relative residual 4.7e2 after 200 iterations on

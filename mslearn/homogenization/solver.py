@@ -773,6 +773,15 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     if bar is not None:
         bar.close()
     converged = history[-1] <= tol
+    best = min(range(len(history)), key=history.__getitem__)
+    if not converged and history[-1] > 10 * history[best]:
+        # rounding, not a lack of iterations: the iterate drifted off (float32 at high contrast or a small tol)
+        # and would come back many times worse than at its best residual
+        raise FloatingPointError(
+            f"FFT homogenization ({scheme}) diverged: the relative residual fell to {history[best]:.2e} "
+            f"(iteration {best}) and then rose to {history[-1]:.2e} by iteration {iterations}, short of tol={tol:g}: "
+            f"the rounding of {E.dtype} cannot reach tol at this contrast; use "
+            + ("dtype=torch.float64, or " if E.dtype != torch.float64 else "") + "a larger tol")
     if not converged:
         warnings.warn(
             f"FFT homogenization ({scheme}) stopped at max_iter={max_iter} with relative residual "
@@ -1047,7 +1056,10 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
     scheme : {"cg", "basic"}
         Conjugate gradients on the Galerkin equation, or the Moulinec–Suquet fixed point.
     device, dtype
-        Torch device (``"auto"``) and floating dtype (float64 default; float32 allowed).
+        Torch device (``"auto"``) and floating dtype (float64 default; float32 allowed). Where the
+        dtype's rounding cannot reach ``tol`` (float32 at a contrast of about 1e3 or more at the default
+        ``tol``), the residual falls and then rises again: a residual at the end more than 10 times
+        its smallest raises ``FloatingPointError`` instead of returning the drifted fields.
     interphase : dict, optional
         ``dict(width=w, k=k_i)`` gives matrix voxels within ``w`` pixels of an inclusion the property
         ``k_i`` (see :func:`add_interphase`; optional keys ``inclusion``, ``matrix``).

@@ -5,6 +5,7 @@ conductivity or stiffness lies between the Reuss (harmonic) and Voigt (arithmeti
 local tensors (Hill 1952; Torquato 2002, ch. 21), with a relative tolerance of 1e-6 for solver
 round-off (solver tolerance 1e-4 on the residual gives effective values to ~1e-5 *inside* the bounds).
 """
+import functools
 import json
 import math
 import shutil
@@ -259,6 +260,26 @@ def test_graphs(tmp_path):
 def test_bad_parameter_space(tmp_path, space, message):
     with pytest.raises(ValueError, match=message):
         generate(tmp_path / "x.h5", toy_sampler, space, 4, seed=0, progress=False)
+
+
+def _scaled(parameters, seeds, scale=1.0):
+    return {"y": scale * parameters["a"].to_numpy()}
+
+
+def test_a_store_is_not_extended_by_another_partial_or_lambda(tmp_path):
+    # the configuration named a partial by its function and a lambda by '<lambda>': a store made with
+    # scale=1 was extended with scale=1000, one made by y = a with y = -a, and the samples mixed silently
+    space = {"a": (0.0, 1.0)}
+    generate(tmp_path / "p.h5", functools.partial(_scaled, scale=1.0), space, 3, seed=0, progress=False)
+    with pytest.raises(ValueError, match="differs in: sampler"):
+        generate(tmp_path / "p.h5", functools.partial(_scaled, scale=1000.0), space, 6, seed=0, progress=False)
+    assert len(generate(tmp_path / "p.h5", functools.partial(_scaled, scale=1.0), space, 6, seed=0,
+                        progress=False)) == 6
+    generate(tmp_path / "l.h5", lambda p, s: {"y": p["a"].to_numpy()}, space, 3, seed=0, progress=False)
+    with pytest.raises(ValueError, match="differs in: sampler"):
+        generate(tmp_path / "l.h5", lambda p, s: {"y": -p["a"].to_numpy()}, space, 6, seed=0, progress=False)
+    assert len(generate(tmp_path / "l.h5", lambda p, s: {"y": p["a"].to_numpy()}, space, 6, seed=0,
+                        progress=False)) == 6          # the same code resumes, in this process or another
 
 
 def test_bad_arguments(tmp_path):

@@ -75,9 +75,12 @@ from __future__ import annotations
 import datetime
 import functools
 import glob
+import hashlib
 import json
 import math
 import numbers
+import re
+import sys
 from pathlib import Path
 
 import h5py
@@ -270,12 +273,36 @@ def _check_seed(seed):
 
 
 def _sampler_name(sampler):
+    """How the configuration names the sampler, so that extending a store with another sampler is refused:
+    its ``name`` attribute where it has one (the caller vouches for it), else module and qualified name,
+    with a ``functools.partial``'s arguments and, for a lambda or a local function (whose qualified name
+    does not tell one from another), a digest of its code and of the values it closes over."""
     name = getattr(sampler, "name", None)
     if isinstance(name, str):
         return name
     if isinstance(sampler, functools.partial):
-        return _sampler_name(sampler.func)
-    return f"{getattr(sampler, '__module__', '?')}.{getattr(sampler, '__qualname__', type(sampler).__name__)}"
+        bound = [_stable_repr(a) for a in sampler.args] + [f"{k}={_stable_repr(v)}" for k, v in
+                                                          sorted(sampler.keywords.items())]
+        return f"{_sampler_name(sampler.func)}({_short(', '.join(bound))})"
+    qualname = getattr(sampler, "__qualname__", type(sampler).__name__)
+    text = f"{getattr(sampler, '__module__', '?')}.{qualname}"
+    code = getattr(sampler, "__code__", None)
+    if code is not None and ("<lambda>" in qualname or "<locals>" in qualname):
+        cells = [_stable_repr(cell.cell_contents) for cell in (sampler.__closure__ or ())]
+        body = _stable_repr((code.co_code, code.co_consts, code.co_names, cells))
+        text += f"[code {hashlib.sha256(body.encode()).hexdigest()[:12]}]"
+    return text
+
+
+def _stable_repr(value):
+    """``repr`` with whole arrays (numpy's default elides the middle of large ones) and without memory
+    addresses (``<function f at 0x...>``), which change from one process to the next."""
+    with np.printoptions(threshold=sys.maxsize):
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _short(text, limit=200):
+    return text if len(text) <= limit else f"sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def _json(value, what):
@@ -534,7 +561,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         arrays with more axes are stored as **arrays** (images, tensors); the optional entries
         ``"descriptors"`` (dict of 1D arrays: measured descriptors, shown as extra parameter columns)
         and ``"ragged"`` (dict of lists of arrays with varying first axis, e.g. graphs). Its
-        ``name`` attribute (else module and qualified name) identifies it in the configuration.
+        ``name`` attribute (else module and qualified name, with a ``functools.partial``'s arguments
+        and a digest of a lambda's or local function's code) identifies it in the configuration.
     parameter_space : dict
         ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}`` (log-uniform).
     n_samples : int

@@ -444,6 +444,15 @@ def test_bad_input_raises_value_error_naming_argument(function, kwargs, name):
         function(**kwargs)
 
 
+def test_perforated_cell_refuses_a_fraction_the_grid_cannot_hold():
+    from mslearn.structures import perforated_cell
+    with pytest.raises(ValueError, match=r"volume_fraction = 0.97 of 16 pixels leaves no hole pixels"):
+        perforated_cell((4, 4), 0.97)                   # was a cell of solid only (mean 1.0)
+    with pytest.raises(ValueError, match=r"leaves only hole pixels \(no solid\)"):
+        perforated_cell((4, 4), 0.02)
+    assert perforated_cell((4, 4), 0.96).mean() == 15 / 16
+
+
 def test_perforated_cell_hits_the_fraction_and_keeps_its_symmetries():
     from mslearn.structures import perforated_cell
 

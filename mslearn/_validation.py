@@ -241,6 +241,13 @@ def check_relative_tolerance(tol, *, name="tol"):
     return float(tol)
 
 
+def check_solver_dtype(dtype):
+    """The floating dtype of a solver's fields: ``torch.float64`` or ``torch.float32``."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
+    return dtype
+
+
 def check_probability(x, *, name):
     """Check a relaxed phase field / volume fraction lies in [0, 1]."""
     return check_in_range(x, 0.0, 1.0, name=name)

@@ -94,7 +94,7 @@ import torch
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
 from .._validation import (check_finite, check_flag, check_integer, check_labels, check_properties,
-                           check_relative_tolerance)
+                           check_relative_tolerance, check_solver_dtype)
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -352,8 +352,7 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
         raise ValueError("phases is one dict; expected a sequence of dicts, one per phase label")
     check_properties(phases, name="phases")
     check_labels(labels, batch=batch, n_phases=len(phases))
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype={dtype}; expected torch.float64 or torch.float32")
+    check_solver_dtype(dtype)
     max_iter = 30 if max_iter is None else max_iter
     for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)):
         check_integer(value, 1, name=name)

@@ -112,7 +112,7 @@ import torch
 
 from .._backend import compute_device, like, progress_bar, to_torch
 from .._validation import (check_finite, check_flag, check_integer, check_labels, check_properties,
-                           check_relative_tolerance)
+                           check_relative_tolerance, check_solver_dtype)
 from . import _fused
 from .tensors import isotropic_stiffness, mandel_pairs
 
@@ -871,8 +871,7 @@ def _config(scheme, tol, max_iter, progress, dtype):
     if scheme not in ("cg", "basic"):
         raise ValueError(f"scheme={scheme!r}; expected 'cg' (conjugate gradients) or 'basic' (Moulinec-Suquet)")
     tol = check_relative_tolerance(tol)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype={dtype!r}; expected torch.float64 or torch.float32")
+    check_solver_dtype(dtype)
     if max_iter is None:
         max_iter = 1000 if scheme == "cg" else 10000
     max_iter = check_integer(max_iter, 1, name="max_iter")

@@ -41,7 +41,7 @@ import torch
 
 from .._backend import compute_device, to_torch
 from .._validation import (check_integer, check_labels, check_properties, check_relative_tolerance,
-                           check_spatial_ndim)
+                           check_solver_dtype, check_spatial_ndim)
 from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
 from ..homogenization.solver import ConvergenceWarning, elasticity
 from .fe import LinearElastic, mandel_strains
@@ -127,8 +127,7 @@ class FFTPlasticity:
         check_properties(phases, name="phases")
         check_labels(labels, batch=batch, n_phases=len(phases))
         _check_2d(labels, batch)
-        if dtype not in (torch.float32, torch.float64):       # as plasticity() takes it
-            raise ValueError(f"dtype={dtype}; expected torch.float64 or torch.float32")
+        check_solver_dtype(dtype)
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
         self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)

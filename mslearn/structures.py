@@ -1042,8 +1042,8 @@ def perforated_cell(shape, volume_fraction, *, aspect_ratio=1.0, exponent=2.0, a
     n_hole = int(round((1.0 - phi) * gauge.size))
     if not 0 < n_hole < gauge.size:
         raise ValueError(f"volume_fraction = {volume_fraction!r} of {gauge.size} pixels leaves "
-                         f"{'no' if n_hole == 0 else 'only'} hole pixel{'s' if n_hole != 1 else ''} "
-                         f"({'no hole' if n_hole == 0 else 'no solid'}); expected a solid fraction between "
+                         f"{'no hole pixels (no hole)' if n_hole == 0 else 'only hole pixels (no solid)'}; "
+                         "expected a solid fraction between "
                          f"{0.5 / gauge.size:.3g} and {1 - 0.5 / gauge.size:.3g} for this shape, or more pixels")
     labels = np.ones(shape, dtype=np.uint8)
     # a stable sort keeps ties (symmetric pixels) in a fixed order: the same call, the same cell

@@ -352,10 +352,10 @@ class ProcessStructureMap(BaseEstimator):
         # Each row's target on its own: BLAS rounds a row of a batch differently from the row alone
         # (1e-14), and a reconstruction (phase retrieval's hard projections) turns such a difference
         # into another structure; row i's structure must not depend on the other rows.
-        seed = integer_seed(random_state)
+        base_seed = integer_seed(random_state)
         rows = _check_process(X)
         targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(rows))]
-        seeds = np.random.default_rng(seed).integers(2**31, size=len(targets))
+        seeds = np.random.default_rng(base_seed).integers(2**31, size=len(targets))
         bar = progress_bar(progress, len(targets), "reconstruct", unit="structure")
         out = []
         for target, seed in zip(targets, seeds):

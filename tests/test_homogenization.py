@@ -436,6 +436,47 @@ def test_float32_that_cannot_reach_tol_raises_instead_of_returning_the_drifted_f
     assert elasticity(labels, [(1, .3), (1e4, .3)], tol=1e-5, dtype=torch.float32, device="cpu").converged
 
 
+def test_properties_of_any_magnitude_give_the_same_solution():
+    """CG's inner products grow as K^3 N: stiffnesses of 1e13-1e17 (Pa-like units) in float32 at 24^3 overflowed,
+    and the iteration stalled at residual 1 for max_iter iterations (C* 10 % off, reported as 'increase
+    max_iter'); conductivities of 1e160 and more gave NaN in float64. The solve now runs on the law scaled by a
+    power of two (exact): C* / E is the same at every magnitude (float32: to 1e-6, its rounding of C*; float64
+    to 1e-12), and at magnitudes of order one bit for bit what it was."""
+    from mslearn.structures import random_inclusions
+    labels = random_inclusions((24, 24, 24), 0.3, radius=4, seed=0)
+    unit = elasticity(labels, [(1.0, .3), (3.0, .3)], dtype=torch.float32, device="cpu")
+    for scale in (1e13, 1e17, 1e30):
+        scaled = elasticity(labels, [(scale, .3), (3 * scale, .3)], dtype=torch.float32, device="cpu")
+        assert scaled.converged and scaled.iterations == unit.iterations
+        np.testing.assert_allclose(scaled.effective / scale, unit.effective, rtol=1e-6, atol=1e-6 * unit.effective.max())
+    disks = balls((16, 16), 2, 4, seed=0)
+    reference = conductivity(disks, [1.0, 10.0])
+    for scale in (1e-300, 1e160, 1e300):
+        scaled = conductivity(disks, [scale, 10.0 * scale])
+        assert scaled.converged and scaled.iterations == reference.iterations
+        np.testing.assert_allclose(scaled.effective / scale, reference.effective, rtol=1e-12, atol=1e-12 * 10)
+    power_of_two = conductivity(disks, [2.0**40, 10.0 * 2.0**40])
+    np.testing.assert_array_equal(power_of_two.effective / 2.0**40, reference.effective)
+
+
+def test_a_residual_that_turns_nan_stops_the_solve_at_once(monkeypatch):
+    """A NaN residual makes every later iterate NaN: the solve says so at that iteration, not after max_iter
+    iterations with a ConvergenceWarning and NaN effective properties."""
+    from mslearn.homogenization import solver
+    calls, law = [0], solver.LocalLaw.__call__
+
+    def breaks_on_the_fifth_call(self, e, out=None):
+        calls[0] += 1
+        sigma = law(self, e, out)
+        return sigma.fill_(math.nan) if calls[0] == 5 else sigma
+
+    monkeypatch.setattr(solver.LocalLaw, "__call__", breaks_on_the_fifth_call)
+    labels = balls((16, 16), 3, 4, seed=0)
+    with pytest.raises(FloatingPointError, match=r"the residual is nan at iteration \d+ \(its smallest was .*\): "
+                                                 r"the rounding of torch.float32 broke the iteration"):
+        elasticity(labels, [(1, .3), (10, .3)], dtype=torch.float32, device="cpu")
+
+
 def test_float32_batch_with_unequal_convergence_rates_converges():
     """Regression: systems that converged early kept iterating at the float32 rounding floor while
     the slowest system converged, and CG diverged (relative residual 4.7e2 after 200 iterations on

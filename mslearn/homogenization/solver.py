@@ -530,9 +530,23 @@ class LocalLaw:
         sigma[:, :, :d].addcmul_(lam, trace)
         return sigma
 
+    def scaled(self, unit):
+        """The law times ``unit``; where the Lamé fields are known, only they (``prop`` is not read then, and
+        a copy of a stiffness field would cost 36 numbers a voxel)."""
+        law = copy.copy(self)
+        if self.lame is None:
+            law.prop = self.prop * unit
+        else:
+            law.prop, law.lame = None, tuple(field * unit for field in self.lame)
+        return law
+
+    def magnitude(self):
+        """The largest magnitude of the law's numbers."""
+        return float(max(field.abs().max() for field in (self.lame or (self.prop,))))
+
     def rows(self, index):
         law = copy.copy(self)                # the isotropy check is not repeated for a subset
-        law.prop = self.prop[index]
+        law.prop = None if self.prop is None else self.prop[index]
         law.lame = None if self.lame is None else tuple(field[index] for field in self.lame)
         return law
 
@@ -748,6 +762,14 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     ``residuals`` is the worst system's relative residual at each iteration, over all groups.
     """
     shape = tuple(E.shape[3:])
+    # the solution does not change when the law is multiplied by a number: solved with the law scaled by the power
+    # of two nearest 1/max|K|, the iterates are the same bit for bit (a power of two scales every rounding
+    # exactly), and CG's inner products (~ K^3 N) stay finite at any magnitude: stiffnesses in Pa overflowed
+    # float32 at 32^3 from E ~ 1e13 (the iteration stalled at residual 1) and float64 from ~1e100
+    magnitude = law.magnitude()
+    if 0 < magnitude < math.inf:
+        unit = 2.0 ** -math.frexp(magnitude)[1]
+        law, c0 = law.scaled(unit), None if c0 is None else c0 * unit
     if scheme == "cg":
         space = (NodalPotential(shape, E.device, E.dtype) if kind == "conduction"
                  else FluctuationField(green_projection(shape, kind, E.device, E.dtype)))
@@ -815,6 +837,13 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
     while True:
         relative = method.residual() / scale
         history.append(math.sqrt(float(relative.max())))
+        if not math.isfinite(history[-1]):
+            # every later iterate would be NaN too: say so now, not after max_iter iterations
+            raise FloatingPointError(
+                f"FFT homogenization ({scheme}): the residual is {history[-1]} at iteration {it}"
+                + (f" (its smallest was {min(history[:-1]):.2e})" if it else "") + f": the rounding of {E.dtype} "
+                "broke the iteration at this contrast; use " + ("dtype=torch.float64, or " if E.dtype != torch.float64
+                                                               else "") + "a lower contrast")
         if bar is not None:
             bar.n = min(bar.total, max(0.0, round(-math.log10(max(history[-1], 1e-300)), 2)))
             bar.set_postfix(iterations=it, residual=f"{history[-1]:.2e}")      # (refreshes the bar)

@@ -505,6 +505,7 @@ def ishigami(x, a=7.0, b=0.1):
     >>> ishigami(np.array([[np.pi / 2, np.pi / 2, 0.0]])).round(6)
     array([8.])
     """
+    _check_ishigami_constants(a, b)
     if is_torch(x):
         import torch
 
@@ -564,11 +565,21 @@ def ishigami_indices(a=7.0, b=0.1):
     >>> first.round(3), total.round(3)
     (array([0.314, 0.442, 0.   ]), array([0.558, 0.442, 0.244]))
     """
+    _check_ishigami_constants(a, b)
     v1 = 0.5 * (1 + b * np.pi**4 / 5) ** 2
     v2 = a**2 / 8
     v13 = b**2 * np.pi**8 * (1 / 18 - 1 / 50)
     v = v1 + v2 + v13
     return np.array([v1, v2, 0.0]) / v, np.array([v1 + v13, v2, v13]) / v
+
+
+def _check_ishigami_constants(a, b):
+    """``a`` and ``b`` as the two functions take them: real, finite numbers (a NaN made every value NaN)."""
+    for name, value in (("a", a), ("b", b)):
+        shape = tuple(value.shape) if is_torch(value) else np.shape(value)
+        if shape:
+            raise ValueError(f"{name} has shape {shape}; expected one number")
+        check_finite(value, name=name)
 
 
 # ----------------------------------------------------------------------------------------------

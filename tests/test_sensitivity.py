@@ -311,3 +311,17 @@ def test_sobol_sequence_is_the_one_design_engine():
         sobol_sequence(2, -1, seed=0)
     with pytest.raises(TypeError, match="seed"):
         sobol_sequence(2, 4, seed=None)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"a": np.nan}, ValueError, "a contains NaN; expected finite numbers"),
+    ({"b": np.inf}, ValueError, "b contains an infinite value"),
+    ({"a": [7.0, 1.0]}, ValueError, r"a has shape \(2,\); expected one number"),
+    ({"b": 1j}, TypeError, "b has the complex dtype"),
+])
+def test_ishigami_constants_are_checked(kwargs, error, message):
+    """a = NaN made every Ishigami value and both index vectors NaN; a vector a broadcast silently."""
+    with pytest.raises(error, match=message):
+        ishigami(np.zeros((2, 3)), **kwargs)
+    with pytest.raises(error, match=message):
+        ishigami_indices(**kwargs)

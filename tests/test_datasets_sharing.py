@@ -291,3 +291,27 @@ def test_model_card_rejects_bad_input(tmp_path):
     deployment.save(model, tmp_path / "plain")
     with pytest.raises(FileNotFoundError, match="no model card"):
         deployment.read_model_card(tmp_path / "plain")
+
+
+def test_an_export_that_fails_part_way_leaves_the_earlier_one_whole(tmp_path):
+    """export_dataset wrote its files in turn into the folder: an overwrite that failed at the arrays (a column
+    that cannot be shared) or at the card (metadata that is not JSON) left the new tables under the earlier
+    export's card, whose hashes no longer matched. It now writes beside the folder and moves the files in at the
+    end."""
+    good = Dataset(pd.DataFrame({"phi": [0.1, 0.2]}), pd.DataFrame({"k": [1.1, 1.3]}),
+                   {"field": np.zeros((2, 2, 2))}, {}, {"description": "the first"})
+    card = export_dataset(good, tmp_path / "shared", licence="CC0-1.0", creators="A")
+    before = {p.name: p.read_bytes() for p in card.parent.iterdir()}
+    text_array = Dataset(pd.DataFrame({"phi": [0.5, 0.6]}), pd.DataFrame({"k": [2.0, 2.1]}),
+                         {"name": np.array(["a", "b"])}, {}, {})
+    with pytest.raises(ValueError, match="cannot be shared; expected numbers"):
+        export_dataset(text_array, card.parent, licence="CC0-1.0", creators="A", overwrite=True)
+    assert {p.name: p.read_bytes() for p in card.parent.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared"]          # no staging folder left behind
+    validate_shared(card.parent)
+    with pytest.raises(ValueError, match="cannot be shared"):
+        export_dataset(text_array, tmp_path / "new", licence="CC0-1.0", creators="A")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared"]          # nor a half-written new folder
+    export_dataset(Dataset(pd.DataFrame({"phi": [0.3]}), pd.DataFrame({"k": [1.7]}), {}, {}, {}), card.parent,
+                   licence="CC0-1.0", creators="A", overwrite=True)
+    assert load_shared(card.parent).targets["k"].tolist() == [1.7]

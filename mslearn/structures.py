@@ -653,6 +653,11 @@ def grain_graph(labels):
     ids = labels.detach().cpu().numpy() if is_torch(labels) else np.asarray(labels)
     ids = ids.astype(np.int64)
     n = int(ids.max()) + 1
+    if n > 2**31:
+        # node i is grain id i: arrays of max id + 1 entries, and the edge keys lo * n + hi overflow int64 from ~3e9
+        raise ValueError(f"labels has grain ids up to {n - 1}; expected ids below 2**31 (node i is grain id i, so "
+                         "every array has max id + 1 entries): relabel the grains with "
+                         "np.unique(labels, return_inverse=True)")
     keys = []
     for a, b in _face_pairs(ids):
         differ = a != b

@@ -190,6 +190,10 @@ def test_grain_graph():
     sparse = S.grain_graph(S.voronoi_polycrystal((8, 8), 3, seed=0) * 2)
     assert sparse.n_grains == 5 and sparse.volumes[1::2].tolist() == [0, 0]
     assert np.isnan(sparse.centroids[1::2]).all() and not np.isin(sparse.edges, [1, 3]).any()
+    # ids of 2**31 and more: node arrays of that length and edge keys lo * n + hi past int64 (a MemoryError, or
+    # wrong edges with the memory to hold them) are refused with the relabelling to use
+    with pytest.raises(ValueError, match=r"grain ids up to 8589934592; expected ids below 2\*\*31 .* np.unique"):
+        S.grain_graph(np.where(toy == 1, 2**33, 0))
 
 
 # ----------------------------------------------------------------------------- random fields

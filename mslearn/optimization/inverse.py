@@ -386,7 +386,7 @@ def _threshold(density, volume_fraction):
     return (values >= best).astype(np.int64)
 
 
-def _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_radius, beta, tol):
+def _check_inputs(shape, volume_fraction, objective, E, nu, max_iter, filter_radius, beta, tol):
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) not in (2, 3) or any(
             not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 4 for n in shape):
         raise ValueError(f"shape={shape!r}; expected the unit cell's voxels per axis, a tuple of 2 or 3 "
@@ -395,14 +395,14 @@ def _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_rad
         raise ValueError(f"volume_fraction={volume_fraction!r}; expected the solid fraction, a number in (0, 1)")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective={objective!r}; expected one of {OBJECTIVES}")
-    if not (isinstance(phase, (tuple, list)) and len(phase) == 2
-            and all(isinstance(v, numbers.Real) and math.isfinite(v) for v in phase)):
-        raise ValueError(f"phase={phase!r}; expected the solid's (E, nu), two finite numbers")
-    E, nu = phase
+    for name, value in (("E", E), ("nu", nu)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{name}={value!r}; expected the solid's {'Young modulus' if name == 'E' else 'Poisson ratio'}, "
+                             "a finite number")
     if E <= 0:
-        raise ValueError(f"phase={phase!r}: E = {E} is not positive; expected the solid's Young's modulus E > 0")
+        raise ValueError(f"E = {E} is not positive; expected the solid's Young's modulus E > 0")
     if not -1 < nu < 0.5:
-        raise ValueError(f"phase={phase!r}: nu = {nu}; expected the solid's Poisson's ratio, -1 < nu < 0.5")
+        raise ValueError(f"nu = {nu}; expected the solid's Poisson's ratio, -1 < nu < 0.5")
     check_integer(max_iter, 1, name="max_iter")
     if not isinstance(filter_radius, numbers.Real) or not math.isfinite(filter_radius) or filter_radius < 1:
         raise ValueError(f"filter_radius={filter_radius!r}; expected a finite number of voxels >= 1")
@@ -444,9 +444,9 @@ def _continued(initial, settings):
 
 
 # ----------------------------------------------------------------------------- the optimization
-def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1.0, 0.3), seed=0, max_iter=300,
+def inverse_homogenization(shape, volume_fraction, objective="bulk", *, E=1.0, nu=0.3, seed=0, max_iter=300,
                            filter_radius=2.0, beta=16.0, robust=False, tol=0.01, device="auto",
-                           progress=False, initial=None):
+                           progress=False, initial=None, phase=None):
     r"""Design a periodic unit cell of solid and void with an extremal effective elastic property.
 
     Density-based topology optimization through the differentiable FFT solver: symmetry, periodic
@@ -464,9 +464,9 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
         Maximize the bulk modulus :math:`\kappa = \sum_{i,j\le d}C^*_{ij}/d^2` (2D: plane-strain
         :math:`(C_{11}+C_{22}+2C_{12})/4`), maximize the shear modulus :math:`C^*_{66}/2`, or make the
         Poisson's ratio :math:`C^*_{12}/C^*_{11}` negative (minimize :math:`C^*_{12} - 0.8^k C^*_{11}`).
-    phase : tuple
-        The solid's ``(E, nu)``: Young's modulus ``E > 0`` and Poisson's ratio ``-1 < nu < 0.5``.
-        The other phase is void (``E = 0``).
+    E, nu : float
+        The solid's Young's modulus ``E > 0`` and Poisson's ratio ``-1 < nu < 0.5`` (as in
+        :func:`~mslearn.multiscale.cooks_membrane`). The other phase is void (``E = 0``).
     seed : int or numpy.random.Generator
         Seeds the noise on the initial design (a soft hole in the centre).
     max_iter : int
@@ -494,6 +494,8 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
         the larger ``max_iter`` (bit for bit on one device); a converged result is returned as it was,
         re-verified. Or a design of densities ``shape`` in [0, 1] to start from instead of the seeded
         soft hole (symmetrized as every iterate is).
+    phase : tuple, optional
+        Deprecated (a ``FutureWarning``): the solid's ``(E, nu)``; pass ``E`` and ``nu`` instead.
 
     Returns
     -------
@@ -506,10 +508,17 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
     >>> round(result.bulk_modulus, 3), result.iterations               # doctest: +SKIP
     (0.203, 64)
     """
-    _check_inputs(shape, volume_fraction, objective, phase, max_iter, filter_radius, beta, tol)
+    if phase is not None:
+        # phase names a phase label everywhere else in mslearn; (E, nu) of the solid are E= and nu=, as elsewhere
+        warnings.warn("inverse_homogenization(phase=(E, nu)) is deprecated and will be removed; pass E= and nu=",
+                      FutureWarning, stacklevel=2)
+        if not (isinstance(phase, (tuple, list)) and len(phase) == 2):
+            raise ValueError(f"phase={phase!r}; expected the solid's (E, nu) (deprecated: pass E= and nu=)")
+        E, nu = phase
+    _check_inputs(shape, volume_fraction, objective, E, nu, max_iter, filter_radius, beta, tol)
     robust = check_flag(robust, name="robust")
-    E, nu = float(phase[0]), float(phase[1])
-    settings = dict(shape=tuple(shape), volume_fraction=float(volume_fraction), objective=objective, phase=(E, nu),
+    E, nu = float(E), float(nu)
+    settings = dict(shape=tuple(shape), volume_fraction=float(volume_fraction), objective=objective, E=E, nu=nu,
                     filter_radius=float(filter_radius), beta=float(beta), robust=robust)
     start = _continued(initial, settings)
     dev = resolve_device(device)
@@ -519,7 +528,7 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, phase=(1
 
 def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
     shape, volume_fraction, objective = settings["shape"], settings["volume_fraction"], settings["objective"]
-    (E, nu), beta = settings["phase"], settings["beta"]
+    E, nu, beta = settings["E"], settings["nu"], settings["beta"]
     cell = _UnitCell(shape, volume_fraction, objective, E, nu, settings["filter_radius"], dev,
                      robust=settings["robust"])
 

@@ -576,3 +576,14 @@ def test_error_metrics_refuse_phases_the_target_lacks():
         volume_fraction_error({}, target)                       # was a bare KeyError
     with pytest.raises(TypeError, match="measures the lineal path on the target image; got a descriptor dict"):
         lineal_path_error(target_descriptors(target), target)
+
+
+def test_threads_is_the_deprecated_name_of_cpu_threads():
+    """reconstruct called its thread count threads= where every estimator says cpu_threads=; the old name still
+    works, with a FutureWarning, and gives the same structure."""
+    target = (np.add.outer(np.arange(16), np.arange(16)) % 5 < 2).astype(int)
+    labels = reconstruct(target, max_iter=30, seed=0, cpu_threads=2).labels
+    with pytest.warns(FutureWarning, match=r"reconstruct\(threads=...\) is deprecated .* pass cpu_threads="):
+        np.testing.assert_array_equal(reconstruct(target, max_iter=30, seed=0, threads=2).labels, labels)
+    with pytest.raises(ValueError, match="cpu_threads = 0; expected an integer >= 1"):
+        reconstruct(target, max_iter=30, seed=0, cpu_threads=0)

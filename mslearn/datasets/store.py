@@ -149,21 +149,21 @@ class _SeedStream(np.random.bit_generator.ISpawnableSeedSequence):
         return [self._sequence] * n_children
 
 
-def sobol_sequence(dimension, n, *, seed, scramble=True):
-    """The first ``n`` points of a (scrambled) Sobol sequence in ``[0, 1)^dimension``.
+def sobol_sequence(dimension, n_samples, *, seed, scramble=True):
+    """The first ``n_samples`` points of a (scrambled) Sobol sequence in ``[0, 1)^dimension``.
 
     The one Sobol engine of the package (:func:`sample_parameters` and
     :func:`mslearn.sensitivity.saltelli_sample` draw from it), over :class:`scipy.stats.qmc.Sobol`.
-    The sequence is *extensible*: point ``i`` does not depend on ``n``. It is balanced (each
-    dyadic box holds its share of points) when ``n`` is a power of two; other ``n`` take the first
-    ``n`` points of the next power of two, without scipy's balance warning.
+    The sequence is *extensible*: point ``i`` does not depend on ``n_samples``. It is balanced (each
+    dyadic box holds its share of points) when ``n_samples`` is a power of two; other counts take the
+    first ``n_samples`` points of the next power of two, without scipy's balance warning.
 
     Parameters
     ----------
     dimension : int
         Number of coordinates, >= 1.
-    n : int
-        Number of points, >= 0.
+    n_samples : int
+        Number of points, >= 0 (named as in :func:`sample_parameters`).
     seed : int or numpy.random.Generator
         Seeds the Owen scrambling with digital shift. An int scrambles with the stream of
         ``numpy.random.default_rng(seed)``; a Generator with an independent child of it (spawned
@@ -175,7 +175,7 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     Returns
     -------
     numpy.ndarray
-        Shape ``(n, dimension)``.
+        Shape ``(n_samples, dimension)``.
 
     Examples
     --------
@@ -184,7 +184,7 @@ def sobol_sequence(dimension, n, *, seed, scramble=True):
     [[0.0, 0.0], [0.5, 0.5], [0.75, 0.25], [0.25, 0.75]]
     """
     dimension = check_integer(dimension, 1, name="dimension")
-    n = check_integer(n, 0, name="n")
+    n = check_integer(n_samples, 0, name="n_samples")
     engine = _qmc_engine(qmc.Sobol, int(dimension), seed, scramble=check_flag(scramble, name="scramble"))
     return engine.random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
 
@@ -788,7 +788,7 @@ class Dataset:
                 f"targets {list(self.targets.columns)}; arrays [{arrays}])")
 
     # -- splits -------------------------------------------------------------------------------
-    def split(self, fractions=(0.7, 0.15, 0.15), seed=0):
+    def split(self, fractions=(0.7, 0.15, 0.15), *, seed=0):
         """Random train/validation/test index arrays, fixed by ``seed`` (disjoint, covering all).
 
         Sizes are ``floor(f * n)`` for validation and test; training gets the rest.

@@ -467,7 +467,7 @@ def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0
     descriptors = {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1), "structure_kind": kinds}
     if property == "elasticity":
         C = np.asarray(elasticity(labels, [(1.0, NU), (contrast, NU)], batch=True, tol=TOL, device=device).effective)
-        bulk, shear = isotropic_moduli(C, ndim)
+        bulk, shear = isotropic_moduli(C, ndim=ndim)
         out = {"images": labels, "stiffness": C, "bulk_modulus": bulk, "shear_modulus": shear,
                "descriptors": descriptors}
         for i in range(ndim):

@@ -108,7 +108,7 @@ def _hs(phi, a1, a2, shift):
         return 1.0 / (t1 + t2) - shift
 
 
-def hashin_shtrikman_conductivity(phi, k1, k2, ndim=3):
+def hashin_shtrikman_conductivity(phi, k1, k2, *, ndim=3):
     r"""Hashin–Shtrikman bounds on the conductivity of an isotropic two-phase composite.
 
     .. math::
@@ -139,7 +139,7 @@ def _moduli(phi, K1, G1, K2, G2, ndim):
     return (phi, *out)
 
 
-def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, ndim=3):
+def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, *, ndim=3):
     r"""Hashin–Shtrikman(–Walpole) bounds on the bulk modulus of an isotropic two-phase composite.
 
     .. math::
@@ -157,7 +157,7 @@ def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, ndim=3):
     return _hs(phi, K1, K2, c * np.minimum(G1, G2)), _hs(phi, K1, K2, c * np.maximum(G1, G2))
 
 
-def hashin_shtrikman_shear(phi, K1, G1, K2, G2, ndim=3):
+def hashin_shtrikman_shear(phi, K1, G1, K2, G2, *, ndim=3):
     r"""Hashin–Shtrikman(–Walpole) bounds on the shear modulus of an isotropic two-phase composite.
 
     .. math::
@@ -181,7 +181,7 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, ndim=3):
     return lower, upper
 
 
-def maxwell_garnett(phi, k_m, k_p, ndim=3):
+def maxwell_garnett(phi, k_m, k_p, *, ndim=3):
     r"""Maxwell Garnett (Clausius–Mossotti) conductivity of inclusions in a matrix.
 
     .. math::
@@ -201,7 +201,8 @@ def maxwell_garnett(phi, k_m, k_p, ndim=3):
     return _hs(phi, k_m, k_p, (ndim - 1) * k_m)
 
 
-def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k_interphase, k_matrix=1.0, ndim=2):
+def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k_interphase, k_matrix=1.0, *,
+                           ndim=2):
     r"""Mean-field conductivity of coated particles in a matrix (Maxwell Garnett of composite particles).
 
     Each coated particle is replaced by the homogeneous particle that is exactly equivalent for a

@@ -191,7 +191,7 @@ def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, ndim=3):
     return lam * np.outer(ones, ones) + 2 * mu * np.eye(m)
 
 
-def isotropic_moduli(C, ndim=None):
+def isotropic_moduli(C, *, ndim=None):
     r"""Bulk and shear moduli of the isotropic projection of Mandel stiffness ``C``.
 
     With the projectors :math:`\mathbb J = \tfrac1d \mathbf 1\otimes\mathbf 1` and

@@ -238,6 +238,24 @@ def test_small_problems_numpy_scalars_and_pi():
     assert random_search(quadratic, [(0, 1)], 4, seed=0).model is None
 
 
+def test_random_search_resumes_and_runs_in_parallel_as_it_runs_alone():
+    """random_search had no initial=, progress= or executor=: a cut run could not go on, and a long one showed
+    nothing. Its points are drawn up front, so a run of the same seed cut short and continued is the
+    uninterrupted run point for point, and f is called only at the new points."""
+    whole = random_search(branin, BRANIN_BOUNDS, 30, seed=4)
+    cut = random_search(branin, BRANIN_BOUNDS, 12, seed=4)
+    calls = []
+    resumed = random_search(lambda x: calls.append(1) or branin(x), BRANIN_BOUNDS, 30, seed=4, initial=cut,
+                            progress=True)
+    assert len(calls) == 18
+    np.testing.assert_array_equal(resumed.X, whole.X)
+    np.testing.assert_array_equal(resumed.y, whole.y)
+    with ThreadPoolExecutor(2) as executor:
+        np.testing.assert_array_equal(random_search(branin, BRANIN_BOUNDS, 30, seed=4, executor=executor).y, whole.y)
+    with pytest.raises(ValueError, match="initial has 12 evaluations, more than n_evaluations = 10"):
+        random_search(branin, BRANIN_BOUNDS, 10, seed=4, initial=cut)
+
+
 def test_evaluations_to_reach():
     run = random_search(quadratic, [(0, 1)], 30, seed=0)
     assert run.evaluations_to_reach(np.inf) == 1

@@ -682,13 +682,17 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     return _result(to_box(U), y, bounds, n_initial, model, acquisition, batch_size)
 
 
-def random_search(f, bounds, n_evaluations, *, seed=0):
+def random_search(f, bounds, n_evaluations, *, seed=0, progress=False, executor=None, initial=None):
     """The baseline of :func:`bayesian_optimization`: ``f`` at independent uniform random points.
 
     Parameters
     ----------
-    f, bounds, n_evaluations, seed
+    f, bounds, n_evaluations, seed, progress, executor
         As in :func:`bayesian_optimization`.
+    initial : BayesianOptimizationResult or (X, y), optional
+        Evaluations already made, to go on from: they are the first rows and count towards
+        ``n_evaluations``, and ``f`` is evaluated at the seeded points beyond the first ``len(y)``.
+        A run of the same ``seed`` cut short and continued is the uninterrupted run, point for point.
 
     Returns
     -------
@@ -707,5 +711,27 @@ def random_search(f, bounds, n_evaluations, *, seed=0):
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     low, high = bounds[:, 0], bounds[:, 1]
+    U_known, y_known = _known_evaluations(initial, bounds)
+    if len(y_known) > n_evaluations:
+        raise ValueError(f"initial has {len(y_known)} evaluations, more than n_evaluations = {n_evaluations}")
+    # every point is drawn up front, so that point i is the same however the run is cut and continued
     X = low + rng(seed).random((n_evaluations, len(bounds))) * (high - low)
-    return _result(X, _evaluate(f, X, None), bounds, n_evaluations)
+    if len(y_known):          # the points as given (not through the unit cube, which would round them)
+        known = initial.X if isinstance(initial, BayesianOptimizationResult) else initial[0]
+        X[:len(y_known)] = np.asarray(known, dtype=float).reshape(len(y_known), -1)
+    values = [y_known]
+    bar = None
+    if check_flag(progress, name="progress"):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_evaluations, initial=len(y_known), desc="random search", unit="eval")
+    # one point at a time for the bar (all at once through an executor, which runs them in parallel)
+    step = n_evaluations if executor is not None or bar is None else 1
+    for start in range(len(y_known), n_evaluations, step):
+        values.append(_evaluate(f, X[start:start + step], executor))
+        if bar is not None:
+            bar.update(len(values[-1]))
+            bar.set_postfix(y_best=f"{np.min(np.concatenate(values)):.6g}")
+    if bar is not None:
+        bar.close()
+    return _result(X, np.concatenate(values), bounds, n_evaluations)

@@ -341,7 +341,7 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     Traction :math:`\sigma\,n` and the in-plane strain are continuous across the layers; the
     normal-strain components :math:`\varepsilon_{nn}, \varepsilon_{nt}` jump. ``stiffnesses`` is a
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
-    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see :func:`_laminate`.
+    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
     """
     from .tensors import isotropic_stiffness, mandel_pairs

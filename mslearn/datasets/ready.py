@@ -252,14 +252,19 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     parameters : DataFrame with the columns of ``PARTICLE_SPACE``
     seeds : array of int, one per row
     size : int
-        Image side in pixels; the particles' equivalent radius is ``size / 16``.
+        Image side in pixels.
+    radius : float, optional
+        The particles' equivalent radius in pixels (default ``max(size / 16, 1.5)``).
+    device : str or torch.device
+        Device of the conductivity solver (``"auto"``: CUDA when available).
 
     Returns
     -------
     dict: targets ``k_xx``, ``k_yy``, ``k_xy``, ``k_mean``; array ``images`` (uint8, 0 matrix,
     1 particle, 2 interphase); descriptors ``measured_volume_fraction``, ``interphase_fraction``,
-    ``specific_surface`` (perimeter per area, by counting) and ``largest_cluster_fraction`` (share of
-    the particle phase in its largest periodically connected cluster: a percolation descriptor).
+    ``specific_surface`` (perimeter per area, by counting), ``largest_cluster_fraction`` (share of
+    the particle phase in its largest periodically connected cluster: a percolation descriptor) and
+    ``maxwell_garnett`` (the coated-particle mean-field estimate).
     """
     shape = (size, size)
     radius = _particle_radius(size) if radius is None else float(radius)

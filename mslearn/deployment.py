@@ -360,7 +360,7 @@ def model_card(model, *, training_data, metrics, intended_use, limitations=None,
         ``{input or output name: unit}``.
     data_source : str or dict, optional
         Where the training data come from, e.g. the ``name`` and hash of a shared dataset's
-        ``datapackage.json`` (:mod:`mslearn.datasets.sharing`).
+        ``datapackage.json`` (written by :func:`mslearn.datasets.export_dataset`).
     authors : list of str, optional
     licence : str, optional
         The model's licence (an SPDX identifier).

@@ -91,6 +91,8 @@ class PeriodicConv(torch.nn.Module):
         self.ndim, self.pad = ndim, kernel // 2
 
     def forward(self, x):
+        """Convolve ``x`` ``([batch,] n_in, *spatial)`` with periodic padding; the output
+        ``([batch,] n_out, *spatial)`` keeps the spatial size."""
         return self.conv(periodic_pad(x, self.pad, self.ndim))
 
 
@@ -140,6 +142,14 @@ def apply_symmetry(field, R, *, channels=False):
     ----------
     field : array or tensor ``(n, *spatial)``, or ``(n, c, *spatial)`` with ``channels=True``
     R : array ``(d, d)``, an element of :func:`symmetry_group`
+    channels : bool, default False
+        ``field`` has a channel axis after the batch axis. Only the pixels move: the channel values
+        are kept (the components of a vector or tensor field are not rotated).
+
+    Returns
+    -------
+    The transformed images, numpy or torch as ``field``, with its spatial axes permuted by ``R``
+    (the same shape for square or cubic images).
     """
     R = np.asarray(R)
     if not isinstance(field, torch.Tensor):

@@ -33,7 +33,25 @@ def _paired(y_true, y_pred):
 
 
 def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
-    """Predicted against true values with the identity line; R² and MAE in the legend."""
+    """Predicted against true values with the identity line; R² and MAE in the legend.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like
+        True and predicted values, one prediction per true value (same shape; flattened, finite).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new 4×4 inch figure).
+    label : str, optional
+        Prefix of the legend entry (e.g. the model's name), for several models on one axes.
+    units : str
+        Appended to the axis labels.
+    **scatter
+        Passed to ``ax.scatter`` (``s`` 12 and ``alpha`` 0.6 unless given).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     from sklearn.metrics import mean_absolute_error, r2_score
 
     y_true, y_pred = _paired(y_true, y_pred)
@@ -51,7 +69,21 @@ def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
 
 
 def residuals(y_true, y_pred, *, ax=None, units=""):
-    """Residuals (predicted − true) against the true value, with ±2 standard deviations."""
+    """Residuals (predicted − true) against the true value, with ±2 standard deviations.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like
+        True and predicted values, one prediction per true value (same shape; flattened, finite).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new 4×4 inch figure).
+    units : str
+        Appended to the x-axis label.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     y_true, y_pred = _paired(y_true, y_pred)
     error = y_pred - y_true
     ax = _axes(ax)
@@ -65,7 +97,23 @@ def residuals(y_true, y_pred, *, ax=None, units=""):
 
 
 def training_history(history, *, ax=None, best_epoch=None, log=True):
-    """Training and validation loss per epoch (a dict of lists, as ``TorchRegressor.history_``)."""
+    """Training and validation loss per epoch (a dict of lists, as ``TorchRegressor.history_``).
+
+    Parameters
+    ----------
+    history : dict of lists
+        One curve per key (empty lists are skipped), e.g. ``{"train": [...], "validation": [...]}``.
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new 4×4 inch figure).
+    best_epoch : int, optional
+        The 0-based epoch whose weights were kept (``TorchRegressor.best_epoch_``), marked by a line.
+    log : bool, default True
+        Logarithmic loss axis.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     log = check_flag(log, name="log")
     ax = _axes(ax)
     for name, values in history.items():

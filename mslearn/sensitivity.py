@@ -150,7 +150,7 @@ def saltelli_sample(bounds, n, *, seed, scramble=True):
         Number of base samples, a power of two >= 2 (the Sobol sequence is balanced only for powers
         of two; anything else raises with the nearest power of two as suggestion).
     seed : int or numpy.random.Generator
-        Seeds the scrambling (see :func:`mslearn._backend.rng`).
+        Seeds the scrambling (see ``mslearn._backend.rng``).
     scramble : bool
         Owen scrambling with digital shift (default). Unscrambled, the first point is the corner
         ``low`` and ``seed`` has no effect.

@@ -614,6 +614,7 @@ class GrainGraph:
 
     @property
     def n_grains(self):
+        """Number of nodes, the largest grain id + 1 (ids absent from the image count, with volume 0)."""
         return len(self.volumes)
 
     def adjacency(self):

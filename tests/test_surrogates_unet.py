@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from mslearn import deployment
 from mslearn.homogenization import conductivity, elasticity
@@ -186,3 +187,15 @@ def test_bad_input(problem, fitted):
         fitted.predict(labels[:2, None])
     with pytest.raises(ValueError, match="negative"):
         fitted.predict(-labels[:2].astype(int) - 1)
+
+
+def test_score_before_fit_raises_not_fitted():
+    """score on an unfitted model raised AttributeError 'n_phases_' from the input checks; it now
+    raises scikit-learn's NotFittedError, as predict does."""
+    model = UNetFieldPredictor()
+    X = np.zeros((2, 8, 8), dtype=np.int64)
+    y = np.zeros((2, 8, 8))
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+    with pytest.raises(NotFittedError):
+        model.score(X, y)

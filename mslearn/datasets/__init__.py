@@ -28,8 +28,9 @@ from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_c
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
 from .process import sample_spinodal_structures, spinodal_structures
 from .paths import cyclic_path, gaussian_process_paths, radial_paths, random_walk_paths, rve_stress_histories
-from .sharing import export_dataset, load_shared, validate_shared
-from .spinodoids import spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness
+from .sharing import REQUIRED_FIELDS, export_dataset, load_shared, validate_shared
+from .spinodoids import (SPINODOID_DESIGNS, SPINODOID_DESIGNS_2D, SPINODOID_PROPERTIES, SPINODOID_PROPERTIES_2D,
+                         spinodoid_metamaterials, spinodoid_solver_data, spinodoid_stiffness)
 from .store import Dataset, generate, load, sample_parameters, sample_seeds, sobol_sequence
 from .synthetic import composite_conductivity
 
@@ -56,6 +57,10 @@ __all__ = [
     "spinodoid_metamaterials",
     "spinodoid_stiffness",
     "spinodoid_solver_data",
+    "SPINODOID_DESIGNS",
+    "SPINODOID_PROPERTIES",
+    "SPINODOID_DESIGNS_2D",
+    "SPINODOID_PROPERTIES_2D",
     "spinodal_structures",
     "sample_spinodal_structures",
     "random_walk_paths",
@@ -66,4 +71,21 @@ __all__ = [
     "export_dataset",
     "load_shared",
     "validate_shared",
+    "REQUIRED_FIELDS",
 ]
+
+# The constants are documented here, where the API reference (automodule of this package) looks for
+# ``#:`` comments; their definitions are in spinodoids.py and sharing.py.
+#: The design columns of :func:`spinodoid_metamaterials`, volume fraction and cone angles (degrees) around x, y, z.
+SPINODOID_DESIGNS = SPINODOID_DESIGNS
+#: The property columns of :func:`spinodoid_metamaterials`, Voigt stiffness entries C11, C12, C13, C22, C23, C33,
+#: C44, C55, C66 (relative to E).
+SPINODOID_PROPERTIES = SPINODOID_PROPERTIES
+#: The 2D designs (:func:`spinodoid_stiffness`, :func:`spinodoid_solver_data` with ``ndim=2``), volume
+#: fraction and the cone angles (degrees) around x and y.
+SPINODOID_DESIGNS_2D = SPINODOID_DESIGNS_2D
+#: The 2D properties, plane-strain Voigt stiffness entries C11, C12, C22, C66 (order 11, 22, 12; relative to E).
+SPINODOID_PROPERTIES_2D = SPINODOID_PROPERTIES_2D
+#: The fields :func:`validate_shared` requires, of the package, of each resource, of each contributor and
+#: of the package's ``mslearn`` block.
+REQUIRED_FIELDS = REQUIRED_FIELDS

@@ -252,14 +252,19 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     parameters : DataFrame with the columns of ``PARTICLE_SPACE``
     seeds : array of int, one per row
     size : int
-        Image side in pixels; the particles' equivalent radius is ``size / 16``.
+        Image side in pixels.
+    radius : float, optional
+        The particles' equivalent radius in pixels (default ``max(size / 16, 1.5)``).
+    device : str or torch.device
+        Device of the conductivity solver (``"auto"``: CUDA when available).
 
     Returns
     -------
     dict: targets ``k_xx``, ``k_yy``, ``k_xy``, ``k_mean``; array ``images`` (uint8, 0 matrix,
     1 particle, 2 interphase); descriptors ``measured_volume_fraction``, ``interphase_fraction``,
-    ``specific_surface`` (perimeter per area, by counting) and ``largest_cluster_fraction`` (share of
-    the particle phase in its largest periodically connected cluster: a percolation descriptor).
+    ``specific_surface`` (perimeter per area, by counting), ``largest_cluster_fraction`` (share of
+    the particle phase in its largest periodically connected cluster: a percolation descriptor) and
+    ``maxwell_garnett`` (the coated-particle mean-field estimate).
     """
     shape = (size, size)
     radius = _particle_radius(size) if radius is None else float(radius)
@@ -372,7 +377,25 @@ def moduli_from_stiffness(C):
 
 
 def sample_triangular_lattices(parameters, seeds, *, size=48, device="auto", nu=0.3):
-    """Sampler of :func:`triangular_lattices`: one elasticity solve per sample (cell shapes differ)."""
+    """Sampler of :func:`triangular_lattices`: one elasticity solve per sample (cell shapes differ).
+
+    Parameters
+    ----------
+    parameters : DataFrame with the columns of ``LATTICE_SPACE``
+    seeds : array of int, one per row
+        Unused (the lattices are not random); kept for the sampler interface.
+    size : int
+        Cell width in pixels.
+    device : str or torch.device
+        Device of the solver (``"auto"``: CUDA when available).
+    nu : float, default 0.3
+        Poisson's ratio of struts and matrix.
+
+    Returns
+    -------
+    dict: targets ``E_1``, ``E_2``, ``G_12``, ``nu_12`` (:func:`moduli_from_stiffness`); array
+    ``stiffness`` ``(n, 3, 3)`` Mandel; descriptors ``solid_fraction``, ``angle_realized`` (degrees).
+    """
     stiffness, solid, realized = [], [], []
     for row, _ in _design_rows(parameters, seeds, LATTICE_SPACE):   # the lattices are not random: seeds unused
         labels = lattice_labels(row.thickness, row.angle, size=size)
@@ -423,6 +446,22 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
     ``reference_size`` (default ``size``) is the image side that sets the length scales (inclusion
     radius ``reference_size / 12``, correlation lengths as fractions of it): with ``size`` larger
     than ``reference_size`` the images are larger windows (RVEs) of the same material.
+
+    Parameters
+    ----------
+    parameters : DataFrame with the columns of the voxel design space (``kind``, ``volume_fraction``, ...)
+    seeds : array of int, one per row
+    size : int
+        Image side in pixels.
+    ndim : {2, 3}
+    reference_size : int, optional
+
+    Returns
+    -------
+    labels : uint8 array ``(n, *(size,) * ndim)``
+        Phase labels, 0 matrix and 1 inclusion (or the level cut's phase 1).
+    kinds : float array ``(n,)``
+        0 for ellipses (spheroids), 1 for level-cut Gaussian random fields.
     """
     rows = _design_rows(parameters, seeds, _voxel_space(ndim))
     shape = (size,) * ndim
@@ -461,7 +500,24 @@ def _check_property(property):
 def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0, property="conductivity",
                             reference_size=None, device="auto"):
     """Sampler of :func:`voxel_composites` (images from :func:`voxel_composite_images`, then one batched
-    solve)."""
+    solve).
+
+    Parameters
+    ----------
+    parameters, seeds, size, ndim, reference_size
+        As in :func:`voxel_composite_images`.
+    contrast : float, default 10.0
+        Phase 1's conductivity, or Young's modulus (``nu = 0.3`` in both phases), relative to phase 0's.
+    property : {"conductivity", "elasticity"}
+    device : str or torch.device
+        Device of the solver (``"auto"``: CUDA when available).
+
+    Returns
+    -------
+    dict: array ``images`` (uint8 labels); conductivity: ``conductivity`` ``(n, ndim, ndim)``, ``k_xx``,
+    ``k_yy`` (3D ``k_zz``), ``k_xy``, ``k_mean``; elasticity: Mandel ``stiffness``, ``bulk_modulus``,
+    ``shear_modulus``, ``c_11`` ... ; descriptors ``measured_volume_fraction``, ``structure_kind``.
+    """
     _check_property(property)       # any other name would silently compute the conductivity
     labels, kinds = voxel_composite_images(parameters, seeds, size=size, ndim=ndim, reference_size=reference_size)
     descriptors = {"measured_volume_fraction": labels.reshape(len(labels), -1).mean(1), "structure_kind": kinds}
@@ -550,7 +606,23 @@ def _grain_tensor(anisotropy, theta):
 
 
 def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
-    """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs."""
+    """Sampler of :func:`polycrystals`: per-voxel tensors, one batched solve, grain graphs.
+
+    Parameters
+    ----------
+    parameters : DataFrame with the columns of ``POLYCRYSTAL_SPACE``
+    seeds : array of int, one per row
+    size : int
+        Image side in pixels.
+    device : str or torch.device
+        Device of the solver (``"auto"``: CUDA when available).
+
+    Returns
+    -------
+    dict: targets ``k_xx``, ``k_yy``, ``k_xy``, ``k_mean``; arrays ``conductivity`` ``(n, 2, 2)``,
+    ``grain_ids`` (int16), ``boundaries`` (uint8); descriptors ``grains``, ``gb_fraction``; ragged
+    graph ``node_features``, ``edge_index``, ``edge_features``.
+    """
     shape = (size, size)
     fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
     rows = _design_rows(parameters, seeds, POLYCRYSTAL_SPACE)

@@ -218,6 +218,9 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
     method : {"sobol", "lhs"}
         Scrambled Sobol sequence (extensible: point ``i`` does not depend on ``n_samples``) or
         Latin hypercube (depends on ``n_samples``).
+    start : int, default 0
+        Index of the first point returned, ``0 <= start < n_samples``: the points of a design
+        extended from ``start`` to ``n_samples`` samples, the earlier ones unchanged.
 
     Returns
     -------

@@ -267,6 +267,8 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
         The S2 maps of ``phase`` are computed, batched.
     n_components : int or float, optional
         Passed to :class:`sklearn.decomposition.PCA`.
+    phase : int, default 1
+        The phase label whose S2 (autocorrelation) maps are computed.
     periodic : bool
     window : int, optional
         Keep only displacements with ``|r_d| <= window`` (a ``(2 window + 1)^ndim`` central window).
@@ -351,6 +353,8 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
         ``(2 window + 1)^ndim`` window, as in :func:`pca_of_correlations`). At large displacements a
         single image's S2 is :math:`\phi^2` plus sampling noise, and thousands of noisy entries can
         outweigh the informative short-range ones; a window of a few feature sizes removes them.
+    chunk : int, default 256
+        Database images described per batch: bounds the memory, not the result.
 
     Returns
     -------

@@ -150,7 +150,20 @@ def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, *, ndim=3):
     lower with :math:`G_0 = \min G_i`, upper with :math:`G_0 = \max G_i` (for 3D the shift is
     :math:`4G_0/3`). In 2D the moduli are the plane-strain (area) bulk modulus
     :math:`\kappa = \lambda+\mu` and the shear modulus (Hashin 1965). Hashin & Shtrikman (1963);
-    Walpole (1966); Torquato (2002) eqs. (21.37)–(21.38). Returns ``(lower, upper)``.
+    Walpole (1966); Torquato (2002) eqs. (21.37)–(21.38).
+
+    Parameters
+    ----------
+    phi : float or array_like
+        Volume fraction of phase 2, in [0, 1].
+    K1, G1, K2, G2 : float or array_like
+        Bulk and shear moduli of phases 1 and 2 (>= 0; broadcast with ``phi``).
+    ndim : {2, 3}, default 3
+
+    Returns
+    -------
+    lower, upper : float or ndarray
+        The bounds, of the broadcast shape of the arguments.
     """
     phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
     c = 2.0 * (ndim - 1) / ndim
@@ -167,7 +180,17 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, *, ndim=3):
 
     lower with :math:`(K_0, G_0) = (\min K_i, \min G_i)`, upper with the maxima. In 3D
     :math:`H_0 = G_0(9K_0+8G_0)/(6(K_0+2G_0))`. Hashin & Shtrikman (1963); Walpole (1966);
-    Torquato (2002) eqs. (21.39)–(21.41). Returns ``(lower, upper)``.
+    Torquato (2002) eqs. (21.39)–(21.41).
+
+    Parameters
+    ----------
+    phi, K1, G1, K2, G2, ndim
+        As in :func:`hashin_shtrikman_bulk`.
+
+    Returns
+    -------
+    lower, upper : float or ndarray
+        The bounds, of the broadcast shape of the arguments.
     """
     phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
 
@@ -216,6 +239,22 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
 
     It ignores particle shape and interactions: the physical baseline whose error a surrogate learns
     in the chapter on :func:`mslearn.datasets.particle_composites`. Hashin, J. Appl. Mech. 29, 143 (1962).
+
+    Parameters
+    ----------
+    particle_fraction, interphase_fraction : float or array_like
+        Area (volume) fractions :math:`\phi_p` of the particle cores and :math:`\phi_i` of their
+        coating; :math:`\phi_p + \phi_i \le 1`.
+    k_particle, k_interphase : float or array_like
+        Conductivities of the cores and of the coating.
+    k_matrix : float or array_like, default 1.0
+    ndim : {2, 3}, default 2
+        Coated disks (2) or spheres (3).
+
+    Returns
+    -------
+    float or ndarray
+        The effective conductivity :math:`k^*`, of the broadcast shape of the arguments.
     """
     _check_ndim(ndim)
     particle_fraction = np.asarray(particle_fraction, dtype=float)
@@ -342,7 +381,7 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     Traction :math:`\sigma\,n` and the in-plane strain are continuous across the layers; the
     normal-strain components :math:`\varepsilon_{nn}, \varepsilon_{nt}` jump. ``stiffnesses`` is a
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
-    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see :func:`_laminate`.
+    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
     """
     from .tensors import isotropic_stiffness, mandel_pairs

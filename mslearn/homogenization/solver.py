@@ -1282,6 +1282,11 @@ def add_interphase(labels, width, *, inclusion=1, matrix=0, new_label=None, batc
     matrix : int
         Label of the phase turned into interphase.
     new_label : int, optional
+        Label of the interphase, one ``labels`` does not have yet (default: the largest label + 1,
+        over the whole batch).
+    batch : bool, default False
+        ``labels`` is a stack ``(batch, *spatial)``: each image gets its own interphase, all with
+        one ``new_label``.
 
     Returns
     -------

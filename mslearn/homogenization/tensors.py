@@ -96,7 +96,19 @@ def to_mandel(tensor):
 
 
 def from_mandel(vector, ndim):
-    """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``."""
+    """Mandel vectors ``(..., m)`` to symmetric tensors ``(..., d, d)``.
+
+    Parameters
+    ----------
+    vector : array or tensor ``(..., m)``
+        Mandel components (order of :func:`mandel_pairs`), ``m`` = 3 in 2D, 6 in 3D.
+    ndim : {2, 3}
+        Spatial dimension ``d`` of the tensors.
+
+    Returns
+    -------
+    Symmetric tensors ``(..., d, d)``, numpy or torch as ``vector``.
+    """
     _check_ndim(ndim)
     vector, = _arrays(vector)
     m = 3 if ndim == 2 else 6
@@ -115,7 +127,19 @@ def stiffness_to_mandel(C):
 
 
 def mandel_to_stiffness(C, ndim):
-    """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``."""
+    """Mandel stiffness ``(..., m, m)`` to the fourth-order tensor ``(..., d, d, d, d)``.
+
+    Parameters
+    ----------
+    C : array or tensor ``(..., m, m)``
+        Mandel stiffness matrices, ``m`` = 3 in 2D, 6 in 3D.
+    ndim : {2, 3}
+        Spatial dimension ``d``.
+
+    Returns
+    -------
+    Fourth-order stiffness tensors ``(..., d, d, d, d)`` (minor symmetries), numpy or torch as ``C``.
+    """
     _check_ndim(ndim)
     C, = _arrays(C)
     _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")

@@ -23,8 +23,8 @@ the law's outputs), the FE² coupling (the batched RVE call and the consistent m
 and the benchmark meshes. Full-featured FE codes (FEniCS/dolfinx, MOOSE) need compiled installs and
 would hide the FE² coupling this module exists to show.
 
-Modules: :mod:`.fe` (solver, laws), :mod:`.fe2` (RVE laws), :mod:`.surrogate` (learned laws),
-:mod:`.benchmarks`.
+Modules: ``fe`` (solver, laws), ``fe2`` (RVE laws), ``surrogate`` (learned laws),
+``benchmarks``.
 """
 from .benchmarks import CooksMembraneResult, PlateWithHoleResult, cooks_membrane, plate_with_hole
 from .fe import FEResult, J2Plasticity, LinearElastic, elastic_stiffness, integration_points, solve

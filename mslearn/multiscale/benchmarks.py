@@ -56,14 +56,17 @@ class CooksMembraneResult:
 
     @property
     def mesh(self):
+        """The scikit-fem mesh, ``fe.mesh``."""
         return self.fe.mesh
 
     @property
     def displacement(self):
+        """Nodal displacements ``(n_dofs,)``, ``fe.displacement`` (scikit-fem's interleaved order)."""
         return self.fe.displacement
 
     @property
     def stress(self):
+        """Mandel stress ``(n_points, 3)`` at the quadrature points ``fe.points``, ``fe.stress``."""
         return self.fe.stress
 
 

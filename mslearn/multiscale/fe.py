@@ -127,7 +127,7 @@ class LinearElastic:
 class J2Plasticity:
     r"""Plane-strain J2 elasto-plasticity with linear isotropic hardening at every point.
 
-    The radial return of :func:`mslearn.homogenization.plasticity.radial_return` (same equations as
+    The radial return of ``mslearn.homogenization.plasticity.radial_return`` (same equations as
     the FFT RVE solver, so that an FE² computation with a homogeneous RVE must reproduce it) with
     its consistent tangent, the in-plane block of :math:`\tilde\lambda\,\mathbf 1\otimes\mathbf 1 +
     2\tilde\mu\,\mathbb I + c\,n\otimes n`. State per point: plastic strain (3D Mandel) and

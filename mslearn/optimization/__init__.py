@@ -39,3 +39,20 @@ __all__ = ["topology_optimization", "TopologyResult", "beam_compliance", "bayesi
            "ZDT1_BOUNDS", "ZDT1_HYPERVOLUME",
            "TandemInverseDesign", "DirectInverseDesign", "InverseDesignScores", "inverse_design_scores",
            "ExtrapolationWarning"]
+
+# The test problems' constants are documented here, where the API reference (automodule of this
+# package) looks for ``#:`` comments; their definitions and fuller notes are in the submodules.
+#: The standard domain of :func:`branin`, :math:`x_1 \in [-5, 10]` and :math:`x_2 \in [0, 15]`.
+BRANIN_BOUNDS = BRANIN_BOUNDS
+#: The global minimum of :func:`branin` on :data:`BRANIN_BOUNDS`, :math:`0.397887`.
+BRANIN_MINIMUM = BRANIN_MINIMUM
+#: The standard domain of :func:`hartmann3`, the unit cube :math:`[0, 1]^3`.
+HARTMANN3_BOUNDS = HARTMANN3_BOUNDS
+#: The global minimum of :func:`hartmann3` on :data:`HARTMANN3_BOUNDS`, :math:`-3.86278`.
+HARTMANN3_MINIMUM = HARTMANN3_MINIMUM
+#: The box of the 30-variable ZDT1 problem of :func:`zdt1`, every input in ``[0, 1]`` (an array (30, 2)).
+#:
+#: :meta hide-value:
+ZDT1_BOUNDS = ZDT1_BOUNDS
+#: The hypervolume of ZDT1's exact Pareto front w.r.t. the reference point ``(1.1, 1.1)``, 0.8767.
+ZDT1_HYPERVOLUME = ZDT1_HYPERVOLUME

@@ -50,3 +50,12 @@ __all__ = [
     "ActiveLearningResult",
     "learn_process_map",
 ]
+
+# The constants are documented here, where the API reference (automodule of this package) looks for
+# ``#:`` comments; their definitions and sources are in process_map.py.
+#: 316L stainless steel (:class:`Alloy`), temperature-averaged round values from Mills (2002).
+SS316L = SS316L
+#: The (power [W], speed [m/s]) box of the book's LPBF process map, typical of LPBF machines.
+LPBF_BOUNDS = LPBF_BOUNDS
+#: The region names, indexed by the integer ``LPBFTrack.region`` (0, the printable conduction-mode window).
+PROCESS_REGIONS = PROCESS_REGIONS

@@ -26,7 +26,7 @@ the accuracy (on the packaged 64² micrographs relative errors of 0.01–0.04 be
 finest level, a binarity term is raised step by step, and every 25 evaluations the field is
 projected to labels with the exact target counts (threshold at the quantile / biased argmax) and
 handed to a discrete search that works on the labels themselves: in 2D the swap search of
-:mod:`._polish` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
+``_polish`` ranks all pixels by the exact first-order change of the S2 error (two FFTs),
 evaluates the best swaps exactly and continues from the better of its own state and each new
 projection; in 3D from 2D views the volume search of the same module ranks all voxels the same way
 (one volume FFT each way) and makes, in rank order, every swap of the best 1 % that lowers the

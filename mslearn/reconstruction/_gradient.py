@@ -49,6 +49,10 @@ class Reconstruction:
         The target descriptors as given, one dict per view (for 3D from one image, the image's, or with
         ``isotropic=True`` their symmetrized form, three times): what ``structure_error`` measures against.
     method : str
+        ``"gradient"`` or ``"annealing"``.
+    info : dict
+        Empty as :func:`reconstruct` returns it: room for a caller's own notes (settings, timings)
+        that travel with the result.
     """
 
     labels: np.ndarray

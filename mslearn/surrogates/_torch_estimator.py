@@ -2,7 +2,7 @@
 
 scikit-learn's own ``MLPRegressor`` runs on the CPU in numpy and cannot host convolutional or graph
 networks; skorch would add a dependency for the few dozen lines below. Every torch surrogate in
-``mslearn.surrogates`` derives from :class:`TorchRegressor` and trains with :func:`fit_network`, so
+``mslearn.surrogates`` derives from :class:`TorchRegressor` and trains with ``fit_network``, so
 every surrogate shares one loop (Adam, mini-batches, early stopping on a validation split, best weights
 kept) and only says how to build its network and compute its loss.
 
@@ -125,7 +125,7 @@ def _keep_best(estimator, network, best_state):
 
 
 def _put_back(estimator, network, saved):
-    """A resumed network's weights and the estimator's training record as they were (see :func:`fit_network`)."""
+    """A resumed network's weights and the estimator's training record as they were (see ``fit_network``)."""
     state, attributes = saved
     network.load_state_dict(state)
     network.eval()
@@ -200,7 +200,7 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
 
     Inputs and targets are standardized (zero mean, unit variance per column) before training, so
     the same learning rate works across problems; predictions are mapped back. Training
-    (:func:`fit_network`) is full-batch or mini-batch Adam on the mean squared error, with a validation
+    (``fit_network``) is full-batch or mini-batch Adam on the mean squared error, with a validation
     split taken from the training data for early stopping: the weights of the epoch with the lowest
     validation loss are kept. ``fit`` starts from new weights drawn with ``random_state``, or, where a
     subclass has ``warm_start`` set and the model is fitted, continues the fitted network.

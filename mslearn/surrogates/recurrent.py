@@ -17,7 +17,7 @@ Bonatti & Mohr 2022).
   increment tells it the loading direction, not the history, so it cannot know where the yield
   surface has moved.
 * :func:`relative_history_error` — the per-path relative error :math:`\|\hat\sigma - \sigma\| /
-  \|\sigma\|` over all steps and components (:func:`~.unet.relative_field_error` on histories).
+  \|\sigma\|` over all steps and components (:func:`relative_field_error` on histories).
 
 Both estimators follow scikit-learn (``fit``/``predict``/``score``, ``get_params``, ``clone``,
 pickling) with ``X`` the strain histories ``(n_paths, n_steps, m)`` and ``y`` the stress histories
@@ -109,7 +109,7 @@ def history_features(X):
 def relative_history_error(y_true, y_pred):
     r"""Per-path relative error :math:`\|\hat\sigma - \sigma\| / \|\sigma\|` of stress histories.
 
-    The norms run over all steps and components of a path (:func:`~.unet.relative_field_error` on
+    The norms run over all steps and components of a path (:func:`relative_field_error` on
     ``(n_paths, n_steps, m)`` arrays).
 
     Parameters

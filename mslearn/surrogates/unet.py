@@ -400,6 +400,7 @@ class UNetFieldPredictor(TorchRegressor):
         :math:`R^2 = 1 - \sum (f - \hat f)^2 / \sum (f - \bar f_c)^2` with :math:`\bar f_c` the mean
         of channel ``c`` over samples and voxels: 0 for predicting the mean field value everywhere.
         """
+        check_is_fitted(self, "network_")      # before _check_images, which reads fitted attributes
         labels = self._check_images(X)
         fields = self._check_fields(y, labels)
         predicted = self.predict(X)

@@ -282,7 +282,7 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         Xs, ys = as_tensor(self.x_scaler_.transform(X)), as_tensor(self.y_scaler_.transform(y2))
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
-        with seeded(self.random_state):
+        with seeded(self.random_state, device):
             self.network_ = self._continued(self._build_network(X.shape[1], y2.shape[1]), device)
         loss_fn = torch.nn.MSELoss()
 

@@ -444,7 +444,7 @@ class CNNRegressor(TorchRegressor):
         Y = torch.as_tensor(K, dtype=torch.float32, device=device)
         n_out = self._size() * (self._size() + 1) // 2
         if not fine_tune:
-            with seeded(self.random_state):
+            with seeded(self.random_state, device):
                 self.network_ = _TensorCNN(d, X.shape[1], self._channels(), self.convs_per_block, n_out,
                                            activation(self.activation)).to(device)
         actions_t = torch.as_tensor(actions, dtype=torch.float32, device=device)

@@ -402,7 +402,7 @@ class GNNRegressor(TorchRegressor):
         train, validation, generator = split_train_validation(self, len(checked))
         data = self._tensors(checked, device)
         Y = torch.as_tensor((y2 - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device)
-        with seeded(self.random_state):
+        with seeded(self.random_state, device):
             self.network_ = self._continued(_MPNN(self.n_node_features_, self.n_edge_features_, y2.shape[1],
                                                   self.hidden, self.n_rounds, activation(self.activation),
                                                   self.readout), device)

@@ -352,7 +352,7 @@ class UNetFieldPredictor(TorchRegressor):
         scale = self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
         Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
 
-        with seeded(self.random_state):
+        with seeded(self.random_state, device):
             self.network_ = self._continued(_UNet(self.ndim, X.shape[1], self.n_channels_, self.width, self.levels,
                                                   activation(self.activation)), device)
         loss_fn = torch.nn.MSELoss()

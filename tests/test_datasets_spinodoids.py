@@ -176,6 +176,8 @@ def test_the_solver_data_fill_the_design_space_and_are_reproducible():
     ({"n_samples": 0}, "n_samples = 0; expected an integer >= 1"),
     ({"n_samples": 4, "ndim": 4}, "ndim"), ({"n_samples": 4, "size": 4}, "size"),
     ({"n_samples": 4, "seed": -1}, "seed"), ({"n_samples": 4, "void": 1.5}, "void"),
+    # a Generator drew a new int seed, so a new cached store, at every call (as the other ready-made datasets, refused)
+    ({"n_samples": 4, "seed": np.random.default_rng(0)}, "seed = Generator.*it names the cached store"),
 ])
 def test_the_solver_data_reject_bad_input(kwargs, match):
     from mslearn.datasets.spinodoids import spinodoid_solver_data

@@ -151,13 +151,19 @@ def _ready(name, key, sampler, space, n_samples, seed, cache, progress, metadata
         return _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, tol)
 
 
+def _check_store_seed(seed):
+    """The seed of a cached ready-made dataset: a non-negative int, which names its store."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed = {seed!r}; expected a non-negative integer (it names the cached store, so a "
+                         "numpy Generator, which would draw a new one at every call, is not taken here)")
+    return int(seed)
+
+
 def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, metadata, batch_size, tol=TOL):
     """Generate (or reuse) the cached store whose file name encodes every argument in ``key``."""
     n_samples = _check_n(n_samples)
     cache, progress = check_flag(cache, name="cache"), check_flag(progress, name="progress")   # a hit reads no progress
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed = {seed!r}; expected a non-negative integer (it names the cached store, so a "
-                         "numpy Generator, which would draw a new one at every call, is not taken here)")
+    seed = _check_store_seed(seed)
     # n_samples is not part of the key: sample i depends only on (seed, i) and the design is an extensible
     # Sobol sequence, so one store per key grows to the largest n_samples asked for and a smaller call
     # reads its prefix

@@ -373,8 +373,10 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
     size, wavelength, n_waves, void, nu, tol, device
         As in :func:`spinodoid_stiffness` (grid side, wavelength in voxels (default ``size / 5``),
         waves per structure, the void's Young's modulus, Poisson's ratio, solver tolerance, device).
-    seed : int or numpy.random.Generator
-        Seeds the Sobol scrambling and the structures: the same call gives the same data.
+    seed : int
+        Seeds the Sobol scrambling and the structures: the same call gives the same data. An int, as for
+        every cached ready-made dataset: it names the store (a Generator would draw a new seed, and make a
+        new store, at every call).
     cache : bool
         Reuse/keep the store in :func:`mslearn.datasets.cache_dir` (``False``: generate in a temporary
         folder, which an interruption loses).
@@ -397,14 +399,13 @@ def spinodoid_solver_data(n_samples, *, ndim=2, size=32, wavelength=None, n_wave
     >>> list(ds.parameters.columns), list(ds.targets.columns)
     (['volume_fraction', 'theta_x', 'theta_y'], ['c_11', 'c_12', 'c_22', 'c_66'])
     """
-    from .ready import _ready
-    from .store import _check_seed
+    from .ready import _check_store_seed, _ready
 
     n = check_integer(n_samples, 1, name="n_samples")
     if isinstance(ndim, bool) or ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
     size = _check_size(size)
-    seed = _check_seed(seed)
+    seed = _check_store_seed(seed)
     _check_void(void)          # here too: before a store is made for the settings
     names = SPINODOID_DESIGNS if ndim == 3 else SPINODOID_DESIGNS_2D
     properties = SPINODOID_PROPERTIES if ndim == 3 else SPINODOID_PROPERTIES_2D

@@ -36,7 +36,10 @@ callable):
 * ``batch=False`` everywhere: a leading batch axis is there only when ``batch=True`` says so, never
   guessed from the shape. ``periodic`` says whether an image wraps around.
 * ``tol`` is a convergence tolerance and ``max_iter`` an iteration cap (solver iterations,
-  objective evaluations, annealing sweeps, training epochs).
+  objective evaluations, annealing sweeps, training epochs). Not caps, so named otherwise: a budget
+  spent exactly (``n_evaluations`` of Bayesian optimization and random search) and a simulated
+  length (``n_steps`` of a phase-field run or a strain path, ``n_sweeps`` of grain growth).
+* ``cpu_threads`` is the number of CPU threads a call or an estimator uses (restored afterwards).
 * ``seed`` (functions) is an int or a ``numpy.random.Generator``; estimators take scikit-learn's
   ``random_state``. The same call gives the same numbers; torch's global random state is never
   touched.

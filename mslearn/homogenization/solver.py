@@ -541,8 +541,8 @@ class LocalLaw:
         return law
 
     def magnitude(self):
-        """The largest magnitude of the law's numbers."""
-        return float(max(field.abs().max() for field in (self.lame or (self.prop,))))
+        """The largest magnitude of the law's numbers (two reductions a field, no copy)."""
+        return max(max(float(field.max()), -float(field.min())) for field in (self.lame or (self.prop,)))
 
     def rows(self, index):
         law = copy.copy(self)                # the isotropy check is not repeated for a subset
@@ -762,12 +762,14 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
     ``residuals`` is the worst system's relative residual at each iteration, over all groups.
     """
     shape = tuple(E.shape[3:])
-    # the solution does not change when the law is multiplied by a number: solved with the law scaled by the power
-    # of two nearest 1/max|K|, the iterates are the same bit for bit (a power of two scales every rounding
-    # exactly), and CG's inner products (~ K^3 N) stay finite at any magnitude: stiffnesses in Pa overflowed
-    # float32 at 32^3 from E ~ 1e13 (the iteration stalled at residual 1) and float64 from ~1e100
-    magnitude = law.magnitude()
-    if 0 < magnitude < math.inf:
+    # the solution does not change when the law is multiplied by a number. CG's inner products grow as K^3 N and
+    # overflowed (stiffnesses of 1e13 in float32 at 24^3: the iteration stalled at residual 1; ~1e150 in
+    # float64); beyond 2^(+-max exponent / 4) of the dtype (4e9 in float32, 1e77 in float64: K^3 N stays finite
+    # to N = 2^27) the law is solved scaled by the power of two nearest 1/max|K|, which gives the iterates of the
+    # unscaled law bit for bit where those do not overflow (a power of two scales every rounding exactly).
+    # Within that range nothing is scaled or copied.
+    magnitude, limit = law.magnitude(), 2.0 ** (math.frexp(torch.finfo(E.dtype).max)[1] // 4)
+    if 0 < magnitude < math.inf and not 1 / limit <= magnitude <= limit:
         unit = 2.0 ** -math.frexp(magnitude)[1]
         law, c0 = law.scaled(unit), None if c0 is None else c0 * unit
     if scheme == "cg":

@@ -90,6 +90,7 @@ def _never_called(x):
     (lambda v: SU.DeltaRegressor(_sum, append_low_fidelity=v).fit(X, Y), "append_low_fidelity"),
     (lambda v: ProcessStructureMap(2, symmetrize=v).fit(PROCESS, STRUCTURES), "symmetrize"),
     (lambda v: CropVAE(progress=v).fit(LABELS), "progress"),
+    (lambda v: CropVAE(warm_start=v).fit(LABELS), "warm_start"),
 ])
 @pytest.mark.parametrize("value", ["no", 0])
 def test_flags_are_checked(call, name, value):

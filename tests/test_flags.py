@@ -15,9 +15,11 @@ from mslearn import homogenization as H
 from mslearn import structures as S
 from mslearn import surrogates as SU
 from mslearn.datasets import particle_composites
-from mslearn.optimization import bayesian_optimization, evolutionary_optimization
+from mslearn.optimization import (DirectInverseDesign, TandemInverseDesign, bayesian_optimization,
+                                  evolutionary_optimization)
 from mslearn.process import ProcessStructureMap, cahn_hilliard, learn_process_map, structure_factor
 from mslearn.reconstruction import CropVAE, lineal_path_error, reconstruct, s2_error
+from mslearn.surrogates.recurrent import StepwiseRegressor
 
 matplotlib.use("Agg")
 
@@ -75,6 +77,9 @@ def _never_called(x):
     (lambda v: SU.GNNRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
     (lambda v: SU.UNetFieldPredictor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
     (lambda v: SU.CNNRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: StepwiseRegressor(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: TandemInverseDesign(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
+    (lambda v: DirectInverseDesign(max_iter=1, warm_start=v).fit(None, None), "warm_start"),
     (lambda v: SU.CNNRegressor(max_iter=1, augment=v).fit(None, None), "augment"),
     (lambda v: SU.HyperelasticNetwork(compressible=v).fit(None, None), "compressible"),
     (lambda v: SU.HyperelasticNetwork(polyconvex=v).fit(None, None), "polyconvex"),
@@ -85,6 +90,7 @@ def _never_called(x):
     (lambda v: SU.DeltaRegressor(_sum, append_low_fidelity=v).fit(X, Y), "append_low_fidelity"),
     (lambda v: ProcessStructureMap(2, symmetrize=v).fit(PROCESS, STRUCTURES), "symmetrize"),
     (lambda v: CropVAE(progress=v).fit(LABELS), "progress"),
+    (lambda v: CropVAE(warm_start=v).fit(LABELS), "warm_start"),
 ])
 @pytest.mark.parametrize("value", ["no", 0])
 def test_flags_are_checked(call, name, value):

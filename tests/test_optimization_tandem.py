@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from mslearn.datasets import spinodoid_metamaterials
@@ -166,3 +167,105 @@ def test_bad_fit_input_raises(data):
         TandemInverseDesign(forward_max_iter=0).fit(designs, properties)
     with pytest.raises(ValueError, match="max_iter"):
         TandemInverseDesign(max_iter=0).fit(designs, properties)
+
+
+# -- warm_start: continue the fitted networks ------------------------------------------------------------
+def _small_problem():
+    z = np.random.default_rng(0).uniform(0, 1, (200, 3))
+    z[:, 2] = np.where(z[:, 2] < 0.3, 0.0, z[:, 2])                              # semicontinuous, minimum 0.3
+    return z, np.column_stack([z.sum(1), z[:, 0] - z[:, 1]])
+
+
+def _tandem(**options):
+    settings = dict(hidden_layer_sizes=(16,), forward_hidden_layer_sizes=(16,), semicontinuous={2: 0.3}, max_iter=30,
+                    forward_max_iter=30, batch_size=50, device="cpu")
+    return TandemInverseDesign(**{**settings, **options})
+
+
+def _weights(network):
+    return {key: value.clone() for key, value in network.state_dict().items()}
+
+
+def _same_weights(network, weights):
+    return all(torch.equal(value, weights[key]) for key, value in network.state_dict().items())
+
+
+def test_tandem_warm_start_continues_both_networks_stage_by_stage():
+    z, y = _small_problem()
+    model = _tandem().fit(z, y)
+    forward, inverse = model.forward_, model.network_
+    first_forward, first_inverse = list(forward.history_["train"]), list(model.history_["train"])
+    model.set_params(warm_start=True, max_iter=5, forward_max_iter=5).fit(z, y)
+    assert model.forward_ is forward and forward.network_ is not None and model.network_ is inverse
+    assert forward.n_iter_ <= 5 and model.n_iter_ <= 5                        # this fit's epochs, for each stage
+    for first, continued in ((first_forward, forward.history_["train"]), (first_inverse, model.history_["train"])):
+        gain = first[0] - min(first)
+        assert continued[0] <= min(first) + 0.25 * gain                      # each goes on where it ended
+    assert not any(p.requires_grad for p in forward.network_.parameters())    # frozen again
+    # forward_max_iter=0: the forward network is kept as it is, the inverse trains on through it
+    kept = _weights(forward.network_)
+    model.set_params(forward_max_iter=0).fit(z, y)
+    assert _same_weights(forward.network_, kept)
+    # an unfitted model with warm_start fits as a cold one
+    np.testing.assert_array_equal(_tandem(warm_start=True).fit(z, y).predict(y[:5]), _tandem().fit(z, y).predict(y[:5]))
+
+
+def test_tandem_warm_start_refuses_other_data_or_settings_before_training():
+    z, y = _small_problem()
+    model = _tandem().fit(z, y).set_params(warm_start=True)
+    forward, inverse = _weights(model.forward_.network_), _weights(model.network_)
+    cases = [((z[:, :2], y), {}, "differs in: design columns"),
+             ((z, y[:, :1]), {}, "differs in: property columns"),
+             ((z, y), {"semicontinuous": {2: 0.2}}, "differs in: semicontinuous"),
+             ((z, y), {"design_bounds": {0: (0.0, 2.0)}}, "differs in: design_bounds"),
+             ((z, y), {"hidden_layer_sizes": (8,)}, "warm_start: the settings describe a network of other layers"),
+             ((z, y), {"forward_hidden_layer_sizes": (8,)}, "warm_start: the settings describe a network of other")]
+    first = model.get_params()
+    for data, settings, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.set_params(**settings).fit(*data)
+        model.set_params(**first)
+        assert _same_weights(model.forward_.network_, forward) and _same_weights(model.network_, inverse), message
+    with pytest.raises(ValueError, match="warm_start: the data or the design space differ from those of the first "
+                                         "fit; differs in: design_bounds; continue with"):
+        model.set_params(design_bounds={0: (0.0, 2.0)}).fit(z, y)
+
+
+def test_a_failed_tandem_continuation_leaves_both_networks_as_they_were(monkeypatch):
+    z, y = _small_problem()
+    model = _tandem().fit(z, y)
+    forward, inverse, history = _weights(model.forward_.network_), _weights(model.network_), model.history_
+    calls, step = [0], torch.optim.Adam.step
+
+    def failing(self, *args, **kwargs):          # fails in the inverse stage, after the forward one trained
+        calls[0] += 1
+        if calls[0] > 5 * 4 + 2:
+            raise RuntimeError("out of memory")
+        return step(self, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        model.set_params(warm_start=True, max_iter=5, forward_max_iter=5, patience=None).fit(z, y)
+    monkeypatch.undo()
+    assert calls[0] == 5 * 4 + 3                 # the forward network's 5 epochs of 4 batches ran, then 3 steps
+    assert _same_weights(model.forward_.network_, forward) and _same_weights(model.network_, inverse)
+    assert model.history_ == history
+    assert not any(p.requires_grad for p in model.forward_.network_.parameters())
+
+
+def test_direct_inverse_warm_start_continues_its_regression():
+    z, y = _small_problem()
+    model = DirectInverseDesign((16,), semicontinuous={2: 0.3}, max_iter=30, batch_size=50, device="cpu").fit(z, y)
+    regressor, first = model.regressor_, list(model.regressor_.history_["train"])
+    model.set_params(warm_start=True, max_iter=5).fit(z, y)
+    assert model.regressor_ is regressor and regressor.n_iter_ <= 5
+    assert regressor.history_["train"][0] <= min(first) + 0.25 * (first[0] - min(first))
+    with pytest.raises(ValueError, match="differs in: design columns"):
+        model.fit(z[:, :2], y)
+    with pytest.raises(ValueError, match="warm_start: the settings describe a network of other layers"):
+        model.set_params(hidden_layer_sizes=(8,)).fit(z, y)
+    # new targets beyond the first range widen it (they were trained on): no extrapolation warning for them
+    wider = y * 1.1
+    model.set_params(hidden_layer_sizes=(16,)).fit(z * 1.0, wider)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        model.predict(wider[:5])

@@ -252,6 +252,36 @@ def test_a_run_continued_from_its_field_is_the_longer_run():
     assert float(np.std(start)) == pytest.approx(0.01, rel=0.1) and abs(float(np.mean(start)) - 0.1) < 1e-12
 
 
+def test_a_run_continued_with_start_step_reports_the_times_of_the_longer_run():
+    # start_step (as grain_growth's start_sweep): the steps, times and saved frames of the uninterrupted run
+    once = cahn_hilliard((32, 32), 0.0, n_steps=6, save_every=2, device="cpu")
+    first = cahn_hilliard((32, 32), 0.0, n_steps=3, save_every=2, device="cpu")
+    rest = cahn_hilliard((32, 32), first.phi, n_steps=3, save_every=2, start_step=3, device="cpu")
+    np.testing.assert_array_equal(once.times, [0 * 0.1, 2 * 0.1, 4 * 0.1, 6 * 0.1])     # step * dt
+    np.testing.assert_array_equal(rest.times, [3 * 0.1, 4 * 0.1, 6 * 0.1])     # its start, then steps 4 and 6
+    np.testing.assert_array_equal(rest.frames[0], first.phi)
+    assert np.abs(rest.phi - once.phi).max() < 1e-17                    # measured 3.9e-18: round-off
+    assert np.abs(rest.frames[1:] - once.frames[2:]).max() < 1e-17
+    np.testing.assert_allclose(rest.energy[1:], once.energy[2:], rtol=1e-14)
+    # a batch, longer: 300 + 300 steps against 600 (2.4e-15)
+    once = cahn_hilliard((2, 32, 32), 0.0, n_steps=600, save_every=100, batch=True, device="cpu")
+    first = cahn_hilliard((2, 32, 32), 0.0, n_steps=300, save_every=100, batch=True, device="cpu")
+    rest = cahn_hilliard((2, 32, 32), first.phi, n_steps=300, save_every=100, start_step=300, batch=True,
+                         device="cpu")
+    np.testing.assert_array_equal(rest.times, once.times[3:])
+    assert np.abs(rest.frames - once.frames[:, 3:]).max() < 1e-13
+    np.testing.assert_allclose(rest.energy, once.energy[:, 3:], rtol=1e-13)
+
+
+def test_start_step_needs_a_field_and_a_count():
+    with pytest.raises(ValueError, match="start_step = 5 continues a run from its field, but phi0 is a mean "
+                                         r"composition; pass the previous result's phi \(shape \(16, 16\)\)"):
+        cahn_hilliard((16, 16), 0.0, n_steps=1, start_step=5, device="cpu")
+    for bad in (-1, 2.0, True):
+        with pytest.raises((TypeError, ValueError), match="start_step"):
+            cahn_hilliard((16, 16), np.zeros((16, 16)), n_steps=1, start_step=bad, device="cpu")
+
+
 def test_rosenthal_temperature_refuses_nan_and_unmatched_points():
     with pytest.raises(ValueError, match="xi contains NaN or an infinite value"):
         rosenthal_temperature(np.nan, 0.0, 0.0, 200.0, 1.0, k=25.0, rho_c=5e6, T0=300.0)          # was a NaN temperature

@@ -1,5 +1,7 @@
 """Tests of mslearn.reconstruction: accuracy at small sizes, 3D from 2D, multiphase, seeds, clean-up,
 annealing, the generative model and input validation."""
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -587,3 +589,46 @@ def test_threads_is_the_deprecated_name_of_cpu_threads():
         np.testing.assert_array_equal(reconstruct(target, max_iter=30, seed=0, threads=2).labels, labels)
     with pytest.raises(ValueError, match="cpu_threads = 0; expected an integer >= 1"):
         reconstruct(target, max_iter=30, seed=0, cpu_threads=0)
+
+
+def _stripes():
+    return (np.add.outer(np.arange(48), np.arange(48)) % 8 < 4).astype(int)
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.network_.state_dict().values(), b.network_.state_dict().values()))
+
+
+def test_a_warm_started_vae_is_the_longer_fit_bit_for_bit():
+    options = dict(crop=16, channels=4, batch_size=4, random_state=0, device="cpu")
+    images = np.stack([_stripes(), 1 - _stripes()])                  # two images: the image index is drawn too
+    once = CropVAE(max_iter=7, **options).fit(images)
+    first = CropVAE(max_iter=3, **options).fit(images)
+    network = first.network_
+    rest = pickle.loads(pickle.dumps(first)).set_params(warm_start=True, max_iter=4).fit(images)   # pickled between
+    first.set_params(warm_start=True, max_iter=4).fit(images)
+    assert first.network_ is network                                  # the same network, trained on
+    for continued in (first, rest):
+        assert continued.history_ == once.history_[3:] and continued.n_iter_ == 4
+        assert _same_weights(continued, once)
+    np.testing.assert_array_equal(rest.sample(2, random_state=1), once.sample(2, random_state=1))
+    # an unfitted model with warm_start fits as a cold one
+    assert _same_weights(CropVAE(max_iter=3, warm_start=True, **options).fit(images),
+                         CropVAE(max_iter=3, **options).fit(images))
+
+
+def test_a_warm_started_vae_refuses_another_crop_or_network():
+    vae = CropVAE(crop=16, channels=4, batch_size=4, max_iter=2, random_state=0, device="cpu").fit(_stripes())
+    weights = {key: value.clone() for key, value in vae.network_.state_dict().items()}
+    vae.set_params(warm_start=True)
+    for settings, differ in (({"crop": 8}, "crop"), ({"channels": 8}, "channels"),
+                             ({"latent_channels": 2}, "latent_channels")):
+        with pytest.raises(ValueError, match=f"warm_start: the settings differ from those the VAE was fitted with; "
+                                             f"differs in: {differ}; continue with the crop"):
+            vae.set_params(**settings).fit(_stripes())
+        vae.set_params(crop=16, channels=4, latent_channels=4)
+    with pytest.raises(ValueError, match="two-phase"):
+        vae.fit(_stripes() * 2)                                       # labels 0 and 2: not the two phases
+    assert all(torch.equal(value, weights[key]) for key, value in vae.network_.state_dict().items())
+    vae.set_params(beta=0.5, learning_rate_init=1e-3).fit(1 - _stripes())   # fine-tuning: new images, new rates
+    assert vae.n_iter_ == 2 and vae.phi_ == pytest.approx(0.5)

@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from mslearn.datasets.paths import random_walk_paths
 from mslearn.surrogates import GNNRegressor, MLPRegressor, RecurrentRegressor, UNetFieldPredictor
+from mslearn.surrogates.recurrent import StepwiseRegressor
 
 
 def _ring(n, width=1):
@@ -147,3 +148,35 @@ def test_layer_counts_are_integers_not_bools(make, setting, message):
     model, X, y, *_ = make()
     with pytest.raises(TypeError, match=message):
         model.set_params(**setting).fit(X, y)
+
+
+def _stepwise():
+    X = random_walk_paths(16, 10, 1, max_increment=0.1, seed=0)
+    return StepwiseRegressor((8,), max_iter=40, device="cpu"), X, np.maximum.accumulate(np.abs(X), axis=1)
+
+
+def test_stepwise_warm_start_continues_its_per_step_network():
+    model, X, y = _stepwise()
+    first = list(model.fit(X, y).regressor_.history_["train"])
+    regressor, network, scaler = model.regressor_, model.regressor_.network_, model.regressor_.x_scaler_
+    model.set_params(warm_start=True, max_iter=5).fit(X, y)
+    assert model.regressor_ is regressor and regressor.network_ is network and regressor.x_scaler_ is scaler
+    assert regressor.max_iter == 5 and regressor.n_iter_ <= 5            # the settings of this fit
+    gain = first[0] - min(first)
+    assert regressor.history_["train"][0] <= min(first) + 0.25 * gain  # goes on where the first fit ended
+    cold = StepwiseRegressor((8,), max_iter=40, device="cpu", warm_start=True).fit(X, y)   # unfitted: a plain fit
+    np.testing.assert_array_equal(cold.predict(X[:2]), _stepwise()[0].fit(X, y).predict(X[:2]))
+
+
+def test_stepwise_warm_start_refuses_other_components_and_layers():
+    model, X, y = _stepwise()
+    model.fit(X, y).set_params(warm_start=True)
+    before = model.predict(X[:2])
+    with pytest.raises(ValueError, match=r"warm_start: \(strain, stress\) components is \(1, 2\), but the network "
+                                         r"was fitted with \(1, 1\)"):
+        model.fit(X, np.concatenate([y, y], axis=2))
+    with pytest.raises(ValueError, match="warm_start: the settings describe a network of other layers"):
+        model.set_params(hidden_layer_sizes=(4,)).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X[:2]), before)
+    with pytest.raises(TypeError, match="warm_start = 'no'; expected True or False"):
+        model.set_params(warm_start="no").fit(X, y)

@@ -85,6 +85,7 @@ References
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .._backend import cpu_threads
-from .._validation import check_integer
+from .._backend import device as resolve_device
+from .._validation import check_flag, check_integer, check_same_settings
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
 from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
@@ -221,6 +223,37 @@ class _DesignSpace:
                           f"(columns {columns}; first: row {rows[0]}): their designs are extrapolations, check them "
                           "with the forward model and the solver", ExtrapolationWarning, stacklevel=3)
 
+    def _space_settings(self, designs, properties, names):
+        """What a warm start must find as the first fit left it: the columns, and the settings that place the
+        designs in their box (the inverse's outputs are mapped onto the first fit's bounds)."""
+        def text(value):
+            try:
+                return repr({key: np.asarray(entry, dtype=float).tolist() for key, entry in value.items()})
+            except (AttributeError, TypeError, ValueError):
+                return repr(value)
+        return {"design columns": designs.shape[1], "property columns": properties.shape[1],
+                "design column names": names, "semicontinuous": text(self.semicontinuous),
+                "design_bounds": text(self.design_bounds)}
+
+    def _start_space(self, designs, properties, names, warm):
+        """A cold fit fits the design space and the ranges; a warm one checks that the data and the design
+        settings are those of the first fit (the design space is kept)."""
+        settings = self._space_settings(designs, properties, names)
+        if warm:
+            check_same_settings(self._fit_settings, settings,
+                                problem="warm_start: the data or the design space differ from those of the first fit",
+                                remedy="continue with designs and properties of the same columns, and the same "
+                                       "semicontinuous and design_bounds, or set warm_start=False")
+        else:
+            self._fit_design_space(designs, names)
+            self._record_training_ranges(designs, properties, names)
+            self._fit_settings = settings
+
+    def _widen_ranges(self, properties):
+        """After a successful warm start: the property range covers the new targets too (trained on)."""
+        self.property_range_ = np.stack([np.minimum(self.property_range_[:, 0], properties.min(0)),
+                                         np.maximum(self.property_range_[:, 1], properties.max(0))], axis=1)
+
     def _record_training_ranges(self, designs, properties, names):
         self.n_features_in_ = designs.shape[1]
         self.n_properties_ = properties.shape[1]
@@ -240,11 +273,21 @@ def _check_fit_data(designs, properties):
     return design_names, designs, properties
 
 
-def _mlp(estimator, hidden_layer_sizes, max_iter):
+def _mlp(estimator, hidden_layer_sizes, max_iter, fitted=None):
+    """An MLPRegressor with the estimator's training settings; with ``fitted`` (a fitted MLPRegressor), that one,
+    set to these settings and to continue its network (warm start)."""
+    if fitted is not None:
+        params = _mlp(estimator, hidden_layer_sizes, max_iter).get_params()
+        return fitted.set_params(**{**params, "warm_start": True})
     return MLPRegressor(hidden_layer_sizes, estimator.activation, learning_rate_init=estimator.learning_rate_init,
                         max_iter=max_iter, batch_size=estimator.batch_size, weight_decay=estimator.weight_decay,
                         validation_fraction=estimator.validation_fraction, patience=estimator.patience,
                         random_state=estimator.random_state, device=estimator.device, progress=estimator.progress)
+
+
+def _trainable(network, flag):
+    for parameter in network.parameters():
+        parameter.requires_grad_(flag)
 
 
 # ----------------------------------------------------------------------------- the tandem
@@ -293,6 +336,17 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         cores the default fit took 20 s with one thread and 175 s with two.
     progress : bool
         Progress bars over the epochs.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues both networks,
+        stage by stage as a first fit trains them: the fitted forward network trains ``forward_max_iter``
+        more epochs (``forward_max_iter=0``: it is kept as it is), is frozen again, and the fitted inverse
+        network trains ``max_iter`` more epochs through it. More epochs after a too short fit, or
+        fine-tuning on new data: the design space (bounds, semicontinuous variables) and the scalings
+        of the first fit are kept, the property range widens to the new targets; data of other
+        columns, other ``semicontinuous`` or ``design_bounds``, or settings that describe other layers
+        raise. The continued fit is not the longer fit run at once (Adam's moments and the early
+        stopping start anew, as in :class:`mslearn.surrogates.MLPRegressor`). A continuation that fails
+        (an error, a non-finite loss) leaves the model as it was.
 
     Attributes
     ----------
@@ -328,9 +382,10 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
     def __init__(self, hidden_layer_sizes=(128, 128, 128), forward_hidden_layer_sizes=(128, 128, 64),
                  activation="silu", *, semicontinuous=None, design_bounds=None, learning_rate_init=3e-3,
                  max_iter=100, forward_max_iter=100, batch_size=256, weight_decay=0.0, validation_fraction=0.1,
-                 patience=20, random_state=0, device="auto", cpu_threads=1, progress=False):
+                 patience=20, random_state=0, device="auto", cpu_threads=1, progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.forward_hidden_layer_sizes = forward_hidden_layer_sizes
+        self.warm_start = warm_start
         self.activation = activation
         self.semicontinuous = semicontinuous
         self.design_bounds = design_bounds
@@ -363,15 +418,29 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
 
     def _fit(self, designs, properties):
         check_training_settings(self)
-        check_integer(self.forward_max_iter, 1, name="forward_max_iter")   # epochs
+        warm = bool(self.warm_start) and hasattr(self, "network_")
+        check_integer(self.forward_max_iter, 0 if warm else 1, name="forward_max_iter")   # epochs
         names, designs, properties = _check_fit_data(designs, properties)
-        self._fit_design_space(designs, names)
-        self._record_training_ranges(designs, properties, names)
+        self._start_space(designs, properties, names, warm)
+        device = resolve_device(self.device)
+        inverse = _mlp(self, self.hidden_layer_sizes, 1)
+        if warm:                    # the inverse's layers are checked before the forward network trains on
+            inverse.set_params(warm_start=True).network_ = self.network_
+        with seeded(integer_seed(self.random_state), device):
+            network = inverse._continued(inverse._build_network(self.n_properties_, self.n_features_in_), device)
 
-        self.forward_ = _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter).fit(designs, properties)
+        saved = copy.deepcopy(self.forward_) if warm else None
+        if not warm:
+            self.forward_ = _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter).fit(designs, properties)
+        elif self.forward_max_iter:
+            _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter, fitted=self.forward_)
+            _trainable(self.forward_.network_, True)
+            try:
+                self.forward_.fit(designs, properties)
+            finally:
+                _trainable(self.forward_.network_, False)
         forward = self.forward_.network_
-        for parameter in forward.parameters():
-            parameter.requires_grad_(False)
+        _trainable(forward, False)
         device = next(forward.parameters()).device
 
         def tensor(a):
@@ -381,9 +450,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         x_mean, x_scale = tensor(self.forward_.x_scaler_.mean_), tensor(self.forward_.x_scaler_.scale_)
         train, validation, generator = split_train_validation(self, len(properties))   # the forward's split
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
-        with seeded(integer_seed(self.random_state), device):
-            self.network_ = _mlp(self, self.hidden_layer_sizes, 1)._build_network(self.n_properties_,
-                                                                                    self.n_features_in_).to(device)
+        self.network_ = network
 
         def round_trip_loss(rows, straight_through):
             y = targets[rows]
@@ -398,7 +465,14 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         def validation_loss():
             return round_trip_loss(validation_t, False).item() if len(validation) else None
 
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator)
+        try:
+            fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
+        except Exception:
+            if saved is not None:         # the inverse failed: the forward network as it was, too
+                self.forward_ = saved
+            raise
+        if warm:
+            self._widen_ranges(properties)
         return self
 
     def _box(self, output):
@@ -464,13 +538,19 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
     property exactly (``y = z²``, :math:`z = \pm\sqrt y`) it returns their mean and misses every
     target (round-trip R² below 0).
 
-    Parameters are those of :class:`TandemInverseDesign` for its inverse network (no forward network).
+    Parameters are those of :class:`TandemInverseDesign` for its inverse network (no forward network);
+    ``warm_start=True`` continues the fitted regression (``regressor_``, an
+    :class:`mslearn.surrogates.MLPRegressor` with ``warm_start``) for ``max_iter`` more epochs, on the
+    design space and scalings of the first fit; data of other columns, other ``semicontinuous`` or
+    ``design_bounds``, or settings that describe other layers raise.
     """
 
     def __init__(self, hidden_layer_sizes=(128, 128, 128), activation="silu", *, semicontinuous=None,
                  design_bounds=None, learning_rate_init=3e-3, max_iter=100, batch_size=256, weight_decay=0.0,
-                 validation_fraction=0.1, patience=20, random_state=0, device="auto", cpu_threads=1, progress=False):
+                 validation_fraction=0.1, patience=20, random_state=0, device="auto", cpu_threads=1, progress=False,
+                 warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.warm_start = warm_start
         self.activation = activation
         self.semicontinuous = semicontinuous
         self.design_bounds = design_bounds
@@ -487,11 +567,14 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
 
     def fit(self, designs, properties):
         """Regress ``designs`` ``(n, n_features)`` on ``properties`` ``(n, n_properties)``."""
+        warm = check_flag(self.warm_start, name="warm_start") and hasattr(self, "regressor_")
         names, designs, properties = _check_fit_data(designs, properties)
-        self._fit_design_space(designs, names)
-        self._record_training_ranges(designs, properties, names)
+        self._start_space(designs, properties, names, warm)
         with cpu_threads(self.cpu_threads, self.device):
-            self.regressor_ = _mlp(self, self.hidden_layer_sizes, self.max_iter).fit(properties, designs)
+            self.regressor_ = _mlp(self, self.hidden_layer_sizes, self.max_iter,
+                                   fitted=self.regressor_ if warm else None).fit(properties, designs)
+        if warm:
+            self._widen_ranges(properties)
         return self
 
     def predict(self, properties):

@@ -159,7 +159,8 @@ def _energy(phi, k2_grids, gamma, dx, ndim):
 
 
 def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n_steps=1000, noise=None,
-                  stabilization=1.0, seed=0, save_every=None, batch=False, device="auto", progress=False):
+                  stabilization=1.0, seed=0, save_every=None, batch=False, device="auto", progress=False,
+                  start_step=0):
     r"""Spinodal decomposition: integrate the Cahn–Hilliard equation from a noisy uniform state.
 
     Solves :math:`\partial_t\phi = M\nabla^2(\phi^3-\phi-\gamma\nabla^2\phi)` on a periodic grid with
@@ -175,7 +176,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     phi0 : float, array or tensor
         The mean composition, in ``(-1, 1)`` (with ``batch=True`` also one per run, shape
         ``(n_runs,)``), or a whole initial field of shape ``shape`` (e.g. a previous result's
-        ``phi``, to continue a run).
+        ``phi``, to continue a run: see ``start_step``).
     gamma, mobility : float or array
         Gradient-energy coefficient :math:`\gamma > 0` and mobility :math:`M > 0`; with ``batch=True``
         also one per run, shape ``(n_runs,)``.
@@ -184,7 +185,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     dt : float
         Time step (> 0).
     n_steps : int
-        Number of time steps (the final time is ``n_steps * dt``).
+        Number of time steps (the final time is ``(start_step + n_steps) * dt``).
     noise : float, optional
         Standard deviation of the Gaussian noise added to the initial state, its mean removed so that
         the mean composition is exactly ``phi0``. Default: 0.01 from a mean composition (the noise
@@ -202,6 +203,17 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     device : {"auto", "cpu", "cuda", ...}
     progress : bool
         Show a progress bar over the steps.
+    start_step : int
+        The steps the field ``phi0`` has already run (the previous call's ``start_step + n_steps``), as
+        ``start_sweep`` in :func:`grain_growth`: the steps run here are ``start_step + 1 .. start_step +
+        n_steps``, the times start at ``start_step * dt``, and ``save_every`` counts from the first run's
+        step 0. A run continued from its ``phi`` with the same settings and this (and the default
+        ``noise``, none from a field) has the times and saved steps of the run that took all the steps at
+        once, and its fields and energies to round-off, not bit for bit: the continued run starts from
+        the real field where the uninterrupted one carried its Fourier transform (on a 32² grid from
+        ``phi0=0``, 3 + 3 steps differ from 6 by 3.9e-18 at most, 300 + 300 from 600 by 2.4e-15). Its
+        first frame is the field it starts from, at ``start_step``, saved or not by the first run. Only
+        with a field ``phi0``: a mean composition starts a run.
 
     Returns
     -------
@@ -237,6 +249,7 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
         if not isinstance(value, numbers.Real) or not value > 0 or not math.isfinite(value):
             raise ValueError(f"{name} = {value!r}; expected a finite number > 0")
     check_integer(n_steps, 0, name="n_steps")
+    check_integer(start_step, 0, name="start_step")
     if save_every is not None:   # None: only the last step
         check_integer(save_every, 1, name="save_every")
     if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise >= 0):
@@ -272,6 +285,9 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
             want = f"a scalar, an array of shape ({n_runs},) or a field of shape {shape}" if batch else \
                 f"a scalar or a field of shape {shape}"
             raise ValueError(f"phi0 has shape {tuple(start.shape)}; expected {want}")
+        if start_step:
+            raise ValueError(f"start_step = {start_step!r} continues a run from its field, but phi0 is a mean "
+                             f"composition; pass the previous result's phi (shape {shape}), or start_step=0")
         if not bool(torch.all(start.abs() < 1)):
             raise ValueError(f"phi0 = {start.tolist()}; a mean composition must lie in (-1, 1) "
                              "(|phi0| >= 1 is outside the two-phase region)")
@@ -290,14 +306,15 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     numerator_factor = 1 + float(stabilization) * tm
     denominator = 1 + tm * (float(stabilization) + gam_b * k2)
 
-    frames, times, energies = [phi.clone()], [0.0], [_energy(phi, k_axes, gam, dx, ndim)]
+    frames, times, energies = [phi.clone()], [start_step * float(dt)], [_energy(phi, k_axes, gam, dx, ndim)]
     bar = progress_bar(progress, n_steps, "Cahn-Hilliard", unit="step")
     phi_hat = torch.fft.rfftn(phi, dim=spatial_dims)
-    for step in range(1, n_steps + 1):
+    for step in range(start_step + 1, start_step + n_steps + 1):
         nonlinear = torch.fft.rfftn(phi * phi * phi - phi, dim=spatial_dims)
         phi_hat = (numerator_factor * phi_hat - tm * nonlinear) / denominator
         phi = torch.fft.irfftn(phi_hat, s=spatial, dim=spatial_dims)
-        if (save_every is not None and step % save_every == 0) or (save_every is None and step == n_steps):
+        if (save_every is not None and step % save_every == 0) or (save_every is None and
+                                                                   step == start_step + n_steps):
             frames.append(phi.clone())
             times.append(step * float(dt))
             energies.append(_energy(phi, k_axes, gam, dx, ndim))

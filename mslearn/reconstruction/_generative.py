@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _backend
-from .._validation import check_flag, check_in_range, check_integer, check_labels
+from .._validation import check_flag, check_in_range, check_integer, check_labels, check_same_settings
 from ..nn import integer_seed, seeded
 
 
@@ -45,11 +45,40 @@ def _check_threshold(threshold):
                          "probability exceeds it), or None for the probabilities") from None
 
 
+def _noise_state(device):
+    """The state of the generator that draws the latent noise on ``device`` (inside ``seeded``)."""
+    return device.type, torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def _set_noise_state(saved, device):
+    """Restore a :func:`_noise_state` (a state from another kind of device cannot be: the noise of the
+    fresh stream is drawn then)."""
+    kind, state = saved
+    if kind != device.type:
+        return
+    if kind == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
+
+
+def _to_cpu(value):
+    """A copy of an optimizer's state dict with its tensors on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _to_cpu(entry) for key, entry in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(entry) for entry in value)
+    return value
+
+
 class CropVAE(BaseEstimator):
     """Fully convolutional variational autoencoder of two-phase micrographs, trained on random crops.
 
     A scikit-learn estimator: the hyper-parameters below are set here, ``fit(X)`` takes the data only
-    and always trains a new network, and the trained state lives in the attributes ending in ``_``.
+    and trains a new network (unless ``warm_start``), and the trained state lives in the attributes
+    ending in ``_``.
 
     Parameters
     ----------
@@ -74,17 +103,26 @@ class CropVAE(BaseEstimator):
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
     progress : bool
         Show a tqdm progress bar over the steps.
+    warm_start : bool
+        scikit-learn's meaning: when ``True`` and the model is fitted, ``fit`` continues training the
+        fitted VAE for ``max_iter`` more steps, on the same or on new images, with the optimizer's state
+        and the random streams (crops, flips, latent noise) where the last fit left them. On the same
+        images with the same settings, ``n`` steps then ``m`` more are, bit for bit on one device, the
+        ``n + m`` steps of one fit (its weights; ``history_`` holds the last ``m``). Another ``crop``,
+        ``latent_channels`` or ``channels`` than the fitted network's is refused (the images are
+        two-phase in every fit); ``beta`` and ``learning_rate_init`` may change (fine-tuning). Continued
+        on another kind of device, the latent noise restarts from ``random_state``.
 
     Attributes
     ----------
     network_ : torch.nn.Module
         The trained autoencoder (set by ``fit``, like every attribute below).
     history_ : list of float
-        Loss per pixel of every step (reconstruction + ``beta`` KL).
+        Loss per pixel of every step of the last fit (reconstruction + ``beta`` KL).
     phi_ : float
-        Volume fraction of phase 1 in the training images.
+        Volume fraction of phase 1 in the images of the last fit.
     n_iter_ : int
-        Steps run.
+        Steps run by the last fit.
 
     Examples
     --------
@@ -97,8 +135,9 @@ class CropVAE(BaseEstimator):
     """
 
     def __init__(self, crop=32, *, latent_channels=4, channels=16, beta=1.0, max_iter=300, batch_size=32,
-                 learning_rate_init=2e-3, random_state=0, device="auto", progress=False):
+                 learning_rate_init=2e-3, random_state=0, device="auto", progress=False, warm_start=False):
         self.crop = crop
+        self.warm_start = warm_start
         self.latent_channels = latent_channels
         self.channels = channels
         self.beta = beta
@@ -122,6 +161,10 @@ class CropVAE(BaseEstimator):
                 raise ValueError(f"{name} = {value!r}; expected a {'positive' if strict else 'non-negative'} number")
         integer_seed(self.random_state)
         check_flag(self.progress, name="progress")
+        check_flag(self.warm_start, name="warm_start")
+
+    def _network_settings(self):
+        return {name: int(getattr(self, name)) for name in ("crop", "latent_channels", "channels")}
 
     def _check_images(self, X):
         """One label image ``(H, W)`` or a stack ``(n, H, W)`` → int64 stack ``(n, H, W)``."""
@@ -144,11 +187,19 @@ class CropVAE(BaseEstimator):
         """Train on random crops (with flips/transposes) of a two-phase label image ``(H, W)`` or of a
         stack of images ``(n, H, W)``; ``y`` is ignored. Returns self."""
         self._check_settings()
+        warm = bool(self.warm_start) and hasattr(self, "network_")
+        if warm:
+            check_same_settings(self._resume["settings"], self._network_settings(),
+                                problem="warm_start: the settings differ from those the VAE was fitted with",
+                                remedy="continue with the crop and the network of the first fit, or set "
+                                       "warm_start=False")
         labels = self._check_images(X)
         device = _backend.device(self.device)
         crop, latent, batch = int(self.crop), int(self.latent_channels), int(self.batch_size)
         data = torch.from_numpy(labels.astype(np.float32)).to(device)
         gen = _backend.rng(integer_seed(self.random_state))
+        if warm:
+            gen.bit_generator.state = self._resume["crops"]
         self.phi_ = float(labels.mean())
         self.history_ = []
         iterator = range(self.max_iter)
@@ -157,8 +208,16 @@ class CropVAE(BaseEstimator):
             iterator = tqdm(iterator, desc="CropVAE", unit="step")
         # the weights and the latent noise of training come from one seeded stream, forked from torch's
         with seeded(self.random_state, device):
-            self.network_ = _Net(int(self.channels), latent).to(device)
+            if warm:
+                self.network_ = self.network_.to(device)
+                _set_noise_state(self._resume["noise"], device)
+            else:
+                self.network_ = _Net(int(self.channels), latent).to(device)
             opt = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate_init)
+            if warm:
+                opt.load_state_dict(self._resume["optimizer"])
+                for group in opt.param_groups:
+                    group["lr"] = self.learning_rate_init      # this fit's rate (fine-tuning)
             for _ in iterator:
                 i = gen.integers(0, labels.shape[1] - crop + 1, batch)
                 j = gen.integers(0, labels.shape[2] - crop + 1, batch)
@@ -183,6 +242,10 @@ class CropVAE(BaseEstimator):
                 loss.backward()
                 opt.step()
                 self.history_.append(float(loss.detach()) / crop**2)
+            # where a warm start goes on: the optimizer and the random streams (on the CPU, so that it pickles)
+            self._resume = {"settings": self._network_settings(), "crops": gen.bit_generator.state,
+                            "noise": _noise_state(device),
+                            "optimizer": _to_cpu(opt.state_dict())}
         self.n_iter_ = len(self.history_)
         return self
 

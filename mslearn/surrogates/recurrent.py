@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import device as resolve_device
+from .._validation import check_flag
 from ..nn import seeded
 from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, split_train_validation
 from .mlp import MLPRegressor
@@ -325,6 +326,11 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
         As in :class:`~.mlp.MLPRegressor` (``batch_size`` counts steps).
     validation_fraction, patience, random_state, device, progress
         As in :class:`~.mlp.MLPRegressor` (the validation split is over steps).
+    warm_start : bool
+        Continue training the fitted per-step network (``regressor_``, with
+        :class:`~.mlp.MLPRegressor`'s ``warm_start``: more epochs, fine-tuning on new paths, the scaling
+        of the first fit kept); histories of other strain or stress components, or settings that
+        describe other layers, raise.
 
     Attributes
     ----------
@@ -344,9 +350,10 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(64, 64), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=256, weight_decay=0.0, validation_fraction=0.15, patience=50, random_state=0,
-                 device="auto", progress=False):
+                 device="auto", progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.warm_start = warm_start
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -359,11 +366,17 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Train on strain histories ``X`` ``(n_paths, n_steps, m)`` and stress histories ``y``
-        ``(n_paths, n_steps, m')``."""
+        ``(n_paths, n_steps, m')``; see ``warm_start``."""
+        warm = check_flag(self.warm_start, name="warm_start") and hasattr(self, "regressor_")
         X, y = _check_pair(X, y)
+        if warm:
+            self.regressor_._check_warm_shape("(strain, stress) components", (X.shape[2], y.shape[2]),
+                                              (self.n_features_in_, self.n_outputs_))
+            regressor = self.regressor_.set_params(**self.get_params())
+        else:
+            regressor = MLPRegressor(**self.get_params())
+        self.regressor_ = regressor.fit(history_features(X).reshape(-1, 2 * X.shape[2]), y.reshape(-1, y.shape[2]))
         self.n_features_in_, self.n_outputs_ = X.shape[2], y.shape[2]
-        self.regressor_ = MLPRegressor(**self.get_params()).fit(
-            history_features(X).reshape(-1, 2 * X.shape[2]), y.reshape(-1, y.shape[2]))
         return self
 
     def predict(self, X):

@@ -440,6 +440,46 @@ def test_enrichment_loop_adds_rve_paths_where_the_solution_leaves_the_training_r
     assert not result.law.outside(step_strains(result.fe).reshape(-1, 3)).any()
 
 
+def test_enrichment_loop_continued_equals_the_uninterrupted_run(book_rve):
+    """max_rounds=1 continued to 2 is the max_rounds=2 run: the same data, laws and solutions, bit for bit
+    (the model is refitted from scratch each round with its fixed random_state); measured 26 -> 2 -> 1
+    points outside, 24 -> 34 -> 36 paths, 7 s + 3 s against 10 s."""
+    import dataclasses
+    X = radial_paths(24, 11, 3, max_strain=0.03, seed=0)
+    y = rve_stress_histories(book_rve, BOOK_PHASES, X, tol=1e-6, device="cpu")
+    run = lambda **kw: enrichment_loop(lambda law: cooks_membrane(4, material=law, **COOK).fe,  # noqa: E731
+                                       book_rve, BOOK_PHASES, X, y, **{"max_angle": 15.0, "device": "cpu", **kw})
+    first = run(max_rounds=1)
+    assert first.n_outside[-1] > 0 and len(first.laws) == 2
+    resumed, direct = run(max_rounds=2, initial=first), run(max_rounds=2)
+    assert len(first.laws) == 2                                       # the earlier result is left as it was
+    assert resumed.laws[:2] == first.laws and len(resumed.laws) == len(direct.laws) == 3
+    for name in ("n_outside", "n_paths", "rve_evaluations"):
+        assert getattr(resumed, name) == getattr(direct, name), name
+    assert np.array_equal(resumed.strain, direct.strain) and np.array_equal(resumed.stress, direct.stress)
+    for a, b in zip(resumed.results, direct.results):
+        assert np.array_equal(a.displacement, b.displacement) and np.array_equal(a.stress, b.stress)
+    eps = step_strains(direct.fe).reshape(-1, 3)
+    assert np.array_equal(resumed.law(eps)[0], direct.law(eps)[0])
+    assert run(max_rounds=2, initial=resumed) is resumed              # max_rounds reached: nothing to do
+    done = dataclasses.replace(first, n_outside=[first.n_outside[0], 0])
+    assert run(max_rounds=3, initial=done) is done                   # nothing outside: returned as it is
+    for change, name in ((dict(margin=1.5), "margin"), (dict(max_angle=20.0), "max_angle"),
+                         (dict(tol=1e-7), "tol"), (dict(max_new=4), "max_new"),
+                         (dict(model=StrainEnergyNetwork(random_state=1, device="cpu")), "model")):
+        with pytest.raises(ValueError, match=rf"initial solved another problem .*differs in: {name};"):
+            run(max_rounds=2, initial=first, **change)
+    fail = lambda law: pytest.fail("solved before initial was checked")  # noqa: E731
+    with pytest.raises(ValueError, match="differs in: labels;"):
+        enrichment_loop(fail, 1 - book_rve, BOOK_PHASES, X, y, max_angle=15.0, initial=first)
+    with pytest.raises(ValueError, match="differs in: phases;"):
+        enrichment_loop(fail, book_rve, BOOK_PHASES[::-1], X, y, max_angle=15.0, initial=first)
+    with pytest.raises(ValueError, match="differs in: strain, stress;"):
+        enrichment_loop(fail, book_rve, BOOK_PHASES, X[:20], y[:20], max_angle=15.0, initial=first)
+    with pytest.raises(TypeError, match="initial is FEResult; expected the EnrichmentResult"):
+        enrichment_loop(fail, book_rve, BOOK_PHASES, X, y, initial=first.fe)
+
+
 def test_energy_law_range_and_field_errors_check_their_inputs():
     model = StrainEnergyNetwork((), norm_features=0, alpha=0, random_state=0, device="cpu")
     eps = radial_paths(8, 3, 3, max_strain=0.01, seed=0)

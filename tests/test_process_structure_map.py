@@ -162,6 +162,9 @@ def test_generated_structures_match_the_simulated_ones(spinodal, fitted):
     assert generated.shape == (4, 32, 32) and set(np.unique(generated)) <= {0, 1}
     np.testing.assert_array_equal(fitted.generate(X4[:1], max_iter=100, random_state=0, device="cpu"),
                                   generated[:1])                      # seeded
+    # resumed from the first row (an earlier call on X4[:1]): the other rows reconstructed, bit for bit the same
+    np.testing.assert_array_equal(fitted.generate(X4, max_iter=100, random_state=0, device="cpu",
+                                                  initial=generated[:1]), generated)
     v_gen, v_sim = generated.reshape(4, -1).mean(1), y4.reshape(4, -1).mean(1)
     K = np.asarray(conductivity(generated, [1.0, 10.0], batch=True, tol=1e-4, device="cpu").effective)
     k_gen = np.trace(K, axis1=1, axis2=2) / 2
@@ -216,6 +219,26 @@ def test_bad_structures_raise(spinodal):
         ProcessStructureMap(n_components=0).fit(X, y)
     with pytest.raises(ValueError, match="window"):
         ProcessStructureMap(window=20).fit(X, y)
+
+
+def test_generate_resumes_from_the_rows_done_and_refuses_other_structures(spinodal, fitted, monkeypatch):
+    import mslearn.reconstruction
+    X = spinodal[2][:3]
+    done = np.zeros((3, 32, 32), dtype=np.uint8)
+    done[:, :, :16] = 1
+    monkeypatch.setattr(mslearn.reconstruction, "reconstruct",
+                        lambda *a, **k: pytest.fail("reconstructed a row that was done"))
+    out = fitted.generate(X, random_state=0, device="cpu", initial=done)           # all done: nothing to do
+    assert out.dtype == np.int64 and np.array_equal(out, done)
+    for bad, message in ((np.zeros((4, 32, 32), int), r"initial holds 4 structures but X has 3 rows"),
+                         (np.zeros((2, 16, 16), int), r"initial has shape \(2, 16, 16\); expected .*shape \(32, 32\)"),
+                         (np.zeros((2, 32), int), r"initial has shape \(2, 32\)"),
+                         (np.full((1, 32, 32), 2), r"initial holds the label 2; expected generated structures"),
+                         (np.full((1, 32, 32), -1), r"initial contains the negative label -1")):
+        with pytest.raises(ValueError, match=message):
+            fitted.generate(X, random_state=0, device="cpu", initial=bad)
+    with pytest.raises(ValueError, match=r"initial has shape \(3, 32, 32\); expected .*shape \(8, 8, 8\)"):
+        fitted.generate(X, shape=(8, 8, 8), random_state=0, device="cpu", initial=done)
 
 
 def test_random_state_none_is_refused(spinodal):

@@ -26,14 +26,16 @@ repeated solves, or when the RVE is expensive.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._backend import progress_bar
-from .._validation import check_finite, check_integer, check_relative_tolerance
+from .._validation import check_finite, check_integer, check_relative_tolerance, check_same_settings
 from .fe import LinearElastic, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -276,6 +278,10 @@ class EnrichmentResult:
         macroscopic solve.
     strain, stress : ndarray, ``(n_paths, n_steps, 3)``
         The final training data.
+    settings : dict
+        The problem the run solved (digests of ``labels`` and of the initial data, ``phases``,
+        ``max_angle``, ``margin``, ``max_new``, ``tol`` and the model's parameters), which a
+        continuation (``enrichment_loop(..., initial=result)``) must share.
     """
 
     laws: list
@@ -288,6 +294,7 @@ class EnrichmentResult:
     solve_seconds: list
     strain: np.ndarray
     stress: np.ndarray
+    settings: dict = field(default=None, repr=False)
 
     @property
     def law(self):
@@ -312,7 +319,7 @@ def step_strains(fe):
 
 
 def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_rounds=3, max_angle=30.0,
-                    margin=1.25, max_new=None, tol=1e-6, device="auto", progress=False):
+                    margin=1.25, max_new=None, tol=1e-6, device="auto", progress=False, initial=None):
     r"""FE with a learned energy law, enriched with RVE data where the macroscopic solution leaves its range.
 
     Round 0 fits ``model`` to the radial-path data ``(strain, stress)`` and solves ``problem`` with the
@@ -368,6 +375,18 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
     progress : bool
         Show a tqdm bar over the rounds (the points still outside the range as its postfix) and the RVE
         solves' own bars.
+    initial : EnrichmentResult, optional
+        Go on from an earlier run of the same problem (the same ``problem``, ``labels``, ``phases``,
+        initial ``strain`` and ``stress``, ``model``, ``max_angle``, ``margin``, ``max_new`` and ``tol``;
+        ``max_rounds``, ``device`` and ``progress`` may change; a mismatch that can be checked, all but
+        ``problem``, is refused naming what differs): the RVE paths for the points its last solution left
+        outside the range are added to its final data (``strain``, ``stress``) and the rounds go on, its
+        rounds first in the result, so ``max_rounds`` counts the whole run. The model is refitted from
+        scratch every round with its fixed ``random_state``, so a run stopped at ``max_rounds`` and
+        continued with a larger one equals the run made with the larger ``max_rounds`` (the same data,
+        laws and solutions, to the same numbers on one machine and device; the timings differ). A result
+        whose last round left no point outside, or that has ``max_rounds`` rounds already, is returned as
+        it is.
 
     Returns
     -------
@@ -392,11 +411,46 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
         raise ValueError(f"margin={margin!r}; expected >= 1")
     tol = check_relative_tolerance(tol)              # before the first fit and FE solve, not after them
     template = model if model is not None else StrainEnergyNetwork(random_state=0, device=device)
+    settings = dict(labels=_digest(np.asarray(labels, dtype=float)),
+                    phases=copy.deepcopy(list(phases) if isinstance(phases, (list, tuple)) else phases),
+                    strain=_digest(strain), stress=_digest(stress), model=_model_text(template),
+                    max_angle=max_angle, margin=margin, max_new=max_new, tol=tol)
+    if initial is not None:
+        if not isinstance(initial, EnrichmentResult):
+            raise TypeError(f"initial is {type(initial).__name__}; expected the EnrichmentResult of a previous "
+                            "enrichment_loop")
+        if initial.settings is None or not initial.laws:
+            raise ValueError("initial is an EnrichmentResult without its settings or rounds; expected a result "
+                             "returned by enrichment_loop")
+        check_same_settings(initial.settings, settings,
+                            problem=f"initial solved another problem (its settings {initial.settings})",
+                            remedy="a continuation needs the same labels, phases, initial strain and stress, model, "
+                                   "max_angle, margin, max_new and tol (max_rounds, device and progress may change)")
+        if initial.n_outside[-1] == 0 or len(initial.laws) > max_rounds:
+            return initial
     n_steps = strain.shape[1]
-    out = EnrichmentResult([], [], [], [], [], [], [], [], strain, stress)
-    evaluations, data_seconds = len(strain) * (n_steps - 1), 0.0
-    bar = progress_bar(progress, max_rounds + 1, "enrichment rounds")
-    for round_ in range(max_rounds + 1):
+
+    def enriched(strain, stress, eps, outside):
+        """The data with the RVE paths through the points ``eps[outside]``, the paths added, the seconds."""
+        ends = _cover(margin * eps[outside], max_angle, max_new)
+        paths = np.linspace(0.0, 1.0, n_steps)[None, :, None] * ends[:, None, :]
+        start = time.perf_counter()
+        new = rve_stress_histories(labels, phases, paths, tol=tol, device=device, progress=progress)
+        seconds = time.perf_counter() - start
+        return np.concatenate([strain, paths]), np.concatenate([stress, new]), len(paths), seconds
+
+    out = EnrichmentResult([], [], [], [], [], [], [], [], strain, stress, settings)
+    evaluations, data_seconds, first = len(strain) * (n_steps - 1), 0.0, 0
+    if initial is not None:
+        for key in _ROUND_LISTS:
+            getattr(out, key).extend(getattr(initial, key))
+        first, evaluations = len(initial.laws), initial.rve_evaluations[-1]
+        eps = step_strains(initial.results[-1]).reshape(-1, 3)        # the uninterrupted run's next data
+        strain, stress, added, data_seconds = enriched(initial.strain, initial.stress, eps,
+                                                       initial.laws[-1].outside(eps))
+        evaluations += added * (n_steps - 1)
+    bar = progress_bar(progress, max_rounds + 1, "enrichment rounds", initial=first)
+    for round_ in range(first, max_rounds + 1):
         start = time.perf_counter()
         law = EnergyLaw(clone(template).fit(strain, stress), strain, max_angle=max_angle)
         fit_seconds = time.perf_counter() - start
@@ -406,26 +460,37 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
         eps = step_strains(fe).reshape(-1, 3)
         outside = law.outside(eps)
         points = np.unique(np.nonzero(outside.reshape(-1, len(fe.points)))[1])
-        for key, value in (("laws", law), ("results", fe), ("n_outside", len(points)), ("n_paths", len(strain)),
-                           ("rve_evaluations", evaluations), ("data_seconds", data_seconds),
-                           ("fit_seconds", fit_seconds), ("solve_seconds", solve_seconds)):
+        for key, value in zip(_ROUND_LISTS, (law, fe, len(points), len(strain), evaluations, data_seconds,
+                                             fit_seconds, solve_seconds)):
             getattr(out, key).append(value)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(outside=len(points))
         if not len(points) or round_ == max_rounds:
             break
-        ends = _cover(margin * eps[outside], max_angle, max_new)
-        paths = np.linspace(0.0, 1.0, n_steps)[None, :, None] * ends[:, None, :]
-        start = time.perf_counter()
-        new = rve_stress_histories(labels, phases, paths, tol=tol, device=device, progress=progress)
-        data_seconds = time.perf_counter() - start
-        evaluations += len(paths) * (n_steps - 1)
-        strain, stress = np.concatenate([strain, paths]), np.concatenate([stress, new])
+        strain, stress, added, data_seconds = enriched(strain, stress, eps, outside)
+        evaluations += added * (n_steps - 1)
     if bar is not None:
         bar.close()
     out.strain, out.stress = strain, stress
     return out
+
+
+_ROUND_LISTS = ("laws", "results", "n_outside", "n_paths", "rve_evaluations", "data_seconds", "fit_seconds",
+                "solve_seconds")
+
+
+def _digest(array):
+    """A short fingerprint of an array (shape, dtype and bytes), to compare settings without keeping the data."""
+    array = np.ascontiguousarray(array)
+    return f"{array.shape} {array.dtype} sha256 {hashlib.sha256(array.tobytes()).hexdigest()[:16]}"
+
+
+def _model_text(model):
+    """The estimator's class and parameters but ``device`` and ``progress`` (which may change on a continuation)."""
+    params = getattr(model, "get_params", lambda deep=False: {})(deep=False)
+    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if k not in ("device", "progress"))
+    return f"{type(model).__name__}({shown})"
 
 
 def _cover(ends, max_angle, max_new):

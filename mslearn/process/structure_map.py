@@ -130,6 +130,31 @@ def _check_structures(y):
     return labels
 
 
+def _check_generated(initial, n_rows, shape):
+    """The structures ``initial`` of :meth:`ProcessStructureMap.generate` ``(k, *shape)``, ``k <= n_rows``,
+    labels 0/1, as int64 (the dtype generate returns)."""
+    if not hasattr(initial, "shape"):
+        initial = np.asarray(initial)
+    try:
+        shape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        shape = None                                   # reconstruct refuses it with its own message
+    if shape is None or initial.ndim != 1 + len(shape) or tuple(initial.shape[1:]) != shape:
+        raise ValueError(f"initial has shape {tuple(initial.shape)}; expected the structures (k, *shape) of the "
+                         f"first k rows made earlier, shape {shape}")
+    if len(initial) > n_rows:
+        raise ValueError(f"initial holds {len(initial)} structures but X has {n_rows} rows; expected those of the "
+                         "first k <= n rows of X")
+    if not len(initial):
+        return np.zeros((0, *shape), np.int64)
+    check_labels(initial, name="initial", spatial=(len(shape),), batch=True)
+    labels = np.asarray(initial.detach().cpu().numpy() if hasattr(initial, "detach") else initial)
+    if labels.max() > 1:
+        raise ValueError(f"initial holds the label {int(labels.max())}; expected generated structures (labels 0 "
+                         "and 1)")
+    return labels.astype(np.int64)
+
+
 def _symmetrized(maps):
     """Average centred 2D maps ``(n, m, m)`` over the 8 symmetries of the square."""
     group = [maps, maps[:, ::-1], maps[:, :, ::-1], maps[:, ::-1, ::-1]]
@@ -322,7 +347,8 @@ class ProcessStructureMap(BaseEstimator):
                             "s2": np.stack([1 - 2 * v + s2, s2]), "pairs": []})
         return targets
 
-    def generate(self, X, *, shape=None, max_iter=200, random_state=0, device="auto", progress=False):
+    def generate(self, X, *, shape=None, max_iter=200, random_state=0, device="auto", progress=False,
+                 initial=None):
         """Structures for process parameters ``X``: reconstructions from the predicted statistics.
 
         Each row's :meth:`predict_targets` dict is handed to
@@ -341,10 +367,26 @@ class ProcessStructureMap(BaseEstimator):
         device : str
         progress : bool
             A progress bar over the rows.
+        initial : array ``(k, *shape)``, optional
+            The structures of the first ``k <= n`` rows, made earlier by ``generate`` with the same
+            rows, ``shape``, ``max_iter``, ``random_state`` and ``device`` (e.g. ``generate(X[:k], ...)``):
+            they are taken as they are and only rows ``k ..`` are reconstructed. Row ``i`` depends on
+            its own parameters and the ``i``-th seed only, so the result equals, bit for bit, the call
+            without ``initial``: a long generation made in chunks (each one saved) loses at most the
+            chunk running when it is interrupted. An array carries no settings, so only its shape and
+            labels are checked (at most ``n`` rows, the structures' shape, labels 0/1); made with other
+            settings, its rows would be kept silently.
 
         Returns
         -------
         ndarray ``(n, *shape)`` of int64 labels 0/1
+
+        Examples
+        --------
+        Generate in chunks, e.g. saving each to disk, then go on from what was done:
+
+        >>> done = model.generate(X[:10], random_state=0)                  # doctest: +SKIP
+        >>> structures = model.generate(X, random_state=0, initial=done)   # doctest: +SKIP
         """
         from ..reconstruction import reconstruct       # here: importing mslearn.process stays light
         from .._backend import progress_bar
@@ -354,13 +396,15 @@ class ProcessStructureMap(BaseEstimator):
         # into another structure; row i's structure must not depend on the other rows.
         base_seed = integer_seed(random_state)
         rows = _check_process(X)
-        targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(rows))]
-        seeds = np.random.default_rng(base_seed).integers(2**31, size=len(targets))
-        bar = progress_bar(progress, len(targets), "reconstruct", unit="structure")
-        out = []
-        for target, seed in zip(targets, seeds):
-            out.append(reconstruct(target, self.shape_ if shape is None else shape, max_iter=max_iter,
-                                   seed=int(seed), device=device).labels)
+        check_is_fitted(self, "regressor_")
+        size = self.shape_ if shape is None else shape
+        done = [] if initial is None else list(_check_generated(initial, len(rows), size))
+        targets = [self.predict_targets(rows[i:i + 1])[0] for i in range(len(done), len(rows))]
+        seeds = np.random.default_rng(base_seed).integers(2**31, size=len(rows))    # row i: the i-th draw
+        bar = progress_bar(progress, len(rows), "reconstruct", unit="structure", initial=len(done))
+        out = done
+        for target, seed in zip(targets, seeds[len(done):]):
+            out.append(reconstruct(target, size, max_iter=max_iter, seed=int(seed), device=device).labels)
             if bar is not None:
                 bar.update(1)
         if bar is not None:

@@ -307,7 +307,7 @@ def test_sobol_sequence_is_the_one_design_engine():
     assert sobol_sequence(3, 0, seed=0).shape == (0, 3)
     with pytest.raises(ValueError, match="dimension"):
         sobol_sequence(0, 4, seed=0)
-    with pytest.raises(ValueError, match="n = -1"):
+    with pytest.raises(ValueError, match="n_samples = -1"):
         sobol_sequence(2, -1, seed=0)
     with pytest.raises(TypeError, match="seed"):
         sobol_sequence(2, 4, seed=None)

@@ -412,7 +412,7 @@ class BayesianOptimizationResult:
 
 
 def _known_evaluations(initial, bounds):
-    """``initial`` (a result or ``(X, y)``) as unit-cube points and values, checked; empty for None."""
+    """``initial`` (a result or ``(X, y)``) as points of the box and values, checked; empty for None."""
     if initial is None:
         return np.empty((0, len(bounds))), np.empty(0)
     if isinstance(initial, BayesianOptimizationResult):
@@ -423,8 +423,7 @@ def _known_evaluations(initial, bounds):
         raise TypeError(f"initial is {type(initial).__name__}; expected a BayesianOptimizationResult or a pair (X, y) "
                         "of evaluated points")
     X, y = check_evaluations(X, y, bounds)
-    low, high = bounds[:, 0], bounds[:, 1]
-    return (X - low) / (high - low), y[:, 0]
+    return X, y[:, 0]
 
 
 def _evaluate(f, points, executor):
@@ -653,9 +652,10 @@ def bayesian_optimization(f, bounds, n_evaluations, *, n_initial=None, batch_siz
     def to_box(U):
         return low + U * (high - low)
 
-    U_known, y_known = _known_evaluations(initial, bounds)
+    X_known, y_known = _known_evaluations(initial, bounds)
     if len(y_known) > n_evaluations:
         raise ValueError(f"initial has {len(y_known)} evaluations, more than n_evaluations = {n_evaluations}")
+    U_known = (X_known - low) / (high - low)
     bar = None
     if check_flag(progress, name="progress"):
         from tqdm.auto import tqdm
@@ -711,14 +711,12 @@ def random_search(f, bounds, n_evaluations, *, seed=0, progress=False, executor=
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     low, high = bounds[:, 0], bounds[:, 1]
-    U_known, y_known = _known_evaluations(initial, bounds)
+    X_known, y_known = _known_evaluations(initial, bounds)
     if len(y_known) > n_evaluations:
         raise ValueError(f"initial has {len(y_known)} evaluations, more than n_evaluations = {n_evaluations}")
     # every point is drawn up front, so that point i is the same however the run is cut and continued
     X = low + rng(seed).random((n_evaluations, len(bounds))) * (high - low)
-    if len(y_known):          # the points as given (not through the unit cube, which would round them)
-        known = initial.X if isinstance(initial, BayesianOptimizationResult) else initial[0]
-        X[:len(y_known)] = np.asarray(known, dtype=float).reshape(len(y_known), -1)
+    X[:len(y_known)] = X_known
     values = [y_known]
     bar = None
     if check_flag(progress, name="progress"):

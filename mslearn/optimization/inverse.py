@@ -395,10 +395,9 @@ def _check_inputs(shape, volume_fraction, objective, E, nu, max_iter, filter_rad
         raise ValueError(f"volume_fraction={volume_fraction!r}; expected the solid fraction, a number in (0, 1)")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective={objective!r}; expected one of {OBJECTIVES}")
-    for name, value in (("E", E), ("nu", nu)):
+    for name, value, what in (("E", E, "Young modulus"), ("nu", nu, "Poisson ratio")):
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r}; expected the solid's {'Young modulus' if name == 'E' else 'Poisson ratio'}, "
-                             "a finite number")
+            raise ValueError(f"{name}={value!r}; expected the solid's {what}, a finite number")
     if E <= 0:
         raise ValueError(f"E = {E} is not positive; expected the solid's Young's modulus E > 0")
     if not -1 < nu < 0.5:

@@ -466,7 +466,7 @@ def test_pca_of_correlations_is_the_same_every_call_and_leaves_numpy_alone():
     assert np.array_equal(np.random.get_state()[1], state)
     np.random.seed(6)
     np.testing.assert_array_equal(D.pca_of_correlations(images, 3)[1], first)
-    with pytest.raises(TypeError, match="seed must be an integer >= 0, got NoneType"):
+    with pytest.raises(ValueError, match="seed is None; pass an integer seed"):
         D.pca_of_correlations(images[:4], 2, seed=None)
 
 

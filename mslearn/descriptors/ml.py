@@ -272,7 +272,7 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     periodic : bool
     window : int, optional
         Keep only displacements with ``|r_d| <= window`` (a ``(2 window + 1)^ndim`` central window).
-    seed : int
+    seed : int or numpy.random.Generator
         Seeds scikit-learn's randomized solver, which it chooses for data larger than 500 x 500 (with
         fewer components than 80 % of the smaller side); without a seed it drew from numpy's global
         generator, so the scores changed from call to call.
@@ -302,8 +302,7 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     elif n_components is not None and not (isinstance(n_components, numbers.Real) and 0 < n_components < 1):
         raise ValueError(f"n_components = {n_components!r}; expected an integer >= 1, a fraction of the variance "
                          "in (0, 1), or None")
-    seed = check_integer(seed, 0, name="seed")
-    random_state = np.random.RandomState(np.random.MT19937(np.random.SeedSequence(seed)))   # any int >= 0
+    random_state = int(_backend.rng(seed).integers(2**31 - 1))    # as the package seeds scikit-learn elsewhere
     pca = PCA(n_components=n_components, random_state=random_state).fit(features)
     return pca, pca.transform(features)
 

@@ -805,8 +805,7 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
         raise FloatingPointError(
             f"FFT homogenization ({scheme}) diverged: the relative residual fell to {history[best]:.2e} "
             f"(iteration {best}) and then rose to {history[-1]:.2e} by iteration {iterations}, short of tol={tol:g}: "
-            f"the rounding of {E.dtype} cannot reach tol at this contrast; use "
-            + ("dtype=torch.float64, or " if E.dtype != torch.float64 else "") + "a larger tol")
+            f"the rounding of {E.dtype} cannot reach tol at this contrast; {_remedy(E.dtype, 'a larger tol')}")
     if not converged:
         warnings.warn(
             f"FFT homogenization ({scheme}) stopped at max_iter={max_iter} with relative residual "
@@ -816,6 +815,11 @@ def solve(law, kind, E, *, scheme, tol, max_iter, c0=None, progress=False):
             stacklevel=4,
         )
     return e, iterations, history, converged
+
+
+def _remedy(dtype, alternative):
+    """What to do when ``dtype``'s rounding broke the iteration: float64 where it is not, else ``alternative``."""
+    return "use " + ("dtype=torch.float64, or " if dtype != torch.float64 else "") + alternative
 
 
 def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
@@ -845,8 +849,7 @@ def _iterate(law, space, E, scheme, tol, max_iter, c0, bar):
             raise FloatingPointError(
                 f"FFT homogenization ({scheme}): the residual is {history[-1]} at iteration {it}"
                 + (f" (its smallest was {min(history[:-1]):.2e})" if it else "") + f": the rounding of {E.dtype} "
-                "broke the iteration at this contrast; use " + ("dtype=torch.float64, or " if E.dtype != torch.float64
-                                                               else "") + "a lower contrast")
+                f"broke the iteration at this contrast; {_remedy(E.dtype, 'a lower contrast')}")
         if bar is not None:
             bar.n = min(bar.total, max(0.0, round(-math.log10(max(history[-1], 1e-300)), 2)))
             bar.set_postfix(iterations=it, residual=f"{history[-1]:.2e}")      # (refreshes the bar)

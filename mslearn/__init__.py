@@ -42,7 +42,11 @@ callable):
 * ``cpu_threads`` is the number of CPU threads a call or an estimator uses (restored afterwards).
 * ``seed`` (functions) is an int or a ``numpy.random.Generator``; estimators take scikit-learn's
   ``random_state``. The same call gives the same numbers; torch's global random state is never
-  touched.
+  touched. On CUDA, bit for bit only with ``torch.use_deterministic_algorithms(True)`` (and
+  ``CUBLAS_WORKSPACE_CONFIG=:4096:8``), a global choice left to the user: without it cuDNN's
+  convolutions (the CNN, U-Net) and ``index_add_`` (the graph network's sums, ``radial_average``)
+  may add in a different order from run to run, so results agree to rounding (PyTorch's
+  reproducibility notes).
 * ``device="auto"`` is every default: CUDA when available, else the CPU (a tensor already on a
   device is computed there).
 * Metrics take the truth first, as scikit-learn's ``metric(y_true, y_pred)``: ``(y_true, y_pred)``,

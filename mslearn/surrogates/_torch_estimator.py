@@ -284,6 +284,8 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If a training setting is invalid, if the samples are too few to hold out
             ``validation_fraction``, or if a warm start meets other target shapes or network layers.

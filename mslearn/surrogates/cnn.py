@@ -420,6 +420,8 @@ class CNNRegressor(TorchRegressor):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If a setting is invalid, ``X`` or ``y`` has another shape, ``y`` is not symmetric (or not
             positive definite with ``tensor="cholesky"``), a label has no ``phase_features`` row, or a

@@ -379,7 +379,8 @@ class GNNRegressor(TorchRegressor):
         Raises
         ------
         TypeError
-            If ``X`` is not a list of dicts, or an ``edge_index`` does not hold integers.
+            If ``X`` is not a list of dicts, an ``edge_index`` does not hold integers, or a flag or an
+            integer setting is not a bool or an integer.
         ValueError
             If a setting is invalid, a graph or ``y`` has another shape, a node weight is negative (or
             all of a graph's are zero), or a warm start meets other feature counts or target shapes.

@@ -943,6 +943,8 @@ class NominalStressMLP(MLPRegressor):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If a stretch is not positive and finite, ``y`` has another length or is not finite, a mode
             is unknown, or a training setting is invalid.

@@ -453,6 +453,8 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If ``low_fidelity`` is None, an unfitted estimator, or returns values of another shape or
             not finite; or if ``regressor`` has no ``fit``, or a setting is invalid.

@@ -278,6 +278,8 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If ``X`` or ``y`` is not finite ``(n_paths, n_steps, ·)`` histories of the same paths and
             steps, a setting is invalid, too few paths remain beside the validation split, or a warm
@@ -456,6 +458,8 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
 
         Raises
         ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
         ValueError
             If ``X`` or ``y`` is not finite histories of the same paths and steps, a setting is invalid,
             or a warm start meets other components or layers.

@@ -326,7 +326,7 @@ class UNetFieldPredictor(TorchRegressor):
         Raises
         ------
         TypeError
-            If ``y`` is not numeric.
+            If ``y`` is not numeric, or a flag or an integer setting is not a bool or an integer.
         ValueError
             If a setting is invalid, ``X`` or ``y`` has another shape, a spatial size is not divisible by
             ``2**levels``, a label has no ``phase_features`` row, a field channel is zero everywhere, or a

@@ -261,12 +261,52 @@ class GuardedModel:
         return f"GuardedModel({self.model!r})"
 
     def outside(self, X) -> np.ndarray:
-        """Which rows of ``X`` lie outside the training range (see :func:`outside_training_range`)."""
+        """Which rows of ``X`` lie outside the training range (see :func:`outside_training_range`).
+
+        Parameters
+        ----------
+        X : array_like or pandas.DataFrame, shape (n_samples, n_features)
+            The model's inputs, finite, in the order of the training range's features (a DataFrame with
+            named features is read by column name; one input may be ``(n_samples,)``).
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape ``(n_samples,)``
+            True where any input is below its training minimum or above its maximum.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not ``(n_samples, n_features)``, lacks a named column, or is not finite.
+        """
         return _outside(self._features, X)
 
     def predict(self, X):
         """The wrapped model's prediction; warns (:class:`ExtrapolationWarning`) for rows outside the
-        training range."""
+        training range.
+
+        Parameters
+        ----------
+        X : array_like or pandas.DataFrame, shape (n_samples, n_features)
+            The model's inputs, finite, in the order of the training range's features (a DataFrame with
+            named features is read by column name; one input may be ``(n_samples,)``).
+            ``X`` is passed to the model as given.
+
+        Returns
+        -------
+        object
+            ``model.predict(X)``, unchanged.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not ``(n_samples, n_features)``, lacks a named column, or is not finite.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            When a row lies outside the training range, naming the farthest value beyond each limit.
+        """
         _warn_outside(self._features, X)
         return self.model.predict(X)
 

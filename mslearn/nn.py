@@ -91,8 +91,19 @@ class PeriodicConv(torch.nn.Module):
         self.ndim, self.pad = ndim, kernel // 2
 
     def forward(self, x):
-        """Convolve ``x`` ``([batch,] n_in, *spatial)`` with periodic padding; the output
-        ``([batch,] n_out, *spatial)`` keeps the spatial size."""
+        """Convolve ``x`` with periodic padding; the output keeps the spatial size.
+
+        Called as ``layer(x)`` (torch's ``Module.__call__``).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ([batch,] n_in, *spatial)
+            Input channels, ``ndim`` spatial axes, in the dtype and on the device of the layer's weights.
+
+        Returns
+        -------
+        torch.Tensor, shape ([batch,] n_out, *spatial)
+        """
         return self.conv(periodic_pad(x, self.pad, self.ndim))
 
 

@@ -267,6 +267,23 @@ class SobolResult:
 
         Only available after ``sobol_indices(..., second_order=True)``; ``output`` as in
         :meth:`to_frame` but required for a multi-output result.
+
+        Parameters
+        ----------
+        output : int, optional
+            For a multi-output model (required there): the output, in ``-n_outputs .. n_outputs - 1``.
+            A single-output result takes None (default) or 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``(d, d)``, indexed and labelled by input name.
+
+        Raises
+        ------
+        ValueError
+            If the second-order indices were not computed, or ``output`` is missing (multi-output) or out
+            of range.
         """
         if self.second is None:
             raise ValueError(

@@ -795,6 +795,23 @@ class Dataset:
         """Random train/validation/test index arrays, fixed by ``seed`` (disjoint, covering all).
 
         Sizes are ``floor(f * n)`` for validation and test; training gets the rest.
+
+        Parameters
+        ----------
+        fractions : sequence of 3 floats, default (0.7, 0.15, 0.15)
+            Shares of (train, validation, test), non-negative, summing to 1.
+        seed : int or numpy.random.Generator, default 0
+            Fixes the permutation: an int >= 0, or a Generator drawn from once.
+
+        Returns
+        -------
+        dict
+            ``"train"``, ``"validation"``, ``"test"``: sorted int64 sample numbers ``(n_k,)``.
+
+        Raises
+        ------
+        ValueError
+            If ``fractions`` is not three non-negative numbers summing to 1, or ``seed`` is invalid.
         """
         fractions = np.asarray(fractions, dtype=float)
         if fractions.shape != (3,) or not np.all(np.isfinite(fractions)) or np.any(fractions < 0) \
@@ -858,7 +875,25 @@ class Dataset:
 
     # -- ragged data and graphs -----------------------------------------------------------------
     def ragged(self, name, index):
-        """The variable-length array ``name`` of sample ``index`` (negative counts from the end)."""
+        """The variable-length array ``name`` of sample ``index`` (negative counts from the end).
+
+        Parameters
+        ----------
+        name : str
+            A ragged entry of the dataset (e.g. ``"node_features"``).
+        index : int
+            Sample number in ``[-n, n)``.
+
+        Returns
+        -------
+        ndarray
+            The sample's rows of the entry, ``(length, *row_shape)``.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a ragged entry or ``index`` is not an integer in ``[-n, n)``.
+        """
         if name not in self._ragged:
             raise ValueError(f"{name!r} is not a ragged entry; expected one of {sorted(self._ragged)}")
         n = len(self)
@@ -870,7 +905,25 @@ class Dataset:
 
     def graphs(self, indices=None):
         """Per-sample graphs: list of dicts ``node_features`` float32 ``(n_nodes, f)``, ``edge_index``
-        int64 ``(2, n_edges)`` (both directions), ``edge_features`` float32 ``(n_edges, g)``."""
+        int64 ``(2, n_edges)`` (both directions), ``edge_features`` float32 ``(n_edges, g)``.
+
+        The input of :class:`~mslearn.surrogates.GNNRegressor`.
+
+        Parameters
+        ----------
+        indices : array of int, optional
+            The samples, 1D, in ``[-n, n)`` (e.g. ``ds.split()["train"]``); default ``None``: all, in order.
+
+        Returns
+        -------
+        list of dict
+            One graph per index, in the order of ``indices``.
+
+        Raises
+        ------
+        ValueError
+            If the dataset holds no graphs, or ``indices`` is not a 1D integer array of sample numbers.
+        """
         needed = ("node_features", "edge_index", "edge_features")
         if not all(n in self._ragged for n in needed):
             raise ValueError("this dataset holds no graphs (ragged node_features, edge_index, edge_features)")

@@ -110,13 +110,49 @@ class FeatureNetwork(torch.nn.Module):
         self.n_layers = n_layers
 
     def filters(self, layer=0):
-        """Filter weights of ``layer`` as a tensor ``(out, in, *kernel)``; layer 0 names: ``filter_names``."""
+        """Filter weights of ``layer`` as a tensor ``(out, in, *kernel)``; layer 0 names: ``filter_names``.
+
+        Parameters
+        ----------
+        layer : int, default 0
+            In ``0 .. n_layers - 1``.
+
+        Returns
+        -------
+        torch.Tensor of float64, shape (out, in, *kernel)
+            Layer 0: the Gaussian jet ``(n_jet, 1, k, ...)`` (``n_jet`` 6 in 2D, 10 in 3D;
+            ``k = 2 ceil(3 sigma) + 1``); layer ``l >= 1``: ``(channels, fan_in, 3, ...)``. The network's
+            buffer itself, not a copy.
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not in ``0 .. n_layers - 1``.
+        """
         if not 0 <= layer < self.n_layers:
             raise ValueError(f"layer={layer}; the network has layers 0..{self.n_layers - 1}")
         return getattr(self, f"weight{layer}")
 
     def forward(self, x, up_to=None):
-        """Feature maps of layers ``0 .. up_to`` (default all) for ``x`` of shape ``(batch, 1, *spatial)``."""
+        """Feature maps of layers ``0 .. up_to`` (default all) for ``x`` of shape ``(batch, 1, *spatial)``.
+
+        Called as ``network(x)`` (torch's ``Module.__call__``).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, 1, *spatial)
+            Two-phase indicator images (phase 1 as 1; values in [0, 1] allowed), ``ndim`` spatial axes,
+            floating point.
+        up_to : int, optional
+            Last layer computed, in ``0 .. n_layers - 1``; default ``None``: ``n_layers - 1``.
+
+        Returns
+        -------
+        list of torch.Tensor
+            ``up_to + 1`` maps of the spatial shape of ``x``, in its dtype and on its device: layer 0
+            ``(batch, 2 n_jet, *spatial)`` (both signs of each jet response), layer ``l >= 1``
+            ``(batch, channels, *spatial)``.
+        """
         conv = F.conv2d if self.ndim == 2 else F.conv3d
         last = self.n_layers - 1 if up_to is None else up_to
         w = self.weight0.to(x)

@@ -164,9 +164,19 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns (``input_features`` is ignored: the input is images).
 
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature).
+
         Returns
         -------
-        numpy.ndarray of str
+        numpy.ndarray of str, shape (n_features_out_,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
         check_is_fitted(self, "n_features_out_")
         return np.asarray([f"{self._prefix}{k}" for k in range(self.n_features_out_)], dtype=object)
@@ -246,9 +256,19 @@ class TwoPointCorrelation(_ImageTransformer):
     def get_feature_names_out(self, input_features=None):
         """Output column names ``"s2(r_1,r_2)"`` (or ``"s2(r_1,r_2,r_3)"``): the displacement of each column.
 
+        Parameters
+        ----------
+        input_features : None
+            Ignored (scikit-learn's signature; the input is images, without column names).
+
         Returns
         -------
-        numpy.ndarray of str
+        numpy.ndarray of str, shape (n_features_out_,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
         check_is_fitted(self, "n_features_out_")
         if self.window is not None:

@@ -418,13 +418,36 @@ class FEResult:
     converged: bool
 
     def displacement_at(self, points):
-        """Displacements ``(n, 2)`` at the coordinates ``points`` ``(n, 2)``."""
+        """Displacements at the coordinates ``points``, interpolated by the basis (``basis.probes``).
+
+        Parameters
+        ----------
+        points : array_like, shape (n, 2)
+            Coordinates inside the mesh (read as ``reshape(-1, 2)``: one point may be ``(2,)``).
+
+        Returns
+        -------
+        ndarray of float64, shape (n, 2)
+            :math:`(u_1, u_2)` of ``displacement`` (the last converged load step).
+        """
         points = np.asarray(points, dtype=float).reshape(-1, 2)
         return (self.basis.probes(points.T) @ self.displacement).reshape(2, -1).T
 
     def strain_at(self, points):
-        """Mandel strains ``(n, 3)`` at the coordinates ``points`` ``(n, 2)``, from the displacement gradient
-        of the element found at each point (strains jump across elements)."""
+        """Mandel strains at the coordinates ``points``, from the displacement gradient of the element
+        found at each point (strains jump across elements).
+
+        Parameters
+        ----------
+        points : array_like, shape (n, 2)
+            Coordinates inside the mesh (read as ``reshape(-1, 2)``: one point may be ``(2,)``).
+
+        Returns
+        -------
+        ndarray of float64, shape (n, 3)
+            :math:`(\\varepsilon_{11}, \\varepsilon_{22}, \\sqrt2\\,\\varepsilon_{12})` of ``displacement`` (the last
+            converged load step).
+        """
         x = np.asarray(points, dtype=float).reshape(-1, 2).T
         b = self.basis
         cells = b.mesh.element_finder(mapping=b.mapping)(*x)

@@ -66,7 +66,18 @@ class LearnedElasticity(LinearElastic):
 
     @staticmethod
     def targets(stiffness):
-        """Training targets ``(n, 6)``: the upper triangle of Mandel stiffnesses ``(n, 3, 3)``."""
+        """Training targets for ``model``: the upper triangle of Mandel stiffnesses, row by row.
+
+        Parameters
+        ----------
+        stiffness : array_like, shape (n, 3, 3)
+            Mandel stiffness matrices (e.g. FFT effective stiffnesses), one per sample.
+
+        Returns
+        -------
+        ndarray of float64, shape (n, 6)
+            :math:`(C_{11}, C_{12}, C_{13}, C_{22}, C_{23}, C_{33})` of each matrix.
+        """
         return np.asarray(stiffness, dtype=float)[:, _UPPER[0], _UPPER[1]]
 
 
@@ -127,7 +138,20 @@ class SurrogateLaw:
 
     def update(self, surrogate):
         """Install a surrogate retrained with the recorded samples: the range grows to cover them and the
-        record is cleared."""
+        record is cleared.
+
+        Parameters
+        ----------
+        surrogate : callable
+            The new ``surrogate(strain) -> (stress, tangent)`` on Mandel ``(n, 3)``, stateless (as in the
+            class); not checked here.
+
+        Returns
+        -------
+        None
+            ``lower`` and ``upper`` become the elementwise min and max of themselves and ``new_strain``;
+            ``new_strain``, ``new_stress`` and ``new_tangent`` are emptied.
+        """
         self.surrogate = surrogate
         if len(self.new_strain):
             self.lower = np.minimum(self.lower, self.new_strain.min(0))
@@ -205,7 +229,24 @@ class EnergyLaw:
         return stress, 0.5 * (tangent + np.swapaxes(tangent, 1, 2))   # symmetric already; round-off only
 
     def outside(self, strain):
-        """Which of the Mandel strains ``(n, 3)`` are outside the training range (class docstring)."""
+        """Which of the Mandel strains are outside the training range (class docstring).
+
+        Parameters
+        ----------
+        strain : array_like, shape (n, 3)
+            Mandel strains :math:`(\\varepsilon_{11}, \\varepsilon_{22}, \\sqrt2\\,\\varepsilon_{12})`, finite.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+            True where no training strain at least as large lies within ``max_angle`` of the direction
+            (the zero strain is inside); all False without training strains.
+
+        Raises
+        ------
+        ValueError
+            If ``strain`` is not ``(n, 3)`` or not finite.
+        """
         strain = mandel_strains(strain)
         if self.strain is None:
             return np.zeros(len(strain), bool)

@@ -370,6 +370,17 @@ class BayesianOptimizationResult:
     def evaluations_to_reach(self, target):
         """The number of evaluations after which the best value is ``<= target`` (None if never).
 
+        Parameters
+        ----------
+        target : float
+            The value to reach, compared with :attr:`history_best`.
+
+        Returns
+        -------
+        int or None
+            ``i + 1`` for the first ``i`` with ``history_best[i] <= target``; None when no evaluation
+            reached it.
+
         Examples
         --------
         >>> import numpy as np
@@ -382,7 +393,22 @@ class BayesianOptimizationResult:
         return int(reached[0]) + 1 if reached.size else None
 
     def predict(self, X):
-        """The surrogate's posterior mean at ``X`` (m, d), points in the box ``bounds`` (not scaled)."""
+        """The surrogate's posterior mean at ``X`` (the mean of :meth:`posterior`).
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+            Points in the box ``bounds`` (not scaled).
+
+        Returns
+        -------
+        ndarray of float64, shape (m,)
+
+        Raises
+        ------
+        ValueError
+            If the result has no surrogate (:func:`random_search`), or ``X`` is not ``(m, d)``.
+        """
         return self.posterior(X)[0]
 
     def posterior(self, X):

@@ -237,11 +237,44 @@ class EvolutionaryResult:
         return 1 if self.y.ndim == 1 else self.y.shape[1]
 
     def hypervolume(self, reference):
-        """Hypervolume of the Pareto front of all evaluations w.r.t. ``reference`` (:func:`hypervolume`)."""
+        """Hypervolume of the Pareto front of all evaluations w.r.t. ``reference`` (:func:`hypervolume`).
+
+        Parameters
+        ----------
+        reference : array_like, shape (m,)
+            The reference point, finite, worse than every point of interest in every objective (see
+            :func:`hypervolume`).
+
+        Returns
+        -------
+        float
+            0 when no Pareto point dominates ``reference``.
+
+        Raises
+        ------
+        ValueError
+            If ``reference`` is not ``m`` finite values.
+        """
         return hypervolume(self.pareto_y.reshape(len(self.pareto_y), -1), reference)
 
     def hypervolume_history(self, reference):
-        """Hypervolume of the population after each generation, shape ``(n_generations,)``."""
+        """Hypervolume of the population after each generation (:attr:`population_history`).
+
+        Parameters
+        ----------
+        reference : array_like, shape (m,)
+            The reference point, finite, worse than every point of interest in every objective (see
+            :func:`hypervolume`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n_generations,)
+
+        Raises
+        ------
+        ValueError
+            If ``reference`` is not ``m`` finite values.
+        """
         return np.array([hypervolume(F, reference) for F in self.population_history])
 
 

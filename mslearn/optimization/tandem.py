@@ -480,10 +480,33 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * torch.sigmoid(output)
 
     def predict(self, properties):
-        """Designs proposed for target ``properties`` ``(n, n_properties)``: ``(n, n_features_in_)``, feasible.
+        """Designs proposed for target ``properties``: the inverse network's, feasible.
 
         An :class:`ExtrapolationWarning` is raised when a target lies outside the range of the training
         properties.
+
+        Parameters
+        ----------
+        properties : array-like or DataFrame ``(n, n_properties)``
+            Target properties, finite, with the columns of the training properties (one target:
+            ``.reshape(1, -1)``).
+
+        Returns
+        -------
+        ndarray of float64 ``(n, n_features_in_)``
+            Designs within ``design_bounds_``, semicontinuous variables snapped.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``properties`` is not 2D, not finite, or has another number of columns.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            When a target lies outside the range of the training properties.
         """
         check_is_fitted(self, "network_")
         values = self._check_properties(properties)
@@ -496,10 +519,31 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         return design.cpu().numpy().astype(np.float64)
 
     def forward_predict(self, designs):
-        """The forward network's properties for ``designs`` ``(n, n_features_in_)``: ``(n, n_properties)``.
+        """The forward network's properties for ``designs``.
 
         An :class:`ExtrapolationWarning` is raised for designs outside the design bounds or with a
         semicontinuous variable strictly between 0 and its minimum (nothing like them was trained on).
+
+        Parameters
+        ----------
+        designs : array-like or DataFrame ``(n, n_features_in_)``
+            Designs, finite, with the columns of the training designs.
+
+        Returns
+        -------
+        ndarray of float64 ``(n, n_properties)``
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``designs`` is not 2D, not finite, or has another number of columns.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            For designs outside the design space trained on.
         """
         check_is_fitted(self, "forward_")
         _, values = _as_table(designs, "designs")
@@ -566,7 +610,33 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         self.progress = progress
 
     def fit(self, designs, properties):
-        """Regress ``designs`` ``(n, n_features)`` on ``properties`` ``(n, n_properties)``."""
+        """Regress ``designs`` on ``properties`` (an :class:`mslearn.surrogates.MLPRegressor`, ``regressor_``).
+
+        Parameters
+        ----------
+        designs : array-like or DataFrame ``(n_samples, n_features)``
+            Training designs, finite, at least 10 (a DataFrame's column names can key
+            ``semicontinuous`` and ``design_bounds``).
+        properties : array-like or DataFrame ``(n_samples, n_properties)``
+            Their properties, finite.
+
+        Returns
+        -------
+        self : DirectInverseDesign
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If ``warm_start`` or another flag or integer setting has another type.
+        ValueError
+            If the data are not finite 2D arrays of the same number of rows (at least 10), a design column
+            is constant without ``design_bounds``, ``semicontinuous`` or ``design_bounds`` is inconsistent
+            with the data, a training setting is invalid, or a warm start meets other columns, design
+            settings or layers.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         warm = check_flag(self.warm_start, name="warm_start") and hasattr(self, "regressor_")
         names, designs, properties = _check_fit_data(designs, properties)
         self._start_space(designs, properties, names, warm)
@@ -578,7 +648,31 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         return self
 
     def predict(self, properties):
-        """Designs for target ``properties``: the regression, clipped to the bounds and snapped (feasible)."""
+        """Designs for target ``properties``: the regression, clipped to the bounds and snapped (feasible).
+
+        Parameters
+        ----------
+        properties : array-like or DataFrame ``(n, n_properties)``
+            Target properties, finite, with the columns of the training properties (one target:
+            ``.reshape(1, -1)``).
+
+        Returns
+        -------
+        ndarray of float64 ``(n, n_features_in_)``
+            Designs within ``design_bounds_``, semicontinuous variables snapped.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``properties`` is not 2D, not finite, or has another number of columns.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            When a target lies outside the range of the training properties.
+        """
         check_is_fitted(self, "regressor_")
         values = self._check_properties(properties)
         self._warn_targets(values)

@@ -408,11 +408,41 @@ class ActiveLearningResult:
             return self.model.predict((X - low) / (high - low), return_std=True)
 
     def predict(self, X):
-        """The posterior mean at ``X`` (m, d), points in the original units."""
+        """The posterior mean at ``X`` (the mean of :meth:`posterior`).
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+            Points in the original units (not scaled), one column per input of ``bounds``.
+
+        Returns
+        -------
+        ndarray of float64, shape (m,)
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not ``(m, d)``.
+        """
         return self.posterior(X)[0]
 
     def classify(self, X):
-        """The learned map at ``X`` (m, d): True where the posterior mean exceeds ``threshold``."""
+        """The learned map at ``X``: True where the posterior mean exceeds ``threshold``.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+            Points in the original units (not scaled), one column per input of ``bounds``.
+
+        Returns
+        -------
+        ndarray of bool, shape (m,)
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not ``(m, d)``.
+        """
         return self.predict(X) > self.threshold
 
 

@@ -314,7 +314,24 @@ class ProcessStructureMap(BaseEstimator):
         return self
 
     def predict(self, X):
-        """Predicted descriptors ``(n, n_components + 2)``: PCA scores, volume fraction, length."""
+        """Predicted descriptors: PCA scores, volume fraction, length (``descriptor_names_``).
+
+        Parameters
+        ----------
+        X : array ``(n, 3)`` or DataFrame
+            Process parameters ``phi0`` (in (−1, 1)), ``gamma`` (> 0), ``time`` (> 0), as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray ``(n, n_components + 2)`` of float64
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` lacks a column, is not finite or has a value out of range.
+        """
         check_is_fitted(self, "regressor_")
         return np.asarray(self.regressor_.predict(_features(_check_process(X))), dtype=float).reshape(
             -1, len(self.descriptor_names_))
@@ -324,6 +341,22 @@ class ProcessStructureMap(BaseEstimator):
 
         The PCA reconstruction of the predicted scores; its origin value is the predicted volume
         fraction carried by the statistics.
+
+        Parameters
+        ----------
+        X : array ``(n, 3)`` or DataFrame
+            Process parameters ``phi0`` (in (−1, 1)), ``gamma`` (> 0), ``time`` (> 0), as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray ``(n, 2 window_ + 1, 2 window_ + 1)`` of float64
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` lacks a column, is not finite or has a value out of range.
         """
         scores = self.predict(X)[:, :self.pca_.n_components_]
         m = 2 * self.window_ + 1
@@ -335,6 +368,24 @@ class ProcessStructureMap(BaseEstimator):
         In the format of :func:`mslearn.reconstruction.target_descriptors` for two phases: the
         predicted phase-1 map (:meth:`predict_s2`), the phase-0 map :math:`1 - 2v + S_2^{(11)}` and the
         volume fractions :math:`(1 - v, v)`, :math:`v` the map's origin value (clipped to [0.01, 0.99]).
+
+        Parameters
+        ----------
+        X : array ``(n, 3)`` or DataFrame
+            Process parameters ``phi0`` (in (−1, 1)), ``gamma`` (> 0), ``time`` (> 0), as in :meth:`fit`.
+
+        Returns
+        -------
+        list of dict
+            ``n`` targets, each with ``shape`` the training shape ``shape_``, ``window`` ``window_`` and
+            ``s2`` of shape ``(2, 2 window_ + 1, 2 window_ + 1)``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` lacks a column, is not finite or has a value out of range.
         """
         targets = []
         w = self.window_
@@ -417,6 +468,25 @@ class ProcessStructureMap(BaseEstimator):
 
         Variance-weighted over the map entries: 1 − (squared error of the maps) / (their squared
         deviation from the mean map of ``y``). A constant prediction of the mean map scores about 0.
+
+        Parameters
+        ----------
+        X : array ``(n, 3)`` or DataFrame
+            Process parameters ``phi0`` (in (−1, 1)), ``gamma`` (> 0), ``time`` (> 0), as in :meth:`fit`.
+        y : array ``(n, H, W)``
+            Two-phase label images (labels 0 and 1, both present in each), one per row of ``X``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` lacks a column, is not finite or has a value out of range.
+            If ``y`` is not two-phase label images of the same number.
         """
         labels = _check_structures(y)
         check_is_fitted(self, "pca_")
@@ -427,10 +497,25 @@ class ProcessStructureMap(BaseEstimator):
     def score_descriptors(self, X, y):
         """:math:`R^2` of each predicted descriptor (``descriptor_names_``) against the structures ``y``.
 
+        Parameters
+        ----------
+        X : array ``(n, 3)`` or DataFrame
+            Process parameters ``phi0`` (in (−1, 1)), ``gamma`` (> 0), ``time`` (> 0), as in :meth:`fit`.
+        y : array ``(n, H, W)``
+            Two-phase label images (labels 0 and 1, both present in each), one per row of ``X``.
+
         Returns
         -------
         dict
             ``{name: R²}`` for every column of :meth:`predict`, plus ``"s2"`` (:meth:`score`).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` lacks a column, is not finite or has a value out of range.
+            If ``y`` is not two-phase label images, one per row of ``X``.
         """
         true = self.describe(y)
         pred = self.predict(X)

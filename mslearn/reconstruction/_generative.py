@@ -184,8 +184,32 @@ class CropVAE(BaseEstimator):
         return labels
 
     def fit(self, X, y=None):
-        """Train on random crops (with flips/transposes) of a two-phase label image ``(H, W)`` or of a
-        stack of images ``(n, H, W)``; ``y`` is ignored. Returns self."""
+        """Train on random crops (with flips/transposes) of two-phase label images.
+
+        A new network, or, with ``warm_start`` on a fitted model, ``max_iter`` more steps of the fitted
+        one (see the class).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor, shape (H, W) or (n, H, W)
+            One two-phase label image or a stack of them (labels 0 and 1, both present), each side at
+            least ``crop``.
+        y : None
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        self : CropVAE
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If a setting is invalid, ``X`` is not two-phase label images of sides ``>= crop``, or a warm
+            start meets another ``crop``, ``latent_channels`` or ``channels``.
+        """
         self._check_settings()
         warm = bool(self.warm_start) and hasattr(self, "network_")
         if warm:
@@ -255,6 +279,31 @@ class CropVAE(BaseEstimator):
 
         ``random_state`` seeds the latent draw of this call (as in scikit-learn's
         ``GaussianProcessRegressor.sample_y``); the estimator's own ``random_state`` seeded training.
+        The images are :meth:`decode` of a standard-normal latent ``(n_samples, latent_channels,
+        size / 4, size / 4)``.
+
+        Parameters
+        ----------
+        n_samples : int, default 1
+            Number of images, at least 1.
+        size : int, optional
+            Side of the images, a multiple of 4 (at least 4); default ``None``: ``crop``.
+        random_state : int, default 0
+            Seeds the latent draw (torch's global random state is left unchanged).
+        threshold : float in (0, 1) or None, default 0.5
+            Phase 1 where the decoded probability exceeds it; None returns the probabilities.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, size, size)
+            int64 labels 0/1, or float64 probabilities in [0, 1] with ``threshold=None``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``n_samples``, ``size`` or ``threshold`` is invalid.
         """
         check_is_fitted(self, "network_")
         n_samples = check_integer(n_samples, 1, name="n_samples")

@@ -265,7 +265,33 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, X, y):
-        """Train on features ``X`` ``(n_samples, n_features)`` and targets ``y`` ``(n,)`` or ``(n, k)``."""
+        """Train the network on features ``X`` and targets ``y``.
+
+        Starts from new weights and new scalers, or, with ``warm_start`` on a fitted model, continues
+        the fitted network with the first fit's scalers (see :func:`fit_network`).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Features, converted to float64.
+        y : array-like, shape (n_samples,) or (n_samples, k)
+            Targets, converted to float64.
+
+        Returns
+        -------
+        self : TorchRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If a training setting is invalid, if the samples are too few to hold out
+            ``validation_fraction``, or if a warm start meets other target shapes or network layers.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         check_training_settings(self)
         warm = self._warm()
         X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, reset=not warm)
@@ -297,7 +323,23 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """Predicted targets, shaped as the training ``y`` (``(n,)`` or ``(n, k)``)."""
+        """Predicted targets, shaped as the training ``y``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Features, converted to float64.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples,) or (n_samples, k)
+            As the training ``y``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
         check_is_fitted(self, "network_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         parameter = next(self.network_.parameters())

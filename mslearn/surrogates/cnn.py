@@ -400,8 +400,35 @@ class CNNRegressor(TorchRegressor):
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, X, y):
-        """Train on phase-label images ``X`` ``(n, *spatial)`` and effective tensors ``y`` ``(n, m, m)``
-        (``m = d`` for conductivities, ``d(d+1)/2`` for Mandel stiffnesses)."""
+        """Train on phase-label images ``X`` and their effective tensors ``y``.
+
+        With ``warm_start`` on a fitted model, fine-tunes the fitted network with the first fit's input
+        encoding and target scaling (see the class).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels, ``ndim`` spatial axes (one image: ``image[None]``).
+        y : array-like, shape (n_samples, m, m)
+            Symmetric effective tensors, converted to float64: ``m = d`` for ``target="conductivity"``,
+            ``m = d(d+1)/2`` (Mandel) for ``"stiffness"``; positive definite with ``tensor="cholesky"``.
+
+        Returns
+        -------
+        self : CNNRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If a setting is invalid, ``X`` or ``y`` has another shape, ``y`` is not symmetric (or not
+            positive definite with ``tensor="cholesky"``), a label has no ``phase_features`` row, or a
+            warm start meets other labels or network shapes.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         with cpu_threads(self.cpu_threads, self.device):
             return self._fit(X, y)
 
@@ -498,9 +525,27 @@ class CNNRegressor(TorchRegressor):
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, X, *, tta=None):
-        """Effective tensors ``(n, m, m)`` (float64; symmetric, and positive definite with Cholesky).
+        """Effective tensors of phase-label images (symmetric; positive definite with ``tensor="cholesky"``).
 
-        ``tta`` (default: the ``tta`` setting) averages over the symmetry group.
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels among those of the training images.
+        tta : bool, optional
+            Average over the symmetry group (8 elements in 2D, 48 in 3D); default ``None``: the ``tta``
+            setting.
+
+        Returns
+        -------
+        ndarray or torch.Tensor of float64, shape (n_samples, m, m)
+            A torch tensor on the network's device when ``X`` is one, else a numpy array.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` has another number of axes or a label the model was not trained on.
         """
         check_is_fitted(self, "network_")
         with cpu_threads(self.cpu_threads, next(self.network_.parameters()).device):
@@ -571,7 +616,27 @@ class CNNRegressor(TorchRegressor):
         return _LearnedFeatures(copy.deepcopy(self.network_).eval(), table, self.ndim)
 
     def score(self, X, y, sample_weight=None):
-        """:func:`tensor_r2`: mean R² of the independent (Mandel) components of the effective tensor."""
+        """:func:`tensor_r2`: mean R² of the independent (Mandel) components of the effective tensor.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels.
+        y : array-like, shape (n_samples, m, m)
+            True effective tensors.
+        sample_weight : None
+            Not supported; anything else raises.
+
+        Returns
+        -------
+        float
+            Mean over the :math:`m(m+1)/2` components of :math:`R^2`.
+
+        Raises
+        ------
+        ValueError
+            If ``sample_weight`` is given, or ``y`` is not ``(n_samples, m, m)`` or not finite.
+        """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by CNNRegressor.score")
         K = np.asarray(y, dtype=np.float64)

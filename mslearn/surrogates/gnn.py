@@ -361,7 +361,32 @@ class GNNRegressor(TorchRegressor):
                              data["weight"][node_t], len(graphs))
 
     def fit(self, X, y):
-        """Train on a list of graph dicts ``X`` and targets ``y`` ``(n,)`` or ``(n, k)``."""
+        """Train on a list of graph dicts ``X`` and their targets ``y``.
+
+        Parameters
+        ----------
+        X : list of dict
+            Graphs, each with ``node_features`` ``(n_nodes, f)``, ``edge_index`` ``(2, n_edges)`` (int) and
+            ``edge_features`` ``(n_edges, g)`` (see the class).
+        y : array-like, shape (n_graphs,) or (n_graphs, k)
+            Targets, one row per graph, converted to float64.
+
+        Returns
+        -------
+        self : GNNRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a list of dicts, an ``edge_index`` does not hold integers, or a flag or an
+            integer setting is not a bool or an integer.
+        ValueError
+            If a setting is invalid, a graph or ``y`` has another shape, a node weight is negative (or
+            all of a graph's are zero), or a warm start meets other feature counts or target shapes.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         with cpu_threads(self.cpu_threads, self.device):
             return self._fit(X, y)
 
@@ -422,7 +447,27 @@ class GNNRegressor(TorchRegressor):
         return self
 
     def predict(self, X):
-        """Predicted targets for the list of graph dicts ``X``, ``(n,)`` or ``(n, k)`` as in training."""
+        """Predicted targets for a list of graph dicts.
+
+        Parameters
+        ----------
+        X : list of dict
+            Graphs, each with ``node_features`` ``(n_nodes, f)``, ``edge_index`` ``(2, n_edges)`` (int) and
+            ``edge_features`` ``(n_edges, g)``, with the
+            feature counts of the training graphs.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_graphs,) or (n_graphs, k)
+            As the training ``y``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        TypeError, ValueError
+            If ``X`` is not a list of graph dicts of the training feature counts.
+        """
         check_is_fitted(self, "network_")
         with cpu_threads(self.cpu_threads, next(self.network_.parameters()).device):
             return self._predict(X)
@@ -441,5 +486,19 @@ class GNNRegressor(TorchRegressor):
         return y.reshape((len(y),) + tuple(self.output_shape_))
 
     def score(self, X, y, sample_weight=None):
-        """R² (averaged uniformly over targets)."""
+        """R² of :meth:`predict` (averaged uniformly over targets), as ``sklearn.metrics.r2_score``.
+
+        Parameters
+        ----------
+        X : list of dict
+            Graphs, as in :meth:`predict`.
+        y : array-like, shape (n_graphs,) or (n_graphs, k)
+            True targets.
+        sample_weight : array-like, shape (n_graphs,), optional
+            Weights of the graphs; default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+        """
         return r2_score(y, self.predict(X), sample_weight=sample_weight)

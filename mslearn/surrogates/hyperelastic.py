@@ -427,7 +427,26 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
 
     def score(self, X, y, mode="uniaxial", sample_weight=None):
         """R² of ``predict(X, mode)`` against the stresses ``y`` (variance-weighted over the nine
-        components for ``mode="general"``)."""
+        components for ``mode="general"``).
+
+        Parameters
+        ----------
+        X, mode
+            As in :meth:`predict`.
+        y : array_like
+            True stresses, of the shape :meth:`predict` returns: (n,), or (n, 3, 3) for ``"general"``.
+        sample_weight : array_like, shape (n,), optional
+            Weights of the samples; default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            If ``y`` has another shape or is not finite, or as :meth:`predict`.
+        """
         prediction = self.predict(X, mode=mode)
         truth = _check_target(y, prediction.shape)
         if prediction.ndim > 1:
@@ -533,8 +552,29 @@ class MooneyRivlin(_HyperelasticModel):
         pass
 
     def fit(self, X, y, mode="uniaxial"):
-        """Fit the constants to the nominal stresses ``y`` (n,) at the stretches ``X`` (n,) of ``mode``
-        (one name, or one per stretch)."""
+        """Fit the constants to the nominal stresses ``y`` at the stretches ``X`` of ``mode``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n,) or (n, 1)
+            Stretches λ > 0.
+        y : array_like, shape (n,) or (n, 1)
+            Nominal stresses :math:`P_{11}`, finite.
+        mode : str or array_like of str, default "uniaxial"
+            ``"uniaxial"``, ``"equibiaxial"`` or ``"pure_shear"``: one for all stretches or one per
+            stretch (e.g. the ``mode`` column of :func:`load_treloar`).
+
+        Returns
+        -------
+        self
+            The fitted model (``c10_``, ``c01_``).
+
+        Raises
+        ------
+        ValueError
+            If a stretch is not positive and finite, ``y`` has another length or is not finite, or a
+            mode is unknown or ``mode`` has another length.
+        """
         lam = _check_stretch(X)
         code = _mode_codes(mode, len(lam))
         stress = _check_target(y, lam.shape)
@@ -881,16 +921,78 @@ class NominalStressMLP(MLPRegressor):
         return np.column_stack([lam, np.eye(len(MODES))[_mode_codes(mode, len(lam))]])
 
     def fit(self, X, y, mode="uniaxial"):
-        """Train on stretches ``X`` (n,) of ``mode`` (one name or one per stretch) and stresses ``y`` (n,)."""
+        """Train on stretches ``X`` of ``mode`` and nominal stresses ``y``.
+
+        The inputs of the network are the stretch and the one-hot mode; the rest is
+        :meth:`TorchRegressor.fit <mslearn.surrogates.TorchRegressor.fit>`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n,) or (n, 1)
+            Stretches λ > 0.
+        y : array_like, shape (n,) or (n, 1)
+            Nominal stresses :math:`P_{11}`, finite.
+        mode : str or array_like of str, default "uniaxial"
+            ``"uniaxial"``, ``"equibiaxial"`` or ``"pure_shear"``: one for all stretches or one per
+            stretch (e.g. the ``mode`` column of :func:`load_treloar`).
+
+        Returns
+        -------
+        self : NominalStressMLP
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If a stretch is not positive and finite, ``y`` has another length or is not finite, a mode
+            is unknown, or a training setting is invalid.
+        """
         table = self._table(X, mode)
         return super().fit(table, _check_target(y, (len(table),)))
 
     def predict(self, X, mode="uniaxial"):
-        """Predicted nominal stresses (n,) at the stretches ``X`` of ``mode``."""
+        """Predicted nominal stresses at the stretches ``X`` of ``mode``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n,) or (n, 1)
+            Stretches λ > 0.
+        mode : str or array_like of str, default "uniaxial"
+            ``"uniaxial"``, ``"equibiaxial"`` or ``"pure_shear"``: one for all stretches or one per
+            stretch (e.g. the ``mode`` column of :func:`load_treloar`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n,)
+            Nominal stresses :math:`P_{11}`.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If a stretch is not positive and finite, or a mode is unknown.
+        """
         return super().predict(self._table(X, mode))
 
     def score(self, X, y, mode="uniaxial", sample_weight=None):
-        """R² of ``predict(X, mode)`` against ``y``."""
+        """R² of ``predict(X, mode)`` against the nominal stresses ``y``.
+
+        Parameters
+        ----------
+        X, mode
+            As in :meth:`predict`.
+        y : array_like, shape (n,) or (n, 1)
+            True nominal stresses, finite.
+        sample_weight : array_like, shape (n,), optional
+            Weights of the samples; default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+        """
         prediction = self.predict(X, mode=mode)
         return float(r2_score(_check_target(y, prediction.shape), prediction, sample_weight=sample_weight))
 
@@ -1241,8 +1343,26 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         return tensor / net.strain_scale, tensor.shape[:-1]
 
     def energy(self, X):
-        """The energy density :math:`W(\\boldsymbol\\varepsilon)` (..., ) at the Mandel strains ``X``
-        (..., m); zero at zero strain; a tensor (on the graph if ``X`` requires grad) when ``X`` is one."""
+        """The energy density :math:`W(\\boldsymbol\\varepsilon)` at the Mandel strains ``X``; zero at zero strain.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (..., m)
+            Mandel strains, at least one leading axis (one strain: ``(1, m)``), ``m`` as in the fit.
+
+        Returns
+        -------
+        ndarray or torch.Tensor of float64, shape (...)
+            A tensor on the network's device when ``X`` is one (on the autograd graph when ``X``
+            requires grad).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not ``(..., m)`` with at least one leading axis, or (numpy) not finite.
+        """
         x, _ = self._inputs(X)
         keep = isinstance(X, torch.Tensor) and X.requires_grad
         with torch.set_grad_enabled(keep):
@@ -1250,16 +1370,53 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         return like(W if keep else W.detach(), X)
 
     def predict(self, X):
-        """The stress :math:`\\partial W/\\partial\\boldsymbol\\varepsilon` (..., m) at the Mandel strains
-        ``X`` (..., m), by autograd; zero at zero strain."""
+        """The stress :math:`\\partial W/\\partial\\boldsymbol\\varepsilon` at the Mandel strains ``X``, by
+        autograd; zero at zero strain.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (..., m)
+            Mandel strains, at least one leading axis (one strain: ``(1, m)``), ``m`` as in the fit.
+
+        Returns
+        -------
+        ndarray or torch.Tensor of float64, shape (..., m)
+            Mandel stresses; a tensor on the network's device when ``X`` is one (on the autograd graph
+            when ``X`` requires grad).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            As in :meth:`energy`.
+        """
         x, _ = self._inputs(X)
         keep = isinstance(X, torch.Tensor) and X.requires_grad
         sigma = self._stress_scaled(x, create_graph=keep)
         return like(sigma if keep else sigma.detach(), X)
 
     def tangent(self, X):
-        """The tangent :math:`\\partial^2 W/\\partial\\boldsymbol\\varepsilon^2` (..., m, m) at ``X``
-        (..., m): symmetric by construction, positive semi-definite with ``convex=True``."""
+        """The tangent :math:`\\partial^2 W/\\partial\\boldsymbol\\varepsilon^2` at the Mandel strains ``X``:
+        symmetric by construction, positive semi-definite with ``convex=True``.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (..., m)
+            Mandel strains, at least one leading axis (one strain: ``(1, m)``), ``m`` as in the fit.
+
+        Returns
+        -------
+        ndarray or torch.Tensor of float64, shape (..., m, m)
+            A tensor (detached, on the network's device) when ``X`` is one.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            As in :meth:`energy`.
+        """
         x, shape = self._inputs(X)
         x = x.detach().reshape(-1, x.shape[-1]).requires_grad_(True)
         with torch.enable_grad():
@@ -1269,7 +1426,28 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         return like(tangent.detach().reshape(*shape, *tangent.shape[1:]), X)
 
     def score(self, X, y, sample_weight=None):
-        """R² of ``predict(X)`` against the stresses ``y``, variance-weighted over the components."""
+        """R² of ``predict(X)`` against the stresses ``y``, variance-weighted over the components.
+
+        Parameters
+        ----------
+        X : array_like, shape (..., m)
+            Mandel strains, as in :meth:`predict`.
+        y : array_like, shape (..., m)
+            True Mandel stresses, of the shape of ``X``.
+        sample_weight : array_like, shape (n_rows,), optional
+            Weights of the rows of ``X.reshape(-1, m)``; default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` or ``y`` is not finite Mandel vectors of ``m`` components, or ``y`` has another shape.
+        """
         prediction = np.asarray(self.predict(_check_mandel(X, "X", getattr(self, "n_components_", None))))
         truth = _check_mandel(y, "y")
         if truth.shape != prediction.shape:

@@ -320,10 +320,20 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
     def posterior(self, X):
         """The high fidelity's posterior mean and standard deviation at ``X``.
 
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, converted to float64.
+
         Returns
         -------
         (mean, std) : two numpy arrays of shape ``(n_samples,)``
             ``rho_ * mu_low + mu_delta`` and ``sqrt(rho_**2 * sd_low**2 + sd_delta**2)``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
         """
         check_is_fitted(self, "delta_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
@@ -332,7 +342,22 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         return self.rho_ * mean_low + mean_delta, np.sqrt(self.rho_**2 * sd_low**2 + sd_delta**2)
 
     def predict(self, X):
-        """The high fidelity's posterior mean at ``X`` (n_samples, n_features)."""
+        """The high fidelity's posterior mean at ``X`` (the mean of :meth:`posterior`).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, converted to float64.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
         return self.posterior(X)[0]
 
 
@@ -412,7 +437,28 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         return np.column_stack([X, low]) if self.append_low_fidelity else X
 
     def fit(self, X, y):
-        """Fit the regressor to ``y - low_fidelity(X)`` (y: high-fidelity targets, shape (n_samples,))."""
+        """Fit the regressor to the discrepancy ``y - low_fidelity(X)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, converted to float64.
+        y : array_like, shape (n_samples,)
+            High-fidelity targets.
+
+        Returns
+        -------
+        self : DeltaRegressor
+            The fitted estimator (``regressor_``).
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If ``low_fidelity`` is None, an unfitted estimator, or returns values of another shape or
+            not finite; or if ``regressor`` has no ``fit``, or a setting is invalid.
+        """
         n_restarts = _check_non_negative_int(self.n_restarts_optimizer, "n_restarts_optimizer")
         check_flag(self.append_low_fidelity, name="append_low_fidelity")
         if self.regressor is not None and not hasattr(self.regressor, "fit"):
@@ -432,7 +478,24 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """``low_fidelity(X) + regressor_.predict(...)`` at ``X`` (n_samples, n_features)."""
+        """``low_fidelity(X) + regressor_.predict(...)`` at ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, converted to float64.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``low_fidelity`` returns values of another shape or not finite.
+        """
         check_is_fitted(self, "regressor_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         low = self._low(X)
@@ -441,9 +504,23 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
     def posterior(self, X):
         """Mean and standard deviation at ``X`` when the regressor is a GP (the cheap model is exact).
 
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, converted to float64.
+
         Returns
         -------
         (mean, std) : two numpy arrays of shape ``(n_samples,)``
+            ``low_fidelity(X)`` plus the GP's mean, and the GP's standard deviation.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``regressor_`` is not a ``GaussianProcessRegressor``, or ``low_fidelity`` returns values of
+            another shape or not finite.
         """
         check_is_fitted(self, "regressor_")
         if not isinstance(self.regressor_, GaussianProcessRegressor):

@@ -136,7 +136,21 @@ def relative_history_error(y_true, y_pred):
 class _HistoryScoreMixin:
     def score(self, X, y, sample_weight=None):
         """:math:`R^2` of the predicted histories over all steps (``sklearn.metrics.r2_score`` on
-        ``(n_paths * n_steps, m')``, uniform average over components); ``sample_weight`` per path."""
+        ``(n_paths * n_steps, m')``, uniform average over components).
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, finite, converted to float64.
+        y : array_like or torch.Tensor, shape (n_paths, n_steps, m')
+            Stress histories of the same paths and steps, finite, converted to float64.
+        sample_weight : array_like, shape (n_paths,), optional
+            Weight of each path (repeated over its steps); default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+        """
         X, y = _check_pair(X, y)
         prediction = self.predict(X)
         weight = None if sample_weight is None else np.repeat(np.asarray(sample_weight, float), X.shape[1])
@@ -245,8 +259,34 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         return _RecurrentNetwork(n_features, sizes, n_targets, self.cell)
 
     def fit(self, X, y):
-        """Train on strain histories ``X`` ``(n_paths, n_steps, m)`` and stress histories ``y``
-        ``(n_paths, n_steps, m')`` (starts afresh: new weights, new scaling; see ``warm_start``)."""
+        """Train on strain histories ``X`` and stress histories ``y``.
+
+        Starts afresh (new weights, new scaling), or, with ``warm_start`` on a fitted model, continues
+        the fitted network with the first fit's scaling.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, finite, converted to float64.
+        y : array_like or torch.Tensor, shape (n_paths, n_steps, m')
+            Stress histories of the same paths and steps, finite, converted to float64.
+
+        Returns
+        -------
+        self : RecurrentRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If ``X`` or ``y`` is not finite ``(n_paths, n_steps, ·)`` histories of the same paths and
+            steps, a setting is invalid, too few paths remain beside the validation split, or a warm
+            start meets other components or layers.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         check_training_settings(self)
         X, y = _check_pair(X, y)
         features = history_features(X)
@@ -281,8 +321,25 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         return self
 
     def predict(self, X):
-        """Predicted stress histories ``(n_paths, n_steps, m')`` of strain histories ``(n_paths, n_steps, m)``
-        (any number of steps)."""
+        """Predicted stress histories of strain histories (any number of steps).
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, finite, converted to float64, with the ``m`` of the
+            training histories.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_paths, n_steps, m')
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not finite histories of ``m`` components.
+        """
         check_is_fitted(self, "network_")
         X = _check_histories(X, m=self.n_features_in_)
         features = history_features(X)
@@ -295,8 +352,25 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         return self.y_scaler_.inverse_transform(out.reshape(n * T, -1)).reshape(n, T, -1)
 
     def predict_tensor(self, X):
-        """:meth:`predict` as a differentiable torch function of strain histories ``X`` (tensor
-        ``(n_paths, n_steps, m)``), on ``X``'s device and in its dtype."""
+        """:meth:`predict` as a differentiable torch function: gradients flow back to ``X``.
+
+        Parameters
+        ----------
+        X : torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, with the ``m`` of the training histories.
+
+        Returns
+        -------
+        torch.Tensor, shape (n_paths, n_steps, m')
+            Stress histories on ``X``'s device and in its dtype.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not a torch tensor of that shape.
+        """
         check_is_fitted(self, "network_")
         if not isinstance(X, torch.Tensor) or X.ndim != 3 or X.shape[2] != self.n_features_in_:
             shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
@@ -365,8 +439,33 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
         self.progress = progress
 
     def fit(self, X, y):
-        """Train on strain histories ``X`` ``(n_paths, n_steps, m)`` and stress histories ``y``
-        ``(n_paths, n_steps, m')``; see ``warm_start``."""
+        """Train the per-step network on every step of the strain histories ``X`` and stress histories ``y``.
+
+        A new :class:`~.mlp.MLPRegressor` with this estimator's settings, or, with ``warm_start`` on a
+        fitted model, the fitted one trained further.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, finite, converted to float64.
+        y : array_like or torch.Tensor, shape (n_paths, n_steps, m')
+            Stress histories of the same paths and steps, finite, converted to float64.
+
+        Returns
+        -------
+        self : StepwiseRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If ``X`` or ``y`` is not finite histories of the same paths and steps, a setting is invalid,
+            or a warm start meets other components or layers.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         warm = check_flag(self.warm_start, name="warm_start") and hasattr(self, "regressor_")
         X, y = _check_pair(X, y)
         if warm:
@@ -380,7 +479,25 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """Predicted stress histories ``(n_paths, n_steps, m')``."""
+        """Predicted stress histories, step by step.
+
+        Parameters
+        ----------
+        X : array_like or torch.Tensor, shape (n_paths, n_steps, m)
+            Strain histories, finite, converted to float64, with the ``m`` of the
+            training histories.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_paths, n_steps, m')
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not finite histories of ``m`` components.
+        """
         check_is_fitted(self, "regressor_")
         X = _check_histories(X, m=self.n_features_in_)
         n, T = X.shape[:2]

@@ -309,7 +309,31 @@ class UNetFieldPredictor(TorchRegressor):
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self, X, y):
-        """Train on phase-label images ``X`` ``(n, *spatial)`` and their fields ``y`` ``(n, [c,] *spatial)``."""
+        """Train on phase-label images ``X`` and their fields ``y``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels, ``ndim`` spatial axes, each size divisible by ``2**levels``.
+        y : array-like or torch.Tensor, shape (n_samples, *spatial) or (n_samples, c, *spatial)
+            Fields on the image grid (one or ``c`` channels), converted to float64.
+
+        Returns
+        -------
+        self : UNetFieldPredictor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not numeric, or a flag or an integer setting is not a bool or an integer.
+        ValueError
+            If a setting is invalid, ``X`` or ``y`` has another shape, a spatial size is not divisible by
+            ``2**levels``, a label has no ``phase_features`` row, a field channel is zero everywhere, or a
+            warm start meets other labels or channels.
+        RuntimeError
+            If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
+        """
         self._check_settings()
         labels = self._check_images(X, fitting=True)
         fields = self._check_fields(y, labels)
@@ -383,7 +407,25 @@ class UNetFieldPredictor(TorchRegressor):
         return total / Y.numel()
 
     def predict(self, X):
-        """Fields ``(n, c, *spatial)`` (``(n, *spatial)`` when trained on single-channel fields), numpy."""
+        """Predicted fields of phase-label images.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels among those of the training images; each spatial size divisible by ``2**levels``.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples, c, *spatial)
+            ``(n_samples, *spatial)`` when trained on single-channel fields.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` has another number of axes, sizes not divisible by ``2**levels``, or an unseen label.
+        """
         check_is_fitted(self, "network_")
         labels = self._check_images(X)
         parameter = next(self.network_.parameters())
@@ -399,6 +441,27 @@ class UNetFieldPredictor(TorchRegressor):
 
         :math:`R^2 = 1 - \sum (f - \hat f)^2 / \sum (f - \bar f_c)^2` with :math:`\bar f_c` the mean
         of channel ``c`` over samples and voxels: 0 for predicting the mean field value everywhere.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+            Phase labels.
+        y : array-like, shape (n_samples, *spatial) or (n_samples, c, *spatial)
+            True fields, with the channels of the training fields.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each image in the sums; default ``None``: equal weights.
+
+        Returns
+        -------
+        float
+            :math:`R^2` averaged over the channels.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` or ``y`` is invalid as in :meth:`fit`, or ``y`` has another number of channels.
         """
         check_is_fitted(self, "network_")      # before _check_images, which reads fitted attributes
         labels = self._check_images(X)

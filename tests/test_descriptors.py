@@ -551,6 +551,19 @@ def test_feature_network_refuses_a_negative_seed():
         D.FeatureNetwork(2, seed=-1)
 
 
+@pytest.mark.parametrize("up_to, error, message", [
+    (-1, ValueError, "up_to = -1; expected an integer >= 0"),          # was layer 0 alone, silently
+    (4, ValueError, r"up_to = 4; the network has layers 0..3"),
+    (1.0, TypeError, "up_to must be an integer"),
+])
+def test_feature_network_forward_refuses_a_layer_it_does_not_have(up_to, error, message):
+    network = D.FeatureNetwork(2)
+    x = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    assert len(network(x, up_to=1)) == 2
+    with pytest.raises(error, match=message):
+        network(x, up_to=up_to)
+
+
 def test_nearest_microstructures_needs_one_image_shape():
     small, large = np.zeros((2, 8, 8), int), np.zeros((16, 16), int)
     small[:, :4], large[:8] = 1, 1

@@ -47,6 +47,19 @@ def test_plate_with_a_small_hole_concentrates_stress_three_times():
     assert np.allclose(elastic_stiffness(1.0, 0.3, "stress") @ far, [1, 0, 0], atol=0.02)   # the applied tension
 
 
+@pytest.mark.parametrize("points, message", [
+    ([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], r"points has shape \(2, 3\); expected \(2,\) or \(n, 2\)"),   # was read as 3 points
+    ([[39.0, 39.0], [100.0, 0.0]], r"points\[1\] = \(100.0, 0.0\) is outside the mesh"),
+    ([[np.nan, 1.0]], "points contains NaN"),
+])
+def test_fe_result_refuses_points_it_cannot_evaluate(points, message):
+    fe = plate_with_hole(4, radius=1.0, width=80.0).fe
+    assert fe.displacement_at([39.0, 39.0]).shape == (1, 2) and fe.strain_at([[39.0, 39.0]] * 2).shape == (2, 3)
+    for evaluate in (fe.displacement_at, fe.strain_at):
+        with pytest.raises(ValueError, match=message):
+            evaluate(points)
+
+
 def test_plate_with_a_small_hole_follows_kirschs_field_along_the_hole_axis():
     """Kirsch (1898), Z. VDI 42, 797; Timoshenko & Goodier (1970), Theory of Elasticity, sec. 35: under
     unit tension along x1 the hoop stress on the x2 axis decays as

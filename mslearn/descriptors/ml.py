@@ -144,7 +144,7 @@ class FeatureNetwork(torch.nn.Module):
             Two-phase indicator images (phase 1 as 1; values in [0, 1] allowed), ``ndim`` spatial axes,
             floating point.
         up_to : int, optional
-            Last layer computed, in ``0 .. n_layers - 1``; default ``None``: ``n_layers - 1``.
+            Last layer computed, in ``0 .. n_layers - 1`` (else ValueError); default ``None``: ``n_layers - 1``.
 
         Returns
         -------
@@ -154,7 +154,9 @@ class FeatureNetwork(torch.nn.Module):
             ``(batch, channels, *spatial)``.
         """
         conv = F.conv2d if self.ndim == 2 else F.conv3d
-        last = self.n_layers - 1 if up_to is None else up_to
+        last = self.n_layers - 1 if up_to is None else check_integer(up_to, 0, name="up_to")
+        if last >= self.n_layers:
+            raise ValueError(f"up_to = {last}; the network has layers 0..{self.n_layers - 1}")
         w = self.weight0.to(x)
         response = conv(_pad(x - 0.5, w.shape[-1] // 2, self.ndim, self.periodic), w)
         h = torch.relu(torch.cat([response, -response], 1))

@@ -48,7 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
-from .._validation import check_integer, check_relative_tolerance
+from .._validation import check_finite, check_integer, check_relative_tolerance
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -423,15 +423,16 @@ class FEResult:
         Parameters
         ----------
         points : array_like, shape (n, 2)
-            Coordinates inside the mesh (read as ``reshape(-1, 2)``: one point may be ``(2,)``).
+            Coordinates inside the mesh; one point may be ``(2,)``. Other shapes, points that are not
+            finite and points outside the mesh raise ValueError.
 
         Returns
         -------
         ndarray of float64, shape (n, 2)
             :math:`(u_1, u_2)` of ``displacement`` (the last converged load step).
         """
-        points = np.asarray(points, dtype=float).reshape(-1, 2)
-        return (self.basis.probes(points.T) @ self.displacement).reshape(2, -1).T
+        x = self._inside(points)
+        return (self.basis.probes(x) @ self.displacement).reshape(2, -1).T
 
     def strain_at(self, points):
         """Mandel strains at the coordinates ``points``, from the displacement gradient of the element
@@ -440,7 +441,8 @@ class FEResult:
         Parameters
         ----------
         points : array_like, shape (n, 2)
-            Coordinates inside the mesh (read as ``reshape(-1, 2)``: one point may be ``(2,)``).
+            Coordinates inside the mesh; one point may be ``(2,)``. Other shapes, points that are not
+            finite and points outside the mesh raise ValueError.
 
         Returns
         -------
@@ -448,13 +450,38 @@ class FEResult:
             :math:`(\\varepsilon_{11}, \\varepsilon_{22}, \\sqrt2\\,\\varepsilon_{12})` of ``displacement`` (the last
             converged load step).
         """
-        x = np.asarray(points, dtype=float).reshape(-1, 2).T
-        b = self.basis
+        x, b = self._inside(points), self.basis
         cells = b.mesh.element_finder(mapping=b.mapping)(*x)
         X = b.mapping.invF(x[:, :, None], tind=cells)
         grad = sum(b.elem.gbasis(b.mapping, X, k, tind=cells)[0].grad
                    * self.displacement[b.element_dofs[k, cells]][:, None] for k in range(b.Nbfun))
         return _mandel(0.5 * (grad + np.swapaxes(grad, 0, 1)))[..., 0].T
+
+    def _inside(self, points):
+        """``points`` ``(2,)`` or ``(n, 2)`` as coordinates ``(2, n)``, checked: finite and inside the mesh."""
+        x = np.asarray(points, dtype=float)
+        if x.ndim not in (1, 2) or x.shape[-1] != 2:
+            raise ValueError(f"points has shape {x.shape}; expected (2,) or (n, 2) coordinates")
+        x = check_finite(x, name="points").reshape(-1, 2).T
+        find = self.basis.mesh.element_finder(mapping=self.basis.mapping)
+        try:
+            find(*x)
+        except ValueError:
+            first = next(i for i in range(x.shape[1]) if not _found(find, x[:, i:i + 1]))
+            lo, hi = self.mesh.p.min(axis=1), self.mesh.p.max(axis=1)
+            raise ValueError(f"points[{first}] = {tuple(x[:, first].tolist())} is outside the mesh (its nodes span "
+                             f"x in [{lo[0]:g}, {hi[0]:g}], y in [{lo[1]:g}, {hi[1]:g}]); expected coordinates "
+                             "inside the mesh") from None
+        return x
+
+
+def _found(find, x):
+    """Whether skfem's element finder ``find`` locates every point of ``x`` ``(2, n)``."""
+    try:
+        find(*x)
+        return True
+    except ValueError:
+        return False
 
 
 def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_steps=1, tol=1e-10, max_iter=25,

@@ -70,6 +70,23 @@ line search along :math:`\delta e` on its derivative :math:`\phi(t) = \langle\de
 |\phi(0)|/10`, else regula falsi on :math:`[0, 1]` to :math:`|\phi(t)| \le |\phi(0)|/10`. Near the
 solution :math:`t = 1` and the rate stays quadratic. A line search costs return mappings, no FFT.
 
+Units
+-----
+At a fixed strain history the stress is homogeneous of degree one in :math:`(E, \sigma_y, H)` (the
+strains, :math:`\Delta\gamma`, :math:`n` and every ratio the iteration forms, residuals, CG's
+:math:`\alpha` and :math:`\beta`, the line search's regula falsi, :math:`\bar C_{ff}^{-1}` times a stress,
+are of degree zero). :func:`plasticity` therefore always solves with the phases' :math:`(K, \mu,
+\sigma_y, H)` divided by the power of two :math:`2^k` nearest their largest modulus (which then lies in
+[1/2, 1)) and multiplies the stresses back by :math:`2^k`. A power of two only moves exponents, so every
+rounding of the scaled solve is that of the unscaled one: the results are the same bit for bit (checked
+on the tests and the doctest: 2D, 3D, mixed control, batches, float32 and float64) wherever the unscaled
+solve neither overflows nor goes subnormal, and moduli in any unit work in either dtype. That is where it
+did not: CG's inner products grow as :math:`K^3` (:math:`p\cdot Ap`), which overflows float32 from
+:math:`K \approx 10^{13}` (moduli in Pa): every CG ran to ``cg_max_iter`` and the Newton iteration failed
+(:math:`16^3`, uniaxial stress, float32). Unlike the linear solver (:func:`.solver.solve`), which scales only
+beyond a threshold because a scaled law is a copy of its fields, scaling here costs nothing: it is
+applied to the few numbers of the phase table, so there is no threshold.
+
 Why hand-written
 ----------------
 No library offers a batched, GPU, Python FFT solver for J2 plasticity: AMITEX_FFTP, DAMASK,
@@ -308,7 +325,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     phases : sequence of dict
         One per label: ``{"E": .., "nu": .., "yield_stress": .., "hardening": ..}`` (Young's modulus
         > 0, Poisson's ratio in (-1, 0.5), initial yield stress > 0 (``inf``: elastic), linear
-        isotropic hardening modulus :math:`H \ge 0`, optional, default 0).
+        isotropic hardening modulus :math:`H \ge 0`, optional, default 0), in any consistent units
+        (Pa in float32 too: the solve runs on the phases scaled by a power of two, module docstring *Units*).
     strain_history : array, ``(n_steps, m)``
         Macroscopic Mandel strains, ``m = 3`` in 2D ``(e11, e22, sqrt2 e12)``, ``m = 6`` in 3D
         ``(e11, e22, e33, sqrt2 e23, sqrt2 e13, sqrt2 e12)``. With ``batch=True`` one history for all
@@ -364,7 +382,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     B, spatial = lab.shape[0], tuple(lab.shape[1:])
     history = _history(strain_history, m, d, B, batch, dtype, dev)
     free = _free(stress_free, m)
-    table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=dev)
+    table, exponent = _scaled([_phase(p, i) for i, p in enumerate(phases)])
+    table = torch.tensor(table, dtype=dtype, device=dev)
     cell = _Cell(tuple(table[:, k][lab][:, None] for k in range(4)), spatial, free, dtype, dev)   # K, mu, sy, H
 
     n_steps = history.shape[1]
@@ -394,10 +413,12 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     if bar is not None:
         bar.close()
     out = (lambda t: like(t, labels)) if batch else (lambda t: like(t[0], labels))
+    stress = _times_power_of_two(stress, exponent)                # the stresses of the unscaled phases
     fields = None
     if return_fields:
-        fields = {"strain": e[:, 0], "stress": cell.sigma[:, 0], "plastic_strain": cell.eps_p,
-                  "equivalent_plastic_strain": cell.alpha[:, 0], **({"stress_33": cell.sigma_33} if d == 2 else {})}
+        fields = {"strain": e[:, 0], "stress": _times_power_of_two(cell.sigma[:, 0], exponent),
+                  "plastic_strain": cell.eps_p, "equivalent_plastic_strain": cell.alpha[:, 0],
+                  **({"stress_33": _times_power_of_two(cell.sigma_33, exponent)} if d == 2 else {})}
         fields = {key: out(value) for key, value in fields.items()}
     return PlasticityResult(stress=out(stress), strain=out(strain), newton_iterations=newton, cg_iterations=cg_its,
                             residuals=residuals, converged=converged, fields=fields)
@@ -423,6 +444,20 @@ def _phase(phase, index):
             raise ValueError(f"{where}: {found}; expected {expected}")
     lam, mu = lame_from(E=E, nu=nu)
     return lam + 2 * mu / 3, mu, sy, H
+
+
+def _scaled(table):
+    """The phases' ``(K, mu, yield_stress, H)`` divided by the power of two :math:`2^k` nearest their largest
+    modulus (the largest of them is then in [1/2, 1)), and ``k`` (module docstring, *Units*)."""
+    largest = max(max(K, mu, H) for K, mu, _, H in table)
+    exponent = math.frexp(largest)[1]
+    return [[math.ldexp(value, -exponent) for value in row] for row in table], exponent
+
+
+def _times_power_of_two(t, exponent):
+    """``t * 2**exponent``, exact (in two factors: ``2**1024`` is not a float64, a modulus of 1e308 is)."""
+    half = exponent // 2
+    return t * 2.0 ** half * 2.0 ** (exponent - half)
 
 
 def _history(strain_history, m, d, B, batch, dtype, device):

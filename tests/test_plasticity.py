@@ -308,6 +308,75 @@ def test_moduli_in_pascal_converge_in_float32():
         assert relative(result.stress / factor, reference.stress) < 1e-4     # the same solution relative to E
 
 
+
+# ----------------------------------------------------------------------------- 7. resume: initial=
+def assert_same_result(a, b):
+    for name in ("stress", "strain", "newton_iterations", "cg_iterations"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.residuals == b.residuals and a.converged == b.converged
+    assert a.fields.keys() == b.fields.keys()
+    for key in a.fields:
+        np.testing.assert_array_equal(a.fields[key], b.fields[key], err_msg=key)
+
+
+@pytest.mark.parametrize("shape, batch, free, dtype", [
+    ((2, 9, 9), True, None, torch.float64),                                 # one history per RVE
+    ((2, 5, 5, 5), True, [False] + [True] * 5, torch.float64),              # uniaxial stress
+    ((9, 9), False, [False, True, False], torch.float64),
+    ((2, 9, 9), True, [False, True, True], torch.float32),
+])
+def test_a_continued_run_equals_the_uninterrupted_run_bit_for_bit(shape, batch, free, dtype):
+    labels = (np.random.default_rng(1).random(shape) < 0.4).astype(int)
+    m = 3 if len(shape) - batch == 2 else 6
+    history = path(m, 0.01, steps=2)                                        # load, unload, reverse: 6 steps
+    if batch and m == 3:
+        history = np.stack([history, path(m, 0.01, steps=2, seed=3)])
+    options = dict(batch=batch, stress_free=free, dtype=dtype, tol=1e-5 if dtype == torch.float32 else 1e-8,
+                   device="cpu", return_fields=True)
+    whole = plasticity(labels, [SOFT, HARD], history, **options)
+    assert whole.converged
+    first = plasticity(labels, [SOFT, HARD], history[..., :2, :], **options)
+    second = plasticity(labels, [SOFT, HARD], history[..., 2:4, :], initial=first, **options)
+    third = plasticity(labels, [SOFT, HARD], history[..., 4:, :], initial=second, **options)
+    assert_same_result(third, whole)
+    assert first.stress.shape[-2] == 2 and second.stress.shape[-2] == 4     # the earlier steps come first
+    np.testing.assert_array_equal(first.fields["strain"], plasticity(labels, [SOFT, HARD], history[..., :2, :],
+                                                                     **options).fields["strain"])   # not changed
+
+
+def test_a_continuation_of_torch_results_without_fields_at_the_end():
+    labels = torch.as_tensor((np.random.default_rng(0).random((9, 9)) < 0.4).astype(np.int64))
+    history = path(3, 0.01, steps=2)
+    whole = plasticity(labels, [SOFT, HARD], history, device="cpu")
+    first = plasticity(labels, [SOFT, HARD], history[:3], device="cpu", return_fields=True)
+    rest = plasticity(labels, [SOFT, HARD], history[3:], device="cpu", initial=first)
+    assert isinstance(rest.stress, torch.Tensor) and rest.fields is None
+    assert torch.equal(rest.stress, whole.stress) and torch.equal(rest.strain, whole.strain)
+    with pytest.raises(ValueError, match=r"without its state .*return_fields=True"):
+        plasticity(labels, [SOFT, HARD], history[3:], device="cpu", initial=rest)
+
+
+@pytest.mark.parametrize("change, differs", [
+    (dict(labels=np.zeros((2, 8, 8), dtype=int)), "labels"),                # other labels shape
+    (dict(labels=np.ones((2, 9, 9), dtype=int)), "labels"),                 # same shape, other labels
+    (dict(phases=[SOFT, dict(HARD, hardening=0.4)]), "phases"),
+    (dict(stress_free=[False, True, False]), "stress_free"),
+    (dict(dtype=torch.float32), "dtype"),
+])
+def test_a_mismatched_continuation_is_refused_naming_what_differs(change, differs):
+    labels = (np.random.default_rng(0).random((2, 9, 9)) < 0.4).astype(int)
+    history = path(3, 0.01, steps=1)
+    first = plasticity(labels, [SOFT, HARD], history[:1], batch=True, device="cpu", return_fields=True)
+    call = dict(labels=labels, phases=[SOFT, HARD], stress_free=None, dtype=torch.float64) | change
+    with pytest.raises(ValueError, match=rf"initial solved another problem .*differs in: {differs};"):
+        plasticity(call["labels"], call["phases"], history[1:], batch=True, stress_free=call["stress_free"],
+                   dtype=call["dtype"], device="cpu", initial=first)
+    with pytest.raises(ValueError, match=r"differs in: labels, batch;"):
+        plasticity(labels[0], [SOFT, HARD], history[1:], device="cpu", initial=first)
+    with pytest.raises(TypeError, match=r"initial is dict; expected the PlasticityResult of a previous"):
+        plasticity(labels, [SOFT, HARD], history[1:], batch=True, device="cpu", initial=first.fields)
+
+
 LABELS = np.zeros((4, 4), dtype=int)
 HISTORY = np.array([[0.01, 0.0, 0.0]])
 

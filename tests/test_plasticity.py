@@ -428,3 +428,16 @@ def test_gpu_equals_cpu():
     cpu = plasticity(labels, [SOFT, HARD], history, batch=True, tol=1e-10, device="cpu")
     gpu = plasticity(torch.as_tensor(labels, device="cuda"), [SOFT, HARD], history, batch=True, tol=1e-10, device="cuda")
     assert relative(gpu.stress.cpu().numpy(), cpu.stress) < 1e-8   # same solve on the GPU, 1e-8 relative
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_gpu_scaled_phases_and_continuation_are_exact():
+    labels = torch.as_tensor((np.random.default_rng(0).random((2, 16, 16)) < 0.4).astype(np.int64), device="cuda")
+    history = path(3, 0.01, steps=2)
+    options = dict(batch=True, stress_free=[False, True, False], tol=1e-8, device="cuda", return_fields=True)
+    one = plasticity(labels, [SOFT, HARD], history, **options)
+    big = plasticity(labels, scaled([SOFT, HARD], 2.0 ** 43), history, **options)
+    assert torch.equal(big.stress, one.stress * 2.0 ** 43) and torch.equal(big.strain, one.strain)
+    first = plasticity(labels, [SOFT, HARD], history[:3], **options)
+    rest = plasticity(labels, [SOFT, HARD], history[3:], initial=first, **options)
+    assert torch.equal(rest.stress, one.stress) and torch.equal(rest.fields["strain"], one.fields["strain"])

@@ -5,6 +5,7 @@ found and what is expected.
 """
 from __future__ import annotations
 
+import hashlib
 import numbers
 
 import numpy as np
@@ -279,6 +280,12 @@ def differing_settings(stored, requested):
     missing = object()
     names = list(requested) + [name for name in stored if name not in requested]
     return [name for name in names if stored.get(name, missing) != requested.get(name, missing)]
+
+
+def array_digest(array):
+    """A short fingerprint of an array (shape, dtype and bytes), to compare settings without keeping the data."""
+    array = np.ascontiguousarray(array)
+    return f"{array.shape} {array.dtype} sha256 {hashlib.sha256(array.tobytes()).hexdigest()[:16]}"
 
 
 def check_same_settings(stored, requested, *, problem, remedy):

@@ -241,7 +241,9 @@ def rve_stress_histories(labels, phases, strain_history, *, tol=1e-6, device="au
     Returns
     -------
     ndarray, shape ``(n_paths, n_steps, m)``
-        The macroscopic Mandel stress at the end of every step (float64 numpy).
+        The macroscopic Mandel stress at the end of every step (float64 numpy). Stresses only, so not
+        resumable: to continue paths later, call :func:`~mslearn.homogenization.plasticity` on the
+        repeated labels with ``batch=True, return_fields=True`` and continue with its ``initial=``.
 
     Examples
     --------

@@ -70,6 +70,23 @@ line search along :math:`\delta e` on its derivative :math:`\phi(t) = \langle\de
 |\phi(0)|/10`, else regula falsi on :math:`[0, 1]` to :math:`|\phi(t)| \le |\phi(0)|/10`. Near the
 solution :math:`t = 1` and the rate stays quadratic. A line search costs return mappings, no FFT.
 
+Units
+-----
+At a fixed strain history the stress is homogeneous of degree one in :math:`(E, \sigma_y, H)` (the
+strains, :math:`\Delta\gamma`, :math:`n` and every ratio the iteration forms, residuals, CG's
+:math:`\alpha` and :math:`\beta`, the line search's regula falsi, :math:`\bar C_{ff}^{-1}` times a stress,
+are of degree zero). :func:`plasticity` therefore always solves with the phases' :math:`(K, \mu,
+\sigma_y, H)` divided by the power of two :math:`2^k` nearest their largest modulus (which then lies in
+[1/2, 1)) and multiplies the stresses back by :math:`2^k`. A power of two only moves exponents, so every
+rounding of the scaled solve is that of the unscaled one: the results are the same bit for bit (checked
+on the tests and the doctest: 2D, 3D, mixed control, batches, float32 and float64) wherever the unscaled
+solve neither overflows nor goes subnormal, and moduli in any unit work in either dtype. That is where it
+did not: CG's inner products grow as :math:`K^3` (:math:`p\cdot Ap`), which overflows float32 from
+:math:`K \approx 10^{13}` (moduli in Pa): every CG ran to ``cg_max_iter`` and the Newton iteration failed
+(:math:`16^3`, uniaxial stress, float32). Unlike the linear solver (:func:`.solver.solve`), which scales only
+beyond a threshold because a scaled law is a copy of its fields, scaling here costs nothing: it is
+applied to the few numbers of the phase table, so there is no threshold.
+
 Why hand-written
 ----------------
 No library offers a batched, GPU, Python FFT solver for J2 plasticity: AMITEX_FFTP, DAMASK,
@@ -93,8 +110,8 @@ import torch
 
 from .._backend import compute_device
 from .._backend import like, progress_bar, to_torch
-from .._validation import (check_finite, check_flag, check_integer, check_labels, check_properties,
-                           check_relative_tolerance, check_solver_dtype)
+from .._validation import (array_digest, check_finite, check_flag, check_integer, check_labels, check_properties,
+                           check_relative_tolerance, check_same_settings, check_solver_dtype)
 from .solver import ConjugateGradients, ConvergenceWarning, _dot, _layout, _with_product, green_projection
 from .tensors import lame_from
 
@@ -125,7 +142,11 @@ class PlasticityResult:
     fields : dict or None
         With ``return_fields=True``, the final fields: ``"strain"``, ``"stress"`` (Mandel ``(m, *spatial)``),
         ``"plastic_strain"`` (3D Mandel ``(6, *spatial)``, also in 2D: its 33 component is not zero),
-        ``"equivalent_plastic_strain"`` ``(*spatial)`` and, in 2D, ``"stress_33"`` ``(*spatial)``.
+        ``"equivalent_plastic_strain"`` ``(*spatial)`` and, in 2D, ``"stress_33"`` ``(*spatial)``. With the
+        last row of ``strain`` they are the state a continuation (``plasticity(..., initial=result)``) starts from.
+    settings : dict
+        What a continuation must share: a digest of ``labels``, ``batch``, ``phases``, ``stress_free`` and
+        ``dtype``.
     """
 
     stress: object
@@ -135,6 +156,7 @@ class PlasticityResult:
     residuals: list
     converged: bool
     fields: Optional[dict] = field(default=None, repr=False)
+    settings: Optional[dict] = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- the material point
@@ -294,7 +316,8 @@ def _per_rve(t, like):
 
 # ----------------------------------------------------------------------------- driver
 def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None, tol=1e-6, max_iter=None,
-               cg_max_iter=1000, device="auto", dtype=torch.float64, return_fields=False, progress=False):
+               cg_max_iter=1000, device="auto", dtype=torch.float64, return_fields=False, progress=False,
+               initial=None):
     r"""Macroscopic stress history of a periodic voxel RVE of J2 elasto-plastic phases (small strain).
 
     Each load step brings the macroscopic strain to the next row of ``strain_history`` (from the
@@ -308,7 +331,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     phases : sequence of dict
         One per label: ``{"E": .., "nu": .., "yield_stress": .., "hardening": ..}`` (Young's modulus
         > 0, Poisson's ratio in (-1, 0.5), initial yield stress > 0 (``inf``: elastic), linear
-        isotropic hardening modulus :math:`H \ge 0`, optional, default 0).
+        isotropic hardening modulus :math:`H \ge 0`, optional, default 0), in any consistent units
+        (Pa in float32 too: the solve runs on the phases scaled by a power of two, module docstring *Units*).
     strain_history : array, ``(n_steps, m)``
         Macroscopic Mandel strains, ``m = 3`` in 2D ``(e11, e22, sqrt2 e12)``, ``m = 6`` in 3D
         ``(e11, e22, e33, sqrt2 e23, sqrt2 e13, sqrt2 e12)``. With ``batch=True`` one history for all
@@ -332,6 +356,18 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
         Also return the final local fields (``fields``, see :class:`PlasticityResult`).
     progress : bool
         Show a tqdm progress bar over the load steps.
+    initial : PlasticityResult, optional
+        Go on along the load path from a previous result made with ``return_fields=True`` (only it carries
+        the state: the fields ``strain``, ``plastic_strain``, ``equivalent_plastic_strain`` and, for the
+        ``stress_free`` components, the solved macroscopic strain, its last row of ``strain``), from the
+        state of its last load step (also of a run that did not converge: it went on from there too);
+        ``strain_history`` holds the load steps that follow. Its steps come first in the result
+        (``stress``, ``strain``, iterations, residuals; ``converged`` of both), the fields are the final
+        ones. It must have the same ``labels``, ``batch``, ``phases``, ``stress_free`` and ``dtype``
+        (a mismatch is refused naming what differs); ``tol``, ``max_iter``, ``cg_max_iter``, ``device``,
+        ``return_fields`` and ``progress`` may change. With the same ``tol``, iteration limits and device,
+        the two runs so chained equal the one run over the concatenated history bit for bit (the same
+        arithmetic from the same state). To continue a continuation, pass ``return_fields=True`` again.
 
     Returns
     -------
@@ -346,6 +382,13 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     >>> result = plasticity(np.zeros((2, 2, 2), dtype=int), [steel], path, stress_free=uniaxial)
     >>> result.stress[:, 0].round(2)              # 250 + E H / (E + H) (0.004 - 250 / E), then slope E
     array([200.  , 252.74,  52.74])
+
+    Stopped after the first two steps and continued, the same numbers:
+
+    >>> first = plasticity(np.zeros((2, 2, 2), dtype=int), [steel], path[:2], stress_free=uniaxial, return_fields=True)
+    >>> rest = plasticity(np.zeros((2, 2, 2), dtype=int), [steel], path[2:], stress_free=uniaxial, initial=first)
+    >>> bool((rest.stress == result.stress).all())
+    True
     """
     d = _layout(labels, batch)
     if isinstance(phases, dict):
@@ -360,17 +403,29 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     return_fields = check_flag(return_fields, name="return_fields")
     m, dev = (3 if d == 2 else 6), compute_device(labels, device)
     lab = to_torch(labels, dev).long()
+    free = _free(stress_free, m)
+    phase_table = [_phase(p, i) for i, p in enumerate(phases)]
+    settings = dict(labels=array_digest(lab.cpu().numpy()), batch=batch,
+                    phases=[{key: float(p.get(key, 0.0)) for key in ("E", "nu", "yield_stress", "hardening")}
+                            for p in phases],
+                    stress_free=[i in free for i in range(m)], dtype=str(dtype))
     lab = lab if batch else lab[None]
     B, spatial = lab.shape[0], tuple(lab.shape[1:])
     history = _history(strain_history, m, d, B, batch, dtype, dev)
-    free = _free(stress_free, m)
-    table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=dev)
+    table, exponent = _scaled(phase_table)
+    table = torch.tensor(table, dtype=dtype, device=dev)
     cell = _Cell(tuple(table[:, k][lab][:, None] for k in range(4)), spatial, free, dtype, dev)   # K, mu, sy, H
 
     n_steps = history.shape[1]
-    e, E = torch.zeros(B, 1, m, *spatial, dtype=dtype, device=dev), torch.zeros(B, m, dtype=dtype, device=dev)
+    if initial is None:
+        e, E = torch.zeros(B, 1, m, *spatial, dtype=dtype, device=dev), torch.zeros(B, m, dtype=dtype, device=dev)
+        done = dict(stress=history[:, :0], strain=history[:, :0], newton=np.zeros(0, int), cg=np.zeros(0, int),
+                    residuals=[], converged=True)
+    else:
+        e, E, cell.eps_p, cell.alpha, done = _resumed(initial, settings, batch, dtype, dev)
     stress, strain = torch.zeros_like(history), torch.zeros_like(history)
-    newton, cg_its, residuals, converged = np.zeros(n_steps, int), np.zeros(n_steps, int), [], True
+    newton, cg_its, residuals, converged = np.zeros(n_steps, int), np.zeros(n_steps, int), [], done["converged"]
+    first = len(done["newton"])                                   # the global index of the first step
     bar = progress_bar(progress, n_steps, "FFT plasticity (Newton-CG)")
     with torch.no_grad():
         for step in range(n_steps):
@@ -382,7 +437,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
             if failed:
                 converged = False
                 warnings.warn(
-                    f"plasticity: Newton did not converge in load step {step} (of {n_steps}): relative residual "
+                    f"plasticity: Newton did not converge in load step {first + step} (of {first + n_steps}): "
+                    f"relative residual "
                     f"{history_k[-1]:.3e} > tol={tol:g} after max_iter={max_iter} corrections (RVEs "
                     f"{failed}); use smaller load steps or increase max_iter", ConvergenceWarning, stacklevel=2)
             cell.commit()
@@ -394,13 +450,45 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     if bar is not None:
         bar.close()
     out = (lambda t: like(t, labels)) if batch else (lambda t: like(t[0], labels))
+    stress = torch.cat([done["stress"], _times_power_of_two(stress, exponent)], 1)   # of the unscaled phases
+    strain = torch.cat([done["strain"], strain], 1)
     fields = None
     if return_fields:
-        fields = {"strain": e[:, 0], "stress": cell.sigma[:, 0], "plastic_strain": cell.eps_p,
-                  "equivalent_plastic_strain": cell.alpha[:, 0], **({"stress_33": cell.sigma_33} if d == 2 else {})}
+        fields = {"strain": e[:, 0], "stress": _times_power_of_two(cell.sigma[:, 0], exponent),
+                  "plastic_strain": cell.eps_p, "equivalent_plastic_strain": cell.alpha[:, 0],
+                  **({"stress_33": _times_power_of_two(cell.sigma_33, exponent)} if d == 2 else {})}
         fields = {key: out(value) for key, value in fields.items()}
-    return PlasticityResult(stress=out(stress), strain=out(strain), newton_iterations=newton, cg_iterations=cg_its,
-                            residuals=residuals, converged=converged, fields=fields)
+    return PlasticityResult(stress=out(stress), strain=out(strain),
+                            newton_iterations=np.concatenate([done["newton"], newton]),
+                            cg_iterations=np.concatenate([done["cg"], cg_its]), residuals=done["residuals"] + residuals,
+                            converged=converged, fields=fields, settings=settings)
+
+
+def _resumed(initial, settings, batch, dtype, device):
+    """The state a continuation starts from: ``(e, E, eps_p, alpha)`` (copies: ``e`` is updated in place)
+    and the steps done (``stress``, ``strain``, ``newton``, ``cg``, ``residuals``, ``converged``), checked."""
+    if not isinstance(initial, PlasticityResult):
+        raise TypeError(f"initial is {type(initial).__name__}; expected the PlasticityResult of a previous plasticity "
+                        "call")
+    if initial.settings is None or initial.fields is None:
+        raise ValueError("initial is a PlasticityResult without its state (fields, settings); expected the result of "
+                         "plasticity(..., return_fields=True), the only one that can be continued")
+    check_same_settings(initial.settings, settings,
+                        problem=f"initial solved another problem (its settings {initial.settings})",
+                        remedy="a continuation needs the same labels, batch, phases, stress_free and dtype (tol, "
+                               "max_iter, cg_max_iter, device, return_fields and progress may change)")
+
+    def tensor(x):                                      # (B, ...) with the batch axis, a copy on device
+        t = to_torch(x, device, dtype)
+        return (t if batch else t[None]).clone()
+
+    fields = initial.fields
+    stress, strain = tensor(initial.stress), tensor(initial.strain)
+    done = dict(stress=stress, strain=strain, newton=np.asarray(initial.newton_iterations),
+                cg=np.asarray(initial.cg_iterations), residuals=[list(r) for r in initial.residuals],
+                converged=bool(initial.converged))
+    return (tensor(fields["strain"])[:, None], strain[:, -1].clone(), tensor(fields["plastic_strain"]),
+            tensor(fields["equivalent_plastic_strain"])[:, None], done)
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -423,6 +511,20 @@ def _phase(phase, index):
             raise ValueError(f"{where}: {found}; expected {expected}")
     lam, mu = lame_from(E=E, nu=nu)
     return lam + 2 * mu / 3, mu, sy, H
+
+
+def _scaled(table):
+    """The phases' ``(K, mu, yield_stress, H)`` divided by the power of two :math:`2^k` nearest their largest
+    modulus (the largest of them is then in [1/2, 1)), and ``k`` (module docstring, *Units*)."""
+    largest = max(max(K, mu, H) for K, mu, _, H in table)
+    exponent = math.frexp(largest)[1]
+    return [[math.ldexp(value, -exponent) for value in row] for row in table], exponent
+
+
+def _times_power_of_two(t, exponent):
+    """``t * 2**exponent``, exact (in two factors: ``2**1024`` is not a float64, a modulus of 1e308 is)."""
+    half = exponent // 2
+    return t * 2.0 ** half * 2.0 ** (exponent - half)
 
 
 def _history(strain_history, m, d, B, batch, dtype, device):

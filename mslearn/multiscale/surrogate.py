@@ -27,7 +27,6 @@ repeated solves, or when the RVE is expensive.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import progress_bar
-from .._validation import check_finite, check_integer, check_relative_tolerance, check_same_settings
+from .._validation import array_digest, check_finite, check_integer, check_relative_tolerance, check_same_settings
 from .fe import LinearElastic, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -452,9 +451,9 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
         raise ValueError(f"margin={margin!r}; expected >= 1")
     tol = check_relative_tolerance(tol)              # before the first fit and FE solve, not after them
     template = model if model is not None else StrainEnergyNetwork(random_state=0, device=device)
-    settings = dict(labels=_digest(np.asarray(labels, dtype=float)),
+    settings = dict(labels=array_digest(np.asarray(labels, dtype=float)),
                     phases=copy.deepcopy(list(phases) if isinstance(phases, (list, tuple)) else phases),
-                    strain=_digest(strain), stress=_digest(stress), model=_model_text(template),
+                    strain=array_digest(strain), stress=array_digest(stress), model=_model_text(template),
                     max_angle=max_angle, margin=margin, max_new=max_new, tol=tol)
     if initial is not None:
         if not isinstance(initial, EnrichmentResult):
@@ -519,12 +518,6 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
 
 _ROUND_LISTS = ("laws", "results", "n_outside", "n_paths", "rve_evaluations", "data_seconds", "fit_seconds",
                 "solve_seconds")
-
-
-def _digest(array):
-    """A short fingerprint of an array (shape, dtype and bytes), to compare settings without keeping the data."""
-    array = np.ascontiguousarray(array)
-    return f"{array.shape} {array.dtype} sha256 {hashlib.sha256(array.tobytes()).hexdigest()[:16]}"
 
 
 def _model_text(model):

@@ -1,5 +1,6 @@
 """mslearn.multiscale: macroscopic FE (benchmarks, patch test, input checks) and FE² (linear, J2, learned)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -274,6 +275,30 @@ def test_fe2_with_a_homogeneous_plastic_rve_equals_fe_with_the_local_j2_law():
     assert fe2.fe.converged and local.fe.converged
     assert np.abs(fe2.fe.stress - local.fe.stress).max() < 1e-10
     assert abs(fe2.mid_edge_displacement - local.mid_edge_displacement) < 1e-9 * abs(local.mid_edge_displacement)
+
+
+@pytest.mark.parametrize("dtype, exponent", [(torch.float64, 43), (torch.float64, -60), (torch.float32, 43),
+                                             (torch.float32, 100)])
+def test_fe2_plasticity_works_in_any_units(dtype, exponent):
+    """The RVE law in Pa (2^43 ~ 1e13) or any scale gives exactly 2^k times the stress and tangent of unit
+    moduli: plasticity's power-of-two scaling, which FFTPlasticity shares (in float32 at 2^100 ~ 1e30, unscaled,
+    the RVEs did not converge and the stresses were NaN)."""
+    labels = np.zeros((8, 8), dtype=int)
+    labels[2:6, 2:6] = 1
+    strain = np.array([[0.03, -0.01, 0.01], [0.01, 0.0, 0.0]])       # one point yields, one is elastic
+    scale = 2.0**exponent
+
+    def scaled(phase):
+        return {key: value * scale if key != "nu" else value for key, value in phase.items()}
+    tol = 1e-11 if dtype == torch.float64 else 1e-5                     # float32 reaches about 1e-7
+    unit = FFTPlasticity(labels, [STIFF, SOFT], tol=tol, dtype=dtype, device="cpu")
+    large = FFTPlasticity(labels, [scaled(STIFF), scaled(SOFT)], tol=tol, dtype=dtype, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        (stress, tangent), (big_stress, big_tangent) = unit(strain), large(strain)
+    assert np.isfinite(big_stress).all() and np.abs(stress).max() > 1e-3
+    np.testing.assert_array_equal(big_stress, stress * scale)
+    np.testing.assert_array_equal(big_tangent, tangent * scale)
 
 
 def test_fe2_plasticity_computes_a_tensor_where_it_lives_under_auto(monkeypatch):

@@ -42,7 +42,7 @@ import torch
 from .._backend import compute_device, to_torch
 from .._validation import (check_integer, check_labels, check_properties, check_relative_tolerance,
                            check_solver_dtype, check_spatial_ndim)
-from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase
+from ..homogenization.plasticity import _Cell, _conjugate_gradients, _phase, _scaled, _times_power_of_two
 from ..homogenization.solver import ConvergenceWarning, elasticity
 from .fe import LinearElastic, mandel_strains
 
@@ -105,7 +105,8 @@ class FFTPlasticity:
     labels : array of int, ``(*spatial)`` 2D, or ``(n_points, *spatial)`` with ``batch=True``
         One RVE (copied to every point) or one per quadrature point.
     phases : sequence of dict
-        ``{"E", "nu", "yield_stress", "hardening"}`` per label, as in :func:`~mslearn.homogenization.plasticity`.
+        ``{"E", "nu", "yield_stress", "hardening"}`` per label, as in :func:`~mslearn.homogenization.plasticity`,
+        in any consistent units (solved, as there, on the phases scaled by a power of two: the same bits).
     batch : bool
         Whether ``labels`` has a leading axis of one RVE per point (never guessed).
     tol : float
@@ -130,7 +131,8 @@ class FFTPlasticity:
         check_solver_dtype(dtype)
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
         self.labels = to_torch(labels, self.device).long()
-        self.table = torch.tensor([_phase(p, i) for i, p in enumerate(phases)], dtype=dtype, device=self.device)
+        table, self.exponent = _scaled([_phase(p, i) for i, p in enumerate(phases)])   # units: as plasticity's
+        self.table = torch.tensor(table, dtype=dtype, device=self.device)
         self.tol = check_relative_tolerance(tol)
         self.max_iter, self.cg_max_iter = (check_integer(value, 1, name=name)
                                            for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)))
@@ -158,8 +160,8 @@ class FFTPlasticity:
                               stacklevel=2)
             self.e, self.E = e, E
             self.rve_newton_iterations.append(k)
-            stress = self.cell.sigma.mean((3, 4))[:, 0]
-            tangent = self._tangent(e)
+            stress = _times_power_of_two(self.cell.sigma.mean((3, 4))[:, 0], self.exponent)
+            tangent = _times_power_of_two(self._tangent(e), self.exponent)
         return stress.cpu().numpy(), tangent.cpu().numpy()
 
     def _tangent(self, e):

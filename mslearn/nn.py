@@ -97,12 +97,12 @@ class PeriodicConv(torch.nn.Module):
 
         Parameters
         ----------
-        x : torch.Tensor, shape ([batch,] n_in, *spatial)
+        x : torch.Tensor, shape ``([batch,] n_in, *spatial)``
             Input channels, ``ndim`` spatial axes, in the dtype and on the device of the layer's weights.
 
         Returns
         -------
-        torch.Tensor, shape ([batch,] n_out, *spatial)
+        torch.Tensor, shape ``([batch,] n_out, *spatial)``
         """
         return self.conv(periodic_pad(x, self.pad, self.ndim))
 

@@ -119,7 +119,7 @@ class FeatureNetwork(torch.nn.Module):
 
         Returns
         -------
-        torch.Tensor of float64, shape (out, in, *kernel)
+        torch.Tensor of float64, shape ``(out, in, *kernel)``
             Layer 0: the Gaussian jet ``(n_jet, 1, k, ...)`` (``n_jet`` 6 in 2D, 10 in 3D;
             ``k = 2 ceil(3 sigma) + 1``); layer ``l >= 1``: ``(channels, fan_in, 3, ...)``. The network's
             buffer itself, not a copy.
@@ -140,7 +140,7 @@ class FeatureNetwork(torch.nn.Module):
 
         Parameters
         ----------
-        x : torch.Tensor, shape (batch, 1, *spatial)
+        x : torch.Tensor, shape ``(batch, 1, *spatial)``
             Two-phase indicator images (phase 1 as 1; values in [0, 1] allowed), ``ndim`` spatial axes,
             floating point.
         up_to : int, optional

@@ -171,7 +171,7 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        numpy.ndarray of str, shape (n_features_out_,)
+        numpy.ndarray of str, shape ``(n_features_out_,)``
 
         Raises
         ------
@@ -263,7 +263,7 @@ class TwoPointCorrelation(_ImageTransformer):
 
         Returns
         -------
-        numpy.ndarray of str, shape (n_features_out_,)
+        numpy.ndarray of str, shape ``(n_features_out_,)``
 
         Raises
         ------

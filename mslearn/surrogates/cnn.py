@@ -407,7 +407,7 @@ class CNNRegressor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels, ``ndim`` spatial axes (one image: ``image[None]``).
         y : array-like, shape (n_samples, m, m)
             Symmetric effective tensors, converted to float64: ``m = d`` for ``target="conductivity"``,
@@ -529,7 +529,7 @@ class CNNRegressor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels among those of the training images.
         tta : bool, optional
             Average over the symmetry group (8 elements in 2D, 48 in 3D); default ``None``: the ``tta``
@@ -620,7 +620,7 @@ class CNNRegressor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels.
         y : array-like, shape (n_samples, m, m)
             True effective tensors.

@@ -313,9 +313,9 @@ class UNetFieldPredictor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels, ``ndim`` spatial axes, each size divisible by ``2**levels``.
-        y : array-like or torch.Tensor, shape (n_samples, *spatial) or (n_samples, c, *spatial)
+        y : array-like or torch.Tensor, shape ``(n_samples, *spatial)`` or ``(n_samples, c, *spatial)``
             Fields on the image grid (one or ``c`` channels), converted to float64.
 
         Returns
@@ -411,12 +411,12 @@ class UNetFieldPredictor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels among those of the training images; each spatial size divisible by ``2**levels``.
 
         Returns
         -------
-        ndarray of float64, shape (n_samples, c, *spatial)
+        ndarray of float64, shape ``(n_samples, c, *spatial)``
             ``(n_samples, *spatial)`` when trained on single-channel fields.
 
         Raises
@@ -444,9 +444,9 @@ class UNetFieldPredictor(TorchRegressor):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of int, shape (n_samples, *spatial)
+        X : array-like or torch.Tensor of int, shape ``(n_samples, *spatial)``
             Phase labels.
-        y : array-like, shape (n_samples, *spatial) or (n_samples, c, *spatial)
+        y : array-like, shape ``(n_samples, *spatial)`` or ``(n_samples, c, *spatial)``
             True fields, with the channels of the training fields.
         sample_weight : array-like, shape (n_samples,), optional
             Weight of each image in the sums; default ``None``: equal weights.

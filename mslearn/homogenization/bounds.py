@@ -76,6 +76,13 @@ def voigt(fractions, values):
 
     ``fractions`` has shape ``(..., n)``; ``values`` is ``(n,)`` scalars (conductivities, moduli) or
     ``(n, m, m)`` matrices (conductivity tensors, Mandel stiffness). Voigt (1889); Hill (1952).
+
+    Examples
+    --------
+    >>> float(voigt([0.3, 0.7], [1.0, 10.0]))   # 0.3 * 1 + 0.7 * 10
+    7.3
+    >>> bool(voigt([0.3, 0.7], [1.0, 10.0]) >= reuss([0.3, 0.7], [1.0, 10.0]))
+    True
     """
     values = _values(values)
     fractions = _fractions(fractions, values.shape[0])
@@ -86,6 +93,13 @@ def reuss(fractions, values):
     r"""Reuss (harmonic, lower) bound :math:`\langle M^{-1}\rangle^{-1}` (see :func:`voigt`).
 
     Zero scalar values (pores) give 0 when their fraction is positive. Reuss (1929); Hill (1952).
+
+    Examples
+    --------
+    >>> float(reuss([0.5, 0.5], [1.0, 3.0]))    # 1 / (0.5 / 1 + 0.5 / 3)
+    1.5
+    >>> float(reuss([0.2, 0.8], [0.0, 1.0]))    # a pore phase in series blocks everything
+    0.0
     """
     values = _values(values)
     fractions = _fractions(fractions, values.shape[0])
@@ -118,6 +132,15 @@ def hashin_shtrikman_conductivity(phi, k1, k2, *, ndim=3):
     lower bound with :math:`k_0 = \min(k_1,k_2)`, upper with :math:`k_0 = \max(k_1,k_2)`;
     ``phi`` is the volume fraction of phase 2 and ``ndim`` the dimension d (2 or 3). Hashin & Shtrikman
     (1962); Torquato (2002) eq. (21.22). Returns ``(lower, upper)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lower, upper = hashin_shtrikman_conductivity(np.array([0.0, 0.3, 1.0]), 1.0, 10.0)
+    >>> lower.round(4), upper.round(4)          # they meet at the pure phases
+    (array([ 1.   ,  1.871, 10.   ]), array([ 1.    ,  3.0769, 10.    ]))
+    >>> bool(reuss([0.7, 0.3], [1.0, 10.0]) <= lower[1] <= upper[1] <= voigt([0.7, 0.3], [1.0, 10.0]))
+    True
     """
     phi = np.asarray(phi, dtype=float)
     check_in_range(phi, 0.0, 1.0, name="phi")
@@ -164,6 +187,15 @@ def hashin_shtrikman_bulk(phi, K1, G1, K2, G2, *, ndim=3):
     -------
     lower, upper : float or ndarray
         The bounds, of the broadcast shape of the arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lower, upper = hashin_shtrikman_bulk(np.array([0.0, 0.3, 1.0]), 10.0, 5.0, 50.0, 30.0)
+    >>> lower.round(4), upper.round(4)
+    (array([10.    , 14.4776, 50.    ]), array([10.    , 17.6923, 50.    ]))
+    >>> [round(float(b), 4) for b in hashin_shtrikman_bulk(0.3, 10.0, 5.0, 50.0, 5.0)]  # equal G: exact (Hill)
+    [14.4776, 14.4776]
     """
     phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
     c = 2.0 * (ndim - 1) / ndim
@@ -191,6 +223,14 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, *, ndim=3):
     -------
     lower, upper : float or ndarray
         The bounds, of the broadcast shape of the arguments.
+
+    Examples
+    --------
+    >>> lower, upper = hashin_shtrikman_shear(0.3, 10.0, 5.0, 50.0, 30.0)
+    >>> round(float(lower), 4), round(float(upper), 4)
+    (7.7985, 10.0633)
+    >>> bool(reuss([0.7, 0.3], [5.0, 30.0]) <= lower <= upper <= voigt([0.7, 0.3], [5.0, 30.0]))
+    True
     """
     phi, K1, G1, K2, G2 = _moduli(phi, K1, G1, K2, G2, ndim)
 
@@ -214,6 +254,14 @@ def maxwell_garnett(phi, k_m, k_p, *, ndim=3):
     i.e. the Hashin–Shtrikman expression with the matrix as reference (the lower bound when
     :math:`k_p > k_m`, the upper when :math:`k_p < k_m`); exact to first order in ``phi`` for
     dilute spheres (d=3) or disks (d=2). Maxwell (1873); Torquato (2002) eq. (18.9).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(maxwell_garnett(0.2, 1.0, 10.0)), 4)
+    1.5294
+    >>> bool(np.isclose(maxwell_garnett(0.2, 1.0, 10.0), hashin_shtrikman_conductivity(0.2, 1.0, 10.0)[0]))
+    True
     """
     phi = np.asarray(phi, dtype=float)
     check_in_range(phi, 0.0, 1.0, name="phi")
@@ -255,6 +303,14 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     -------
     float or ndarray
         The effective conductivity :math:`k^*`, of the broadcast shape of the arguments.
+
+    Examples
+    --------
+    A coating as conductive as the matrix is just more matrix: plain Maxwell Garnett of the cores.
+
+    >>> k = coated_maxwell_garnett(0.2, 0.1, k_particle=10.0, k_interphase=1.0, k_matrix=1.0)
+    >>> round(float(k), 4), round(float(maxwell_garnett(0.2, 1.0, 10.0, ndim=2)), 4)
+    (1.3913, 1.3913)
     """
     _check_ndim(ndim)
     particle_fraction = np.asarray(particle_fraction, dtype=float)
@@ -279,6 +335,13 @@ def hamilton_crosser(phi, k_matrix, k_particle, n=3.0):
     187 (1962).
 
     All arguments broadcast against each other (numpy arrays or scalars).
+
+    Examples
+    --------
+    >>> round(float(hamilton_crosser(0.2, 1.0, 10.0)), 4)   # n = 3: Maxwell Garnett
+    1.5294
+    >>> round(float(hamilton_crosser(0.2, 1.0, 10.0, n=6.0)), 4)   # less spherical, conducts better
+    1.8182
     """
     phi = np.asarray(phi, dtype=float)
     k_matrix = np.asarray(k_matrix, dtype=float)
@@ -304,6 +367,16 @@ def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
 
     Eshelby, Proc. R. Soc. A 241, 376 (1957); Torquato (2002) eqs. (17.37)–(17.38).
     Returns ``(K, G)``.
+
+    Examples
+    --------
+    At 1 % of stiff spheres the dilute result agrees with the lower Hashin–Shtrikman bounds to O(phi^2):
+
+    >>> K, G = dilute_eshelby_spheres(0.01, 10.0, 5.0, 50.0, 30.0)
+    >>> round(float(K), 3), round(float(G), 3)
+    (10.118, 5.074)
+    >>> round(float(hashin_shtrikman_bulk(0.01, 10.0, 5.0, 50.0, 30.0)[0]), 3)
+    10.118
     """
     phi, K_m, G_m, K_p, G_p = _moduli(phi, K_m, G_m, K_p, G_p, 3)
     zeta = G_m * (9 * K_m + 8 * G_m) / (6 * (K_m + 2 * G_m))
@@ -316,6 +389,14 @@ def keller_dykhne(k1, k2):
     r"""Exact conductivity of the 2D checkerboard (and any 2D phase-interchange-symmetric medium).
 
     :math:`k^* = \sqrt{k_1 k_2}` (Keller 1964; Dykhne 1971; Milton 2002 §3.3).
+
+    Examples
+    --------
+    >>> float(keller_dykhne(2.0, 8.0))
+    4.0
+    >>> lower, upper = hashin_shtrikman_conductivity(0.5, 2.0, 8.0, ndim=2)
+    >>> bool(lower <= keller_dykhne(2.0, 8.0) <= upper)
+    True
     """
     k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
     check_positive(k1, name="k1", strict=False)
@@ -363,6 +444,15 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
     parallel (arithmetic) mean :math:`\langle k\rangle` in the layer plane; anisotropic layers
     (``conductivities`` of shape ``(n, d, d)``) use the general laminate formula (Milton 2002 §9.2).
     ``fractions`` has shape ``(..., n)``. Returns ``(..., d, d)``.
+
+    Examples
+    --------
+    Series mean across the layers (axis 0), parallel mean along them:
+
+    >>> laminate_conductivity([0.5, 0.5], [1.0, 3.0]).round(4)
+    array([[1.5, 0. , 0. ],
+           [0. , 2. , 0. ],
+           [0. , 0. , 2. ]])
     """
     _check_axis(axis, ndim)
     k = _values(conductivities, "conductivities")
@@ -383,6 +473,20 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
     matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
+
+    Examples
+    --------
+    The normal stiffness C*_00 is the series (Reuss) mean of the layers' P-wave moduli lambda + 2 mu:
+
+    >>> from mslearn.homogenization.tensors import isotropic_stiffness
+    >>> C = laminate_stiffness([0.5, 0.5], [(1.0, 0.25), (3.0, 0.25)], ndim=2)
+    >>> C.round(4)
+    array([[1.8   , 0.6   , 0.    ],
+           [0.6   , 2.3333, 0.    ],
+           [0.    , 0.    , 1.2   ]])
+    >>> M = [isotropic_stiffness(E, 0.25, ndim=2)[0, 0] for E in (1.0, 3.0)]
+    >>> round(float(reuss([0.5, 0.5], M)), 4)
+    1.8
     """
     from .tensors import isotropic_stiffness, mandel_pairs
 

@@ -65,7 +65,15 @@ def _check_square(A, size, name, what):
 
 
 def mandel_pairs(ndim):
-    """Index pairs ``(i, j)`` of the Mandel components for ``ndim`` = 2 or 3."""
+    """Index pairs ``(i, j)`` of the Mandel components for ``ndim`` = 2 or 3.
+
+    Examples
+    --------
+    >>> mandel_pairs(2)                         # (11, 22, 12)
+    [(0, 0), (1, 1), (0, 1)]
+    >>> len(mandel_pairs(3))
+    6
+    """
     _check_ndim(ndim)
     return list(_PAIRS[ndim])
 
@@ -74,6 +82,17 @@ def mandel_basis(ndim, like=None):
     r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, ndim, ndim)``.
 
     :math:`\varepsilon = \sum_I \varepsilon_I B_I` and :math:`\varepsilon_I = B_I : \varepsilon`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = mandel_basis(2)
+    >>> B.shape
+    (3, 2, 2)
+    >>> np.einsum("Iij,Jij->IJ", B, B).round(4)   # orthonormal: B_I : B_J = delta_IJ
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
     """
     pairs = mandel_pairs(ndim)
     basis = np.zeros((len(pairs), ndim, ndim))
@@ -88,7 +107,19 @@ def mandel_basis(ndim, like=None):
 
 
 def to_mandel(tensor):
-    """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``."""
+    """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``.
+
+    Examples
+    --------
+    The shear entry carries sqrt(2), so the dot product of Mandel vectors is the double contraction:
+
+    >>> import numpy as np
+    >>> eps = np.array([[1.0, 0.5], [0.5, 2.0]]); sig = np.array([[3.0, 1.0], [1.0, -1.0]])
+    >>> to_mandel(eps).round(4)
+    array([1.    , 2.    , 0.7071])
+    >>> round(float(to_mandel(sig) @ to_mandel(eps)), 4), round(float(np.sum(sig * eps)), 4)
+    (2.0, 2.0)
+    """
     tensor, = _arrays(tensor)
     ndim = tensor.shape[-1]
     basis = mandel_basis(ndim, like=tensor)
@@ -108,6 +139,14 @@ def from_mandel(vector, ndim):
     Returns
     -------
     Symmetric tensors ``(..., d, d)``, numpy or torch as ``vector``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eps = np.array([[1.0, 0.5], [0.5, 2.0]])
+    >>> from_mandel(to_mandel(eps), ndim=2).round(4)      # round trip
+    array([[1. , 0.5],
+           [0.5, 2. ]])
     """
     _check_ndim(ndim)
     vector, = _arrays(vector)
@@ -119,7 +158,16 @@ def from_mandel(vector, ndim):
 
 
 def stiffness_to_mandel(C):
-    """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``."""
+    """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = isotropic_stiffness(E=1.0, nu=0.3)
+    >>> C4 = mandel_to_stiffness(C, ndim=3)
+    >>> bool(np.allclose(stiffness_to_mandel(C4), C))     # round trip
+    True
+    """
     C, = _arrays(C)
     ndim = C.shape[-1]
     basis = mandel_basis(ndim, like=C)
@@ -139,6 +187,15 @@ def mandel_to_stiffness(C, ndim):
     Returns
     -------
     Fourth-order stiffness tensors ``(..., d, d, d, d)`` (minor symmetries), numpy or torch as ``C``.
+
+    Examples
+    --------
+    The shear modulus is C_1212 = mu in index notation and 2 mu in Mandel notation:
+
+    >>> C = isotropic_stiffness(E=1.0, nu=0.3)
+    >>> C4 = mandel_to_stiffness(C, ndim=3)
+    >>> C4.shape, round(float(C4[0, 1, 0, 1]), 4), round(float(C[5, 5]), 4)
+    ((3, 3, 3, 3), 0.3846, 0.7692)
     """
     _check_ndim(ndim)
     C, = _arrays(C)
@@ -152,6 +209,15 @@ def lame_from(*, E=None, nu=None, K=None, G=None):
 
     :math:`\lambda = E\nu/((1+\nu)(1-2\nu))`, :math:`\mu = E/(2(1+\nu))`;
     :math:`\lambda = K - 2G/3`, :math:`\mu = G`.
+
+    Examples
+    --------
+    >>> lam, mu = lame_from(E=1.0, nu=0.25)               # nu = 1/4: lambda = mu
+    >>> round(lam, 4), round(mu, 4)
+    (0.4, 0.4)
+    >>> lam, mu = lame_from(K=1.0, G=0.6)                 # lambda = K - 2G/3
+    >>> round(lam, 4), round(mu, 4)
+    (0.6, 0.6)
     """
     if E is not None and nu is not None and K is None and G is None:
         _check_moduli(E=E)
@@ -223,6 +289,17 @@ def isotropic_moduli(C, *, ndim=None):
     :math:`2\mu = (\mathbb K :: C)/\operatorname{tr}\mathbb K` (Walpole 1984). In 3D
     :math:`\kappa = K` is the bulk modulus; in 2D (plane strain) it is the in-plane (area) bulk
     modulus :math:`\kappa = \lambda + \mu` used by the 2D Hashin–Shtrikman bounds.
+
+    Examples
+    --------
+    The 3D moduli come back; in 2D the area bulk modulus lambda + mu = K + G/3:
+
+    >>> K, G = isotropic_moduli(isotropic_stiffness(K=2.0, G=1.0))
+    >>> round(float(K), 4), round(float(G), 4)
+    (2.0, 1.0)
+    >>> kappa, G = isotropic_moduli(isotropic_stiffness(K=2.0, G=1.0, ndim=2))
+    >>> round(float(kappa), 4), round(float(G), 4)
+    (2.3333, 1.0)
     """
     C, = _arrays(C)
     m = C.shape[-1]
@@ -242,7 +319,18 @@ def isotropic_moduli(C, *, ndim=None):
 
 
 def rotate_conductivity(K, R):
-    r"""Rotate a second-order tensor: :math:`K' = R K R^T`."""
+    r"""Rotate a second-order tensor: :math:`K' = R K R^T`.
+
+    Examples
+    --------
+    A quarter turn swaps the principal conductivities:
+
+    >>> import numpy as np
+    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    >>> rotate_conductivity(np.diag([1.0, 3.0]), R).round(4) + 0.0
+    array([[3., 0.],
+           [0., 1.]])
+    """
     K, R = _arrays(K, R)
     check_orthogonal(R)
     _check_square(K, R.shape[-1], "K", "second-order tensors of the dimension of R")
@@ -255,6 +343,17 @@ def mandel_rotation(R):
     A Mandel stiffness transforms as :math:`C' = Q C Q^T` (the same as :func:`rotate_stiffness`), and
     :math:`Q` is orthogonal because the Mandel basis :math:`B_I` is orthonormal. ``R``: ``(d, d)`` or
     ``(..., d, d)``, numpy or torch; returns ``(..., m, m)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.pi / 6; R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    >>> Q = mandel_rotation(R)
+    >>> bool(np.allclose(Q @ Q.T, np.eye(3)))             # orthogonal
+    True
+    >>> C = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> bool(np.allclose(Q @ C @ Q.T, rotate_stiffness(C, R)))
+    True
     """
     R, = _arrays(R)
     ndim = check_orthogonal(R).shape[-1]
@@ -264,7 +363,23 @@ def mandel_rotation(R):
 
 
 def rotate_stiffness(C, R):
-    r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`."""
+    r"""Rotate a Mandel stiffness: :math:`C'_{ijkl} = R_{ia}R_{jb}R_{kc}R_{ld}C_{abcd}`.
+
+    Examples
+    --------
+    A quarter turn swaps C_1111 and C_2222; an isotropic stiffness does not change under any rotation:
+
+    >>> import numpy as np
+    >>> C = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> rotate_stiffness(C, np.array([[0.0, -1.0], [1.0, 0.0]])).round(4) + 0.0
+    array([[2., 1., 0.],
+           [1., 4., 0.],
+           [0., 0., 1.]])
+    >>> t = np.pi / 6; R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    >>> C_iso = isotropic_stiffness(E=1.0, nu=0.3, ndim=2)
+    >>> bool(np.allclose(rotate_stiffness(C_iso, R), C_iso))
+    True
+    """
     C, R = _arrays(C, R)
     ndim = check_orthogonal(R).shape[-1]
     C4 = mandel_to_stiffness(C, ndim)

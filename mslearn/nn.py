@@ -33,7 +33,15 @@ ACTIVATIONS = {"gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "relu": torch.nn.Re
 
 
 def activation(name):
-    """The ``torch.nn`` activation class called ``name`` (one of :data:`ACTIVATIONS`)."""
+    """The ``torch.nn`` activation class called ``name`` (one of :data:`ACTIVATIONS`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = activation("relu")()                 # the class, then an instance
+    >>> layer(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"activation = {name!r} is not one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
@@ -48,6 +56,17 @@ def periodic_pad(field, pad, ndim):
     ``torch.nn.functional.pad(mode="circular")`` (whose backward pass copies slice by slice). A pad
     wider than an axis wraps around it several times (``index_select``; the same values and
     gradients, only slower), which dilated convolutions on small images need.
+
+    Examples
+    --------
+    Each side gets the opposite edge (a 2 x 4 image, one channel):
+
+    >>> import torch
+    >>> periodic_pad(torch.arange(8.0).reshape(1, 2, 4), 1, ndim=2)
+    tensor([[[7., 4., 5., 6., 7., 4.],
+             [3., 0., 1., 2., 3., 0.],
+             [7., 4., 5., 6., 7., 4.],
+             [3., 0., 1., 2., 3., 0.]]])
     """
     if not isinstance(field, torch.Tensor):
         raise TypeError(f"field is a {type(field).__name__}; expected a torch tensor")
@@ -77,6 +96,19 @@ class PeriodicConv(torch.nn.Module):
         Input and output channels.
     kernel : int
         Odd kernel side (padding ``kernel // 2`` on every side).
+
+    Examples
+    --------
+    The spatial size is kept and a periodic shift of the input shifts the output (translation equivariance):
+
+    >>> import torch
+    >>> with seeded(0, device="cpu"):
+    ...     layer = PeriodicConv(2, n_in=1, n_out=4)
+    >>> image = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> layer(image).shape
+    torch.Size([1, 4, 8, 8])
+    >>> bool(torch.allclose(layer(torch.roll(image, 3, -1)), torch.roll(layer(image), 3, -1), atol=1e-6))
+    True
     """
 
     def __init__(self, ndim, n_in, n_out, kernel=3):
@@ -115,6 +147,15 @@ def symmetry_group(ndim, *, rotations=True):
     all axis permutations times all sign flips, the hyperoctahedral group of order :math:`2^d d!`.
     ``rotations=False`` keeps only the mirrors along any set of axes (the subgroup
     :math:`(\mathbb Z_2)^d` of diagonal matrices, :math:`2^d` elements).
+
+    Examples
+    --------
+    >>> G = symmetry_group(2)
+    >>> G.shape, len(symmetry_group(3)), len(symmetry_group(3, rotations=False))   # 2^d d!, and 2^d mirrors
+    ((8, 2, 2), 48, 8)
+    >>> G[0]
+    array([[1., 0.],
+           [0., 1.]])
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3 spatial dimensions")
@@ -161,6 +202,18 @@ def apply_symmetry(field, R, *, channels=False):
     -------
     The transformed images, numpy or torch as ``field``, with its spatial axes permuted by ``R``
     (the same shape for square or cubic images).
+
+    Examples
+    --------
+    A quarter turn of a laminate turns its conductivity tensor by R K R^T: the diagonal swaps.
+
+    >>> import numpy as np
+    >>> from mslearn.homogenization.solver import conductivity
+    >>> labels = np.zeros((1, 8, 8), dtype=int); labels[0, :4] = 1          # K* = diag(1.5, 2)
+    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])                            # in symmetry_group(2)
+    >>> K = conductivity(apply_symmetry(labels, R)[0], [1.0, 3.0], device="cpu").effective
+    >>> np.diag(K).round(6)
+    array([2. , 1.5])
     """
     R = np.asarray(R)
     if not isinstance(field, torch.Tensor):
@@ -219,6 +272,19 @@ def seeded(seed, device="auto"):
     The layers of ``torch.nn`` draw their initial weights from the global generator, with no
     ``generator=`` argument; seeding it inside a fork gives reproducible weights without changing
     ``torch.initial_seed()`` or ``torch.get_rng_state()`` for the caller.
+
+    Examples
+    --------
+    The same seed gives the same initial weights, and the caller's random state is untouched:
+
+    >>> import torch
+    >>> state = torch.get_rng_state()
+    >>> with seeded(0, device="cpu"):
+    ...     a = torch.nn.Linear(3, 2)
+    >>> with seeded(0, device="cpu"):
+    ...     b = torch.nn.Linear(3, 2)
+    >>> bool(torch.equal(a.weight, b.weight)), bool(torch.equal(state, torch.get_rng_state()))
+    (True, True)
     """
     seed = torch_seed(integer_seed(seed, name="seed"))
     if device == "auto":

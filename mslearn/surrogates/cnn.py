@@ -72,7 +72,16 @@ _TARGETS = ("conductivity", "stiffness")
 
 
 def transform_tensor(K, R):
-    r""":math:`K' = R K R^T` for tensors ``(..., d, d)`` (numpy or torch, ``R`` of the same kind or numpy)."""
+    r""":math:`K' = R K R^T` for tensors ``(..., d, d)`` (numpy or torch, ``R`` of the same kind or numpy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])                 # a quarter turn
+    >>> transform_tensor(np.diag([1.0, 2.0]), R) + 0.0          # swaps the principal values
+    array([[2., 0.],
+           [0., 1.]])
+    """
     if isinstance(K, torch.Tensor):
         R = torch.as_tensor(np.asarray(R) if not isinstance(R, torch.Tensor) else R, dtype=K.dtype,
                             device=K.device)
@@ -87,6 +96,19 @@ def tensor_action(R, target="conductivity"):
     ``target="conductivity"``: :math:`A = R` (second-order tensors); ``"stiffness"``: the Mandel
     rotation :math:`Q(R)` (:func:`mslearn.homogenization.tensors.mandel_rotation`) acting on
     ``m × m`` Mandel stiffness matrices.
+
+    Examples
+    --------
+    A quarter turn swaps the Mandel components 11 and 22 of a stiffness and flips the sign of 12:
+
+    >>> import numpy as np
+    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    >>> tensor_action(R, "stiffness").round(4) + 0.0
+    array([[ 0.,  1.,  0.],
+           [ 1.,  0.,  0.],
+           [ 0.,  0., -1.]])
+    >>> bool(np.array_equal(tensor_action(R), R))               # conductivity: A = R
+    True
     """
     if target not in _TARGETS:
         raise ValueError(f"target = {target!r}; expected one of {_TARGETS}")
@@ -109,6 +131,15 @@ def tensor_r2(y_true, y_pred):
     :math:`R^2` of the normalized independent tensor components, averaged with equal weights.
     ``y_true`` and ``y_pred``: ``(n, m, m)`` — conductivities (``m = d``) or Mandel stiffnesses
     (``m = d(d+1)/2``); the true values first, as in ``sklearn.metrics.r2_score``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.stack([np.diag([1.0 + i, 2.0 + i]) for i in range(4)])   # (4, 2, 2)
+    >>> tensor_r2(y, y)
+    1.0
+    >>> round(tensor_r2(y, y + 0.1 * np.eye(2)), 4)            # a small bias on the diagonal
+    0.9947
     """
     true, predicted = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
     if true.shape != predicted.shape or true.ndim != 3 or true.shape[1] != true.shape[2]:

@@ -134,6 +134,18 @@ def collate_graphs(graphs):
     -------
     dict with ``node_features`` ``(N, f)``, ``edge_index`` ``(2, E)`` (indices into the concatenated
     nodes), ``edge_features`` ``(E, g)``, ``batch`` ``(N,)`` (graph of each node), numpy arrays.
+
+    Examples
+    --------
+    Two graphs of 2 and 3 nodes with one edge each; the second graph's edge indices shift by 2:
+
+    >>> import numpy as np
+    >>> def graph(n):
+    ...     return dict(node_features=np.ones((n, 2)), edge_index=np.array([[0], [n - 1]]), edge_features=np.ones((1, 1)))
+    >>> batch = collate_graphs([graph(2), graph(3)])
+    >>> batch["edge_index"], batch["batch"], batch["node_features"].shape
+    (array([[0, 2],
+           [1, 4]]), array([0, 0, 1, 1, 1]), (5, 2))
     """
     checked = _check_graphs(graphs)
     return _collate(checked)

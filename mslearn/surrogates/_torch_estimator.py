@@ -217,6 +217,22 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     n_features_in_ : int
     output_shape_ : tuple
         Shape of one target: ``()`` for ``y`` of shape ``(n,)``, ``(k,)`` for ``(n, k)``.
+
+    Examples
+    --------
+    A subclass only builds its network; scaling, Adam, early stopping and ``predict`` come from here.
+    A linear network learns a linear law exactly:
+
+    >>> import numpy as np, torch
+    >>> class LinearRegressor(TorchRegressor):
+    ...     def __init__(self, *, max_iter=500, random_state=0):
+    ...         self._init_training(0.05, max_iter, None, 0.0, 0.15, 50, random_state, "cpu", False)
+    ...     def _build_network(self, n_features, n_targets):
+    ...         return torch.nn.Linear(n_features, n_targets)
+    >>> X = np.linspace(0, 1, 40).reshape(-1, 1)
+    >>> model = LinearRegressor().fit(X, 2 * X[:, 0] + 1)
+    >>> model.predict([[0.5], [3.0]]).round(2)                  # 2 x + 1, also outside the data
+    array([2., 7.])
     """
 
     def _build_network(self, n_features, n_targets):  # pragma: no cover - abstract

@@ -80,6 +80,17 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     Returns
     -------
     Path of the model file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.1], [0.3], [0.5]]); model = LinearRegression().fit(X, 2 * X[:, 0])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save(model, os.path.join(folder, "model"), metadata={"target": "k_eff"}, training_data=X)
+    ...     print(path.name, sorted(os.listdir(folder)))
+    model.pkl ['model.json', 'model.pkl']
     """
     if isinstance(model, GuardedModel):
         model = model.model   # the guard is rebuilt from the record on load
@@ -146,7 +157,19 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
 
 def read_record(path) -> dict:
     """The record :func:`save` wrote beside a model: ``model`` (class), ``saved`` (UTC time),
-    ``versions`` and ``metadata``; ``{"versions": {}}`` when the model has no record."""
+    ``versions`` and ``metadata``; ``{"versions": {}}`` when the model has no record.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.1], [0.3], [0.5]]); model = LinearRegression().fit(X, 2 * X[:, 0])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     record = read_record(save(model, os.path.join(folder, "model"), metadata={"target": "k_eff"}, training_data=X))
+    >>> record["model"], record["metadata"], record["training_range"]["features"]["x0"]["max"]
+    ('sklearn.linear_model._base.LinearRegression', {'target': 'k_eff'}, 0.5)
+    """
     model_path, record_path = _paths(path)
     if not model_path.exists():
         raise FileNotFoundError(f"no saved model at {model_path}")
@@ -171,6 +194,20 @@ def load(path):
         model card with per-input ranges), a :class:`GuardedModel` around it that predicts identically
         and warns (:class:`ExtrapolationWarning`) for inputs outside that range. :func:`read_record`
         gives the record saved with it.
+
+    Examples
+    --------
+    A model saved with its training data comes back guarded: the same predictions, and a warning outside
+    the range it was trained on:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.1], [0.3], [0.5]]); model = LinearRegression().fit(X, 2 * X[:, 0])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     loaded = load(save(model, os.path.join(folder, "model"), training_data=X, feature_names=["phi"]))
+    >>> type(loaded).__name__, loaded.predict([[0.2]]).round(4), loaded.outside([[0.2], [0.7]]).tolist()
+    ('GuardedModel', array([0.4]), [False, True])
     """
     model_path, _ = _paths(path)
     record = read_record(path)
@@ -503,7 +540,20 @@ def _card_markdown(card):
 
 
 def read_model_card(path) -> dict:
-    """The model card :func:`save` wrote beside a model (``path.card.json``)."""
+    """The model card :func:`save` wrote beside a model (``path.card.json``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.1], [0.3], [0.5]]); model = LinearRegression().fit(X, 2 * X[:, 0])
+    >>> card = model_card(model, training_data=X, metrics={"test_r2": 1.0}, intended_use="toy")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     card = read_model_card(save(model, os.path.join(folder, "model"), card=card))
+    >>> card["intended_use"], card["metrics"], card["training_data"]["features"]["x0"]["min"]
+    ('toy', {'test_r2': 1.0}, 0.1)
+    """
     model_path, _ = _paths(path)
     json_path, _ = _card_paths(model_path)
     if not json_path.exists():
@@ -527,6 +577,15 @@ def outside_training_range(card, X) -> np.ndarray:
     -------
     numpy.ndarray of bool, shape ``(n_samples,)``
         True where any input is below its training minimum or above its maximum (extrapolation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.1], [0.3], [0.5]]); model = LinearRegression().fit(X, 2 * X[:, 0])
+    >>> card = model_card(model, training_data=X, metrics={"test_r2": 1.0}, intended_use="toy")
+    >>> outside_training_range(card, [[0.2], [0.7], [0.0]])    # trained on 0.1 .. 0.5
+    array([False,  True,  True])
     """
     if isinstance(card, dict) and "training_range" in card and "intended_use" not in card:
         features = _ordered_features(card["training_range"])

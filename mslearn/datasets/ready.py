@@ -111,7 +111,15 @@ def _voxel_space(ndim):
 
 # ----------------------------------------------------------------------------- cache
 def cache_dir() -> Path:
-    """The cache folder: ``$MSLEARN_CACHE`` if set, else ``~/.cache/mslearn``."""
+    """The cache folder: ``$MSLEARN_CACHE`` if set, else ``~/.cache/mslearn``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from pathlib import Path
+    >>> cache_dir() == Path(os.environ.get("MSLEARN_CACHE") or Path.home() / ".cache" / "mslearn")
+    True
+    """
     return Path(os.environ.get("MSLEARN_CACHE") or Path.home() / ".cache" / "mslearn")
 
 
@@ -271,6 +279,15 @@ def sample_particle_composites(parameters, seeds, *, size=64, radius=None, devic
     ``specific_surface`` (perimeter per area, by counting), ``largest_cluster_fraction`` (share of
     the particle phase in its largest periodically connected cluster: a percolation descriptor) and
     ``maxwell_garnett`` (the coated-particle mean-field estimate).
+
+    Examples
+    --------
+    >>> from mslearn.datasets import sample_parameters, sample_seeds
+    >>> from mslearn.datasets.ready import PARTICLE_SPACE
+    >>> parameters = sample_parameters(PARTICLE_SPACE, 2, seed=0)
+    >>> out = sample_particle_composites(parameters, sample_seeds(0, 0, 2), size=32, device="cpu")
+    >>> out["images"].shape, sorted(out["descriptors"])[:2]
+    ((2, 32, 32), ['interphase_fraction', 'largest_cluster_fraction'])
     """
     shape = (size, size)
     radius = _particle_radius(size) if radius is None else float(radius)
@@ -333,6 +350,17 @@ def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=
     Returns
     -------
     Dataset
+
+    Examples
+    --------
+    A tiny set (4 images of 32 px; the book uses 400 of 64 px), generated in a temporary folder:
+
+    >>> import numpy as np
+    >>> ds = particle_composites(4, size=32, device="cpu", cache=False)
+    >>> ds.arrays["images"].shape, np.unique(ds.arrays["images"]).tolist()   # matrix, particle, interphase
+    ((4, 32, 32), [0, 1, 2])
+    >>> list(ds.targets.columns)
+    ['k_xx', 'k_yy', 'k_xy', 'k_mean']
     """
     size = _check_size(size, 16)
     dev = resolve_device(device)
@@ -354,7 +382,18 @@ def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=
 
 # ----------------------------------------------------------------------------- 2. triangular lattices
 def lattice_labels(thickness, angle, *, size=48):
-    """The structure of one :func:`triangular_lattices` sample: one cell ``(size, round(size tan angle))``."""
+    """The structure of one :func:`triangular_lattices` sample: one cell ``(size, round(size tan angle))``.
+
+    Examples
+    --------
+    At 45 degrees the cell is square; steeper struts make it taller (size tan angle):
+
+    >>> import numpy as np
+    >>> lattice_labels(0.1, 45.0, size=20).shape, lattice_labels(0.1, 60.0, size=20).shape
+    ((20, 20), (20, 35))
+    >>> np.unique(lattice_labels(0.1, 60.0, size=20)).tolist()                 # matrix, strut
+    [0, 1]
+    """
     if not (isinstance(angle, numbers.Real) and 0 < angle < 90):
         raise ValueError(f"angle = {angle!r}; expected the struts' inclination in degrees, 0 < angle < 90")
     if not (isinstance(thickness, numbers.Real) and math.isfinite(thickness)):
@@ -370,6 +409,15 @@ def moduli_from_stiffness(C):
     With the compliance :math:`S = (C^*)^{-1}` (Mandel, order 11, 22, 12):
     :math:`E_1 = 1/S_{11}`, :math:`E_2 = 1/S_{22}`, :math:`\nu_{12} = -S_{12}/S_{11}`,
     :math:`G_{12} = 1/(2 S_{33})` (the Mandel shear entry is :math:`1/(2G)`).
+
+    Examples
+    --------
+    An isotropic solid in plane strain: E_1 = E / (1 - nu^2), nu_12 = nu / (1 - nu), G_12 = E / (2 (1 + nu)):
+
+    >>> from mslearn.homogenization.tensors import isotropic_stiffness
+    >>> moduli = moduli_from_stiffness(isotropic_stiffness(E=1.0, nu=0.3, ndim=2))
+    >>> {name: round(float(value), 4) for name, value in moduli.items()}
+    {'E_1': 1.0989, 'E_2': 1.0989, 'G_12': 0.3846, 'nu_12': 0.4286}
     """
     C = np.asarray(C, dtype=float)
     if C.shape[-2:] != (3, 3) or not np.isfinite(C).all():
@@ -401,6 +449,15 @@ def sample_triangular_lattices(parameters, seeds, *, size=48, device="auto", nu=
     -------
     dict: targets ``E_1``, ``E_2``, ``G_12``, ``nu_12`` (:func:`moduli_from_stiffness`); array
     ``stiffness`` ``(n, 3, 3)`` Mandel; descriptors ``solid_fraction``, ``angle_realized`` (degrees).
+
+    Examples
+    --------
+    >>> from mslearn.datasets import sample_parameters, sample_seeds
+    >>> from mslearn.datasets.ready import LATTICE_SPACE
+    >>> parameters = sample_parameters(LATTICE_SPACE, 2, seed=0)
+    >>> out = sample_triangular_lattices(parameters, sample_seeds(0, 0, 2), size=20, device="cpu")
+    >>> out["stiffness"].shape, sorted(out["descriptors"])
+    ((2, 3, 3), ['angle_realized', 'solid_fraction'])
     """
     stiffness, solid, realized = [], [], []
     for row, _ in _design_rows(parameters, seeds, LATTICE_SPACE):   # the lattices are not random: seeds unused
@@ -427,6 +484,16 @@ def triangular_lattices(n_samples=300, *, size=48, seed=0, device="auto", cache=
     :func:`moduli_from_stiffness`): ``E_1``, ``E_2``, ``G_12``, ``nu_12``; array ``stiffness``
     (n, 3, 3) Mandel. ``size`` >= 20, so that the thinnest struts are a pixel thick (thinner ones would
     not be drawn). Other arguments as in :func:`particle_composites`.
+
+    Examples
+    --------
+    Struts stiffen the matrix (plane-strain E_1 = 1.0989 alone) but stay below the struts' modulus:
+
+    >>> ds = triangular_lattices(4, size=20, device="cpu", cache=False)
+    >>> list(ds.targets.columns), ds.arrays["stiffness"].shape
+    (['E_1', 'E_2', 'G_12', 'nu_12'], (4, 3, 3))
+    >>> bool(((ds.targets.E_1 > 1.0989) & (ds.targets.E_1 < 10 ** ds.parameters.log10_modulus_ratio)).all())
+    True
     """
     size = _check_size(size, 20)    # the thinnest struts (thickness 0.05 of the cell width) at least a pixel
     dev = resolve_device(device)
@@ -468,6 +535,18 @@ def voxel_composite_images(parameters, seeds, *, size=32, ndim=2, reference_size
         Phase labels, 0 matrix and 1 inclusion (or the level cut's phase 1).
     kinds : float array ``(n,)``
         0 for ellipses (spheroids), 1 for level-cut Gaussian random fields.
+
+    Examples
+    --------
+    One image of ellipses (``kind`` < 0.5) and one level-cut random field:
+
+    >>> import pandas as pd
+    >>> parameters = pd.DataFrame({"kind": [0.2, 0.8], "volume_fraction": [0.3, 0.3], "aspect_ratio": [2.0, 2.0],
+    ...                            "orientation": [30.0, 30.0], "correlation_length": [0.05, 0.05],
+    ...                            "anisotropy": [2.0, 2.0]})
+    >>> labels, kinds = voxel_composite_images(parameters, [0, 1], size=16)
+    >>> labels.shape, labels.dtype, kinds.tolist()
+    ((2, 16, 16), dtype('uint8'), [0.0, 1.0])
     """
     rows = _design_rows(parameters, seeds, _voxel_space(ndim))
     shape = (size,) * ndim
@@ -523,6 +602,20 @@ def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0
     dict: array ``images`` (uint8 labels); conductivity: ``conductivity`` ``(n, ndim, ndim)``, ``k_xx``,
     ``k_yy`` (3D ``k_zz``), ``k_xy``, ``k_mean``; elasticity: Mandel ``stiffness``, ``bulk_modulus``,
     ``shear_modulus``, ``c_11`` ... ; descriptors ``measured_volume_fraction``, ``structure_kind``.
+
+    Examples
+    --------
+    The effective conductivities lie between the Reuss and Voigt bounds of the measured fractions:
+
+    >>> import numpy as np
+    >>> from mslearn.datasets import sample_parameters, sample_seeds
+    >>> from mslearn.datasets.ready import _voxel_space
+    >>> from mslearn.homogenization.bounds import reuss, voigt
+    >>> out = sample_voxel_composites(sample_parameters(_voxel_space(2), 2, seed=0), sample_seeds(0, 0, 2), size=16,
+    ...                               device="cpu")
+    >>> phi = out["descriptors"]["measured_volume_fraction"]; f = np.stack([1 - phi, phi], -1)
+    >>> bool(np.all((reuss(f, [1.0, 10.0]) <= out["k_xx"]) & (out["k_xx"] <= voigt(f, [1.0, 10.0]))))
+    True
     """
     _check_property(property)       # any other name would silently compute the conductivity
     labels, kinds = voxel_composite_images(parameters, seeds, size=size, ndim=ndim, reference_size=reference_size)
@@ -571,6 +664,17 @@ def voxel_composites(n_samples=600, *, size=None, ndim=2, contrast=10.0, propert
     contrast : float > 0
         Conductivity or Young's modulus ratio of phase 1 to phase 0.
     property : {"conductivity", "elasticity"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.homogenization.bounds import reuss, voigt
+    >>> ds = voxel_composites(4, size=16, device="cpu", cache=False)
+    >>> ds.arrays["images"].shape, ds.arrays["conductivity"].shape
+    ((4, 16, 16), (4, 2, 2))
+    >>> phi = ds.parameters.measured_volume_fraction.to_numpy(); f = np.stack([1 - phi, phi], -1)
+    >>> bool(np.all((reuss(f, [1.0, 10.0]) <= ds.targets.k_yy) & (ds.targets.k_yy <= voigt(f, [1.0, 10.0]))))
+    True
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim = {ndim!r}; expected 2 or 3")
@@ -628,6 +732,19 @@ def sample_polycrystals(parameters, seeds, *, size=64, device="auto"):
     dict: targets ``k_xx``, ``k_yy``, ``k_xy``, ``k_mean``; arrays ``conductivity`` ``(n, 2, 2)``,
     ``grain_ids`` (int16), ``boundaries`` (uint8); descriptors ``grains``, ``gb_fraction``; ragged
     graph ``node_features``, ``edge_index``, ``edge_features``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mslearn.datasets import sample_parameters, sample_seeds
+    >>> from mslearn.datasets.ready import POLYCRYSTAL_SPACE
+    >>> parameters = sample_parameters(POLYCRYSTAL_SPACE, 2, seed=0)
+    >>> out = sample_polycrystals(parameters, sample_seeds(0, 0, 2), size=32, device="cpu")
+    >>> out["conductivity"].shape, out["grain_ids"].shape
+    ((2, 2, 2), (2, 32, 32))
+    >>> K = out["conductivity"]                        # symmetric to the solver's tolerance
+    >>> bool(np.allclose(K, K.transpose(0, 2, 1), atol=1e-4))
+    True
     """
     shape = (size, size)
     fields, ids_all, gbs, nodes, edges, edge_feats, n_real = [], [], [], [], [], [], []
@@ -682,6 +799,16 @@ def polycrystals(n_samples=400, *, size=64, seed=0, device="auto", cache=True, p
     Graphs (``ds.graphs()``): nodes = grains with features (area fraction, cos 2θ, sin 2θ,
     log10 a); edges = neighbouring grains (both directions) with features (share of the total
     boundary length, log10 gb_conductivity). Other arguments as in :func:`particle_composites`.
+
+    Examples
+    --------
+    No polycrystal conducts better than its grains' best direction (k2 = ``anisotropy``, k1 = 1):
+
+    >>> ds = polycrystals(4, size=32, device="cpu", cache=False)
+    >>> list(ds.targets.columns), ds.arrays["grain_ids"].shape
+    (['k_xx', 'k_yy', 'k_xy', 'k_mean'], (4, 32, 32))
+    >>> bool((ds.targets.k_mean <= ds.parameters.anisotropy).all())
+    True
     """
     size = _check_size(size, 16)
     dev = resolve_device(device)
@@ -701,5 +828,13 @@ def polycrystals(n_samples=400, *, size=64, seed=0, device="auto", cache=True, p
 
 
 def as_frame(dataset):
-    """One DataFrame with the parameters and the targets of a dataset, side by side."""
+    """One DataFrame with the parameters and the targets of a dataset, side by side.
+
+    Examples
+    --------
+    >>> ds = triangular_lattices(4, size=20, device="cpu", cache=False)
+    >>> frame = as_frame(ds)
+    >>> frame.shape, list(frame.columns[-4:])
+    ((4, 9), ['E_1', 'E_2', 'G_12', 'nu_12'])
+    """
     return pd.concat([dataset.parameters, dataset.targets], axis=1)

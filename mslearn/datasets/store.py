@@ -225,6 +225,19 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
     Returns
     -------
     pandas.DataFrame with one column per parameter, index ``start .. n_samples - 1``.
+
+    Examples
+    --------
+    The Sobol design is extensible: the points 4..7 of an 8-point design extend the 4-point one.
+
+    >>> space = {"phi": (0.1, 0.5), "k": (1.0, 100.0, "log")}
+    >>> design = sample_parameters(space, 8, seed=0)
+    >>> design.shape, bool(design.phi.between(0.1, 0.5).all() and design.k.between(1.0, 100.0).all())
+    ((8, 2), True)
+    >>> sample_parameters(space, 4, seed=0).equals(design.iloc[:4])
+    True
+    >>> sample_parameters(space, 8, seed=0, start=4).equals(design.iloc[4:])
+    True
     """
     space = _check_space(parameter_space)
     n_samples = _check_count(n_samples, "n_samples")
@@ -250,7 +263,16 @@ def sample_parameters(parameter_space, n_samples, *, seed, method="sobol", start
 
 
 def sample_seeds(seed, start, stop):
-    """Per-sample int64 seeds from ``SeedSequence(seed, spawn_key=(i,))`` for ``i`` in ``start:stop``."""
+    """Per-sample int64 seeds from ``SeedSequence(seed, spawn_key=(i,))`` for ``i`` in ``start:stop``.
+
+    Examples
+    --------
+    Sample i's seed does not depend on the range asked for, so a resumed or extended store repeats it:
+
+    >>> seeds = sample_seeds(0, 0, 3)
+    >>> seeds.dtype, bool((sample_seeds(0, 2, 3) == seeds[2:]).all())
+    (dtype('int64'), True)
+    """
     seed = _check_seed(seed)
     start = check_integer(start, 0, name="start")
     stop = check_integer(stop, 0, name="stop")
@@ -945,7 +967,20 @@ def load(path, n_samples=None) -> Dataset:
     """Read a store written by :func:`generate` into memory: its first ``n_samples`` samples (default: all
     ``n_complete`` of them; a store grown by a larger ``n_samples`` begins with the samples of a smaller
     one, so its prefix is that smaller store's data). ``metadata["n_stored"]`` is the store's
-    ``n_complete``."""
+    ``n_complete``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> def sampler(parameters, seeds):                      # parallel (Voigt) conductivity of two phases
+    ...     return {"k_parallel": (1 - parameters.phi.to_numpy()) + parameters.phi.to_numpy() * parameters.k.to_numpy()}
+    >>> space = {"phi": (0.1, 0.5), "k": (1.0, 100.0, "log")}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     ds = generate(os.path.join(folder, "toy.h5"), sampler, space, 4, seed=0)
+    ...     first = load(os.path.join(folder, "toy.h5"), n_samples=2)
+    >>> len(first), first.metadata["n_stored"], first.targets.equals(ds.targets.iloc[:2])
+    (2, 4, True)
+    """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no dataset store at {path}")

@@ -464,6 +464,19 @@ def validate_shared(path) -> dict:
         No card, a card that is not JSON, a missing required field (:data:`REQUIRED_FIELDS`), a
         resource path outside the folder, a missing file, or a file whose size or SHA-256 differs from
         the card's (a corrupted or altered file).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from mslearn.datasets import generate
+    >>> def sampler(parameters, seeds):
+    ...     return {"k_parallel": (1 - parameters.phi.to_numpy()) + parameters.phi.to_numpy() * parameters.k.to_numpy()}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     ds = generate(os.path.join(folder, "toy.h5"), sampler, {"phi": (0.1, 0.5), "k": (1.0, 10.0)}, 4, seed=0)
+    ...     _ = export_dataset(ds, os.path.join(folder, "shared"), licence="CC-BY-4.0", creators=["A. Author"])
+    ...     card = validate_shared(os.path.join(folder, "shared"))    # every file's size and SHA-256 checked
+    >>> card["licenses"][0]["name"], sorted(resource["name"] for resource in card["resources"])
+    ('CC-BY-4.0', ['arrays', 'card', 'parameters', 'targets'])
     """
     card_path = _card_path(path)
     if not card_path.is_file():
@@ -527,6 +540,21 @@ def load_shared(path) -> Dataset:
         exported; ``metadata`` as :func:`mslearn.datasets.load` gives it (configuration, user metadata,
         versions, seeds, card), plus ``licenses``, ``contributors``, ``exported`` and ``package`` (the
         parsed ``datapackage.json``).
+
+    Examples
+    --------
+    A round trip through the shared folder gives back the same data:
+
+    >>> import os, tempfile
+    >>> from mslearn.datasets import generate
+    >>> def sampler(parameters, seeds):
+    ...     return {"k_parallel": (1 - parameters.phi.to_numpy()) + parameters.phi.to_numpy() * parameters.k.to_numpy()}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     ds = generate(os.path.join(folder, "toy.h5"), sampler, {"phi": (0.1, 0.5), "k": (1.0, 10.0)}, 4, seed=0)
+    ...     card = export_dataset(ds, os.path.join(folder, "shared"), licence="CC-BY-4.0", creators=["A. Author"])
+    ...     shared = load_shared(card.parent)
+    >>> shared.targets.equals(ds.targets), shared.parameters.equals(ds.parameters)
+    (True, True)
     """
     card = validate_shared(path)
     folder = _card_path(path).parent

@@ -63,6 +63,18 @@ def correlation_maps(a, b, ndim, periodic):
     Periodic: one real FFT, ``irfftn(conj(A) B) / N``. Non-periodic: zero padding to a fast FFT length
     ``>= 2 n - 1``, the ``2 n - 1`` displacements are kept and each is divided by its number of
     overlapping pixel pairs ``prod_d (n_d - |r_d|)``. Numpy arrays are taken too (as float64 tensors).
+
+    Examples
+    --------
+    For a phase indicator, the map at r = 0 is the volume fraction and its periodic mean is its square:
+
+    >>> import numpy as np
+    >>> a = (np.random.default_rng(0).random((1, 16, 16)) < 0.3).astype(float)
+    >>> maps = correlation_maps(a, a, 2, True)
+    >>> tuple(maps.shape), bool(np.isclose(maps[0, 0, 0], a.mean())), bool(np.isclose(maps.mean(), a.mean() ** 2))
+    ((1, 16, 16), True, True)
+    >>> tuple(correlation_maps(a, a, 2, False).shape)       # non-periodic: all 2 n - 1 displacements
+    (1, 31, 31)
     """
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
         same = b is a

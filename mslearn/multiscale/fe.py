@@ -68,6 +68,19 @@ def elastic_stiffness(E, nu, plane="strain"):
     Plane strain is the in-plane block of the 3D tensor (:func:`~mslearn.homogenization.tensors.isotropic_stiffness`);
     plane stress (:math:`\sigma_{33} = 0`) is :math:`\frac{E}{1-\nu^2}\begin{pmatrix}1&\nu&0\\ \nu&1&0\\
     0&0&1-\nu\end{pmatrix}` (the Mandel shear entry is :math:`2\mu = E/(1+\nu)`).
+
+    Examples
+    --------
+    Plane stress is softer than plane strain (here nu = 1/4):
+
+    >>> elastic_stiffness(1.0, 0.25, plane="stress").round(4)
+    array([[1.0667, 0.2667, 0.    ],
+           [0.2667, 1.0667, 0.    ],
+           [0.    , 0.    , 0.8   ]])
+    >>> elastic_stiffness(1.0, 0.25).round(4)
+    array([[1.2, 0.4, 0. ],
+           [0.4, 1.2, 0. ],
+           [0. , 0. , 0.8]])
     """
     if not (isinstance(E, numbers.Real) and E > 0 and math.isfinite(E)):
         raise ValueError(f"E={E!r}; expected a finite Young's modulus > 0")
@@ -101,6 +114,14 @@ class LinearElastic:
         Symmetric positive definite Mandel stiffness, shared or one per quadrature point (for
         example homogenized or learned effective tensors; points in the order of
         :func:`integration_points`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> law = LinearElastic(elastic_stiffness(200.0, 0.3))
+    >>> stress, tangent = law(np.array([[1e-3, 0.0, 0.0]]))       # uniaxial strain at one point
+    >>> stress.round(4), tangent.shape                          # (lambda + 2 mu, lambda, 0) * 1e-3
+    (array([[0.2692, 0.1154, 0.    ]]), (1, 3, 3))
     """
 
     def __init__(self, stiffness):
@@ -137,6 +158,17 @@ class J2Plasticity:
     ----------
     E, nu, yield_stress, hardening : float
         Young's modulus, Poisson's ratio, initial yield stress, linear hardening modulus :math:`H \ge 0`.
+
+    Examples
+    --------
+    Under uniaxial strain sigma_22 = sigma_33, so a perfectly plastic point keeps sigma_11 - sigma_22 at the
+    yield stress:
+
+    >>> import numpy as np
+    >>> law = J2Plasticity(E=200e3, nu=0.3, yield_stress=250.0)
+    >>> stress, tangent = law(np.array([[0.004, 0.0, 0.0]]))
+    >>> round(float(stress[0, 0] - stress[0, 1]), 4)
+    250.0
     """
 
     def __init__(self, E, nu, yield_stress, hardening=0.0):
@@ -203,7 +235,17 @@ def _points_last(a, shape):
 
 def integration_points(mesh, element="P2"):
     """Coordinates ``(n_points, 2)`` of the quadrature points, in the order the law sees them
-    (element by element); useful to give each point its own microstructure or stiffness."""
+    (element by element); useful to give each point its own microstructure or stiffness.
+
+    Examples
+    --------
+    P2 triangles have 3 quadrature points each, P1 one:
+
+    >>> import skfem
+    >>> mesh = skfem.MeshTri().refined(2)                     # 32 triangles
+    >>> integration_points(mesh).shape, integration_points(mesh, "P1").shape
+    ((96, 2), (32, 2))
+    """
     basis = _basis(mesh, element)
     return basis.mapping.F(basis.X).reshape(2, -1).T
 
@@ -527,6 +569,18 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     Returns
     -------
     FEResult
+
+    Examples
+    --------
+    A patch test: a bar stretched by 1 % in plane stress carries the uniform stress E * 0.01 everywhere:
+
+    >>> import numpy as np, skfem
+    >>> mesh = skfem.MeshTri().refined(2).with_boundaries(
+    ...     {"left": lambda x: x[0] == 0, "right": lambda x: x[0] == 1, "bottom": lambda x: x[1] == 0})
+    >>> result = solve(mesh, LinearElastic(elastic_stiffness(1.0, 0.25, plane="stress")),
+    ...                dirichlet={"left": (0.0, None), "bottom": (None, 0.0), "right": (0.01, None)})
+    >>> result.converged, bool(np.allclose(result.stress, [0.01, 0.0, 0.0], atol=1e-10))
+    (True, True)
     """
     if not callable(material):
         raise ValueError(f"material is {type(material).__name__}; expected a callable strain -> (stress, tangent)")

@@ -86,6 +86,17 @@ class FFTElasticity(LinearElastic):
     ----------
     stiffness : ndarray, ``(3, 3)`` or ``(n_points, 3, 3)``
         The effective Mandel stiffnesses.
+
+    Examples
+    --------
+    A laminate RVE gives every point the exact laminate stiffness:
+
+    >>> import numpy as np
+    >>> from mslearn.homogenization.bounds import laminate_stiffness
+    >>> labels = np.zeros((8, 8), dtype=int); labels[:4] = 1
+    >>> law = FFTElasticity(labels, [(1.0, 0.3), (10.0, 0.3)], device="cpu")
+    >>> bool(np.allclose(law.stiffness, laminate_stiffness([0.5, 0.5], [(1.0, 0.3), (10.0, 0.3)], ndim=2)))
+    True
     """
 
     def __init__(self, labels, phases, *, batch=False, tol=1e-10, max_iter=None, device="auto"):
@@ -121,6 +132,18 @@ class FFTPlasticity:
     ----------
     rve_newton_iterations : list of int
         RVE Newton corrections of every call (the largest over the points).
+
+    Examples
+    --------
+    A homogeneous RVE reproduces the point law :class:`~mslearn.multiscale.fe.J2Plasticity`:
+
+    >>> import numpy as np
+    >>> from mslearn.multiscale.fe import J2Plasticity
+    >>> steel = {"E": 200e3, "nu": 0.3, "yield_stress": 250.0, "hardening": 0.0}
+    >>> stress, tangent = FFTPlasticity(np.zeros((4, 4), dtype=int), [steel], device="cpu")(np.array([[0.004, 0.0, 0.0]]))
+    >>> point, _ = J2Plasticity(200e3, 0.3, 250.0)(np.array([[0.004, 0.0, 0.0]]))
+    >>> stress.round(4), bool(np.allclose(stress, point))
+    (array([[833.3333, 583.3333,   0.    ]]), True)
     """
 
     def __init__(self, labels, phases, *, batch=False, tol=1e-11, max_iter=30, cg_max_iter=2000, device="auto",

@@ -52,6 +52,19 @@ class LearnedElasticity(LinearElastic):
         Trained on :meth:`targets` of FFT effective stiffnesses (the upper triangle of the Mandel matrix).
     features : array, ``(n_points, n_features)``
         Microstructure features of the quadrature points (order of :func:`~mslearn.multiscale.integration_points`).
+
+    Examples
+    --------
+    A regressor fitted on the stiffnesses of two samples (features: Young's modulus) interpolates a third:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from mslearn.multiscale.fe import elastic_stiffness
+    >>> C = np.stack([elastic_stiffness(E, 0.3) for E in (1.0, 2.0)])
+    >>> model = LinearRegression().fit([[1.0], [2.0]], LearnedElasticity.targets(C))      # targets (2, 6)
+    >>> law = LearnedElasticity(model, [[1.5]])                                           # one point
+    >>> bool(np.allclose(law.stiffness[0], elastic_stiffness(1.5, 0.3)))
+    True
     """
 
     def __init__(self, model, features):
@@ -99,6 +112,22 @@ class SurrogateLaw:
         Which points of the last evaluation were outside the range.
     new_strain, new_stress, new_tangent : ndarray
         The fallback samples of the converged load steps (recorded by :meth:`commit`), to retrain on.
+
+    Examples
+    --------
+    The second strain leaves the box: the fallback answers there and its sample is recorded for retraining:
+
+    >>> import numpy as np
+    >>> from mslearn.multiscale.fe import LinearElastic, elastic_stiffness
+    >>> learned = reference = LinearElastic(elastic_stiffness(1.0, 0.3))
+    >>> law = SurrogateLaw(learned, reference, lower=[-0.01] * 3, upper=[0.01] * 3)
+    >>> stress, tangent = law(np.array([[0.005, 0.0, 0.0], [0.02, 0.0, 0.0]]))
+    >>> law.commit()                                    # the load step converged
+    >>> law.outside, law.new_strain
+    (array([False,  True]), array([[0.02, 0.  , 0.  ]]))
+    >>> law.update(learned)                             # retrained: the range grows to cover the sample
+    >>> law.upper
+    array([0.02, 0.01, 0.01])
     """
 
     def __init__(self, surrogate, fallback, lower, upper):
@@ -201,6 +230,21 @@ class EnergyLaw:
     ----------
     n_evaluations : int
         Points evaluated so far (summed over the calls).
+
+    Examples
+    --------
+    The law only needs ``predict`` and ``tangent``; here the exact quadratic energy of a linear material.
+    Trained along e11 up to 0.01, it extrapolates beyond that length or 30 degrees off that direction:
+
+    >>> import numpy as np
+    >>> from mslearn.multiscale.fe import elastic_stiffness
+    >>> C = elastic_stiffness(1.0, 0.3)
+    >>> class Quadratic:                                            # W = e.C.e / 2
+    ...     def predict(self, strain): return strain @ C
+    ...     def tangent(self, strain): return np.broadcast_to(C, (len(strain), 3, 3))
+    >>> law = EnergyLaw(Quadratic(), np.linspace(0, 1, 5)[:, None] * [[0.01, 0.0, 0.0]])
+    >>> law.outside(np.array([[0.005, 0.0, 0.0], [0.02, 0.0, 0.0], [0.0, 0.005, 0.0], [0.005, 0.001, 0.0]]))
+    array([False,  True,  True, False])
     """
 
     def __init__(self, model, strain=None, *, max_angle=30.0):
@@ -283,7 +327,17 @@ class FieldErrors:
 
 def field_errors(reference, result):
     """Relative L2 displacement and stress errors of the :class:`~mslearn.multiscale.FEResult` ``result``
-    against ``reference`` (same mesh and element, e.g. FE² as the reference of FE-ANN)."""
+    against ``reference`` (same mesh and element, e.g. FE² as the reference of FE-ANN).
+
+    Examples
+    --------
+    Doubling Young's modulus halves the displacements of a traction-loaded elastic body and keeps its stresses:
+
+    >>> from mslearn.multiscale import cooks_membrane
+    >>> errors = field_errors(cooks_membrane(4).fe, cooks_membrane(4, E=2.0).fe)
+    >>> round(errors.displacement, 4), round(errors.stress, 4)
+    (0.5, 0.0)
+    """
     if reference.displacement.shape != result.displacement.shape or reference.stress.shape != result.stress.shape:
         raise ValueError("reference and result have different meshes or elements; expected the same discretization")
     basis, w = reference.basis, reference.weights
@@ -349,7 +403,18 @@ class EnrichmentResult:
 
 def step_strains(fe):
     """Mandel strains ``(n_steps, n_points, 3)`` of an :class:`~mslearn.multiscale.FEResult` at every converged
-    load step (``fe.strain`` is the last)."""
+    load step (``fe.strain`` is the last).
+
+    Examples
+    --------
+    With two load steps of a linear problem, the strains at the first are half those at the second:
+
+    >>> import numpy as np
+    >>> from mslearn.multiscale import cooks_membrane
+    >>> strains = step_strains(cooks_membrane(4, load_steps=2).fe)
+    >>> strains.shape, bool(np.allclose(2 * strains[0], strains[1]))
+    ((2, 96, 3), True)
+    """
     from skfem.helpers import sym_grad
 
     from .fe import _mandel

@@ -95,6 +95,13 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     Returns
     -------
     CooksMembraneResult
+
+    Examples
+    --------
+    The mid-edge deflection approaches the reference 23.96 as the mesh is refined:
+
+    >>> [round(cooks_membrane(n).mid_edge_displacement, 2) for n in (4, 8, 16)]
+    [23.48, 23.86, 23.93]
     """
     n = check_integer(n, 1, name="n")          # elements per edge
     xi, eta = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1), indexing="ij")
@@ -138,6 +145,13 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     Returns
     -------
     PlateWithHoleResult
+
+    Examples
+    --------
+    Kirsch's stress concentration factor 3 (an infinite plate; here 80 hole radii wide):
+
+    >>> round(plate_with_hole().stress_concentration, 2)
+    3.03
     """
     n = check_integer(n, 1, name="n")
     a, L = float(radius), width / 2

@@ -476,7 +476,7 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
 
     Examples
     --------
-    The normal stiffness C*_00 is the series (Reuss) mean of the layers' P-wave moduli lambda + 2 mu:
+    The normal stiffness ``C*[0, 0]`` is the series (Reuss) mean of the layers' P-wave moduli lambda + 2 mu:
 
     >>> from mslearn.homogenization.tensors import isotropic_stiffness
     >>> C = laminate_stiffness([0.5, 0.5], [(1.0, 0.25), (3.0, 0.25)], ndim=2)

@@ -1283,7 +1283,7 @@ def elasticity_field(field, *, ndim, batch=False, tol=1e-6, max_iter=None, schem
 
     Examples
     --------
-    The voxel stiffnesses of a laminate give the same C* as :func:`laminate_stiffness`:
+    The voxel stiffnesses of a laminate give the same ``C*`` as :func:`laminate_stiffness`:
 
     >>> import numpy as np
     >>> from mslearn.homogenization.bounds import laminate_stiffness

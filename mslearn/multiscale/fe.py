@@ -572,7 +572,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
 
     Examples
     --------
-    A patch test: a bar stretched by 1 % in plane stress carries the uniform stress E * 0.01 everywhere:
+    A patch test: a bar stretched by 1 % in plane stress carries the uniform stress ``E * 0.01`` everywhere:
 
     >>> import numpy as np, skfem
     >>> mesh = skfem.MeshTri().refined(2).with_boundaries(

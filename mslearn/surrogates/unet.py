@@ -560,7 +560,7 @@ def effective_conductivity_from_flux(flux_magnitude, labels, k, *, load=1.0):
 
     Examples
     --------
-    Hill's lemma recovers the solver's K*_11 from its own flux field:
+    Hill's lemma recovers the solver's ``K*[0, 0]`` from its own flux field:
 
     >>> import numpy as np
     >>> from mslearn.homogenization.solver import conductivity
@@ -608,7 +608,7 @@ def effective_stiffness_from_energy(strain_energy_density, *, strain=1.0):
 
     Examples
     --------
-    Hill's lemma recovers the diagonal of the solver's C* from its energy densities (one per unit load):
+    Hill's lemma recovers the diagonal of the solver's ``C*`` from its energy densities (one per unit load):
 
     >>> import numpy as np
     >>> from mslearn.homogenization.solver import elasticity

@@ -607,12 +607,13 @@ def sample_voxel_composites(parameters, seeds, *, size=32, ndim=2, contrast=10.0
     --------
     The effective conductivities lie between the Reuss and Voigt bounds of the measured fractions:
 
-    >>> import numpy as np
-    >>> from mslearn.datasets import sample_parameters, sample_seeds
-    >>> from mslearn.datasets.ready import _voxel_space
+    >>> import numpy as np, pandas as pd
+    >>> from mslearn.datasets import sample_seeds
     >>> from mslearn.homogenization.bounds import reuss, voigt
-    >>> out = sample_voxel_composites(sample_parameters(_voxel_space(2), 2, seed=0), sample_seeds(0, 0, 2), size=16,
-    ...                               device="cpu")
+    >>> designs = pd.DataFrame({"kind": [0.2, 0.8], "volume_fraction": [0.3, 0.4],   # inclusions, then a GRF
+    ...                         "aspect_ratio": [3.0, 1.0], "orientation": [30.0, 0.0],
+    ...                         "correlation_length": [0.05, 0.05], "anisotropy": [1.0, 2.0]})
+    >>> out = sample_voxel_composites(designs, sample_seeds(0, 0, 2), size=16, device="cpu")
     >>> phi = out["descriptors"]["measured_volume_fraction"]; f = np.stack([1 - phi, phi], -1)
     >>> bool(np.all((reuss(f, [1.0, 10.0]) <= out["k_xx"]) & (out["k_xx"] <= voigt(f, [1.0, 10.0]))))
     True

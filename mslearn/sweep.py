@@ -49,7 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._validation import check_flag
+from ._validation import check_flag, check_positive
 
 __all__ = ["sweep", "glued_values", "notebook_parameters"]
 
@@ -228,7 +228,7 @@ def _no_cell_started(output_path):
                for cell in cells if cell.get("cell_type") == "code")
 
 
-def _run_one(notebook, output_path, parameters, cwd, kernel_name):
+def _run_one(notebook, output_path, parameters, cwd, kernel_name, cell_timeout=None):
     """Execute one run; never raises for a failing notebook (the outcome is a dict).
 
     A kernel that dies before it answers (a ``RuntimeError`` from jupyter_client while no cell has
@@ -245,7 +245,7 @@ def _run_one(notebook, output_path, parameters, cwd, kernel_name):
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             papermill.execute_notebook(str(notebook), str(output_path), parameters=parameters, cwd=str(cwd),
-                                       kernel_name=kernel_name, progress_bar=False)
+                                       kernel_name=kernel_name, progress_bar=False, execution_timeout=cell_timeout)
             break
         except Exception as error:      # noqa: BLE001 - a failed run is recorded, the others go on
             if (attempt < KERNEL_START_ATTEMPTS and isinstance(error, RuntimeError)
@@ -296,7 +296,7 @@ def _finished_run(output_path, code, parameters):
 
 
 def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None, cwd=None, progress=False,
-          resume=True):
+          resume=True, cell_timeout=None):
     """Run ``notebook`` for every combination of ``parameters`` and collect the glued values.
 
     Parameters
@@ -326,6 +326,11 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
         ``notebook`` now is read back instead of run again (its ``seconds`` are those it took then), so a
         sweep that was interrupted goes on where it stopped. Runs that failed, were cut off, or come
         from an edited notebook run again. ``False``: run everything.
+    cell_timeout : float, optional
+        Seconds one cell of a run may take (papermill's ``execution_timeout``); a cell that takes longer
+        stops its run, recorded as failed (``status``, ``error``), and the sweep goes on. Default: no
+        limit, so that a run that hangs (a kernel that stops answering, a dead worker's lock) holds its
+        worker for ever: set it on a cluster, well above the longest cell a run should take.
 
     Returns
     -------
@@ -337,8 +342,8 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
     Raises
     ------
     ValueError
-        No such notebook, no ``parameters`` cell, a name the cell does not set, or an empty value
-        list; raised before anything runs. A failing *run* does not raise: see ``status``.
+        No such notebook, no ``parameters`` cell, a name the cell does not set, an empty value
+        list, or a ``cell_timeout`` that is not a positive number; raised before anything runs. A failing *run* does not raise: see ``status``.
 
     Examples
     --------
@@ -351,6 +356,10 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
 
     notebook = Path(notebook)
     checked = _check_parameters(notebook, parameters)
+    if cell_timeout is not None:
+        if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, numbers.Real):
+            raise TypeError(f"cell_timeout is {type(cell_timeout).__name__}; expected seconds (a number) or None")
+        cell_timeout = float(check_positive(cell_timeout, name="cell_timeout"))
     if client is not None and not all(callable(getattr(client, m, None)) for m in ("submit", "cancel")):
         raise ValueError(f"client = {client!r}; expected a dask.distributed.Client (or None to run here)")
     output = Path(output)
@@ -371,13 +380,14 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
     try:
         if client is None:
             for i in todo:
-                outcomes[i] = _run_one(notebook.resolve(), paths[i], combos[i], cwd, kernel_name)
+                outcomes[i] = _run_one(notebook.resolve(), paths[i], combos[i], cwd, kernel_name, cell_timeout)
                 bar.update(1)
         else:
             from dask.distributed import as_completed   # imported here: dask is needed only with a client
 
             token = uuid.uuid4().hex[:8]
-            futures = {client.submit(_run_one, notebook.resolve(), paths[i], combos[i], cwd, kernel_name, pure=False,
+            futures = {client.submit(_run_one, notebook.resolve(), paths[i], combos[i], cwd, kernel_name, cell_timeout,
+                                     pure=False,
                                      key=f"mslearn-sweep-{notebook.stem}-{token}-{i}"): i
                        for i in todo}
             try:
@@ -436,6 +446,8 @@ def main(argv=None):
                                                           "(default: ./sweep)")
     parser.add_argument("--kernel", dest="kernel_name", help="Jupyter kernel (default: the notebook's)")
     parser.add_argument("--cwd", help="working folder of the runs (default: the notebook's folder)")
+    parser.add_argument("--cell-timeout", type=float, help="seconds one cell of a run may take; a run that takes "
+                                                          "longer is recorded as failed (default: no limit)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--rerun", action="store_true", help="run every combination again (default: keep the runs "
                                                              "an earlier sweep into --output finished)")
@@ -468,7 +480,7 @@ def main(argv=None):
                 cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
             client = Client(cluster or args.scheduler)
         table = sweep(args.notebook, parameters, client=client, output=args.output, kernel_name=args.kernel_name,
-                      cwd=args.cwd, progress=not args.no_progress, resume=not args.rerun)
+                      cwd=args.cwd, progress=not args.no_progress, resume=not args.rerun, cell_timeout=args.cell_timeout)
     finally:
         if client is not None:
             client.close()

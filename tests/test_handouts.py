@@ -262,4 +262,5 @@ def test_student_copy_runs(path, tmp_path):
     papermill.execute_notebook(
         str(source), str(tmp_path / f"out-{path.name}"), parameters=T.declared_test_parameters(nb),
         kernel_name=KERNEL_NAME, cwd=str(path.parent), progress_bar=False, log_output=False,
+        execution_timeout=600,             # a cell that hangs fails the test instead of holding CI for ever
     )

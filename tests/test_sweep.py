@@ -184,3 +184,29 @@ def test_a_sweep_into_the_same_folder_keeps_the_finished_runs(notebook, tmp_path
     assert len(runs) == 1 and table["extra"].tolist() == [1]     # an edited notebook's runs are not kept
     with pytest.raises(TypeError, match="resume = 'yes'"):
         sweep(notebook, {"seed": [2]}, output=out, resume="yes")
+
+
+def test_a_cell_that_runs_past_cell_timeout_fails_its_run_and_the_sweep_goes_on(tmp_path):
+    """A run that hangs would hold its worker for ever: with cell_timeout it is recorded as failed."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("pause = 0.0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(pause)\nfrom myst_nb import glue\n"
+                                          "glue('slept', pause, display=False)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    path = tmp_path / "sleepy.ipynb"
+    nbformat.write(nb, path)
+    table = sweep(path, {"pause": [0.0, 30.0]}, output=tmp_path / "out", cell_timeout=5)
+    assert list(table["status"]) == ["ok", "failed"] and table["slept"].iloc[0] == 0.0
+    assert "timed out" in table["error"].iloc[1].lower() and table["seconds"].iloc[1] < 25
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (0, ValueError, "cell_timeout has the value 0; expected > 0"),
+    (float("nan"), ValueError, "cell_timeout contains NaN"),
+    ("60", TypeError, "cell_timeout is str; expected seconds"),
+    (True, TypeError, "cell_timeout is bool"),
+])
+def test_sweep_refuses_a_cell_timeout_that_is_not_positive_seconds(notebook, tmp_path, value, error, message):
+    with pytest.raises(error, match=message):
+        sweep(notebook, {"seed": [1]}, output=tmp_path / "out", cell_timeout=value)
+    assert not (tmp_path / "out").exists()                       # refused before anything ran

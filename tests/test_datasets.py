@@ -682,3 +682,32 @@ def test_a_later_batch_that_does_not_fit_the_stored_dtype_is_refused(tmp_path):
     drifting.name = "tests.drifting"
     with pytest.raises(ValueError, match="'count' of dtype int64, but the store holds int8"):
         make(tmp_path / "d.h5", 4, sampler=drifting, batch_size=2)
+
+
+def test_clear_cache_removes_the_stores_of_other_code_and_nothing_else(monkeypatch, tmp_path):
+    """After an update the old code's stores are never read again: clear_cache removes them (with their cards),
+    keeps the current code's stores, files of other names, and a store it cannot open (being written)."""
+    monkeypatch.setenv("MSLEARN_CACHE", str(tmp_path))
+    datasets.voxel_composites(2, size=16, device="cpu")
+    (current,) = tmp_path.glob("*.h5")
+    stale = tmp_path / current.name.replace(current.stem[-10:], "0123456789")
+    shutil.copy(current, stale)
+    shutil.copy(current.with_name(current.stem + ".README.md"), stale.with_name(stale.stem + ".README.md"))
+    with h5py.File(stale, "r+") as file:                     # as an older version of the package wrote it
+        metadata = json.loads(file.attrs["metadata"])
+        metadata["arguments"]["code"] = "000000000000"
+        file.attrs["metadata"] = json.dumps(metadata)
+    unreadable = tmp_path / current.name.replace(current.stem[-10:], "abcdefabcd")
+    unreadable.write_bytes(b"not yet an HDF5 file")           # e.g. a store another process is writing
+    foreign = tmp_path / "my-notes.h5"
+    foreign.write_bytes(b"the user's own file")
+    assert datasets.clear_cache(dry_run=True) == [stale] and stale.exists()
+    assert datasets.clear_cache() == [stale]
+    assert not stale.exists() and not stale.with_name(stale.stem + ".README.md").exists()
+    assert current.exists() and unreadable.exists() and foreign.exists()
+    assert datasets.clear_cache() == []
+    assert set(datasets.clear_cache(stale_only=False)) == {unreadable, current}
+    assert foreign.exists() and not current.exists() and not current.with_name(current.stem + ".README.md").exists()
+    assert len(datasets.voxel_composites(2, size=16, device="cpu")) == 2        # regenerated on demand
+    with pytest.raises(TypeError, match="stale_only"):
+        datasets.clear_cache(stale_only="yes")

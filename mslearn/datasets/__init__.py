@@ -23,7 +23,7 @@
     macroscopic strain paths for path-dependent (elasto-plastic) response — random walks, Gaussian
     processes, cycles — and the RVE's stress along them (:func:`rve_stress_histories`).
 """
-from .ready import (cache_dir, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
+from .ready import (cache_dir, clear_cache, lattice_labels, moduli_from_stiffness, particle_composites, polycrystals,
                     sample_particle_composites, sample_polycrystals, sample_triangular_lattices,
                     sample_voxel_composites, triangular_lattices, voxel_composite_images, voxel_composites)
 from .process import sample_spinodal_structures, spinodal_structures
@@ -43,6 +43,7 @@ __all__ = [
     "sample_seeds",
     "sobol_sequence",
     "cache_dir",
+    "clear_cache",
     "particle_composites",
     "triangular_lattices",
     "voxel_composites",

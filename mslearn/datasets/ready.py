@@ -35,10 +35,12 @@ import json
 import math
 import numbers
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 
@@ -56,6 +58,7 @@ from .store import FORMAT_VERSION, generate, load
 
 __all__ = [
     "cache_dir",
+    "clear_cache",
     "code_fingerprint",
     "particle_composites",
     "triangular_lattices",
@@ -121,6 +124,64 @@ def cache_dir() -> Path:
     True
     """
     return Path(os.environ.get("MSLEARN_CACHE") or Path.home() / ".cache" / "mslearn")
+
+
+#: The file names of the cached stores (:func:`_ready_store`): only these are ever removed by :func:`clear_cache`.
+_STORE_NAME = re.compile(r"[a-z0-9_]+-s[^-/]+-seed[0-9]+-[0-9a-f]{10}\.h5")
+
+
+def clear_cache(*, stale_only=True, dry_run=False):
+    """Remove the cached ready-made datasets of :func:`cache_dir`, by default only those that the current code
+    would never read again.
+
+    Every cached store's name encodes the code that made it (:func:`code_fingerprint`), so an edit to the
+    package, or a new version, starts new stores and leaves the old ones on disk, a few MB to GB each.
+
+    Parameters
+    ----------
+    stale_only : bool
+        True (default): remove the stores made by other code (a fingerprint other than
+        ``code_fingerprint()``). False: remove every cached store (they are regenerated on demand).
+    dry_run : bool
+        List what would be removed, remove nothing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The stores removed (or that would be), each with its dataset card ``<name>.README.md`` beside it.
+        Only files named as the cache names its stores are touched, never other files in the folder; a
+        store that cannot be opened (another process writing it) is left alone when ``stale_only``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> from mslearn.datasets import clear_cache, voxel_composites
+    >>> with tempfile.TemporaryDirectory() as folder, mock.patch.dict(os.environ, {"MSLEARN_CACHE": folder}):
+    ...     _ = voxel_composites(2, size=16, device="cpu")           # cached under the current code
+    ...     current = clear_cache()                                  # nothing stale
+    ...     every = clear_cache(stale_only=False, dry_run=True)
+    >>> current, [path.name.split("-")[0] for path in every]
+    ([], ['voxel_composites'])
+    """
+    stale_only, dry_run = check_flag(stale_only, name="stale_only"), check_flag(dry_run, name="dry_run")
+    folder = cache_dir()
+    stores = sorted(p for p in folder.glob("*.h5") if _STORE_NAME.fullmatch(p.name)) if folder.is_dir() else []
+    removed = []
+    for path in stores:
+        if stale_only:
+            try:
+                with h5py.File(path, "r") as file:
+                    code = json.loads(file.attrs["metadata"])["arguments"]["code"]
+            except (OSError, KeyError, ValueError):     # being written (locked), or not one of ours: keep it
+                continue
+            if code == code_fingerprint():
+                continue
+        removed.append(path)
+        if not dry_run:
+            path.unlink(missing_ok=True)
+            path.with_name(path.stem + ".README.md").unlink(missing_ok=True)
+    return removed
 
 
 # The source that makes the data: the samplers and every mslearn module they call (a test checks

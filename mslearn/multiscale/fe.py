@@ -473,7 +473,7 @@ class FEResult:
         ndarray of float64, shape (n, 2)
             :math:`(u_1, u_2)` of ``displacement`` (the last converged load step).
         """
-        x = self._inside(points)
+        x, _ = self._inside(points)
         return (self.basis.probes(x) @ self.displacement).reshape(2, -1).T
 
     def strain_at(self, points):
@@ -492,29 +492,29 @@ class FEResult:
             :math:`(\\varepsilon_{11}, \\varepsilon_{22}, \\sqrt2\\,\\varepsilon_{12})` of ``displacement`` (the last
             converged load step).
         """
-        x, b = self._inside(points), self.basis
-        cells = b.mesh.element_finder(mapping=b.mapping)(*x)
+        (x, cells), b = self._inside(points), self.basis
         X = b.mapping.invF(x[:, :, None], tind=cells)
         grad = sum(b.elem.gbasis(b.mapping, X, k, tind=cells)[0].grad
                    * self.displacement[b.element_dofs[k, cells]][:, None] for k in range(b.Nbfun))
         return _mandel(0.5 * (grad + np.swapaxes(grad, 0, 1)))[..., 0].T
 
     def _inside(self, points):
-        """``points`` ``(2,)`` or ``(n, 2)`` as coordinates ``(2, n)``, checked: finite and inside the mesh."""
+        """``points`` ``(2,)`` or ``(n, 2)`` as coordinates ``(2, n)``, checked: finite and inside the mesh; and
+        the element of each point (skfem's element finder, run once)."""
         x = np.asarray(points, dtype=float)
         if x.ndim not in (1, 2) or x.shape[-1] != 2:
             raise ValueError(f"points has shape {x.shape}; expected (2,) or (n, 2) coordinates")
         x = check_finite(x, name="points").reshape(-1, 2).T
         find = self.basis.mesh.element_finder(mapping=self.basis.mapping)
         try:
-            find(*x)
+            cells = find(*x)
         except ValueError:
             first = next(i for i in range(x.shape[1]) if not _found(find, x[:, i:i + 1]))
             lo, hi = self.mesh.p.min(axis=1), self.mesh.p.max(axis=1)
             raise ValueError(f"points[{first}] = {tuple(x[:, first].tolist())} is outside the mesh (its nodes span "
                              f"x in [{lo[0]:g}, {hi[0]:g}], y in [{lo[1]:g}, {hi[1]:g}]); expected coordinates "
                              "inside the mesh") from None
-        return x
+        return x, cells
 
 
 def _found(find, x):

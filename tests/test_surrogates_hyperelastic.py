@@ -297,9 +297,9 @@ def test_bad_input_is_rejected(fitted_all, compressible_problem):
     with pytest.raises(ValueError, match="NaN"):
         model.stress(np.full((3, 3), np.nan))
     with pytest.raises(ValueError, match="NaN"):
-        model.predict([1.0, np.nan])
+        model.predict([1.0, np.nan], "uniaxial")
     with pytest.raises(ValueError, match="stretch <= 0"):
-        model.predict([1.0, 0.0])
+        model.predict([1.0, 0.0], "uniaxial")
     with pytest.raises(ValueError, match="stretch <= 0"):
         HyperelasticNetwork().fit([1.0, -2.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="unknown mode"):
@@ -309,7 +309,7 @@ def test_bad_input_is_rejected(fitted_all, compressible_problem):
     with pytest.raises(ValueError, match="entries"):
         model.predict([1.5, 2.0], ["uniaxial"])
     with pytest.raises(ValueError, match="shape"):
-        model.predict(np.ones((2, 2)))
+        model.predict(np.ones((2, 2)), "uniaxial")
     with pytest.raises(ValueError, match="general"):
         model.predict(np.eye(3)[None], "general")
     with pytest.raises(ValueError, match="general"):
@@ -322,6 +322,50 @@ def test_bad_input_is_rejected(fitted_all, compressible_problem):
                     {"max_iter": 0}, {"random_state": None}, {"tol": 0.0}):
         with pytest.raises(ValueError, match=next(iter(setting))):
             HyperelasticNetwork(**setting).fit([1.0, 2.0], [0.0, 1.0])
+
+
+def test_predict_defaults_to_the_fitted_mode_and_cross_validation_routes_it(table, fitted_all, fitted_uniaxial,
+                                                                            compressible_problem):
+    """A model fitted on one mode predicts it by default; one fitted on several has no default, since
+    cross_val_score passes ``mode`` to fit alone unless routed, and a silent "uniaxial" scored every test
+    stretch as uniaxial (R² 0.925/0.820/0.888 instead of 0.943/0.819/0.903 for Mooney–Rivlin)."""
+    from sklearn import config_context
+    from sklearn.model_selection import KFold, cross_val_score
+
+    stretch, stress, mode = _split(table)
+    uniaxial = _split(table, ["uniaxial"])[0]
+    assert fitted_uniaxial.modes_ == ["uniaxial"] and fitted_all.modes_ == list(MODES)
+    np.testing.assert_array_equal(fitted_uniaxial.predict(uniaxial), fitted_uniaxial.predict(uniaxial, "uniaxial"))
+    general, F = compressible_problem[0], compressible_problem[1]
+    assert general.modes_ == ["general"]
+    np.testing.assert_array_equal(general.predict(F), general.predict(F, "general"))
+    mlp = NominalStressMLP(max_iter=5, random_state=0, device="cpu").fit(stretch, stress, mode=mode)
+    equibiaxial = NeoHookean().fit(uniaxial, uniaxial, mode="equibiaxial")
+    assert mlp.modes_ == list(MODES) and equibiaxial.modes_ == ["equibiaxial"]
+    for model in (fitted_all, mlp, MooneyRivlin().fit(stretch, stress, mode=mode)):
+        with pytest.raises(ValueError, match="fitted on the modes .*set_score_request"):
+            model.predict(stretch)
+        with pytest.raises(ValueError, match="fitted on the modes"):
+            model.score(stretch, stress)
+    folds = KFold(3, shuffle=True, random_state=0)
+    by_hand = [MooneyRivlin().fit(stretch[fit], stress[fit], mode=mode[fit]).score(stretch[test], stress[test],
+                                                                                   mode=mode[test])
+               for fit, test in folds.split(stretch)]
+    with config_context(enable_metadata_routing=True):
+        routed = MooneyRivlin().set_fit_request(mode=True).set_score_request(mode=True)
+        scores = cross_val_score(routed, stretch, stress, cv=folds, params={"mode": mode})
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-12)
+
+
+def test_a_continued_fit_keeps_the_modes_it_has_seen(table):
+    stretch, stress, mode = _split(table)
+    model = NominalStressMLP(max_iter=3, warm_start=True, random_state=0, device="cpu")
+    model.fit(*_split(table, ["equibiaxial"])[:2], mode="equibiaxial")
+    assert model.modes_ == ["equibiaxial"]
+    model.fit(*_split(table, ["uniaxial"])[:2], mode="uniaxial")
+    assert model.modes_ == ["uniaxial", "equibiaxial"]
+    fresh = NominalStressMLP(max_iter=3, random_state=0, device="cpu").fit(*_split(table, ["uniaxial"])[:2])
+    assert fresh.fit(*_split(table, ["pure_shear"])[:2], mode="pure_shear").modes_ == ["pure_shear"]
 
 
 # -- the microstructure link: an effective small-strain energy of an elasto-plastic RVE ---------------

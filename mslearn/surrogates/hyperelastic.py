@@ -260,6 +260,29 @@ def _is_general(mode):
     return isinstance(mode, str) and mode == GENERAL
 
 
+def _mode_names(mode, n):
+    """The distinct mode names of ``mode`` (one name, or one per sample; checked), in :data:`MODES` order."""
+    if _is_general(mode):
+        return [GENERAL]
+    return [MODES[code] for code in sorted(set(_mode_codes(mode, n).tolist()))]
+
+
+def _prediction_mode(model, mode):
+    """``mode`` as given, or, where it is ``None``, the one mode the model was fitted on.
+
+    A model fitted on several modes has no default: a silent one would predict, and score, every stretch
+    as that mode, as happened in cross-validation, which passes ``mode`` to ``fit`` alone unless routed."""
+    if mode is not None:
+        return mode
+    fitted = list(getattr(model, "modes_", [MODES[0]]))    # a model pickled before modes_ predicted uniaxial
+    if len(fitted) == 1:
+        return fitted[0]
+    raise ValueError(f"mode is None, but the model was fitted on the modes {fitted}; pass mode= (one name, or one "
+                     "per stretch). In cross-validation or a grid search, route it to score as well as to fit: "
+                     "sklearn.set_config(enable_metadata_routing=True) and "
+                     "model.set_fit_request(mode=True).set_score_request(mode=True)")
+
+
 def _check_deformation(F, name="F"):
     """F as a float64 tensor (..., 3, 3) with det F > 0 (numpy or torch in; a tensor keeps its graph)."""
     tensor = F if isinstance(F, torch.Tensor) else torch.as_tensor(_as_numpy(F))
@@ -393,7 +416,7 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
         return P
 
     # -- the public interface shared by every model --------------------------------------------------
-    def predict(self, X, mode="uniaxial"):
+    def predict(self, X, mode=None):
         """Predicted stresses.
 
         Parameters
@@ -401,9 +424,10 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
         X : array_like
             Stretches λ, shape (n,), for the test modes; deformation gradients (n, 3, 3) with
             ``mode="general"`` (compressible networks).
-        mode : str or array_like of str
+        mode : str or array_like of str, optional
             ``"uniaxial"``, ``"equibiaxial"``, ``"pure_shear"`` (one for all stretches or one per
-            stretch), or ``"general"``.
+            stretch), or ``"general"``. Default: the mode the model was fitted on (``modes_``), which
+            must then be one; a model fitted on several needs it (a ``ValueError`` otherwise).
 
         Returns
         -------
@@ -412,6 +436,7 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
             Piola–Kirchhoff stress (n, 3, 3) for ``"general"``.
         """
         check_is_fitted(self, self._fitted_attribute)
+        mode = _prediction_mode(self, mode)
         if _is_general(mode):
             if not self._is_compressible():
                 raise ValueError("an incompressible model has no stress for a general F without a pressure; "
@@ -425,7 +450,7 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
         stretch = torch.as_tensor(lam, dtype=_DTYPE, device=device)
         return self._nominal(stretch, code).detach().cpu().numpy()
 
-    def score(self, X, y, mode="uniaxial", sample_weight=None):
+    def score(self, X, y, mode=None, sample_weight=None):
         """R² of ``predict(X, mode)`` against the stresses ``y`` (variance-weighted over the nine
         components for ``mode="general"``).
 
@@ -567,7 +592,8 @@ class MooneyRivlin(_HyperelasticModel):
         Returns
         -------
         self
-            The fitted model (``c10_``, ``c01_``).
+            The fitted model (``c10_``, ``c01_``; ``modes_``, the modes of the data, the default of
+            :meth:`predict` when there is one).
 
         Raises
         ------
@@ -581,6 +607,7 @@ class MooneyRivlin(_HyperelasticModel):
         constants, _ = nnls(_linear_mode_basis(lam, code)[:, :self._n_constants], stress)
         self.c10_ = float(constants[0])
         self.c01_ = float(constants[1]) if self._n_constants > 1 else 0.0
+        self.modes_ = _mode_names(mode, len(lam))
         return self
 
     def _psi(self, I1, I2, J):
@@ -816,7 +843,8 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
             Nominal stresses :math:`P_{11}` (n,), or first Piola–Kirchhoff stresses (n, 3, 3).
         mode : str or array_like of str
             ``"uniaxial"``, ``"equibiaxial"``, ``"pure_shear"`` — one for all or one per stretch (e.g.
-            the ``mode`` column of :func:`load_treloar`) — or ``"general"``.
+            the ``mode`` column of :func:`load_treloar`) — or ``"general"``. The modes of the data are
+            kept as ``modes_``, the default of :meth:`predict` when there is one.
         """
         self._check_settings()
         device = resolve_device(self.device)
@@ -868,6 +896,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
                 self._fit_adam(objective, len(target), device)
             self.loss_ = float(loss_of(everything).detach())
         self.network_.eval()
+        self.modes_ = [GENERAL] if general else _mode_names(mode, len(target))
         return self
 
     def _fit_lbfgs(self, objective):
@@ -950,18 +979,22 @@ class NominalStressMLP(MLPRegressor):
             is unknown, or a training setting is invalid.
         """
         table = self._table(X, mode)
-        return super().fit(table, _check_target(y, (len(table),)))
+        seen = set(getattr(self, "modes_", ())) if self._warm() else set()    # a continued fit has seen both
+        super().fit(table, _check_target(y, (len(table),)))
+        self.modes_ = [name for name in MODES if name in seen.union(_mode_names(mode, len(table)))]
+        return self
 
-    def predict(self, X, mode="uniaxial"):
+    def predict(self, X, mode=None):
         """Predicted nominal stresses at the stretches ``X`` of ``mode``.
 
         Parameters
         ----------
         X : array_like, shape (n,) or (n, 1)
             Stretches λ > 0.
-        mode : str or array_like of str, default "uniaxial"
+        mode : str or array_like of str, optional
             ``"uniaxial"``, ``"equibiaxial"`` or ``"pure_shear"``: one for all stretches or one per
-            stretch (e.g. the ``mode`` column of :func:`load_treloar`).
+            stretch (e.g. the ``mode`` column of :func:`load_treloar`). Default: the mode the model was
+            fitted on (``modes_``), which must then be one.
 
         Returns
         -------
@@ -975,9 +1008,10 @@ class NominalStressMLP(MLPRegressor):
         ValueError
             If a stretch is not positive and finite, or a mode is unknown.
         """
-        return super().predict(self._table(X, mode))
+        check_is_fitted(self, "network_")
+        return super().predict(self._table(X, _prediction_mode(self, mode)))
 
-    def score(self, X, y, mode="uniaxial", sample_weight=None):
+    def score(self, X, y, mode=None, sample_weight=None):
         """R² of ``predict(X, mode)`` against the nominal stresses ``y``.
 
         Parameters

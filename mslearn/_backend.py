@@ -75,6 +75,18 @@ def rng(seed) -> np.random.Generator:
     raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
 
 
+def seeded_clone(estimator, seed: int):
+    """A scikit-learn ``clone`` of ``estimator`` whose unset random states, nested ones included (a pipeline's
+    steps, a wrapped estimator's), are ``seed``: the same fit gives the same numbers. A random state the
+    caller set is kept."""
+    from sklearn.base import clone
+
+    estimator = clone(estimator)
+    unset = {name: seed for name, value in estimator.get_params(deep=True).items()
+             if (name == "random_state" or name.endswith("__random_state")) and value is None}
+    return estimator.set_params(**unset) if unset else estimator
+
+
 def torch_seed(seed: int) -> int:
     """The seed torch's generators get for an integer ``seed >= 0``: ``seed`` itself below
     :math:`2^{32}`, else a hash of all its bits (numpy's ``SeedSequence``) into 32 bits. Torch's CPU

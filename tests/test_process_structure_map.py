@@ -190,6 +190,24 @@ def test_the_estimator_follows_scikit_learn(spinodal, fitted):
     assert again.n_features_in_ == 3 and again.window_ == 8 and again.shape_ == (32, 32)
 
 
+def test_random_state_seeds_a_given_regressor(spinodal):
+    """A regressor's unset random states (nested: a pipeline's step) take the map's random_state; before,
+    two fits with a RandomForestRegressor gave different predictions. One the caller set is kept."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, X_test = spinodal[:3]
+    forest = make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=3))
+    first, second = (ProcessStructureMap(n_components=2, regressor=forest, random_state=1).fit(X, y) for _ in "ab")
+    np.testing.assert_array_equal(first.predict(X_test), second.predict(X_test))
+    assert first.regressor_.steps[1][1].random_state == 1 and forest.steps[1][1].random_state is None
+    other = ProcessStructureMap(n_components=2, regressor=forest, random_state=2).fit(X, y)
+    assert not np.array_equal(other.predict(X_test), first.predict(X_test))
+    fixed = ProcessStructureMap(n_components=2, regressor=RandomForestRegressor(3, random_state=7)).fit(X, y)
+    assert fixed.regressor_.random_state == 7
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda X: X[:, :2], r"expected \(n_samples, 3\) with the columns \['phi0', 'gamma', 'time'\]"),
     (lambda X: np.column_stack([X, X[:, :1]]), r"expected \(n_samples, 3\)"),

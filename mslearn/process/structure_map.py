@@ -61,7 +61,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -72,6 +72,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from .._backend import seeded_clone
 from .._validation import check_flag, check_integer, check_labels
 from ..nn import integer_seed
 from ..descriptors import central_window, two_point_correlation
@@ -186,7 +187,8 @@ class ProcessStructureMap(BaseEstimator):
         (Matérn 5/2 with a length scale per input, plus white noise; ``normalize_y``). A
         ``DummyRegressor`` gives the mean predictor to compare with.
     random_state : int
-        Seeds the Gaussian processes' optimizer restarts (and any ``regressor`` that takes one).
+        Seeds the Gaussian processes' optimizer restarts, and every random state of ``regressor`` left
+        unset (``None``, nested ones included); one it sets is kept.
 
     Attributes
     ----------
@@ -309,7 +311,7 @@ class ProcessStructureMap(BaseEstimator):
                 warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn.gaussian_process")
                 self.regressor_ = self._default_regressor().fit(features, targets)
         else:
-            self.regressor_ = clone(self.regressor).fit(features, targets)
+            self.regressor_ = seeded_clone(self.regressor, integer_seed(self.random_state)).fit(features, targets)
         self.n_features_in_ = len(PROCESS_COLUMNS)
         return self
 

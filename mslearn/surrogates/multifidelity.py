@@ -57,7 +57,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import is_torch
+from .._backend import is_torch, seeded_clone
 from .._validation import check_flag, check_in_box, check_integer
 from ..nn import integer_seed
 
@@ -381,8 +381,8 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
     n_restarts_optimizer : int
         Restarts of the default GP's optimizer (ignored for another ``regressor``).
     random_state : int
-        Seeds the default GP (and a given regressor that has a ``random_state`` left at None); an int >= 0
-        (None is not accepted, so that the same call gives the same fit).
+        Seeds the default GP and every random state of a given regressor left at None (nested ones
+        included); an int >= 0 (None is not accepted, so that the same call gives the same fit).
 
     Attributes
     ----------
@@ -471,9 +471,7 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
             regressor = GaussianProcessRegressor(kernel=_default_kernel(Z, bias=False), normalize_y=True,
                                                  n_restarts_optimizer=n_restarts, random_state=seed)
         else:
-            regressor = clone(self.regressor)
-            if "random_state" in regressor.get_params() and regressor.get_params()["random_state"] is None:
-                regressor.set_params(random_state=seed)
+            regressor = seeded_clone(self.regressor, seed)
         self.regressor_ = regressor.fit(Z, y - low)
         return self
 

@@ -506,6 +506,7 @@ def test_strain_energy_network_reduces_to_linear_elasticity_and_follows_sklearn(
     model = StrainEnergyNetwork((4,), norm_features=1, max_iter=30, random_state=0, device="cpu")
     first = model.fit(X[:8], y[:8]).predict(X[8:10])
     assert X[8:10].shape == first.shape                            # leading axes kept
+    assert model.n_features_in_ == model.n_components_ == 3        # scikit-learn's name too (pipelines read it)
     np.testing.assert_array_equal(first, clone(model).fit(X[:8], y[:8]).predict(X[8:10]))   # seeded
     np.testing.assert_array_equal(first, pickle.loads(pickle.dumps(model)).predict(X[8:10]))
     tensor = torch.as_tensor(X[8, 3:5]).requires_grad_(True)

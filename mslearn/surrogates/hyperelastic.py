@@ -1247,7 +1247,8 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
     network_ : torch.nn.Module
         The network, with ``strain_scale`` and ``stress_scale`` buffers.
     n_components_ : int
-        Mandel components *m* (3 or 6 for the solver's layouts; any *m* >= 1 is accepted).
+        Mandel components *m* (3 or 6 for the solver's layouts; any *m* >= 1 is accepted); also
+        ``n_features_in_``, as scikit-learn names it.
     loss_, loss_curve_, n_iter_
         As in :class:`HyperelasticNetwork`.
 
@@ -1342,7 +1343,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         with seeded(self.random_state, device=device):
             self.network_ = _StrainICNN(m, self.hidden_layer_sizes, self.convex, self.quadratic, self.norm_features,
                                         strain_scale, stress_scale).to(device)
-        self.n_components_ = m
+        self.n_components_ = self.n_features_in_ = m      # n_features_in_: scikit-learn's name (pipelines read it)
 
         def loss_of(rows):
             prediction = self._stress_scaled(x[rows], create_graph=True) / self.network_.stress_scale

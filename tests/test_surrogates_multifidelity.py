@@ -107,6 +107,32 @@ def test_clone_and_pickle(fitted):
     np.testing.assert_array_equal(loaded.predict(GRID[:5]), fitted.predict(GRID[:5]))
 
 
+def test_score_judges_the_high_fidelity_samples_and_cross_validation_can_route_fidelity(fitted):
+    """score(fidelity=) scores the high-fidelity rows alone: predict estimates the high fidelity, and a
+    low-fidelity target scored against it gave meaningless R² (-0.46 to -4.7) in cross-validation."""
+    from sklearn import config_context
+    from sklearn.model_selection import KFold, cross_val_score
+
+    X, y, fidelity = forrester_data()
+    high = fidelity == 1
+    assert fitted.score(X, y, fidelity) == fitted.score(X[high], y[high]) > 0.999   # interpolates its data
+    assert fitted.score(GRID, forrester(GRID[:, 0], "high")) > 0.99
+    with pytest.raises(ValueError, match="no sample as high fidelity"):
+        fitted.score(X[:3], y[:3], fidelity[:3])
+    with pytest.raises(ValueError, match="expected only 0"):
+        fitted.score(X, y, fidelity + 1)
+    X2 = np.concatenate([X, np.linspace(0.05, 0.95, 10)[:, None]])      # more high-fidelity data for 2 folds
+    y2 = np.concatenate([y, forrester(X2[15:, 0], "high")])
+    f2 = np.r_[fidelity, np.ones(10, int)]
+    folds = KFold(2, shuffle=True, random_state=0)
+    by_hand = [CoKrigingRegressor(random_state=0).fit(X2[a], y2[a], f2[a]).score(X2[b], y2[b], f2[b])
+               for a, b in folds.split(X2)]
+    with config_context(enable_metadata_routing=True):
+        routed = CoKrigingRegressor(random_state=0).set_fit_request(fidelity=True).set_score_request(fidelity=True)
+        scores = cross_val_score(routed, X2, y2, cv=folds, params={"fidelity": f2})
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-12)
+
+
 @pytest.mark.parametrize("fidelity, message", [
     (np.zeros(14), "expected \\(15,\\)"),
     (np.r_[np.zeros(11), np.ones(3), 2], "expected only 0"),

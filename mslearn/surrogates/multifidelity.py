@@ -360,6 +360,36 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         """
         return self.posterior(X)[0]
 
+    def score(self, X, y, fidelity=None, sample_weight=None):
+        """R² of :meth:`predict` (the high fidelity) against ``y``, on its high-fidelity samples.
+
+        Parameters
+        ----------
+        X, y : array_like, shapes (n_samples, n_features), (n_samples,)
+            Inputs and targets, as in :meth:`fit`.
+        fidelity : array_like, shape (n_samples,), optional
+            As in :meth:`fit`: only the samples marked 1 are scored (a low-fidelity target is not what
+            :meth:`predict` estimates). Default ``None``: every sample, taken as high fidelity.
+            Cross-validation splits stacked data of both fidelities and passes ``fidelity`` to ``fit``
+            alone unless it is routed to ``score`` too: ``sklearn.set_config(enable_metadata_routing=True)``
+            and ``model.set_fit_request(fidelity=True).set_score_request(fidelity=True)``.
+        sample_weight : array_like, shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import r2_score
+
+        X, y = np.asarray(X), np.asarray(y)
+        weight = None if sample_weight is None else np.asarray(sample_weight)
+        if fidelity is not None:
+            high = _check_fidelity(fidelity, len(X))
+            if not high.any():
+                raise ValueError("fidelity marks no sample as high fidelity (1); there is nothing to score")
+            X, y, weight = X[high], y[high], None if weight is None else weight[high]
+        return float(r2_score(y, self.predict(X), sample_weight=weight))
+
 
 # ----------------------------------------------------------------------------- Δ-learning
 class DeltaRegressor(RegressorMixin, BaseEstimator):

@@ -401,7 +401,9 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         The cheap model: ``low_fidelity(X) -> (n_samples,)`` (an analytic bound, an effective-medium
         estimate), or a *fitted* regressor whose ``predict`` is used (it is not refitted). Note that
         scikit-learn's ``clone`` (cross-validation, grid search) returns estimators unfitted: pass
-        ``fitted.predict`` (a bound method, copied with its fitted model) when cross-validating.
+        ``fitted.predict`` (a bound method, copied with its fitted model) when cross-validating. A
+        model is pickled (saved, or sent to worker processes) with its callable, which must then be a
+        module-level function or a bound method: a ``lambda`` cannot be pickled.
     regressor : estimator, optional
         Learns the discrepancy ``y - low_fidelity(X)``; default a GP (constant times an anisotropic
         RBF scaled to the data, ``normalize_y=True``).

@@ -129,10 +129,11 @@ def axis_error(image, structure):
 def copy_score(image, structure):
     """How far ``structure`` is a copy of ``image``: the largest share of pixels on which they agree, over
     every periodic shift and the eight symmetries of the square, as Cohen's kappa against the agreement
-    of independent structures with the same volume fractions (``sum_p phi_p^2``): 1 for the image itself
-    moved or mirrored, about 0 for an unrelated structure (a little above 0, as it is the best placement)."""
-    phases = range(int(image.max()) + 1)
-    chance = sum(float(np.mean(image == p)) ** 2 for p in phases)
+    of independent structures with their volume fractions (``sum_p phi_p psi_p``, ``phi`` the image's and
+    ``psi`` the structure's): 1 for the image itself moved or mirrored, about 0 for an unrelated structure
+    (a little above 0, as it is the best placement)."""
+    phases = range(int(max(image.max(), structure.max())) + 1)
+    chance = sum(float(np.mean(image == p)) * float(np.mean(structure == p)) for p in phases)
     best = 0.0
     for turns in range(4):
         for mirrored in (False, True):

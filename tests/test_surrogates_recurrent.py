@@ -225,6 +225,7 @@ def test_sklearn_conventions_clone_and_pickle(data):
     baseline = StepwiseRegressor((8,), max_iter=2, device="cpu")
     assert clone(baseline).get_params() == baseline.get_params()
     assert baseline.fit(X, y).predict(X).shape == y.shape
+    assert baseline.n_iter_ == 2 and len(baseline.history_["train"]) == 2      # epochs run, as the networks say
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(baseline)).predict(X), baseline.predict(X))
 
 

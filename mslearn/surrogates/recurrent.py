@@ -412,6 +412,9 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
         The fitted per-step network.
     n_features_in_, n_outputs_ : int
         Strain and stress components per step.
+    history_, best_epoch_, n_iter_
+        The training record of ``regressor_`` (losses per epoch, the epoch kept, epochs run), as
+        :class:`~.mlp.MLPRegressor` has them.
 
     Examples
     --------
@@ -476,6 +479,8 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
             regressor = MLPRegressor(**self.get_params())
         self.regressor_ = regressor.fit(history_features(X).reshape(-1, 2 * X.shape[2]), y.reshape(-1, y.shape[2]))
         self.n_features_in_, self.n_outputs_ = X.shape[2], y.shape[2]
+        for name in ("history_", "best_epoch_", "n_iter_"):       # the training record, as the other networks
+            setattr(self, name, getattr(self.regressor_, name))
         return self
 
     def predict(self, X):

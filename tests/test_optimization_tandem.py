@@ -135,6 +135,23 @@ def test_targets_outside_the_training_range_warn(tandem, data):
         tandem.forward_predict(gap)
 
 
+def test_one_property_may_be_a_vector():
+    """As scikit-learn's y: properties (n,) are one column, in fit, predict and the scores; the same model."""
+    z = np.random.default_rng(1).uniform(0, 1, (60, 2))
+    y = z.sum(1)
+    options = dict(max_iter=5, batch_size=20, random_state=0, device="cpu")
+    for make in (lambda: DirectInverseDesign((8,), **options),
+                 lambda: TandemInverseDesign((8,), (8,), forward_max_iter=5, **options)):
+        column, vector = make().fit(z, y[:, None]), make().fit(z, y)
+        assert vector.n_properties_ == 1
+        np.testing.assert_array_equal(vector.predict(y[:5]), column.predict(y[:5, None]))
+        np.testing.assert_array_equal(vector.predict(y[:5, None]), column.predict(y[:5, None]))
+    scores = inverse_design_scores(vector, z[:10], y[:10])
+    assert scores.round_trip.shape == (10, 1)
+    with pytest.raises(ValueError, match="2D array"):
+        DirectInverseDesign((8,), **options).fit(z[:, 0], y)                  # designs stay a table
+
+
 @pytest.mark.parametrize("bad, match", [
     (np.full((2, 9), np.nan), "NaN"),
     (np.ones((2, 8)), "8 columns; expected 9"),

@@ -123,11 +123,14 @@ class ExtrapolationWarning(UserWarning):
 
 
 # ----------------------------------------------------------------------------- the design space
-def _as_table(values, name):
-    """Column names (or None) and a float64 2D array, with clear errors for NaN and wrong shapes."""
+def _as_table(values, name, one_column=False):
+    """Column names (or None) and a float64 2D array, with clear errors for NaN and wrong shapes. With
+    ``one_column``, a 1D array is one column (a single property, given as scikit-learn's ``y`` may be)."""
     names = [str(c) for c in values.columns] if hasattr(values, "columns") else None
     array = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else \
         np.asarray(values.to_numpy(), dtype=np.float64)
+    if one_column and array.ndim == 1:
+        array = array[:, None]
     if array.ndim != 2:
         raise ValueError(f"{name} has shape {array.shape}; expected a 2D array (n_samples, n_columns) — "
                          "reshape one sample with .reshape(1, -1)")
@@ -207,7 +210,7 @@ class _DesignSpace:
 
     def _check_properties(self, properties, name="properties"):
         check_is_fitted(self, "design_bounds_")
-        _, values = _as_table(properties, name)
+        _, values = _as_table(properties, name, one_column=self.n_properties_ == 1)
         if values.shape[1] != self.n_properties_:
             raise ValueError(f"{name} has {values.shape[1]} columns; expected {self.n_properties_} (the properties "
                              "the model was fitted on)")
@@ -266,7 +269,7 @@ class _DesignSpace:
 
 def _check_fit_data(designs, properties):
     design_names, designs = _as_table(designs, "designs")
-    _, properties = _as_table(properties, "properties")
+    _, properties = _as_table(properties, "properties", one_column=True)
     check_X_y(designs, properties, multi_output=True, y_numeric=True)
     if len(designs) < 10:
         raise ValueError(f"{len(designs)} designs are too few to train and validate on; expected at least 10")
@@ -407,7 +410,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         Parameters
         ----------
         designs : array-like ``(n_samples, n_features)``
-        properties : array-like ``(n_samples, n_properties)``
+        properties : array-like ``(n_samples, n_properties)``, or ``(n_samples,)`` for one property
 
         Returns
         -------
@@ -489,7 +492,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         ----------
         properties : array-like or DataFrame ``(n, n_properties)``
             Target properties, finite, with the columns of the training properties (one target:
-            ``.reshape(1, -1)``).
+            ``.reshape(1, -1)``; a model of one property also takes ``(n,)``).
 
         Returns
         -------
@@ -629,7 +632,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         designs : array-like or DataFrame ``(n_samples, n_features)``
             Training designs, finite, at least 10 (a DataFrame's column names can key
             ``semicontinuous`` and ``design_bounds``).
-        properties : array-like or DataFrame ``(n_samples, n_properties)``
+        properties : array-like or DataFrame ``(n_samples, n_properties)``, or ``(n_samples,)`` for one
             Their properties, finite.
 
         Returns
@@ -666,7 +669,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         ----------
         properties : array-like or DataFrame ``(n, n_properties)``
             Target properties, finite, with the columns of the training properties (one target:
-            ``.reshape(1, -1)``).
+            ``.reshape(1, -1)``; a model of one property also takes ``(n,)``).
 
         Returns
         -------
@@ -767,7 +770,7 @@ def inverse_design_scores(model, designs, properties, *, forward=None):
         raise ValueError("the round trip needs a forward model: pass forward=<a fitted TandemInverseDesign or a "
                          "fitted regressor of designs -> properties> (a DirectInverseDesign has none)")
     _, designs = _as_table(designs, "designs")
-    _, properties = _as_table(properties, "properties")
+    _, properties = _as_table(properties, "properties", one_column=True)
     if len(designs) != len(properties) or len(designs) < 2:
         raise ValueError(f"designs ({len(designs)} rows) and properties ({len(properties)} rows) must be "
                          "matching pairs, at least 2")

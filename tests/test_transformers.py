@@ -102,6 +102,14 @@ def test_generic_transformer_wraps_any_descriptor(images):
     with pytest.raises(ValueError, match="needs displacement maps with 2 spatial axes"):
         DescriptorTransformer(phase_fractions, window=1).fit(images)
 
+    # a descriptor that returns one array per layer: each flattened, side by side (it raised TypeError)
+    from mslearn.descriptors import gram_matrices
+    layers = gram_matrices(images[:3], batch=True, device="cpu")
+    features = DescriptorTransformer(gram_matrices, device="cpu").fit_transform(images[:3])
+    np.testing.assert_array_equal(features, np.concatenate([np.asarray(m).reshape(3, -1) for m in layers], axis=1))
+    with pytest.raises(TypeError, match="with window=None, a list"):
+        DescriptorTransformer(gram_matrices, window=1, device="cpu").fit_transform(images[:3])
+
 
 def test_get_params_clone_and_repr():
     step = TwoPointCorrelation(2, periodic=False, window=4, device="cpu")

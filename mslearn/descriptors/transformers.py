@@ -93,11 +93,19 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         """``(n, n_features)`` float64 numpy features of checked images ``X``."""
         ndim = X.ndim - 1
         maps = self._maps(X)
+        if isinstance(maps, (list, tuple)) and maps and self.window is None:
+            # several arrays per image (cnn_features' layers, gram_matrices'): each flattened, side by side
+            return np.concatenate([self._flat(part, X) for part in maps], axis=1)
+        return self._flat(maps, X, ndim)
+
+    def _flat(self, maps, X, ndim=None):
+        """One descriptor array ``(n, ...)`` as ``(n, features)`` float64, its window taken when set."""
         if not hasattr(maps, "shape") or maps.ndim < 1 or maps.shape[0] != X.shape[0]:
             shape = getattr(maps, "shape", None)
             raise TypeError(f"the descriptor returned {type(maps).__name__} of shape {shape} for "
-                            f"{X.shape[0]} images; expected an array (n_images, ...): one row per image")
-        if self.window is not None:
+                            f"{X.shape[0]} images; expected an array (n_images, ...): one row per image (or, "
+                            "with window=None, a list of such arrays)")
+        if ndim is not None and self.window is not None:
             if maps.ndim < 1 + ndim:
                 raise ValueError(f"window={self.window} needs displacement maps with {ndim} spatial axes, but "
                                  f"the descriptor returned shape {tuple(maps.shape)}; use window=None")
@@ -285,8 +293,9 @@ class DescriptorTransformer(_ImageTransformer):
     ``transform(X)`` returns ``descriptor(X, batch=True, **kw_args)`` flattened to ``(n, n_features)``,
     after the central window ``|r_d| <= window`` of displacement maps when ``window`` is set. Works
     with the descriptors of :mod:`mslearn.descriptors` that take ``batch=True`` and return an array
-    (``two_point_correlation``, ``cross_correlation``, ``two_point_cluster_function``, ``lineal_path``,
-    ``cnn_features`` ...), and with any function written the same way.
+    (``two_point_correlation``, ``cross_correlation``, ``two_point_cluster_function``, ``lineal_path``
+    ...) or a list of arrays, one per layer (``cnn_features``, ``gram_matrices``: each flattened, side by
+    side, ``window`` None), and with any function written the same way.
 
     Parameters
     ----------

@@ -1091,9 +1091,11 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
         Conjugate gradients on the Galerkin equation, or the Moulinec–Suquet fixed point.
     device, dtype
         Torch device (``"auto"``) and floating dtype (float64 default; float32 allowed). Where the
-        dtype's rounding cannot reach ``tol`` (float32 at a contrast of about 1e3 or more at the default
-        ``tol``), the residual falls and then rises again: a residual at the end more than 10 times
-        its smallest raises ``FloatingPointError`` instead of returning the drifted fields.
+        dtype's rounding cannot reach ``tol``, the residual falls and then rises again: a residual at
+        the end more than 10 times its smallest raises ``FloatingPointError`` instead of returning the
+        drifted fields. Measured in float32 at the default ``tol`` on a 64² Gaussian level cut:
+        conduction (CG on the potential) reaches it at contrasts up to 1e8; elasticity (the strain
+        field) raises from a contrast of about 1e3 (1e2 converges).
     interphase : dict, optional
         ``dict(width=w, k=k_i)`` gives matrix voxels within ``w`` pixels of an inclusion the property
         ``k_i`` (see :func:`add_interphase`; optional keys ``inclusion``, ``matrix``).

@@ -411,6 +411,8 @@ def sobol_indices(model, bounds, n=2**12, *, seed, n_bootstrap=200, confidence=0
 
     Raises
     ------
+    TypeError
+        For ``n`` not an integer.
     ValueError
         For bad bounds, ``n`` not a power of two, ``confidence`` outside (0, 1), a model output of
         the wrong length or containing NaN, or a constant output (zero variance).

@@ -341,9 +341,12 @@ def sweep(notebook, parameters, *, client=None, output="sweep", kernel_name=None
 
     Raises
     ------
+    TypeError
+        A ``cell_timeout`` that is not a number (a bool or a string included).
     ValueError
         No such notebook, no ``parameters`` cell, a name the cell does not set, an empty value
-        list, or a ``cell_timeout`` that is not a positive number; raised before anything runs. A failing *run* does not raise: see ``status``.
+        list, or a ``cell_timeout`` that is not positive; raised before anything runs. A failing
+        *run* does not raise: see ``status``.
 
     Examples
     --------

@@ -9,7 +9,7 @@ r"""The spinodoid metamaterial data of Kumar et al. (2020), and the same designs
   with :func:`mslearn.structures.spinodoid` and homogenized with
   :func:`mslearn.homogenization.elasticity`, to verify proposed designs with the package's own physics.
   In 2D (volume fraction and two cone angles) the four plane-strain entries ``c_11, c_12, c_22, c_66``.
-* :func:`spinodoid_solver_data` — training data made by that solver (2D by default, about 0.03 s a
+* :func:`spinodoid_solver_data` — training data made by that solver (2D by default, about 0.02 s a
   design at 32² on one core): space-filling designs over the same design space, so that an inverse
   model trained on them proposes designs that the same solver can verify (book part 5, closing the loop).
 
@@ -253,7 +253,7 @@ def spinodoid_stiffness(designs, *, size=32, wavelength=None, n_waves=1000, void
     designs : array-like or DataFrame, shape ``(n_designs, 4)`` (3D) or ``(n_designs, 3)`` (2D)
         Volume fraction in (0, 1) and the cone angles (degrees, in [0, 90], at least one > 0).
     size : int
-        Grid points per side (default 32: a few seconds per design on one CPU core in 3D, 0.03 s in 2D).
+        Grid points per side (default 32: about 1.2 s per design on one CPU core in 3D, 0.02 s in 2D).
     wavelength : float, optional
         Wavelength in voxels; default ``size / 5`` (five wavelengths per cell).
     n_waves : int

@@ -32,7 +32,7 @@ def composite_conductivity(n_samples, *, noise=0.03, seed=0, volume_fraction=(0.
     ----------
     n_samples : int
     noise : float
-        Relative noise level :math:`\sigma` (0.03 = 3 % scatter), >= 0.
+        Relative noise level :math:`\sigma` (0.03 = 3 % scatter), in [0, 1].
     seed : int
     volume_fraction, contrast, shape_factor : (low, high)
         Sampling ranges; contrast is sampled log-uniformly.

@@ -28,7 +28,7 @@ mini-batches of whole paths, early stopping on held-out paths).
 A known limitation, measured in ``tests/test_surrogates_recurrent.py``: a recurrent network
 trained at one step size learns a discrete-time update, not a rate-independent law, so the same
 path sampled more finely is not predicted exactly the same (Bonatti & Mohr 2022 build step-size
-independence into the cell). Train on paths with varied increments (as :func:`random_walk_paths`
+independence into the cell). Train on paths with varied increments (as :func:`mslearn.datasets.random_walk_paths`
 draws them) and predict at steps of similar size.
 
 References: Mozaffar et al., PNAS 116, 26414 (2019); Wu, Nguyen, Kilingar & Noels, CMAME 369,

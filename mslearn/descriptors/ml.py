@@ -311,9 +311,9 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     window : int, optional
         Keep only displacements with ``|r_d| <= window`` (a ``(2 window + 1)^ndim`` central window).
     seed : int or numpy.random.Generator
-        Seeds scikit-learn's randomized solver, which it chooses for data larger than 500 x 500 (with
-        fewer components than 80 % of the smaller side); without a seed it drew from numpy's global
-        generator, so the scores changed from call to call.
+        Seeds scikit-learn's randomized solver, which its ``svd_solver="auto"`` chooses for some large
+        inputs (the rule depends on the scikit-learn version); without a seed it drew from numpy's
+        global generator, so the scores changed from call to call.
 
     Returns
     -------

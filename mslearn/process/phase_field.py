@@ -225,7 +225,9 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     FloatingPointError
         When the run diverged: a field not finite, or a saved ``|phi|`` beyond
         :math:`\sqrt{1 + 2\sqrt{F_0/\Delta x^d}}`, which no run whose free energy does not increase
-        reaches from its initial energy :math:`F_0` (e.g. ``noise`` about 1 or more at a large ``dt``).
+        reaches from its initial energy :math:`F_0` (e.g. ``noise`` about 1 or more at a large ``dt``);
+        :math:`F_0/\Delta x^d` is taken as at least 2.25, so ``|phi|`` up to 2 is always accepted
+        (round-off about ±1 in a nearly uniform field is not divergence).
 
     Examples
     --------

@@ -107,6 +107,16 @@ def test_clone_and_pickle(fitted):
     np.testing.assert_array_equal(loaded.predict(GRID[:5]), fitted.predict(GRID[:5]))
 
 
+def test_alpha_is_in_the_targets_units_for_both_gps():
+    """Targets x 1000 with alpha x 1e6 is the same model x 1000: alpha is a variance in the targets' units for
+    the low-fidelity GP too (it was in units of var(y_low), scikit-learn's normalize_y, against the docs)."""
+    X, y, fidelity = forrester_data()
+    small = CoKrigingRegressor(alpha=0.5, random_state=0).fit(X, y, fidelity)
+    large = CoKrigingRegressor(alpha=0.5e6, random_state=0).fit(X, 1000 * y, fidelity)
+    np.testing.assert_allclose(large.predict(GRID), 1000 * small.predict(GRID), rtol=1e-5, atol=1e-5 * 1000)
+    assert large.rho_ == pytest.approx(small.rho_, rel=1e-5)
+
+
 def test_score_judges_the_high_fidelity_samples_and_cross_validation_can_route_fidelity(fitted):
     """score(fidelity=) scores the high-fidelity rows alone: predict estimates the high fidelity, and a
     low-fidelity target scored against it gave meaningless R² (-0.46 to -4.7) in cross-validation."""

@@ -394,8 +394,9 @@ class GNNRegressor(TorchRegressor):
             If ``X`` is not a list of dicts, an ``edge_index`` does not hold integers, or a flag or an
             integer setting is not a bool or an integer.
         ValueError
-            If a setting is invalid, a graph or ``y`` has another shape, a node weight is negative (or
-            all of a graph's are zero), or a warm start meets other feature counts or target shapes.
+            If a setting is invalid (``node_weight`` not a column index of the node features, a float
+            included), a graph or ``y`` has another shape, a node weight is negative (or all of a graph's
+            are zero), or a warm start meets other feature counts or target shapes.
         RuntimeError
             If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
         """

@@ -169,8 +169,9 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         the standard deviation of the high-fidelity data; the fitted ``delta_`` carries that factor
         back as a fixed constant in front of its kernel.
     alpha : float
-        Variance added to the kernels' diagonals (noise or jitter), in the targets' units squared, as
-        scikit-learn's ``alpha``; deterministic solver data need only the default jitter.
+        Variance added to the kernels' diagonals (noise or jitter), in the targets' units squared, for
+        both GPs (the low-fidelity one, fitted on standardized targets, takes ``alpha / var(y_low)``);
+        deterministic solver data need only the default jitter.
     rho : float, optional
         ``None`` (default) estimates the scale :math:`\rho` jointly with the discrepancy's
         hyper-parameters; a number fixes it (``rho=1`` is additive Δ-learning with a GP low fidelity).
@@ -256,7 +257,10 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         X_low, y_low, X_high, y_high = X[~high], y[~high], X[high], y[high]
 
         kernel_low = clone(self.kernel_low) if self.kernel_low is not None else _default_kernel(X_low, bias=False)
-        self.low_ = GaussianProcessRegressor(kernel=kernel_low, alpha=self.alpha, normalize_y=True,
+        # normalize_y: scikit-learn adds alpha to the kernel of the standardized targets, so alpha in the targets'
+        # units squared (as documented, and as the discrepancy takes it) is alpha / var(y_low) there
+        variance_low = float(np.var(y_low)) if np.var(y_low) > 0 else 1.0
+        self.low_ = GaussianProcessRegressor(kernel=kernel_low, alpha=self.alpha / variance_low, normalize_y=True,
                                              n_restarts_optimizer=n_restarts,
                                              random_state=rng.randint(2**31 - 1)).fit(X_low, y_low)
         mean_low = self.low_.predict(X_high)

@@ -7,7 +7,9 @@
 # CPU build where a local wheel is configured (as on our CI machines); on a CUDA machine pick the
 # build that matches your driver, e.g.
 #   make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX="--index-url <PyTorch's CUDA 12.4 wheel index>"
-# or create the environment from environment.yml with conda and run `make test VENV_PYTHON=python`.
+# or create the environment from environment.yml with conda, install its CUDA pytorch, and run
+#   make test VENV_PYTHON=python TORCH_SPEC=torch
+# (TORCH_SPEC=torch keeps the torch installed; the default pin would replace it with the CPU build).
 
 PYTHON      ?= python3
 VENV        ?= .venv
@@ -30,11 +32,11 @@ help:
 	@echo "make test-browser       open every page of the built book in headless Chromium (after make book)"
 
 $(STAMP): pyproject.toml
-	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	command -v $(VENV_PYTHON) >/dev/null || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
 	$(VENV_PYTHON) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_INDEX)
 	$(VENV_PYTHON) -m pip install --quiet -e ".[book,test]"
-	@touch $@
+	@mkdir -p $(VENV) && touch $@
 
 install: $(STAMP)
 

@@ -692,13 +692,18 @@ def _without_glue_import(source: str) -> str:
     return _drop_lines(lines, drop) if drop else source
 
 
+def handouts_folder(out=None, solutions=False):
+    """Where :func:`write_handouts` writes: ``out``, or ``_build/handouts/students`` (``.../instructors``)."""
+    return Path(out) if out else ROOT / "_build" / "handouts" / ("instructors" if solutions else "students")
+
+
 def write_handouts(root=ROOT / "book", out=None, solutions=False, checks=False):
     """Write :func:`student_copy` of every notebook under ``root`` into ``out`` (default
     ``_build/handouts/students`` or ``.../instructors``), keeping the folders below ``root``; the
     package's data and the chapters' relative paths are unchanged, so run a copy from its folder with
     the package installed. Returns the written paths."""
     root = Path(root)
-    out = Path(out) if out else ROOT / "_build" / "handouts" / ("instructors" if solutions else "students")
+    out = handouts_folder(out, solutions)
     written = []
     for path in notebook_paths(root):
         target = out / (path.relative_to(root) if root.is_dir() else path.name)
@@ -725,7 +730,7 @@ def scaffolding_main(argv):
         for target in targets:
             written = write_handouts(target, out, solutions, checks)
             kind = "instructor copies" + (" with the checks" if checks else "") if solutions else "student copies"
-            where = written[0].parent.parent if written else out
+            where = handouts_folder(out, solutions)
             print(f"{len(written)} {kind} of {target} written under {where}")
         return 0
     if not args:

@@ -582,6 +582,10 @@ def test_descriptor_settings_out_of_range_are_refused():
         D.specific_surface(labels, fit_range=100)       # fitted over fewer radii than asked, silently
     with pytest.raises(TypeError, match="fit_range must be an integer >= 1, got bool True"):
         D.specific_surface(labels, fit_range=True)      # was read as 1
+    strip = np.array([[0, 1, 1, 0, 1, 0, 0, 1]])          # said "expected 1 <= fit_range <= 0"
+    with pytest.raises(ValueError, match="too small for the S2 slope.*method='count'"):
+        D.specific_surface(strip)
+    assert D.specific_surface(strip, method="count").count == pytest.approx(math.pi / 4 * 6 / 8)
     with pytest.raises(TypeError, match="k must be an integer >= 1, got float 2.0"):
         D.nearest_microstructures(labels, labels[None], k=2.0)
     with pytest.raises(ValueError, match="ndim=4; expected 2 or 3"):

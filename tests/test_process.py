@@ -51,6 +51,15 @@ def test_one_small_mode_grows_at_the_linear_stability_rate():
     assert rate == pytest.approx(scheme, rel=1e-6)
 
 
+def test_a_uniform_field_has_no_characteristic_length():
+    """0/0 gave NaN silently (cahn_hilliard with noise=0 stays uniform): now NaN with a warning, the other
+    runs of a batch measured as before."""
+    stripes = np.cos(2 * np.pi * np.arange(32) / 8)[:, None] * np.ones((1, 32))
+    with pytest.warns(RuntimeWarning, match="1 of 2 fields have no fluctuation"):
+        sf = structure_factor(np.stack([np.full((32, 32), 0.3), stripes]), batch=True)
+    assert np.isnan(sf.length[0]) and sf.length[1] == structure_factor(stripes).length
+
+
 def test_early_structure_factor_peaks_at_the_linear_stability_wavelength():
     """k_max^2 = (1 - 3 phi0^2) / (2 gamma): lambda = 2 pi / k_max = 8.886 for gamma = 1, phi0 = 0.
 

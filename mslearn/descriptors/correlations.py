@@ -397,9 +397,13 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
     if method in ("both", "s2"):
         s2 = correlation_maps(field, field, ndim, periodic)
         r, s2_r = radial_average(s2, batch=True)
+        if len(r) < 2:
+            raise ValueError(f"the image (spatial shape {tuple(field.shape[-ndim:])}) is too small for the S2 slope: its "
+                             "radially averaged S2 has no shell at radius >= 1; use method='count'")
         if fit_range >= len(r):
             raise ValueError(f"fit_range={fit_range} reaches past the largest radius of S2 for this image "
-                             f"({len(r) - 1} pixels); expected 1 <= fit_range <= {len(r) - 1} (default 2: near the origin)")
+                             f"({len(r) - 1} pixels); expected 1 <= fit_range <= {len(r) - 1} (default 2: near the "
+                             "origin), or method='count'")
         k = slice(1, fit_range + 1)
         phi = field.flatten(1).mean(1, keepdim=True)
         slope = ((s2_r[:, k] - phi) * r[k]).sum(1) / r[k].square().sum()

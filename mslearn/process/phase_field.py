@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +113,8 @@ class StructureFactor:
         of many coarsening studies weights the outer shells more: it gave a 1.2 times shorter length
         on a coarsened 128² Cahn–Hilliard field). Either grows as :math:`t^{1/3}` in coarsening;
         compare lengths of one convention only. A single mode's wave number is found to within half a
-        shell width.
+        shell width. NaN for a field without fluctuations in the shells (a uniform one): it has no
+        characteristic length (:func:`structure_factor` warns).
     """
 
     k: np.ndarray
@@ -398,7 +400,13 @@ def structure_factor(field, *, dx=1.0, batch=False):
     k = np.bincount(shell[keep], weights=kmag[keep], minlength=n_bins + 1)[1:] / counts
     s = np.stack([np.bincount(shell[keep], weights=p.ravel()[keep], minlength=n_bins + 1)[1:] / counts
                   for p in power])
-    length = 2 * np.pi * s.sum(axis=1) / (s * k).sum(axis=1)
+    weight = (s * k).sum(axis=1)
+    flat = weight <= 0                                     # no fluctuation in the shells: no length to measure
+    if flat.any():
+        warnings.warn(f"structure_factor: {int(flat.sum())} of {len(flat)} fields have no fluctuation within the "
+                      f"shells (runs {np.flatnonzero(flat).tolist()[:5]}); their length is NaN", RuntimeWarning,
+                      stacklevel=2)
+    length = np.where(flat, np.nan, 2 * np.pi * s.sum(axis=1) / np.where(flat, 1.0, weight))
     if not batch:
         s, length = s[0], float(length[0])
     return StructureFactor(k=k, s=s, length=length)

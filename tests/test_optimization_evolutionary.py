@@ -65,6 +65,8 @@ def test_pareto_front_matches_brute_force():
              if not any(np.all(y[j] <= y[i]) and np.any(y[j] < y[i]) for j in range(len(y)))]
     assert sorted(pareto_front(y).tolist()) == brute
     assert pareto_front([[1, 3], [2, 2], [3, 1], [2, 3], [1, 3]]).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"has shape \(0, 2\); expected \(n, m\) with n, m >= 1"):
+        pareto_front(np.zeros((0, 2)))                  # said "expected (n, m)" of an (n, m) array
 
 
 def test_single_objective_ga_on_branin():

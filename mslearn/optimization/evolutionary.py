@@ -173,8 +173,8 @@ def hypervolume(y, reference):
 def _objective_table(y, name):
     y = np.asarray(y, dtype=float)
     if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
-        raise ValueError(f"{name} has shape {y.shape}; expected (n, m): one row per point, one column per "
-                         "objective")
+        raise ValueError(f"{name} has shape {y.shape}; expected (n, m) with n, m >= 1: one row per point, one "
+                         "column per objective")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN or infinite values; expected finite objective values")
     return y

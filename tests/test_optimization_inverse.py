@@ -126,6 +126,7 @@ def test_is_deterministic_under_seed_and_warns_when_not_settled():
 
 
 @pytest.mark.parametrize("objective, robust", [("poisson", False), ("bulk", True)])
+@pytest.mark.filterwarnings("ignore:the thresholded design has no connected solid path")   # 14 iterations: grey
 def test_a_run_stopped_at_max_iter_continues_bit_for_bit(objective, robust):
     """initial=result carries the design variables, MMA's two iterates and asymptotes and the beta stage:
     cut at 6 and continued to 14, the run is the uninterrupted one to the last bit (the robust bulk run
@@ -192,11 +193,23 @@ def test_shear_robust_and_three_dimensional_designs(bulk):
     (dict(E=True), "E=True"),
     (dict(max_iter=0), "max_iter"), (dict(filter_radius=0.5), "filter_radius"), (dict(beta=0.5), "beta"),
     (dict(tol=0.0), "tol"), (dict(robust="yes"), "robust"),
+    (dict(volume_fraction=0.001), r"less than one voxel of solid in a 16x16 cell; expected 1/256 <="),
+    (dict(volume_fraction=0.999), "less than one voxel of void"),
 ])
 def test_bad_input_is_rejected(kwargs, match):
     arguments = dict(shape=(16, 16), volume_fraction=0.5) | kwargs
     with pytest.raises((ValueError, TypeError), match=match):
         inverse_homogenization(**arguments)
+
+
+def test_a_design_without_a_solid_path_has_no_poisson_ratio():
+    """A thresholded design of disconnected solid (a 4x5 cell after 5 iterations) has zero stiffness to rounding;
+    its Poisson's ratio was C12/C11 of rounding errors (0.57), now NaN, with a warning."""
+    with pytest.warns(UserWarning, match="no connected solid path"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "inverse homogenization stopped at max_iter")    # 5 iterations: expected
+        result = inverse_homogenization((4, 5), 0.5, "bulk", max_iter=5, device="cpu")
+    assert np.abs(result.effective).max() < 1e-12 and np.isnan(result.poisson_ratio)
+    assert result.bulk_modulus == pytest.approx(0.0, abs=1e-12)
 
 
 def test_the_solid_as_phase_is_deprecated():

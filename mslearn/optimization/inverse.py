@@ -209,11 +209,20 @@ class InverseHomogenizationResult:
 
     @property
     def poisson_ratio(self):
-        """:math:`C^*_{12}/C^*_{11}` (2D) or :math:`C^*_{12}/(C^*_{11}+C^*_{12})` (3D), axis averages."""
+        """:math:`C^*_{12}/C^*_{11}` (2D) or :math:`C^*_{12}/(C^*_{11}+C^*_{12})` (3D), axis averages; NaN
+        for a design without a connected solid path (no stiffness: the ratio of rounding errors)."""
+        E = (self.state or {}).get("settings", {}).get("E", 1.0)
+        if not _carries_load(self.effective, E):
+            return math.nan
         return float(_poisson(torch.as_tensor(self.effective)))
 
 
 # ----------------------------------------------------------------------------- effective properties
+def _carries_load(C, E):
+    """Whether an effective stiffness is more than rounding: some entry above 1e-9 of the solid's ``E``."""
+    return float(np.abs(np.asarray(C)).max()) > 1e-9 * float(E)
+
+
 def _normal_block(C):
     d = 2 if C.shape[-1] == 3 else 3
     return C[..., :d, :d], d
@@ -393,6 +402,11 @@ def _check_inputs(shape, volume_fraction, objective, E, nu, max_iter, filter_rad
                          "integers >= 4, e.g. (48, 48)")
     if not isinstance(volume_fraction, numbers.Real) or not 0 < volume_fraction < 1:
         raise ValueError(f"volume_fraction={volume_fraction!r}; expected the solid fraction, a number in (0, 1)")
+    voxels = math.prod(shape)
+    if not 1 <= volume_fraction * voxels <= voxels - 1:
+        raise ValueError(f"volume_fraction={volume_fraction!r} leaves less than one voxel of "
+                         f"{'solid' if volume_fraction < 0.5 else 'void'} in a {'x'.join(map(str, shape))} cell; "
+                         f"expected 1/{voxels} <= volume_fraction <= 1 - 1/{voxels}, or a larger shape")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective={objective!r}; expected one of {OBJECTIVES}")
     for name, value, what in (("E", E, "Young modulus"), ("nu", nu, "Poisson ratio")):
@@ -577,6 +591,11 @@ def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
                       f"has {design.mean():.3g}; try another seed or a larger max_iter", stacklevel=3)
     effective = elasticity(design, [(0.0, nu), (E, nu)], tol=VERIFY_TOL, max_iter=10000, device=dev).effective
     value = float(PROPERTIES[objective](torch.as_tensor(effective)))
+    if not _carries_load(effective, E):
+        warnings.warn("the thresholded design has no connected solid path: its effective stiffness is zero to "
+                      "rounding" + ("; its Poisson's ratio is undefined (value NaN)" if objective == "poisson" else "")
+                      + "; try a larger volume_fraction or max_iter, or another seed", stacklevel=3)
+        value = math.nan if objective == "poisson" else value
 
     def array(a):
         return None if a is None else a.detach().cpu().numpy()

@@ -185,7 +185,7 @@ def case_2d(label, image, other=None):
     text = verdict(all(oks))
     if len(oks) > 1:
         text += " (phases " + ", ".join(f"{p}: {'yes' if ok else 'no'}" for p, ok in enumerate(oks)) + ")"
-    copies = f"{copy_score(image, rec.labels):4.2f} " + (f"{copy_score(image, other):4.2f}" if other is not None else "   -")
+    copies = f"{copy_score(image, rec.labels):4.2f} " + ("   -" if other is None else f"{copy_score(image, other):4.2f}")
     print(f"{label:26s} {errors_text(errors):>17s} {seconds:5.2f} {goal:4.0f} {copies} | "
           f"{errors_text(base_errors):>17s} {base.seconds:5.2f} | {annealing} | {text}", flush=True)
 

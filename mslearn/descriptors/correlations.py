@@ -398,8 +398,8 @@ def specific_surface(labels, phase=1, *, method="both", periodic=True, batch=Fal
         s2 = correlation_maps(field, field, ndim, periodic)
         r, s2_r = radial_average(s2, batch=True)
         if len(r) < 2:
-            raise ValueError(f"the image (spatial shape {tuple(field.shape[-ndim:])}) is too small for the S2 slope: its "
-                             "radially averaged S2 has no shell at radius >= 1; use method='count'")
+            raise ValueError(f"the image (spatial shape {tuple(field.shape[-ndim:])}) is too small for the S2 slope: "
+                             "its radially averaged S2 has no shell at radius >= 1; use method='count'")
         if fit_range >= len(r):
             raise ValueError(f"fit_range={fit_range} reaches past the largest radius of S2 for this image "
                              f"({len(r) - 1} pixels); expected 1 <= fit_range <= {len(r) - 1} (default 2: near the "

@@ -95,17 +95,17 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         maps = self._maps(X)
         if isinstance(maps, (list, tuple)) and maps and self.window is None:
             # several arrays per image (cnn_features' layers, gram_matrices'): each flattened, side by side
-            return np.concatenate([self._flat(part, X) for part in maps], axis=1)
+            return np.concatenate([self._flat(part, X, ndim) for part in maps], axis=1)
         return self._flat(maps, X, ndim)
 
-    def _flat(self, maps, X, ndim=None):
+    def _flat(self, maps, X, ndim):
         """One descriptor array ``(n, ...)`` as ``(n, features)`` float64, its window taken when set."""
         if not hasattr(maps, "shape") or maps.ndim < 1 or maps.shape[0] != X.shape[0]:
             shape = getattr(maps, "shape", None)
             raise TypeError(f"the descriptor returned {type(maps).__name__} of shape {shape} for "
                             f"{X.shape[0]} images; expected an array (n_images, ...): one row per image (or, "
                             "with window=None, a list of such arrays)")
-        if ndim is not None and self.window is not None:
+        if self.window is not None:
             if maps.ndim < 1 + ndim:
                 raise ValueError(f"window={self.window} needs displacement maps with {ndim} spatial axes, but "
                                  f"the descriptor returned shape {tuple(maps.shape)}; use window=None")

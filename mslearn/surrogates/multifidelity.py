@@ -55,6 +55,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import is_torch, seeded_clone
@@ -383,8 +384,6 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         -------
         float
         """
-        from sklearn.metrics import r2_score
-
         X, y = np.asarray(X), np.asarray(y)
         weight = None if sample_weight is None else np.asarray(sample_weight)
         if fidelity is not None:

@@ -199,3 +199,27 @@ def test_score_before_fit_raises_not_fitted():
         model.predict(X)
     with pytest.raises(NotFittedError):
         model.score(X, y)
+
+
+def test_single_voxel_bottleneck_keeps_two_images_per_batch():
+    """Images of 2**levels voxels a side pool to one voxel at the bottleneck, where batch normalization
+    in training cannot normalize one image (torch raised 'Expected more than 1 value per channel'):
+    a lone last image of an epoch joins the mini-batch before it, in training and in the statistics'
+    recalibration; one training image, or batch_size=1, is refused with what to change."""
+    from mslearn.surrogates._torch_estimator import minibatches
+
+    assert minibatches(5, 2, smallest=2) == [slice(0, 2), slice(2, 5)]
+    assert minibatches(5, 2) == [slice(0, 2), slice(2, 4), slice(4, 5)]       # the default: unchanged
+    assert minibatches(1, 16, smallest=2) == [slice(0, 1)]
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 2, (5, 4, 4)), rng.normal(size=(5, 4, 4))
+    model = UNetFieldPredictor(levels=2, width=4, max_iter=3, batch_size=2, validation_fraction=0.0, device="cpu")
+    assert model.fit(X, y).predict(X).shape == (5, 4, 4)
+    assert np.isfinite(model.history_["train"]).all()
+    with pytest.raises(ValueError, match="single voxel at the bottleneck.*batch_size=1"):
+        clone(model).set_params(batch_size=1).fit(X, y)
+    with pytest.raises(ValueError, match="single voxel at the bottleneck.*1 training images"):
+        clone(model).fit(X[:1], y[:1])
+    # larger images are trained as before, a lone last image included
+    X8, y8 = rng.integers(0, 2, (3, 8, 8)), rng.normal(size=(3, 8, 8))
+    assert clone(model).set_params(levels=1).fit(X8, y8).n_iter_ == 3

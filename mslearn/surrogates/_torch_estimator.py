@@ -31,12 +31,22 @@ from .._backend import device as resolve_device
 from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
 
-__all__ = ["TorchRegressor", "fit_network", "split_train_validation", "check_training_settings", "cpu_threads"]
+__all__ = ["TorchRegressor", "fit_network", "minibatches", "split_train_validation", "check_training_settings",
+           "cpu_threads"]
 
 
 # -- the shared training loop ----------------------------------------------------------------------
+def minibatches(n, batch, smallest=1):
+    """Consecutive slices of ``range(n)``, ``batch`` items each; a last one of fewer than ``smallest``
+    items joins the one before it (batch normalization cannot normalize a single value per channel)."""
+    starts = list(range(0, n, batch))
+    if len(starts) > 1 and n - starts[-1] < smallest:
+        starts.pop()
+    return [slice(start, end) for start, end in zip(starts, starts[1:] + [n])]
+
+
 def fit_network(estimator, network, n_train, train_loss, validation_loss, generator, parameters=None,
-                schedule=None, desc=None, resumed=False):
+                schedule=None, desc=None, resumed=False, smallest_batch=1):
     """The one training loop of every torch surrogate: Adam with mini-batches over ``n_train``
     training items, an optional cosine learning-rate decay, and early stopping.
 
@@ -47,6 +57,7 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     estimator's ``lr_schedule``, else constant). The weights of the best epoch are kept;
     ``history_``, ``best_epoch_`` and ``n_iter_`` (epochs run) are set on ``estimator``. With the
     estimator's ``progress``, a bar over the epochs named ``desc`` (default: the estimator's class).
+    ``smallest_batch``: a last mini-batch of fewer items joins the one before (:func:`minibatches`).
 
     Interrupted (``KeyboardInterrupt``) after a finite epoch, the network keeps the best epoch so far
     and the attributes say how far it got; the interrupt propagates, and a fit with ``warm_start``
@@ -73,8 +84,8 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
             network.train()
             permutation = generator.permutation(n_train)
             total = 0.0
-            for start in range(0, n_train, batch):
-                index = permutation[start:start + batch]
+            for part in minibatches(n_train, batch, smallest_batch):
+                index = permutation[part]
                 optimizer.zero_grad()
                 loss = train_loss(index)
                 loss.backward()

@@ -67,7 +67,7 @@ from .._backend import device as resolve_device
 from .._backend import like, to_torch
 from .._validation import check_finite, check_integer, check_labels
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
-from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, split_train_validation
+from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, minibatches, split_train_validation
 
 __all__ = [
     "UNetFieldPredictor",
@@ -120,7 +120,7 @@ class _UNet(torch.nn.Module):
         return self.head(x)
 
 
-def _recalibrate_batch_norm(network, X, batch):
+def _recalibrate_batch_norm(network, X, batch, smallest_batch=1):
     """Recompute the batch-normalization statistics of the final weights on the training images.
 
     During training the running statistics are an exponential average over earlier weights; with
@@ -134,8 +134,8 @@ def _recalibrate_batch_norm(network, X, batch):
         m.momentum = None
     network.train()
     with torch.no_grad():
-        for start in range(0, len(X), batch):
-            network(X[start:start + batch])
+        for part in minibatches(len(X), batch, smallest_batch):
+            network(X[part])
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     network.eval()
@@ -329,8 +329,10 @@ class UNetFieldPredictor(TorchRegressor):
             If ``y`` is not numeric, or a flag or an integer setting is not a bool or an integer.
         ValueError
             If a setting is invalid, ``X`` or ``y`` has another shape, a spatial size is not divisible by
-            ``2**levels``, a label has no ``phase_features`` row, a field channel is zero everywhere, or a
-            warm start meets other labels or channels.
+            ``2**levels``, a label has no ``phase_features`` row, a field channel is zero everywhere, a
+            warm start meets other labels or channels, or images of ``2**levels`` voxels a side (one voxel at
+            the bottleneck, where batch normalization needs two images) meet ``batch_size=1`` or fewer than two
+            training images.
         RuntimeError
             If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
         """
@@ -372,6 +374,16 @@ class UNetFieldPredictor(TorchRegressor):
             self._check_warm_shape("the number of field channels", fields.shape[1], self.n_channels_)
         device = resolve_device(self.device)
         train, validation, generator = split_train_validation(self, len(labels))
+        # images of 2**levels voxels a side pool to one voxel at the bottleneck, where batch normalization
+        # needs two images in every training mini-batch: a lone last image joins the batch before it
+        single_voxel = all(size == 2**self.levels for size in labels.shape[1:])
+        smallest_batch = 2 if single_voxel else 1
+        if min(len(train), self.batch_size) < smallest_batch:
+            raise ValueError(
+                f"images of shape {labels.shape[1:]} pool to a single voxel at the bottleneck of "
+                f"levels={self.levels}, where batch normalization needs 2 or more images in each mini-batch, but "
+                f"batch_size={self.batch_size} and {len(train)} training images remain after the validation split "
+                f"of {len(labels)}; raise batch_size or the number of images, lower validation_fraction or levels")
         X = self._encode(labels, device)
         scale = self.field_scale_.reshape((1, -1) + (1,) * self.ndim)
         Y = torch.as_tensor(fields / scale, dtype=torch.float32, device=device)
@@ -394,8 +406,8 @@ class UNetFieldPredictor(TorchRegressor):
             return self._loss(X[validation], Y[validation], batch) if len(validation) else None
 
         fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, schedule="cosine",
-                    resumed=warm)
-        _recalibrate_batch_norm(self.network_, X[train], batch)
+                    resumed=warm, smallest_batch=smallest_batch)
+        _recalibrate_batch_norm(self.network_, X[train], batch, smallest_batch)
         return self
 
     def _loss(self, X, Y, batch):

@@ -156,6 +156,7 @@ def test_one_property_may_be_a_vector():
     (np.full((2, 9), np.nan), "NaN"),
     (np.ones((2, 8)), "8 columns; expected 9"),
     (np.ones(9), "2D array"),
+    (np.ones((0, 9)), r"no rows; expected at least one sample"),     # named StandardScaler's 0-sample error
 ])
 def test_bad_targets_raise(tandem, bad, match):
     with pytest.raises(ValueError, match=match):

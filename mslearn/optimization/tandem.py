@@ -134,6 +134,8 @@ def _as_table(values, name, one_column=False):
     if array.ndim != 2:
         raise ValueError(f"{name} has shape {array.shape}; expected a 2D array (n_samples, n_columns) — "
                          "reshape one sample with .reshape(1, -1)")
+    if len(array) == 0:
+        raise ValueError(f"{name} has shape {array.shape}: no rows; expected at least one sample")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers")
     return names, array

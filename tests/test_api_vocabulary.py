@@ -163,6 +163,21 @@ def test_notebook_parameters_speak_the_same_vocabulary(notebook, parameters):
     assert parameters.get("device") == "auto", f"{notebook}: device = {parameters.get('device')!r}, expected 'auto'"
 
 
+@pytest.mark.parametrize("notebook, parameters", _notebook_parameters())
+def test_papermill_lists_every_parameter_with_its_help(notebook, parameters):
+    """``papermill --help-notebook`` is how a job's parameters are discovered. papermill drops a line with
+    a second ``=`` (a ``<=`` or ``n = 4`` in the comment, say) from its list with only a logged warning,
+    and takes the first comment line as the help: every parameter must be listed, with a help text."""
+    import papermill
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    listed = papermill.inspect_notebook(str(root / notebook))
+    missing = sorted(set(parameters) - set(listed))
+    assert not missing, f"{notebook}: papermill does not list {missing} (a second '=' on the line?)"
+    silent = sorted(name for name, entry in listed.items() if not entry["help"] and name not in ("seed", "device"))
+    assert not silent, f"{notebook}: parameters {silent} have no help comment"
+
+
 @pytest.mark.parametrize("module", SUBMODULES)
 def test_the_api_reference_has_a_page_listing_every_public_name(module):
     """book/api/<module>.md opens with an autosummary table of exactly the module's ``__all__``, and

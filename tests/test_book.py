@@ -10,6 +10,7 @@ that ``make test`` runs each chapter at its defaults twice (here, and under pert
 ``tests/test_portability.py``), not three times.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,41 @@ def test_checked_numbers_match_the_stored_ones(build, path):
     assert executed.exists(), f"the build wrote no executed copy of {path.name} (see the build test's log)"
     problems = checked_cell_problems(nbformat.read(path, as_version=4), nbformat.read(executed, as_version=4))
     assert not problems, "\n".join(problems) + "\nIf the change is intended: make refresh-notebooks"
+
+
+# what a cell ending in fig.colorbar(...), fig.suptitle(...) or ax.plot(...) leaves as its only result
+OBJECT_REPR = re.compile(r"^[\[(]?(<matplotlib\.|<mpl_toolkits\.|Text\(|Line2D\()")
+
+
+def object_reprs(notebook) -> list:
+    """Cells whose result on the page is a matplotlib object's repr alone (text with no richer format)."""
+    return [f"cell {index} ({cell.source.strip().splitlines()[-1][:60]!r}): {output.data['text/plain'][:60]}"
+            for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.get("output_type") == "execute_result"
+            and set(output.get("data", {})) == {"text/plain"} and OBJECT_REPR.match(output.data["text/plain"])]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_pages_show_no_matplotlib_object_reprs(build, path):
+    """'<matplotlib.colorbar.Colorbar at 0x...>' under a figure says nothing to a reader: end the cell with
+    ';' or another statement (two chapters and fe2's 'Text(0.5, 0.98, ...)' showed one)."""
+    executed = EXECUTED / path.relative_to(ROOT)
+    assert executed.exists(), f"the build wrote no executed copy of {path.name} (see the build test's log)"
+    found = object_reprs(nbformat.read(executed, as_version=4))
+    assert not found, "\n".join(found)
+
+
+def test_object_reprs_are_found():
+    cells = [nbformat.v4.new_code_cell("fig.colorbar(image)"), nbformat.v4.new_code_cell("fig"),
+             nbformat.v4.new_code_cell("len(x)")]
+    cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "<matplotlib.colorbar.Colorbar "
+                                                                                     "at 0x7f6a>"})]
+    cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "<Figure size 640x480>",
+                                                                       "image/png": "iVBOR"})]     # the image shows
+    cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "3"})]
+    found = object_reprs(nbformat.v4.new_notebook(cells=cells))
+    assert len(found) == 1 and "Colorbar" in found[0]
 
 
 def test_the_comparison_catches_a_changed_number():

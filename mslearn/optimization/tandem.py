@@ -141,6 +141,20 @@ def _as_table(values, name, one_column=False):
     return names, array
 
 
+def _pairs(designs, properties, model=None):
+    """Held-out (designs, properties) as float64 tables of matching rows, at least 2 (an R² needs two); with a
+    fitted ``model``, designs of its columns."""
+    _, designs = _as_table(designs, "designs")
+    _, properties = _as_table(properties, "properties", one_column=True)
+    if len(designs) != len(properties) or len(designs) < 2:
+        raise ValueError(f"designs ({len(designs)} rows) and properties ({len(properties)} rows) must be "
+                         "matching pairs, at least 2")
+    if model is not None and designs.shape[1] != model.n_features_in_:
+        raise ValueError(f"designs has {designs.shape[1]} columns; expected {model.n_features_in_} (the design "
+                         "variables the model was fitted on)")
+    return designs, properties
+
+
 class _DesignSpace:
     """Bounds and semicontinuous variables of the designs, shared by the tandem and direct inverses."""
 
@@ -566,6 +580,39 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         with cpu_threads(self.cpu_threads, next(self.forward_.network_.parameters()).device):
             return self.forward_.predict(values)
 
+    def score(self, designs, properties):
+        """Mean round-trip R² on held-out pairs, judged by the fitted forward network: the scikit-learn score.
+
+        The targets are ``properties``; the score is the R² of the forward network's properties of the
+        designs proposed for them, :math:`f(g(\\mathbf y))`, averaged over the properties
+        (:func:`inverse_design_scores`' ``round_trip_r2``). ``designs`` are checked as pairs but not
+        compared: any design that gives the target is a right answer. So ``cross_val_score`` and
+        ``GridSearchCV`` work as for a regressor, called like :meth:`fit` with designs and properties; each
+        fold's round trip is judged by that fold's own forward network.
+
+        Parameters
+        ----------
+        designs : array-like or DataFrame ``(n, n_features_in_)``
+        properties : array-like or DataFrame ``(n, n_properties)``, or ``(n,)`` for one property
+            Held-out pairs, at least 2.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
+            the training data.
+        """
+        check_is_fitted(self, "n_features_in_")
+        designs, properties = _pairs(designs, properties, self)
+        round_trip = self.forward_predict(self.predict(properties))        # proposals are feasible: no warning
+        return float(r2_score(properties, round_trip))
+
 
 # ----------------------------------------------------------------------------- the naive inverse
 class DirectInverseDesign(_DesignSpace, BaseEstimator):
@@ -696,6 +743,36 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         with cpu_threads(self.cpu_threads, next(self.regressor_.network_.parameters()).device):
             return self._feasible(self.regressor_.predict(values))
 
+    def score(self, designs, properties):
+        """Mean design R² on held-out pairs: the scikit-learn score of the regression it is trained as.
+
+        The R² of ``designs`` against the designs proposed for ``properties``, averaged over the design
+        variables (:func:`inverse_design_scores`' ``design_r2``), called like :meth:`fit`. It is not
+        :meth:`TandemInverseDesign.score`, the round trip, which this model cannot judge without a forward
+        model: compare the two with :func:`inverse_design_scores` and one judge (``forward=``).
+
+        Parameters
+        ----------
+        designs : array-like or DataFrame ``(n, n_features_in_)``
+        properties : array-like or DataFrame ``(n, n_properties)``, or ``(n,)`` for one property
+            Held-out pairs, at least 2.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
+            the training data.
+        """
+        check_is_fitted(self, "n_features_in_")
+        designs, properties = _pairs(designs, properties, self)
+        return float(r2_score(designs, self.predict(properties)))
+
 
 # ----------------------------------------------------------------------------- scores
 @dataclass
@@ -771,11 +848,7 @@ def inverse_design_scores(model, designs, properties, *, forward=None):
     else:
         raise ValueError("the round trip needs a forward model: pass forward=<a fitted TandemInverseDesign or a "
                          "fitted regressor of designs -> properties> (a DirectInverseDesign has none)")
-    _, designs = _as_table(designs, "designs")
-    _, properties = _as_table(properties, "properties", one_column=True)
-    if len(designs) != len(properties) or len(designs) < 2:
-        raise ValueError(f"designs ({len(designs)} rows) and properties ({len(properties)} rows) must be "
-                         "matching pairs, at least 2")
+    designs, properties = _pairs(designs, properties)
     proposed = model.predict(properties)
     round_trip = np.asarray(predict(proposed), dtype=float).reshape(properties.shape)
     forward_values = np.asarray(predict(designs), dtype=float).reshape(properties.shape)

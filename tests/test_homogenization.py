@@ -83,6 +83,24 @@ def test_laminates_exact(shape):
         np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
+
+@pytest.mark.parametrize("shape", [(16, 16), (8, 8, 8)])
+def test_laminates_with_void_layers_exact(shape):
+    """Pores as layers: nothing crosses them (k* and the normal stiffness 0 along the normal), the solid
+    layers carry the load in the plane (the exact laminate of a void layer, the limit of the formula).
+    CG at tol 1e-10; tolerance 1e-6 relative, the solver's discretization being exact for laminates."""
+    d = len(shape)
+    labels = np.zeros(shape, dtype=int)
+    labels[: shape[0] // 4] = 1
+    for axis in range(d):
+        lab = np.moveaxis(labels, 0, axis)
+        k = conductivity(lab, [1.0, 0.0], tol=1e-10).effective
+        expected = bounds.laminate_conductivity([0.75, 0.25], [1.0, 0.0], axis=axis, ndim=d)
+        np.testing.assert_allclose(k, expected, rtol=1e-6, atol=1e-9)
+        C = elasticity(lab, [ISO[0], {"E": 0.0, "nu": 0.3}], tol=1e-10).effective
+        expected = bounds.laminate_stiffness([0.75, 0.25], [ISO[0], {"E": 0.0, "nu": 0.3}], axis=axis, ndim=d)
+        np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
 @pytest.mark.parametrize("shape, radius, n", [((64, 64), 5, 40), ((24, 24, 24), 3.5, 20)])
 def test_equal_shear_moduli_give_hills_exact_bulk_modulus(shape, radius, n):
     """Hill (1963), J. Mech. Phys. Solids 11, 357: when both phases have the same shear modulus G, any

@@ -413,23 +413,35 @@ def _laminate(fractions, mats, normal, name):
     :math:`M^*_{NT} = M^*_{NN}\langle M_{NN}^{-1}M_{NT}\rangle`,
     :math:`M^*_{TT} = \langle M_{TT} - M_{TN}M_{NN}^{-1}M_{NT}\rangle
     + \langle M_{TN}M_{NN}^{-1}\rangle M^*_{NN}\langle M_{NN}^{-1}M_{NT}\rangle`.
+
+    A *blocking* layer, :math:`M_{NN} = 0` and :math:`M_{NT} = 0` (a void, or a layer that conducts only
+    in its plane), is the limit of the formula as its :math:`M_{NN}\to 0`: nothing crosses it, so wherever
+    it has a positive fraction :math:`M^*_{NN} = M^*_{NT} = 0` and
+    :math:`M^*_{TT} = \langle M_{TT} - M_{TN}M_{NN}^{-1}M_{NT}\rangle` (the blocking layers' term is their
+    :math:`M_{TT}`): the layers carry the tangential load side by side. Other singular :math:`M_{NN}` raise.
     """
     m = mats.shape[-1]
     N = list(normal)
     T = [i for i in range(m) if i not in N]
-    f = fractions[..., :, None, None]
     MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
-    void = [i for i, block in enumerate(MNN) if np.linalg.matrix_rank(block) < len(N)]
-    if void:    # numpy's bare "Singular matrix" would not say which layer, nor why
-        raise ValueError(f"{name} of layer {void[0]} are singular in the layer normal's components (a void "
-                         "layer?): nothing crosses such a layer, so the laminate's response is singular in that "
-                         f"direction; expected {name} positive definite in every layer")
+    blocking = np.array([not block.any() and not coupling.any() for block, coupling in zip(MNN, MNT)])
+    singular = [i for i, block in enumerate(MNN) if not blocking[i] and np.linalg.matrix_rank(block) < len(N)]
+    if singular:    # numpy's bare "Singular matrix" would not say which layer, nor why
+        raise ValueError(f"{name} of layer {singular[0]} are singular in the layer normal's components but not "
+                         "zero there: such a layer blocks some directions across it and not others; expected "
+                         f"{name} positive definite in the normal's components, or zero in them and in their "
+                         "coupling to the others (a void layer)")
+    f = fractions[..., :, None, None]
+    blocked = (fractions[..., blocking].sum(-1) > 0)[..., None, None]       # where nothing crosses
+    blocking_TT = np.sum(f[..., blocking, :, :] * MTT[blocking], axis=-3)  # (zero without blocking layers)
+    f, MNN, MNT, MTN, MTT = f[..., ~blocking, :, :], MNN[~blocking], MNT[~blocking], MTN[~blocking], MTT[~blocking]
     invNN = np.linalg.inv(MNN)
-    starNN = np.linalg.inv(np.sum(f * invNN, axis=-3))
+    meanNN = np.where(blocked, np.eye(len(N)), np.sum(f * invNN, axis=-3))  # (any invertible stand-in where blocked)
+    starNN = np.linalg.inv(meanNN) * ~blocked
     A = np.sum(f * invNN @ MNT, axis=-3)
     B = np.sum(f * MTN @ invNN, axis=-3)
     starNT = starNN @ A
-    starTT = np.sum(f * (MTT - MTN @ invNN @ MNT), axis=-3) + B @ starNN @ A
+    starTT = np.sum(f * (MTT - MTN @ invNN @ MNT), axis=-3) + blocking_TT + B @ starNN @ A
     out = np.zeros(fractions.shape[:-1] + (m, m))
     ix = np.ix_(N, N), np.ix_(N, T), np.ix_(T, N), np.ix_(T, T)
     for (rows, cols), block in zip(ix, (starNN, starNT, np.swapaxes(starNT, -1, -2), starTT)):
@@ -443,7 +455,8 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
     For isotropic layers: series (harmonic) mean :math:`\langle k^{-1}\rangle^{-1}` along the normal,
     parallel (arithmetic) mean :math:`\langle k\rangle` in the layer plane; anisotropic layers
     (``conductivities`` of shape ``(n, d, d)``) use the general laminate formula (Milton 2002 §9.2).
-    ``fractions`` has shape ``(..., n)``. Returns ``(..., d, d)``.
+    A layer of conductivity 0 (pores) is the formula's limit: nothing crosses it (:math:`k^*_{nn} = 0`) and
+    the in-plane mean is :math:`\langle k\rangle`. ``fractions`` has shape ``(..., n)``. Returns ``(..., d, d)``.
 
     Examples
     --------
@@ -457,8 +470,7 @@ def laminate_conductivity(fractions, conductivities, *, axis=0, ndim=3):
     _check_axis(axis, ndim)
     k = _values(conductivities, "conductivities")
     fractions = _fractions(fractions, k.shape[0])
-    if k.ndim == 1:
-        check_positive(k, name="conductivities")
+    if k.ndim == 1:                  # (a zero is a void layer)
         k = k[:, None, None] * np.eye(ndim)
     if k.shape[1:] != (ndim, ndim):
         raise ValueError(f"conductivities have shape {k.shape}; expected (n,) or (n, {ndim}, {ndim})")
@@ -471,7 +483,9 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     Traction :math:`\sigma\,n` and the in-plane strain are continuous across the layers; the
     normal-strain components :math:`\varepsilon_{nn}, \varepsilon_{nt}` jump. ``stiffnesses`` is a
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
-    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``.
+    matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``. A void layer
+    (``E = 0``, a zero matrix) is the formula's limit: the normal and normal-shear stiffness vanish, the
+    solid layers carry the in-plane strain side by side.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
 
     Examples

@@ -83,7 +83,6 @@ def test_laminates_exact(shape):
         np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
-
 @pytest.mark.parametrize("shape", [(16, 16), (8, 8, 8)])
 def test_laminates_with_void_layers_exact(shape):
     """Pores as layers: nothing crosses them (k* and the normal stiffness 0 along the normal), the solid
@@ -100,6 +99,7 @@ def test_laminates_with_void_layers_exact(shape):
         C = elasticity(lab, [ISO[0], {"E": 0.0, "nu": 0.3}], tol=1e-10).effective
         expected = bounds.laminate_stiffness([0.75, 0.25], [ISO[0], {"E": 0.0, "nu": 0.3}], axis=axis, ndim=d)
         np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
 
 @pytest.mark.parametrize("shape, radius, n", [((64, 64), 5, 40), ((24, 24, 24), 3.5, 20)])
 def test_equal_shear_moduli_give_hills_exact_bulk_modulus(shape, radius, n):

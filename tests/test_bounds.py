@@ -191,6 +191,17 @@ def test_a_void_layer_is_the_limit_of_a_vanishing_one():
     # an in-plane conductor across the normal: the tangential mean includes it
     K = bounds.laminate_conductivity([0.5, 0.5], [np.eye(3), np.diag([0.0, 1.0, 1.0])], axis=0)
     np.testing.assert_allclose(K, np.diag([0.0, 1.0, 1.0]), atol=1e-15)
+    # beside an anisotropic layer whose normal and tangential components couple (its principal axes rotated
+    # by 30 degrees), where the coupling term of the tangential mean matters; and every layer blocking
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    tilted = R @ np.diag([5.0, 1.0, 2.0]) @ R.T
+    exact = bounds.laminate_conductivity([0.3, 0.7], [np.zeros((3, 3)), tilted], axis=0)
+    near = bounds.laminate_conductivity([0.3, 0.7], [1e-9 * np.eye(3), tilted], axis=0)
+    np.testing.assert_allclose(exact, near, atol=1e-8)
+    assert exact[1, 1] == pytest.approx(0.7 * (tilted[1, 1] - tilted[1, 0] ** 2 / tilted[0, 0]))
+    both = bounds.laminate_conductivity([0.4, 0.6], [np.zeros((3, 3)), np.diag([0.0, 1.0, 3.0])], axis=0)
+    np.testing.assert_allclose(both, np.diag([0.0, 0.6, 1.8]), atol=1e-15)
 
 
 def test_laminates_refuse_a_layer_singular_across_it_only_in_part():

@@ -424,7 +424,9 @@ def _laminate(fractions, mats, normal, name):
     N = list(normal)
     T = [i for i in range(m) if i not in N]
     MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
-    blocking = np.array([not block.any() and not coupling.any() for block, coupling in zip(MNN, MNT)])
+    zero = 1e-12 * np.abs(mats).max()          # the rounding _values allows a semi-definite matrix
+    blocking = np.array([np.abs(block).max() <= zero and np.abs(coupling).max(initial=0.0) <= zero
+                         for block, coupling in zip(MNN, MNT)])
     singular = [i for i, block in enumerate(MNN) if not blocking[i] and np.linalg.matrix_rank(block) < len(N)]
     if singular:    # numpy's bare "Singular matrix" would not say which layer, nor why
         raise ValueError(f"{name} of layer {singular[0]} are singular in the layer normal's components but not "

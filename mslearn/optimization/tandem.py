@@ -581,14 +581,18 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             return self.forward_.predict(values)
 
     def score(self, designs, properties):
-        """Mean round-trip R² on held-out pairs, judged by the fitted forward network: the scikit-learn score.
+        """The scikit-learn score on held-out pairs: the smaller of the forward network's R² and the round trip's.
 
-        The targets are ``properties``; the score is the R² of the forward network's properties of the
-        designs proposed for them, :math:`f(g(\\mathbf y))`, averaged over the properties
-        (:func:`inverse_design_scores`' ``round_trip_r2``). ``designs`` are checked as pairs but not
-        compared: any design that gives the target is a right answer. So ``cross_val_score`` and
+        Both are averaged over the properties (:func:`inverse_design_scores`' ``forward_r2`` and
+        ``round_trip_r2``): the forward network's R² on the pairs, :math:`f(\\mathbf z)` against
+        ``properties``, and the R² of the targets ``properties`` against the forward network's properties of
+        the designs proposed for them, :math:`f(g(\\mathbf y))`. The round trip alone would not do: an
+        inverse reaches the targets of any forward network that is easy to invert, however wrong that network
+        is, and a proposal is only as good as the network that judges it. The proposed designs are not
+        compared with ``designs`` (any design that gives the target is right). So ``cross_val_score`` and
         ``GridSearchCV`` work as for a regressor, called like :meth:`fit` with designs and properties; each
-        fold's round trip is judged by that fold's own forward network.
+        fold is judged by its own forward network, checked on its held-out pairs. Whether a proposal really
+        has its target only the solver can say (the module's notes).
 
         Parameters
         ----------
@@ -607,11 +611,17 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         ValueError
             If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
             the training data.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            For held-out designs outside the design space trained on, or targets outside the training range.
         """
         check_is_fitted(self, "n_features_in_")
         designs, properties = _pairs(designs, properties, self)
-        round_trip = self.forward_predict(self.predict(properties))        # proposals are feasible: no warning
-        return float(r2_score(properties, round_trip))
+        forward = r2_score(properties, self.forward_predict(designs))
+        round_trip = r2_score(properties, self.forward_predict(self.predict(properties)))   # (feasible: no warning)
+        return float(min(forward, round_trip))
 
 
 # ----------------------------------------------------------------------------- the naive inverse
@@ -748,8 +758,8 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
 
         The R² of ``designs`` against the designs proposed for ``properties``, averaged over the design
         variables (:func:`inverse_design_scores`' ``design_r2``), called like :meth:`fit`. It is not
-        :meth:`TandemInverseDesign.score`, the round trip, which this model cannot judge without a forward
-        model: compare the two with :func:`inverse_design_scores` and one judge (``forward=``).
+        :meth:`TandemInverseDesign.score`, which judges the round trip by a forward model this model does not
+        have: compare the two with :func:`inverse_design_scores` and one judge (``forward=``).
 
         Parameters
         ----------

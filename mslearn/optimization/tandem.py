@@ -144,14 +144,11 @@ def _as_table(values, name, one_column=False):
 def _pairs(designs, properties, model=None):
     """Held-out (designs, properties) as float64 tables of matching rows, at least 2 (an R² needs two); with a
     fitted ``model``, designs of its columns."""
-    _, designs = _as_table(designs, "designs")
+    designs = _as_table(designs, "designs")[1] if model is None else model._check_designs(designs)
     _, properties = _as_table(properties, "properties", one_column=True)
     if len(designs) != len(properties) or len(designs) < 2:
         raise ValueError(f"designs ({len(designs)} rows) and properties ({len(properties)} rows) must be "
                          "matching pairs, at least 2")
-    if model is not None and designs.shape[1] != model.n_features_in_:
-        raise ValueError(f"designs has {designs.shape[1]} columns; expected {model.n_features_in_} (the design "
-                         "variables the model was fitted on)")
     return designs, properties
 
 
@@ -223,6 +220,14 @@ class _DesignSpace:
         """Clip a numpy design array to the box, then snap."""
         z = np.clip(z, self.design_bounds_[:, 0], self.design_bounds_[:, 1])
         return self._snap(torch.as_tensor(z)).numpy()
+
+    def _check_designs(self, designs):
+        check_is_fitted(self, "design_bounds_")
+        _, values = _as_table(designs, "designs")
+        if values.shape[1] != self.n_features_in_:
+            raise ValueError(f"designs has {values.shape[1]} columns; expected {self.n_features_in_} (the design "
+                             "variables the model was fitted on)")
+        return values
 
     def _check_properties(self, properties, name="properties"):
         check_is_fitted(self, "design_bounds_")
@@ -565,10 +570,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             For designs outside the design space trained on.
         """
         check_is_fitted(self, "forward_")
-        _, values = _as_table(designs, "designs")
-        if values.shape[1] != self.n_features_in_:
-            raise ValueError(f"designs has {values.shape[1]} columns; expected {self.n_features_in_} (the design "
-                             "variables the model was fitted on)")
+        values = self._check_designs(designs)
         low, high = self.design_bounds_[:, 0], self.design_bounds_[:, 1]
         outside = ((values < low) | (values > high)).any(axis=1)
         for column, minimum in self.semicontinuous_.items():
@@ -617,7 +619,6 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         ExtrapolationWarning
             For held-out designs outside the design space trained on, or targets outside the training range.
         """
-        check_is_fitted(self, "n_features_in_")
         designs, properties = _pairs(designs, properties, self)
         forward = r2_score(properties, self.forward_predict(designs))
         round_trip = r2_score(properties, self.forward_predict(self.predict(properties)))   # (feasible: no warning)
@@ -779,7 +780,6 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
             If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
             the training data.
         """
-        check_is_fitted(self, "n_features_in_")
         designs, properties = _pairs(designs, properties, self)
         return float(r2_score(designs, self.predict(properties)))
 

@@ -204,12 +204,48 @@ def test_a_void_layer_is_the_limit_of_a_vanishing_one():
     np.testing.assert_allclose(both, np.diag([0.0, 0.6, 1.8]), atol=1e-15)
 
 
-def test_laminates_refuse_a_layer_singular_across_it_only_in_part():
-    # zero shear stiffness only (Mandel 2D: eps_00, eps_11, eps_01): the normal block diag(1, 0) for axis 0
-    # blocks shear across the layer but not tension: no limit of the formula is taken there
-    with pytest.raises(ValueError, match="stiffnesses of layer 1 are singular in the layer normal's components "
-                                         r"but not zero there"):
-        bounds.laminate_stiffness([0.5, 0.5], [(1.0, 0.25), np.diag([1.0, 1.0, 0.0])], ndim=2)
+def test_a_layer_singular_across_it_only_in_part_is_the_limit_of_a_vanishing_one():
+    """A layer whose normal block is singular but not zero (a fluid: no shear stiffness; an anisotropic layer
+    with a soft direction across it) is the limit of the laminate formula as it stiffens there from zero: no
+    flux crosses it along its kernel, the normal gradient is free there. A fluid layer (K = 2, G = 0) beside
+    a solid (E = 10, nu = 0.25: lambda = mu = 4): hand values, and a layer of G = 2e-9 to 1e-8 relative;
+    random semi-definite layers with a kernel inside the normal block against the same layers + 1e-9 I, to
+    1e-6 relative (measured 3e-9 to 1.2e-7), one layer or two with different kernels."""
+    fluid, solid = {"K": 2.0, "G": 0.0}, (10.0, 0.25)
+    for ndim in (2, 3):
+        for axis in range(ndim):
+            exact = bounds.laminate_stiffness([0.4, 0.6], [fluid, solid], axis=axis, ndim=ndim)
+            near = bounds.laminate_stiffness([0.4, 0.6], [{"K": 2.0, "G": 2e-9}, solid], axis=axis, ndim=ndim)
+            np.testing.assert_allclose(exact, near, atol=1e-8 * 12.0)
+    C = bounds.laminate_stiffness([0.4, 0.6], [fluid, solid], axis=0, ndim=3)
+    assert C[0, 0] == pytest.approx(1 / (0.4 / 2.0 + 0.6 / 12.0))     # series mean of lambda + 2 mu (fluid: K)
+    np.testing.assert_allclose(C[4:, :], 0.0, atol=1e-15)              # no shear across the layers (13, 12)
+    assert C[3, 3] == pytest.approx(0.6 * 2 * 4.0)                     # in-plane shear: the solid's share of 2 mu
+    rng = np.random.default_rng(0)
+    across = [0, 4, 5]                                                   # Mandel 11, 13, 12: normal along axis 0
+
+    def with_kernel(matrix):
+        v = np.zeros(6)
+        v[across] = rng.normal(size=3)
+        P = np.eye(6) - np.outer(v, v) / (v @ v)
+        return P @ matrix @ P
+
+    for _ in range(3):
+        A, B = rng.normal(size=(2, 6, 6))
+        soft, stiff = with_kernel(A @ A.T), B @ B.T
+        for layers in ([soft, stiff], [soft, with_kernel(stiff)]):
+            exact = bounds.laminate_stiffness([0.3, 0.7], layers, axis=0)
+            near = bounds.laminate_stiffness([0.3, 0.7], [M + 1e-9 * np.eye(6) for M in layers], axis=0)
+            np.testing.assert_allclose(exact, near, atol=1e-6 * np.abs(exact).max())
+            # the normal flux lies where no layer's kernel reaches: the rank of C*_NN drops by one per kernel
+            rank = np.linalg.matrix_rank(exact[np.ix_(across, across)], tol=1e-9 * np.abs(exact).max())
+            assert rank == 3 - (len(layers) - sum(np.linalg.matrix_rank(M[np.ix_(across, across)]) == 3
+                                                  for M in layers))
+    # zero shear stiffness only (plane strain, Mandel 11, 22, 12): across the layers no shear, tension as before
+    C = bounds.laminate_stiffness([0.5, 0.5], [(1.0, 0.25), np.diag([1.0, 1.0, 0.0])], ndim=2)
+    near = bounds.laminate_stiffness([0.5, 0.5], [(1.0, 0.25), np.diag([1.0, 1.0, 1e-9])], ndim=2)
+    np.testing.assert_allclose(C, near, atol=1e-8)
+    assert C[2, 2] == 0
 
 
 def test_laminate_conductivity_takes_a_layer_insulating_only_in_the_plane():

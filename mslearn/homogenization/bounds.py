@@ -414,36 +414,40 @@ def _laminate(fractions, mats, normal, name):
     :math:`M^*_{TT} = \langle M_{TT} - M_{TN}M_{NN}^{-1}M_{NT}\rangle
     + \langle M_{TN}M_{NN}^{-1}\rangle M^*_{NN}\langle M_{NN}^{-1}M_{NT}\rangle`.
 
-    A *blocking* layer, :math:`M_{NN} = 0` and :math:`M_{NT} = 0` (a void, or a layer that conducts only
-    in its plane), is the limit of the formula as its :math:`M_{NN}\to 0`: nothing crosses it, so wherever
-    it has a positive fraction :math:`M^*_{NN} = M^*_{NT} = 0` and
-    :math:`M^*_{TT} = \langle M_{TT} - M_{TN}M_{NN}^{-1}M_{NT}\rangle` (the blocking layers' term is their
-    :math:`M_{TT}`): the layers carry the tangential load side by side. Other singular :math:`M_{NN}` raise.
+    A layer whose :math:`M_{NN}` is singular (a void; a fluid, which has no shear stiffness; a layer that
+    conducts only in its plane) is the limit of the formula: no flux crosses it along the kernel
+    :math:`K_i` of its :math:`M_{NN}` (semi-definiteness puts :math:`K_i` in the kernel of
+    :math:`M_{TN}` too), so the common normal flux lies in :math:`S`, the orthogonal complement of the
+    kernels of the layers present, while the normal gradient is free along them. The formula then holds
+    with the pseudo-inverses :math:`M_{NN}^{+}` and :math:`M^*_{NN} = (P_S\langle M_{NN}^{+}\rangle
+    P_S)^{+}`, zero off :math:`S` (a void layer: :math:`S = \{0\}`, the layers carry the tangential load
+    side by side). Derived by minimizing the layers' energy at a given mean gradient; tested against layers
+    of vanishing stiffness.
     """
     m = mats.shape[-1]
     N = list(normal)
     T = [i for i in range(m) if i not in N]
     MNN, MNT, MTN, MTT = (mats[:, a][:, :, b] for a, b in ((N, N), (N, T), (T, N), (T, T)))
-    zero = 1e-12 * np.abs(mats).max()          # the rounding _values allows a semi-definite matrix
-    blocking = np.array([np.abs(block).max() <= zero and np.abs(coupling).max(initial=0.0) <= zero
-                         for block, coupling in zip(MNN, MNT)])
-    singular = [i for i, block in enumerate(MNN) if not blocking[i] and np.linalg.matrix_rank(block) < len(N)]
-    if singular:    # numpy's bare "Singular matrix" would not say which layer, nor why
-        raise ValueError(f"{name} of layer {singular[0]} are singular in the layer normal's components but not "
-                         "zero there: such a layer blocks some directions across it and not others; expected "
-                         f"{name} positive definite in the normal's components, or zero in them and in their "
-                         "coupling to the others (a void layer)")
+    # M_NN^+ by eigenvalues: those within the rounding _values allows a semi-definite matrix are its kernel
+    values, vectors = np.linalg.eigh(MNN)
+    kernel = values <= 1e-12 * np.abs(mats).max()
+    invNN = (vectors * np.where(kernel, 0.0, 1.0 / np.where(kernel, 1.0, values))[:, None, :]) \
+        @ np.swapaxes(vectors, -1, -2)
+    # S: where the sum of the present layers' kernel projectors vanishes (elsewhere it is positive, small only
+    # between nearly parallel kernels)
+    kernels = np.einsum("...i,iab->...ab", (fractions > 0).astype(float),
+                        (vectors * kernel[:, None, :]) @ np.swapaxes(vectors, -1, -2))
+    values, vectors = np.linalg.eigh(kernels)
+    PS = (vectors * (values <= 1e-9)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
     f = fractions[..., :, None, None]
-    blocked = (fractions[..., blocking].sum(-1) > 0)[..., None, None]       # where nothing crosses
-    blocking_TT = np.sum(f[..., blocking, :, :] * MTT[blocking], axis=-3)  # (zero without blocking layers)
-    f, MNN, MNT, MTN, MTT = f[..., ~blocking, :, :], MNN[~blocking], MNT[~blocking], MTN[~blocking], MTT[~blocking]
-    invNN = np.linalg.inv(MNN)
-    meanNN = np.where(blocked, np.eye(len(N)), np.sum(f * invNN, axis=-3))  # (any invertible stand-in where blocked)
-    starNN = np.linalg.inv(meanNN) * ~blocked
+    meanNN = PS @ np.sum(f * invNN, axis=-3) @ PS
+    # (P_S <M_NN^+> P_S)^+: inverted with a stand-in of the mean's scale off S, which P_S then takes away
+    scale = np.trace(meanNN, axis1=-2, axis2=-1)[..., None, None]
+    starNN = PS @ np.linalg.inv(meanNN + (np.eye(len(N)) - PS) * np.where(scale > 0, scale, 1.0)) @ PS
     A = np.sum(f * invNN @ MNT, axis=-3)
     B = np.sum(f * MTN @ invNN, axis=-3)
     starNT = starNN @ A
-    starTT = np.sum(f * (MTT - MTN @ invNN @ MNT), axis=-3) + blocking_TT + B @ starNN @ A
+    starTT = np.sum(f * (MTT - MTN @ invNN @ MNT), axis=-3) + B @ starNN @ A
     out = np.zeros(fractions.shape[:-1] + (m, m))
     ix = np.ix_(N, N), np.ix_(N, T), np.ix_(T, N), np.ix_(T, T)
     for (rows, cols), block in zip(ix, (starNN, starNT, np.swapaxes(starNT, -1, -2), starTT)):
@@ -487,7 +491,10 @@ def laminate_stiffness(fractions, stiffnesses, *, axis=0, ndim=3):
     list of phases given as ``{"E", "nu"}`` / ``{"K", "G"}`` dicts, ``(E, nu)`` tuples or Mandel
     matrices (3×3 plane strain for ``ndim=2``, 6×6 for ``ndim=3``); see ``_laminate``. A void layer
     (``E = 0``, a zero matrix) is the formula's limit: the normal and normal-shear stiffness vanish, the
-    solid layers carry the in-plane strain side by side.
+    solid layers carry the in-plane strain side by side. So is a fluid layer (``{"K": K, "G": 0}``): it
+    carries no shear across the layers (the normal-shear stiffness vanishes), and the normal stiffness is
+    the series mean of the layers' :math:`\lambda + 2\mu` (:math:`K` for the fluid). Any layer whose normal
+    block is singular is the limit of layers stiffening there from zero.
     Backus, J. Geophys. Res. 67, 4427 (1962); Milton (2002) §9.2. Returns ``(..., m, m)``.
 
     Examples

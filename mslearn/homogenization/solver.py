@@ -16,8 +16,9 @@ Fourier space. Equilibrium is :math:`\mathbb G[K(E+\tilde e)] = 0`, i.e.
 .. math:: \mathbb G K \tilde e = -\mathbb G K E, \qquad \tilde e \in \operatorname{range}\mathbb G .
 
 On compatible fields :math:`\mathbb G K` is symmetric positive *semi*-definite, so plain conjugate
-gradients work (``scheme="cg"``), also for pores (:math:`K = 0`): the operator is only singular,
-the right-hand side lies in its range, and CG never leaves the compatible subspace. The
+gradients work (``scheme="cg"``), also for pores (:math:`K = 0`) and fluids (no shear stiffness): the
+operator is only singular, the right-hand side lies in its range, and CG never leaves the compatible
+subspace. The
 Moulinec–Suquet fixed point (``scheme="basic"``, Moulinec & Suquet 1998) is Richardson's iteration
 :math:`\tilde e \leftarrow \tilde e - c_0^{-1}\mathbb G K e` on the same equation, the basic scheme
 with reference medium :math:`c_0\mathbb I` (:math:`c_0` the mean of the extreme phase eigenvalues);
@@ -984,7 +985,8 @@ def _layout(labels, batch):
 
 
 def _phase_tensor(value, index, name, c, dtype, device, what):
-    """One phase property as a tensor: scalar (>= 0) or a symmetric PSD c x c matrix (zero = pore)."""
+    """One phase property as a tensor: scalar (>= 0) or a symmetric PSD c x c matrix (zero: a pore; singular:
+    a fluid, or a conductor in some directions only)."""
     t = _scalar_or_tensor(value, device, dtype, f"{name}[{index}] (phase {index})")
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}[{index}] (phase {index}) contains NaN or inf; expected finite {what}")
@@ -997,10 +999,12 @@ def _phase_tensor(value, index, name, c, dtype, device, what):
     td = t.detach()
     if not torch.allclose(td, td.T, rtol=1e-10, atol=1e-12 * float(td.abs().max())):
         raise ValueError(f"{name}[{index}] (phase {index}) is not symmetric; expected a symmetric {c}x{c} tensor")
-    if td.abs().max() > 0 and torch.linalg.eigvalsh(td).min() <= 0:
+    # a zero eigenvalue is a mode without stiffness (pores, fluids): CG solves that too (module docstring);
+    # the tolerance is the rounding of a singular tensor built from moduli, as in bounds._values
+    if td.abs().max() > 0 and torch.linalg.eigvalsh(td).min() < -1e-12 * float(td.abs().max()):
         raise ValueError(
-            f"{name}[{index}] (phase {index}) is not positive definite (eigenvalues "
-            f"{torch.linalg.eigvalsh(td).tolist()}); expected a positive definite tensor (or zero for a pore)"
+            f"{name}[{index}] (phase {index}) has a negative eigenvalue (eigenvalues "
+            f"{torch.linalg.eigvalsh(td).tolist()}); expected a positive semi-definite tensor (zero for a pore)"
         )
     return t
 
@@ -1079,7 +1083,8 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
         Phase labels, 2 or 3 spatial axes, periodic; voxel size 1.
     k : sequence
         ``k[i]`` the conductivity of label ``i``: a scalar ``>= 0`` (0 = pore/insulator) or a
-        symmetric positive definite ``(d, d)`` tensor. Torch tensors with ``requires_grad`` give
+        symmetric positive semi-definite ``(d, d)`` tensor (singular: conducting in some directions
+        only). Torch tensors with ``requires_grad`` give
         gradients of ``effective`` (the result is then a torch tensor even for numpy labels).
     batch : bool
         Whether ``labels`` has a leading batch axis (never guessed).
@@ -1165,8 +1170,9 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
     labels : array or tensor of int, ``(*spatial)`` or ``(batch, *spatial)`` (see ``batch``)
     phases : sequence
         One entry per label: ``{"E": .., "nu": ..}``, ``{"K": .., "G": ..}`` (3D moduli; 2D is the
-        plane-strain block), a tuple ``(E, nu)``, or a symmetric positive definite Mandel matrix
-        (3×3 in 2D, 6×6 in 3D). A zero stiffness (``E = 0``) is a pore.
+        plane-strain block), a tuple ``(E, nu)``, or a symmetric positive semi-definite Mandel
+        matrix (3×3 in 2D, 6×6 in 3D). A zero stiffness (``E = 0``) is a pore; ``{"K": K, "G": 0}`` a
+        fluid at rest, undrained (no shear stiffness; checked against Gassmann's relation in the tests).
     batch, tol, max_iter, scheme, device, dtype, interphase, return_fields, progress
         As in :func:`conductivity` (``interphase=dict(width=w, phase=...)``). Fields: ``"strain"``,
         ``"stress"`` (Mandel, ``(m_load, m, *spatial)``), ``"von_mises"`` (in-plane in 2D) and

@@ -103,14 +103,20 @@ def test_laminates_with_void_layers_exact(shape):
 
 @pytest.mark.parametrize("shape", [(16, 16), (8, 8, 8)])
 def test_laminates_with_fluid_layers_exact(shape):
-    """A fluid layer ({"K": 2, "G": 0}: singular, not zero) carries no shear across the layers: the exact
-    laminate is the formula's limit (bounds._laminate). CG at tol 1e-10; 1e-6 relative, as for voids."""
+    """A fluid layer ({"K": 2, "G": 0}: singular, not zero) carries no shear across the layers, and a layer
+    conducting along one axis only nothing in the others: the exact laminates are the formula's limit
+    (bounds._laminate). CG at tol 1e-10; 1e-6 relative, as for voids."""
     d = len(shape)
     labels = np.zeros(shape, dtype=int)
     labels[: shape[0] // 4] = 1
     fluid = {"K": 2.0, "G": 0.0}
     for axis in range(d):
         lab = np.moveaxis(labels, 0, axis)
+        for along in range(d):
+            fibre = np.diag(np.eye(d)[along] * 3.0)
+            result = conductivity(lab, [1.0, fibre], tol=1e-10)
+            expected = bounds.laminate_conductivity([0.75, 0.25], [np.eye(d), fibre], axis=axis, ndim=d)
+            np.testing.assert_allclose(result.effective, expected, rtol=1e-6, atol=1e-9)
         result = elasticity(lab, [ISO[0], fluid], tol=1e-10)
         expected = bounds.laminate_stiffness([0.75, 0.25], [ISO[0], fluid], axis=axis, ndim=d)
         assert result.converged

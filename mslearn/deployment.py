@@ -238,11 +238,15 @@ class GuardedModel:
     """A trained model that warns when asked to extrapolate: what :func:`load` returns for a model saved
     with its training range.
 
-    ``predict(X)`` returns exactly the wrapped model's prediction and issues an
+    ``predict(X, ...)`` returns exactly the wrapped model's prediction and issues an
     :class:`ExtrapolationWarning` naming the inputs and rows outside the per-input training range
     (a row is inside when every input lies within [min, max] of the training data; inside that box
-    the model may still be far from its data where inputs are correlated). Every other attribute
-    (``score``, ``history_``, ...) is the wrapped model's.
+    the model may still be far from its data where inputs are correlated). Further arguments go to
+    the wrapped model's ``predict`` unchanged and unchecked, e.g. the ``mode`` of a hyperelastic
+    surrogate (:class:`mslearn.surrogates.MooneyRivlin`): ``guarded.predict(stretch, mode="equibiaxial")``.
+    Every other attribute (``score``, ``history_``, ...) is the wrapped model's, unguarded: ``score``
+    measures the model on labelled data, where how it does outside its range is what one may want to
+    measure (:meth:`outside` says which rows that concerns).
 
     Parameters
     ----------
@@ -318,7 +322,7 @@ class GuardedModel:
         """
         return _outside(self._features, X)
 
-    def predict(self, X):
+    def predict(self, X, *args, **kwargs):
         """The wrapped model's prediction; warns (:class:`ExtrapolationWarning`) for rows outside the
         training range.
 
@@ -328,11 +332,15 @@ class GuardedModel:
             The model's inputs, finite, in the order of the training range's features (a DataFrame with
             named features is read by column name; one input may be ``(n_samples,)``).
             ``X`` is passed to the model as given.
+        *args, **kwargs
+            Further arguments of the wrapped model's ``predict``, passed on unchanged, e.g. ``mode`` of
+            the hyperelastic surrogates (:class:`mslearn.surrogates.HyperelasticNetwork`). They are not
+            compared with the training data: only ``X`` is.
 
         Returns
         -------
         object
-            ``model.predict(X)``, unchanged.
+            ``model.predict(X, *args, **kwargs)``, unchanged.
 
         Raises
         ------
@@ -345,7 +353,7 @@ class GuardedModel:
             When a row lies outside the training range, naming the farthest value beyond each limit.
         """
         _warn_outside(self._features, X)
-        return self.model.predict(X)
+        return self.model.predict(X, *args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- model cards

@@ -88,6 +88,34 @@ def test_a_guarded_model_saves_pickles_and_copies(fitted, tmp_path):
         assert len(caught) == 1 and "phi 0 < min 0.1" in str(caught[0].message)
 
 
+def test_a_guarded_model_passes_further_arguments_to_predict(tmp_path):
+    """A hyperelastic surrogate predicts per loading mode, ``predict(X, mode=None)``: the guard took X alone
+    (a TypeError for ``mode=``); it checks X and passes the rest on."""
+    from mslearn.surrogates import MooneyRivlin, load_treloar
+
+    table = load_treloar()
+    model = MooneyRivlin().fit(table.stretch, table.nominal_stress_MPa, mode=table["mode"])
+    loaded = deployment.load(deployment.save(model, tmp_path / "mooney", training_data=table.stretch.to_numpy(),
+                                             feature_names=["stretch"]))
+    assert isinstance(loaded, deployment.GuardedModel)
+    stretch = np.array([1.0, 2.5, 4.4])                                  # trained on 1 .. 7.2487
+    for mode in ("uniaxial", "equibiaxial", "pure_shear"):
+        prediction, caught = _caught(lambda x: loaded.predict(x, mode=mode), stretch)
+        np.testing.assert_array_equal(prediction, model.predict(stretch, mode=mode))
+        assert not caught
+    positional, _ = _caught(loaded.predict, stretch, "equibiaxial")
+    np.testing.assert_array_equal(positional, model.predict(stretch, mode="equibiaxial"))
+    per_stretch = ["uniaxial", "equibiaxial", "pure_shear"]
+    np.testing.assert_array_equal(loaded.predict(stretch, mode=per_stretch), model.predict(stretch, mode=per_stretch))
+    prediction, caught = _caught(lambda x: loaded.predict(x, mode="equibiaxial"), np.array([2.0, 9.0]))
+    np.testing.assert_array_equal(prediction, model.predict(np.array([2.0, 9.0]), mode="equibiaxial"))
+    assert len(caught) == 1
+    assert str(caught[0].message) == ("1 of 2 inputs lie outside the training range (extrapolation): "
+                                      "stretch 9 > max 7.249")
+    with pytest.raises(ValueError, match="fitted on the modes"):         # the model's own error, passed on
+        loaded.predict(stretch)
+
+
 def test_training_range_rejects_bad_input(fitted, tmp_path):
     X, model = fitted
     with pytest.raises(ValueError, match="more than two axes"):

@@ -12,6 +12,7 @@ Measured with the defaults and random_state=0 (R² uniaxial / equibiaxial / pure
 """
 import pickle
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -366,6 +367,67 @@ def test_a_continued_fit_keeps_the_modes_it_has_seen(table):
     assert model.modes_ == ["uniaxial", "equibiaxial"]
     fresh = NominalStressMLP(max_iter=3, random_state=0, device="cpu").fit(*_split(table, ["uniaxial"])[:2])
     assert fresh.fit(*_split(table, ["pure_shear"])[:2], mode="pure_shear").modes_ == ["pure_shear"]
+
+
+def test_the_unconstrained_mlp_counts_the_stretch_as_its_one_input(table, tmp_path):
+    """scikit-learn's n_features_in_ is the columns of the X given to fit: 1, the stretch, not the network's four
+    inputs (stretch and one-hot mode), which it was; deployment.save(..., training_data=stretch) then refused the
+    model ("training_data has 1 columns but the model was fitted on 4 inputs")."""
+    from mslearn import deployment
+
+    stretch, stress, mode = _split(table)
+    model = NominalStressMLP(max_iter=5, random_state=0, device="cpu").fit(stretch, stress, mode=mode)
+    assert model.n_features_in_ == 1
+    column = NominalStressMLP(max_iter=5, random_state=0, device="cpu").fit(stretch[:, None], stress, mode=mode)
+    assert column.n_features_in_ == 1
+    np.testing.assert_array_equal(column.predict(stretch, mode), model.predict(stretch, mode))
+    expected = model.predict(stretch, mode)
+
+    loaded = deployment.load(deployment.save(model, tmp_path / "mlp", training_data=stretch.reshape(-1, 1),
+                                             feature_names=["stretch"]))
+    assert isinstance(loaded, deployment.GuardedModel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", deployment.ExtrapolationWarning)
+        np.testing.assert_array_equal(loaded.predict(stretch, mode=mode), expected)
+    with pytest.warns(deployment.ExtrapolationWarning, match="stretch 9 > max 7.249"):
+        loaded.predict(np.array([2.0, 9.0]), mode="uniaxial")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(stretch, mode), expected)
+    assert model.score(stretch, stress, mode=mode) == pytest.approx(loaded.score(stretch, stress, mode=mode))
+
+    # a continued fit takes the same X (it compared the stretch with the network's four inputs) and keeps the count
+    network = model.network_
+    uniaxial, uniaxial_stress, _ = _split(table, ["uniaxial"])
+    model.set_params(warm_start=True, max_iter=3).fit(uniaxial, uniaxial_stress, mode="uniaxial")
+    assert model.network_ is network and model.n_features_in_ == 1 and model.n_iter_ == 3
+    assert not np.array_equal(model.predict(stretch, mode), expected)
+
+
+def test_the_unconstrained_mlps_predict_tensor_takes_stretches(table):
+    """predict_tensor takes what predict takes, stretches and a mode, not the network's four inputs; a tensor of
+    the network's inputs was checked against n_features_in_ = 1 (a (n, 1) tensor would have broadcast against
+    the four input scalings)."""
+    stretch, stress, mode = _split(table)
+    model = NominalStressMLP(max_iter=20, random_state=0, device="cpu").fit(stretch, stress, mode=mode)
+    x = torch.tensor(stretch, dtype=torch.float64, requires_grad=True)
+    out = model.predict_tensor(x, mode)
+    assert out.shape == (len(stretch),) and out.dtype == torch.float64
+    # the same numbers as predict (the network runs in float32 either way)
+    np.testing.assert_allclose(out.detach().numpy(), model.predict(stretch, mode), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(model.predict_tensor(x[:, None], "pure_shear").detach().numpy(),
+                                  model.predict_tensor(x, "pure_shear").detach().numpy())
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    h = 1e-3
+    difference = (model.predict(stretch + h, mode) - model.predict(stretch - h, mode)) / (2 * h)
+    np.testing.assert_allclose(grad.numpy(), difference, atol=1e-3)   # measured 1e-4 (a float32 network)
+    with pytest.raises(ValueError, match=r"X is \(42, 4\); expected a torch tensor of stretches, shape \(n,\) or "
+                                         r"\(n, 1\)"):
+        model.predict_tensor(torch.ones(len(stretch), 4), mode)
+    with pytest.raises(ValueError, match="expected a torch tensor of stretches"):
+        model.predict_tensor(stretch, mode)
+    with pytest.raises(ValueError, match="stretch <= 0"):
+        model.predict_tensor(torch.tensor([1.0, -1.0]), "uniaxial")
+    with pytest.raises(ValueError, match="fitted on the modes"):
+        model.predict_tensor(x)
 
 
 # -- the microstructure link: an effective small-strain energy of an elasto-plastic RVE ---------------

@@ -322,6 +322,13 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         check_training_settings(self)
         warm = self._warm()
         X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, reset=not warm)
+        return self._fit_features(X, y, warm)
+
+    def _fit_features(self, X, y, warm):
+        """:meth:`fit` after its checks, on the network's inputs ``X`` (float64, ``(n, n_inputs)``) and the
+        targets ``y`` (float64); ``warm`` as :meth:`_warm`. A subclass whose ``X`` is not the network's input
+        table (:class:`mslearn.surrogates.NominalStressMLP`) checks its own data, calls this with its table,
+        and sets ``n_features_in_`` to the columns of its ``X``."""
         y2 = y.reshape(len(y), -1)
         if warm:
             self._check_warm_shape("the shape of one target", y.shape[1:], tuple(self.output_shape_))
@@ -368,7 +375,10 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
             Before :meth:`fit`.
         """
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._predict_features(validate_data(self, X, dtype=np.float64, reset=False))
+
+    def _predict_features(self, X):
+        """:meth:`predict` after its checks, on the network's inputs ``X`` (float64, ``(n, n_inputs)``)."""
         parameter = next(self.network_.parameters())
         with torch.no_grad():
             x = torch.as_tensor(self.x_scaler_.transform(X), dtype=parameter.dtype, device=parameter.device)
@@ -395,6 +405,10 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != self.n_features_in_:
             shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
             raise ValueError(f"X is {shape}; expected a torch tensor of shape (n, {self.n_features_in_})")
+        return self._predict_features_tensor(X)
+
+    def _predict_features_tensor(self, X):
+        """:meth:`predict_tensor` after its checks, on the network's inputs ``X`` (a tensor ``(n, n_inputs)``)."""
         parameter = next(self.network_.parameters())
         as_tensor = lambda a: torch.as_tensor(a, dtype=X.dtype, device=X.device)  # noqa: E731
         x = (X - as_tensor(self.x_scaler_.mean_)) / as_tensor(self.x_scaler_.scale_)

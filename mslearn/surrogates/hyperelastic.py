@@ -159,7 +159,7 @@ from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
 from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
-from ._torch_estimator import NetworkPickling, fit_network
+from ._torch_estimator import NetworkPickling, check_training_settings, fit_network
 from .mlp import MLPRegressor
 
 __all__ = ["HyperelasticNetwork", "NeoHookean", "MooneyRivlin", "NominalStressMLP", "deformation_gradient",
@@ -926,6 +926,18 @@ class NominalStressMLP(MLPRegressor):
     columns of the others were never seen: what it predicts there is whatever the network
     happens to do (on Treloar's data, R² from -2.4 to 0.77 in equibiaxial tension over seeds).
 
+    Attributes
+    ----------
+    n_features_in_ : int
+        1: the stretch, the one column of the ``X`` given to ``fit`` (scikit-learn's count, which
+        :func:`mslearn.deployment.save` checks ``training_data`` against); the network itself reads four
+        inputs, the stretch and the one-hot mode.
+    modes_ : list of str
+        The modes trained on (with ``warm_start``, in every fit so far), in the order ``"uniaxial"``,
+        ``"equibiaxial"``, ``"pure_shear"``; the default of :meth:`predict` when there is one.
+    network_, history_, best_epoch_, n_iter_, output_shape_
+        As in :class:`~mslearn.surrogates.TorchRegressor`.
+
     Examples
     --------
     >>> from mslearn.surrogates import NominalStressMLP, load_treloar
@@ -978,9 +990,14 @@ class NominalStressMLP(MLPRegressor):
             If a stretch is not positive and finite, ``y`` has another length or is not finite, a mode
             is unknown, or a training setting is invalid.
         """
+        check_training_settings(self)
         table = self._table(X, mode)
-        seen = set(getattr(self, "modes_", ())) if self._warm() else set()    # a continued fit has seen both
-        super().fit(table, _check_target(y, (len(table),)))
+        warm = self._warm()
+        seen = set(getattr(self, "modes_", ())) if warm else set()    # a continued fit has seen both
+        # not MLPRegressor.fit: its input check would count the network's four inputs as n_features_in_,
+        # where scikit-learn counts the columns of X (the stretch), and a warm start would then refuse X
+        self._fit_features(table, _check_target(y, (len(table),)), warm)
+        self.n_features_in_ = 1
         self.modes_ = [name for name in MODES if name in seen.union(_mode_names(mode, len(table)))]
         return self
 
@@ -1009,7 +1026,39 @@ class NominalStressMLP(MLPRegressor):
             If a stretch is not positive and finite, or a mode is unknown.
         """
         check_is_fitted(self, "network_")
-        return super().predict(self._table(X, _prediction_mode(self, mode)))
+        return self._predict_features(self._table(X, _prediction_mode(self, mode)))
+
+    def predict_tensor(self, X, mode=None):
+        """:meth:`predict` as a differentiable torch function of the stretches: gradients flow back to ``X``.
+
+        Parameters
+        ----------
+        X : torch.Tensor, shape (n,) or (n, 1)
+            Stretches λ > 0 (not the network's four inputs: the one-hot mode is added here).
+        mode : str or array_like of str, optional
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        torch.Tensor, shape (n,)
+            Nominal stresses :math:`P_{11}`, on ``X``'s device and in its dtype.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not a tensor of shape (n,) or (n, 1), a stretch is not positive and finite, or a
+            mode is unknown.
+        """
+        check_is_fitted(self, "network_")
+        if not isinstance(X, torch.Tensor) or not (X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1)):
+            shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
+            raise ValueError(f"X is {shape}; expected a torch tensor of stretches, shape (n,) or (n, 1)")
+        _check_stretch(X)
+        codes = _mode_codes(_prediction_mode(self, mode), len(X))
+        one_hot = torch.as_tensor(np.eye(len(MODES))[codes], dtype=X.dtype, device=X.device)
+        return self._predict_features_tensor(torch.cat([X.reshape(-1, 1), one_hot], dim=1))
 
     def score(self, X, y, mode=None, sample_weight=None):
         """R² of ``predict(X, mode)`` against the nominal stresses ``y``.

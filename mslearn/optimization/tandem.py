@@ -152,6 +152,29 @@ def _pairs(designs, properties, model=None):
     return designs, properties
 
 
+def _score_weights(sample_weight, n):
+    """The weights of ``n`` held-out pairs for an R²: None, or float64 ``(n,)``, finite, >= 0, and positive for at
+    least two pairs (an R² of one pair divides by a zero variance)."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight.to_numpy() if hasattr(sample_weight, "to_numpy") else sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight has dtype {weights.dtype}; expected numbers, one weight >= 0 per pair")
+    weights = weights.astype(np.float64)
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({n},), one weight per pair")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or infinite values; expected finite weights >= 0")
+    if np.any(weights < 0):
+        raise ValueError(f"sample_weight contains a negative weight ({weights.min():g}); expected weights >= 0")
+    positive = int(np.count_nonzero(weights))
+    if positive < 2:
+        raise ValueError(f"sample_weight is positive for {positive} of {n} pairs"
+                         f"{' (all zero)' if positive == 0 else ''}; expected at least 2 positive weights "
+                         "(an R² needs two pairs)")
+    return weights
+
+
 class _DesignSpace:
     """Bounds and semicontinuous variables of the designs, shared by the tandem and direct inverses."""
 
@@ -582,7 +605,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         with cpu_threads(self.cpu_threads, next(self.forward_.network_.parameters()).device):
             return self.forward_.predict(values)
 
-    def score(self, designs, properties):
+    def score(self, designs, properties, sample_weight=None):
         """The scikit-learn score on held-out pairs: the smaller of the forward network's R² and the round trip's.
 
         Both are averaged over the properties (:func:`inverse_design_scores`' ``forward_r2`` and
@@ -596,11 +619,18 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         fold is judged by its own forward network, checked on its held-out pairs. Whether a proposal really
         has its target only the solver can say (the module's notes).
 
+        Both R² are taken over the same pairs, so a pair's weight counts in both: in the forward R² for its
+        design, in the round trip for its properties as a target. A pair of weight 0 counts in neither (it is
+        still predicted, and may still warn).
+
         Parameters
         ----------
         designs : array-like or DataFrame ``(n, n_features_in_)``
         properties : array-like or DataFrame ``(n, n_properties)``, or ``(n,)`` for one property
             Held-out pairs, at least 2.
+        sample_weight : array-like ``(n,)``, optional
+            Weights of the pairs, finite and >= 0, at least two of them positive; default ``None``: equal
+            weights.
 
         Returns
         -------
@@ -612,7 +642,8 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             Before :meth:`fit`.
         ValueError
             If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
-            the training data.
+            the training data, or ``sample_weight`` is not ``(n,)``, not finite, negative somewhere, or
+            positive for fewer than two pairs.
 
         Warns
         -----
@@ -620,8 +651,10 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             For held-out designs outside the design space trained on, or targets outside the training range.
         """
         designs, properties = _pairs(designs, properties, self)
-        forward = r2_score(properties, self.forward_predict(designs))
-        round_trip = r2_score(properties, self.forward_predict(self.predict(properties)))   # (feasible: no warning)
+        weights = _score_weights(sample_weight, len(designs))
+        forward = r2_score(properties, self.forward_predict(designs), sample_weight=weights)
+        round_trip = r2_score(properties, self.forward_predict(self.predict(properties)),   # (feasible: no warning)
+                              sample_weight=weights)
         return float(min(forward, round_trip))
 
 
@@ -754,7 +787,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         with cpu_threads(self.cpu_threads, next(self.regressor_.network_.parameters()).device):
             return self._feasible(self.regressor_.predict(values))
 
-    def score(self, designs, properties):
+    def score(self, designs, properties, sample_weight=None):
         """Mean design R² on held-out pairs: the scikit-learn score of the regression it is trained as.
 
         The R² of ``designs`` against the designs proposed for ``properties``, averaged over the design
@@ -767,6 +800,9 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         designs : array-like or DataFrame ``(n, n_features_in_)``
         properties : array-like or DataFrame ``(n, n_properties)``, or ``(n,)`` for one property
             Held-out pairs, at least 2.
+        sample_weight : array-like ``(n,)``, optional
+            Weights of the pairs, finite and >= 0, at least two of them positive; default ``None``: equal
+            weights.
 
         Returns
         -------
@@ -778,10 +814,12 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
             Before :meth:`fit`.
         ValueError
             If the pairs are not finite 2D tables of matching rows (at least 2), or have other columns than
-            the training data.
+            the training data, or ``sample_weight`` is not ``(n,)``, not finite, negative somewhere, or
+            positive for fewer than two pairs.
         """
         designs, properties = _pairs(designs, properties, self)
-        return float(r2_score(designs, self.predict(properties)))
+        weights = _score_weights(sample_weight, len(designs))
+        return float(r2_score(designs, self.predict(properties), sample_weight=weights))
 
 
 # ----------------------------------------------------------------------------- scores

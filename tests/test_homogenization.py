@@ -121,6 +121,8 @@ def test_laminates_with_fluid_layers_exact(shape):
         expected = bounds.laminate_stiffness([0.75, 0.25], [ISO[0], fluid], axis=axis, ndim=d)
         assert result.converged
         np.testing.assert_allclose(result.effective, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+    with pytest.raises(ValueError, match=r"scheme='basic' .* a phase stiff in some directions only \(a fluid\)"):
+        elasticity(labels, [ISO[0], fluid], scheme="basic")
 
 
 @pytest.mark.parametrize("shape, tolerance", [((32, 32), 1e-4), ((16, 16, 16), 2e-3)])

@@ -940,7 +940,8 @@ def _run(prop, scalar, kind, spatial, config, return_fields, reference, squeeze,
         if low <= 0:
             raise ValueError(
                 "scheme='basic' (Moulinec-Suquet) does not converge for zero conductivity/stiffness "
-                "(pores, infinite contrast): the reference medium must be finite; use scheme='cg'"
+                "(pores, infinite contrast) or a phase stiff in some directions only (a fluid): the reference "
+                "medium must be finite; use scheme='cg'"
             )
         config = dict(config, c0=(low + high) / 2)
     B = prop.shape[0]

@@ -244,6 +244,8 @@ class GuardedModel:
     the model may still be far from its data where inputs are correlated). Further arguments go to
     the wrapped model's ``predict`` unchanged and unchecked, e.g. the ``mode`` of a hyperelastic
     surrogate (:class:`mslearn.surrogates.MooneyRivlin`): ``guarded.predict(stretch, mode="equibiaxial")``.
+    The range is that of ``X`` alone, for such a model the union over its modes: a stretch within the
+    uniaxial data's range but beyond the equibiaxial data's passes without a warning.
     Every other attribute (``score``, ``history_``, ...) is the wrapped model's, unguarded: ``score``
     measures the model on labelled data, where how it does outside its range is what one may want to
     measure (:meth:`outside` says which rows that concerns).

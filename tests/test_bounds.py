@@ -241,6 +241,20 @@ def test_a_layer_singular_across_it_only_in_part_is_the_limit_of_a_vanishing_one
             rank = np.linalg.matrix_rank(exact[np.ix_(across, across)], tol=1e-9 * np.abs(exact).max())
             assert rank == 3 - (len(layers) - sum(np.linalg.matrix_rank(M[np.ix_(across, across)]) == 3
                                                   for M in layers))
+    # two kernels 1e-5 rad apart are two directions: nothing crosses along either (a test at 1e-9 relative; the
+    # layers + 1e-11 I give 0.42 there, + 1e-13 I 0.0047: the limit is 0), while one shared kernel blocks one
+    v = np.zeros(6)
+    v[across] = [1.0, 0.0, 0.0]
+    w = np.zeros(6)
+    w[across] = [np.cos(1e-5), np.sin(1e-5), 0.0]
+    blocked = [(np.eye(6) - np.outer(u, u)) @ (B @ B.T) @ (np.eye(6) - np.outer(u, u)) for u in (v, w)]
+    C = bounds.laminate_stiffness([0.3, 0.7], blocked, axis=0)
+    gap = np.array([0.0, 1.0, 0.0])                  # in the normal block, the direction the kernels span beside v
+    assert abs(C[np.ix_(across, across)] @ gap @ gap) < 1e-9 * np.abs(C).max()
+    assert np.linalg.matrix_rank(C[np.ix_(across, across)], tol=1e-9 * np.abs(C).max()) == 1
+    shared = bounds.laminate_stiffness([0.3, 0.7], [blocked[0], (np.eye(6) - np.outer(v, v)) @ (A @ A.T)
+                                                    @ (np.eye(6) - np.outer(v, v))], axis=0)
+    assert np.linalg.matrix_rank(shared[np.ix_(across, across)], tol=1e-9 * np.abs(shared).max()) == 2
     # zero shear stiffness only (plane strain, Mandel 11, 22, 12): across the layers no shear, tension as before
     C = bounds.laminate_stiffness([0.5, 0.5], [(1.0, 0.25), np.diag([1.0, 1.0, 0.0])], ndim=2)
     near = bounds.laminate_stiffness([0.5, 0.5], [(1.0, 0.25), np.diag([1.0, 1.0, 1e-9])], ndim=2)

@@ -123,6 +123,16 @@ def test_laminates_with_fluid_layers_exact(shape):
         np.testing.assert_allclose(result.effective, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
     with pytest.raises(ValueError, match=r"scheme='basic' .* a phase stiff in some directions only \(a fluid\)"):
         elasticity(labels, [ISO[0], fluid], scheme="basic")
+    # a conductor along a rotated axis: its zero eigenvalue comes out as about +1e-17, still refused
+    c, s = np.cos(0.3), np.sin(0.3)
+    rotated = np.outer([c, s] + [0.0] * (d - 2), [c, s] + [0.0] * (d - 2))
+    with pytest.raises(ValueError, match=r"scheme='basic'"):
+        conductivity(labels, [1.0, rotated], scheme="basic")
+    # float32: the rounding of the eigenvalues (about 1e-7 of the largest) does not refuse a fluid
+    for K in (0.37, 1.9, 13.0):
+        single = elasticity(labels, [ISO[0], {"K": K, "G": 0.0}], tol=1e-6, dtype=torch.float32)
+        double = elasticity(labels, [ISO[0], {"K": K, "G": 0.0}], tol=1e-6)
+        np.testing.assert_allclose(single.effective, double.effective, atol=1e-4 * np.abs(double.effective).max())
 
 
 @pytest.mark.parametrize("shape, tolerance", [((32, 32), 1e-4), ((16, 16, 16), 2e-3)])

@@ -426,6 +426,8 @@ def test_the_unconstrained_mlps_predict_tensor_takes_stretches(table):
         model.predict_tensor(stretch, mode)
     with pytest.raises(ValueError, match="stretch <= 0"):
         model.predict_tensor(torch.tensor([1.0, -1.0]), "uniaxial")
+    with pytest.raises(TypeError, match=r"X is a tensor of torch.int64; expected a floating-point tensor"):
+        model.predict_tensor(torch.tensor([2, 3, 5]), "uniaxial")       # was [1, 1, 1]: truncated to X's dtype
     with pytest.raises(ValueError, match="fitted on the modes"):
         model.predict_tensor(x)
 

@@ -422,7 +422,10 @@ def _laminate(fractions, mats, normal, name):
     with the pseudo-inverses :math:`M_{NN}^{+}` and :math:`M^*_{NN} = (P_S\langle M_{NN}^{+}\rangle
     P_S)^{+}`, zero off :math:`S` (a void layer: :math:`S = \{0\}`, the layers carry the tangential load
     side by side). Derived by minimizing the layers' energy at a given mean gradient; tested against layers
-    of vanishing stiffness.
+    of vanishing stiffness. Eigenvalues of :math:`M_{NN}` within 1e-12 of the largest entry count as zero
+    (the rounding :func:`_values` allows a semi-definite matrix), which moves a definite layer's result by at
+    most about 1e-6 of the largest entry; and a blocking layer blocks at any positive fraction, however small (the exact
+    limit: a fraction of 1e-17 left over from ``1 - x - y`` is one).
     """
     m = mats.shape[-1]
     N = list(normal)
@@ -433,12 +436,13 @@ def _laminate(fractions, mats, normal, name):
     kernel = values <= 1e-12 * np.abs(mats).max()
     invNN = (vectors * np.where(kernel, 0.0, 1.0 / np.where(kernel, 1.0, values))[:, None, :]) \
         @ np.swapaxes(vectors, -1, -2)
-    # S: where the sum of the present layers' kernel projectors vanishes (elsewhere it is positive, small only
-    # between nearly parallel kernels)
+    # S: where the sum of the present layers' kernel projectors vanishes. Two kernels at an angle t add
+    # 1 - cos t ~ t^2 / 2 there: kernels within about 1e-6 rad (1e-12, the sum's rounding being 1e-16) are
+    # one direction, as far as rounding tells them apart
     kernels = np.einsum("...i,iab->...ab", (fractions > 0).astype(float),
                         (vectors * kernel[:, None, :]) @ np.swapaxes(vectors, -1, -2))
     values, vectors = np.linalg.eigh(kernels)
-    PS = (vectors * (values <= 1e-9)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+    PS = (vectors * (values <= 1e-12)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
     f = fractions[..., :, None, None]
     meanNN = PS @ np.sum(f * invNN, axis=-3) @ PS
     # (P_S <M_NN^+> P_S)^+: inverted with a stand-in of the mean's scale off S, which P_S then takes away

@@ -937,7 +937,7 @@ def _run(prop, scalar, kind, spatial, config, return_fields, reference, squeeze,
     if config["scheme"] == "basic":
         field = prop if scalar else prop.movedim((1, 2), (-2, -1))
         low, high = c0_range() if c0_range is not None else _eigenvalue_range(field, scalar)
-        if low <= 0:
+        if low <= 1e-12 * high:      # (a singular tensor's zero eigenvalue comes out as +-1e-17)
             raise ValueError(
                 "scheme='basic' (Moulinec-Suquet) does not converge for zero conductivity/stiffness "
                 "(pores, infinite contrast) or a phase stiff in some directions only (a fluid): the reference "
@@ -1000,14 +1000,21 @@ def _phase_tensor(value, index, name, c, dtype, device, what):
     td = t.detach()
     if not torch.allclose(td, td.T, rtol=1e-10, atol=1e-12 * float(td.abs().max())):
         raise ValueError(f"{name}[{index}] (phase {index}) is not symmetric; expected a symmetric {c}x{c} tensor")
-    # a zero eigenvalue is a mode without stiffness (pores, fluids): CG solves that too (module docstring);
-    # the tolerance is the rounding of a singular tensor built from moduli, as in bounds._values
-    if td.abs().max() > 0 and torch.linalg.eigvalsh(td).min() < -1e-12 * float(td.abs().max()):
+    # a zero eigenvalue is a mode without stiffness (pores, fluids): CG solves that too (module docstring)
+    eigenvalues = torch.linalg.eigvalsh(td.double())
+    if eigenvalues.min() < -_rounding(td.dtype, c, 1e-12) * float(td.abs().max()):
         raise ValueError(
-            f"{name}[{index}] (phase {index}) has a negative eigenvalue (eigenvalues "
-            f"{torch.linalg.eigvalsh(td).tolist()}); expected a positive semi-definite tensor (zero for a pore)"
+            f"{name}[{index}] (phase {index}) has a negative eigenvalue (eigenvalues {eigenvalues.tolist()}); "
+            "expected a positive semi-definite tensor (zero for a pore)"
         )
     return t
+
+
+def _rounding(dtype, c, floor):
+    """How negative, relative to its largest entry, an eigenvalue of a semi-definite ``c x c`` tensor stored
+    in ``dtype`` may come out: ``floor`` (the rounding of tensors built from moduli in float64; bounds._values
+    allows 1e-12), or ten times the eigenvalue solver's rounding in a coarser dtype (float32: about 1e-6)."""
+    return max(floor, 10 * c * torch.finfo(dtype).eps)
 
 
 def _scalar_or_tensor(value, device, dtype, name="value"):
@@ -1173,7 +1180,8 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
         One entry per label: ``{"E": .., "nu": ..}``, ``{"K": .., "G": ..}`` (3D moduli; 2D is the
         plane-strain block), a tuple ``(E, nu)``, or a symmetric positive semi-definite Mandel
         matrix (3×3 in 2D, 6×6 in 3D). A zero stiffness (``E = 0``) is a pore; ``{"K": K, "G": 0}`` a
-        fluid at rest, undrained (no shear stiffness; checked against Gassmann's relation in the tests).
+        fluid at rest, undrained (no shear stiffness): each connected fluid region keeps its own pressure,
+        nothing flows between pores (with one region per cell, Gassmann's relation holds; the tests check it).
     batch, tol, max_iter, scheme, device, dtype, interphase, return_fields, progress
         As in :func:`conductivity` (``interphase=dict(width=w, phase=...)``). Fields: ``"strain"``,
         ``"stress"`` (Mandel, ``(m_load, m, *spatial)``), ``"von_mises"`` (in-plane in 2D) and
@@ -1321,7 +1329,7 @@ def _check_field_tensors(prop, ndim, name):
     scale = float(p.abs().max()) or 1.0
     if not torch.allclose(p, p.transpose(-1, -2), atol=1e-10 * scale):
         raise ValueError(f"{name} has non-symmetric voxel tensors; expected symmetric tensors")
-    if torch.linalg.eigvalsh(p.reshape(-1, p.shape[-1], p.shape[-1])).min() < -1e-10 * scale:
+    if torch.linalg.eigvalsh(p.reshape(-1, p.shape[-1], p.shape[-1])).min() < -_rounding(p.dtype, p.shape[-1], 1e-10) * scale:
         raise ValueError(f"{name} has voxel tensors that are not positive semi-definite")
 
 

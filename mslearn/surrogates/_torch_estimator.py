@@ -409,6 +409,8 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
 
     def _predict_features_tensor(self, X):
         """:meth:`predict_tensor` after its checks, on the network's inputs ``X`` (a tensor ``(n, n_inputs)``)."""
+        if not X.is_floating_point():       # the result takes X's dtype: integers would truncate it silently
+            raise TypeError(f"X is a tensor of {X.dtype}; expected a floating-point tensor (float32 or float64)")
         parameter = next(self.network_.parameters())
         as_tensor = lambda a: torch.as_tensor(a, dtype=X.dtype, device=X.device)  # noqa: E731
         x = (X - as_tensor(self.x_scaler_.mean_)) / as_tensor(self.x_scaler_.scale_)

@@ -423,9 +423,9 @@ def _laminate(fractions, mats, normal, name):
     P_S)^{+}`, zero off :math:`S` (a void layer: :math:`S = \{0\}`, the layers carry the tangential load
     side by side). Derived by minimizing the layers' energy at a given mean gradient; tested against layers
     of vanishing stiffness. Eigenvalues of :math:`M_{NN}` within 1e-12 of the largest entry count as zero
-    (the rounding :func:`_values` allows a semi-definite matrix), which moves a definite layer's result by at
-    most about 1e-6 of the largest entry; and a blocking layer blocks at any positive fraction, however small (the exact
-    limit: a fraction of 1e-17 left over from ``1 - x - y`` is one).
+    (the rounding :func:`_values` allows a semi-definite matrix), which moves a definite layer's result by
+    at most about 1e-6 of the largest entry; and a blocking layer blocks at any positive fraction, however
+    small (the exact limit: a fraction of 1e-17 left over from ``1 - x - y`` is one).
     """
     m = mats.shape[-1]
     N = list(normal)

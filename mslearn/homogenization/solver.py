@@ -18,8 +18,7 @@ Fourier space. Equilibrium is :math:`\mathbb G[K(E+\tilde e)] = 0`, i.e.
 On compatible fields :math:`\mathbb G K` is symmetric positive *semi*-definite, so plain conjugate
 gradients work (``scheme="cg"``), also for pores (:math:`K = 0`) and fluids (no shear stiffness): the
 operator is only singular, the right-hand side lies in its range, and CG never leaves the compatible
-subspace. The
-Moulinec–Suquet fixed point (``scheme="basic"``, Moulinec & Suquet 1998) is Richardson's iteration
+subspace. The Moulinec–Suquet fixed point (``scheme="basic"``, Moulinec & Suquet 1998) is Richardson's iteration
 :math:`\tilde e \leftarrow \tilde e - c_0^{-1}\mathbb G K e` on the same equation, the basic scheme
 with reference medium :math:`c_0\mathbb I` (:math:`c_0` the mean of the extreme phase eigenvalues);
 it needs :math:`c_0 > 0` finite and converges at the rate :math:`(\kappa-1)/(\kappa+1)` with the
@@ -1092,8 +1091,7 @@ def conductivity(labels, k, *, batch=False, tol=1e-6, max_iter=None, scheme="cg"
     k : sequence
         ``k[i]`` the conductivity of label ``i``: a scalar ``>= 0`` (0 = pore/insulator) or a
         symmetric positive semi-definite ``(d, d)`` tensor (singular: conducting in some directions
-        only). Torch tensors with ``requires_grad`` give
-        gradients of ``effective`` (the result is then a torch tensor even for numpy labels).
+        only). Torch tensors with ``requires_grad`` give gradients of ``effective`` (the result is then a torch tensor even for numpy labels).
     batch : bool
         Whether ``labels`` has a leading batch axis (never guessed).
     tol : float
@@ -1329,7 +1327,8 @@ def _check_field_tensors(prop, ndim, name):
     scale = float(p.abs().max()) or 1.0
     if not torch.allclose(p, p.transpose(-1, -2), atol=1e-10 * scale):
         raise ValueError(f"{name} has non-symmetric voxel tensors; expected symmetric tensors")
-    if torch.linalg.eigvalsh(p.reshape(-1, p.shape[-1], p.shape[-1])).min() < -_rounding(p.dtype, p.shape[-1], 1e-10) * scale:
+    c = p.shape[-1]
+    if torch.linalg.eigvalsh(p.reshape(-1, c, c)).min() < -_rounding(p.dtype, c, 1e-10) * scale:
         raise ValueError(f"{name} has voxel tensors that are not positive semi-definite")
 
 

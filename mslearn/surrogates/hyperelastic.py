@@ -959,7 +959,12 @@ class NominalStressMLP(MLPRegressor):
     @staticmethod
     def _table(X, mode):
         lam = _check_stretch(X)
-        return np.column_stack([lam, np.eye(len(MODES))[_mode_codes(mode, len(lam))]])
+        return np.column_stack([lam, NominalStressMLP._one_hot(mode, len(lam))])
+
+    @staticmethod
+    def _one_hot(mode, n):
+        """The network's mode inputs beside the stretch: one column per mode of :data:`MODES`, ``(n, 3)``."""
+        return np.eye(len(MODES))[_mode_codes(mode, n)]
 
     def fit(self, X, y, mode="uniaxial"):
         """Train on stretches ``X`` of ``mode`` and nominal stresses ``y``.
@@ -1056,8 +1061,7 @@ class NominalStressMLP(MLPRegressor):
             shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
             raise ValueError(f"X is {shape}; expected a torch tensor of stretches, shape (n,) or (n, 1)")
         _check_stretch(X)
-        codes = _mode_codes(_prediction_mode(self, mode), len(X))
-        one_hot = torch.as_tensor(np.eye(len(MODES))[codes], dtype=X.dtype, device=X.device)
+        one_hot = torch.as_tensor(self._one_hot(_prediction_mode(self, mode), len(X)), dtype=X.dtype, device=X.device)
         return self._predict_features_tensor(torch.cat([X.reshape(-1, 1), one_hot], dim=1))
 
     def score(self, X, y, mode=None, sample_weight=None):

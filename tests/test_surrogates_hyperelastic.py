@@ -402,6 +402,25 @@ def test_the_unconstrained_mlp_counts_the_stretch_as_its_one_input(table, tmp_pa
     assert not np.array_equal(model.predict(stretch, mode), expected)
 
 
+def test_the_energy_models_count_the_stretch_as_their_one_input(table, fitted_all, compressible_problem, tmp_path):
+    """Like the unconstrained MLP, the energy models fitted on stretches have scikit-learn's n_features_in_ = 1 (they
+    set none before), so deployment.save checks training_data against it; a fit on deformation gradients
+    (n, 3, 3) sets none, as the image transformers, and a refit on F drops a former fit's count."""
+    from mslearn import deployment
+
+    stretch, stress, mode = _split(table)
+    for model in (MooneyRivlin().fit(stretch, stress, mode=mode), NeoHookean().fit(stretch, stress, mode=mode),
+                  fitted_all):
+        assert model.n_features_in_ == 1
+    with pytest.raises(ValueError, match="training_data has 2 columns but the model was fitted on 1 inputs"):
+        deployment.save(fitted_all, tmp_path / "network", training_data=np.column_stack([stretch, stretch]))
+    assert not hasattr(compressible_problem[0], "n_features_in_")
+    F, P = compressible_problem[1], compressible_problem[2]
+    model = HyperelasticNetwork((4,), compressible=True, max_iter=3, random_state=0, device="cpu")
+    model.n_features_in_ = 1                          # as left by a former fit on stretches
+    assert not hasattr(model.fit(F, P, mode="general"), "n_features_in_")
+
+
 def test_the_unconstrained_mlps_predict_tensor_takes_stretches(table):
     """predict_tensor takes what predict takes, stretches and a mode, not the network's four inputs; a tensor of
     the network's inputs was checked against n_features_in_ = 1 (a (n, 1) tensor would have broadcast against

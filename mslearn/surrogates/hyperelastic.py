@@ -560,6 +560,11 @@ class MooneyRivlin(_HyperelasticModel):
     ----------
     c10_, c01_ : float
         The constants, in the units of the training stresses (MPa for :func:`load_treloar`).
+    n_features_in_ : int
+        1: the stretch, the one column of ``X`` (scikit-learn's count, which
+        :func:`mslearn.deployment.save` checks ``training_data`` against).
+    modes_ : list of str
+        The modes of the training data; the default of :meth:`predict` when there is one.
 
     Examples
     --------
@@ -607,6 +612,7 @@ class MooneyRivlin(_HyperelasticModel):
         constants, _ = nnls(_linear_mode_basis(lam, code)[:, :self._n_constants], stress)
         self.c10_ = float(constants[0])
         self.c01_ = float(constants[1]) if self._n_constants > 1 else 0.0
+        self.n_features_in_ = 1
         self.modes_ = _mode_names(mode, len(lam))
         return self
 
@@ -772,6 +778,14 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         The objective per L-BFGS function evaluation or per Adam epoch.
     n_iter_ : int
         L-BFGS iterations or Adam epochs run.
+    n_features_in_ : int
+        1, the stretch, after a fit on the test modes (scikit-learn's count of the columns of ``X``,
+        which :func:`mslearn.deployment.save` checks ``training_data`` against); not set after a fit
+        with ``mode="general"``, whose ``X`` are (n, 3, 3) tensors, not columns (as the package's
+        image transformers set none).
+    modes_ : list of str
+        The modes of the training data (``["general"]`` for deformation gradients); the default of
+        :meth:`predict` when there is one.
 
     Examples
     --------
@@ -897,6 +911,10 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
             self.loss_ = float(loss_of(everything).detach())
         self.network_.eval()
         self.modes_ = [GENERAL] if general else _mode_names(mode, len(target))
+        if general:
+            self.__dict__.pop("n_features_in_", None)     # a refit on F must not keep a former fit's count
+        else:
+            self.n_features_in_ = 1
         return self
 
     def _fit_lbfgs(self, objective):

@@ -362,6 +362,19 @@ def test_score_takes_sample_weight_as_scikit_learn_does():
     held_out = inverse_design_scores(tandem, held_z[:30], held_y[:30])
     assert tandem.score(held_z, held_y, sample_weight=kept) == pytest.approx(
         min(np.mean(held_out.forward_r2), np.mean(held_out.round_trip_r2)), abs=1e-6)
+    # inverse_design_scores takes the same weights (it took none): its three R² those of the kept pairs, its
+    # per-pair arrays all 50 pairs'
+    weighted = inverse_design_scores(tandem, held_z, held_y, sample_weight=kept)
+    for name in ("forward_r2", "round_trip_r2", "design_r2"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(held_out, name), atol=1e-6)
+    assert weighted.relative_error.shape == (50,) and weighted.designs.shape == (50, 3)
+    assert tandem.score(held_z, held_y, sample_weight=weights) == pytest.approx(min(
+        np.mean((scores := inverse_design_scores(tandem, held_z, held_y, sample_weight=weights)).forward_r2),
+        np.mean(scores.round_trip_r2)), abs=1e-12)
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(49,\); expected \(50,\), one weight per pair"):
+        inverse_design_scores(tandem, held_z, held_y, sample_weight=np.ones(49))
+    with pytest.raises(ValueError, match="sample_weight is positive for 1 of 50 pairs"):
+        inverse_design_scores(direct, held_z, held_y, forward=tandem, sample_weight=np.r_[1.0, np.zeros(49)])
     for model in (tandem, direct):
         with pytest.raises(ValueError, match=r"sample_weight has shape \(49,\); expected \(50,\), one weight per pair"):
             model.score(held_z, held_y, sample_weight=np.ones(49))

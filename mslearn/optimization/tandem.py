@@ -853,7 +853,7 @@ class InverseDesignScores:
     round_trip: np.ndarray
 
 
-def inverse_design_scores(model, designs, properties, *, forward=None):
+def inverse_design_scores(model, designs, properties, *, forward=None, sample_weight=None):
     """Score an inverse model on held-out pairs: forward, round-trip and design R², relative errors.
 
     Parameters
@@ -867,10 +867,21 @@ def inverse_design_scores(model, designs, properties, *, forward=None):
         fitted regressor of designs → properties (its ``predict``). Default ``model`` itself, which
         must then be a :class:`TandemInverseDesign`; a :class:`DirectInverseDesign` has no forward
         model — pass the tandem's, so that both are judged alike.
+    sample_weight : array-like ``(n,)``, optional
+        Weights of the pairs in the three R², as in the models' ``score``: finite and >= 0, at least two
+        positive; default ``None``: equal weights. ``relative_error``, ``designs`` and ``round_trip`` are
+        per pair, unweighted (a pair of weight 0 is still predicted).
 
     Returns
     -------
     InverseDesignScores
+
+    Raises
+    ------
+    ValueError
+        If no forward model judges the round trip, the pairs are not finite 2D tables of matching rows
+        (at least 2), or ``sample_weight`` is not ``(n,)``, not finite, negative somewhere, or positive
+        for fewer than two pairs.
 
     Examples
     --------
@@ -897,12 +908,13 @@ def inverse_design_scores(model, designs, properties, *, forward=None):
         raise ValueError("the round trip needs a forward model: pass forward=<a fitted TandemInverseDesign or a "
                          "fitted regressor of designs -> properties> (a DirectInverseDesign has none)")
     designs, properties = _pairs(designs, properties)
+    weights = _score_weights(sample_weight, len(designs))
     proposed = model.predict(properties)
     round_trip = np.asarray(predict(proposed), dtype=float).reshape(properties.shape)
     forward_values = np.asarray(predict(designs), dtype=float).reshape(properties.shape)
     return InverseDesignScores(
-        forward_r2=r2_score(properties, forward_values, multioutput="raw_values"),
-        round_trip_r2=r2_score(properties, round_trip, multioutput="raw_values"),
-        design_r2=r2_score(designs, proposed, multioutput="raw_values"),
+        forward_r2=r2_score(properties, forward_values, sample_weight=weights, multioutput="raw_values"),
+        round_trip_r2=r2_score(properties, round_trip, sample_weight=weights, multioutput="raw_values"),
+        design_r2=r2_score(designs, proposed, sample_weight=weights, multioutput="raw_values"),
         relative_error=np.linalg.norm(round_trip - properties, axis=1) / np.linalg.norm(properties, axis=1),
         designs=proposed, round_trip=round_trip)

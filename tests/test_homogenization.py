@@ -4,6 +4,7 @@ Tolerances are written in each test. Structures are generated inline (random dis
 checkerboards, laminates) so that this module depends on nothing but the solver.
 """
 import math
+import re
 import warnings
 
 import numpy as np
@@ -999,3 +1000,39 @@ def test_tensor_helpers_refuse_a_non_rotation_and_mismatched_sizes():
         tensors.isotropic_moduli(np.eye(4))                                         # was (0.33, 0.5)
     with pytest.raises(ValueError, match=r"K has shape \(3, 3\); expected \(\.\.\., 2, 2\)"):
         tensors.rotate_conductivity(np.eye(3), quarter)
+
+
+def test_mandel_conversions_of_integer_tensors_nan_and_wrong_shapes():
+    """A torch integer tensor kept its dtype, and the weight 1/sqrt(2) became 0: to_mandel dropped the shear of
+    [[1, 2], [2, 1]] (tensor([1, 1, 0])). Integers now give float64, as numpy's do; each component reads only its
+    own entries (a NaN on the diagonal made every component NaN); a tensor of another shape gets an error that
+    names it (was an einsum error)."""
+    from mslearn.homogenization.tensors import mandel_basis, mandel_to_stiffness, stiffness_to_mandel
+    shear = np.sqrt(2.0) * 2.0
+    for integers in (np.array([[1, 2], [2, 1]]), torch.tensor([[1, 2], [2, 1]])):
+        vector = to_mandel(integers)
+        assert vector.dtype in (np.float64, torch.float64)
+        np.testing.assert_allclose(np.asarray(vector), [1.0, 1.0, shear], rtol=1e-15)
+    np.testing.assert_allclose(from_mandel(torch.tensor([1, 1, 2]), 2).numpy(), [[1, np.sqrt(2)], [np.sqrt(2), 1]])
+    C = isotropic_stiffness(K=2.0, G=1.0, ndim=2)
+    np.testing.assert_allclose(mandel_to_stiffness(torch.tensor([[3, 1, 0], [1, 3, 0], [0, 0, 2]]), 2).numpy(),
+                               mandel_to_stiffness(np.array([[3.0, 1, 0], [1, 3, 0], [0, 0, 2]]), 2), rtol=1e-15)
+    assert mandel_basis(2, like=torch.tensor(1)).dtype == torch.float64
+    np.testing.assert_allclose(stiffness_to_mandel(mandel_to_stiffness(C, 2)), C, rtol=1e-15)
+    # the conversions are those of the basis: B_I : t and B_I : C : B_J (the symmetric part of an unsymmetric one)
+    rng = np.random.default_rng(0)
+    for ndim in (2, 3):
+        basis = mandel_basis(ndim)
+        t, C4 = rng.normal(size=(4, ndim, ndim)), rng.normal(size=(ndim,) * 4)
+        np.testing.assert_allclose(to_mandel(t), np.einsum("Iij,...ij->...I", basis, t), atol=1e-15)
+        np.testing.assert_allclose(stiffness_to_mandel(C4), np.einsum("Iij,ijkl,Jkl->IJ", basis, C4, basis), atol=1e-14)
+        v = rng.normal(size=(4, len(basis)))
+        np.testing.assert_allclose(from_mandel(v, ndim), np.einsum("Iij,...I->...ij", basis, v), atol=1e-15)
+    np.testing.assert_array_equal(to_mandel(np.array([[np.nan, 0.0], [0.0, 1.0]])), [np.nan, 1.0, 0.0])
+    np.testing.assert_array_equal(from_mandel(np.array([np.nan, 1.0, 0.0]), 2), [[np.nan, 0.0], [0.0, 1.0]])
+    for shape in ((3, 2), (3,), (4, 4)):
+        with pytest.raises(ValueError, match=rf"tensor has shape {re.escape(str(shape))}; expected tensors "
+                                             r"\(\.\.\., d, d\) with d = 2 or 3"):
+            to_mandel(np.ones(shape))
+    with pytest.raises(ValueError, match=r"C has shape \(3, 3, 3\); expected stiffness tensors \(\.\.\., d, d, d, d\)"):
+        stiffness_to_mandel(np.ones((3, 3, 3)))

@@ -44,12 +44,21 @@ def _xp(*args):
 
 def _arrays(*xs):
     """Lists and tuples as numpy arrays, or as tensors like the first tensor among ``xs``: every function
-    here takes what :func:`mslearn.surrogates.transform_tensor` takes (a list has no ``.shape``)."""
+    here takes what :func:`mslearn.surrogates.transform_tensor` takes (a list has no ``.shape``). Integer
+    and boolean values become float64, as numpy's products with the float bases make them: a torch
+    integer tensor kept its dtype, which truncated the Mandel weight 1/sqrt(2) to 0 (a shear dropped)."""
     like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
     if like is None:
-        return tuple(np.asarray(x) for x in xs)
-    return tuple(x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=like.dtype,
-                                                                       device=like.device) for x in xs)
+        return tuple(_floating(np.asarray(x)) for x in xs)
+    dtype = like.dtype if like.is_floating_point() or like.is_complex() else torch.float64
+    return tuple(_floating(x) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype,
+                                                                                  device=like.device) for x in xs)
+
+
+def _floating(x):
+    if isinstance(x, torch.Tensor):
+        return x if x.is_floating_point() or x.is_complex() else x.to(torch.float64)
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 
 def _check_ndim(ndim):
@@ -78,6 +87,46 @@ def mandel_pairs(ndim):
     return list(_PAIRS[ndim])
 
 
+def _index_and_weight(ndim, like):
+    """For every entry (i, j) of a ``ndim``-tensor its Mandel component I(i, j) and the weight of the entry in
+    it (1 on the diagonal, 1/sqrt(2) off it), both ``(ndim, ndim)``: ``t_ij = w_ij v_I(ij)``. The conversions
+    gather entries with them, so that each component reads only its own entries (a product with the
+    basis multiplied the other entries by 0, and a NaN anywhere made every component NaN)."""
+    index = np.zeros((ndim, ndim), dtype=np.int64)
+    weight = np.full((ndim, ndim), 1.0 / math.sqrt(2.0))
+    for component, (i, j) in enumerate(_PAIRS[ndim]):
+        index[i, j] = index[j, i] = component
+    np.fill_diagonal(weight, 1.0)
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(index, device=like.device), torch.as_tensor(weight, dtype=like.dtype, device=like.device)
+    return index, weight
+
+
+def _symmetric_entries(tensor, ndim, axes):
+    """The Mandel components along two axes of ``tensor`` (``axes`` = 2: the last two; 4: the last four, whose
+    first pair makes the row): the mean of the entries (i, j) and (j, i) times sqrt(2) off the diagonal."""
+    rows, cols = (list(side) for side in zip(*_PAIRS[ndim]))
+    weight = np.array([1.0 if i == j else math.sqrt(2.0) for i, j in _PAIRS[ndim]]) / 2
+    if isinstance(tensor, torch.Tensor):
+        weight = torch.as_tensor(weight, dtype=tensor.dtype, device=tensor.device)
+    if axes == 2:
+        return (tensor[..., rows, cols] + tensor[..., cols, rows]) * weight
+    # the rows' pairs first: (..., m, d, d), then the columns' pairs of each row: (..., m, m)
+    halves = (tensor[..., rows, cols, :, :] + tensor[..., cols, rows, :, :]) * weight[:, None, None]
+    return (halves[..., rows, cols] + halves[..., cols, rows]) * weight
+
+
+def _check_tensors(tensor, order, name):
+    """``tensor`` of shape ``(..., d, ..., d)``, ``order`` equal trailing axes with d = 2 or 3; returns d."""
+    shape = tuple(tensor.shape)
+    d = shape[-1] if len(shape) >= order else 0
+    if d not in (2, 3) or shape[-order:] != (d,) * order:
+        axes = ", ".join(["d"] * order)
+        raise ValueError(f"{name} has shape {shape}; expected {'tensors' if order == 2 else 'stiffness tensors'} "
+                         f"(..., {axes}) with d = 2 or 3")
+    return d
+
+
 def mandel_basis(ndim, like=None):
     r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, ndim, ndim)``.
 
@@ -102,12 +151,22 @@ def mandel_basis(ndim, like=None):
         else:
             basis[index, i, j] = basis[index, j, i] = 1.0 / math.sqrt(2.0)
     if isinstance(like, torch.Tensor):
-        return torch.as_tensor(basis, dtype=like.dtype, device=like.device)
+        dtype = like.dtype if like.is_floating_point() else torch.float64
+        return torch.as_tensor(basis, dtype=dtype, device=like.device)
     return basis
 
 
 def to_mandel(tensor):
     """Symmetric tensors ``(..., d, d)`` to Mandel vectors ``(..., m)``.
+
+    :math:`v_I = B_I : t`: of a tensor that is not symmetric, the Mandel vector of its symmetric part.
+    Each component reads only its own entries (a NaN stays in its components). Integer values give
+    float64, numpy or torch as ``tensor``.
+
+    Raises
+    ------
+    ValueError
+        If ``tensor`` is not ``(..., d, d)`` with d = 2 or 3.
 
     Examples
     --------
@@ -121,9 +180,7 @@ def to_mandel(tensor):
     (2.0, 2.0)
     """
     tensor, = _arrays(tensor)
-    ndim = tensor.shape[-1]
-    basis = mandel_basis(ndim, like=tensor)
-    return _xp(tensor).einsum("Iij,...ij->...I", basis, tensor)
+    return _symmetric_entries(tensor, _check_tensors(tensor, 2, "tensor"), axes=2)
 
 
 def from_mandel(vector, ndim):
@@ -153,12 +210,21 @@ def from_mandel(vector, ndim):
     m = 3 if ndim == 2 else 6
     if vector.ndim == 0 or vector.shape[-1] != m:
         raise ValueError(f"vector has shape {tuple(vector.shape)}; expected Mandel vectors (..., {m}) for ndim={ndim}")
-    basis = mandel_basis(ndim, like=vector)
-    return _xp(vector).einsum("Iij,...I->...ij", basis, vector)
+    index, weight = _index_and_weight(ndim, like=vector)
+    return vector[..., index] * weight
 
 
 def stiffness_to_mandel(C):
     """Fourth-order stiffness ``(..., d, d, d, d)`` (minor symmetries) to Mandel ``(..., m, m)``.
+
+    :math:`C_{IJ} = B_I : C : B_J`: without the minor symmetries, the Mandel matrix of their
+    symmetrization. As :func:`to_mandel`, each entry reads only its own entries, and integer values give
+    float64.
+
+    Raises
+    ------
+    ValueError
+        If ``C`` is not ``(..., d, d, d, d)`` with d = 2 or 3.
 
     Examples
     --------
@@ -169,9 +235,7 @@ def stiffness_to_mandel(C):
     True
     """
     C, = _arrays(C)
-    ndim = C.shape[-1]
-    basis = mandel_basis(ndim, like=C)
-    return _xp(C).einsum("Iij,...ijkl,Jkl->...IJ", basis, C, basis)
+    return _symmetric_entries(C, _check_tensors(C, 4, "C"), axes=4)
 
 
 def mandel_to_stiffness(C, ndim):
@@ -200,8 +264,8 @@ def mandel_to_stiffness(C, ndim):
     _check_ndim(ndim)
     C, = _arrays(C)
     _check_square(C, 3 if ndim == 2 else 6, "C", f"Mandel stiffness matrices of a {ndim}D material")
-    basis = mandel_basis(ndim, like=C)
-    return _xp(C).einsum("Iij,...IJ,Jkl->...ijkl", basis, C, basis)
+    index, weight = _index_and_weight(ndim, like=C)
+    return C[..., index[:, :, None, None], index[None, None, :, :]] * weight[:, :, None, None] * weight
 
 
 def lame_from(*, E=None, nu=None, K=None, G=None):

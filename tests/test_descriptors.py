@@ -432,6 +432,16 @@ def test_gram_translation_invariance_and_shapes():
     np.testing.assert_allclose(D.filters(2)[1:].sum(axis=(1, 2, 3)), 0, atol=1e-12)  # derivatives: zero mean
 
 
+def test_filters_returns_a_copy():
+    """filters() returned a view of the cached default network's buffer: zeroing it in place zeroed every
+    later gram_matrices / cnn_features result. It returns a copy now."""
+    field = np.random.default_rng(0).integers(0, 2, (16, 16))
+    before = D.gram_matrices(field, layers=[0])[0]
+    D.filters(2)[...] = 0
+    np.testing.assert_array_equal(D.gram_matrices(field, layers=[0])[0], before)
+    assert np.abs(D.filters(2)).max() > 0
+
+
 def test_gram_gradcheck():
     generator = torch.Generator().manual_seed(2)
     field = torch.rand(6, 6, dtype=torch.float64, generator=generator).requires_grad_()

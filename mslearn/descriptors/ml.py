@@ -180,13 +180,19 @@ def filters(ndim=2, layer=0):
     Layer 0 holds the Gaussian jet, named by ``FeatureNetwork(ndim).filter_names`` (``"G"``, ``"G_0"``
     = first derivative along axis 0, ``"G_01"`` = mixed second derivative, ...).
 
+    Returns
+    -------
+    numpy.ndarray of float64
+        A copy: editing it leaves the cached default network (and every later descriptor it computes)
+        unchanged.
+
     Examples
     --------
     >>> from mslearn.descriptors import filters
     >>> filters(2).shape
     (6, 1, 7, 7)
     """
-    return _default_network(ndim, True).filters(layer).cpu().numpy()
+    return _default_network(ndim, True).filters(layer).cpu().numpy().copy()
 
 
 def _image_tensor(field, batch, dtype=None, device="auto"):

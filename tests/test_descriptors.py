@@ -315,6 +315,25 @@ def test_lineal_path_solid_line_and_batch():
     np.testing.assert_allclose(batched.numpy(), looped, atol=1e-6)   # float32 for integer tensors
 
 
+def test_lineal_path_default_length_reaches_every_direction():
+    """Without periodicity the default max_length was min(shape) - 1 whatever the direction: along (2, 1) on
+    16 x 16 no segment beyond r = 7 fits, and half of L(r) came out 0 / 0 = NaN (while max_length=15 given
+    explicitly was refused). The default stops at the largest r every direction reaches; an empty list of
+    directions raised torch's "stack expects a non-empty TensorList"."""
+    image = random_labels((16, 16), seed=0)
+    for function in (D.lineal_path, D.soft_lineal_path):
+        got = function(image, directions=[[2, 1]], periodic=False)
+        assert got.shape == (1, 8) and np.isfinite(got).all()
+        np.testing.assert_allclose(got[0], direct_lineal_path(image, (2, 1), 7, False), atol=1e-14)
+        with pytest.raises(ValueError, match="at most 7"):
+            function(image, directions=[[2, 1]], max_length=8, periodic=False)
+    odd = image[:15]                                # (15 - 1) // 2 = 7: r = 7 still has one start per column
+    assert np.isfinite(D.lineal_path(odd, directions=[[2, 0]], max_length=7, periodic=False)).all()
+    assert D.lineal_path(image, directions=[[2, 1]]).shape == (1, 16)     # periodic: unchanged
+    with pytest.raises(ValueError, match="one or more non-zero integer vectors"):
+        D.lineal_path(image, directions=np.zeros((0, 2), int))
+
+
 @pytest.mark.parametrize("periodic", [True, False])
 def test_soft_lineal_path_gradcheck(periodic):
     field = 0.2 + 0.7 * torch.rand(4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

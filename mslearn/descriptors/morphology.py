@@ -59,20 +59,22 @@ def lattice_directions(ndim, directions="axes"):
         return np.array(out, dtype=np.int64)
     array = np.asarray(directions)
     if array.ndim != 2 or array.shape[1] != ndim or not np.issubdtype(array.dtype, np.integer) \
-            or np.any(np.all(array == 0, axis=1)):
-        raise ValueError(f"directions must be 'axes', 'all' or non-zero integer vectors of length {ndim}, "
-                         f"got {directions!r}")
+            or np.any(np.all(array == 0, axis=1)) or len(array) == 0:
+        raise ValueError(f"directions must be 'axes', 'all' or one or more non-zero integer vectors of length "
+                         f"{ndim}, got {directions!r}")
     return array.astype(np.int64)
 
 
 def _max_length(shape, vectors, max_length, periodic):
-    reach = [min(n // abs(v) if v else 10**9 for n, v in zip(shape, vec)) for vec in vectors]
+    # without periodicity a segment x, ..., x + r v fits in the image only for r |v_i| <= n_i - 1 on every
+    # axis: beyond that no start is counted and L(r) would be 0 / 0
+    reach = min((n - 1) // abs(v) for vec in vectors for n, v in zip(shape, vec) if v)
     if max_length is None:
-        return min(shape) - 1
+        return min(shape) - 1 if periodic else min(min(shape) - 1, reach)
     max_length = check_integer(max_length, 0, name="max_length")
-    if not periodic and max_length > min(reach) - 1:
+    if not periodic and max_length > reach:
         raise ValueError(f"max_length={max_length} is longer than the image allows without periodicity "
-                         f"(at most {min(reach) - 1} along the directions asked for)")
+                         f"(at most {reach} along the directions asked for)")
     return int(max_length)
 
 
@@ -121,7 +123,8 @@ def lineal_path(labels, phase=1, *, directions="axes", max_length=None, periodic
     directions : "axes", "all" or sequence of integer vectors
         See :func:`lattice_directions` (their order is the order of the output rows).
     max_length : int, optional
-        Largest ``r``; default ``min(shape) - 1``.
+        Largest ``r``; default ``min(shape) - 1``, and with ``periodic=False`` at most the largest ``r`` that
+        every direction can reach inside the image (``r |v_i| <= n_i - 1`` on every axis ``i``).
     periodic, batch : bool
 
     Returns

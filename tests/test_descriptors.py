@@ -511,6 +511,27 @@ def test_nearest_microstructures(descriptor):
     assert index[0] == 4
 
 
+@pytest.mark.parametrize("descriptor", ["s2", "gram"])
+def test_nearest_microstructures_database_image_without_the_phase(descriptor):
+    """The "phase must occur" check ran per chunk: a database image without phase 1 was accepted with the
+    default chunk (S2 = 0) but refused with chunk=1. Such an image is described by its empty indicator for
+    every chunk; a phase absent from the whole database, or from the query, is still refused."""
+    database = random_labels((5, 8, 8), seed=3)
+    database[2] = 0
+    results = [D.nearest_microstructures(database[0], database, descriptor=descriptor, k=5, chunk=chunk)
+               for chunk in (1, 2, 256)]
+    for index, distance in results[:2]:
+        np.testing.assert_array_equal(index, results[2][0])
+        np.testing.assert_allclose(distance, results[2][1], rtol=1e-12)
+    if descriptor == "s2":
+        empty = np.linalg.norm(D.two_point_correlation(database[0]).ravel())
+        np.testing.assert_allclose(results[2][1][results[2][0].tolist().index(2)], empty, rtol=1e-12)
+    with pytest.raises(ValueError, match="phase 1 does not occur in database"):
+        D.nearest_microstructures(database[0], np.zeros_like(database), descriptor=descriptor)
+    with pytest.raises(ValueError, match="phase 1 does not occur in labels"):
+        D.nearest_microstructures(database[2], database, descriptor=descriptor)
+
+
 def test_nearest_microstructures_window_is_the_central_s2_window():
     """window=w compares exactly the S2 entries with |r_d| <= w (the map of pca_of_correlations), and the
     distances are those of the windowed maps; bad windows are refused with the size they need."""

@@ -48,12 +48,13 @@ def check_phase_arg(phase, name="phase"):
         raise ValueError(f"{name}={phase} is negative; expected a phase label 0, 1, ...")
 
 
-def indicator(x, phase=1, *, batch=False, name="labels", soft=True, dtype=None, device=None):
+def indicator(x, phase=1, *, batch=False, name="labels", soft=True, dtype=None, device=None, present=True):
     """Validate ``x`` and return ``(field, ndim)`` with ``field`` of shape ``(batch, *spatial)``.
 
-    Integer (or boolean) ``x`` holds phase labels and the field is the indicator of ``phase``. With
-    ``soft=True`` a floating-point ``x`` is a relaxed indicator of phase 1 with values in [0, 1]
-    (``phase=0`` gives its complement ``1 - x``); with ``soft=False`` it must hold integer labels.
+    Integer (or boolean) ``x`` holds phase labels and the field is the indicator of ``phase``, which must
+    occur in ``x`` unless ``present=False``. With ``soft=True`` a floating-point ``x`` is a relaxed
+    indicator of phase 1 with values in [0, 1] (``phase=0`` gives its complement ``1 - x``); with
+    ``soft=False`` it must hold integer labels.
     """
     check_phase_arg(phase)
     ndim = check_spatial_ndim(x, name=name, batch=batch)
@@ -75,7 +76,8 @@ def indicator(x, phase=1, *, batch=False, name="labels", soft=True, dtype=None, 
             field = 1 - field
     else:
         check_labels(x, name=name, batch=batch)
-        check_phase_present(x, phase, name=name)
+        if present:
+            check_phase_present(x, phase, name=name)
         tensor = _backend.to_torch(x, device)
         field = (tensor == phase).to(out_dtype)
     if not batch:

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from .. import _backend
-from .._validation import check_finite, check_flag, check_integer, check_labels, check_spatial_ndim
+from .._validation import (check_finite, check_flag, check_integer, check_labels, check_phase_present,
+                           check_spatial_ndim)
 from ..nn import periodic_pad
 from . import _common
 from .correlations import central_window, two_point_correlation
@@ -351,17 +352,20 @@ def pca_of_correlations(labels, n_components=None, *, phase=1, periodic=True, wi
     return pca, pca.transform(features)
 
 
-def _descriptor_function(descriptor, phase, periodic, window=None):
+def _descriptor_function(descriptor, phase, periodic, window=None, present=True):
+    """``describe(x)``: the ``(m, d)`` features of a batch; with ``present=False`` an image of labels without
+    ``phase`` has the descriptors of an empty indicator (S2 = 0) instead of being refused."""
     if callable(descriptor):
         return lambda x: _backend.to_torch(descriptor(x)).reshape(len(x), -1).to(torch.float64)
     if descriptor == "s2":
         def s2(x):
-            maps = two_point_correlation(x, phase, periodic=periodic, batch=True, dtype=torch.float64)
+            field, _ = _common.indicator(x, phase, batch=True, dtype=torch.float64, present=present)
+            maps = two_point_correlation(field, periodic=periodic, batch=True)
             return (maps if window is None else central_window(maps, window, maps.ndim - 1)).flatten(1)
         return s2
     if descriptor == "gram":
         def gram(x):
-            field, _ = _common.indicator(x, phase, batch=True, dtype=torch.float64)
+            field, _ = _common.indicator(x, phase, batch=True, dtype=torch.float64, present=present)
             grams = gram_matrices(field, batch=True, periodic=periodic)
             parts = []
             for g in grams:
@@ -404,6 +408,13 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
     indices : int array ``(k,)`` (``(n_queries, k)`` if ``batch``), nearest first
     distances : float array, same shape
 
+    Raises
+    ------
+    ValueError
+        If ``phase`` does not occur in ``labels`` or in any image of ``database`` (integer labels with
+        ``"s2"`` or ``"gram"``). A database image without it is compared by the descriptors of its empty
+        indicator (S2 = 0).
+
     Examples
     --------
     >>> import numpy as np
@@ -435,9 +446,14 @@ def nearest_microstructures(labels, database, *, descriptor="s2", k=1, phase=1, 
             raise ValueError(f"window={window} needs images of at least {2 * window + 1} pixels per axis; "
                              f"the smallest side is {smallest}")
     chunk = check_integer(chunk, 1, name="chunk")
-    describe = _descriptor_function(descriptor, phase, periodic, window)
     q = _backend.to_torch(labels)
-    q = describe(q if batch else q.unsqueeze(0)).to(torch.float64)
+    q = _descriptor_function(descriptor, phase, periodic, window)(q if batch else q.unsqueeze(0))
+    if isinstance(descriptor, str) and not _common.is_float_input(database):
+        # a phase absent from the whole database is a wrong label; absent from one image it is that image's
+        # true (empty) descriptor, whichever chunk the image falls in
+        check_labels(database, name="database", batch=True)
+        check_phase_present(database, phase, name="database")
+    describe = _descriptor_function(descriptor, phase, periodic, window, present=False)
     db = _backend.to_torch(database)
     features = torch.cat([describe(db[i:i + chunk]).to(q) for i in range(0, len(db), chunk)])
     distances, indices = torch.topk(torch.cdist(q, features), k, dim=1, largest=False)

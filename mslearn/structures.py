@@ -899,7 +899,9 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
     angle : float, optional
         Strut inclination in degrees for ``"triangular"`` (default 60, allowed in (0, 90)).
     n_cells : int or tuple of ints, default 1
-        Number of unit cells along x (int; along every axis for square/cubic/octet) or per axis.
+        Number of unit cells along x (int; along every axis for square/cubic/octet) or per axis. A cell
+        needs at least 3 voxels along every axis (``n_cells <= shape // 3``); a ``ValueError`` names the
+        largest count allowed.
 
     Returns
     -------
@@ -950,6 +952,17 @@ def strut_lattice(shape, kind, *, thickness, angle=None, n_cells=1):
                 f"c_y/c_x = {aspect:.4f}, e.g. shape=({shape[0]}, {fit})"
             )
     size = np.asarray(shape, dtype=float) / cells
+    if size.min() < 3:
+        # the strut check below lets through only struts that reach a voxel centre, and with the nodes at
+        # voxel corners those centres lie on both sides of the line: a strut is drawn at least 2 voxels wide,
+        # and a cell needs one more for a void (2-voxel cells came out all solid at every thickness). Smaller
+        # cells alias their struts onto the grid: 64 square cells in 16 voxels were all solid
+        largest = min(shape) // 3 if auto and kind not in ("triangular", "hexagonal") else \
+            tuple(n // 3 for n in shape)
+        raise ValueError(
+            f"n_cells={n_cells!r} gives {tuple(cells)} cells in shape={shape}, cells of "
+            f"{', '.join(f'{c:.3g}' for c in size)} voxels; expected at least 3 voxels per cell along every "
+            f"axis (a strut drawn 2 voxels wide and a void): n_cells <= {largest}")
     if all(n % c == 0 for n, c in zip(shape, cells)):  # compute one cell and tile it
         grid_shape, reps = [n // c for n, c in zip(shape, cells)], cells
     else:

@@ -289,6 +289,22 @@ def test_square_lattice_fraction(t):
     assert exact.mean() == 2 * 0.125 - 0.125**2
 
 
+def test_lattice_cells_smaller_than_three_voxels_are_refused():
+    """Cells smaller than a voxel were accepted and aliased: 64 square cells in 16 voxels came out all solid
+    (mean 1.0), 17 cells gave 0.234 for 2t - t^2 = 0.19. A cell needs 3 voxels along every axis (a strut is
+    drawn at least 2 voxels wide, 2-voxel cells were all solid at every thickness); the error names the
+    largest n_cells."""
+    for n_cells in (64, 17, 6):
+        with pytest.raises(ValueError, match=r"expected at least 3 voxels per cell .*n_cells <= 5$"):
+            S.strut_lattice((16, 16), "square", thickness=0.1 if n_cells > 6 else 0.4, n_cells=n_cells)
+    with pytest.raises(ValueError, match=r"n_cells <= \(5, 5\)"):
+        S.strut_lattice((16, 16), "square", thickness=0.4, n_cells=(5, 6))
+    with pytest.raises(ValueError, match=r"n_cells <= 5$"):
+        S.strut_lattice((16, 16, 16), "cubic", thickness=0.1, n_cells=40)
+    labels = S.strut_lattice((15, 15), "square", thickness=0.4, n_cells=5)   # 2 solid voxels, 1 void per cell
+    assert labels.mean() == 1 - (1 / 3) ** 2
+
+
 @pytest.mark.parametrize("kind, kwargs, fraction", [
     ("hexagonal", {}, lambda t: 2 * t - t**2),
     ("triangular", dict(angle=60), lambda t: 2 * math.sqrt(3) * t - 3 * t**2),

@@ -580,6 +580,21 @@ def test_error_metrics_refuse_phases_the_target_lacks():
         lineal_path_error(target_descriptors(target), target)
 
 
+def test_volume_fraction_error_checks_fractions():
+    """Fractions given as a list were not checked: [nan, 0.5] gave nan, [0.9, 0.9] gave 0.44, [-0.5, 1.5] 0.958,
+    and integer fractions [0, 1] were taken for an image ("target has 1 dimensions"). Every 1D target now goes
+    through check_fractions."""
+    target = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
+    for fractions, match in (([np.nan, 0.5], "expected finite volume fractions >= 0"),
+                             (np.array([-0.5, 1.5]), "expected finite volume fractions >= 0"),
+                             ([0.9, 0.9], "sum to 1.8; expected volume fractions summing to 1"),
+                             ([1.0], "expected one volume fraction per phase"), ([], "expected one volume fraction")):
+        with pytest.raises(ValueError, match=match):
+            volume_fraction_error(fractions, target)
+    assert volume_fraction_error([0, 1], target) == pytest.approx(1 - target.mean())
+    assert volume_fraction_error((0.5, 0.5), target) == pytest.approx(abs(target.mean() - 0.5))
+
+
 def test_threads_is_the_deprecated_name_of_cpu_threads():
     """reconstruct called its thread count threads= where every estimator says cpu_threads=; the old name still
     works, with a FutureWarning, and gives the same structure."""

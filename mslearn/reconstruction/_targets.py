@@ -306,6 +306,9 @@ def s2_error(target, labels, *, periodic=True, window=None, per_view=False, per_
 def volume_fraction_error(target, labels):
     """Largest absolute difference of the phase volume fractions (``target``: image, dict or fractions).
 
+    Fractions are a 1D sequence, one per phase, of finite numbers >= 0 summing to 1 (``[0, 1]`` too);
+    other fractions raise a ``ValueError``.
+
     Examples
     --------
     >>> import numpy as np
@@ -317,12 +320,12 @@ def volume_fraction_error(target, labels):
     labels = as_label_array(labels, name="labels")
     if isinstance(target, dict):
         vf = np.asarray(check_descriptor_dict(target)["volume_fraction"], dtype=float)
-    elif isinstance(target, (list, tuple)) and not isinstance(target[0], numbers.Number):
+    elif isinstance(target, (list, tuple)) and target and not isinstance(target[0], numbers.Number):
         vf = np.mean([np.bincount(as_label_array(t).ravel()) / np.size(t) for t in target], 0)
     else:
         arr = np.asarray(target)
-        if arr.ndim == 1 and np.issubdtype(arr.dtype, np.floating):
-            vf = arr
+        if arr.ndim == 1:                   # an image has 2 or 3 axes: integers such as [0, 1] are fractions too
+            vf = check_fractions(arr, name="target")
         else:
             t = as_label_array(arr)
             vf = np.bincount(t.ravel()) / t.size

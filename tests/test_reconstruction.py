@@ -539,6 +539,20 @@ def test_label_helpers_check_their_input():
         isolated_mask(np.array([0, 1, 0]))
 
 
+def test_target_window_bound_is_what_the_maps_hold():
+    """The window bound was n // 2 for both settings: window=16 on a periodic 32 x 32 image passed it and failed
+    inside ("needs maps of at least 33 entries per axis, got 32"), and window=20 on a non-periodic one, whose maps
+    have 63 entries, was refused. The bound is (n - 1) // 2 periodic, n - 1 not, and the message says it."""
+    labels = (np.random.default_rng(0).random((32, 32)) > 0.5).astype(int)
+    assert target_descriptors(labels, window=15)["s2"].shape == (2, 31, 31)
+    with pytest.raises(ValueError, match=r"window=16; expected 1 <= window <= 15 for a periodic image"):
+        target_descriptors(labels, window=16)
+    wide = target_descriptors(labels, ("s2", "lineal_path"), periodic=False, window=31)
+    assert wide["s2"].shape == (2, 63, 63) and np.isfinite(wide["lineal_path"]).all()
+    with pytest.raises(ValueError, match=r"window=32; expected 1 <= window <= 31 for a non-periodic image"):
+        target_descriptors(labels, periodic=False, window=32)
+
+
 def test_a_dict_target_refuses_settings_it_would_ignore():
     labels = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
     target = target_descriptors(labels)                        # window 4, periodic

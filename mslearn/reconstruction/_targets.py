@@ -61,7 +61,8 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
         Whether the image is periodic. Real micrographs are not: their S2 is then computed with zero
         padding and normalized by the number of overlapping pixel pairs (unbiased).
     window : int, optional
-        Largest displacement ``|r_i|`` kept (default ``L // 4`` with ``L`` the smallest side).
+        Largest displacement ``|r_i|`` kept (default ``L // 4`` with ``L`` the smallest side); at most
+        ``(L - 1) // 2`` for a periodic image, ``L - 1`` for a non-periodic one.
     lineal_length : int, optional
         Largest segment length of the lineal path (default ``window``).
     network : torch.nn.Module, optional
@@ -100,8 +101,13 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
     ndim = labels.ndim
     n_phases = int(labels.max()) + 1
     window = default_window(min(labels.shape)) if window is None else check_integer(window, 1, name="window")
-    if not 1 <= window <= min(labels.shape) // 2 - (0 if periodic else 0):
-        raise ValueError(f"window={window}; expected 1 <= window <= {min(labels.shape) // 2}")
+    # the centred window takes 2 window + 1 entries per axis of the S2 maps: n of a periodic image, 2 n - 1 else
+    n = min(labels.shape)
+    largest = (n - 1) // 2 if periodic else n - 1
+    if window > largest:
+        raise ValueError(f"window={window}; expected 1 <= window <= {largest} for a {'' if periodic else 'non-'}"
+                         f"periodic image of smallest side {n} (its S2 maps have {n if periodic else 2 * n - 1} "
+                         "entries per axis)")
     out = {"ndim": ndim, "shape": tuple(labels.shape), "periodic": bool(periodic), "window": window,
            "n_phases": n_phases,
            "volume_fraction": np.bincount(labels.ravel(), minlength=n_phases) / labels.size,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mslearn.reconstruction import (CropVAE, anisotropy_floor, count_isolated, isolated_mask, isotropic_target,
-                                    lineal_path_error, project, reconstruct, remove_isolated, s2_error,
-                                    target_descriptors, view_conflict_bound, volume_fraction_error)
+from mslearn.reconstruction import (DEFAULT_WEIGHTS, CropVAE, anisotropy_floor, count_isolated, isolated_mask,
+                                    isotropic_target, lineal_path_error, project, reconstruct, remove_isolated,
+                                    s2_error, target_descriptors, view_conflict_bound, volume_fraction_error)
 from mslearn.reconstruction._phase_retrieval import magnitude_projection, phase_retrieval
 from mslearn.structures import gaussian_random_field, level_cut, micrograph
 
@@ -407,6 +407,30 @@ def test_bad_init_raises(target48):
         reconstruct(target48, (48, 48, 48), init="phase_retrieval")
     with pytest.raises(ValueError, match="2D"):
         reconstruct(target48, method="annealing", init="phase_retrieval")
+
+
+def test_settings_a_method_would_ignore_are_refused():
+    """method='annealing' silently ignored the gradient method's weights, descriptors beyond s2, optimizer, levels,
+    tol and polish_trials (network= and init='phase_retrieval' were refused), the gradient method ignored n_swaps,
+    and isotropic=True did nothing without a 3D shape from one 2D image. Each is refused when it differs from its
+    default."""
+    target = (np.add.outer(np.arange(16), np.arange(16)) % 5 < 2).astype(int)
+    for kwargs, name in ((dict(descriptors=("s2", "lineal_path")), "descriptors"),
+                         (dict(weights={"s2": 0.0}), "weights"), (dict(optimizer="adam"), "optimizer"),
+                         (dict(levels=2), "levels"), (dict(tol=0.1), "tol"), (dict(polish_trials=3), "polish_trials")):
+        with pytest.raises(ValueError, match=f"method='annealing' does not use {name} \\(settings of the gradient"):
+            reconstruct(target, method="annealing", max_iter=1, **kwargs)
+    with pytest.raises(ValueError, match="does not use descriptors, optimizer"):
+        reconstruct(target, method="annealing", descriptors=("s2", "gram"), optimizer="lbfgs", max_iter=1)
+    annealed = reconstruct(target, method="annealing", max_iter=1, seed=0, cleanup=False)
+    same = reconstruct(target, method="annealing", max_iter=1, seed=0, cleanup=False, descriptors="s2",
+                       weights={"s2": DEFAULT_WEIGHTS["s2"]}, optimizer="lbfgsb")    # the defaults named: accepted
+    np.testing.assert_array_equal(same.labels, annealed.labels)
+    with pytest.raises(ValueError, match="n_swaps is the number of trial swaps of method='annealing'"):
+        reconstruct(target, n_swaps=100, max_iter=1)
+    with pytest.raises(ValueError, match=r"isotropic=True symmetrizes one 2D target for a 3D shape; got 1 2D "
+                                         r"target\(s\) and shape=\(16, 16\)"):
+        reconstruct(target, isotropic=True, max_iter=1)
 
 
 def test_view_conflict_bound_rejects_bad_input():

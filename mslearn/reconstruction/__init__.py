@@ -147,7 +147,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         (3D from 2D: the 2D descriptors are matched on the slices along all three axes).
     descriptors : sequence of {"s2", "lineal_path", "gram"}
         Which descriptors the loss matches (``"s2"`` is always included: it carries the volume
-        fractions and, for 3+ phases, the cross-correlations). Annealing matches S2 along the axes.
+        fractions and, for 3+ phases, the cross-correlations). Annealing matches S2 along the axes; it
+        refuses other descriptors, and so it does ``weights``, ``optimizer``, ``levels``, ``tol`` and
+        ``polish_trials`` (gradient settings) other than their defaults.
     weights : dict, optional
         Overrides of :data:`DEFAULT_WEIGHTS` (``s2``, ``cross``, ``lineal_path``, ``gram``,
         ``volume_fraction``, ``variation``, ``binary``). ``binary`` weighs the binarity term
@@ -180,7 +182,7 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         free latent whose sigmoid or softmax gives the phase probabilities; ``"adam"``: torch's Adam
         over the latent.
     n_swaps : int, optional
-        Annealing: total number of trial swaps (default ``max_iter * N``).
+        Annealing: total number of trial swaps (default ``max_iter * N``); refused by the gradient method.
     cleanup : bool
         Keep the result free of isolated single voxels when the target has none (a target image
         with isolated pixels, such as a downsampled micrograph, keeps its own: removing them would
@@ -210,7 +212,8 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
         isotropic material) instead of the image's own (default). On real micrographs the raw
         image's S2 is matched better without the assumption: only the S2 along one shared axis
         conflicts between views (the smallest possible error is :func:`view_conflict_bound`),
-        while the symmetrized target is off by :func:`anisotropy_floor` on every view.
+        while the symmetrized target is off by :func:`anisotropy_floor` on every view. Refused for any other
+        target and shape.
     network : torch.nn.Module, optional
         The feature network whose Gram matrices ``descriptors="gram"`` matches (default the fixed
         :class:`mslearn.descriptors.FeatureNetwork`), e.g. the convolution blocks of a CNN trained on
@@ -278,7 +281,18 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
         raise ValueError("network is the feature network of descriptors='gram' (method='gradient'); got "
                          f"descriptors={names} and method={method!r}")
     if method == "annealing":
-        names = ("s2",)
+        # annealing matches S2 along the axes by its own schedule: the gradient method's settings would be ignored
+        ignored = [name for name, given in (
+            ("descriptors", set(names) != {"s2"}), ("weights", weights is not None and {**DEFAULT_WEIGHTS, **weights}
+                                                 != DEFAULT_WEIGHTS),
+            ("optimizer", optimizer != "lbfgsb"), ("levels", levels is not None), ("tol", tol is not None),
+            ("polish_trials", polish_trials is not None)) if given]
+        if ignored:
+            raise ValueError(f"method='annealing' does not use {', '.join(ignored)} (settings of the gradient method); "
+                             "leave them at their defaults or use method='gradient'")
+    elif n_swaps is not None:
+        raise ValueError("n_swaps is the number of trial swaps of method='annealing'; method='gradient' does not "
+                         "use it (its budget is max_iter)")
     device = _backend.device(device)
     if isinstance(target, dict):
         targets = [T.as_given(T.check_descriptor_dict(target), periodic, window)]
@@ -310,6 +324,9 @@ def _reconstruct(target, shape, descriptors, weights, method, periodic, window, 
     shape = _check_shape(default_shape if shape is None else shape, t_ndim)
     if len(targets) == 3 and len(shape) != 3:
         raise ValueError(f"three view targets need a 3D shape, got shape={shape}")
+    if isotropic and not (len(targets) == 1 and len(shape) == 3 and t_ndim == 2):
+        raise ValueError(f"isotropic=True symmetrizes one 2D target for a 3D shape; got {len(targets)} {t_ndim}D "
+                         f"target(s) and shape={shape}")
     if len(targets) == 1 and len(shape) == 3 and t_ndim == 2:
         targets = [T.isotropic_target(targets[0])] * 3 if isotropic else targets * 3
     views = targets            # as the result is judged; the relaxed loss takes them made consistent

@@ -359,6 +359,20 @@ def test_chords_of_bars():
     assert binned.counts.tolist() == [320, 15]          # both axes pooled: 320 chords of 3, 15 of 64
 
 
+def test_chords_count_each_axis_once():
+    """A repeated axis was counted twice: axis=(0, 0) and axis=(0, -2) on a 2D image doubled the chords of axis 0.
+    A negative axis names the same chords as its positive form; naming one twice (or none) is refused."""
+    image = random_labels((16, 16), seed=0)
+    both = D.chord_length_distribution(image)
+    assert D.chord_length_distribution(image, axis=(1, -2)).n_chords == both.n_chords
+    assert D.chord_length_distribution(image, axis=-2).n_chords == D.chord_length_distribution(image, axis=0).n_chords
+    for axis in ((0, 0), (0, -2)):
+        with pytest.raises(ValueError, match=r"names axis 0 more than once; expected distinct axes"):
+            D.chord_length_distribution(image, axis=axis)
+    with pytest.raises(ValueError, match="names no axis"):
+        D.chord_length_distribution(image, axis=[])
+
+
 def test_chords_consistent_with_lineal_path():
     # non-periodic: N_r L(r) = sum over chords of max(l - r, 0) along the same axis
     image = random_labels((20, 30), p=0.6, seed=6)

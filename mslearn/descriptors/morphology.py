@@ -229,7 +229,8 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
     labels : integer array or tensor, ``(*spatial)`` or ``(batch, *spatial)``
     phase : int
     axis : int, sequence of int or None
-        Axes along which chords are taken (pooled); ``None``: all axes.
+        Axes along which chords are taken (pooled), each at most once (``-1`` is the last axis); ``None``:
+        all axes.
     periodic, batch : bool
         With ``batch`` the chords of all images are pooled.
     bins : None, int or array
@@ -254,10 +255,16 @@ def chord_length_distribution(labels, phase=1, *, axis=None, periodic=True, bins
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, int) or not -ndim <= a < ndim:
             raise ValueError(f"axis={axis!r} is not an axis of a {ndim}D image")
+    axes = [a % ndim for a in axes]
+    if not axes:
+        raise ValueError(f"axis={axis!r} names no axis; expected an axis of a {ndim}D image, several, or None")
+    repeated = [a for a in set(axes) if axes.count(a) > 1]
+    if repeated:
+        raise ValueError(f"axis={axis!r} names axis {repeated[0]} more than once; expected distinct axes "
+                         "(its chords would be counted again)")
     ind = field > 0.5
     hist = torch.zeros(1, dtype=torch.int64, device=field.device)
     for a in axes:
-        a = a % ndim
         n = field.shape[1 + a]
         vec = [int(i == a) for i in range(ndim)]
         runs = _capped_runs(ind, vec, math.ceil(math.log2(n + 1)), periodic, ndim)

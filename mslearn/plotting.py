@@ -4,11 +4,13 @@ Thin wrappers over matplotlib that return the Axes they drew on, so a notebook c
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._validation import check_flag, check_labels
+from ._validation import check_flag, check_integer, check_labels
 
 __all__ = ["parity", "residuals", "training_history", "show_structure"]
 
@@ -21,11 +23,16 @@ def _paired(y_true, y_pred):
     """``y_true`` and ``y_pred`` flattened, checked to be one finite prediction per true value: the same
     shape (``(n,)`` and ``(n, 1)`` pair too; a transposed table would pair the wrong values)."""
     shapes = np.shape(y_true), np.shape(y_pred)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if np.iscomplexobj(np.asarray(values)):      # a float cast would drop the imaginary part
+            raise TypeError(f"{name} has the complex dtype {np.asarray(values).dtype}; expected real numbers")
     y_true, y_pred = np.ravel(y_true).astype(float), np.ravel(y_pred).astype(float)
     same = shapes[0] == shapes[1] or {shapes[0], shapes[1]} == {(y_true.size,), (y_true.size, 1)}
     if y_true.size != y_pred.size or not same:
         raise ValueError(f"y_true has shape {shapes[0]} and y_pred {shapes[1]}; expected one prediction per true "
                          "value, in the same shape")
+    if y_true.size == 0:
+        raise ValueError("y_true and y_pred are empty; expected at least one prediction to plot")
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         if not np.isfinite(values).all():
             raise ValueError(f"{name} contains NaN or an infinite value; expected finite values to plot")
@@ -38,7 +45,8 @@ def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
     Parameters
     ----------
     y_true, y_pred : array_like
-        True and predicted values, one prediction per true value (same shape; flattened, finite).
+        True and predicted values, one prediction per true value (same shape; flattened, finite, real,
+        at least one).
     ax : matplotlib Axes, optional
         Axes to draw on (default: a new 4×4 inch figure).
     label : str, optional
@@ -84,7 +92,8 @@ def residuals(y_true, y_pred, *, ax=None, units=""):
     Parameters
     ----------
     y_true, y_pred : array_like
-        True and predicted values, one prediction per true value (same shape; flattened, finite).
+        True and predicted values, one prediction per true value (same shape; flattened, finite, real,
+        at least one).
     ax : matplotlib Axes, optional
         Axes to draw on (default: a new 4×4 inch figure).
     units : str
@@ -126,9 +135,17 @@ def training_history(history, *, ax=None, best_epoch=None, log=True):
     ax : matplotlib Axes, optional
         Axes to draw on (default: a new 4×4 inch figure).
     best_epoch : int, optional
-        The 0-based epoch whose weights were kept (``TorchRegressor.best_epoch_``), marked by a line.
+        The 0-based epoch whose weights were kept (``TorchRegressor.best_epoch_``), marked by a line; one
+        of the epochs of the longest curve.
     log : bool, default True
-        Logarithmic loss axis.
+        Logarithmic loss axis (the losses must then be > 0; ``log=False`` draws any).
+
+    Raises
+    ------
+    TypeError
+        If ``history`` is not a dict of sequences of numbers, or ``best_epoch`` not an integer.
+    ValueError
+        If ``best_epoch`` is not an epoch of the history, or, with ``log``, a loss is <= 0.
 
     Returns
     -------
@@ -143,8 +160,28 @@ def training_history(history, *, ax=None, best_epoch=None, log=True):
     >>> plt.close(ax.figure)
     """
     log = check_flag(log, name="log")
-    ax = _axes(ax)
+    if not isinstance(history, Mapping):
+        raise TypeError(f"history is a {type(history).__name__}; expected a dict of per-epoch losses, e.g. "
+                        "{'train': [...], 'validation': [...]} (TorchRegressor.history_)")
+    curves = {}
     for name, values in history.items():
+        try:
+            curve = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            curve = np.empty((0, 0))
+        if curve.ndim != 1:
+            raise TypeError(f"history[{name!r}] is {values!r}; expected a sequence of losses, one per epoch")
+        if log and (curve <= 0).any():
+            raise ValueError(f"history[{name!r}] holds the loss {curve[curve <= 0][0]:g}, which a logarithmic axis "
+                             "cannot show; expected losses > 0, or pass log=False")
+        curves[name] = curve
+    if best_epoch is not None:
+        epochs = max(map(len, curves.values()), default=0)
+        if check_integer(best_epoch, 0, name="best_epoch") >= epochs:
+            raise ValueError(f"best_epoch = {best_epoch} is not an epoch of the history ({epochs} epochs); "
+                             + (f"expected a 0-based epoch 0 .. {epochs - 1}" if epochs else "expected None"))
+    ax = _axes(ax)
+    for name, values in curves.items():
         if len(values):
             ax.plot(np.arange(1, len(values) + 1), values, label=name)
     if best_epoch is not None:

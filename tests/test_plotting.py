@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mslearn.plotting import parity, residuals, show_structure  # noqa: E402
+from mslearn.plotting import parity, residuals, show_structure, training_history  # noqa: E402
 
 
 def test_parity_and_residuals_draw_one_point_per_prediction():
@@ -28,6 +28,37 @@ def test_a_prediction_per_true_value_is_required(draw):
         draw(table, table.T)                         # paired the wrong values (R² 0.43 for a perfect fit)
     with pytest.raises(ValueError, match="y_pred contains NaN"):
         draw(np.ones(3), np.array([1.0, np.nan, 1.0]))
+
+
+@pytest.mark.parametrize("draw", [parity, residuals])
+def test_empty_or_complex_predictions_are_refused(draw):
+    """residuals([], []) drew an empty plot with NaN lines (parity raised scikit-learn's error), and a complex
+    prediction lost its imaginary part with a warning only."""
+    with pytest.raises(ValueError, match="y_true and y_pred are empty; expected at least one prediction"):
+        draw([], [])
+    with pytest.raises(TypeError, match="y_true has the complex dtype complex128; expected real numbers"):
+        draw(np.array([1 + 1j, 2.0]), np.array([1.0, 2.0]))
+
+
+def test_training_history_checks_its_input():
+    """A list for history raised AttributeError, best_epoch="2" a TypeError from a concatenation, best_epoch=10 on
+    a 2-epoch history drew its line off the curve, and log=True drew negative losses as nothing. Each is refused."""
+    fig, ax = plt.subplots()
+    with pytest.raises(TypeError, match="history is a list; expected a dict of per-epoch losses"):
+        training_history([1.0, 0.5], ax=ax)
+    with pytest.raises(TypeError, match=r"history\['train'\] is 1.0; expected a sequence of losses"):
+        training_history({"train": 1.0}, ax=ax)
+    with pytest.raises(TypeError, match="best_epoch must be an integer >= 0, got str '2'"):
+        training_history({"train": [1.0, 0.5]}, best_epoch="2", ax=ax)
+    with pytest.raises(ValueError, match=r"best_epoch = 10 is not an epoch of the history \(2 epochs\); "
+                                         r"expected a 0-based epoch 0 .. 1"):
+        training_history({"train": [1.0, 0.5]}, best_epoch=10, ax=ax)
+    with pytest.raises(ValueError, match="holds the loss -0.5, which a logarithmic axis cannot show"):
+        training_history({"train": [1.0, -0.5]}, ax=ax)
+    assert not ax.lines                                                    # nothing drawn by a refused call
+    training_history({"train": [1.0, -0.5], "validation": []}, best_epoch=np.int64(1), log=False, ax=ax)
+    assert ax.get_yscale() == "linear" and ax.lines[-1].get_xdata()[0] == 2
+    plt.close(fig)
 
 
 def test_show_structure_takes_a_2d_image_or_a_3d_volume():

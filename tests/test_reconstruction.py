@@ -633,6 +633,16 @@ def test_volume_fraction_error_checks_fractions():
     assert volume_fraction_error((0.5, 0.5), target) == pytest.approx(abs(target.mean() - 0.5))
 
 
+def test_messages_name_the_argument_at_fault():
+    """s2_error with a single-phase reconstruction said "a reconstruction target needs at least two phases" about
+    labels, and three views without a shape were told "the target dict has no 'shape'" though no dict was given."""
+    target = (np.random.default_rng(0).random((16, 16)) > 0.5).astype(int)
+    with pytest.raises(ValueError, match=r"^labels holds a single phase \(label 0\); expected at least two phases$"):
+        s2_error(target, np.zeros((16, 16), int))
+    with pytest.raises(ValueError, match=r"shape is None and the target gives none \(three views, or a dict"):
+        reconstruct([target, target, target], max_iter=1)
+
+
 def test_threads_is_the_deprecated_name_of_cpu_threads():
     """reconstruct called its thread count threads= where every estimator says cpu_threads=; the old name still
     works, with a FutureWarning, and gives the same structure."""

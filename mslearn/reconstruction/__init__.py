@@ -117,7 +117,8 @@ def _check_counts(**counts):
 
 def _check_shape(shape, target_ndim):
     if shape is None:
-        raise ValueError("shape is None and the target dict has no 'shape'; pass shape=(n0, n1[, n2])")
+        raise ValueError("shape is None and the target gives none (three views, or a dict without 'shape'); pass "
+                         "shape=(n0, n1[, n2])")
     if isinstance(shape, numbers.Integral) or not hasattr(shape, "__len__") or not all(
             isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape):
         raise ValueError(f"shape={shape!r}; expected a tuple of 2 or 3 positive ints")

@@ -33,8 +33,7 @@ def as_label_array(x, name="target", spatial=(2, 3)):
         raise ValueError(f"{name} has shape {labels.shape}; expected at least 4 pixels along every axis")
     present = np.unique(labels)
     if present.size < 2:
-        raise ValueError(f"{name} holds a single phase (label {int(present[0])}); a reconstruction target "
-                         "needs at least two phases")
+        raise ValueError(f"{name} holds a single phase (label {int(present[0])}); expected at least two phases")
     if present[-1] + 1 != present.size:
         raise ValueError(f"{name} has the labels {present.tolist()}; expected consecutive labels 0, 1, ..., "
                          "every phase present")

@@ -28,7 +28,8 @@ process. Each run executes in the notebook's folder (``cwd``), as the book's not
 Glued values are read from the outputs that ``myst_nb.glue(name, value, display=False)`` writes
 (metadata ``scrapbook.name``, a ``text/plain`` representation, possibly under the prefix
 ``application/papermill.record/``) and from scrapbook's ``application/scrapbook.scrap.json+json``;
-numbers (``1.5``, ``np.float64(1.5)``) become floats or ints, anything else stays text.
+numbers (``1.5``, ``np.float64(1.5)``, ``nan``, ``-inf``) become floats or ints, booleans (``True``,
+``np.True_``) bools, anything else stays text.
 """
 from __future__ import annotations
 
@@ -153,6 +154,10 @@ def _glued_value(text):
     match = re.fullmatch(r"np\.\w+\((.*)\)", text)       # numpy >= 2 scalars: np.float64(1.5)
     if match:
         text = match.group(1)
+    if text in ("np.True_", "np.False_"):                  # numpy >= 2 booleans
+        return text == "np.True_"
+    if re.fullmatch(r"[+-]?(nan|inf)", text):              # literal_eval reads neither: a number all the same
+        return float(text)
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -174,7 +179,8 @@ def glued_values(notebook):
     Returns
     -------
     dict
-        Numbers as int or float (``np.float64(0.5)`` included), other values as their text.
+        Numbers as int or float (``np.float64(0.5)``, NaN and infinities included), booleans as bool
+        (``np.True_`` included), other values as their text.
 
     Examples
     --------

@@ -64,6 +64,23 @@ def test_a_serial_sweep_runs_the_product_and_reports_a_failure(notebook, tmp_pat
     assert glued_values(table["notebook"].iloc[1]) == {"product": 6.0, "count": 3, "tag": "a-2"}
 
 
+def test_glued_nan_infinities_and_numpy_booleans_are_read_as_values():
+    """NaN and infinities (``literal_eval`` reads neither) and numpy >= 2's ``np.True_`` came back as text, so a
+    sweep's column of them became object dtype while results.csv read back as float."""
+    prefix = "application/papermill.record/"
+    texts = {"a": "nan", "b": "np.float64(nan)", "c": "inf", "d": "np.float64(-inf)", "e": "np.True_",
+             "f": "np.False_", "g": "nano"}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[
+        nbformat.v4.new_output("display_data", data={prefix + "text/plain": text},
+                               metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+        for name, text in texts.items()])]
+    values = glued_values(nb)
+    assert all(isinstance(values[k], float) for k in "abcd")
+    assert pd.isna(values["a"]) and pd.isna(values["b"]) and values["c"] == float("inf") and values["d"] == -values["c"]
+    assert values["e"] is True and values["f"] is False and values["g"] == "nano"
+
+
 def _kernel_that_dies(real, deaths, started_cell):
     """papermill.execute_notebook whose first ``deaths`` kernels die, as a port collision kills one."""
     calls = []

@@ -246,6 +246,7 @@ def _run_one(notebook, output_path, parameters, cwd, kernel_name, cell_timeout=N
 
     output_path = Path(output_path)
     trace_path = output_path.with_suffix(".traceback.txt")
+    trace_path.unlink(missing_ok=True)          # an earlier failure's traceback beside a rerun would mislead
     start = time.perf_counter()
     outcome = {"status": "ok", "error": "", "traceback": ""}
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
@@ -475,6 +476,11 @@ def main(argv=None):
         parser.error("give --scheduler or --workers, not both")
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers {args.workers}; expected at least 1")
+    if args.cell_timeout is not None:
+        try:
+            check_positive(args.cell_timeout, name="--cell-timeout")
+        except ValueError as error:
+            parser.error(str(error))
     try:
         _check_parameters(args.notebook, parameters)        # before a cluster is started
     except ValueError as error:

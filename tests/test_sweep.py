@@ -170,10 +170,13 @@ def test_the_command_line_on_a_dask_scheduler(notebook, client, tmp_path, capsys
     (["--workers", "2", "--scheduler", "tcp://localhost:8786"], "not both"),
     (["-p", "seed"], "has no values"),
     ([], "no parameters"),
+    (["--cell-timeout", "0"], "--cell-timeout has the value 0.0; expected > 0"),   # these two were uncaught
+    (["--cell-timeout", "nan"], "--cell-timeout contains NaN"),                    # ValueErrors, not status 2
 ])
 def test_the_command_line_rejects_bad_options_before_starting_anything(notebook, arguments, message, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main([str(notebook), *(["-p", "seed", "1"] if arguments[:1] == ["--workers"] else []), *arguments])
+        main([str(notebook), *(["-p", "seed", "1"] if arguments[:1] in (["--workers"], ["--cell-timeout"]) else []),
+              *arguments])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -201,6 +204,20 @@ def test_a_sweep_into_the_same_folder_keeps_the_finished_runs(notebook, tmp_path
     assert len(runs) == 1 and table["extra"].tolist() == [1]     # an edited notebook's runs are not kept
     with pytest.raises(TypeError, match="resume = 'yes'"):
         sweep(notebook, {"seed": [2]}, output=out, resume="yes")
+
+
+def test_a_rerun_that_succeeds_removes_the_traceback_of_its_earlier_failure(notebook, tmp_path):
+    """The traceback of a failed run stayed beside the notebook of its successful rerun, and misled."""
+    failed = sweep(notebook, {"seed": [13]}, output=tmp_path / "out")
+    trace = failed["traceback"].iloc[0]
+    assert failed["status"].tolist() == ["failed"] and open(trace).read()
+    fixed = tmp_path / "fixed.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    del nb.cells[1]                                               # the cell that raised for seed 13
+    nbformat.write(nb, fixed)
+    table = sweep(fixed, {"seed": [13]}, output=tmp_path / "out")
+    assert table["status"].tolist() == ["ok"] and table["traceback"].tolist() == [""]
+    assert not (tmp_path / "out" / trace).exists()
 
 
 def test_a_cell_that_runs_past_cell_timeout_fails_its_run_and_the_sweep_goes_on(tmp_path):

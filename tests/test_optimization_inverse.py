@@ -148,6 +148,22 @@ def test_a_run_stopped_at_max_iter_continues_bit_for_bit(objective, robust):
     np.testing.assert_array_equal(part.state["x"], saved)          # the continuation did not touch its start
 
 
+@pytest.mark.filterwarnings("ignore:the density is too uniform to threshold")   # tol=0.9 stops at a grey design
+def test_a_continuation_compares_the_last_change_with_its_own_tol():
+    """A settled result continued with a stricter tol was returned as it was, converged=True, and a continuation
+    with max_iter below the iterations done warned of a made-up change. The state keeps the last change; a
+    continuation compares it with its own tol."""
+    kwargs = dict(shape=(8, 8), volume_fraction=0.5, objective="bulk", device="cpu", max_iter=60)
+    loose = inverse_homogenization(tol=0.9, **kwargs)
+    assert loose.converged and loose.state["change"] < 0.9
+    stricter = inverse_homogenization(tol=1e-3, initial=loose, **kwargs)
+    assert stricter.converged and stricter.state["change"] < 1e-3 and stricter.iterations > loose.iterations
+    assert stricter.history[:loose.iterations] == loose.history
+    with pytest.warns(ConvergenceWarning, match=rf"largest design change {loose.state['change']:.3g} >= tol=0.001"):
+        short = inverse_homogenization(tol=1e-3, initial=loose, **dict(kwargs, max_iter=2))
+    assert short.iterations == loose.iterations and not short.converged
+
+
 @pytest.mark.filterwarnings("ignore:the thresholded design has no connected solid path")   # 3 iterations: grey
 def test_continuation_of_a_settled_design_and_bad_starts(bulk):
     again = inverse_homogenization((32, 32), 0.5, "bulk", initial=bulk, device="cpu")

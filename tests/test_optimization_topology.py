@@ -72,6 +72,21 @@ def test_a_run_stopped_at_max_iter_continues_bit_for_bit(filter):
         np.testing.assert_array_equal(whole.variables, whole.density)
 
 
+def test_a_continuation_compares_the_last_change_with_its_own_tol():
+    """A converged result continued with a stricter tol was returned as it was, converged=True (the fresh strict
+    run needs 47 iterations), and a continuation with max_iter below the iterations done warned of a made-up
+    largest density change of 1. The result keeps its last change; a continuation compares it with its tol."""
+    loose = topology_optimization(12, 4, 0.5, tol=0.15, max_iter=50)
+    strict = topology_optimization(12, 4, 0.5, tol=0.01, max_iter=50)
+    assert loose.converged and loose.change <= 0.15 and loose.iterations < strict.iterations
+    stricter = topology_optimization(12, 4, 0.5, tol=0.01, max_iter=50, initial=loose)
+    assert stricter.converged and stricter.change == strict.change <= 0.01
+    assert stricter.history == strict.history                  # tol only stops the loop: the same run
+    with pytest.warns(ConvergenceWarning, match=rf"largest density change {loose.change:.3g} > tol=0.01"):
+        short = topology_optimization(12, 4, 0.5, tol=0.01, max_iter=2, initial=loose)
+    assert short.iterations == loose.iterations and not short.converged and short.change == loose.change
+
+
 def test_continuation_refuses_another_problem_and_starts_from_a_design():
     with pytest.warns(ConvergenceWarning):
         part = topology_optimization(12, 4, 0.5, max_iter=3)

@@ -174,8 +174,9 @@ class InverseHomogenizationResult:
         final ``beta`` before ``max_iter``.
     state : dict
         What ``inverse_homogenization(..., initial=result)`` goes on from: the design variables, the
-        optimizer's memory (MMA's last two iterates and asymptotes, the continuation's ``beta`` stage)
-        and the problem's settings, as numpy arrays and numbers.
+        optimizer's memory (MMA's last two iterates and asymptotes, the continuation's ``beta`` stage),
+        the last update's largest design change (``"change"``, which a continuation compares with its
+        own ``tol``) and the problem's settings, as numpy arrays and numbers.
 
     The properties :attr:`volume_fraction`, :attr:`bulk_modulus`, :attr:`shear_modulus` and
     :attr:`poisson_ratio` are computed from ``design`` and ``effective``.
@@ -450,10 +451,10 @@ def _continued(initial, settings):
                             problem=f"initial solved another problem (its settings {state['settings']})",
                             remedy="a continuation needs the same arguments but seed, max_iter, tol, device "
                                    "and progress")
-        return dict(state, history=list(initial.history), settled=initial.converged, fresh=False)
+        return dict(state, history=list(initial.history), fresh=False)
     x = check_density_design(initial, settings["shape"], alternative="an InverseHomogenizationResult",
                              shape_text=f"the unit cell's {settings['shape']}")
-    return dict(x=x, mma=[], low=None, upp=None, stage=0, at_stage=0, history=[], settled=False, fresh=True)
+    return dict(x=x, mma=[], low=None, upp=None, stage=0, at_stage=0, history=[], change=math.inf, fresh=True)
 
 
 # ----------------------------------------------------------------------------- the optimization
@@ -504,9 +505,10 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, E=1.0, n
         ``tol``, ``device`` and ``progress``): its design variables, MMA's memory and the ``beta``
         stage are the start, and its iterations come first in the result, so ``max_iter`` counts the
         whole run. A run stopped at ``max_iter`` and continued with a larger one is the run made with
-        the larger ``max_iter`` (bit for bit on one device); a converged result is returned as it was,
-        re-verified. Or a design of densities ``shape`` in [0, 1] to start from instead of the seeded
-        soft hole (symmetrized as every iterate is).
+        the larger ``max_iter`` (bit for bit on one device); a result that settled within ``tol`` is
+        returned as it was, re-verified (a stricter ``tol`` goes on). Or a design of densities
+        ``shape`` in [0, 1] to start from instead of the seeded soft hole (symmetrized as every
+        iterate is).
     phase : tuple, optional
         Deprecated (a ``FutureWarning``): the solid's ``(E, nu)``; pass ``E`` and ``nu`` instead.
 
@@ -551,14 +553,15 @@ def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
     mma = _MMA()
     if start is None:
         start = dict(x=_initial_design(shape, volume_fraction, rng(seed)), mma=[], low=None, upp=None, stage=0,
-                     at_stage=0, history=[], settled=False, fresh=True)
+                     at_stage=0, history=[], change=math.inf, fresh=True)
     x = cell.symmetrize(tensor(start["x"])) if start["fresh"] else tensor(start["x"])   # iterates stay symmetric
     mma.history, mma.low, mma.upp = [tensor(a) for a in start["mma"]], tensor(start["low"]), tensor(start["upp"])
-    stage, at_stage, history, settled = start["stage"], start["at_stage"], start["history"], start["settled"]
+    stage, at_stage, history, change = start["stage"], start["at_stage"], start["history"], start["change"]
     betas = [2.0**k for k in range(int(math.floor(math.log2(beta))) + 1)]
     if betas[-1] < beta:
         betas.append(float(beta))
-    change = 0.0 if settled else float("inf")
+    # a continuation is judged by this call's tol, on a change made at the final beta (at_stage 0: just reached)
+    settled = stage == len(betas) - 1 and at_stage > 0 and change < tol
     bar = progress_bar(progress, max_iter, "inverse homogenization", unit="it", initial=len(history))
     for k in range(len(history), 0 if settled else max_iter):
         weight = POISSON_DECAY**k
@@ -581,7 +584,8 @@ def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
         bar.close()
     if not settled:
         warnings.warn(f"inverse homogenization stopped at max_iter={max_iter} with a largest design change "
-                      f"{change:.3g} > tol={tol:g} at beta={betas[stage]:g} (the result has converged=False); "
+                      f"{change:.3g} {'>=' if change >= tol else '<'} tol={tol:g} at beta={betas[stage]:g} "
+                      f"(final beta {betas[-1]:g}; the result has converged=False); "
                       "continue it with initial=result and a larger max_iter", ConvergenceWarning, stacklevel=3)
     with torch.no_grad():
         density = cell.physical(x, betas[stage]).cpu().numpy()
@@ -601,7 +605,7 @@ def _optimize(settings, seed, max_iter, tol, dev, progress, start=None):
         return None if a is None else a.detach().cpu().numpy()
 
     state = dict(x=array(x), mma=[array(a) for a in mma.history], low=array(mma.low), upp=array(mma.upp),
-                 stage=stage, at_stage=at_stage, settings=settings)
+                 stage=stage, at_stage=at_stage, change=change, settings=settings)
     return InverseHomogenizationResult(density=density, design=design, effective=effective, objective=objective,
                                        value=value, iterations=len(history), history=history, converged=settled,
                                        state=state)

@@ -102,6 +102,9 @@ class TopologyResult:
         Compliance per iteration.
     converged : bool
         Whether the largest density change fell below ``tol`` before ``max_iter``.
+    change : float
+        The largest density change of the last update (what ``converged`` compared with ``tol``; a
+        continuation compares it with its own ``tol``).
     variables : numpy.ndarray
         The design variables :math:`x` ``(nely, nelx)`` that ``density`` filters (equal to it with
         the sensitivity filter): what ``topology_optimization(..., initial=result)`` goes on from.
@@ -117,6 +120,7 @@ class TopologyResult:
     converged: bool
     variables: np.ndarray = field(default=None, repr=False)
     settings: dict = field(default=None, repr=False)
+    change: float = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- the finite elements
@@ -250,17 +254,18 @@ def _checked_stiffness(C, n, source="material returned"):
 
 # ----------------------------------------------------------------------------- the optimization
 def _start(initial, settings):
-    """The design variables ``(nelx*nely,)`` (column-major) and the compliance history to start from:
-    a :class:`TopologyResult` of the same problem, or a design ``(nely, nelx)`` with values in [0, 1]."""
+    """The design variables ``(nelx*nely,)`` (column-major), the compliance history and the last update's
+    largest density change to start from: a :class:`TopologyResult` of the same problem, or a design
+    ``(nely, nelx)`` with values in [0, 1]."""
     nelx, nely = settings["nelx"], settings["nely"]
     if isinstance(initial, TopologyResult):
-        if initial.variables is None or initial.settings is None:
-            raise ValueError("initial is a TopologyResult without its design variables (variables, settings); "
-                             "expected a result returned by topology_optimization")
+        if initial.variables is None or initial.settings is None or initial.change is None:
+            raise ValueError("initial is a TopologyResult without its design variables (variables, settings, "
+                             "change); expected a result returned by topology_optimization")
         check_same_settings(initial.settings, settings,
                             problem=f"initial solved another problem (its settings {initial.settings})",
                             remedy="a continuation needs the same arguments but tol, max_iter and progress")
-        return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.converged
+        return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.change
     x = check_density_design(initial, (nely, nelx), alternative="a TopologyResult",
                              shape_text=f"the design's (nely, nelx) = ({nely}, {nelx})")
     # the optimality-criteria update scales each density, so a zero density stays zero: too few
@@ -270,7 +275,7 @@ def _start(initial, settings):
         raise ValueError(f"initial has {solid} non-zero densities of {x.size}, fewer than the volfrac * nelx * nely "
                          f"= {needed:g} needed (a zero density stays zero under the optimality-criteria update); "
                          "expected a design with material, e.g. the uniform volfrac start (initial=None)")
-    return x.ravel(order="F"), [], False
+    return x.ravel(order="F"), [], math.inf
 
 
 def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="sensitivity", material=None,
@@ -311,10 +316,11 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
         Go on from an earlier run of the same problem (the same arguments but ``tol``, ``max_iter``
         and ``progress``): its design variables are the start and its iterations come first in the
         result, so ``max_iter`` counts the whole run. A run stopped at ``max_iter`` and continued with
-        a larger one is, bit for bit, the run made with the larger ``max_iter``; a converged result
-        is returned as it was. Or a design ``(nely, nelx)`` of densities in [0, 1] to start from
-        instead of the uniform ``volfrac`` (its volume need not be ``volfrac``: the first update
-        enforces it; a zero density stays zero, so at least ``volfrac * nelx * nely`` must be > 0).
+        a larger one is, bit for bit, the run made with the larger ``max_iter``; a result whose last
+        change is already below ``tol`` is returned as it was (a stricter ``tol`` goes on). Or a
+        design ``(nely, nelx)`` of densities in [0, 1] to start from instead of the uniform
+        ``volfrac`` (its volume need not be ``volfrac``: the first update enforces it; a zero
+        density stays zero, so at least ``volfrac * nelx * nely`` must be > 0).
 
     Returns
     -------
@@ -345,13 +351,12 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
     settings = dict(nelx=nelx, nely=nely, volfrac=float(volfrac), penal=float(penal), rmin=float(rmin),
                     filter=filter, move=float(move), material="SIMP" if material is None else "map")
     if initial is None:
-        x, history, converged = np.full(nelx * nely, float(volfrac)), [], False
+        x, history, change = np.full(nelx * nely, float(volfrac)), [], math.inf
     else:
-        x, history, converged = _start(initial, settings)
+        x, history, change = _start(initial, settings)
     beam = _MBBBeam(nelx, nely, float(penal), float(rmin), material)
     H, Hs = beam.H, beam.Hs
     xPhys = x.copy() if filter == "sensitivity" else H @ x / Hs        # the last update's filtered design
-    change = 0.0 if converged else 1.0
     bar = progress_bar(progress, max_iter, "topology optimization", unit="it", initial=len(history))
     while change > tol and len(history) < max_iter:
         c, dc = beam.analyse(xPhys)                                   # FE analysis, sensitivities
@@ -390,7 +395,7 @@ def topology_optimization(nelx, nely, volfrac, *, penal=3.0, rmin=1.5, filter="s
                       "initial=result and a larger max_iter", ConvergenceWarning, stacklevel=2)
     return TopologyResult(density=xPhys.reshape(nely, nelx, order="F"), compliance=history[-1],
                           iterations=len(history), history=history, converged=change <= tol,
-                          variables=x.reshape(nely, nelx, order="F"), settings=settings)
+                          variables=x.reshape(nely, nelx, order="F"), settings=settings, change=change)
 
 
 def beam_compliance(stiffness):

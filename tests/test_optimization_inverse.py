@@ -181,6 +181,10 @@ def test_continuation_of_a_settled_design_and_bad_starts(bulk):
     for bad, error, match in [(np.ones((16, 8)), ValueError, r"shape \(16, 8\); expected the unit cell's \(16, 16\)"),
                               (start - 0.5, ValueError, r"initial \(densities\) = -0\.\d+ is outside \[0\.0, 1\.0\]"),
                               (np.full((16, 16), np.nan), ValueError, "NaN"),
+                              # a uniform start stayed uniform and ended converged=True at a 100 % solid design
+                              (np.zeros((16, 16)), ValueError, r"initial is uniform \(every density 0\): a symmetric "
+                                                               "stationary point"),
+                              (np.full((16, 16), 0.5), ValueError, r"uniform \(every density 0\.5\).*seeded noise"),
                               ({"x": 1}, TypeError, "expected an InverseHomogenizationResult or a design")]:
         with pytest.raises(error, match=match):
             inverse_homogenization((16, 16), 0.5, "bulk", initial=bad)

@@ -454,6 +454,10 @@ def _continued(initial, settings):
         return dict(state, history=list(initial.history), fresh=False)
     x = check_density_design(initial, settings["shape"], alternative="an InverseHomogenizationResult",
                              shape_text=f"the unit cell's {settings['shape']}")
+    if np.ptp(x) == 0:
+        raise ValueError(f"initial is uniform (every density {x.flat[0]:g}): a symmetric stationary point, which "
+                         "every update keeps uniform, so the thresholded design misses volume_fraction; expected "
+                         "a design that varies (add seeded noise) or initial=None for the seeded soft hole")
     return dict(x=x, mma=[], low=None, upp=None, stage=0, at_stage=0, history=[], change=math.inf, fresh=True)
 
 
@@ -508,7 +512,7 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, E=1.0, n
         the larger ``max_iter`` (bit for bit on one device); a result that settled within ``tol`` is
         returned as it was, re-verified (a stricter ``tol`` goes on). Or a design of densities
         ``shape`` in [0, 1] to start from instead of the seeded soft hole (symmetrized as every
-        iterate is).
+        iterate is); not uniform, a stationary point that no update leaves.
     phase : tuple, optional
         Deprecated (a ``FutureWarning``): the solid's ``(E, nu)``; pass ``E`` and ``nu`` instead.
 

@@ -241,3 +241,8 @@ def test_the_solid_as_phase_is_deprecated():
             inverse_homogenization((16, 16), 0.5, phase=(1.0, 0.5))
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match=r"phase=\(1.0,\); expected the solid's"):
         inverse_homogenization((16, 16), 0.5, phase=(1.0,))
+    # phase= silently overrode an explicit E= or nu=
+    for moduli in (dict(E=2.0), dict(nu=0.2)):
+        with pytest.warns(FutureWarning), pytest.raises(ValueError, match=r"phase=\(1.0, 0.3\) and E=.*both give the "
+                                                                          "solid's moduli; expected E= and nu= alone"):
+            inverse_homogenization((16, 16), 0.5, phase=(1.0, 0.3), **moduli)

@@ -515,6 +515,7 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, E=1.0, n
         iterate is); not uniform, a stationary point that no update leaves.
     phase : tuple, optional
         Deprecated (a ``FutureWarning``): the solid's ``(E, nu)``; pass ``E`` and ``nu`` instead.
+        Given together with an ``E`` or ``nu`` other than the defaults, a ``ValueError``.
 
     Returns
     -------
@@ -533,6 +534,9 @@ def inverse_homogenization(shape, volume_fraction, objective="bulk", *, E=1.0, n
                       FutureWarning, stacklevel=2)
         if not (isinstance(phase, (tuple, list)) and len(phase) == 2):
             raise ValueError(f"phase={phase!r}; expected the solid's (E, nu) (deprecated: pass E= and nu=)")
+        if (E, nu) != (1.0, 0.3):          # the defaults: anything else was asked for, and phase would override it
+            raise ValueError(f"phase={phase!r} and E={E!r}, nu={nu!r} both give the solid's moduli; expected E= and "
+                             "nu= alone (phase= is deprecated)")
         E, nu = phase
     _check_inputs(shape, volume_fraction, objective, E, nu, max_iter, filter_radius, beta, tol)
     robust = check_flag(robust, name="robust")

@@ -605,7 +605,7 @@ def _check_ishigami_constants(a, b):
 # permutation importance and the figure
 
 
-def permutation_importance_frame(estimator, X, y, *, names, n_repeats=10, seed, scoring=None):
+def permutation_importance_frame(estimator, X, y, *, names=None, n_repeats=10, seed, scoring=None):
     """Permutation importance of a fitted estimator as a tidy DataFrame, most important first.
 
     A thin wrapper over :func:`sklearn.inspection.permutation_importance` (Breiman 2001): the drop
@@ -620,8 +620,9 @@ def permutation_importance_frame(estimator, X, y, *, names, n_repeats=10, seed, 
     X : array_like or pandas.DataFrame, shape (n_samples, n_features)
         Passed to scikit-learn unchanged (a DataFrame keeps its feature names).
     y : array_like, shape (n_samples,) or (n_samples, n_outputs)
-    names : sequence of str
-        One name per feature column.
+    names : sequence of str, optional
+        One name per feature column, in their order. For a DataFrame ``X``, its columns (the default);
+        required for an array.
     n_repeats : int
         Shuffles per feature.
     seed : int or numpy.random.Generator
@@ -634,6 +635,12 @@ def permutation_importance_frame(estimator, X, y, *, names, n_repeats=10, seed, 
     pandas.DataFrame
         Indexed by feature name, columns ``mean`` and ``std`` of the score
         drop, sorted by ``mean`` descending.
+
+    Raises
+    ------
+    ValueError
+        ``names`` missing for an array ``X``, not ``X``'s columns for a DataFrame, or of another length
+        than ``X`` has columns; ``y`` of another length than ``X``.
 
     Examples
     --------
@@ -649,7 +656,14 @@ def permutation_importance_frame(estimator, X, y, *, names, n_repeats=10, seed, 
     """
     from sklearn.inspection import permutation_importance
 
-    names = [str(name) for name in names]
+    columns = None if getattr(X, "columns", None) is None else [str(c) for c in X.columns]
+    if names is None and columns is None:
+        raise ValueError("names is None and X has no columns; expected one name per feature column")
+    names = columns if names is None else [str(name) for name in names]
+    if columns is not None and names != columns:
+        # scikit-learn reports the importances in column order: other names would label them wrongly
+        raise ValueError(f"names {names} are not X's columns {columns}; expected the columns in their order "
+                         "(or names=None to take them)")
     shape = np.shape(X)
     if len(shape) != 2 or shape[1] != len(names):
         raise ValueError(

@@ -5,6 +5,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
@@ -177,6 +178,22 @@ def test_permutation_importance_ranks_irrelevant_feature_last():
     assert frame.equals(again)
     with pytest.raises(ValueError, match="names"):
         permutation_importance_frame(model, X, y, names=["a", "b"], seed=0)
+
+
+def test_permutation_importance_of_a_dataframe_is_labelled_by_its_columns():
+    """With a DataFrame X only the length of names was checked: names in another order than the columns
+    silently labelled each importance with another feature's name."""
+    generator = np.random.default_rng(0)
+    X = pd.DataFrame(generator.random((200, 3)), columns=["a", "b", "noise"])
+    y = 3 * X["a"] + X["b"]
+    model = LinearRegression().fit(X, y)
+    frame = permutation_importance_frame(model, X, y, seed=0)            # names default to the columns
+    assert list(frame.index) == ["a", "b", "noise"]
+    assert frame.equals(permutation_importance_frame(model, X, y, names=["a", "b", "noise"], seed=0))
+    with pytest.raises(ValueError, match=r"names \['noise', 'b', 'a'\] are not X's columns \['a', 'b', 'noise'\]"):
+        permutation_importance_frame(model, X, y, names=["noise", "b", "a"], seed=0)
+    with pytest.raises(ValueError, match="names is None and X has no columns"):
+        permutation_importance_frame(model, X.to_numpy(), y, seed=0)
 
 
 @pytest.mark.parametrize("bounds, n, message", [

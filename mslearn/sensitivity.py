@@ -299,6 +299,8 @@ def _evaluate(model, X, expected_rows):
     y = model(X)
     if is_torch(y):
         y = y.detach().cpu().numpy()
+    if np.iscomplexobj(y):              # a float cast would drop the imaginary part with only a warning
+        raise TypeError(f"model returned the complex dtype {np.asarray(y).dtype}; expected real numbers")
     try:
         y = np.asarray(y, dtype=float)
     except (TypeError, ValueError):
@@ -412,7 +414,7 @@ def sobol_indices(model, bounds, n=2**12, *, seed, n_bootstrap=200, confidence=0
     Raises
     ------
     TypeError
-        For ``n`` not an integer.
+        For ``n`` not an integer, or a complex model output.
     ValueError
         For bad bounds, ``n`` not a power of two, ``confidence`` outside (0, 1), a model output of
         the wrong length or containing NaN, or a constant output (zero variance).

@@ -164,6 +164,17 @@ def test_bad_targets_raise(tandem, bad, match):
         tandem.predict(bad)
 
 
+def test_complex_input_is_refused(tandem, data):
+    """Complex targets or designs were cut to their real part with only a numpy ComplexWarning."""
+    designs, properties, _, _ = data
+    with pytest.raises(TypeError, match="properties has the complex dtype complex128; expected real numbers"):
+        tandem.predict(properties.to_numpy()[:2] + 1j)
+    with pytest.raises(TypeError, match="designs has the complex dtype complex128"):
+        tandem.forward_predict(designs.astype(complex))
+    with pytest.raises(TypeError, match="designs has the complex dtype complex128"):
+        TandemInverseDesign(max_iter=1, forward_max_iter=1, device="cpu").fit(designs.to_numpy() + 0j, properties)
+
+
 def test_bad_fit_input_raises(data):
     designs, properties, _, _ = data
     model = TandemInverseDesign(max_iter=1, forward_max_iter=1, device="cpu")

@@ -219,6 +219,9 @@ def test_bad_model_output_and_options():
         sobol_indices(lambda X: X[:, :, None], [(0, 1)], n=64, seed=0)
     with pytest.raises(ValueError, match=r"model returned NaN for 96 of 192 samples"):
         sobol_indices(lambda X: np.where(np.arange(len(X)) % 2, np.nan, X[:, 0]), [(0, 1)], n=64, seed=0)
+    # a complex output was cut to its real part with only a numpy ComplexWarning
+    with pytest.raises(TypeError, match="model returned the complex dtype complex128; expected real numbers"):
+        sobol_indices(lambda X: X[:, 0] + 1j, [(0, 1)], n=64, seed=0)
     with pytest.raises(ValueError, match="constant; Sobol indices are undefined"):
         sobol_indices(lambda X: np.ones(len(X)), [(0, 1)], n=64, seed=0)
     with pytest.raises(ValueError, match="constant"):

@@ -127,8 +127,10 @@ def _as_table(values, name, one_column=False):
     """Column names (or None) and a float64 2D array, with clear errors for NaN and wrong shapes. With
     ``one_column``, a 1D array is one column (a single property, given as scikit-learn's ``y`` may be)."""
     names = [str(c) for c in values.columns] if hasattr(values, "columns") else None
-    array = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else \
-        np.asarray(values.to_numpy(), dtype=np.float64)
+    raw = values.to_numpy() if hasattr(values, "to_numpy") else values
+    if np.iscomplexobj(raw):            # a float cast would drop the imaginary part with only a warning
+        raise TypeError(f"{name} has the complex dtype {np.asarray(raw).dtype}; expected real numbers")
+    array = np.asarray(raw, dtype=np.float64)
     if one_column and array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -547,6 +549,8 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         ------
         sklearn.exceptions.NotFittedError
             Before :meth:`fit`.
+        TypeError
+            If ``properties`` is complex.
         ValueError
             If ``properties`` is not 2D, not finite, or has another number of columns.
 
@@ -584,6 +588,8 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         ------
         sklearn.exceptions.NotFittedError
             Before :meth:`fit`.
+        TypeError
+            If ``designs`` is complex.
         ValueError
             If ``designs`` is not 2D, not finite, or has another number of columns.
 
@@ -736,7 +742,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         Raises
         ------
         TypeError
-            If ``warm_start`` or another flag or integer setting has another type.
+            If ``warm_start`` or another flag or integer setting has another type, or the data are complex.
         ValueError
             If the data are not finite 2D arrays of the same number of rows (at least 10), a design column
             is constant without ``design_bounds``, ``semicontinuous`` or ``design_bounds`` is inconsistent
@@ -773,6 +779,8 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         ------
         sklearn.exceptions.NotFittedError
             Before :meth:`fit`.
+        TypeError
+            If ``properties`` is complex.
         ValueError
             If ``properties`` is not 2D, not finite, or has another number of columns.
 

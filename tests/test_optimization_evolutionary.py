@@ -105,6 +105,7 @@ def test_points_stay_inside_bounds():
     (dict(max_iter=0), "max_iter"),
     (dict(population_size=2), "population_size"),
     (dict(n_objectives=0), "n_objectives"),
+    (dict(seed=-5), "seed = -5; expected an integer >= 0"),          # was pymoo's error, not naming seed
 ])
 def test_bad_input_is_named(kwargs, message):
     arguments = dict(f=lambda x: float(x[0]), bounds=[(0, 1)])
@@ -162,6 +163,18 @@ def test_known_points_are_the_first_generation_and_are_not_evaluated_again():
     assert calls == [10, 10, 10] and result.n_evaluations == 33
     np.testing.assert_array_equal(result.X[:3], X0)
     assert result.history_best[0] == pytest.approx(BRANIN_MINIMUM, abs=1e-4)
+
+
+def test_the_first_generation_of_known_points_is_all_of_them():
+    """population_history was documented as (population_size, m) per generation, but after initial=(X, y) the
+    first holds all the given points (pymoo keeps them all), so hypervolume_history()[0] measured them; the
+    documentation says so now."""
+    X0 = np.random.default_rng(0).random((40, 3))
+    result = evolutionary_optimization(zdt1, [(0, 1)] * 3, n_objectives=2, population_size=6, max_iter=3,
+                                       vectorized=True, seed=1, initial=(X0, zdt1(X0)))
+    assert [F.shape for F in result.population_history] == [(40, 2), (6, 2), (6, 2)]
+    assert result.population_X.shape == (6, 3)
+    assert result.hypervolume_history((1.1, 1.1))[0] == hypervolume(zdt1(X0), (1.1, 1.1))
 
 
 @pytest.mark.parametrize("initial, message", [

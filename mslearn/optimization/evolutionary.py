@@ -202,8 +202,10 @@ class EvolutionaryResult:
         Generations run (the initial population counts as the first).
     population_history : list of numpy.ndarray
         The objective values of the surviving population after each generation, each of shape
-        ``(population_size, m)`` (``m = 1`` for one objective); :meth:`hypervolume_history` and
-        ``history_best`` are read from it.
+        ``(population_size, m)`` (``m = 1`` for one objective), but the first after
+        ``initial=(X, y)``: all ``len(X)`` given points, more or fewer (pymoo keeps them all in the
+        first generation; the fittest ``population_size`` of them and their offspring survive into
+        the second). :meth:`hypervolume_history` and ``history_best`` are read from it.
     history_best : numpy.ndarray
         One objective: the best value found after each generation (running minimum). Several:
         empty; use :meth:`hypervolume_history`.
@@ -212,7 +214,8 @@ class EvolutionaryResult:
     algorithm : str
         ``"ga"`` (one objective) or ``"nsga2"``.
     population_X, population_y : numpy.ndarray
-        The final population: its points ``(population_size, d)`` and their values (shaped as ``y``).
+        The final population: its points ``(population_size, d)`` (after ``initial=(X, y)`` and
+        ``max_iter=1``, the ``len(X)`` given ones) and their values (shaped as ``y``).
         ``evolutionary_optimization(..., initial=result)`` goes on from it.
     """
 
@@ -368,8 +371,9 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
         evaluations and generations come first in the returned result, so ``max_iter`` counts the whole
         run's generations, the earlier ones included (an interrupted or too short search continues with
         ``max_iter`` raised; a ``max_iter`` it has already reached returns it unchanged). A pair of
-        points ``X`` ``(n, d)`` and their values ``y`` ``(n,)`` or ``(n, n_objectives)``: they are the
-        first generation (the fittest ``population_size`` of them survive). The generations after them
+        points ``X`` ``(n, d)`` and their values ``y`` ``(n,)`` or ``(n, n_objectives)``: all of them
+        are the first generation (``n`` may differ from ``population_size``); the fittest
+        ``population_size`` of them and their offspring survive into the second. The generations after them
         are not those an uninterrupted run would make: the random draws are not replayed.
 
     Returns
@@ -382,7 +386,7 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
     ------
     ValueError
         For bounds that are not finite ``(low, high)`` pairs with ``low < high``, ``n_objectives``,
-        ``population_size`` or ``max_iter`` below their minimum, or ``f`` returning the wrong number
+        ``population_size``, ``max_iter`` or an integer ``seed`` below their minimum, or ``f`` returning the wrong number
         of values or non-finite ones (the message gives the point).
 
     Examples
@@ -412,7 +416,7 @@ def evolutionary_optimization(f, bounds, *, n_objectives=1, population_size=None
         raise ValueError("executor is for f evaluated point by point; with vectorized=True, f takes the "
                          "whole population itself")
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        seed_int = int(seed)
+        seed_int = check_integer(seed, 0, name="seed")         # pymoo's own error would not name seed
     else:
         seed_int = int(rng(seed).integers(2**31 - 1))
     known_X, known_F, previous = (None, None, None) if initial is None else _known_population(initial, bounds,

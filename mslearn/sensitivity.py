@@ -224,7 +224,8 @@ class SobolResult:
             if output not in (None, 0):
                 raise ValueError(f"output = {output!r}, but the model has a single output; leave output=None")
             return array
-        if not isinstance(output, numbers.Integral) or not -self.n_outputs <= output < self.n_outputs:
+        if (isinstance(output, bool) or not isinstance(output, numbers.Integral)    # True would index as a mask
+                or not -self.n_outputs <= output < self.n_outputs):
             raise ValueError(f"output = {output!r}; expected an output index in 0..{self.n_outputs - 1}")
         return array[output]
 

@@ -135,6 +135,9 @@ def test_multi_output_matches_separate_runs():
     assert frame.shape == (3, 8) and both.n_outputs == 2
     np.testing.assert_allclose(frame[1]["ST"].to_numpy(), both.total[1])
     assert list(both.to_frame(output=1).columns) == ["S1", "S1_conf", "ST", "ST_conf"]
+    # output=True indexed the indices as a boolean mask: pandas' "Data must be 1-dimensional"
+    with pytest.raises(ValueError, match=r"output = True; expected an output index in 0\.\.1"):
+        both.to_frame(output=True)
 
 
 def test_torch_model_output_is_accepted():

@@ -116,6 +116,11 @@ def test_expected_improvement_matches_monte_carlo_and_its_limits():
     # no uncertainty: the plain improvement
     assert float(expected_improvement(-1.0, 0.0, best=0.5)) == pytest.approx(1.5)
     assert float(expected_improvement(1.0, 0.0, best=0.5)) == 0.0
+    # an array xi or best failed with numpy's "truth value of an array ... is ambiguous"
+    with pytest.raises(ValueError, match=r"xi has shape \(2,\); expected one number"):
+        expected_improvement(np.zeros(2), np.ones(2), 0.0, xi=np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"best has shape \(1,\); expected one number"):
+        probability_of_improvement(0.0, 1.0, best=[0.0])
 
 
 # ------------------------------------------------------------------------------ anchors

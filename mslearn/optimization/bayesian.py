@@ -300,10 +300,13 @@ def probability_of_improvement(mean, std, best, xi=0.0):
 
 def _posterior(mean, std, best, xi):
     """The acquisitions' arguments checked: finite, ``std >= 0`` of ``mean``'s shape (or one number),
-    ``xi >= 0``; ``mean`` and ``std`` as float arrays."""
+    one ``best`` and one ``xi >= 0``; ``mean`` and ``std`` as float arrays."""
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     if std.shape not in (mean.shape, ()):
         raise ValueError(f"std has shape {std.shape} and mean {mean.shape}; expected the same shape (or one std)")
+    for name, value in (("best", best), ("xi", xi)):
+        if np.ndim(value) != 0:
+            raise ValueError(f"{name} has shape {np.shape(value)}; expected one number")
     for name, value in (("mean", mean), ("std", std), ("best", best), ("xi", xi)):
         if not np.isfinite(value).all():
             raise ValueError(f"{name} contains NaN or inf; expected finite posterior values")

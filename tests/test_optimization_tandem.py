@@ -193,6 +193,9 @@ def test_bad_fit_input_raises(data):
     with pytest.raises(TypeError, match=r"design_bounds is a list; expected None or a dict"):
         # dict([(0, 1), (0, 1)]) would have read the pairs as {0: 1}
         TandemInverseDesign(design_bounds=[(0, 1), (0, 1)], max_iter=1, forward_max_iter=1).fit(designs, properties)
+    for bounds in ((0, 1, 2), 0.5):                  # were "too many values to unpack" and "not iterable"
+        with pytest.raises(ValueError, match=r"design_bounds\[0\] = .*; expected \(low, high\) with low < high"):
+            TandemInverseDesign(design_bounds={0: bounds}, max_iter=1, forward_max_iter=1).fit(designs, properties)
     with pytest.raises(ValueError, match="forward_max_iter"):
         TandemInverseDesign(forward_max_iter=0).fit(designs, properties)
     with pytest.raises(ValueError, match="max_iter"):

@@ -195,8 +195,12 @@ class _DesignSpace:
         bounds = np.stack([designs.min(0), designs.max(0)], axis=1)
         for key, value in _mapping(self.design_bounds, "design_bounds", "(low, high)").items():
             column = self._column(key, names, n, "design_bounds")
-            low, high = (float(v) for v in value)
-            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            try:
+                low, high = (float(v) for v in value)
+                valid = np.isfinite(low) and np.isfinite(high) and low < high
+            except (TypeError, ValueError):         # not a pair of numbers: (0, 1, 2), 0.5, ("a", "b")
+                valid = False
+            if not valid:
                 raise ValueError(f"design_bounds[{key!r}] = {value!r}; expected (low, high) with low < high")
             bounds[column] = low, high
         flat = bounds[:, 1] <= bounds[:, 0]

@@ -1,6 +1,7 @@
 """Inverse homogenization (#16): the issue's anchors — a bulk-modulus design near the Hashin–Shtrikman
 bound, an auxetic design, sensitivities against finite differences — verified on the thresholded
 0/1 design re-homogenized by the solver, plus determinism and input checks."""
+import dataclasses
 import warnings
 
 import numpy as np
@@ -162,6 +163,10 @@ def test_a_continuation_compares_the_last_change_with_its_own_tol():
     with pytest.warns(ConvergenceWarning, match=rf"largest design change {loose.state['change']:.3g} >= tol=0.001"):
         short = inverse_homogenization(tol=1e-3, initial=loose, **dict(kwargs, max_iter=2))
     assert short.iterations == loose.iterations and not short.converged
+    # a state saved before states kept their change continues as then: settled if it had converged (was a KeyError)
+    old = dataclasses.replace(loose, state={k: v for k, v in loose.state.items() if k != "change"})
+    again = inverse_homogenization(tol=1e-3, initial=old, **kwargs)
+    assert again.converged and again.history == loose.history
 
 
 @pytest.mark.filterwarnings("ignore:the thresholded design has no connected solid path")   # 3 iterations: grey

@@ -1,5 +1,6 @@
 """SIMP topology optimization: the 88-line code's published MBB results, the material-law path,
 its sensitivities, continuation, and input checks."""
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -85,6 +86,11 @@ def test_a_continuation_compares_the_last_change_with_its_own_tol():
     with pytest.warns(ConvergenceWarning, match=rf"largest density change {loose.change:.3g} > tol=0.01"):
         short = topology_optimization(12, 4, 0.5, tol=0.01, max_iter=2, initial=loose)
     assert short.iterations == loose.iterations and not short.converged and short.change == loose.change
+    # a result saved before results kept their change (None) continues as then: settled if it had converged
+    old = dataclasses.replace(loose, change=None)
+    assert topology_optimization(12, 4, 0.5, tol=0.01, max_iter=50, initial=old).history == loose.history
+    unsettled = dataclasses.replace(short, converged=False, change=None)
+    assert topology_optimization(12, 4, 0.5, tol=0.01, max_iter=50, initial=unsettled).history == strict.history
 
 
 def test_continuation_refuses_another_problem_and_starts_from_a_design():

@@ -451,7 +451,9 @@ def _continued(initial, settings):
                             problem=f"initial solved another problem (its settings {state['settings']})",
                             remedy="a continuation needs the same arguments but seed, max_iter, tol, device "
                                    "and progress")
-        return dict(state, history=list(initial.history), fresh=False)
+        # a state saved before states kept their change: settled if it had converged, as it was then read
+        change = state.get("change", 0.0 if initial.converged else math.inf)
+        return dict(state, change=change, history=list(initial.history), fresh=False)
     x = check_density_design(initial, settings["shape"], alternative="an InverseHomogenizationResult",
                              shape_text=f"the unit cell's {settings['shape']}")
     if np.ptp(x) == 0:

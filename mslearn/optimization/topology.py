@@ -259,13 +259,15 @@ def _start(initial, settings):
     ``(nely, nelx)`` with values in [0, 1]."""
     nelx, nely = settings["nelx"], settings["nely"]
     if isinstance(initial, TopologyResult):
-        if initial.variables is None or initial.settings is None or initial.change is None:
-            raise ValueError("initial is a TopologyResult without its design variables (variables, settings, "
-                             "change); expected a result returned by topology_optimization")
+        if initial.variables is None or initial.settings is None:
+            raise ValueError("initial is a TopologyResult without its design variables (variables, settings); "
+                             "expected a result returned by topology_optimization")
         check_same_settings(initial.settings, settings,
                             problem=f"initial solved another problem (its settings {initial.settings})",
                             remedy="a continuation needs the same arguments but tol, max_iter and progress")
-        return initial.variables.ravel(order="F").astype(float), list(initial.history), initial.change
+        # a result saved before results kept their change: settled if it had converged, as it was then read
+        change = initial.change if initial.change is not None else 0.0 if initial.converged else math.inf
+        return initial.variables.ravel(order="F").astype(float), list(initial.history), change
     x = check_density_design(initial, (nely, nelx), alternative="a TopologyResult",
                              shape_text=f"the design's (nely, nelx) = ({nely}, {nelx})")
     # the optimality-criteria update scales each density, so a zero density stays zero: too few

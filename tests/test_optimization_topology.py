@@ -1,6 +1,7 @@
 """SIMP topology optimization: the 88-line code's published MBB results, the material-law path,
 its sensitivities, continuation, and input checks."""
 import dataclasses
+
 import numpy as np
 import pytest
 import torch

@@ -60,6 +60,18 @@ def test_a_uniform_field_has_no_characteristic_length():
     assert np.isnan(sf.length[0]) and sf.length[1] == structure_factor(stripes).length
 
 
+def test_structure_factor_measures_a_wavelength_on_a_non_square_grid():
+    """The shells were counted to min(N) // 2 in the longest axis's step: on a 64x16 grid they stopped at
+    k = pi/4 and stripes of wavelength 4 got the length 30.7. Now the shells reach pi/dx on any grid (to
+    half a shell width, as on a square one); a square grid keeps its min(N) // 2 = max(N) // 2 shells."""
+    stripes = np.cos(2 * np.pi * np.arange(64) / 4)[:, None] * np.ones((1, 16))
+    for field in (stripes, stripes.T, stripes[:, :, None] * np.ones(8)):
+        sf = structure_factor(field, dx=0.5)
+        assert len(sf.k) == 32 and sf.k[-1] == pytest.approx(2 * math.pi, rel=0.02)
+        assert abs(2 * math.pi / sf.length - 2 * math.pi / 2.0) <= 0.5 * 2 * math.pi / (64 * 0.5)
+    assert len(structure_factor(np.ones((32, 32)) + np.eye(32)).k) == 16
+
+
 def test_early_structure_factor_peaks_at_the_linear_stability_wavelength():
     """k_max^2 = (1 - 3 phi0^2) / (2 gamma): lambda = 2 pi / k_max = 8.886 for gamma = 1, phi0 = 0.
 

@@ -103,7 +103,8 @@ class StructureFactor:
     ----------
     k : ndarray, shape (n_bins,)
         Mean wave number of each shell (shells of width :math:`2\\pi/(N_{\\max}\\Delta x)`, the
-        :math:`k = 0` mode left out).
+        :math:`k = 0` mode left out): ``n_bins`` :math:`= \\lfloor N_{\\max}/2\\rfloor` shells, up to the
+        Nyquist wave number :math:`\\pi/\\Delta x`, on a non-square grid too.
     s : ndarray, shape (n_bins,) or (n_runs, n_bins)
         :math:`S(k) = \\langle|\\hat\\phi_k|^2\\rangle/N` over the shell, :math:`\\phi` minus its mean.
     length : float or ndarray, shape (n_runs,)
@@ -394,7 +395,9 @@ def structure_factor(field, *, dx=1.0, batch=False):
     kmag = np.sqrt(sum(g**2 for g in np.meshgrid(*axes, indexing="ij"))).ravel()
     dk = 2 * np.pi / (max(spatial) * dx)
     shell = np.rint(kmag / dk).astype(int)
-    n_bins = int(min(spatial) // 2)                                   # shells fully inside the box
+    # The shells are counted in the finest wave-number step dk, the longest axis's: its N_max // 2 shells reach
+    # that axis's Nyquist pi/dx, the edge of the Brillouin zone (min // 2 cut a 64x16 grid off at k = pi/4).
+    n_bins = int(max(spatial) // 2)
     keep = (shell >= 1) & (shell <= n_bins)
     counts = np.bincount(shell[keep], minlength=n_bins + 1)[1:]
     k = np.bincount(shell[keep], weights=kmag[keep], minlength=n_bins + 1)[1:] / counts

@@ -166,6 +166,17 @@ def test_bad_input_is_refused(kwargs, match):
         cahn_hilliard(**{"n_steps": 1, "device": "cpu", **kwargs})
 
 
+def test_a_grid_size_must_be_an_integer():
+    """int() truncated the sizes: shape=(16.9, 16) and ("16", 16) ran silently as (16, 16)."""
+    for shape, shown in (((16.9, 16), "0] must be an integer >= 1, got float 16.9"),
+                         (("16", 16), "0] must be an integer >= 1, got str '16'"),
+                         ((2, 16, 16.0), "2] must be an integer >= 1, got float 16.0")):
+        with pytest.raises(TypeError, match=r"shape\[" + shown):
+            cahn_hilliard(shape, n_steps=1, batch=len(shape) == 3, device="cpu")
+    for shape in (np.array([16, 16]), torch.Size([16, 16]), (np.int64(16), 16)):
+        assert cahn_hilliard(shape, n_steps=1, device="cpu").phi.shape == (16, 16)
+
+
 # ---------------------------------------------------------------- Rosenthal melt pool
 
 STEEL = dict(k=25.0, rho_c=5e6, T0=300.0, T_melt=1700.0)

@@ -174,7 +174,8 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     Parameters
     ----------
     shape : tuple of int
-        The grid, 2 or 3 spatial axes (each at least 2); with ``batch=True`` a leading axis of runs,
+        The grid, 2 or 3 spatial axes of integer sizes (each at least 2; a float or a string is refused
+        with a ``TypeError``); with ``batch=True`` a leading axis of runs,
         ``(n_runs, *spatial)``.
     phi0 : float, array or tensor
         The mean composition, in ``(-1, 1)`` (with ``batch=True`` also one per run, shape
@@ -242,7 +243,9 @@ def cahn_hilliard(shape, phi0=0.0, *, gamma=1.0, mobility=1.0, dx=1.0, dt=0.1, n
     >>> bool(abs(result.phi.mean()) < 1e-12), bool(np.all(np.diff(result.energy) <= 0))
     (True, True)
     """
-    shape = tuple(int(n) for n in np.atleast_1d(np.asarray(shape)))
+    # int() would run shape=(16.9, 16) or ("16", 16) as (16, 16)
+    shape = tuple(check_integer(n, 1, name=f"shape[{i}]")
+                  for i, n in enumerate(np.atleast_1d(np.asarray(shape, dtype=object)).tolist()))
     batch = check_flag(batch, name="batch")
     spatial = shape[1:] if batch else shape
     if len(spatial) not in (2, 3) or any(n < 2 for n in spatial) or (batch and shape[0] < 1):

@@ -239,6 +239,15 @@ def test_bad_structures_raise(spinodal):
         ProcessStructureMap(window=20).fit(X, y)
 
 
+def test_scores_refuse_structures_of_another_number(spinodal, fitted):
+    """score(X[:4], y[:2]) reshaped the 4 predicted maps into 2 rows and raised scikit-learn's error about
+    the number of outputs; now the message of score_descriptors."""
+    _, _, X_test, y_test, _ = spinodal
+    for score in (fitted.score, fitted.score_descriptors):
+        with pytest.raises(ValueError, match="X has 4 rows but y has 2 structures; expected one per row"):
+            score(X_test[:4], y_test[:2])
+
+
 def test_generate_resumes_from_the_rows_done_and_refuses_other_structures(spinodal, fitted, monkeypatch):
     import mslearn.reconstruction
     X = spinodal[2][:3]

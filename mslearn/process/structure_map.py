@@ -488,12 +488,15 @@ class ProcessStructureMap(BaseEstimator):
             Before :meth:`fit`.
         ValueError
             If ``X`` lacks a column, is not finite or has a value out of range.
-            If ``y`` is not two-phase label images of the same number.
+            If ``y`` is not two-phase label images, one per row of ``X``.
         """
         labels = _check_structures(y)
         check_is_fitted(self, "pca_")
         true = self._maps(labels, self.window_).reshape(len(labels), -1)
-        pred = self.predict_s2(X).reshape(len(true), -1)
+        pred = self.predict_s2(X)
+        if len(true) != len(pred):
+            raise ValueError(f"X has {len(pred)} rows but y has {len(true)} structures; expected one per row")
+        pred = pred.reshape(len(true), -1)
         return float(r2_score(true, pred, multioutput="variance_weighted"))
 
     def score_descriptors(self, X, y):

@@ -137,6 +137,26 @@ def test_input_errors_are_clear():
             solve(type(folded)(p, folded.t), law, element=element, dirichlet={lambda x: x[0] < 1e-9: (0.0, 0.0)})
 
 
+@pytest.mark.parametrize("element", ["P2", "Q1"])
+def test_conflicting_dirichlet_values_at_a_shared_point_are_refused(element):
+    """The corner (0, 0) on 'left' (u_y = 0) and 'bottom' (u_y = 0.05) took the value of whichever came first
+    in the dict (u_y 0.0, swapped 0.05), silently; now a ValueError naming the point and both values. Equal
+    values on a shared point still solve, in any order."""
+    mesh = _square(2, element).with_boundaries({"left": lambda x: x[0] < 1e-9, "bottom": lambda x: x[1] < 1e-9,
+                                                "right": lambda x: x[0] > 1 - 1e-9})
+    law = LinearElastic(elastic_stiffness(1.0, 0.25))
+    conditions = {"left": (0.0, 0.0), "bottom": (None, 0.05), "right": (0.01, None)}
+    for order in (conditions, dict(reversed(conditions.items()))):
+        with pytest.raises(ValueError, match=r"dirichlet prescribes different u_y at the point \(0, 0\): "
+                                             r"'(left' gives 0, 'bottom' gives 0.05|bottom' gives 0.05, 'left' gives 0)"
+                                             r" \(1 displacement\(s\) in conflict in all\)"):
+            solve(mesh, law, element=element, dirichlet=order)
+    agreed = {"left": (0.0, 0.0), "bottom": (None, 0.0), "right": lambda x: np.stack([0.01 + 0 * x[0], 0 * x[1]])}
+    first, second = (solve(mesh, law, element=element, dirichlet=order)
+                     for order in (agreed, dict(reversed(agreed.items()))))
+    np.testing.assert_array_equal(first.displacement, second.displacement)
+
+
 @pytest.mark.parametrize("tol", [1.0, 2.0, math.inf, math.nan, 0.0, -1e-8])
 def test_a_tolerance_outside_0_1_is_refused_not_reported_converged(tol):
     # tol = 1 stopped before the first Newton correction: zero displacement reported as converged

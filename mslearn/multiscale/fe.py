@@ -344,8 +344,11 @@ def _facets(mesh, where, name):
 
 
 def _dirichlet(basis, dirichlet):
-    """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``."""
-    dofs, values = [], []
+    """Prescribed dofs and their values at load factor 1, from ``{boundary: (ux, uy) or callable}``.
+
+    A dof on several boundaries (a corner) may be given several times with one value (to round-off);
+    different values raise ``ValueError``: which boundary wins would depend on the dict's order."""
+    dofs, values, sources = [], [], []
     for where, value in _conditions(dirichlet, "dirichlet", free=True).items():
         view = basis.get_dofs(_facets(basis.mesh, where, "dirichlet"))
         for component in range(2):
@@ -363,13 +366,26 @@ def _dirichlet(basis, dirichlet):
                 v = np.full(len(d), float(value[component]))
             dofs.append(d)
             values.append(v)
+            sources += [(where, component)] * len(d)
     if not dofs:
         return np.zeros(0, int), np.zeros(0)
     dofs, values = np.concatenate(dofs), np.concatenate(values)
     if not np.isfinite(values).all():
         raise ValueError("dirichlet prescribes NaN or infinite displacements; expected finite values (None leaves a "
                          "component free)")
-    dofs, first = np.unique(dofs, return_index=True)
+    dofs, first, inverse = np.unique(dofs, return_index=True, return_inverse=True)
+    high, low = np.full(len(dofs), -np.inf), np.full(len(dofs), np.inf)
+    np.maximum.at(high, inverse, values)
+    np.minimum.at(low, inverse, values)
+    conflict = np.flatnonzero(high - low > 1e-12 * np.abs(values).max())
+    if conflict.size:
+        given = np.flatnonzero(inverse == conflict[0])
+        x, y = basis.doflocs[:, dofs[conflict[0]]]
+        component = "xy"[sources[given[0]][1]]
+        given = ", ".join(f"{sources[i][0]!r} gives {values[i]:g}" for i in given)
+        raise ValueError(f"dirichlet prescribes different u_{component} at the point ({x:g}, {y:g}): {given} "
+                         f"({conflict.size} displacement(s) in conflict in all); expected one value per point: leave "
+                         "the component free (None) on all but one boundary, or give equal values")
     return dofs, values[first]
 
 
@@ -544,7 +560,9 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     dirichlet : dict
         ``{boundary: (ux, uy)}`` with ``None`` for a free component, or ``{boundary: f}`` with
         ``f(x) -> (2, n)`` for coordinates ``x`` ``(2, n)``; ``boundary`` a name of ``mesh.boundaries``
-        or a marker ``f(x) -> bool``. Values are scaled by the load factor.
+        or a marker ``f(x) -> bool``. Values are scaled by the load factor. A point on several
+        boundaries (a corner) takes a component from every boundary that prescribes it: different values
+        raise ``ValueError`` (equal ones, to round-off, are fine).
     traction : dict, optional
         ``{boundary: (tx, ty)}`` (force per length) or ``{boundary: f}``, ``f(x) -> (2, ...)``; scaled
         by the load factor.

@@ -124,6 +124,23 @@ def test_the_solver_rejects_bad_designs(designs, match):
         spinodoid_stiffness(designs, size=16)
 
 
+def test_a_dataframe_of_designs_is_read_by_its_column_names():
+    """A DataFrame's columns were taken by position: reordered columns swapped theta_x and theta_y silently,
+    and an extra column was read as theta_z (a 3D design). Now selected by name, another column refused."""
+    designs = np.array([[0.6, 30.0, 0.0]])
+    reordered = pd.DataFrame({"volume_fraction": [0.6], "theta_y": [0.0], "theta_x": [30.0]})
+    np.testing.assert_array_equal(spinodoid_stiffness(reordered, size=16, seed=0, device="cpu"),
+                                  spinodoid_stiffness(designs, size=16, seed=0, device="cpu"))
+    for bad, message in ((reordered.assign(extra=1.0), r"unknown: \['extra'\]"),
+                         (reordered.drop(columns="theta_y").assign(theta_z=30.0),
+                          r"expected \['volume_fraction', 'theta_x', 'theta_y', 'theta_z'\] \(3D, in any order\); "
+                          r"missing: \['theta_y'\]"),
+                         (pd.DataFrame(designs), r"designs has the columns \[0, 1, 2\]; expected \['volume_fraction', "
+                                                 r"'theta_x', 'theta_y'\] \(2D, in any order\)")):
+        with pytest.raises(ValueError, match=message):
+            spinodoid_stiffness(bad, size=16, device="cpu")
+
+
 # ----------------------------------------------------------------------------- 2D, and the solver's own data
 def test_2d_designs_give_the_four_plane_strain_entries_in_the_documented_order():
     """Bands normal to x (a narrow cone around x only) are softest along x: the lowest c_11; the

@@ -149,6 +149,16 @@ def spinodoid_metamaterials(n_samples=None, *, seed=0):
 
 
 def _check_designs(designs):
+    if isinstance(designs, pd.DataFrame):       # by name: reordered columns would swap the angles silently
+        columns = list(designs.columns)
+        names = list(SPINODOID_DESIGNS if "theta_z" in columns else SPINODOID_DESIGNS_2D)
+        if sorted(map(str, columns)) != sorted(names):
+            unknown = [c for c in columns if c not in names]
+            missing = [n for n in names if n not in columns]
+            raise ValueError(f"designs has the columns {columns}; expected {names} ({len(names) - 1}D, in any order)"
+                             + (f"; unknown: {unknown}" if unknown else "")
+                             + (f"; missing: {missing}" if missing else ""))
+        designs = designs[names]
     values = np.asarray(designs.to_numpy() if isinstance(designs, pd.DataFrame) else designs, dtype=float)
     if values.ndim != 2 or values.shape[1] not in (3, 4):
         raise ValueError(f"designs has shape {values.shape}; expected (n_designs, 4): volume fraction and the "
@@ -251,7 +261,9 @@ def spinodoid_stiffness(designs, *, size=32, wavelength=None, n_waves=1000, void
     Parameters
     ----------
     designs : array-like or DataFrame, shape ``(n_designs, 4)`` (3D) or ``(n_designs, 3)`` (2D)
-        Volume fraction in (0, 1) and the cone angles (degrees, in [0, 90], at least one > 0).
+        Volume fraction in (0, 1) and the cone angles (degrees, in [0, 90], at least one > 0): an array's
+        columns in the order of :data:`SPINODOID_DESIGNS` (3D) or :data:`SPINODOID_DESIGNS_2D` (2D), a
+        DataFrame's taken by name, in any order (another column, or one missing, raises ``ValueError``).
     size : int
         Grid points per side (default 32: about 1.2 s per design on one CPU core in 3D, 0.02 s in 2D).
     wavelength : float, optional

@@ -11,6 +11,7 @@ import math
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import h5py
@@ -282,6 +283,39 @@ def test_a_store_is_not_extended_by_another_partial_or_lambda(tmp_path):
         generate(tmp_path / "l.h5", lambda p, s: {"y": -p["a"].to_numpy()}, space, 6, seed=0, progress=False)
     assert len(generate(tmp_path / "l.h5", lambda p, s: {"y": p["a"].to_numpy()}, space, 6, seed=0,
                         progress=False)) == 6          # the same code resumes, in this process or another
+
+
+class _Scaled:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, parameters, seeds):
+        return _scaled(parameters, seeds, self.scale)
+
+
+def test_a_store_is_not_extended_by_another_instance_or_lambda_defaults(tmp_path):
+    """A callable instance was named by its class alone and a lambda's digest left out its default arguments:
+    a store of _Scaled(1.0) (or of lambda ..., k=1.0) was extended by _Scaled(1000.0) (k=1000.0), its y mixing
+    both silently. An instance whose attributes cannot be pickled is refused unless it has a name."""
+    space = {"a": (0.0, 1.0)}
+    for i, (first, other, same) in enumerate([
+            (_Scaled(1.0), _Scaled(1000.0), _Scaled(1.0)),
+            (lambda p, s, k=1.0: _scaled(p, s, k), lambda p, s, k=1000.0: _scaled(p, s, k),
+             lambda p, s, k=1.0: _scaled(p, s, k)),
+            (lambda p, s, *, k=1.0: _scaled(p, s, k), lambda p, s, *, k=1000.0: _scaled(p, s, k),
+             lambda p, s, *, k=1.0: _scaled(p, s, k))]):
+        generate(tmp_path / f"{i}.h5", first, space, 3, seed=0)
+        with pytest.raises(ValueError, match="differs in: sampler"):
+            generate(tmp_path / f"{i}.h5", other, space, 6, seed=0)
+        data = generate(tmp_path / f"{i}.h5", same, space, 6, seed=0)
+        np.testing.assert_array_equal(data.targets["y"], data.parameters["a"])
+    opaque = _Scaled(1.0)
+    opaque.lock = threading.Lock()
+    with pytest.raises(ValueError, match=r"sampler is a _Scaled instance whose attributes cannot be pickled .*; "
+                                         "expected picklable attributes, or a str attribute `name`"):
+        generate(tmp_path / "opaque.h5", opaque, space, 3, seed=0)
+    opaque.name = "scaled by 1"
+    assert len(generate(tmp_path / "opaque.h5", opaque, space, 3, seed=0)) == 3
 
 
 def test_bad_arguments(tmp_path):

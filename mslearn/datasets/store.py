@@ -79,6 +79,7 @@ import hashlib
 import json
 import math
 import numbers
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -300,8 +301,9 @@ def _check_seed(seed):
 def _sampler_name(sampler):
     """How the configuration names the sampler, so that extending a store with another sampler is refused:
     its ``name`` attribute where it has one (the caller vouches for it), else module and qualified name,
-    with a ``functools.partial``'s arguments and, for a lambda or a local function (whose qualified name
-    does not tell one from another), a digest of its code and of the values it closes over."""
+    with a ``functools.partial``'s arguments; for a lambda or a local function (whose qualified name
+    does not tell one from another), a digest of its code, its default arguments and the values it closes
+    over; for a callable instance (named by its class), a digest of its attributes (``vars``), pickled."""
     name = getattr(sampler, "name", None)
     if isinstance(name, str):
         return name
@@ -309,12 +311,24 @@ def _sampler_name(sampler):
         bound = [_stable_repr(a) for a in sampler.args] + [f"{k}={_stable_repr(v)}" for k, v in
                                                           sorted(sampler.keywords.items())]
         return f"{_sampler_name(sampler.func)}({_short(', '.join(bound))})"
-    qualname = getattr(sampler, "__qualname__", type(sampler).__name__)
+    if not hasattr(sampler, "__qualname__"):           # an instance: Scaled(1.0) and Scaled(1000.0) share a class
+        kind = type(sampler)
+        try:
+            state = pickle.dumps(vars(sampler), protocol=4)
+        except Exception as error:                     # no __dict__ (slots), or an attribute pickle cannot write
+            raise ValueError(f"sampler is a {kind.__qualname__} instance whose attributes cannot be pickled to tell "
+                             f"it from another of its class ({type(error).__name__}: {error}); expected picklable "
+                             "attributes, or a str attribute `name` that names the sampler and its settings") from None
+        return f"{kind.__module__}.{kind.__qualname__}[state {hashlib.sha256(state).hexdigest()[:12]}]"
+    qualname = sampler.__qualname__
     text = f"{getattr(sampler, '__module__', '?')}.{qualname}"
     code = getattr(sampler, "__code__", None)
     if code is not None and ("<lambda>" in qualname or "<locals>" in qualname):
         cells = [_stable_repr(cell.cell_contents) for cell in (sampler.__closure__ or ())]
         body = _stable_repr((code.co_code, code.co_consts, code.co_names, cells))
+        defaults = (getattr(sampler, "__defaults__", None), getattr(sampler, "__kwdefaults__", None))
+        if defaults != (None, None):                   # only then: the digests of stores without defaults stay
+            body += _stable_repr(defaults)
         text += f"[code {hashlib.sha256(body.encode()).hexdigest()[:12]}]"
     return text
 
@@ -586,8 +600,10 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         arrays with more axes are stored as **arrays** (images, tensors); the optional entries
         ``"descriptors"`` (dict of 1D arrays: measured descriptors, shown as extra parameter columns)
         and ``"ragged"`` (dict of lists of arrays with varying first axis, e.g. graphs). Its
-        ``name`` attribute (else module and qualified name, with a ``functools.partial``'s arguments
-        and a digest of a lambda's or local function's code) identifies it in the configuration.
+        ``name`` attribute (else module and qualified name, with a ``functools.partial``'s arguments,
+        a digest of a lambda's or local function's code, defaults and closure, and a digest of a callable
+        instance's pickled attributes) identifies it in the configuration. A callable instance whose
+        attributes cannot be pickled needs a ``name`` (else ``ValueError``).
     parameter_space : dict
         ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}`` (log-uniform).
     n_samples : int

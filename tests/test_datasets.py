@@ -115,6 +115,27 @@ def test_appending_equals_generating_at_once(tmp_path):
     assert len(make(path, 5)) == 25                           # a smaller request keeps what is there
 
 
+def test_a_call_that_computes_nothing_keeps_the_provenance(tmp_path):
+    """Every call rewrote versions, n_requested and the card, even one that computed nothing (a smaller
+    n_samples lowered n_requested to it), and an extension under other package versions lost the versions
+    of the earlier samples. Now only a call that computes samples writes them, and keeps the former versions."""
+    path = tmp_path / "p.h5"
+    make(path, 8)
+    old = dict(load(path).metadata["versions"], numpy="0.0")         # as if made under another numpy
+    with h5py.File(path, "a") as file:
+        file.attrs["versions"] = json.dumps(old, sort_keys=True)
+        before = {name: file.attrs[name] for name in ("versions", "n_requested", "card")}
+    make(path, 4)
+    with h5py.File(path, "r") as file:
+        assert {name: file.attrs[name] for name in before} == before and "former_versions" not in file.attrs
+    meta = make(path, 12).metadata
+    assert meta["former_versions"] == [old] and meta["versions"]["numpy"] == np.__version__
+    assert meta["n_requested"] == 12 and "12 complete of 12 requested" in meta["card"]
+    assert "numpy 0.0" in meta["card"] and "- extended with " in meta["card"]
+    assert (tmp_path / "p.README.md").read_text() == meta["card"]
+    assert make(path, 16).metadata["former_versions"] == [old]           # the same versions again: nothing added
+
+
 def test_content_does_not_depend_on_batch_size(tmp_path):
     assert_same(make(tmp_path / "a.h5", 9, batch_size=1), make(tmp_path / "b.h5", 9, batch_size=100))
 

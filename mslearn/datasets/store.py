@@ -55,7 +55,8 @@ tool (h5py, HDFView, MATLAB, Julia), and h5py is already a dependency of mslearn
 same model but would add a dependency and write a directory of many small files, which is awkward
 to cache, copy and cite. The layout is::
 
-    /                 attrs: n_complete, config (JSON), metadata (JSON), card (markdown), versions
+    /                 attrs: n_complete, n_requested, config (JSON), metadata (JSON), card (markdown),
+                      versions (JSON), former_versions (JSON list, where other versions computed samples)
     /seeds            (n,) int64 per-sample seeds
     /parameters/<p>   (n,) float64 sampled generator parameters
     /descriptors/<p>  (n,) measured descriptors (shown as extra columns of ``Dataset.parameters``)
@@ -693,11 +694,15 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
             file.attrs["n_complete"] = 0
             file.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         n_complete = int(file.attrs["n_complete"])
-        file.attrs["n_requested"] = max(n_samples, n_complete)
-        file.attrs["versions"] = json.dumps(environment_versions(), sort_keys=True)
-        file.attrs["card"] = _card(path, file, config)
-        file.flush()
-        if n_complete < n_samples:
+        if n_complete < n_samples:          # the provenance of what is computed now; a call computing nothing keeps it
+            file.attrs["n_requested"] = max(n_samples, int(file.attrs.get("n_requested", 0)))
+            versions = environment_versions()
+            if "versions" in file.attrs and json.loads(file.attrs["versions"]) != versions:
+                former = json.loads(file.attrs.get("former_versions", "[]")) + [json.loads(file.attrs["versions"])]
+                file.attrs["former_versions"] = json.dumps(former, sort_keys=True)
+            file.attrs["versions"] = json.dumps(versions, sort_keys=True)
+            file.attrs["card"] = _card(path, file, config)
+            file.flush()
             design = sample_parameters(parameter_space, n_samples, seed=seed, method=method, start=n_complete)
             bar = tqdm(total=n_samples, initial=n_complete, disable=not check_flag(progress, name="progress"),
                        desc=path.stem, unit="sample")
@@ -725,7 +730,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
                     bar.update(stop - start)
             finally:
                 bar.close()
-        file.attrs["card"] = card = _card(path, file, config)
+            file.attrs["card"] = _card(path, file, config)
+        card = str(file.attrs["card"])
     _card_path(path).write_text(card)
     return load(path)
 
@@ -763,7 +769,8 @@ def _check_card_is_its_own(path):
 def _card(path, file, config):
     metadata = config["metadata"]
     n_complete = int(file.attrs["n_complete"])
-    versions = json.loads(file.attrs["versions"])
+    versions = [", ".join(f"{k} {v}" for k, v in entry.items())
+                for entry in json.loads(file.attrs.get("former_versions", "[]")) + [json.loads(file.attrs["versions"])]]
     lines = [f"# Dataset card: {metadata.get('title', Path(path).stem)}", ""]
     if "description" in metadata:
         lines += [metadata["description"], ""]
@@ -773,7 +780,8 @@ def _card(path, file, config):
               f"(`scipy.stats.qmc`), seed {config['seed']}; sample *i* uses the seed "
               f"`SeedSequence({config['seed']}, spawn_key=(i,))`",
               f"- samples: {n_complete} complete of {int(file.attrs['n_requested'])} requested",
-              f"- created {file.attrs.get('created', '?')} with " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+              f"- created {file.attrs.get('created', '?')} with {versions[0]}",
+              *(f"- extended with {later}" for later in versions[1:]),
               "", "## Parameter ranges", "", "| parameter | low | high | scale |", "|---|---|---|---|"]
     for name, low, high, scale in config["parameter_space"]:
         lines.append(f"| {name} | {low:g} | {high:g} | {'log-uniform' if scale == 'log' else 'uniform'} |")
@@ -809,7 +817,9 @@ class Dataset:
     arrays : dict of str to numpy.ndarray
         Non-scalar data, leading axis = sample.
     metadata : dict
-        ``config`` (parameter space, sampler, seed, method), the user metadata, ``versions``,
+        ``config`` (parameter space, sampler, seed, method), the user metadata, ``versions`` (of the
+        packages that computed the latest samples), ``former_versions`` (a list, oldest first, of the
+        other versions that computed earlier samples of a resumed or extended store; empty for most),
         ``card``, ``seeds``, ``path``, ``n_complete``.
     """
 
@@ -1033,7 +1043,8 @@ def load(path, n_samples=None) -> Dataset:
             "config": config, "seed": config["seed"], "method": config["method"],
             "parameter_space": {entry[0]: tuple(entry[1:]) for entry in config["parameter_space"]},
             "sampler": config["sampler"],
-            "versions": json.loads(file.attrs["versions"]), "card": str(file.attrs["card"]),
+            "versions": json.loads(file.attrs["versions"]),
+            "former_versions": json.loads(file.attrs.get("former_versions", "[]")), "card": str(file.attrs["card"]),
             "seeds": file["seeds"][:n] if "seeds" in file else np.zeros(0, np.int64),
             "created": str(file.attrs.get("created", "")),
         }

@@ -258,8 +258,7 @@ def _ready_store(name, key, sampler, space, n_samples, seed, cache, progress, me
         except (OSError, ValueError):    # fewer samples (generate extends the store), or another process writes it
             pass
     try:
-        data = run(path)
-        return data if len(data) == n_samples else load(path, n_samples)
+        return run(path)
     except OSError:  # another process holds the file (HDF5 lock): generate privately
         folder = Path(tempfile.mkdtemp(prefix="mslearn-"))
         try:

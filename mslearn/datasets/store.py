@@ -608,7 +608,8 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     parameter_space : dict
         ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}`` (log-uniform).
     n_samples : int
-        Total number of samples the store should hold.
+        Total number of samples the store should hold, and the number returned: a store that holds
+        more keeps them (:func:`load` reads them all) and returns its first ``n_samples``.
     seed : int or numpy.random.Generator
         Seeds the design and, through ``SeedSequence(seed, spawn_key=(i,))``, sample ``i`` (a
         Generator gives one int draw, which the store records).
@@ -631,6 +632,7 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
     Returns
     -------
     Dataset
+        The store's first ``n_samples`` samples.
 
     Raises
     ------
@@ -733,7 +735,7 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
             file.attrs["card"] = _card(path, file, config)
         card = str(file.attrs["card"])
     _card_path(path).write_text(card)
-    return load(path)
+    return load(path, n_samples)
 
 
 # ----------------------------------------------------------------------------- the card

@@ -122,7 +122,7 @@ def test_the_card_follows_the_data_package_spec(shared):
     assert fields["contrast"]["scale"] == "log-uniform" and fields["measured_fraction"]["role"] == "descriptor"
     assert fields["seed"]["type"] == "integer" and fields["sample"]["type"] == "integer"
     target = names["targets"]["schema"]["fields"][1]
-    assert target == {"name": "k_xx", "type": "number", "role": "target", "unit": "W/(m K)"}
+    assert target == {"name": "k_xx", "type": "number", "role": "target", "unit": "W/(m K)", "dtype": "<f8"}
     arrays = {a["name"]: a for a in names["arrays"]["arrays"]}
     assert arrays["labels"]["shape"] == [12, 6, 5] and arrays["labels"]["description"] == "phase labels"
     assert arrays["centres"]["ragged"]
@@ -236,6 +236,32 @@ def test_a_dataset_made_by_hand_round_trips(tmp_path):
     pd.testing.assert_frame_equal(back.targets, dataset.targets)
     np.testing.assert_array_equal(back.arrays["field"], dataset.arrays["field"])
     assert back.metadata["package"]["name"] == "hand" and back.metadata["versions"]["mslearn"]
+
+
+def test_table_columns_keep_their_dtype_and_older_exports_read_as_before(tmp_path):
+    """A float32 column came back as float64 of another value (0.3 written for float32(0.3), read as the
+    float64 0.3) and an int16 one as int64: the card had only the Table Schema type. It now records each
+    field's dtype and load_shared reads it back; an export without it (made before) reads as before."""
+    dataset = Dataset(pd.DataFrame({"phi": np.array([0.1, 0.2, 0.3], np.float32)}),
+                      pd.DataFrame({"k": np.array([0.3, 1 / 3, 1e-7], np.float32), "n": np.array([1, -2, 3], np.int16),
+                                    "on": [True, False, True]}), {}, {}, {})
+    card = export_dataset(dataset, tmp_path / "typed", licence="CC0-1.0", creators="A")
+    back = load_shared(card)
+    pd.testing.assert_frame_equal(back.parameters, dataset.parameters)        # dtypes and values, bit for bit
+    pd.testing.assert_frame_equal(back.targets, dataset.targets)
+    package = json.loads(card.read_text())
+    for resource in package["resources"][:2]:
+        for field in resource["schema"]["fields"]:
+            field.pop("dtype", None)                                  # the sample and seed have none
+    card.write_text(json.dumps(package))
+    old = load_shared(card)
+    assert old.targets.dtypes.astype(str).tolist() == ["float64", "int64", "bool"]
+    assert old.targets["k"].tolist() == [0.3, 0.33333334, 1e-7] and old.parameters["phi"].dtype == np.float64
+    package["resources"][1]["schema"]["fields"][1]["dtype"] = "<U3"
+    card.write_text(json.dumps(package))
+    with pytest.raises(ValueError, match="the card gives the field 'k' of targets.csv the type 'number' and the "
+                                         "dtype '<U3'; expected a numpy dtype of that type"):
+        load_shared(card)
 
 
 # ----------------------------------------------------------------------------- model cards

@@ -23,8 +23,9 @@ for ML datasets, says much the same in schema.org vocabulary; it is better suite
 speak JSON-LD, while a Data Package is plain JSON that a reader can check by hand.)
 
 The scalar tables are CSV, the most widely readable format (exact: floats are written in the
-shortest form that reads back to the same float64); the arrays stay in one chunked, compressed HDF5
-file as in :mod:`mslearn.datasets.store` (one file is easy to hash, cite and copy; a Zarr store is a
+shortest form that reads back to the same float, and the tables' schema records each column's dtype,
+so that a float32 or an int16 column is read back as one); the arrays stay in one chunked, compressed
+HDF5 file as in :mod:`mslearn.datasets.store` (one file is easy to hash, cite and copy; a Zarr store is a
 directory of many chunk files, each of which would need its own hash). Every file's SHA-256 and size
 are in the card, and :func:`load_shared` refuses a folder whose files do not match them.
 
@@ -157,7 +158,7 @@ def _field_type(values):
 
 
 def _field(name, values, role, units, descriptions, constraints=None):
-    field = {"name": name, "type": _field_type(values), "role": role}
+    field = {"name": name, "type": _field_type(values), "role": role, "dtype": np.asarray(values).dtype.str}
     if name in units:
         field["unit"] = units[name]
     if name in descriptions:
@@ -172,13 +173,26 @@ def _write_csv(frame, path):
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
+def _field_dtype(field, path):
+    """The dtype a table's field was exported with (float32, int16, ...); an export from before the dtype was
+    recorded gets its type's (int64, float64, bool), as it was read then."""
+    dtype = field.get("dtype", {"integer": "int64", "number": "float64", "boolean": "bool"}[field["type"]])
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        kind = None
+    if kind is None or kind not in {"integer": "iu", "number": "f", "boolean": "b"}[field["type"]]:
+        raise ValueError(f"the card gives the field {field['name']!r} of {path.name} the type {field['type']!r} and "
+                         f"the dtype {dtype!r}; expected a numpy dtype of that type")
+    return np.dtype(dtype)
+
+
 def _read_csv(path, fields):
-    dtypes = {"integer": "int64", "number": "float64", "boolean": "bool"}
     # pandas < 3 parses floats exactly only with float_precision="round_trip"; pandas >= 3 always does
     # (and deprecates the argument)
     exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                        dtype={f["name"]: dtypes[f["type"]] for f in fields}, **exact)
+                        dtype={f["name"]: _field_dtype(f, path) for f in fields}, **exact)
     names = [f["name"] for f in fields]
     if list(frame.columns) != names:
         raise ValueError(f"{path} has the columns {list(frame.columns)}; its schema in the card lists {names}")

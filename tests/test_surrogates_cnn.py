@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from mslearn import deployment
 from mslearn.homogenization import conductivity, elasticity
@@ -340,6 +341,23 @@ def test_warm_start_fine_tunes_the_pretrained_network_and_checks_it_fits():
     # warm_start=False starts afresh, as before
     again = CNNRegressor(**settings).fit(pre_images, pre_K)
     np.testing.assert_allclose(again.predict(disks), CNNRegressor(**settings).fit(pre_images, pre_K).predict(disks))
+
+
+def test_a_diverged_fit_leaves_the_model_as_it_was(data):
+    """The new network and scaling replaced the fitted ones before training: a refit that diverged left a
+    model predicting NaN, and a first fit that diverged a model that predicted instead of being unfitted."""
+    images, K, _, _ = data
+    model = CNNRegressor(channels=(4,), max_iter=2, device="cpu").fit(images[:12], K[:12])
+    before = model.predict(images[:3])
+    model.set_params(learning_rate_init=1e30)
+    with pytest.raises(RuntimeError, match="diverged in the first epoch"):
+        model.fit(images[:12], 1e300 * K[:12])
+    np.testing.assert_array_equal(model.predict(images[:3]), before)
+    unfitted = clone(model)
+    with pytest.raises(RuntimeError, match="diverged in the first epoch"):
+        unfitted.fit(images[:12], 1e300 * K[:12])
+    with pytest.raises(NotFittedError):
+        unfitted.predict(images[:3])
 
 
 def test_feature_network_is_the_fitted_networks_body(fitted, data):

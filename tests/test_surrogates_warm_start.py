@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import ndimage
+from sklearn.exceptions import NotFittedError
 
 from mslearn.datasets.paths import random_walk_paths
 from mslearn.surrogates import GNNRegressor, MLPRegressor, RecurrentRegressor, UNetFieldPredictor
@@ -118,6 +119,29 @@ def test_a_failed_continuation_leaves_the_model_as_it_was(name, monkeypatch):
         assert torch.equal(value, weights[key]), key
     assert model.history_ == history and model.n_iter_ == n_iter
     np.testing.assert_array_equal(model.predict(X[:4]), before)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("error, after", [(RuntimeError("out of memory"), 3), (KeyboardInterrupt(), 0)])
+def test_a_failed_fresh_fit_leaves_the_model_as_it_was(name, error, after, monkeypatch):
+    """A fresh fit set its scalers and a new network before training, and only a warm start was put back: a
+    failed refit (an error, or an interrupt before any finite epoch) left a network that predicted NaN or
+    was never trained, and a failed first fit a model that predicted without NotFittedError."""
+    model, X, y, _, _ = CASES[name]()
+    model.fit(X, y)
+    before, attributes = model.predict(X[:4]), dict(vars(model))
+    _failing_step(monkeypatch, error, after)
+    with pytest.raises(type(error)):
+        model.fit(X, 2 * y)
+    with pytest.raises(type(error)):
+        unfitted = CASES[name]()[0]
+        unfitted.fit(X, y)
+    monkeypatch.undo()
+    assert vars(model).keys() == attributes.keys()
+    assert all(vars(model)[key] is value for key, value in attributes.items())
+    np.testing.assert_array_equal(model.predict(X[:4]), before)
+    with pytest.raises(NotFittedError):
+        unfitted.predict(X[:4])
 
 
 @pytest.mark.parametrize("name", ["mlp", "gnn"])

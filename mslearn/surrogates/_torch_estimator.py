@@ -16,6 +16,7 @@ lives in attributes ending in ``_``, and ``random_state`` fixes the weights thro
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import numbers
 
@@ -31,8 +32,8 @@ from .._backend import device as resolve_device
 from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
 
-__all__ = ["TorchRegressor", "fit_network", "minibatches", "split_train_validation", "check_training_settings",
-           "cpu_threads"]
+__all__ = ["TorchRegressor", "fit_network", "keeps_state_on_failure", "minibatches", "split_train_validation",
+           "check_training_settings", "cpu_threads"]
 
 
 # -- the shared training loop ----------------------------------------------------------------------
@@ -60,10 +61,11 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
     ``smallest_batch``: a last mini-batch of fewer items joins the one before (:func:`minibatches`).
 
     Interrupted (``KeyboardInterrupt``) after a finite epoch, the network keeps the best epoch so far
-    and the attributes say how far it got; the interrupt propagates, and a fit with ``warm_start``
-    continues from there. ``resumed``: the network is a fitted one trained further (warm start); if
-    training fails otherwise (an error, or a non-finite loss in the first epoch), its weights and the
-    three attributes are put back, so that a failed continuation leaves the model as it was.
+    and the attributes say how far it got; the interrupt propagates (marked ``kept_best_epoch``, so that
+    :func:`keeps_state_on_failure` keeps this state), and a fit with ``warm_start`` continues from there.
+    ``resumed``: the network is a fitted one trained further (warm start); if training fails otherwise
+    (an error, or a non-finite loss in the first epoch), its weights and the three attributes are put
+    back, so that a failed continuation leaves the model as it was.
     """
     saved = None
     if resumed:
@@ -114,9 +116,10 @@ def fit_network(estimator, network, n_train, train_loss, validation_loss, genera
         if best_state is None:
             raise RuntimeError(f"{type(estimator).__name__} diverged in the first epoch (non-finite loss); "
                                "lower learning_rate_init")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if best_state is not None:
             _keep_best(estimator, network, best_state)
+            interrupt.kept_best_epoch = True
         elif saved is not None:
             _put_back(estimator, network, saved)
         raise
@@ -145,6 +148,30 @@ def _put_back(estimator, network, saved):
             setattr(estimator, name, attributes[name])
         else:
             estimator.__dict__.pop(name, None)
+
+
+def keeps_state_on_failure(fit):
+    """Decorates an estimator's ``fit``: if it fails, the estimator's attributes are put back as they were,
+    so that a fitted model keeps its former fit and an unfitted one stays unfitted.
+
+    A fresh fit sets its scalers and a new network before training; a failure (a diverged first epoch, an
+    error, an interrupt before any finite epoch) would otherwise leave a network that predicts NaN or was
+    never trained, beside scalers of other data. The one exception is the documented interrupt of
+    :func:`fit_network`: after a finite epoch the fit so far is kept, and ``warm_start`` continues it. The
+    attributes are put back as references: a warm start's network trained in place gets its weights back
+    from :func:`fit_network`.
+    """
+    @functools.wraps(fit)
+    def guarded_fit(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException as error:
+            if not getattr(error, "kept_best_epoch", False):
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+            raise
+    return guarded_fit
 
 
 def split_train_validation(estimator, n):
@@ -214,7 +241,8 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     (``fit_network``) is full-batch or mini-batch Adam on the mean squared error, with a validation
     split taken from the training data for early stopping: the weights of the epoch with the lowest
     validation loss are kept. ``fit`` starts from new weights drawn with ``random_state``, or, where a
-    subclass has ``warm_start`` set and the model is fitted, continues the fitted network.
+    subclass has ``warm_start`` set and the model is fitted, continues the fitted network. A fit that
+    fails leaves the model as it was (:func:`keeps_state_on_failure`).
 
     Attributes
     ----------
@@ -291,11 +319,13 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         return tags
 
     # -- training --------------------------------------------------------------------------------
+    @keeps_state_on_failure
     def fit(self, X, y):
         """Train the network on features ``X`` and targets ``y``.
 
         Starts from new weights and new scalers, or, with ``warm_start`` on a fitted model, continues
-        the fitted network with the first fit's scalers (see :func:`fit_network`).
+        the fitted network with the first fit's scalers (see :func:`fit_network`). If it raises, the model
+        is left as it was (fitted as before, or unfitted).
 
         Parameters
         ----------

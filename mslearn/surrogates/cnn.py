@@ -64,7 +64,7 @@ from .._validation import check_finite, check_flag, check_integer, check_labels,
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ..homogenization.tensors import mandel_pairs, mandel_rotation, rotate_conductivity
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
-                               split_train_validation)
+                               keeps_state_on_failure, split_train_validation)
 
 __all__ = ["CNNRegressor", "transform_tensor", "tensor_action", "tensor_r2"]
 
@@ -430,11 +430,12 @@ class CNNRegressor(TorchRegressor):
         return (self._components(K) - mean) / std
 
     # -- training --------------------------------------------------------------------------------
+    @keeps_state_on_failure
     def fit(self, X, y):
         """Train on phase-label images ``X`` and their effective tensors ``y``.
 
         With ``warm_start`` on a fitted model, fine-tunes the fitted network with the first fit's input
-        encoding and target scaling (see the class).
+        encoding and target scaling (see the class). If it raises, the model is left as it was.
 
         Parameters
         ----------

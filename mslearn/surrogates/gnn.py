@@ -50,7 +50,7 @@ from .._backend import device as resolve_device
 from .._validation import check_integer
 from ..nn import activation, seeded
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
-                               split_train_validation)
+                               keeps_state_on_failure, split_train_validation)
 
 __all__ = ["GNNRegressor", "collate_graphs"]
 
@@ -372,8 +372,9 @@ class GNNRegressor(TorchRegressor):
         return self.network_(data["x"][node_t], remap_t[data["edge_index"][:, edge_t]], data["e"][edge_t], batch,
                              data["weight"][node_t], len(graphs))
 
+    @keeps_state_on_failure
     def fit(self, X, y):
-        """Train on a list of graph dicts ``X`` and their targets ``y``.
+        """Train on a list of graph dicts ``X`` and their targets ``y``. If it raises, the model is left as it was.
 
         Parameters
         ----------

@@ -159,7 +159,7 @@ from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
 from .._validation import check_flag, check_integer
 from ..nn import integer_seed, seeded
-from ._torch_estimator import NetworkPickling, check_training_settings, fit_network
+from ._torch_estimator import NetworkPickling, check_training_settings, fit_network, keeps_state_on_failure
 from .mlp import MLPRegressor
 
 __all__ = ["HyperelasticNetwork", "NeoHookean", "MooneyRivlin", "NominalStressMLP", "deformation_gradient",
@@ -984,11 +984,12 @@ class NominalStressMLP(MLPRegressor):
         """The network's mode inputs beside the stretch: one column per mode of :data:`MODES`, ``(n, 3)``."""
         return np.eye(len(MODES))[_mode_codes(mode, n)]
 
+    @keeps_state_on_failure
     def fit(self, X, y, mode="uniaxial"):
         """Train on stretches ``X`` of ``mode`` and nominal stresses ``y``.
 
-        The inputs of the network are the stretch and the one-hot mode; the rest is
-        :meth:`TorchRegressor.fit <mslearn.surrogates.TorchRegressor.fit>`.
+        The inputs of the network are the stretch and the one-hot mode; the rest, a failed fit leaving the
+        model as it was included, is :meth:`TorchRegressor.fit <mslearn.surrogates.TorchRegressor.fit>`.
 
         Parameters
         ----------

@@ -48,7 +48,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import device as resolve_device
 from .._validation import check_flag
 from ..nn import seeded
-from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, split_train_validation
+from ._torch_estimator import (TorchRegressor, check_training_settings, fit_network, keeps_state_on_failure,
+                               split_train_validation)
 from .mlp import MLPRegressor
 from .unet import relative_field_error
 
@@ -258,11 +259,12 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
                              "integers >= 1")
         return _RecurrentNetwork(n_features, sizes, n_targets, self.cell)
 
+    @keeps_state_on_failure
     def fit(self, X, y):
         """Train on strain histories ``X`` and stress histories ``y``.
 
         Starts afresh (new weights, new scaling), or, with ``warm_start`` on a fitted model, continues
-        the fitted network with the first fit's scaling.
+        the fitted network with the first fit's scaling. If it raises, the model is left as it was.
 
         Parameters
         ----------

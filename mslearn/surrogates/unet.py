@@ -67,7 +67,8 @@ from .._backend import device as resolve_device
 from .._backend import like, to_torch
 from .._validation import check_finite, check_integer, check_labels
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
-from ._torch_estimator import TorchRegressor, check_training_settings, fit_network, minibatches, split_train_validation
+from ._torch_estimator import (TorchRegressor, check_training_settings, fit_network, keeps_state_on_failure,
+                               minibatches, split_train_validation)
 
 __all__ = [
     "UNetFieldPredictor",
@@ -308,8 +309,9 @@ class UNetFieldPredictor(TorchRegressor):
         return x.movedim(-1, 1).contiguous()
 
     # -- training ------------------------------------------------------------------------------------
+    @keeps_state_on_failure
     def fit(self, X, y):
-        """Train on phase-label images ``X`` and their fields ``y``.
+        """Train on phase-label images ``X`` and their fields ``y``. If it raises, the model is left as it was.
 
         Parameters
         ----------

@@ -62,7 +62,9 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     model : object
         A fitted estimator (anything picklable; torch surrogates store their weights on the CPU).
     path : str or Path
-        Target without suffix (a ``.pkl`` or ``.json`` suffix is accepted and replaced).
+        Target without suffix (a ``.pkl`` or ``.json`` suffix is accepted and replaced). Saving again at the
+        path of a model saved there replaces that model, its record and its card files; a file there that
+        ``save`` did not write is never overwritten or removed (see Raises).
     metadata : dict, optional
         JSON-serializable description: feature names, units, scores, data provenance.
     card : dict, optional
@@ -80,6 +82,14 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     Returns
     -------
     Path of the model file.
+
+    Raises
+    ------
+    ValueError
+        If ``path.json`` exists and is not a record ``save`` wrote (JSON with the keys ``model`` and
+        ``versions``), ``path.pkl`` exists without such a record, or ``path.card.json`` or ``path.card.md``
+        exists and is not a model card ``save`` wrote; nothing is written then. Also for an unfitted
+        estimator, a folder as ``path``, or invalid ``metadata``, ``card`` or ``training_data``.
 
     Examples
     --------
@@ -134,6 +144,8 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
     if card is not None:
         _check_card(card)
         card_text = _card_json(card)
+    json_path, markdown_path = _card_paths(model_path)
+    _check_only_saved_files_replaced(model_path, record_path, json_path, markdown_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     # Write to temporary names first so an interrupted save never leaves a half-written model.
     temporary = model_path.with_suffix(".pkl.mslearn-tmp")
@@ -144,7 +156,6 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
         temporary.unlink(missing_ok=True)
         raise
     record_path.write_text(record_text + "\n")
-    json_path, markdown_path = _card_paths(model_path)
     if card is not None:
         json_path.write_text(card_text + "\n")
         markdown_path.write_text(_card_markdown(card))
@@ -153,6 +164,39 @@ def save(model, path, *, metadata=None, card=None, training_data=None, feature_n
         markdown_path.unlink(missing_ok=True)
     temporary.replace(model_path)
     return model_path
+
+
+def _check_only_saved_files_replaced(model_path, record_path, card_json_path, card_markdown_path):
+    """Refuse to save where a file exists that :func:`save` did not write (it would be overwritten or
+    removed); the files of a model saved there before may be replaced."""
+    def refuse(file, why):
+        raise ValueError(f"{file} exists and {why}; save does not overwrite or remove a file it did not write: "
+                         "choose another path, or move the file away")
+
+    if record_path.exists():
+        if not _json_with_keys(record_path, ("model", "versions")):
+            refuse(record_path, "is not a model's record (JSON with the keys 'model' and 'versions')")
+    elif model_path.exists():
+        refuse(model_path, f"has no record {record_path.name} beside it")
+    if card_json_path.exists() and not _json_with_keys(card_json_path, _CARD_FIELDS):
+        refuse(card_json_path, f"is not a model card (JSON with the fields {', '.join(_CARD_FIELDS)})")
+    if card_markdown_path.exists():
+        try:
+            with open(card_markdown_path, "rb") as file:
+                ours = file.read(len(_CARD_TITLE)) == _CARD_TITLE.encode()
+        except OSError:
+            ours = False
+        if not ours:
+            refuse(card_markdown_path, f"is not a model card (which begins {_CARD_TITLE!r})")
+
+
+def _json_with_keys(path, keys):
+    """Whether ``path`` holds a JSON object with all of ``keys``."""
+    try:
+        content = json.loads(Path(path).read_text())
+    except (OSError, ValueError):               # unreadable, not UTF-8 or not JSON
+        return False
+    return isinstance(content, dict) and all(key in content for key in keys)
 
 
 def read_record(path) -> dict:
@@ -360,6 +404,7 @@ class GuardedModel:
 
 # ----------------------------------------------------------------------------- model cards
 _CARD_FIELDS = ("model", "intended_use", "limitations", "training_data", "metrics", "versions", "created")
+_CARD_TITLE = "# Model card: "      # how save recognizes a markdown card it wrote
 
 
 def _card_paths(model_path):
@@ -523,7 +568,7 @@ def model_card(model, *, training_data, metrics, intended_use, limitations=None,
 
 
 def _card_markdown(card):
-    lines = [f"# Model card: `{card['model']['class']}`", "", "## Intended use", "", card["intended_use"], "",
+    lines = [f"{_CARD_TITLE}`{card['model']['class']}`", "", "## Intended use", "", card["intended_use"], "",
              "## Limitations", ""] + [f"- {item}" for item in card["limitations"]]
     training = card["training_data"]
     lines += ["", "## Training data", "", f"{training['n_samples']} samples."]

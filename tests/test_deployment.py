@@ -147,6 +147,33 @@ def test_saving_without_a_card_removes_the_card_of_the_model_saved_there_before(
     assert type(deployment.load(tmp_path / "m")) is LinearRegression
 
 
+def test_save_replaces_a_saved_model_but_never_a_file_it_did_not_write(fitted, tmp_path):
+    """save wrote path.json, path.pkl and the card files over whatever was there (a user's results.json was
+    lost) and removed card files it had not written; it now refuses, naming the file, and writes nothing."""
+    X, model = fitted
+    card = deployment.model_card(model, training_data=X, metrics={"r2": 1.0}, intended_use="toy")
+    deployment.save(model, tmp_path / "m", card=card)
+    deployment.save(model, tmp_path / "m", card=card)                 # re-saving a saved model: the workflow
+    deployment.save(model, tmp_path / "m")
+    (tmp_path / "results.json").write_text('{"my": "precious data"}')
+    (tmp_path / "bare.pkl").write_bytes(b"a model saved otherwise")
+    for name in ("card_json", "card_md"):
+        deployment.save(model, tmp_path / name)
+    (tmp_path / "card_json.card.json").write_text("[1, 2]")
+    (tmp_path / "card_md.card.md").write_text("my notes")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    for target, file, why in [("results", "results.json", "is not a model's record"),
+                              ("results.json", "results.json", "is not a model's record"),
+                              ("bare", "bare.pkl", "has no record bare.json beside it"),
+                              ("card_json", "card_json.card.json", "is not a model card"),
+                              ("card_md", "card_md.card.md", "is not a model card")]:
+        for given in (None, card):
+            with pytest.raises(ValueError, match=f"{file} exists and {why}.*save does not overwrite or remove a "
+                                                 "file it did not write"):
+                deployment.save(model, tmp_path / target, card=given)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
+
+
 def test_save_checks_training_data_against_the_models_inputs(fitted, tmp_path):
     X, model = fitted
     with pytest.raises(ValueError, match="training_data has 1 columns but the model was fitted on 2 inputs"):

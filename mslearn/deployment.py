@@ -278,6 +278,14 @@ def load(path):
     return model
 
 
+# refitted through the guard, the model would leave the guard's training range behind; scikit-learn's
+# clone and model selection find an estimator by get_params and fit
+_NOT_GUARDED = ("fit", "partial_fit", "fit_predict", "fit_transform", "get_params", "set_params")
+_GUARD_IS_NOT_AN_ESTIMATOR = ("it guards the fitted model it was loaded with by that model's training range; "
+                              "clone, refit or cross-validate guarded.model (and save a refitted model with its "
+                              "own training_data)")
+
+
 class GuardedModel:
     """A trained model that warns when asked to extrapolate: what :func:`load` returns for a model saved
     with its training range.
@@ -293,6 +301,11 @@ class GuardedModel:
     Every other attribute (``score``, ``history_``, ...) is the wrapped model's, unguarded: ``score``
     measures the model on labelled data, where how it does outside its range is what one may want to
     measure (:meth:`outside` says which rows that concerns).
+
+    A guard is not an estimator: it describes the range of the model it was saved with, which a refit
+    would make wrong. ``fit`` (and ``partial_fit``, ``get_params``, ``set_params``) raise ``AttributeError``
+    and :func:`sklearn.base.clone` raises ``TypeError``, both pointing to the bare model: clone, refit or
+    cross-validate ``guarded.model``, and save a refitted model with its own ``training_data``.
 
     Parameters
     ----------
@@ -342,7 +355,12 @@ class GuardedModel:
         # half-built object (during unpickling) does not recurse.
         if name == "model" or name.startswith("__"):
             raise AttributeError(name)
+        if name in _NOT_GUARDED:
+            raise AttributeError(f"GuardedModel has no {name}: {_GUARD_IS_NOT_AN_ESTIMATOR}")
         return getattr(self.model, name)
+
+    def __sklearn_clone__(self):
+        raise TypeError(f"a GuardedModel is not cloned: {_GUARD_IS_NOT_AN_ESTIMATOR}")
 
     def __repr__(self):
         return f"GuardedModel({self.model!r})"
@@ -474,7 +492,8 @@ def model_card(model, *, training_data, metrics, intended_use, limitations=None,
     Parameters
     ----------
     model : object
-        The fitted model (its class and, for a scikit-learn estimator, its hyper-parameters are recorded).
+        The fitted model (its class and, for a scikit-learn estimator, its hyper-parameters are recorded;
+        of a :class:`GuardedModel`, those of the model it guards).
     training_data : array_like or pandas.DataFrame
         The inputs the model was trained on, ``(n_samples, n_features)`` (a DataFrame's columns name the
         features); the card records each input's min, max, mean and std, which is the range where
@@ -538,6 +557,8 @@ def model_card(model, *, training_data, metrics, intended_use, limitations=None,
     training = _training_range(training_data, feature_names)
     if data_source is not None:
         training["source"] = _jsonable(data_source)
+    if isinstance(model, GuardedModel):
+        model = model.model       # as save does: the guard is rebuilt from the card on load
     kind = type(model)
     entry = {"class": f"{kind.__module__}.{kind.__qualname__}"}
     if hasattr(model, "get_params"):

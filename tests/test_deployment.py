@@ -88,6 +88,29 @@ def test_a_guarded_model_saves_pickles_and_copies(fitted, tmp_path):
         assert len(caught) == 1 and "phi 0 < min 0.1" in str(caught[0].message)
 
 
+def test_a_guarded_model_is_not_refitted_or_cloned_but_points_to_its_model(fitted, tmp_path):
+    """The guard passed get_params and fit on to the model: clone gave a TypeError about an unexpected keyword,
+    cross_val_score an AttributeError about __sklearn_tags__, and fit refitted the model under the first
+    model's training range. Both now say to use guarded.model; its card records the model it guards."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    X, model = fitted
+    loaded = deployment.load(deployment.save(model, tmp_path / "m", training_data=X))
+    y = model.predict(X.to_numpy())
+    with pytest.raises(TypeError, match="a GuardedModel is not cloned: .*clone, refit or cross-validate "
+                                        "guarded.model"):
+        clone(loaded)
+    for name in ("fit", "get_params", "set_params"):
+        with pytest.raises(AttributeError, match=f"GuardedModel has no {name}: .*guarded.model"):
+            getattr(loaded, name)
+    with pytest.raises(ValueError, match="must be an object implementing 'fit'"):
+        cross_val_score(loaded, X.to_numpy(), y, cv=2)
+    assert cross_val_score(loaded.model, X.to_numpy(), y, cv=2).shape == (2,)
+    card = deployment.model_card(loaded, training_data=X, metrics={"r2": 1.0}, intended_use="toy")
+    assert card["model"]["class"].endswith("LinearRegression") and "hyper_parameters" in card["model"]
+
+
 def test_a_guarded_model_passes_further_arguments_to_predict(tmp_path):
     """A hyperelastic surrogate predicts per loading mode, ``predict(X, mode=None)``: the guard took X alone
     (a TypeError for ``mode=``); it checks X and passes the rest on."""

@@ -15,6 +15,7 @@ __all__ = [
     "check_labels",
     "check_spatial_ndim",
     "check_finite",
+    "check_real",
     "check_positive",
     "check_probability",
     "check_in_range",
@@ -97,12 +98,23 @@ def check_phase_present(labels, phase, *, name="labels"):
         raise ValueError(f"phase {phase} does not occur in {name}; the labels present are {shown}")
 
 
+def check_real(x, *, name):
+    """Refuse complex numbers (an array, a tensor or a nested list): a conversion to float would drop the
+    imaginary part with no more than a warning. Anything not array-like is left to the caller's conversion."""
+    try:
+        values = _to_numpy_view(x)
+    except ValueError:                                      # ragged: the caller's conversion says so
+        return x
+    if np.issubdtype(values.dtype, np.complexfloating):
+        raise TypeError(f"{name} has the complex dtype {values.dtype}; expected real numbers")
+    return x
+
+
 def check_finite(x, *, name):
     values = _to_numpy_view(x)
     if not np.issubdtype(values.dtype, np.number):
         raise TypeError(f"{name} must be numeric, got dtype {values.dtype}")
-    if np.issubdtype(values.dtype, np.complexfloating):    # a real view would drop the imaginary part
-        raise TypeError(f"{name} has the complex dtype {values.dtype}; expected real numbers")
+    check_real(values, name=name)
     if not np.all(np.isfinite(values)):
         bad = "NaN" if np.isnan(values).any() else "an infinite value"
         raise ValueError(f"{name} contains {bad}; expected finite numbers")

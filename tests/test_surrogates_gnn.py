@@ -205,6 +205,18 @@ def test_prediction_in_chunks_equals_one_batch(data, fitted, monkeypatch):
     np.testing.assert_allclose(fitted.predict(graphs_test), whole, rtol=1e-5, atol=1e-6)
 
 
+def test_complex_features_are_refused(data, fitted):
+    """Complex node or edge features were cast to float with only numpy's ComplexWarning (the imaginary part
+    dropped); they are refused, naming the graph and the key."""
+    _, _, graphs_test, _ = data
+    for key in ("node_features", "edge_features"):
+        bad = [dict(g) for g in graphs_test[:3]]
+        bad[1][key] = bad[1][key] + 0j
+        with pytest.raises(TypeError, match=rf"graphs\[1\]\['{key}'\] has the complex dtype complex\d+; "
+                                            "expected real numbers"):
+            fitted.predict(bad)
+
+
 def test_bad_values_name_the_graph_they_are_in(data, fitted):
     """The value checks run on all graphs at once; the error still names the first bad graph."""
     _, _, graphs_test, _ = data

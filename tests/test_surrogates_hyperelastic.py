@@ -325,6 +325,25 @@ def test_bad_input_is_rejected(fitted_all, compressible_problem):
             HyperelasticNetwork(**setting).fit([1.0, 2.0], [0.0, 1.0])
 
 
+def test_complex_input_is_refused_not_cast_to_its_real_part(fitted_all):
+    """Complex stretches, stresses, deformation gradients and strains were cast to float with only numpy's
+    ComplexWarning, the imaginary part dropped; they are refused as elsewhere in the package."""
+    stretch, stress = np.array([1.2, 1.5, 2.0]), np.array([0.1, 0.2, 0.3])
+    eps = np.array([[0.01, 0.0, 0.0], [0.0, 0.01, 0.0]])
+    energy = StrainEnergyNetwork((2,), max_iter=2, random_state=0, device="cpu").fit(eps, eps)
+    for call, name in [(lambda: MooneyRivlin().fit(stretch + 0j, stress), "X"),
+                       (lambda: MooneyRivlin().fit(stretch, list(stress + 1j)), "y"),
+                       (lambda: NominalStressMLP(max_iter=1, device="cpu").fit(stretch + 0j, stress), "X"),
+                       (lambda: fitted_all.predict(torch.tensor(stretch + 0j), "uniaxial"), "X"),
+                       (lambda: fitted_all.stress(torch.eye(3, dtype=torch.complex128)), "F"),
+                       (lambda: StrainEnergyNetwork(device="cpu").fit(eps, eps + 1j), "y"),
+                       (lambda: energy.predict(torch.tensor(eps + 0j)), "X")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                               # no ComplexWarning on the way
+            with pytest.raises(TypeError, match=f"^{name} has the complex dtype complex128; expected real numbers"):
+                call()
+
+
 def test_predict_defaults_to_the_fitted_mode_and_cross_validation_routes_it(table, fitted_all, fitted_uniaxial,
                                                                             compressible_problem):
     """A model fitted on one mode predicts it by default; one fitted on several has no default, since

@@ -252,6 +252,19 @@ def test_bad_input_is_rejected(data, gru):
         relative_history_error(y, y[:, :-1])
 
 
+def test_complex_histories_are_refused(data, gru):
+    """Complex strain or stress histories were cast to float with only numpy's ComplexWarning (the imaginary
+    part dropped), where MLPRegressor refuses complex data; they are refused."""
+    X, y = data["test"]
+    for model in (RecurrentRegressor(max_iter=1, device="cpu"), StepwiseRegressor(max_iter=1, device="cpu")):
+        with pytest.raises(TypeError, match="^X has the complex dtype complex128; expected real numbers"):
+            model.fit(X + 1j, y)
+        with pytest.raises(TypeError, match="^y has the complex dtype complex64; expected real numbers"):
+            model.fit(X, torch.tensor(y, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="^X has the complex dtype"):
+        gru.predict(X + 0j)
+
+
 # ----------------------------------------------------------------------------- radial paths
 def test_radial_paths_are_proportional_seeded_and_validated():
     from mslearn.datasets.paths import radial_paths

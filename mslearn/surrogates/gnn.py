@@ -47,7 +47,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
-from .._validation import check_integer
+from .._validation import check_integer, check_real
 from ..nn import activation, seeded
 from ._torch_estimator import (TorchRegressor, check_training_settings, cpu_threads, fit_network,
                                keeps_state_on_failure, split_train_validation)
@@ -79,6 +79,8 @@ def _check_graphs(graphs, n_node_features=None, n_edge_features=None):
         missing = [key for key in _KEYS if key not in graph]
         if missing:
             raise ValueError(f"graphs[{number}] misses the key(s) {missing}; expected keys {list(_KEYS)}")
+        for key in ("node_features", "edge_features"):
+            check_real(graph[key], name=f"graphs[{number}][{key!r}]")
         nodes = np.asarray(graph["node_features"], dtype=np.float64)
         edges = np.asarray(graph["edge_index"])
         edge_features = np.asarray(graph["edge_features"], dtype=np.float64)

@@ -157,7 +157,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import cpu_threads, like, progress_bar
 from .._backend import device as resolve_device
-from .._validation import check_flag, check_integer
+from .._validation import check_flag, check_integer, check_real
 from ..nn import integer_seed, seeded
 from ._torch_estimator import NetworkPickling, check_training_settings, fit_network, keeps_state_on_failure
 from .mlp import MLPRegressor
@@ -205,15 +205,16 @@ def load_treloar():
 
 
 # ----------------------------------------------------------------------------- input checks
-def _as_numpy(values):
+def _as_numpy(values, name):
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
+    check_real(values, name=name)
     return np.array(values, dtype=np.float64)   # a copy: never a view of the caller's (read-only) array
 
 
 def _check_stretch(X, name="X"):
     """Stretches as float64 (n,): positive and finite; ``(n, 1)`` (one feature column) is accepted."""
-    values = _as_numpy(X)
+    values = _as_numpy(X, name)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
@@ -230,7 +231,7 @@ def _check_stretch(X, name="X"):
 
 
 def _check_target(y, shape, name="y"):
-    values = _as_numpy(y)
+    values = _as_numpy(y, name)
     if values.ndim == 2 and values.shape[1] == 1 and len(shape) == 1:
         values = values[:, 0]
     if values.shape != tuple(shape):
@@ -285,7 +286,7 @@ def _prediction_mode(model, mode):
 
 def _check_deformation(F, name="F"):
     """F as a float64 tensor (..., 3, 3) with det F > 0 (numpy or torch in; a tensor keeps its graph)."""
-    tensor = F if isinstance(F, torch.Tensor) else torch.as_tensor(_as_numpy(F))
+    tensor = check_real(F, name=name) if isinstance(F, torch.Tensor) else torch.as_tensor(_as_numpy(F, name))
     if tensor.ndim < 2 or tuple(tensor.shape[-2:]) != (3, 3):
         raise ValueError(f"{name} has shape {tuple(tensor.shape)}; expected deformation gradients (..., 3, 3)")
     tensor = tensor.to(_DTYPE)
@@ -441,7 +442,7 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
             if not self._is_compressible():
                 raise ValueError("an incompressible model has no stress for a general F without a pressure; "
                                  "use stress(F, pressure=...) or a compressible network")
-            return _as_numpy(self.stress(X))
+            return _as_numpy(self.stress(X), "the stress")
         if self._is_compressible():
             raise ValueError("a compressible network predicts deformation gradients with mode='general'")
         lam = _check_stretch(X)
@@ -533,8 +534,8 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
                                      "'traction_free'")
                 p = P[..., 2, 2] / inverse_transpose[..., 2, 2]
             else:
-                p = torch.as_tensor(_as_numpy(pressure) if not isinstance(pressure, torch.Tensor) else pressure,
-                                    dtype=_DTYPE, device=P.device).expand(P.shape[:-2])
+                given = pressure if isinstance(pressure, torch.Tensor) else _as_numpy(pressure, "pressure")
+                p = torch.as_tensor(given, dtype=_DTYPE, device=P.device).expand(P.shape[:-2])
             P = P - p[..., None, None] * inverse_transpose
         return like(P if keep else P.detach(), F)
 
@@ -1106,7 +1107,7 @@ class NominalStressMLP(MLPRegressor):
 # ----------------------------------------------------------------------------- small strain: an RVE's effective energy
 def _check_mandel(X, name, m=None):
     """Mandel vectors as float64 (..., m), finite, at least one row."""
-    values = _as_numpy(X)
+    values = _as_numpy(X, name)
     if values.ndim < 1 or values.shape[-1] < 1 or values.size == 0:
         raise ValueError(f"{name} has shape {values.shape}; expected Mandel vectors (..., m), m = 3 in 2D "
                          "(e11, e22, sqrt2 e12), 6 in 3D")
@@ -1444,7 +1445,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         if isinstance(X, torch.Tensor):
             if X.ndim < 2 or X.shape[-1] != self.n_components_:
                 raise ValueError(f"X has shape {tuple(X.shape)}; expected (..., {self.n_components_})")
-            tensor = X.to(device=device, dtype=_DTYPE)
+            tensor = check_real(X, name="X").to(device=device, dtype=_DTYPE)
         else:
             tensor = torch.as_tensor(_check_mandel(X, "X", self.n_components_), device=device)
         return tensor / net.strain_scale, tensor.shape[:-1]

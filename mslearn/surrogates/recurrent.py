@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import device as resolve_device
-from .._validation import check_flag
+from .._validation import check_flag, check_real
 from ..nn import seeded
 from ._torch_estimator import (TorchRegressor, check_training_settings, fit_network, keeps_state_on_failure,
                                split_train_validation)
@@ -62,6 +62,7 @@ CELLS = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 def _check_histories(X, name="X", m=None):
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
+    check_real(X, name=name)
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -301,6 +301,18 @@ def test_bad_inputs(data, fitted):
         apply_symmetry(images[:2], np.array([[0.5, 0.5], [0.5, -0.5]]))
 
 
+def test_a_label_absent_from_training_is_refused_after_one_phase_images(data):
+    """Trained on images of phase 0 only, the model counted two phases (the network's two one-hot channels)
+    and predicted numbers for label 1, which it never saw, despite its docstring; it now refuses it."""
+    images, K, _, _ = data
+    model = CNNRegressor(channels=(4,), max_iter=2, device="cpu").fit(np.zeros_like(images[:6]), K[:6])
+    assert model.n_phases_ == 1
+    assert model.predict(np.zeros_like(images[:2])).shape == (2, 2, 2)
+    with pytest.raises(ValueError, match=r"unseen phase label 1; the model was trained on labels 0\.\.0"):
+        model.predict(images[:2])
+    assert len(model.feature_network()(torch.zeros(1, 1, 16, 16))) == 1      # still the two-phase input
+
+
 @pytest.mark.gpu
 def test_gpu_training_loads_on_cpu(data, tmp_path):
     images, K, images_test, _ = data

@@ -267,7 +267,9 @@ class CNNRegressor(TorchRegressor):
     network_, history_, best_epoch_, n_iter_
         As in :class:`~mslearn.surrogates.TorchRegressor` (set by ``fit``, like every attribute below).
     n_phases_ : int
-        Number of phase labels the network reads.
+        Number of phase labels the model knows: those of the training images (``0 .. n_phases_ - 1``), or the
+        rows of ``phase_features``; ``predict`` refuses other labels. (Images of one phase still give the
+        network two one-hot input channels.)
     scale_ : float
         The conductivity scale :math:`\bar k`.
     component_mean_, component_std_ : numpy.ndarray
@@ -378,7 +380,8 @@ class CNNRegressor(TorchRegressor):
     # -- encoding --------------------------------------------------------------------------------
     def _features(self):
         if self.phase_features is None:
-            return np.eye(self.n_phases_)
+            # two one-hot channels even for images of one phase: the two-phase input feature_network reads
+            return np.eye(max(self.n_phases_, 2))
         features = check_finite(np.asarray(self.phase_features, dtype=np.float64), name="phase_features")
         return features.reshape(len(features), -1)
 
@@ -474,10 +477,8 @@ class CNNRegressor(TorchRegressor):
         if self.warm_start and hasattr(self, "network_"):
             return self._train(labels, K, group, actions, fine_tune=True)
         self.n_phases_ = int(labels.max()) + 1 if self.phase_features is None else len(self.phase_features)
-        if self.phase_features is None and self.n_phases_ < 2:
-            self.n_phases_ = 2
         features = self._features()
-        counts = np.bincount(labels.ravel(), minlength=self.n_phases_)[:len(features)] / labels.size
+        counts = np.bincount(labels.ravel(), minlength=len(features))[:len(features)] / labels.size
         self.input_mean_ = counts @ features
         self.input_std_ = np.sqrt(counts @ (features - self.input_mean_) ** 2)
         self.input_std_[self.input_std_ == 0] = 1.0
@@ -641,7 +642,7 @@ class CNNRegressor(TorchRegressor):
         [(4, 4), (8, 8)]
         """
         check_is_fitted(self, "network_")
-        if self.n_phases_ != 2:
+        if len(self._features()) != 2:
             raise ValueError(f"feature_network reads a two-phase indicator image; this model was trained on "
                              f"{self.n_phases_} phase labels")
         table = (self._features() - self.input_mean_) / self.input_std_

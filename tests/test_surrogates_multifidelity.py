@@ -253,3 +253,23 @@ def test_the_default_seed_repeats_and_none_is_refused(make):
     np.testing.assert_array_equal(np.random.get_state()[1], state)
     with pytest.raises(ValueError, match="None is not accepted"):
         fit(make(random_state=None))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_seeds_of_2_to_the_32_or_more_are_accepted_as_elsewhere():
+    """integer_seed accepts any int >= 0 and the torch surrogates hash a large one into 32 bits, but the
+    multi-fidelity models passed it to numpy and scikit-learn as it was: random_state=2**40 failed with
+    numpy's 'Seed must be between 0 and 2**32 - 1' (CoKrigingRegressor) or scikit-learn's
+    InvalidParameterError about a GaussianProcessRegressor or the given regressor (DeltaRegressor)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    X, y, fidelity = forrester_data()
+    high = fidelity == 1
+    low = lambda X: 2 * forrester(X[:, 0], "low")                                  # noqa: E731
+    for fit in (lambda seed: CoKrigingRegressor(n_restarts_optimizer=2, random_state=seed).fit(X, y, fidelity),
+                lambda seed: DeltaRegressor(low, random_state=seed).fit(X[high], y[high]),
+                lambda seed: DeltaRegressor(low, regressor=RandomForestRegressor(n_estimators=3),
+                                            random_state=seed).fit(X[high], y[high])):
+        first = fit(2**40).predict(X)
+        assert np.all(np.isfinite(first))
+        np.testing.assert_array_equal(fit(2**40).predict(X), first)

@@ -58,7 +58,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import is_torch, seeded_clone
+from .._backend import is_torch, seeded_clone, torch_seed
 from .._validation import check_flag, check_in_box, check_integer
 from ..nn import integer_seed
 
@@ -180,6 +180,7 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         Extra starts of the hyper-parameter optimizers from random points of the bounds (log-uniform).
     random_state : int
         Seeds the restarts (an int >= 0; None is not accepted, so that the same call gives the same fit).
+        A seed of :math:`2^{32}` or more is hashed into 32 bits, as for the torch surrogates.
 
     Attributes
     ----------
@@ -254,7 +255,7 @@ class CoKrigingRegressor(RegressorMixin, BaseEstimator):
         if n_low < 2 or n_high < need_high:
             raise ValueError(f"fidelity has {n_low} low- and {n_high} high-fidelity samples; expected at least 2 "
                              f"low-fidelity and {need_high} high-fidelity samples")
-        rng = np.random.RandomState(integer_seed(self.random_state))
+        rng = np.random.RandomState(torch_seed(integer_seed(self.random_state)))   # numpy takes 32 bits
         X_low, y_low, X_high, y_high = X[~high], y[~high], X[high], y[high]
 
         kernel_low = clone(self.kernel_low) if self.kernel_low is not None else _default_kernel(X_low, bias=False)
@@ -417,7 +418,8 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         Restarts of the default GP's optimizer (ignored for another ``regressor``).
     random_state : int
         Seeds the default GP and every random state of a given regressor left at None (nested ones
-        included); an int >= 0 (None is not accepted, so that the same call gives the same fit).
+        included); an int >= 0 (None is not accepted, so that the same call gives the same fit). A seed
+        of :math:`2^{32}` or more is hashed into 32 bits, as for the torch surrogates.
 
     Attributes
     ----------
@@ -499,7 +501,7 @@ class DeltaRegressor(RegressorMixin, BaseEstimator):
         if self.regressor is not None and not hasattr(self.regressor, "fit"):
             raise ValueError(f"regressor = {self.regressor!r}; expected None or a scikit-learn regressor")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        seed = integer_seed(self.random_state)
+        seed = torch_seed(integer_seed(self.random_state))     # scikit-learn takes 32 bits
         low = self._low(X)
         Z = self._inputs(X, low)
         if self.regressor is None:

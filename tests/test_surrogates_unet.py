@@ -189,6 +189,21 @@ def test_bad_input(problem, fitted):
         fitted.predict(-labels[:2].astype(int) - 1)
 
 
+def test_score_checks_sample_weight(problem, fitted):
+    """score used sample_weight unchecked: a wrong length gave numpy's broadcast error and negative weights an
+    R² of 396.6; the weights are checked as scikit-learn's score methods check them (finite, >= 0, one per
+    image, not all zero)."""
+    _, _, labels, fields, _ = problem
+    weights = np.linspace(0.5, 1.5, len(labels))
+    assert fitted.score(labels, fields, sample_weight=weights) <= 1
+    assert fitted.score(labels, fields, sample_weight=np.ones(len(labels))) == pytest.approx(
+        fitted.score(labels, fields))
+    for bad, match in [(weights[:-1], "sample_weight.shape"), (-weights, "Negative values"),
+                       (np.where(weights > 1, np.nan, weights), "NaN"), (0 * weights, "non-zero")]:
+        with pytest.raises(ValueError, match=match):
+            fitted.score(labels, fields, sample_weight=bad)
+
+
 def test_score_before_fit_raises_not_fitted():
     """score on an unfitted model raised AttributeError 'n_phases_' from the input checks; it now
     raises scikit-learn's NotFittedError, as predict does."""

@@ -61,7 +61,7 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like, to_torch
@@ -463,7 +463,7 @@ class UNetFieldPredictor(TorchRegressor):
         y : array-like, shape ``(n_samples, *spatial)`` or ``(n_samples, c, *spatial)``
             True fields, with the channels of the training fields.
         sample_weight : array-like, shape (n_samples,), optional
-            Weight of each image in the sums; default ``None``: equal weights.
+            Weight of each image in the sums, finite, >= 0 and not all zero; default ``None``: equal weights.
 
         Returns
         -------
@@ -475,18 +475,19 @@ class UNetFieldPredictor(TorchRegressor):
         sklearn.exceptions.NotFittedError
             Before :meth:`fit`.
         ValueError
-            If ``X`` or ``y`` is invalid as in :meth:`fit`, or ``y`` has another number of channels.
+            If ``X`` or ``y`` is invalid as in :meth:`fit`, ``y`` has another number of channels, or
+            ``sample_weight`` has another length, a negative or non-finite weight, or only zeros.
         """
         check_is_fitted(self, "network_")      # before _check_images, which reads fitted attributes
         labels = self._check_images(X)
         fields = self._check_fields(y, labels)
+        w = _check_sample_weight(sample_weight, fields, dtype=np.float64, ensure_non_negative=True)
         predicted = self.predict(X)
         if fields.ndim == self.ndim + 1:
             fields, predicted = fields[:, None], predicted[:, None]
         if fields.shape[1] != self.n_channels_:
             raise ValueError(f"y has {fields.shape[1]} channels; the model predicts {self.n_channels_}")
         axes = (0,) + tuple(range(2, fields.ndim))
-        w = np.ones(len(fields)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         w = w.reshape((-1,) + (1,) * (fields.ndim - 1))
         mean = (w * fields).sum(axis=axes, keepdims=True) / (w.sum() * np.prod(fields.shape[2:]))
         residual = (w * (fields - predicted) ** 2).sum(axis=axes)

@@ -131,6 +131,29 @@ def check_positive(x, *, name, strict=True):
     return x
 
 
+def check_sample_weight(sample_weight, n, *, unit="sample", least=1, reason=""):
+    """The weights of ``n`` samples for a score: None, or float64 ``(n,)``, finite, >= 0, and positive for at least
+    ``least`` of them (``reason`` says why, e.g. "(an R² needs two pairs)"); ``unit`` names a sample."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight.to_numpy() if hasattr(sample_weight, "to_numpy") else sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight has dtype {weights.dtype}; expected numbers, one weight >= 0 per {unit}")
+    weights = weights.astype(np.float64)
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({n},), one weight per {unit}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or infinite values; expected finite weights >= 0")
+    if np.any(weights < 0):
+        raise ValueError(f"sample_weight contains a negative weight ({weights.min():g}); expected weights >= 0")
+    positive = int(np.count_nonzero(weights))
+    if positive < least:
+        raise ValueError(f"sample_weight is positive for {positive} of {n} {unit}s{' (all zero)' if positive == 0 else ''}"
+                         f"; expected at least {least} positive weight{'s' if least > 1 else ''}"
+                         f"{' ' + reason if reason else ''}")
+    return weights
+
+
 def check_in_range(x, low, high, *, name, inclusive=(True, True)):
     check_finite(x, name=name)
     values = _to_numpy_view(x)

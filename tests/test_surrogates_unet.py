@@ -191,15 +191,19 @@ def test_bad_input(problem, fitted):
 
 def test_score_checks_sample_weight(problem, fitted):
     """score used sample_weight unchecked: a wrong length gave numpy's broadcast error and negative weights an
-    R² of 396.6; the weights are checked as scikit-learn's score methods check them (finite, >= 0, one per
+    R² of 396.6; the weights are checked as the package's other score methods check them (finite, >= 0, one per
     image, not all zero)."""
     _, _, labels, fields, _ = problem
     weights = np.linspace(0.5, 1.5, len(labels))
     assert fitted.score(labels, fields, sample_weight=weights) <= 1
     assert fitted.score(labels, fields, sample_weight=np.ones(len(labels))) == pytest.approx(
         fitted.score(labels, fields))
-    for bad, match in [(weights[:-1], "sample_weight.shape"), (-weights, "Negative values"),
-                       (np.where(weights > 1, np.nan, weights), "NaN"), (0 * weights, "non-zero")]:
+    n = len(labels)
+    for bad, match in [(weights[:-1], rf"sample_weight has shape \({n - 1},\); expected \({n},\), one weight per image"),
+                       (-weights, "sample_weight contains a negative weight"),
+                       (np.where(weights > 1, np.nan, weights), "NaN"),
+                       (0 * weights, rf"sample_weight is positive for 0 of {n} images \(all zero\); expected at least 1 "
+                                     "positive weight$")]:
         with pytest.raises(ValueError, match=match):
             fitted.score(labels, fields, sample_weight=bad)
 

@@ -98,7 +98,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
-from .._validation import check_flag, check_integer, check_same_settings
+from .._validation import check_flag, check_integer, check_same_settings, check_sample_weight
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
 from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
@@ -154,27 +154,9 @@ def _pairs(designs, properties, model=None):
     return designs, properties
 
 
-def _score_weights(sample_weight, n):
-    """The weights of ``n`` held-out pairs for an R²: None, or float64 ``(n,)``, finite, >= 0, and positive for at
-    least two pairs (an R² of one pair divides by a zero variance)."""
-    if sample_weight is None:
-        return None
-    weights = np.asarray(sample_weight.to_numpy() if hasattr(sample_weight, "to_numpy") else sample_weight)
-    if weights.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight has dtype {weights.dtype}; expected numbers, one weight >= 0 per pair")
-    weights = weights.astype(np.float64)
-    if weights.shape != (n,):
-        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({n},), one weight per pair")
-    if not np.all(np.isfinite(weights)):
-        raise ValueError("sample_weight contains NaN or infinite values; expected finite weights >= 0")
-    if np.any(weights < 0):
-        raise ValueError(f"sample_weight contains a negative weight ({weights.min():g}); expected weights >= 0")
-    positive = int(np.count_nonzero(weights))
-    if positive < 2:
-        raise ValueError(f"sample_weight is positive for {positive} of {n} pairs"
-                         f"{' (all zero)' if positive == 0 else ''}; expected at least 2 positive weights "
-                         "(an R² needs two pairs)")
-    return weights
+def _pair_weights(sample_weight, n):
+    """The weights of ``n`` held-out pairs for an R² (two of them positive at least)."""
+    return check_sample_weight(sample_weight, n, unit="pair", least=2, reason="(an R² needs two pairs)")
 
 
 class _DesignSpace:
@@ -661,7 +643,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             For held-out designs outside the design space trained on, or targets outside the training range.
         """
         designs, properties = _pairs(designs, properties, self)
-        weights = _score_weights(sample_weight, len(designs))
+        weights = _pair_weights(sample_weight, len(designs))
         forward = r2_score(properties, self.forward_predict(designs), sample_weight=weights)
         round_trip = r2_score(properties, self.forward_predict(self.predict(properties)),   # (feasible: no warning)
                               sample_weight=weights)
@@ -830,7 +812,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
             positive for fewer than two pairs.
         """
         designs, properties = _pairs(designs, properties, self)
-        weights = _score_weights(sample_weight, len(designs))
+        weights = _pair_weights(sample_weight, len(designs))
         return float(r2_score(designs, self.predict(properties), sample_weight=weights))
 
 
@@ -920,7 +902,7 @@ def inverse_design_scores(model, designs, properties, *, forward=None, sample_we
         raise ValueError("the round trip needs a forward model: pass forward=<a fitted TandemInverseDesign or a "
                          "fitted regressor of designs -> properties> (a DirectInverseDesign has none)")
     designs, properties = _pairs(designs, properties)
-    weights = _score_weights(sample_weight, len(designs))
+    weights = _pair_weights(sample_weight, len(designs))
     proposed = model.predict(properties)
     round_trip = np.asarray(predict(proposed), dtype=float).reshape(properties.shape)
     forward_values = np.asarray(predict(designs), dtype=float).reshape(properties.shape)

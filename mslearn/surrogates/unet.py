@@ -61,11 +61,11 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import device as resolve_device
 from .._backend import like, to_torch
-from .._validation import check_finite, check_integer, check_labels
+from .._validation import check_finite, check_integer, check_labels, check_sample_weight
 from ..nn import PeriodicConv, activation, apply_symmetry, seeded, symmetry_group
 from ._torch_estimator import (TorchRegressor, check_training_settings, fit_network, keeps_state_on_failure,
                                minibatches, split_train_validation)
@@ -481,7 +481,8 @@ class UNetFieldPredictor(TorchRegressor):
         check_is_fitted(self, "network_")      # before _check_images, which reads fitted attributes
         labels = self._check_images(X)
         fields = self._check_fields(y, labels)
-        w = _check_sample_weight(sample_weight, fields, dtype=np.float64, ensure_non_negative=True)
+        w = check_sample_weight(sample_weight, len(fields), unit="image")
+        w = np.ones(len(fields)) if w is None else w
         predicted = self.predict(X)
         if fields.ndim == self.ndim + 1:
             fields, predicted = fields[:, None], predicted[:, None]

@@ -285,6 +285,29 @@ def test_a_failed_tandem_continuation_leaves_both_networks_as_they_were(monkeypa
     assert not any(p.requires_grad for p in model.forward_.network_.parameters())
 
 
+def test_a_failed_fresh_fit_leaves_the_inverse_as_it_was(monkeypatch):
+    """A fresh fit set the design space, a new forward network and an untrained inverse before training the
+    inverse: a failure there left a model that proposed designs of random weights (a failed first fit, one
+    that predicted without NotFittedError). The attributes are put back, as the surrogates' are."""
+    z, y = _small_problem()
+    model = _tandem().fit(z, y)
+    before, attributes = model.predict(y[:4]), dict(vars(model))
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr("mslearn.optimization.tandem.fit_network", failing)   # the inverse stage's loop
+    with pytest.raises(RuntimeError, match="out of memory"):
+        model.fit(z, 2 * y)
+    unfitted = _tandem()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        unfitted.fit(z, y)
+    monkeypatch.undo()
+    assert vars(model).keys() == attributes.keys() and all(vars(model)[k] is v for k, v in attributes.items())
+    np.testing.assert_array_equal(model.predict(y[:4]), before)
+    with pytest.raises(NotFittedError):
+        unfitted.predict(y[:4])
+
+
 def test_direct_inverse_warm_start_continues_its_regression():
     z, y = _small_problem()
     model = DirectInverseDesign((16,), semicontinuous={2: 0.3}, max_iter=30, batch_size=50, device="cpu").fit(z, y)

@@ -325,6 +325,38 @@ def test_bad_input_is_rejected(fitted_all, compressible_problem):
             HyperelasticNetwork(**setting).fit([1.0, 2.0], [0.0, 1.0])
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_failed_fit_leaves_the_energy_networks_as_they_were(table, solver, monkeypatch):
+    """HyperelasticNetwork and StrainEnergyNetwork set a new network before training it: a fit that failed
+    there (an error, an interrupt of L-BFGS) left a network of random weights, and a failed first fit a model
+    that predicted without NotFittedError. The attributes are put back, as the torch surrogates' are."""
+    from sklearn.exceptions import NotFittedError
+
+    stretch, stress, mode = _split(table, ["uniaxial"])
+    eps = np.random.default_rng(0).uniform(-0.01, 0.01, (20, 3))
+    cases = [(lambda: HyperelasticNetwork((4,), solver=solver, max_iter=5, random_state=0, device="cpu"),
+              (stretch, stress), stretch[:4]),
+             (lambda: StrainEnergyNetwork((4,), max_iter=5, random_state=0, device="cpu"), (eps, 2 * eps), eps[:4])]
+    for make, data, query in cases:
+        model = make().fit(*data)
+        before, attributes = model.predict(query), dict(vars(model))
+
+        def failing(*args, **kwargs):
+            raise RuntimeError("out of memory")
+        monkeypatch.setattr("mslearn.surrogates.hyperelastic._lbfgs", failing)
+        monkeypatch.setattr("mslearn.surrogates.hyperelastic.fit_network", failing)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            model.fit(data[0], 3 * data[1])
+        unfitted = make()
+        with pytest.raises(RuntimeError, match="out of memory"):
+            unfitted.fit(*data)
+        monkeypatch.undo()
+        assert vars(model).keys() == attributes.keys() and all(vars(model)[k] is v for k, v in attributes.items())
+        np.testing.assert_array_equal(model.predict(query), before)
+        with pytest.raises(NotFittedError):
+            unfitted.predict(query)
+
+
 def test_complex_input_is_refused_not_cast_to_its_real_part(fitted_all):
     """Complex stretches, stresses, deformation gradients and strains were cast to float with only numpy's
     ComplexWarning, the imaginary part dropped; they are refused as elsewhere in the package."""

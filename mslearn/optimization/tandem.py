@@ -102,7 +102,7 @@ from .._validation import check_flag, check_integer, check_same_settings, check_
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
 from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
-                                          split_train_validation)
+                                          keeps_state_on_failure, split_train_validation)
 
 __all__ = ["TandemInverseDesign", "DirectInverseDesign", "InverseDesignScores", "inverse_design_scores",
            "ExtrapolationWarning"]
@@ -436,6 +436,7 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         self.cpu_threads = cpu_threads
         self.progress = progress
 
+    @keeps_state_on_failure
     def fit(self, designs, properties):
         """Train the forward network on ``(designs, properties)``, then the inverse network through it.
 
@@ -503,8 +504,9 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
         try:
             fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
         except Exception:
-            if saved is not None:         # the inverse failed: the forward network as it was, too
-                self.forward_ = saved
+            if saved is not None:         # the inverse failed: the forward network as it was, too, in the
+                vars(self.forward_).clear()                 # object that fit's guard puts back
+                vars(self.forward_).update(vars(saved))
             raise
         if warm:
             self._widen_ranges(properties)
@@ -709,6 +711,7 @@ class DirectInverseDesign(_DesignSpace, BaseEstimator):
         self.cpu_threads = cpu_threads
         self.progress = progress
 
+    @keeps_state_on_failure
     def fit(self, designs, properties):
         """Regress ``designs`` on ``properties`` (an :class:`mslearn.surrogates.MLPRegressor`, ``regressor_``).
 

@@ -846,6 +846,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
                 raise ValueError(f"{name} = {value!r}; expected a positive number")
         integer_seed(self.random_state)
 
+    @keeps_state_on_failure
     def fit(self, X, y, mode="uniaxial"):
         """Fit the energy to stresses; always starts from new weights drawn with ``random_state``.
 
@@ -1388,6 +1389,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
             (grad,) = torch.autograd.grad(self.network_(x, create_graph=True).sum(), x, create_graph=create_graph)
         return self.network_.stress_scale * grad
 
+    @keeps_state_on_failure
     def fit(self, X, y):
         """Fit the energy to stresses; always starts from new weights drawn with ``random_state``.
 

@@ -227,9 +227,10 @@ def show_structure(labels, *, ax=None, title=None, cmap="viridis"):
     if labels.ndim == 3:
         labels = labels[labels.shape[0] // 2]
     ax = _axes(ax)
-    n = int(labels.max()) + 1
-    ax.imshow(labels, cmap=plt.get_cmap(cmap, max(n, 2)), vmin=-0.5, vmax=max(n, 2) - 0.5,
-              interpolation="nearest")
+    n = max(int(labels.max()) + 1, 2)
+    # one colour per label up to 256 (a colormap's usual table); beyond, such as the ids of many grains, the
+    # labels share colours (a table per label of an id 10**9 would take gigabytes)
+    ax.imshow(labels, cmap=plt.get_cmap(cmap, min(n, 256)), vmin=-0.5, vmax=n - 0.5, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

@@ -70,6 +70,19 @@ def test_show_structure_takes_a_2d_image_or_a_3d_volume():
     plt.close(fig)
 
 
+def test_show_structure_draws_large_label_ids_without_a_table_per_label():
+    """The colormap had one entry per label up to the largest: grain ids up to 10**9 built a table of gigabytes
+    (the process was killed). Up to 256 labels each has its colour; beyond, they share the colormap's 256."""
+    fig, ax = plt.subplots()
+    show_structure(np.array([[0, 10**9], [5, 7]]), ax=ax)
+    image = ax.images[0]
+    assert image.get_cmap().N == 256 and image.get_clim() == (-0.5, 10**9 + 0.5)
+    ax.clear()
+    show_structure(np.arange(9).reshape(3, 3), ax=ax)
+    assert ax.images[0].get_cmap().N == 9
+    plt.close(fig)
+
+
 def test_show_structure_refuses_a_continuous_field_and_keeps_labels_of_any_dtype():
     # a float density (np.random.rand) was drawn as if it held phase labels
     import torch

@@ -6,6 +6,7 @@ The full run (all data, 90/10 split, the defaults) reaches a forward R² of 0.99
 round-trip R² of 0.999 on every stiffness component; the reduced run reaches 0.997 and 0.996-0.999.
 """
 import pickle
+import types
 import warnings
 
 import numpy as np
@@ -149,6 +150,15 @@ def test_one_property_may_be_a_vector():
         np.testing.assert_array_equal(vector.predict(y[:5, None]), column.predict(y[:5, None]))
     scores = inverse_design_scores(vector, z[:10], y[:10])
     assert scores.round_trip.shape == (10, 1)
+    # a judge's complex properties were cast to float, the imaginary part dropped; one of another size failed
+    # in numpy's reshape
+    complex_judge = types.SimpleNamespace(predict=lambda X: np.asarray(X).sum(1) + 1j)
+    with pytest.raises(TypeError, match="the forward model's properties of the proposed designs has the complex"):
+        inverse_design_scores(vector, z[:10], y[:10], forward=complex_judge)
+    wide_judge = types.SimpleNamespace(predict=lambda X: np.column_stack([np.asarray(X).sum(1)] * 2))
+    with pytest.raises(ValueError, match=r"properties of the proposed designs have shape \(10, 2\); expected "
+                                         r"\(10, 1\), those of properties"):
+        inverse_design_scores(vector, z[:10], y[:10], forward=wide_judge)
     with pytest.raises(ValueError, match="2D array"):
         DirectInverseDesign((8,), **options).fit(z[:, 0], y)                  # designs stay a table
 

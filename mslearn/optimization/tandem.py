@@ -98,7 +98,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .._backend import cpu_threads
 from .._backend import device as resolve_device
-from .._validation import check_flag, check_integer, check_same_settings, check_sample_weight
+from .._validation import check_finite, check_flag, check_integer, check_same_settings, check_sample_weight
 from ..nn import integer_seed, seeded
 from ..surrogates import MLPRegressor
 from ..surrogates._torch_estimator import (NetworkPickling, check_training_settings, fit_network,
@@ -875,10 +875,13 @@ def inverse_design_scores(model, designs, properties, *, forward=None, sample_we
 
     Raises
     ------
+    TypeError
+        If the forward model's properties are complex (not cast to their real part).
     ValueError
         If no forward model judges the round trip, the pairs are not finite 2D tables of matching rows
-        (at least 2), or ``sample_weight`` is not ``(n,)``, not finite, negative somewhere, or positive
-        for fewer than two pairs.
+        (at least 2), ``sample_weight`` is not ``(n,)``, not finite, negative somewhere, or positive
+        for fewer than two pairs, or the forward model's properties are not finite or not one per pair and
+        property.
 
     Examples
     --------
@@ -907,8 +910,16 @@ def inverse_design_scores(model, designs, properties, *, forward=None, sample_we
     designs, properties = _pairs(designs, properties)
     weights = _pair_weights(sample_weight, len(designs))
     proposed = model.predict(properties)
-    round_trip = np.asarray(predict(proposed), dtype=float).reshape(properties.shape)
-    forward_values = np.asarray(predict(designs), dtype=float).reshape(properties.shape)
+
+    def judged(inputs, what):
+        values = np.asarray(predict(inputs))
+        check_finite(values, name=f"the forward model's properties of {what}")    # not cast from complex
+        if values.size != properties.size:
+            raise ValueError(f"the forward model's properties of {what} have shape {values.shape}; expected "
+                             f"{properties.shape}, those of properties")
+        return values.astype(float).reshape(properties.shape)
+
+    round_trip, forward_values = judged(proposed, "the proposed designs"), judged(designs, "designs")
     return InverseDesignScores(
         forward_r2=r2_score(properties, forward_values, sample_weight=weights, multioutput="raw_values"),
         round_trip_r2=r2_score(properties, round_trip, sample_weight=weights, multioutput="raw_values"),

@@ -77,11 +77,13 @@ def rng(seed) -> np.random.Generator:
 
 def seeded_clone(estimator, seed: int):
     """A scikit-learn ``clone`` of ``estimator`` whose unset random states, nested ones included (a pipeline's
-    steps, a wrapped estimator's), are ``seed``: the same fit gives the same numbers. A random state the
-    caller set is kept."""
+    steps, a wrapped estimator's), are ``seed`` (as :func:`torch_seed` gives it: scikit-learn takes seeds below
+    2**32, and those are unchanged): the same fit gives the same numbers. A random state the caller set is
+    kept."""
     from sklearn.base import clone
 
     estimator = clone(estimator)
+    seed = torch_seed(seed)
     unset = {name: seed for name, value in estimator.get_params(deep=True).items()
              if (name == "random_state" or name.endswith("__random_state")) and value is None}
     return estimator.set_params(**unset) if unset else estimator

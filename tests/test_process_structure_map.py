@@ -268,6 +268,21 @@ def test_generate_resumes_from_the_rows_done_and_refuses_other_structures(spinod
         fitted.generate(X, shape=(8, 8, 8), random_state=0, device="cpu", initial=done)
 
 
+def test_a_seed_beyond_32_bits_is_taken_as_elsewhere(spinodal):
+    """A random_state >= 2**32, accepted by the package's seed check, reached scikit-learn's PCA and Gaussian
+    process unreduced and failed there ('random_state ... must be ... in the range [0, 4294967295]'); it is
+    reduced to 32 bits as torch_seed reduces it (seeds below 2**32 unchanged), also for a given regressor."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from mslearn._backend import torch_seed
+
+    X, y = spinodal[0], spinodal[1]
+    model = ProcessStructureMap(n_components=2, random_state=2**40).fit(X, y)
+    assert model.pca_.random_state == torch_seed(2**40) < 2**32
+    forest = ProcessStructureMap(n_components=2, regressor=RandomForestRegressor(3), random_state=2**40).fit(X, y)
+    assert forest.regressor_.random_state == torch_seed(2**40)
+
+
 def test_random_state_none_is_refused(spinodal):
     X, y = spinodal[0], spinodal[1]
     with pytest.raises(ValueError, match="None is not accepted"):

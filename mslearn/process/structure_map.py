@@ -72,7 +72,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import seeded_clone
+from .._backend import seeded_clone, torch_seed
 from .._validation import check_flag, check_integer, check_labels
 from ..nn import integer_seed
 from ..descriptors import central_window, two_point_correlation
@@ -256,12 +256,11 @@ class ProcessStructureMap(BaseEstimator):
         return np.column_stack([self.pca_.transform(flat), fractions, length])
 
     # ------------------------------------------------------------------ fit / predict
-    def _default_regressor(self):
+    def _default_regressor(self, seed):
         kernel = (ConstantKernel(1.0, (1e-3, 1e3))
                   * Matern(length_scale=np.ones(len(PROCESS_COLUMNS)), length_scale_bounds=(1e-2, 1e3), nu=2.5)
                   + WhiteKernel(1e-2, (1e-8, 1e1)))
-        gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1,
-                                      random_state=self.random_state)
+        gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=seed)
         return MultiOutputRegressor(make_pipeline(StandardScaler(), gp))
 
     def fit(self, X, y):
@@ -281,7 +280,8 @@ class ProcessStructureMap(BaseEstimator):
         """
         values = _check_process(X)
         labels = _check_structures(y)
-        integer_seed(self.random_state)        # None would draw from numpy's global generator
+        # None would draw from numpy's global generator; scikit-learn takes seeds below 2**32 (torch_seed keeps those)
+        seed = torch_seed(integer_seed(self.random_state))
         check_flag(self.symmetrize, name="symmetrize")
         if len(labels) != len(values):
             raise ValueError(f"X has {len(values)} rows but y has {len(labels)} structures; expected one "
@@ -299,7 +299,7 @@ class ProcessStructureMap(BaseEstimator):
         flat, fractions, length = self._describe(labels, int(window))
         self.window_ = int(window)
         self.shape_ = tuple(int(n) for n in labels.shape[1:])
-        self.pca_ = PCA(n_components=int(n_components), random_state=self.random_state).fit(flat)
+        self.pca_ = PCA(n_components=int(n_components), random_state=seed).fit(flat)
         targets = np.column_stack([self.pca_.transform(flat), fractions, length])
         self.descriptor_names_ = [f"pc_{j + 1}" for j in range(int(n_components))] + ["volume_fraction", "length"]
         features = _features(values)
@@ -309,9 +309,9 @@ class ProcessStructureMap(BaseEstimator):
                 # descriptor (automatic relevance determination: the volume fraction depends on phi0
                 # alone), which is expected here, not a failed fit.
                 warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn.gaussian_process")
-                self.regressor_ = self._default_regressor().fit(features, targets)
+                self.regressor_ = self._default_regressor(seed).fit(features, targets)
         else:
-            self.regressor_ = seeded_clone(self.regressor, integer_seed(self.random_state)).fit(features, targets)
+            self.regressor_ = seeded_clone(self.regressor, seed).fit(features, targets)
         self.n_features_in_ = len(PROCESS_COLUMNS)
         return self
 

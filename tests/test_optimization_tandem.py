@@ -318,6 +318,30 @@ def test_a_failed_fresh_fit_leaves_the_inverse_as_it_was(monkeypatch):
         unfitted.predict(y[:4])
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_an_interrupt_in_the_forward_stage_keeps_nothing_of_that_fit(warm, monkeypatch):
+    """An interrupt kept the forward network's best epoch so far (its MLP's documented interrupt), and so the
+    tandem kept a forward network of the new fit beside the inverse of the former: neither a continuation
+    nor the former model. A tandem is kept whole or not at all."""
+    z, y = _small_problem()
+    model = _tandem().fit(z, y)
+    before, forward = model.predict(y[:4]), _weights(model.forward_.network_)
+    calls, step = [0], torch.optim.Adam.step
+
+    def interrupted(self, *args, **kwargs):      # in the forward stage: after 2 of its epochs of 4 batches
+        calls[0] += 1
+        if calls[0] > 8:
+            raise KeyboardInterrupt
+        return step(self, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(warm_start=warm).fit(z, 2 * y if not warm else y)
+    monkeypatch.undo()
+    assert calls[0] == 9
+    assert _same_weights(model.forward_.network_, forward)
+    np.testing.assert_array_equal(model.predict(y[:4]), before)
+
+
 def test_direct_inverse_warm_start_continues_its_regression():
     z, y = _small_problem()
     model = DirectInverseDesign((16,), semicontinuous={2: 0.3}, max_iter=30, batch_size=50, device="cpu").fit(z, y)

@@ -466,15 +466,28 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
             network = inverse._continued(inverse._build_network(self.n_properties_, self.n_features_in_), device)
 
         saved = copy.deepcopy(self.forward_) if warm else None
-        if not warm:
-            self.forward_ = _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter).fit(designs, properties)
-        elif self.forward_max_iter:
-            _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter, fitted=self.forward_)
-            _trainable(self.forward_.network_, True)
-            try:
-                self.forward_.fit(designs, properties)
-            finally:
-                _trainable(self.forward_.network_, False)
+
+        def restore_forward():          # in place: in the object that fit's guard puts back
+            if saved is not None:
+                vars(self.forward_).clear()
+                vars(self.forward_).update(vars(saved))
+
+        try:
+            if not warm:
+                self.forward_ = _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter).fit(designs,
+                                                                                                        properties)
+            elif self.forward_max_iter:
+                _mlp(self, self.forward_hidden_layer_sizes, self.forward_max_iter, fitted=self.forward_)
+                _trainable(self.forward_.network_, True)
+                try:
+                    self.forward_.fit(designs, properties)
+                finally:
+                    _trainable(self.forward_.network_, False)
+        except BaseException as error:
+            # a forward network without its inverse is no tandem: an interrupt keeps nothing of this fit either
+            error.kept_best_epoch = False
+            restore_forward()
+            raise
         forward = self.forward_.network_
         _trainable(forward, False)
         device = next(forward.parameters()).device
@@ -503,10 +516,8 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
 
         try:
             fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
-        except Exception:
-            if saved is not None:         # the inverse failed: the forward network as it was, too, in the
-                vars(self.forward_).clear()                 # object that fit's guard puts back
-                vars(self.forward_).update(vars(saved))
+        except Exception:               # the inverse failed: the forward network as it was, too
+            restore_forward()
             raise
         if warm:
             self._widen_ranges(properties)

@@ -192,6 +192,31 @@ def test_stepwise_warm_start_continues_its_per_step_network():
     np.testing.assert_array_equal(cold.predict(X[:2]), _stepwise()[0].fit(X, y).predict(X[:2]))
 
 
+def test_an_interrupted_stepwise_fit_keeps_its_best_epoch():
+    """An interrupt kept the per-step network's best epoch in the regressor, which StepwiseRegressor then
+    dropped (it adopted the regressor only after a finished fit): the model stayed unfitted, unlike the other
+    networks. It keeps the epochs so far, and a warm start continues them."""
+    model, X, y = _stepwise()
+    full = model.fit(X, y).history_["train"]
+    model, X, y = _stepwise()
+    calls, step = [0], torch.optim.Adam.step
+
+    def interrupted(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] > 5:
+            raise KeyboardInterrupt
+        return step(self, *args, **kwargs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+    assert 1 <= model.n_iter_ == len(model.history_["train"]) < len(full)
+    assert model.history_["train"] == full[:model.n_iter_]
+    assert np.all(np.isfinite(model.predict(X[:2])))
+    model.set_params(warm_start=True).fit(X, y)
+    assert model.history_["train"][0] < full[0]
+
+
 def test_stepwise_warm_start_refuses_other_components_and_layers():
     model, X, y = _stepwise()
     model.fit(X, y).set_params(warm_start=True)

@@ -480,7 +480,16 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
             regressor = self.regressor_.set_params(**self.get_params())
         else:
             regressor = MLPRegressor(**self.get_params())
-        self.regressor_ = regressor.fit(history_features(X).reshape(-1, 2 * X.shape[2]), y.reshape(-1, y.shape[2]))
+        try:
+            regressor.fit(history_features(X).reshape(-1, 2 * X.shape[2]), y.reshape(-1, y.shape[2]))
+        except KeyboardInterrupt as interrupt:
+            if getattr(interrupt, "kept_best_epoch", False):  # the best epoch so far, as the other networks keep it
+                self._adopt(regressor, X, y)
+            raise
+        return self._adopt(regressor, X, y)
+
+    def _adopt(self, regressor, X, y):
+        self.regressor_ = regressor
         self.n_features_in_, self.n_outputs_ = X.shape[2], y.shape[2]
         for name in ("history_", "best_epoch_", "n_iter_"):       # the training record, as the other networks
             setattr(self, name, getattr(self.regressor_, name))

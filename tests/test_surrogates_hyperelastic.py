@@ -368,6 +368,9 @@ def test_complex_input_is_refused_not_cast_to_its_real_part(fitted_all):
                        (lambda: NominalStressMLP(max_iter=1, device="cpu").fit(stretch + 0j, stress), "X"),
                        (lambda: fitted_all.predict(torch.tensor(stretch + 0j), "uniaxial"), "X"),
                        (lambda: fitted_all.stress(torch.eye(3, dtype=torch.complex128)), "F"),
+                       (lambda: fitted_all.stress(np.eye(3), pressure=torch.tensor(1 + 1j, dtype=torch.complex128)),
+                        "pressure"),
+                       (lambda: fitted_all.stress(np.eye(3), pressure=1 + 1j), "pressure"),
                        (lambda: StrainEnergyNetwork(device="cpu").fit(eps, eps + 1j), "y"),
                        (lambda: energy.predict(torch.tensor(eps + 0j)), "X")]:
         with warnings.catch_warnings():

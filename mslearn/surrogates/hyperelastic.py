@@ -534,7 +534,8 @@ class _HyperelasticModel(RegressorMixin, BaseEstimator):
                                      "'traction_free'")
                 p = P[..., 2, 2] / inverse_transpose[..., 2, 2]
             else:
-                given = pressure if isinstance(pressure, torch.Tensor) else _as_numpy(pressure, "pressure")
+                given = (check_real(pressure, name="pressure") if isinstance(pressure, torch.Tensor)
+                         else _as_numpy(pressure, "pressure"))
                 p = torch.as_tensor(given, dtype=_DTYPE, device=P.device).expand(P.shape[:-2])
             P = P - p[..., None, None] * inverse_transpose
         return like(P if keep else P.detach(), F)

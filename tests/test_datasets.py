@@ -315,14 +315,19 @@ class _Scaled:
     def __call__(self, parameters, seeds):
         return _scaled(parameters, seeds, self.scale)
 
+    def run(self, parameters, seeds):
+        return _scaled(parameters, seeds, self.scale)
+
 
 def test_a_store_is_not_extended_by_another_instance_or_lambda_defaults(tmp_path):
     """A callable instance was named by its class alone and a lambda's digest left out its default arguments:
     a store of _Scaled(1.0) (or of lambda ..., k=1.0) was extended by _Scaled(1000.0) (k=1000.0), its y mixing
-    both silently. An instance whose attributes cannot be pickled is refused unless it has a name."""
+    both silently; so was one of a bound method's instance by another's. An instance whose attributes cannot be
+    pickled is refused unless it has a name."""
     space = {"a": (0.0, 1.0)}
     for i, (first, other, same) in enumerate([
             (_Scaled(1.0), _Scaled(1000.0), _Scaled(1.0)),
+            (_Scaled(1.0).run, _Scaled(1000.0).run, _Scaled(1.0).run),          # a bound method: its instance's
             (lambda p, s, k=1.0: _scaled(p, s, k), lambda p, s, k=1000.0: _scaled(p, s, k),
              lambda p, s, k=1.0: _scaled(p, s, k)),
             (lambda p, s, *, k=1.0: _scaled(p, s, k), lambda p, s, *, k=1000.0: _scaled(p, s, k),

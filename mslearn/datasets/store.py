@@ -77,6 +77,7 @@ import datetime
 import functools
 import glob
 import hashlib
+import inspect
 import json
 import math
 import numbers
@@ -314,13 +315,11 @@ def _sampler_name(sampler):
         return f"{_sampler_name(sampler.func)}({_short(', '.join(bound))})"
     if not hasattr(sampler, "__qualname__"):           # an instance: Scaled(1.0) and Scaled(1000.0) share a class
         kind = type(sampler)
-        try:
-            state = pickle.dumps(vars(sampler), protocol=4)
-        except Exception as error:                     # no __dict__ (slots), or an attribute pickle cannot write
-            raise ValueError(f"sampler is a {kind.__qualname__} instance whose attributes cannot be pickled to tell "
-                             f"it from another of its class ({type(error).__name__}: {error}); expected picklable "
-                             "attributes, or a str attribute `name` that names the sampler and its settings") from None
-        return f"{kind.__module__}.{kind.__qualname__}[state {hashlib.sha256(state).hexdigest()[:12]}]"
+        return f"{kind.__module__}.{kind.__qualname__}[state {_state_digest(sampler, 'a ' + kind.__qualname__)}]"
+    owner = getattr(sampler, "__self__", None)
+    if inspect.ismethod(sampler) and not isinstance(owner, type):    # a bound method: its instance's state too
+        of = f"a method of a {type(owner).__qualname__}"
+        return f"{sampler.__module__}.{sampler.__qualname__}[state {_state_digest(owner, of)}]"
     qualname = sampler.__qualname__
     text = f"{getattr(sampler, '__module__', '?')}.{qualname}"
     code = getattr(sampler, "__code__", None)
@@ -332,6 +331,18 @@ def _sampler_name(sampler):
             body += _stable_repr(defaults)
         text += f"[code {hashlib.sha256(body.encode()).hexdigest()[:12]}]"
     return text
+
+
+def _state_digest(instance, what):
+    """A digest of an instance's attributes (``vars``), pickled: what tells it from another of its class
+    (``what`` says what the sampler is, for the error)."""
+    try:
+        state = pickle.dumps(vars(instance), protocol=4)
+    except Exception as error:                     # no __dict__ (slots), or an attribute pickle cannot write
+        raise ValueError(f"sampler is {what} instance whose attributes cannot be pickled to tell it from another "
+                         f"of its class ({type(error).__name__}: {error}); expected picklable attributes, or a "
+                         "str attribute `name` that names the sampler and its settings") from None
+    return hashlib.sha256(state).hexdigest()[:12]
 
 
 def _stable_repr(value):

@@ -228,6 +228,20 @@ def test_export_rejects_bad_arguments(shared, tmp_path):
                                                         "path": "https://creativecommons.org/publicdomain/zero/1.0/"}]
 
 
+def test_the_versions_of_earlier_samples_are_exported(shared, tmp_path):
+    """A store resumed under other package versions keeps theirs (former_versions); the export recorded only the
+    latest, so the shared data set lost them. They are in the card and come back with load_shared."""
+    dataset = shared[0]
+    dataset.metadata["former_versions"] = [{"mslearn": "0.0.1", "numpy": "1.26.0"}]
+    try:
+        card = export_dataset(dataset, tmp_path / "resumed", licence="CC-BY-4.0", creators=["Ada Author"])
+    finally:
+        dataset.metadata["former_versions"] = []
+    assert json.loads(card.read_text())["mslearn"]["former_versions"] == [{"mslearn": "0.0.1", "numpy": "1.26.0"}]
+    assert load_shared(card.parent).metadata["former_versions"] == [{"mslearn": "0.0.1", "numpy": "1.26.0"}]
+    assert load_shared(shared[1].parent).metadata["former_versions"] == []
+
+
 def test_a_dataset_made_by_hand_round_trips(tmp_path):
     dataset = Dataset(pd.DataFrame({"phi": [0.1, 0.2, 0.3]}), pd.DataFrame({"k": [1.1, 1.3, 1.6]}),
                       {"field": np.arange(12.0).reshape(3, 2, 2)}, {}, {"description": "by hand"})

@@ -382,6 +382,7 @@ def _export_into(staging, folder, dataset, meta, title, description, licences, c
         "parameters": parameter_names,
         "created": meta.get("created") or None,
         "versions": meta.get("versions") or environment_versions(),   # generating, else exporting versions
+        "former_versions": list(meta.get("former_versions") or []),    # of earlier samples of a resumed store
         "exported": exported,
         "exported_with": environment_versions(),
     }
@@ -605,7 +606,8 @@ def load_shared(path) -> Dataset:
         "path": str(folder), "n_complete": n, "n_stored": n, "n_requested": n, "config": config,
         "seed": provenance.get("seed"), "method": provenance.get("method"), "sampler": provenance.get("sampler"),
         "parameter_space": {entry[0]: tuple(entry[1:]) for entry in config.get("parameter_space", [])},
-        "versions": provenance["versions"], "card": (folder / resources["card"]["path"]).read_text(),
+        "versions": provenance["versions"], "former_versions": provenance.get("former_versions", []),
+        "card": (folder / resources["card"]["path"]).read_text(),
         "seeds": seeds, "created": provenance.get("created") or "",
         "licenses": card["licenses"], "contributors": card["contributors"], "exported": provenance["exported"],
         "package": card,

@@ -24,8 +24,11 @@ def _paired(y_true, y_pred):
     shape (``(n,)`` and ``(n, 1)`` pair too; a transposed table would pair the wrong values)."""
     shapes = np.shape(y_true), np.shape(y_pred)
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        if np.iscomplexobj(np.asarray(values)):      # a float cast would drop the imaginary part
-            raise TypeError(f"{name} has the complex dtype {np.asarray(values).dtype}; expected real numbers")
+        dtype = np.asarray(values).dtype
+        if dtype.kind == "c":                         # a float cast would drop the imaginary part
+            raise TypeError(f"{name} has the complex dtype {dtype}; expected real numbers")
+        if dtype.kind not in "biuf":
+            raise TypeError(f"{name} has dtype {dtype}; expected real numbers")
     y_true, y_pred = np.ravel(y_true).astype(float), np.ravel(y_pred).astype(float)
     same = shapes[0] == shapes[1] or {shapes[0], shapes[1]} == {(y_true.size,), (y_true.size, 1)}
     if y_true.size != y_pred.size or not same:
@@ -40,7 +43,7 @@ def _paired(y_true, y_pred):
 
 
 def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
-    """Predicted against true values with the identity line; R² and MAE in the legend.
+    """Predicted against true values with the identity line; R² (of two values or more) and MAE in the legend.
 
     Parameters
     ----------
@@ -74,7 +77,9 @@ def parity(y_true, y_pred, *, ax=None, label=None, units="", **scatter):
 
     y_true, y_pred = _paired(y_true, y_pred)
     ax = _axes(ax)
-    text = f"R² = {r2_score(y_true, y_pred):.3f}, MAE = {mean_absolute_error(y_true, y_pred):.3g}"
+    text = f"MAE = {mean_absolute_error(y_true, y_pred):.3g}"
+    if len(y_true) > 1:                               # of one value R² is undefined (scikit-learn: NaN and a warning)
+        text = f"R² = {r2_score(y_true, y_pred):.3f}, {text}"
     ax.scatter(y_true, y_pred, s=scatter.pop("s", 12), alpha=scatter.pop("alpha", 0.6),
                label=f"{label}: {text}" if label else text, **scatter)
     low, high = min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())

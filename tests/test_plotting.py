@@ -1,4 +1,6 @@
 """mslearn.plotting: the figures' helpers draw what they are given and refuse mismatched input."""
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -38,6 +40,17 @@ def test_empty_or_complex_predictions_are_refused(draw):
         draw([], [])
     with pytest.raises(TypeError, match="y_true has the complex dtype complex128; expected real numbers"):
         draw(np.array([1 + 1j, 2.0]), np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="y_pred has dtype <U1; expected real numbers"):   # numpy's cast error
+        draw([1.0], ["b"])
+
+
+def test_parity_of_one_value_shows_no_r2():
+    """R² of one value is undefined: the legend read 'R² = nan' (and scikit-learn warned); it shows the MAE."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = parity([1.0], [1.2])
+    assert ax.get_legend().get_texts()[0].get_text() == "MAE = 0.2"
+    plt.close(ax.figure)
 
 
 def test_training_history_checks_its_input():

@@ -575,6 +575,11 @@ def test_target_window_bound_is_what_the_maps_hold():
     assert wide["s2"].shape == (2, 63, 63) and np.isfinite(wide["lineal_path"]).all()
     with pytest.raises(ValueError, match=r"window=32; expected 1 <= window <= 31 for a non-periodic image"):
         target_descriptors(labels, periodic=False, window=32)
+    # lineal_length was int()-ed: 2.7 became 2, "5" 5, True 1; 0 gave a lineal path of no segment
+    assert target_descriptors(labels, ("s2", "lineal_path"), lineal_length=5)["lineal_path"].shape == (2, 2, 6)
+    for bad, error in ((2.7, TypeError), ("5", TypeError), (True, TypeError), (0, ValueError)):
+        with pytest.raises(error, match="lineal_length"):
+            target_descriptors(labels, ("s2", "lineal_path"), lineal_length=bad)
 
 
 def test_a_dict_target_refuses_settings_it_would_ignore():

@@ -121,7 +121,7 @@ def target_descriptors(labels, descriptors=("s2",), *, periodic=True, window=Non
         b = ind[[p[1] for p in pairs]]
         out["cross"] = central_window(correlation_maps(a, b, ndim, periodic), window, ndim).numpy()
     if "lineal_path" in names:
-        length = window if lineal_length is None else int(lineal_length)
+        length = window if lineal_length is None else check_integer(lineal_length, 1, name="lineal_length")
         out["lineal_path"] = np.stack([lineal_path(labels, p, max_length=length, periodic=periodic)
                                        for p in range(n_phases)])
     if "gram" in names:

@@ -221,7 +221,8 @@ class SobolResult:
 
     def _pick(self, array, output):
         if np.ndim(self.first) == 1:
-            if output not in (None, 0):
+            if output is not None and (isinstance(output, bool) or not isinstance(output, numbers.Integral)
+                                       or output != 0):       # False == 0 and 0.0 == 0: not indices
                 raise ValueError(f"output = {output!r}, but the model has a single output; leave output=None")
             return array
         if (isinstance(output, bool) or not isinstance(output, numbers.Integral)    # True would index as a mask

@@ -138,6 +138,12 @@ def test_multi_output_matches_separate_runs():
     # output=True indexed the indices as a boolean mask: pandas' "Data must be 1-dimensional"
     with pytest.raises(ValueError, match=r"output = True; expected an output index in 0\.\.1"):
         both.to_frame(output=True)
+    # of a single output, output=False and output=0.0 passed as 0
+    alone = sobol_indices(ishigami, ISHIGAMI_BOUNDS, n=2**6, seed=0, n_bootstrap=0)
+    pd.testing.assert_frame_equal(alone.to_frame(output=0), alone.to_frame())
+    for bad in (False, 0.0):
+        with pytest.raises(ValueError, match=rf"output = {bad!r}, but the model has a single output"):
+            alone.to_frame(output=bad)
 
 
 def test_torch_model_output_is_accepted():

@@ -1036,3 +1036,32 @@ def test_mandel_conversions_of_integer_tensors_nan_and_wrong_shapes():
             to_mandel(np.ones(shape))
     with pytest.raises(ValueError, match=r"C has shape \(3, 3, 3\); expected stiffness tensors \(\.\.\., d, d, d, d\)"):
         stiffness_to_mandel(np.ones((3, 3, 3)))
+
+
+def test_isotropic_stiffness_of_arrays_of_moduli_is_one_stiffness_each():
+    """Moduli given as arrays passed the checks, and broadcast along the matrix's columns: E = [1, 2, 3] in 2D gave
+    one unsymmetric, wrong 3 x 3 matrix. They give one stiffness per entry, numpy or torch (with its gradient)."""
+    E = np.array([1.0, 2.0, 3.0])
+    stack = isotropic_stiffness(E=E, nu=0.3, ndim=2)
+    assert stack.shape == (3, 3, 3)
+    for i, e in enumerate(E):
+        np.testing.assert_allclose(stack[i], isotropic_stiffness(E=e, nu=0.3, ndim=2), rtol=1e-15)
+    K = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    C = isotropic_stiffness(K=K, G=torch.tensor(0.5, dtype=torch.float64), ndim=3)
+    assert C.shape == (2, 6, 6)
+    C[1, 0, 0].backward()
+    np.testing.assert_allclose(K.grad.numpy(), [0.0, 1.0])             # C_11 = K + 4G/3
+
+
+def test_rotate_stiffness_takes_a_stack_of_rotations():
+    """rotate_conductivity and mandel_rotation take R (..., d, d); rotate_stiffness failed with einsum's error."""
+    from mslearn.homogenization.tensors import mandel_rotation, rotate_stiffness
+    C = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    angles = np.array([0.1, 0.7, 2.0])
+    R = np.stack([[[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]] for t in angles])
+    rotated = rotate_stiffness(C, R)
+    assert rotated.shape == (3, 3, 3)
+    for i in range(3):
+        np.testing.assert_allclose(rotated[i], rotate_stiffness(C, R[i]), atol=1e-14)
+        Q = mandel_rotation(R[i])
+        np.testing.assert_allclose(rotated[i], Q @ C @ Q.T, atol=1e-14)

@@ -321,6 +321,9 @@ def _check_moduli(**moduli):
 def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, ndim=3):
     r"""Isotropic stiffness in Mandel notation, :math:`C = 3K\,\mathbb J + 2G\,\mathbb K`.
 
+    Moduli given as arrays (numpy or torch, broadcasting together) give one stiffness per entry,
+    ``(..., m, m)``.
+
     In 3D :math:`C = \lambda\,\mathbf 1\otimes\mathbf 1 + 2\mu\,\mathbb I` (6×6). In 2D the
     plane-strain in-plane block (3×3) of the same 3D tensor, i.e. ``(E, nu)`` / ``(K, G)`` are always
     the 3D moduli.
@@ -337,11 +340,15 @@ def isotropic_stiffness(E=None, nu=None, *, K=None, G=None, ndim=3):
     m = 3 if ndim == 2 else 6
     ones = np.zeros(m)
     ones[:ndim] = 1.0
+    # moduli of shape (...) give stiffnesses (..., m, m): a trailing axis each (an array of moduli broadcast
+    # along the matrix's columns: a wrong, unsymmetric matrix)
     if _xp(lam, mu) is torch:
         ref = lam if isinstance(lam, torch.Tensor) else mu
         dtype = ref.dtype if ref.is_floating_point() else torch.float64
+        lam, mu = (torch.as_tensor(a, dtype=dtype, device=ref.device)[..., None, None] for a in (lam, mu))
         ones = torch.as_tensor(ones, dtype=dtype, device=ref.device)
         return lam * torch.outer(ones, ones) + 2 * mu * torch.eye(m, dtype=dtype, device=ref.device)
+    lam, mu = (np.asarray(a, dtype=float)[..., None, None] for a in (lam, mu))
     return lam * np.outer(ones, ones) + 2 * mu * np.eye(m)
 
 
@@ -447,5 +454,5 @@ def rotate_stiffness(C, R):
     C, R = _arrays(C, R)
     ndim = check_orthogonal(R).shape[-1]
     C4 = mandel_to_stiffness(C, ndim)
-    rotated = _xp(C, R).einsum("ia,jb,kc,ld,...abcd->...ijkl", R, R, R, R, C4)
+    rotated = _xp(C, R).einsum("...ia,...jb,...kc,...ld,...abcd->...ijkl", R, R, R, R, C4)   # R (..., d, d) too
     return stiffness_to_mandel(rotated)

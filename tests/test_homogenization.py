@@ -905,6 +905,19 @@ def test_dtype_must_be_float32_or_float64(dtype):
         conductivity(_two_phase(), [1.0, 10.0], dtype=dtype)
 
 
+def test_the_field_entries_refuse_lists_empty_fields_and_a_float_ndim():
+    """A list raised AttributeError ('no attribute ndim'), an empty field torch's aminmax error, ndim=2.0 a slice
+    error; each gets a message naming it, as conductivity's labels do."""
+    with pytest.raises(TypeError, match="field is a list; expected a numpy array or a torch tensor"):
+        conductivity_field([[1.0] * 8] * 8, ndim=2)
+    with pytest.raises(ValueError, match=r"field has shape \(0, 8\), with no voxels"):
+        conductivity_field(np.ones((0, 8)), ndim=2)
+    with pytest.raises(TypeError, match="ndim must be an integer >= 2, got float 2.0"):
+        conductivity_field(np.ones((8, 8)), ndim=2.0)
+    with pytest.raises(TypeError, match="field is a list"):
+        elasticity_field([[1.0] * 8] * 8, ndim=2)
+
+
 def test_conductivity_field_rejects_complex_values():
     with pytest.raises(TypeError, match="real-valued"):
         conductivity_field(np.ones((8, 8)) * (1 + 3j), ndim=2)

@@ -1223,6 +1223,11 @@ def elasticity(labels, phases, *, batch=False, tol=1e-6, max_iter=None, scheme="
 def _field_input(field, ndim, batch, c, name):
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r}; expected the number of spatial axes, 2 or 3")
+    check_integer(ndim, 2, name="ndim")             # 2.0 == 2, but fails later as a slice index
+    if not isinstance(field, (np.ndarray, torch.Tensor)):     # a list has no .ndim (was an AttributeError)
+        raise TypeError(f"{name} is a {type(field).__name__}; expected a numpy array or a torch tensor")
+    if 0 in tuple(field.shape):
+        raise ValueError(f"{name} has shape {tuple(field.shape)}, with no voxels; expected a property field")
     kind = field.dtype if isinstance(field, torch.Tensor) else np.asarray(field).dtype
     if (field.is_complex() or field.dtype == torch.bool) if isinstance(field, torch.Tensor) else kind.kind not in "iuf":
         raise TypeError(f"{name} has dtype {kind}; expected a real-valued property field")

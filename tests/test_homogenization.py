@@ -1078,3 +1078,15 @@ def test_rotate_stiffness_takes_a_stack_of_rotations():
         np.testing.assert_allclose(rotated[i], rotate_stiffness(C, R[i]), atol=1e-14)
         Q = mandel_rotation(R[i])
         np.testing.assert_allclose(rotated[i], Q @ C @ Q.T, atol=1e-14)
+
+
+def test_a_poisson_ratio_that_requires_grad_gives_no_warning():
+    """The range check of nu called float() on the tensor: torch warned 'Converting a tensor with
+    requires_grad=True to a scalar' on every call of the documented gradient path."""
+    nu = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        C = elasticity(_two_phase(8), [(1.0, 0.3), {"E": torch.tensor(5.0, dtype=torch.float64), "nu": nu}],
+                       device="cpu").effective
+    C[0, 1].backward()                                # and the gradient still flows to nu
+    assert nu.grad is not None and nu.grad != 0

@@ -407,6 +407,31 @@ def test_bad_input_is_rejected_with_a_clear_message(phases, history, options, ma
         plasticity(LABELS, phases, history, device="cpu", **options)
 
 
+@pytest.mark.parametrize("phases, history, match", [
+    ([dict(SOFT, E="1")], HISTORY, r"phases\[0\] \(phase 0\)\['E'\] = '1'; expected a real number"),
+    ([dict(SOFT, yield_stress=True)], HISTORY, r"\['yield_stress'\] = True; expected a real number"),
+    ([dict(SOFT, nu=0.3 + 0j)], HISTORY, r"\['nu'\] = \(0.3\+0j\); expected a real number"),
+    ([SOFT], HISTORY.astype(complex), r"strain_history has the complex dtype complex128"),
+    ([SOFT], HISTORY != 0, r"strain_history has dtype bool; expected real strains"),
+])
+def test_values_of_the_wrong_type_are_refused_not_cast(phases, history, match):
+    """float() read a phase's "1" as 1 and True as 1; a numpy complex strain history lost its imaginary part (a
+    ComplexWarning at most) and a boolean one was read as 0 and 1: each is a TypeError (torch's were refused)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match=match):
+            plasticity(LABELS, phases, history, device="cpu")
+
+
+def test_a_torch_modulus_gives_the_numbers_of_a_float_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                # float() of a tensor that requires grad warned
+        E = torch.tensor(SOFT["E"], dtype=torch.float64, requires_grad=True)
+        a = plasticity(LABELS, [dict(SOFT, E=E)], HISTORY, device="cpu")
+    b = plasticity(LABELS, [SOFT], HISTORY, device="cpu")
+    np.testing.assert_array_equal(a.stress, b.stress)
+
+
 def test_tol_of_the_wrong_type_is_a_type_error():
     with pytest.raises(TypeError, match=r"tol = '1e-6'; expected a relative residual 0 < tol < 1"):
         plasticity(LABELS, [SOFT], HISTORY, tol="1e-6", device="cpu")

@@ -101,6 +101,7 @@ Moulinec & Suquet, CMAME 157, 69 (1998); Gélébart & Mondon-Cancel, Comput. Mat
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -406,8 +407,8 @@ def plasticity(labels, phases, strain_history, *, batch=False, stress_free=None,
     free = _free(stress_free, m)
     phase_table = [_phase(p, i) for i, p in enumerate(phases)]
     settings = dict(labels=array_digest(lab.cpu().numpy()), batch=batch,
-                    phases=[{key: float(p.get(key, 0.0)) for key in ("E", "nu", "yield_stress", "hardening")}
-                            for p in phases],
+                    phases=[{key: _real_scalar(p.get(key, 0.0), key)
+                             for key in ("E", "nu", "yield_stress", "hardening")} for p in phases],
                     stress_free=[i in free for i in range(m)], dtype=str(dtype))
     lab = lab if batch else lab[None]
     B, spatial = lab.shape[0], tuple(lab.shape[1:])
@@ -498,10 +499,8 @@ def _phase(phase, index):
     if not isinstance(phase, dict) or not {"E", "nu", "yield_stress"} <= set(phase) <= {"E", "nu", "yield_stress", "hardening"}:
         got = sorted(phase) if isinstance(phase, dict) else type(phase).__name__
         raise ValueError(f"{where} is {got}; expected a dict with keys 'E', 'nu', 'yield_stress' and optionally 'hardening'")
-    try:
-        E, nu, sy, H = (float(phase.get(key, 0.0)) for key in ("E", "nu", "yield_stress", "hardening"))
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} has a non-numeric entry {phase!r}; expected real scalars") from None
+    E, nu, sy, H = (_real_scalar(phase.get(key, 0.0), f"{where}[{key!r}]")
+                    for key in ("E", "nu", "yield_stress", "hardening"))
     checks = [(math.isfinite(E) and E > 0, f"E = {E}", "a finite Young's modulus E > 0"),
               (-1 < nu < 0.5, f"nu = {nu}", "a Poisson's ratio -1 < nu < 0.5"),
               (sy > 0, f"yield_stress = {sy}", "a yield stress > 0 (inf for an elastic phase)"),
@@ -511,6 +510,16 @@ def _phase(phase, index):
             raise ValueError(f"{where}: {found}; expected {expected}")
     lam, mu = lame_from(E=E, nu=nu)
     return lam + 2 * mu / 3, mu, sy, H
+
+
+def _real_scalar(value, name):
+    """A phase constant as a float: a real number (numpy's too) or a one-element real tensor; a bool, a string
+    or a complex number is refused (float() read "1" as 1 and True as 1, and warned at most on a tensor)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point:
+        return float(value.detach())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} = {value!r}; expected a real number")
+    return float(value)
 
 
 def _scaled(table):
@@ -536,8 +545,11 @@ def _history(strain_history, m, d, B, batch, dtype, device):
         expected = f"(n_steps, {m})" + (f" or ({B}, n_steps, {m}) (one per RVE)" if batch else "")
         raise ValueError(f"strain_history has shape {shape}; expected {expected}: Mandel strains {names} "
                          f"for {d}D labels")
-    values = strain_history.detach() if isinstance(strain_history, torch.Tensor) else np.asarray(strain_history, float)
+    values = strain_history.detach() if isinstance(strain_history, torch.Tensor) else np.asarray(strain_history)
+    if values.dtype in (torch.bool, np.bool_):            # check_finite refuses complex and non-numbers, not bools
+        raise TypeError(f"strain_history has dtype {values.dtype}; expected real strains")
     check_finite(values, name="strain_history")
+    values = values if isinstance(values, torch.Tensor) else values.astype(float)
     history = to_torch(values, device, dtype)
     return history.expand(B, -1, -1).clone() if history.ndim == 2 else history.clone()
 

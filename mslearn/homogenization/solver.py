@@ -1157,9 +1157,11 @@ def _stiffness(phase, index, d, dtype, device):
         if not torch.isfinite(v).all() or v.ndim != 0:
             raise ValueError(f"phases[{index}] (phase {index}): {key} = {v.tolist()}; expected a finite scalar")
         if key in ("E", "K", "G") and v < 0:
-            raise ValueError(f"phases[{index}] (phase {index}): {key} = {float(v)} is negative; expected >= 0")
-    if "nu" in values and not (-1 < float(values["nu"]) < 0.5):
-        raise ValueError(f"phases[{index}] (phase {index}): nu = {float(values['nu'])}; expected -1 < nu < 0.5")
+            raise ValueError(f"phases[{index}] (phase {index}): {key} = {float(v.detach())} is negative; expected >= 0")
+    # detached: float() of a tensor that requires grad warns on every call of the documented gradient path
+    if "nu" in values and not (-1 < float(values["nu"].detach()) < 0.5):
+        raise ValueError(f"phases[{index}] (phase {index}): nu = {float(values['nu'].detach())}; "
+                         "expected -1 < nu < 0.5")
     return isotropic_stiffness(ndim=d, **values)
 
 

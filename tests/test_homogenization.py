@@ -1090,3 +1090,20 @@ def test_a_poisson_ratio_that_requires_grad_gives_no_warning():
                        device="cpu").effective
     C[0, 1].backward()                                # and the gradient still flows to nu
     assert nu.grad is not None and nu.grad != 0
+
+
+def test_float32_warns_where_its_rounding_spoils_the_effective_conductivity():
+    """float32 conduction reached tol and returned converged=True at a contrast of 1e8 with K* off by 30 %: the
+    potential's rounding, not the iteration, limits the accuracy (about 1e-9 x contrast). Above a contrast of 1e5
+    a RuntimeWarning says so; float64 and lower contrasts stay silent."""
+    from mslearn.structures import gaussian_random_field, level_cut
+    labels = level_cut(gaussian_random_field((32, 32), correlation_length=3.0, seed=0), 0.5)
+    with pytest.warns(RuntimeWarning, match=r"float32 at a conductivity contrast of 1\.0e\+08: .*dtype=torch\.float64"):
+        conductivity(labels, [1.0, 1e8], dtype=torch.float32, device="cpu")
+    with pytest.warns(RuntimeWarning, match="contrast of 1.0e\\+06"):
+        conductivity_field(np.where(labels == 1, 1e6, 1.0), ndim=2, dtype=torch.float32, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conductivity(labels, [1.0, 1e4], dtype=torch.float32, device="cpu")
+        conductivity(labels, [0.0, 1e4], dtype=torch.float32, device="cpu")        # pores: the positive ones' contrast
+        conductivity(labels, [1.0, 1e8], device="cpu")

@@ -283,6 +283,14 @@ def test_a_seed_beyond_32_bits_is_taken_as_elsewhere(spinodal):
     assert forest.regressor_.random_state == torch_seed(2**40)
 
 
+def test_predict_targets_before_fit_is_not_fitted():
+    """predict_targets read window_ first: an AttributeError before fit, where its docstring (and its neighbours)
+    give scikit-learn's NotFittedError."""
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        ProcessStructureMap().predict_targets(np.array([[0.0, 1.0, 10.0]]))
+
+
 def test_random_state_none_is_refused(spinodal):
     X, y = spinodal[0], spinodal[1]
     with pytest.raises(ValueError, match="None is not accepted"):

@@ -657,6 +657,9 @@ def test_threads_is_the_deprecated_name_of_cpu_threads():
         np.testing.assert_array_equal(reconstruct(target, max_iter=30, seed=0, threads=2).labels, labels)
     with pytest.raises(ValueError, match="cpu_threads = 0; expected an integer >= 1"):
         reconstruct(target, max_iter=30, seed=0, cpu_threads=0)
+    # both names: the old one silently overrode the new one
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="threads=1 and cpu_threads=2 both give the CPU"):
+        reconstruct(target, max_iter=30, seed=0, threads=1, cpu_threads=2)
 
 
 def _stripes():

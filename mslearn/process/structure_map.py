@@ -390,8 +390,9 @@ class ProcessStructureMap(BaseEstimator):
             If ``X`` lacks a column, is not finite or has a value out of range.
         """
         targets = []
+        s2_maps = self.predict_s2(X)          # first: it checks the fit (window_ is read after)
         w = self.window_
-        for s2 in self.predict_s2(X):
+        for s2 in s2_maps:
             v = float(np.clip(s2[w, w], 0.01, 0.99))
             s2 = s2.copy()
             s2[w, w] = v

@@ -260,6 +260,9 @@ def reconstruct(target, shape=None, *, descriptors=("s2",), weights=None, method
     if threads is not None:
         warnings.warn("reconstruct(threads=...) is deprecated and will be removed; pass cpu_threads=", FutureWarning,
                       stacklevel=2)
+        if cpu_threads != 1:                      # the default: the old name overrode an explicit new one
+            raise ValueError(f"threads={threads!r} and cpu_threads={cpu_threads!r} both give the CPU threads; pass "
+                             "cpu_threads alone (threads is its deprecated name)")
         cpu_threads = threads
     with _backend.cpu_threads(cpu_threads):    # on a GPU too: the host-side work (polish, cleanup) runs on the CPU
         return _reconstruct(target, shape, descriptors, weights, method, periodic, window, levels,

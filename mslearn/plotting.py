@@ -207,6 +207,21 @@ def show_structure(labels, *, ax=None, title=None, cmap="viridis"):
     grey-scale image) is refused with ``ValueError``, as are NaN and negative labels: draw it with
     matplotlib's ``imshow`` instead, e.g. ``ax.imshow(field, cmap="gray_r", vmin=0, vmax=1)``.
 
+    Parameters
+    ----------
+    labels : array_like or torch.Tensor, ``(H, W)`` or ``(D, H, W)``
+        Phase labels.
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new figure).
+    title : str, optional
+        The axes' title.
+    cmap : str
+        A matplotlib colormap, one colour per label (up to 256 labels; beyond, labels share colours).
+
+    Returns
+    -------
+    matplotlib Axes
+
     Examples
     --------
     >>> import numpy as np

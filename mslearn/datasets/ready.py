@@ -444,6 +444,9 @@ def particle_composites(n_samples=400, *, size=64, seed=0, device="auto", cache=
 def lattice_labels(thickness, angle, *, size=48):
     """The structure of one :func:`triangular_lattices` sample: one cell ``(size, round(size tan angle))``.
 
+    ``thickness`` is the struts' thickness as a fraction of the cell width (0.05–0.2 in the data set),
+    ``angle`` their inclination in degrees (0 < angle < 90), ``size`` the cell's width in pixels.
+
     Examples
     --------
     At 45 degrees the cell is square; steeper struts make it taller (size tan angle):

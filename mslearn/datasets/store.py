@@ -834,6 +834,9 @@ class Dataset:
         packages that computed the latest samples), ``former_versions`` (a list, oldest first, of the
         other versions that computed earlier samples of a resumed or extended store; empty for most),
         ``card``, ``seeds``, ``path``, ``n_complete``.
+
+    The variable-length entries (graphs' node and edge arrays, ...) are read per sample with
+    :meth:`ragged`.
     """
 
     def __init__(self, parameters, targets, arrays, ragged, metadata):

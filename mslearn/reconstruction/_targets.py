@@ -566,6 +566,15 @@ def project(probabilities, fractions, *, max_iter=60):
     biases ``b`` adjusted until the counts match (then exact counts by flipping the least certain
     voxels of phases in surplus).
 
+    Parameters
+    ----------
+    probabilities : array_like ``(P, *shape)``
+        Phase probabilities (or any finite scores) of P >= 2 phases, 2 or 3 spatial axes.
+    fractions : array_like ``(P,)``
+        The target volume fractions, >= 0 and summing to 1.
+    max_iter : int
+        Updates of the biases ``b`` (three or more phases; unused for two).
+
     Examples
     --------
     The labels have exactly the asked phase counts (a quarter and three quarters of 16 pixels):

@@ -941,8 +941,8 @@ class NominalStressMLP(MLPRegressor):
     """Unconstrained baseline: a multilayer perceptron from (stretch, one-hot mode) to the nominal
     stress, with no energy, no kinematics and no constraint.
 
-    A :class:`~mslearn.surrogates.MLPRegressor` (same parameters; here full-batch Adam without a
-    validation split by default, the data sets being tiny) whose ``fit``, ``predict`` and ``score``
+    A :class:`~mslearn.surrogates.MLPRegressor` (same parameters; here two layers of 32 units, and
+    full-batch Adam without a validation split by default, the data sets being tiny) whose ``fit``, ``predict`` and ``score``
     take stretches and a mode like :class:`HyperelasticNetwork`. Trained on one mode, the one-hot
     columns of the others were never seen: what it predicts there is whatever the network
     happens to do (on Treloar's data, R² from -2.4 to 0.77 in equibiaxial tension over seeds).

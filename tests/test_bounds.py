@@ -271,3 +271,20 @@ def test_laminate_conductivity_takes_a_layer_insulating_only_in_the_plane():
 def test_laminate_stiffness_names_matrices_of_the_wrong_size():
     with pytest.raises(ValueError, match=r"stiffnesses are \(3, 3\) matrices; expected \(6, 6\)"):
         bounds.laminate_stiffness([0.5, 0.5], [np.eye(3)] * 2, ndim=3)          # was an IndexError
+
+
+def test_absent_phases_and_argument_names_in_the_bounds_checks():
+    """The Reuss bound of matrices refused a singular matrix of a phase of fraction 0 (the scalar bound drops such
+    phases); a negative interphase fraction was reported as 'phi = 2.0 is outside [0, 1]' (a fraction of the
+    inner Maxwell Garnett call), a negative conductivity under that call's names, and the dilute Eshelby
+    moduli as K1, G1 (the Hashin-Shtrikman names) for K_m, G_m."""
+    np.testing.assert_allclose(bounds.reuss([1.0, 0.0], [np.eye(2), np.zeros((2, 2))]), np.eye(2))
+    np.testing.assert_allclose(bounds.reuss([[1.0, 0.0], [0.5, 0.5]], [np.eye(2), 3 * np.eye(2)])[1], 1.5 * np.eye(2))
+    with pytest.raises(ValueError, match="values has a singular matrix of a phase present"):
+        bounds.reuss([0.5, 0.5], [np.eye(2), np.zeros((2, 2))])
+    with pytest.raises(ValueError, match=r"interphase_fraction = -0.1 is outside \[0.0, 1.0\]"):
+        bounds.coated_maxwell_garnett(0.2, -0.1, 2.0, 3.0)
+    with pytest.raises(ValueError, match="k_interphase has the value -3.0"):
+        bounds.coated_maxwell_garnett(0.2, 0.1, 2.0, -3.0)
+    with pytest.raises(ValueError, match="G_m has the value -1.0"):
+        bounds.dilute_eshelby_spheres(0.1, 1.0, -1.0, 2.0, 2.0)

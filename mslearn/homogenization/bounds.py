@@ -92,7 +92,8 @@ def voigt(fractions, values):
 def reuss(fractions, values):
     r"""Reuss (harmonic, lower) bound :math:`\langle M^{-1}\rangle^{-1}` (see :func:`voigt`).
 
-    Zero scalar values (pores) give 0 when their fraction is positive. Reuss (1929); Hill (1952).
+    Zero scalar values (pores) give 0 when their fraction is positive; matrices must be positive definite
+    where their fraction is. Reuss (1929); Hill (1952).
 
     Examples
     --------
@@ -109,9 +110,13 @@ def reuss(fractions, values):
         total = np.sum(np.where(fractions > 0, fractions * inverse, 0.0), axis=-1)
         with np.errstate(divide="ignore"):
             return 1.0 / total
-    if (np.linalg.eigvalsh(values).min(-1) <= 0).any():
-        raise ValueError("values has a singular matrix; the Reuss bound of matrices needs positive definite ones")
-    return np.linalg.inv(np.tensordot(fractions, np.linalg.inv(values), axes=([-1], [0])))
+    present = (fractions.reshape(-1, values.shape[0]) > 0).any(0)     # a phase of fraction 0 adds nothing
+    if (np.linalg.eigvalsh(values[present]).min(-1) <= 0).any():
+        raise ValueError("values has a singular matrix of a phase present; the Reuss bound of matrices needs "
+                         "positive definite ones")
+    inverses = np.zeros_like(values)
+    inverses[present] = np.linalg.inv(values[present])
+    return np.linalg.inv(np.tensordot(fractions, inverses, axes=([-1], [0])))
 
 
 def _hs(phi, a1, a2, shift):
@@ -152,11 +157,11 @@ def hashin_shtrikman_conductivity(phi, k1, k2, *, ndim=3):
     return _hs(phi, k1, k2, (ndim - 1) * low), _hs(phi, k1, k2, (ndim - 1) * high)
 
 
-def _moduli(phi, K1, G1, K2, G2, ndim):
+def _moduli(phi, K1, G1, K2, G2, ndim, names=("K1", "G1", "K2", "G2")):
     phi = np.asarray(phi, dtype=float)
     check_in_range(phi, 0.0, 1.0, name="phi")
     out = [np.asarray(x, dtype=float) for x in (K1, G1, K2, G2)]
-    for value, name in zip(out, ("K1", "G1", "K2", "G2")):
+    for value, name in zip(out, names):
         check_positive(value, name=name, strict=False)
     _check_ndim(ndim)
     return (phi, *out)
@@ -314,9 +319,13 @@ def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k
     """
     _check_ndim(ndim)
     particle_fraction = np.asarray(particle_fraction, dtype=float)
-    coated = particle_fraction + np.asarray(interphase_fraction, dtype=float)
+    interphase_fraction = np.asarray(interphase_fraction, dtype=float)
     check_in_range(particle_fraction, 0.0, 1.0, name="particle_fraction")
+    check_in_range(interphase_fraction, 0.0, 1.0, name="interphase_fraction")   # a negative one gave "phi = 2"
+    coated = particle_fraction + interphase_fraction
     check_in_range(coated, 0.0, 1.0, name="particle_fraction + interphase_fraction")
+    for value, name in ((k_matrix, "k_matrix"), (k_interphase, "k_interphase"), (k_particle, "k_particle")):
+        check_positive(value, name=name, strict=False)
     core = np.divide(particle_fraction, coated, out=np.ones_like(coated), where=coated > 0)
     k_coated = maxwell_garnett(core, k_interphase, k_particle, ndim=ndim)
     return maxwell_garnett(coated, k_matrix, k_coated, ndim=ndim)
@@ -378,7 +387,7 @@ def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
     >>> round(float(hashin_shtrikman_bulk(0.01, 10.0, 5.0, 50.0, 30.0)[0]), 3)
     10.118
     """
-    phi, K_m, G_m, K_p, G_p = _moduli(phi, K_m, G_m, K_p, G_p, 3)
+    phi, K_m, G_m, K_p, G_p = _moduli(phi, K_m, G_m, K_p, G_p, 3, names=("K_m", "G_m", "K_p", "G_p"))
     zeta = G_m * (9 * K_m + 8 * G_m) / (6 * (K_m + 2 * G_m))
     K = K_m + phi * (K_p - K_m) * (3 * K_m + 4 * G_m) / (3 * K_p + 4 * G_m)
     G = G_m + phi * (G_p - G_m) * (G_m + zeta) / (G_p + zeta)

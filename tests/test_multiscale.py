@@ -213,6 +213,50 @@ def test_a_load_path_goes_on_from_a_previous_result_bit_for_bit():
     assert rescued.fe.residuals == direct.fe.residuals and len(stopped.fe.residuals) == 2
 
 
+def test_a_fresh_solve_starts_the_law_from_its_virgin_state():
+    """A fresh solve (initial=None) resets a law with history: the same call gives the same numbers. Before,
+    the second solve started from the first one's plastic strains (the stress changed sign, Newton failed) and
+    a solve at zero load gave the residual stress of the former solve."""
+    kw = dict(element="P1", plane="strain", load_steps=3)
+    for law in (J2Plasticity(1.0, 0.3, 0.02, 0.1), FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], device="cpu")):
+        first, again = cooks_membrane(2, material=law, **kw), cooks_membrane(2, material=law, **kw)
+        assert first.fe.converged and again.fe.converged and np.abs(first.stress).max() > 0.02
+        np.testing.assert_array_equal(again.stress, first.stress)
+        assert np.abs(cooks_membrane(2, material=law, load=0.0, **kw).stress).max() == 0
+    finer = cooks_membrane(3, material=law, **kw)                       # another number of points: fine too
+    np.testing.assert_array_equal(finer.stress, cooks_membrane(3, material=FFTPlasticity(
+        np.zeros((2, 2), dtype=int), [STIFF], device="cpu"), **kw).stress)
+
+
+@pytest.mark.parametrize("make", [lambda: J2Plasticity(1.0, 0.3, 0.02, 0.1),
+                                  lambda: FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], device="cpu")])
+def test_a_law_with_history_refuses_another_number_of_points(make):
+    """A committed state is kept: a call with another number of points raises (before, it silently replaced
+    the history by a virgin state of the new size). A virgin state, or one reset, takes any number."""
+    law = make()
+    with pytest.raises(RuntimeError, match=r"commit\(\) before any evaluation"):     # was an error from None
+        law.commit()
+    law(np.array([[0.1, 0.0, 0.0]]))                                    # not committed: still virgin
+    law(np.array([[0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]))
+    law.commit()
+    with pytest.raises(ValueError, match=r"strain has 3 points but the committed state holds 2; .*reset\(\)"):
+        law(np.zeros((3, 3)))
+    unloaded, _ = law(np.zeros((2, 3)))
+    assert np.abs(unloaded).max() > 0.01                                # the residual stress: the history is kept
+    law.reset()
+    assert np.abs(law(np.zeros((3, 3)))[0]).max() == 0
+
+
+def test_fe2_plasticity_state_before_any_evaluation_is_refused():
+    """The RVE state read before any evaluation raises a clear RuntimeError (was an AttributeError from None)."""
+    law = FFTPlasticity(np.zeros((2, 2), dtype=int), [STIFF], device="cpu")
+    for read in (lambda: law.equivalent_plastic_strain, lambda: law.equivalent_plastic_strain_fields):
+        with pytest.raises(RuntimeError, match="before any evaluation"):
+            read()
+    law(np.array([[0.1, 0.0, 0.0]]))
+    assert law.equivalent_plastic_strain.tolist() == [0.0]             # nothing committed yet
+
+
 def test_a_continuation_checks_its_start():
     law = LinearElastic(elastic_stiffness(1.0, 0.3))
     done = cooks_membrane(2, element="P1", material=law)

@@ -152,7 +152,8 @@ class J2Plasticity:
     the FFT RVE solver, so that an FE² computation with a homogeneous RVE must reproduce it) with
     its consistent tangent, the in-plane block of :math:`\tilde\lambda\,\mathbf 1\otimes\mathbf 1 +
     2\tilde\mu\,\mathbb I + c\,n\otimes n`. State per point: plastic strain (3D Mandel) and
-    equivalent plastic strain, committed by :meth:`commit`.
+    equivalent plastic strain, committed by :meth:`commit` (None until the first commit: the virgin state, of
+    any number of points) and back to the virgin state by :meth:`reset`, which a fresh :func:`solve` calls.
 
     Parameters
     ----------
@@ -182,18 +183,32 @@ class J2Plasticity:
         if not (math.isfinite(hardening) and hardening >= 0):
             raise ValueError(f"hardening = {hardening!r}; expected a finite hardening modulus >= 0")
         self.material = tuple(np.float64(v) for v in (lam + 2 * mu / 3, mu, yield_stress, hardening))
+        self.reset()
+
+    def reset(self):
+        """Forget the history: back to the virgin state (nothing committed, any number of points)."""
         self.plastic_strain = self.equivalent_plastic_strain = self._trial = None
 
     def __call__(self, strain):
+        """Stress and consistent tangent at ``strain`` ``(n_points, 3)`` from the committed state.
+
+        Raises ``ValueError`` when a committed state holds another number of points (call :meth:`reset`
+        first to start afresh).
+        """
         strain = mandel_strains(strain)
         n = len(strain)
-        if self.plastic_strain is None or len(self.plastic_strain) != n:
-            self.plastic_strain, self.equivalent_plastic_strain = np.zeros((n, 6)), np.zeros((n, 1))
+        if self.plastic_strain is None:
+            plastic_strain, alpha = np.zeros((n, 6)), np.zeros((n, 1))
+        elif len(self.plastic_strain) != n:
+            raise ValueError(f"strain has {n} points but the committed state holds {len(self.plastic_strain)}; "
+                             "expected one strain per point of the state (reset() starts afresh)")
+        else:
+            plastic_strain, alpha = self.plastic_strain, self.equivalent_plastic_strain
         eps = np.zeros((n, 6))
         eps[:, [0, 1, 5]] = strain
         t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
         sigma, eps_p, alpha, (lam, two_mu, c, nrm) = radial_return(
-            t(eps), t(self.plastic_strain), t(self.equivalent_plastic_strain), tuple(map(t, self.material)))
+            t(eps), t(plastic_strain), t(alpha), tuple(map(t, self.material)))
         self._trial = (eps_p.numpy(), alpha.numpy())
         lam, two_mu, c, nrm = (a.numpy() for a in (lam, two_mu, c, nrm))
         one = np.array([1.0, 1.0, 0.0])
@@ -203,7 +218,10 @@ class J2Plasticity:
         return sigma.numpy()[:, [0, 1, 5]], tangent
 
     def commit(self):
-        """The state of the last evaluation becomes the committed state."""
+        """The state of the last evaluation becomes the committed state (RuntimeError before any evaluation)."""
+        if self._trial is None:
+            raise RuntimeError("commit() before any evaluation since the law was made or reset; expected a call "
+                               "law(strain) at the converged state first")
         self.plastic_strain, self.equivalent_plastic_strain = self._trial
 
 
@@ -553,7 +571,9 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
     material : callable
         ``material(strain) -> (stress, tangent)``: Mandel ``(n_points, 3) -> (n_points, 3), (n_points, 3, 3)``
         for all quadrature points at once (:class:`LinearElastic`, :class:`J2Plasticity`, the RVE laws of
-        :mod:`mslearn.multiscale`); with history, a ``commit()`` method called after each converged step.
+        :mod:`mslearn.multiscale`); with history, a ``commit()`` method called after each converged step,
+        and a ``reset()`` method (back to the virgin state) that a fresh solve (``initial=None``) calls first,
+        so that the same call gives the same result whatever the law computed before.
     element : {"P2", "P1", "Q2", "Q1"}
         Lagrange triangles (P) or quadrilaterals (Q) of degree 1 or 2, one per displacement component;
         quadrature points per element (the law's points): P1 1, P2 3, Q1 2x2, Q2 3x3.
@@ -621,6 +641,8 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
         u = np.zeros(basis.N)
         done, displacements, reactions, newton, residuals = [], [], [], [], []
         final = None
+        if hasattr(material, "reset"):    # a former solve's history would be the start of an unloaded body
+            material.reset()
     else:
         _check_initial(initial, basis, element)
         start = float(initial.load_factors[-1]) if len(initial.load_factors) else 0.0

@@ -109,7 +109,8 @@ class FFTElasticity(LinearElastic):
 class FFTPlasticity:
     r"""Nonlinear FE² law: each point's stress is the mean stress of its J2 elasto-plastic FFT RVE
     (plane strain), the tangent the consistent macroscopic tangent (module docstring); history per
-    RVE voxel, committed by :meth:`commit`.
+    RVE voxel, committed by :meth:`commit` and back to the virgin state (of any number of points) by
+    :meth:`reset`, which a fresh :func:`~mslearn.multiscale.solve` calls.
 
     Parameters
     ----------
@@ -159,8 +160,12 @@ class FFTPlasticity:
         self.tol = check_relative_tolerance(tol)
         self.max_iter, self.cg_max_iter = (check_integer(value, 1, name=name)
                                            for name, value in (("max_iter", max_iter), ("cg_max_iter", cg_max_iter)))
-        self.cell = None
         self.rve_newton_iterations = []
+        self.reset()
+
+    def reset(self):
+        """Forget the history: back to the virgin state (nothing committed, any number of points)."""
+        self.cell, self._committed = None, False
 
     def _start(self, n):
         lab = _per_point(self.labels, self.batch, n)
@@ -170,8 +175,14 @@ class FFTPlasticity:
         self.E = torch.zeros(n, 3, dtype=self.dtype, device=self.device)
 
     def __call__(self, strain):
+        """Mean stress and consistent tangent of the RVEs at ``strain`` ``(n_points, 3)`` from the committed
+        state. Raises ``ValueError`` when a committed state holds another number of points (call :meth:`reset`
+        first to start afresh)."""
         strain = mandel_strains(strain)
         if self.cell is None or len(strain) != len(self.E):
+            if self._committed:
+                raise ValueError(f"strain has {len(strain)} points but the committed state holds {len(self.E)}; "
+                                 "expected one strain per point of the state (reset() starts afresh)")
             self._start(len(strain))
         E = torch.as_tensor(np.asarray(strain), dtype=self.dtype, device=self.device)
         with torch.no_grad():
@@ -200,16 +211,27 @@ class FFTPlasticity:
         return 0.5 * (C + C.transpose(1, 2))
 
     def commit(self):
-        """The RVE state of the last evaluation becomes the committed state of the next load step."""
+        """The RVE state of the last evaluation becomes the committed state of the next load step
+        (RuntimeError before any evaluation)."""
+        self._check_evaluated("commit()")
         self.cell.commit()
+        self._committed = True
+
+    def _check_evaluated(self, what):
+        if self.cell is None:
+            raise RuntimeError(f"{what} before any evaluation since the law was made or reset: the RVEs have no "
+                               "state yet; expected a call law(strain) first")
 
     @property
     def equivalent_plastic_strain(self):
-        """Committed mean equivalent plastic strain per point ``(n_points,)``."""
+        """Committed mean equivalent plastic strain per point ``(n_points,)`` (RuntimeError before any
+        evaluation)."""
+        self._check_evaluated("equivalent_plastic_strain")
         return self.cell.alpha.mean((1, 2, 3)).cpu().numpy()
 
     @property
     def equivalent_plastic_strain_fields(self):
         """Committed equivalent plastic strain field of every point's RVE, ``(n_points, *spatial)``: where
-        each microstructure yields."""
+        each microstructure yields (RuntimeError before any evaluation)."""
+        self._check_evaluated("equivalent_plastic_strain_fields")
         return self.cell.alpha[:, 0].cpu().numpy()

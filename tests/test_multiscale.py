@@ -433,6 +433,20 @@ def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_sampl
         SurrogateLaw(rve, rve, lower=[0, 0], upper=[1, 1, 1])                  # was a reshape error
 
 
+def test_laws_keep_copies_of_their_inputs():
+    """Editing the caller's stiffness or labels after making a law changes nothing (the laws kept a view: the
+    results changed, and an invalid label set afterwards slipped past the constructor's check)."""
+    C = elastic_stiffness(1.0, 0.3)
+    law = LinearElastic(C)
+    expected = law(np.array([[1.0, 0.0, 0.0]]))[0]
+    C[0, 0] = -5.0
+    np.testing.assert_array_equal(law(np.array([[1.0, 0.0, 0.0]]))[0], expected)
+    for labels in (_laminate(4, 2), torch.as_tensor(_laminate(4, 2))):
+        law = FFTPlasticity(labels, [STIFF, SOFT], device="cpu")
+        labels[:] = 5
+        assert law.labels.sum().item() == 8
+
+
 def test_laws_check_their_parameters():
     with pytest.raises(TypeError, match=r"yield_stress = '1'; expected a real number"):   # was "'>' not supported"
         J2Plasticity(1.0, 0.3, "1")

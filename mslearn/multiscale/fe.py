@@ -125,7 +125,7 @@ class LinearElastic:
     """
 
     def __init__(self, stiffness):
-        C = np.asarray(stiffness, dtype=float)
+        C = np.array(stiffness, dtype=float)          # a copy: editing the caller's array changes nothing
         if C.shape[-2:] != (3, 3) or C.ndim not in (2, 3):
             raise ValueError(f"stiffness has shape {C.shape}; expected (3, 3) or (n_points, 3, 3) Mandel matrices")
         if not np.isfinite(C).all():

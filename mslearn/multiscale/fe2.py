@@ -154,7 +154,7 @@ class FFTPlasticity:
         _check_2d(labels, batch)
         check_solver_dtype(dtype)
         self.device, self.dtype, self.batch = compute_device(labels, device), dtype, batch
-        self.labels = to_torch(labels, self.device).long()
+        self.labels = to_torch(labels, self.device).to(torch.long, copy=True)    # not a view of the caller's
         table, self.exponent = _scaled([_phase(p, i) for i, p in enumerate(phases)])   # units: as plasticity's
         self.table = torch.tensor(table, dtype=dtype, device=self.device)
         self.tol = check_relative_tolerance(tol)

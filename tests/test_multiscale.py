@@ -433,6 +433,16 @@ def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_sampl
         SurrogateLaw(rve, rve, lower=[0, 0], upper=[1, 1, 1])                  # was a reshape error
 
 
+def test_laws_refuse_complex_input():
+    """A complex strain or stiffness is refused (was cast to real, dropping the imaginary part, with a
+    ComplexWarning)."""
+    C = elastic_stiffness(1.0, 0.3)
+    with pytest.raises(TypeError, match="strain has the complex dtype complex128; expected real numbers"):
+        LinearElastic(C)(np.array([[1e-3 + 1j, 0.0, 0.0]]))
+    with pytest.raises(TypeError, match="stiffness has the complex dtype complex128; expected real numbers"):
+        LinearElastic(C + 0j)
+
+
 def test_laws_keep_copies_of_their_inputs():
     """Editing the caller's stiffness or labels after making a law changes nothing (the laws kept a view: the
     results changed, and an invalid label set afterwards slipped past the constructor's check)."""

@@ -48,7 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
-from .._validation import check_finite, check_integer, check_relative_tolerance
+from .._validation import check_finite, check_integer, check_real, check_relative_tolerance
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -94,9 +94,10 @@ def elastic_stiffness(E, nu, plane="strain"):
 
 
 def mandel_strains(strain, name="strain"):
-    """The strains a material law is called with: finite plane Mandel vectors ``(n, 3)``, as float64.
-    (The solver always passes such; a direct call with another shape would be regrouped or broadcast.)"""
-    values = np.asarray(strain, dtype=float)
+    """The strains a material law is called with: finite real plane Mandel vectors ``(n, 3)``, as float64
+    (complex ones raise TypeError). (The solver always passes such; a direct call with another shape would be
+    regrouped or broadcast.)"""
+    values = np.asarray(check_real(strain, name=name), dtype=float)
     if values.ndim != 2 or values.shape[1] != 3:
         raise ValueError(f"{name} has shape {values.shape}; expected (n_points, 3) Mandel strains "
                          "(e11, e22, sqrt2 e12)")
@@ -111,7 +112,7 @@ class LinearElastic:
     Parameters
     ----------
     stiffness : array, ``(3, 3)`` or ``(n_points, 3, 3)``
-        Symmetric positive definite Mandel stiffness, shared or one per quadrature point (for
+        Real, symmetric positive definite Mandel stiffness, shared or one per quadrature point (for
         example homogenized or learned effective tensors; points in the order of
         :func:`integration_points`).
 
@@ -125,7 +126,7 @@ class LinearElastic:
     """
 
     def __init__(self, stiffness):
-        C = np.array(stiffness, dtype=float)          # a copy: editing the caller's array changes nothing
+        C = np.array(check_real(stiffness, name="stiffness"), dtype=float)     # a copy, not the caller's array
         if C.shape[-2:] != (3, 3) or C.ndim not in (2, 3):
             raise ValueError(f"stiffness has shape {C.shape}; expected (3, 3) or (n_points, 3, 3) Mandel matrices")
         if not np.isfinite(C).all():

@@ -127,13 +127,19 @@ def to_torch(x, device_=None, dtype=None) -> torch.Tensor:
     """Convert an array-like to a tensor on ``device_``.
 
     ``None`` keeps a tensor's device and puts numpy on the CPU; ``"auto"`` keeps a tensor's device
-    too (data already on a device is computed there) and puts numpy on CUDA when available.
+    too (data already on a device is computed there) and puts numpy on CUDA when available. A writable,
+    contiguous numpy array of native byte order is not copied (a CPU tensor of its dtype shares its memory);
+    any other array is copied first (torch takes neither read-only nor byte-swapped arrays).
     """
     if isinstance(x, torch.Tensor):
         target = x.device if device_ is None or _is_auto(device_) else device(device_)
         return x.to(device=target, dtype=dtype or x.dtype)
-    array = np.asarray(x)
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(x)
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    elif not array.flags.writeable:
+        array = array.copy()
+    tensor = torch.from_numpy(array)
     target = torch.device("cpu") if device_ is None else device(device_)
     return tensor.to(device=target, dtype=dtype or tensor.dtype)
 

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -88,6 +90,23 @@ def test_numpy_in_numpy_out():
     assert isinstance(like(tensor * 2, array), np.ndarray)
     assert isinstance(like(tensor * 2, tensor), torch.Tensor)
     np.testing.assert_array_equal(like(tensor, array), array)
+
+
+def test_to_torch_takes_read_only_and_byte_swapped_arrays():
+    """A read-only array gave torch's "not writable ... undefined behavior" warning, a big-endian one torch's
+    byte-order ValueError: both are copied, silently; a writable native array is still shared, not copied."""
+    read_only = np.arange(4.0)
+    read_only.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tensor = to_torch(read_only)
+        swapped = to_torch(np.arange(4.0).astype(">f8"))
+    tensor[0] = 9.0
+    assert read_only[0] == 0.0 and swapped.dtype == torch.float64 and swapped.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert to_torch(np.arange(3).astype(">i4"), dtype=torch.int64).tolist() == [0, 1, 2]
+    shared = np.arange(4.0)
+    to_torch(shared)[0] = 9.0
+    assert shared[0] == 9.0
 
 
 @pytest.mark.parametrize(

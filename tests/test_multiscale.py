@@ -48,6 +48,25 @@ def test_plate_with_a_small_hole_concentrates_stress_three_times():
     assert np.allclose(elastic_stiffness(1.0, 0.3, "stress") @ far, [1, 0, 0], atol=0.02)   # the applied tension
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(grading=0), r"grading=0; expected a finite growth factor >= 1"),
+    (dict(grading=0.5), r"grading=0.5; expected a finite growth factor >= 1"),    # was a mesh finer outside
+    (dict(grading=-1.0), r"grading=-1.0; expected"),                              # these three: "inverted"
+    (dict(grading=np.nan), r"grading=nan; expected"),
+    (dict(grading=True), r"grading=True; expected"),
+    (dict(width=np.inf), r"width=inf; expected a finite plate width > 0"),
+    (dict(element=None), r"element=None; expected one of \['P1', 'P2', 'Q1', 'Q2'\]"),     # was an AttributeError
+])
+def test_plate_with_hole_checks_its_geometry(kw, message):
+    """Each bad argument is named (grading 0 divided by zero, < 1 contradicted the doc, -1, NaN and width inf
+    gave "elements ... are degenerate or inverted", element None an AttributeError)."""
+    with pytest.raises(ValueError, match=message):
+        plate_with_hole(4, **kw)
+    with pytest.raises(ValueError, match=r"element=None; expected one of"):
+        cooks_membrane(2, element=None)
+    assert plate_with_hole(2, grading=1).fe.converged                             # uniform rings
+
+
 @pytest.mark.parametrize("points, message", [
     ([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], r"points has shape \(2, 3\); expected \(2,\) or \(n, 2\)"),   # was read as 3 points
     ([[39.0, 39.0], [100.0, 0.0]], r"points\[1\] = \(100.0, 0.0\) is outside the mesh"),

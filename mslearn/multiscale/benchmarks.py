@@ -13,13 +13,14 @@ r"""Benchmark problems of the macroscopic solver with known answers.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import skfem
 
 from .._validation import check_integer
-from .fe import FEResult, LinearElastic, elastic_stiffness, solve
+from .fe import FEResult, LinearElastic, _check_element, elastic_stiffness, solve
 
 __all__ = ["CooksMembraneResult", "PlateWithHoleResult", "cooks_membrane", "plate_with_hole"]
 
@@ -105,6 +106,7 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     [23.48, 23.86, 23.93]
     """
     n = check_integer(n, 1, name="n")          # elements per edge
+    _check_element(element)
     xi, eta = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1), indexing="ij")
     X, Y = 48 * xi, 44 * xi + eta * (44 - 28 * xi)
     mesh = _mesh(X, Y, element.startswith("Q")).with_boundaries(
@@ -141,11 +143,18 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     :math:`u_2 = 0` on :math:`x_2 = 0`).
 
     The mesh maps ``n`` radial x ``2n`` circumferential elements from the hole (a polygon through its
-    nodes) to the outer edges, element sizes growing by ``grading`` per ring away from the hole.
+    nodes) to the outer edges, element sizes growing by ``grading`` per ring away from the hole (a finite
+    factor >= 1; 1: rings of equal width).
 
     Returns
     -------
     PlateWithHoleResult
+
+    Raises
+    ------
+    ValueError
+        For ``n < 1``, a ``width`` that is not finite, a ``radius`` outside ``(0, width / 4)``, a ``grading``
+        that is not a finite number >= 1, or an unknown ``element``.
 
     Examples
     --------
@@ -155,6 +164,12 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     3.03
     """
     n = check_integer(n, 1, name="n")
+    _check_element(element)
+    if isinstance(width, bool) or not isinstance(width, numbers.Real) or not math.isfinite(width):
+        raise ValueError(f"width={width!r}; expected a finite plate width > 0")
+    if isinstance(grading, bool) or not isinstance(grading, numbers.Real) or not 1 <= grading < math.inf:
+        raise ValueError(f"grading={grading!r}; expected a finite growth factor >= 1 of the element size per ring "
+                         "away from the hole (1: rings of equal width)")
     a, L = float(radius), width / 2
     if not (0 < a < L / 2):
         raise ValueError(f"radius={radius!r}, width={width!r}; expected 0 < radius < width / 4")

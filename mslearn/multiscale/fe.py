@@ -269,10 +269,14 @@ def integration_points(mesh, element="P2"):
     return basis.mapping.F(basis.X).reshape(2, -1).T
 
 
-def _basis(mesh, element):
-    if element not in ELEMENTS:
+def _check_element(element):
+    if not (isinstance(element, str) and element in ELEMENTS):
         raise ValueError(f"element={element!r}; expected one of {sorted(ELEMENTS)}")
-    mesh_type, element_type, order = ELEMENTS[element]
+    return element
+
+
+def _basis(mesh, element):
+    mesh_type, element_type, order = ELEMENTS[_check_element(element)]
     if not isinstance(mesh, mesh_type):
         raise ValueError(f"element={element!r} needs a {mesh_type.__name__}, got a {type(mesh).__name__}")
     if element == "P1":                   # constant strain: the centroid rule (scikit-fem's lowest has 3 points)

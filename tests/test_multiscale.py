@@ -655,6 +655,17 @@ def test_energy_law_range_and_field_errors_check_their_inputs():
                         BOOK_PHASES, paths, paths, tol=1.0)
 
 
+def test_field_errors_refuse_a_zero_reference():
+    """A zero reference has no relative error: ValueError (was inf with a divide-by-zero warning)."""
+    loaded, unloaded = cooks_membrane(2, element="P1").fe, cooks_membrane(2, element="P1", load=0.0).fe
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="reference has a zero displacement field; the relative error is "
+                                             "undefined for a zero reference"):
+            field_errors(unloaded, loaded)
+    assert field_errors(loaded, unloaded).displacement == 1.0                   # a zero result is fine
+
+
 def test_cooks_membrane_shows_the_solvers_progress(capsys):
     from mslearn.multiscale import cooks_membrane
     cooks_membrane(2, element="P1", load_steps=2, progress=True)

@@ -329,6 +329,12 @@ def field_errors(reference, result):
     """Relative L2 displacement and stress errors of the :class:`~mslearn.multiscale.FEResult` ``result``
     against ``reference`` (same mesh and element, e.g. FE² as the reference of FE-ANN).
 
+    Raises
+    ------
+    ValueError
+        If the two have different discretizations, or the reference's displacement or stress is zero
+        everywhere (an unloaded reference: no relative error).
+
     Examples
     --------
     Doubling Young's modulus halves the displacements of a traction-loaded elastic body and keeps its stresses:
@@ -343,9 +349,14 @@ def field_errors(reference, result):
     basis, w = reference.basis, reference.weights
     du = np.asarray(basis.interpolate(result.displacement - reference.displacement)).reshape(2, -1)
     u = np.asarray(basis.interpolate(reference.displacement)).reshape(2, -1)
-    displacement = math.sqrt((w * (du ** 2).sum(0)).sum() / (w * (u ** 2).sum(0)).sum())
+    norms = {"displacement": (w * (u ** 2).sum(0)).sum(), "stress": (w * (reference.stress ** 2).sum(1)).sum()}
+    for name, norm in norms.items():
+        if norm == 0:
+            raise ValueError(f"reference has a zero {name} field; the relative error is undefined for a zero "
+                             "reference: expected a loaded reference")
+    displacement = math.sqrt((w * (du ** 2).sum(0)).sum() / norms["displacement"])
     ds = ((result.stress - reference.stress) ** 2).sum(1)
-    stress = math.sqrt((w * ds).sum() / (w * (reference.stress ** 2).sum(1)).sum())
+    stress = math.sqrt((w * ds).sum() / norms["stress"])
     return FieldErrors(displacement=displacement, stress=stress)
 
 

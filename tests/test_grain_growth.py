@@ -1,6 +1,8 @@
 """mslearn.process.grain_growth: the Potts Monte Carlo model against its exact invariants (ids never
 created, zero-temperature energy never rising, batch and relabelling invariance) and, loosely, against
 the grain-growth laws it is known to follow only approximately. Each tolerance says what it checks."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -267,6 +269,21 @@ def test_bad_labels_raise(labels, options, message):
         grain_growth(labels, n_sweeps=1, device="cpu", **options)
     with pytest.raises(TypeError):
         grain_growth(np.array([["a", "b"], ["c", "d"]]), device="cpu")
+
+
+def test_ids_beyond_int64_are_refused():
+    """uint64 (or float) ids >= 2**63 wrapped to negative int64 ids, so the result's ids were not a subset of the
+    initial ones: refused with a clear message; a read-only array is taken without torch's warning."""
+    start = initial_grains((8, 8), 5, seed=0)
+    for big in (start.astype(np.uint64) + np.uint64(2**63), start * 1e19):
+        with pytest.raises(ValueError, match=r"labels contains the grain id \d+; expected ids < 2\*\*63"):
+            grain_growth(big, n_sweeps=1, device="cpu")
+    wide = start.astype(np.uint64) + np.uint64(2**62)
+    wide.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = grain_growth(wide, n_sweeps=2, device="cpu")
+    assert set(np.unique(result.labels)) <= set(np.unique(wide).tolist())
 
 
 def test_bad_analysis_input_raises():

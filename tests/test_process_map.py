@@ -227,6 +227,11 @@ def test_a_run_continues_without_simulating_twice():
     np.testing.assert_allclose(cut.X, part.X[:6], rtol=1e-12)
     with pytest.raises(ValueError, match="continue it with the same n_test"):
         learn_process_map(counted, LPBF_BOUNDS, max_iter=1, n_test=16, initial=part)
+    calls.clear()
+    with pytest.raises(ValueError, match=r"n_initial = 12, but the run continued has an initial design of 6 points; "
+                                         "continue it with the same n_initial"):
+        learn_process_map(counted, LPBF_BOUNDS, n_initial=12, max_iter=1, n_test=64, initial=part)
+    assert calls == []           # was: 3 more design points simulated, never scored, n_initial left at 6
     with pytest.raises(ValueError, match="over other bounds or another threshold"):
         learn_process_map(counted, LPBF_BOUNDS, 1.0, max_iter=1, n_test=64, initial=part)
     with pytest.raises(ValueError, match="outside bounds"):

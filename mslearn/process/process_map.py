@@ -531,8 +531,8 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
         Simulations already made, to go on from (a run that was cut short, or a finished one to extend):
         they are the first rows of ``.X``, the initial design simulates only its points beyond the first
         ``len(y)`` (with the same ``seed``, the points it already has), and ``max_iter`` more follow. A
-        result continues its learning curve (with the same bounds, threshold and ``n_test``; its held-out
-        values are reused); a pair ``X`` ``(n, d)``, ``y`` ``(n,)`` starts a new one. The
+        result continues its learning curve (with the same bounds, threshold, ``n_initial`` and ``n_test``;
+        its held-out values are reused); a pair ``X`` ``(n, d)``, ``y`` ``(n,)`` starts a new one. The
         later steps are not those an uninterrupted run would take (the random draws are not replayed),
         but no simulation is repeated.
 
@@ -548,7 +548,8 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
     ValueError
         For bounds that are not finite ``(low, high)`` pairs with ``low < high``, a non-finite
         ``threshold``, ``n_initial < 2``, ``max_iter < 0``, ``n_test < 0``, an unknown ``strategy``,
-        or ``simulate`` returning the wrong shape or a non-finite value.
+        ``simulate`` returning the wrong shape or a non-finite value, or an ``initial`` result of other
+        bounds, threshold, ``n_initial`` or ``n_test``.
     TypeError
         For a ``simulate`` that is not callable, or a non-integer count.
 
@@ -583,15 +584,21 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
 
     X_known, y_known, previous = (np.empty((0, d)), np.empty(0), None) if initial is None else (
         _known_simulations(initial, bounds, threshold))
+    if previous is not None:             # checked before anything is simulated
+        if len(previous.y_test) != n_test:
+            raise ValueError(f"n_test = {n_test}, but the run continued was scored on {len(previous.y_test)} held-out "
+                             "points; continue it with the same n_test, so that its learning curve goes on")
+        if n_initial != previous.n_initial:
+            # another size would add design points the learning curve never scores (and the wrong ones)
+            raise ValueError(f"n_initial = {n_initial}, but the run continued has an initial design of "
+                             f"{previous.n_initial} points; continue it with the same n_initial (max_iter adds "
+                             "the simulations)")
     design = sobol_sequence(d, n_initial, seed=generator)[len(y_known):]
     U = np.vstack([(X_known - low) / (high - low), design])
     y = np.concatenate([y_known, _simulate(simulate, to_box(design))]) if len(design) else y_known
     U_test = sobol_sequence(d, n_test, seed=_TEST_SEED)
     X_test = to_box(U_test)
     if previous is not None:
-        if len(previous.y_test) != n_test:
-            raise ValueError(f"n_test = {n_test}, but the run continued was scored on {len(previous.y_test)} held-out "
-                             "points; continue it with the same n_test, so that its learning curve goes on")
         y_test = previous.y_test         # the same held-out points (their Sobol set does not depend on seed)
     else:
         y_test = _simulate(simulate, X_test) if n_test else np.empty(0)

@@ -81,7 +81,6 @@ import inspect
 import json
 import math
 import numbers
-import pickle
 import re
 import sys
 from pathlib import Path
@@ -305,7 +304,8 @@ def _sampler_name(sampler):
     its ``name`` attribute where it has one (the caller vouches for it), else module and qualified name,
     with a ``functools.partial``'s arguments; for a lambda or a local function (whose qualified name
     does not tell one from another), a digest of its code, its default arguments and the values it closes
-    over; for a callable instance (named by its class), a digest of its attributes (``vars``), pickled."""
+    over; for a callable instance or a bound method (named by its class), a digest of the instance's
+    settings (:func:`_settings_digest`)."""
     name = getattr(sampler, "name", None)
     if isinstance(name, str):
         return name
@@ -315,11 +315,10 @@ def _sampler_name(sampler):
         return f"{_sampler_name(sampler.func)}({_short(', '.join(bound))})"
     if not hasattr(sampler, "__qualname__"):           # an instance: Scaled(1.0) and Scaled(1000.0) share a class
         kind = type(sampler)
-        return f"{kind.__module__}.{kind.__qualname__}[state {_state_digest(sampler, 'a ' + kind.__qualname__)}]"
+        return f"{kind.__module__}.{kind.__qualname__}{_settings_digest(sampler)}"
     owner = getattr(sampler, "__self__", None)
-    if inspect.ismethod(sampler) and not isinstance(owner, type):    # a bound method: its instance's state too
-        of = f"a method of a {type(owner).__qualname__}"
-        return f"{sampler.__module__}.{sampler.__qualname__}[state {_state_digest(owner, of)}]"
+    if inspect.ismethod(sampler) and not isinstance(owner, type):    # a bound method: its instance's settings too
+        return f"{sampler.__module__}.{sampler.__qualname__}{_settings_digest(owner)}"
     qualname = sampler.__qualname__
     text = f"{getattr(sampler, '__module__', '?')}.{qualname}"
     code = getattr(sampler, "__code__", None)
@@ -333,16 +332,26 @@ def _sampler_name(sampler):
     return text
 
 
-def _state_digest(instance, what):
-    """A digest of an instance's attributes (``vars``), pickled: what tells it from another of its class
-    (``what`` says what the sampler is, for the error)."""
-    try:
-        state = pickle.dumps(vars(instance), protocol=4)
-    except Exception as error:                     # no __dict__ (slots), or an attribute pickle cannot write
-        raise ValueError(f"sampler is {what} instance whose attributes cannot be pickled to tell it from another "
-                         f"of its class ({type(error).__name__}: {error}); expected picklable attributes, or a "
-                         "str attribute `name` that names the sampler and its settings") from None
-    return hashlib.sha256(state).hexdigest()[:12]
+def _settings_digest(instance):
+    """``[settings <digest>]`` of an instance's public attributes that hold plain values (numbers, strings,
+    None, arrays, and tuples, lists and dicts of them), in the order of their names; ``""`` where it has
+    none. Only these: a counter, a cache, a random generator or a set (whose order changes from one
+    process to the next) would change the name of the same sampler between runs, and a resumed store would
+    be refused. A sampler whose settings are held otherwise names itself with a ``name`` attribute."""
+    def plain(value):
+        if value is None or isinstance(value, (numbers.Number, str, bytes, np.ndarray, np.generic)):
+            return True
+        if isinstance(value, (tuple, list)):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return False
+    settings = sorted((key, value) for key, value in getattr(instance, "__dict__", {}).items()
+                      if not key.startswith("_") and plain(value))
+    if not settings:
+        return ""
+    text = _stable_repr([(key, value) for key, value in settings])
+    return f"[settings {hashlib.sha256(text.encode()).hexdigest()[:12]}]"
 
 
 def _stable_repr(value):
@@ -613,9 +622,10 @@ def generate(path, sampler, parameter_space, n_samples, *, seed, method="sobol",
         ``"descriptors"`` (dict of 1D arrays: measured descriptors, shown as extra parameter columns)
         and ``"ragged"`` (dict of lists of arrays with varying first axis, e.g. graphs). Its
         ``name`` attribute (else module and qualified name, with a ``functools.partial``'s arguments,
-        a digest of a lambda's or local function's code, defaults and closure, and a digest of a callable
-        instance's pickled attributes) identifies it in the configuration. A callable instance whose
-        attributes cannot be pickled needs a ``name`` (else ``ValueError``).
+        a digest of a lambda's or local function's code, defaults and closure, and of a callable
+        instance's or a bound method's settings: its public attributes of plain values) identifies it in
+        the configuration. A sampler whose settings are held otherwise (objects, private attributes)
+        should have a ``name`` that states them.
     parameter_space : dict
         ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}`` (log-uniform).
     n_samples : int

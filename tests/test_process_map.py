@@ -228,10 +228,13 @@ def test_a_run_continues_without_simulating_twice():
     with pytest.raises(ValueError, match="continue it with the same n_test"):
         learn_process_map(counted, LPBF_BOUNDS, max_iter=1, n_test=16, initial=part)
     calls.clear()
-    with pytest.raises(ValueError, match=r"n_initial = 12, but the run continued has an initial design of 6 points; "
-                                         "continue it with the same n_initial"):
+    with pytest.raises(ValueError, match=r"n_initial = 12 exceeds the 9 simulations of the run continued \(its "
+                                         r"initial design: 6 points\); continue it with the same n_initial"):
         learn_process_map(counted, LPBF_BOUNDS, n_initial=12, max_iter=1, n_test=64, initial=part)
     assert calls == []           # was: 3 more design points simulated, never scored, n_initial left at 6
+    # a smaller n_initial simulates no design point: the run goes on (the default 8 on a run begun from 6)
+    assert learn_process_map(counted, LPBF_BOUNDS, max_iter=10, n_test=64, seed=1, initial=part).n_initial == 6
+    calls.clear()
     with pytest.raises(ValueError, match="over other bounds or another threshold"):
         learn_process_map(counted, LPBF_BOUNDS, 1.0, max_iter=1, n_test=64, initial=part)
     with pytest.raises(ValueError, match="outside bounds"):

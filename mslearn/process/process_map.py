@@ -588,11 +588,13 @@ def learn_process_map(simulate, bounds, threshold=0.0, *, n_initial=8, max_iter=
         if len(previous.y_test) != n_test:
             raise ValueError(f"n_test = {n_test}, but the run continued was scored on {len(previous.y_test)} held-out "
                              "points; continue it with the same n_test, so that its learning curve goes on")
-        if n_initial != previous.n_initial:
-            # another size would add design points the learning curve never scores (and the wrong ones)
-            raise ValueError(f"n_initial = {n_initial}, but the run continued has an initial design of "
-                             f"{previous.n_initial} points; continue it with the same n_initial (max_iter adds "
-                             "the simulations)")
+        if n_initial > len(y_known):
+            # design points beyond those simulated would enter a learning curve that never scores them (and the
+            # wrong ones); a smaller or equal n_initial simulates no design point (a run begun from a pair (X, y)
+            # has an initial design of len(X), whatever n_initial made it)
+            raise ValueError(f"n_initial = {n_initial} exceeds the {len(y_known)} simulations of the run continued "
+                             f"(its initial design: {previous.n_initial} points); continue it with the same "
+                             "n_initial (max_iter adds the simulations)")
     design = sobol_sequence(d, n_initial, seed=generator)[len(y_known):]
     U = np.vstack([(X_known - low) / (high - low), design])
     y = np.concatenate([y_known, _simulate(simulate, to_box(design))]) if len(design) else y_known

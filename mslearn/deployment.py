@@ -279,8 +279,9 @@ def load(path):
 
 
 # refitted through the guard, the model would leave the guard's training range behind; scikit-learn's
-# clone and model selection find an estimator by get_params and fit
-_NOT_GUARDED = ("fit", "partial_fit", "fit_predict", "fit_transform", "get_params", "set_params")
+# clone and model selection find an estimator by get_params (fit is a method that refuses: read-only tools such
+# as permutation_importance check for it)
+_NOT_GUARDED = ("partial_fit", "fit_predict", "fit_transform", "get_params", "set_params")
 _GUARD_IS_NOT_AN_ESTIMATOR = ("it guards the fitted model it was loaded with by that model's training range; "
                               "clone, refit or cross-validate guarded.model (and save a refitted model with its "
                               "own training_data)")
@@ -361,6 +362,14 @@ class GuardedModel:
 
     def __sklearn_clone__(self):
         raise TypeError(f"a GuardedModel is not cloned: {_GUARD_IS_NOT_AN_ESTIMATOR}")
+
+    def fit(self, *args, **kwargs):
+        """Refused (``TypeError``): a guard is not refitted. A method all the same, so that scikit-learn's
+        tools that only read a fitted estimator (``permutation_importance``, scorers) take the guard."""
+        raise TypeError(f"a GuardedModel is not refitted: {_GUARD_IS_NOT_AN_ESTIMATOR}")
+
+    def __sklearn_tags__(self):
+        return self.model.__sklearn_tags__()      # the model's kind (a regressor, ...), as scikit-learn asks it
 
     def __repr__(self):
         return f"GuardedModel({self.model!r})"

@@ -101,11 +101,18 @@ def test_a_guarded_model_is_not_refitted_or_cloned_but_points_to_its_model(fitte
     with pytest.raises(TypeError, match="a GuardedModel is not cloned: .*clone, refit or cross-validate "
                                         "guarded.model"):
         clone(loaded)
-    for name in ("fit", "get_params", "set_params"):
+    for name in ("get_params", "set_params", "partial_fit"):
         with pytest.raises(AttributeError, match=f"GuardedModel has no {name}: .*guarded.model"):
             getattr(loaded, name)
-    with pytest.raises(ValueError, match="must be an object implementing 'fit'"):
+    with pytest.raises(TypeError, match="a GuardedModel is not refitted: .*guarded.model"):
+        loaded.fit(X.to_numpy(), y)
+    with pytest.raises(TypeError, match="a GuardedModel is not cloned"):
         cross_val_score(loaded, X.to_numpy(), y, cv=2)
+    # tools that only read a fitted estimator take the guard (they need a fit method, and took it before)
+    from sklearn.inspection import permutation_importance
+    importances = permutation_importance(loaded, X.to_numpy(), y, n_repeats=2, random_state=0).importances_mean
+    np.testing.assert_allclose(importances, permutation_importance(model, X.to_numpy(), y, n_repeats=2,
+                                                                   random_state=0).importances_mean)
     assert cross_val_score(loaded.model, X.to_numpy(), y, cv=2).shape == (2,)
     card = deployment.model_card(loaded, training_data=X, metrics={"r2": 1.0}, intended_use="toy")
     assert card["model"]["class"].endswith("LinearRegression") and "hyper_parameters" in card["model"]

@@ -342,6 +342,28 @@ def test_an_interrupt_in_the_forward_stage_keeps_nothing_of_that_fit(warm, monke
     np.testing.assert_array_equal(model.predict(y[:4]), before)
 
 
+def test_an_interrupt_before_the_inverse_stages_first_epoch_keeps_the_former_tandem(monkeypatch):
+    """In a continuation the forward network trains in place; an interrupt in the inverse stage before its first
+    finite epoch put the inverse back but not the forward network (only errors did): a new forward network
+    beside the former inverse."""
+    z, y = _small_problem()
+    model = _tandem().fit(z, y)
+    before, forward = model.predict(y[:4]), _weights(model.forward_.network_)
+    calls, step = [0], torch.optim.Adam.step
+
+    def interrupted(self, *args, **kwargs):      # the forward stage's 5 epochs of 4 batches, then one inverse step
+        calls[0] += 1
+        if calls[0] > 5 * 4 + 1:
+            raise KeyboardInterrupt
+        return step(self, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(warm_start=True, max_iter=5, forward_max_iter=5, patience=None).fit(z, y)
+    monkeypatch.undo()
+    assert _same_weights(model.forward_.network_, forward)
+    np.testing.assert_array_equal(model.predict(y[:4]), before)
+
+
 def test_direct_inverse_warm_start_continues_its_regression():
     z, y = _small_problem()
     model = DirectInverseDesign((16,), semicontinuous={2: 0.3}, max_iter=30, batch_size=50, device="cpu").fit(z, y)

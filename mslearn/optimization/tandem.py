@@ -516,8 +516,9 @@ class TandemInverseDesign(NetworkPickling, _DesignSpace, BaseEstimator):
 
         try:
             fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
-        except Exception:               # the inverse failed: the forward network as it was, too
-            restore_forward()
+        except BaseException as error:  # the inverse failed: the forward network as it was, too, unless the
+            if not getattr(error, "kept_best_epoch", False):        # interrupt kept the inverse's epochs so far
+                restore_forward()
             raise
         if warm:
             self._widen_ranges(properties)

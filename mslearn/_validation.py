@@ -101,6 +101,11 @@ def check_phase_present(labels, phase, *, name="labels"):
 def check_real(x, *, name):
     """Refuse complex numbers (an array, a tensor or a nested list): a conversion to float would drop the
     imaginary part with no more than a warning. Anything not array-like is left to the caller's conversion."""
+    if isinstance(x, torch.Tensor):                         # its dtype: no copy of a GPU tensor to the host
+        if x.is_complex():
+            raise TypeError(f"{name} has the complex dtype {str(x.dtype).removeprefix('torch.')}; expected real "
+                            "numbers")
+        return x
     try:
         values = _to_numpy_view(x)
     except ValueError:                                      # ragged: the caller's conversion says so

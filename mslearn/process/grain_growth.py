@@ -77,7 +77,7 @@ import torch
 
 from .._backend import compute_device
 from .._backend import is_torch, like, progress_bar, to_torch
-from .._validation import _to_numpy_view, check_flag, check_integer, check_labels
+from .._validation import check_flag, check_integer, check_labels
 
 __all__ = ["grain_growth", "GrainGrowthResult", "initial_grains", "grain_topology", "GrainTopology",
            "growth_law", "GrowthLaw", "von_neumann_mullins", "VonNeumannMullins"]
@@ -134,9 +134,10 @@ def _as_label_tensor(labels, batch, periodic, dev):
     if not (is_torch(labels) or isinstance(labels, np.ndarray)):
         raise TypeError(f"labels must be a numpy array or torch tensor, got {type(labels).__name__}")
     ndim = check_labels(labels, name="labels", batch=batch)
-    values = _to_numpy_view(labels)
-    if values.dtype != bool and int(values.max()) >= 2**63:       # would wrap to negative ids in int64
-        raise ValueError(f"labels contains the grain id {int(values.max())}; expected ids < 2**63 (int64): relabel "
+    # ids of 2**63 or more (uint64, float) would wrap to negative ids in int64; a torch integer tensor holds none
+    wide = labels.is_floating_point() if is_torch(labels) else labels.dtype.kind in "uf"
+    if wide and int(labels.max()) >= 2**63:
+        raise ValueError(f"labels contains the grain id {int(labels.max())}; expected ids < 2**63 (int64): relabel "
                          "the grains first, e.g. np.unique(labels, return_inverse=True)[1]")
     spatial = tuple(labels.shape[1:] if batch else labels.shape)
     if periodic and any(n < 4 or n % 2 for n in spatial):

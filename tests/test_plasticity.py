@@ -430,6 +430,9 @@ def test_a_torch_modulus_gives_the_numbers_of_a_float_without_a_warning():
         a = plasticity(LABELS, [dict(SOFT, E=E)], HISTORY, device="cpu")
     b = plasticity(LABELS, [SOFT], HISTORY, device="cpu")
     np.testing.assert_array_equal(a.stress, b.stress)
+    for value in (np.array(SOFT["E"]), torch.tensor(1), np.float32(1.0)):    # as float() took them before
+        stress = plasticity(LABELS, [dict(SOFT, E=value)], HISTORY, device="cpu").stress
+        np.testing.assert_array_equal(stress, b.stress)
 
 
 def test_tol_of_the_wrong_type_is_a_type_error():

@@ -513,10 +513,13 @@ def _phase(phase, index):
 
 
 def _real_scalar(value, name):
-    """A phase constant as a float: a real number (numpy's too) or a one-element real tensor; a bool, a string
-    or a complex number is refused (float() read "1" as 1 and True as 1, and warned at most on a tensor)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point:
+    """A phase constant as a float: a real number (numpy's too, 0-d arrays included) or a one-element real
+    tensor; a bool, a string or a complex number is refused (float() read "1" as 1 and True as 1, and warned
+    at most on a tensor)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool:
         return float(value.detach())
+    if isinstance(value, np.ndarray) and value.ndim == 0:      # np.array(1.0): a number all the same
+        value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} = {value!r}; expected a real number")
     return float(value)

@@ -131,8 +131,8 @@ def mandel_basis(ndim, like=None):
     r"""Orthonormal basis :math:`B_I` of symmetric tensors, shape ``(m, ndim, ndim)``.
 
     :math:`\varepsilon = \sum_I \varepsilon_I B_I` and :math:`\varepsilon_I = B_I : \varepsilon`. A numpy
-    array, or with ``like`` a torch tensor a tensor on its device, of its dtype (float64 for an integer
-    tensor).
+    array, or with ``like`` a torch tensor a tensor on its device, of its dtype where that is a floating
+    one (else float64).
 
     Examples
     --------

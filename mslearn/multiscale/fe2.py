@@ -180,7 +180,7 @@ class FFTPlasticity:
         first to start afresh)."""
         strain = mandel_strains(strain)
         if self.cell is None or len(strain) != len(self.E):
-            if self._committed:
+            if getattr(self, "_committed", self.cell is not None):    # (a law pickled before it was kept)
                 raise ValueError(f"strain has {len(strain)} points but the committed state holds {len(self.E)}; "
                                  "expected one strain per point of the state (reset() starts afresh)")
             self._start(len(strain))

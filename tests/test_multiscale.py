@@ -450,6 +450,14 @@ def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_sampl
         SurrogateLaw(rve, rve, lower=[1, 0, 0], upper=[0, 1, 1])
     with pytest.raises(ValueError, match=r"lower has shape \(2,\) and upper \(3,\); expected \(3,\) each"):
         SurrogateLaw(rve, rve, lower=[0, 0], upper=[1, 1, 1])                  # was a reshape error
+    # a surrogate of one stress row for all points was broadcast into every row, silently
+    strains = np.array([[1e-4, 0.0, 0.0], [0.0, 2e-4, 0.0], [0.0, 0.0, 3e-4]])
+    one_row = SurrogateLaw(lambda e: (rve(e)[0][0], rve(e)[1]), rve, lower=-box, upper=box)
+    with pytest.raises(ValueError, match=r"the surrogate returned stress \(3,\) and tangent \(3, 3, 3\) for 3 "
+                                         r"points; expected \(3, 3\) and \(3, 3, 3\)"):
+        one_row(np.minimum(strains, box))
+    with pytest.raises(ValueError, match="the fallback returned ndarray; expected a pair"):
+        SurrogateLaw(rve, lambda e: rve(e)[0], lower=[0, 0, 0], upper=[0, 0, 0])(strains)
 
 
 def test_laws_refuse_complex_input():

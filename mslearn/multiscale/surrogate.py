@@ -93,6 +93,18 @@ class LearnedElasticity(LinearElastic):
         return np.asarray(stiffness, dtype=float)[:, _UPPER[0], _UPPER[1]]
 
 
+def _law_output(output, n, name):
+    """A law's ``(stress, tangent)`` for ``n`` points, of shapes ``(n, 3)`` and ``(n, 3, 3)`` exactly: assigned
+    into the rows of the points, another shape would broadcast (one stress row for all points, silently)."""
+    if not (isinstance(output, (tuple, list)) and len(output) == 2):
+        raise ValueError(f"the {name} returned {type(output).__name__}; expected a pair (stress, tangent)")
+    stress, tangent = (np.asarray(a) for a in output)
+    if stress.shape != (n, 3) or tangent.shape != (n, 3, 3):
+        raise ValueError(f"the {name} returned stress {stress.shape} and tangent {tangent.shape} for {n} points; "
+                         f"expected ({n}, 3) and ({n}, 3, 3) (Mandel, plane strain)")
+    return stress, tangent
+
+
 class SurrogateLaw:
     r"""A learned law used inside its training range, the ``fallback`` (RVE) law outside.
 
@@ -150,9 +162,11 @@ class SurrogateLaw:
         stress, tangent = np.zeros((len(strain), 3)), np.zeros((len(strain), 3, 3))
         inside = ~self.outside
         if inside.any():
-            stress[inside], tangent[inside] = self.surrogate(strain[inside])
+            stress[inside], tangent[inside] = _law_output(self.surrogate(strain[inside]), int(inside.sum()),
+                                                          "surrogate")
         if self.outside.any():
-            stress[self.outside], tangent[self.outside] = self.fallback(strain[self.outside])
+            stress[self.outside], tangent[self.outside] = _law_output(self.fallback(strain[self.outside]),
+                                                                      int(self.outside.sum()), "fallback")
         self._pending = (strain[self.outside], stress[self.outside], tangent[self.outside])
         return stress, tangent
 

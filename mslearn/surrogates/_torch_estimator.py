@@ -367,13 +367,21 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
             self.x_scaler_ = StandardScaler().fit(X)
             self.y_scaler_ = StandardScaler().fit(y2)
 
+        return self._fit_scaled(self.x_scaler_.transform(X), self.y_scaler_.transform(y2), X.shape[1], y2.shape[1],
+                                warm)
+
+    def _fit_scaled(self, Xs, ys, n_features, n_targets, warm):
+        """Fit ``network_`` (:meth:`_build_network` of ``n_features`` and ``n_targets``, continued when
+        ``warm``) to the scaled targets ``ys`` of the scaled inputs ``Xs`` (arrays, the samples along the
+        first axis) by mean squared error, with the validation split and the training loop of
+        :func:`fit_network`; returns ``self``. :meth:`fit` and the recurrent surrogate's share it."""
         device = resolve_device(self.device)
-        train, validation, generator = split_train_validation(self, len(X))
+        train, validation, generator = split_train_validation(self, len(Xs))
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-        Xs, ys = as_tensor(self.x_scaler_.transform(X)), as_tensor(self.y_scaler_.transform(y2))
+        Xs, ys = as_tensor(Xs), as_tensor(ys)
         train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
         with seeded(self.random_state, device):
-            self.network_ = self._continued(self._build_network(X.shape[1], y2.shape[1]), device)
+            self.network_ = self._continued(self._build_network(n_features, n_targets), device)
         loss_fn = torch.nn.MSELoss()
 
         def train_loss(index):

@@ -45,11 +45,8 @@ from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import device as resolve_device
 from .._validation import check_flag, check_real
-from ..nn import seeded
-from ._torch_estimator import (TorchRegressor, check_training_settings, fit_network, keeps_state_on_failure,
-                               split_train_validation)
+from ._torch_estimator import TorchRegressor, check_training_settings, keeps_state_on_failure
 from .mlp import MLPRegressor
 from .unet import relative_field_error
 
@@ -303,25 +300,9 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
             self.x_scaler_ = StandardScaler().fit(features.reshape(n * T, -1))
             self.y_scaler_ = StandardScaler().fit(y.reshape(n * T, -1))
 
-        device = resolve_device(self.device)
-        train, validation, generator = split_train_validation(self, n)
-        as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-        Xs = as_tensor(self.x_scaler_.transform(features.reshape(n * T, -1)).reshape(n, T, -1))
-        ys = as_tensor(self.y_scaler_.transform(y.reshape(n * T, -1)).reshape(n, T, -1))
-        train_t, validation_t = (torch.as_tensor(a, device=device) for a in (train, validation))
-        with seeded(self.random_state, device):
-            self.network_ = self._continued(self._build_network(features.shape[2], y.shape[2]), device)
-        loss_fn = torch.nn.MSELoss()
-
-        def train_loss(index):
-            rows = train_t[torch.as_tensor(index, device=device)]
-            return loss_fn(self.network_(Xs[rows]), ys[rows])
-
-        def validation_loss():
-            return loss_fn(self.network_(Xs[validation_t]), ys[validation_t]).item() if len(validation) else None
-
-        fit_network(self, self.network_, len(train), train_loss, validation_loss, generator, resumed=warm)
-        return self
+        return self._fit_scaled(self.x_scaler_.transform(features.reshape(n * T, -1)).reshape(n, T, -1),
+                                self.y_scaler_.transform(y.reshape(n * T, -1)).reshape(n, T, -1),
+                                features.shape[2], y.shape[2], warm)
 
     def predict(self, X):
         """Predicted stress histories of strain histories (any number of steps).

@@ -318,15 +318,24 @@ def _check_rigid_body_modes(basis, fixed):
                          "so the stiffness is singular; fix more displacement components")
 
 
-def _check_law_output(out, n, where):
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise ValueError(f"the material law returned {type(out).__name__} ({where}); expected (stress, tangent)")
+def _check_law_output(out, n, where=None, law="material law"):
+    """A law's ``(stress, tangent)`` for ``n`` points as float arrays of shapes ``(n, 3)`` and ``(n, 3, 3)``
+    exactly, finite and real; ``law`` names the law and ``where`` (optional) the call in the messages.
+
+    A pair is a tuple or a list. Another shape would be broadcast where the output is assigned into the
+    points' rows (one stress row for all points, silently), and a complex one cast to real with a warning.
+    """
+    at = f" ({where})" if where else ""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise ValueError(f"the {law} returned {type(out).__name__}{at}; expected a pair (stress, tangent)")
+    for name, value in zip(("stress", "tangent"), out):
+        check_real(value, name=f"the {law}'s {name}{at}")
     stress, tangent = (np.asarray(a, dtype=float) for a in out)
     if stress.shape != (n, 3) or tangent.shape != (n, 3, 3):
-        raise ValueError(f"the material law returned stress {stress.shape} and tangent {tangent.shape} ({where}); "
-                         f"expected ({n}, 3) and ({n}, 3, 3) for {n} points")
+        raise ValueError(f"the {law} returned stress {stress.shape} and tangent {tangent.shape} for {n} points{at}; "
+                         f"expected ({n}, 3) and ({n}, 3, 3) (Mandel, plane strain)")
     if not (np.isfinite(stress).all() and np.isfinite(tangent).all()):
-        raise ValueError(f"the material law returned NaN or inf ({where}); expected finite stress and tangent")
+        raise ValueError(f"the {law} returned NaN or inf{at}; expected finite stress and tangent")
     return stress, tangent
 
 
@@ -665,7 +674,7 @@ def solve(mesh, material, *, element="P2", dirichlet=None, traction=None, load_s
         history = []
         for k in range(max_iter + 1):
             strain = strain_of(u_step)
-            stress, tangent = _check_law_output(material(strain), n, f"load step {step}, Newton iteration {k}")
+            stress, tangent = _check_law_output(material(strain), n, where=f"load step {step}, Newton iteration {k}")
             f_int = _internal_force_form.assemble(basis, S=_points_last(stress, shape))
             R = f_int - lam * f_ext
             scale = max(np.linalg.norm(lam * f_ext), np.linalg.norm(f_int))

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._backend import progress_bar
 from .._validation import array_digest, check_finite, check_integer, check_relative_tolerance, check_same_settings
-from .fe import LinearElastic, mandel_strains
+from .fe import LinearElastic, _check_law_output, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
            "EnrichmentResult", "step_strains"]
@@ -93,18 +93,6 @@ class LearnedElasticity(LinearElastic):
         return np.asarray(stiffness, dtype=float)[:, _UPPER[0], _UPPER[1]]
 
 
-def _law_output(output, n, name):
-    """A law's ``(stress, tangent)`` for ``n`` points, of shapes ``(n, 3)`` and ``(n, 3, 3)`` exactly: assigned
-    into the rows of the points, another shape would broadcast (one stress row for all points, silently)."""
-    if not (isinstance(output, (tuple, list)) and len(output) == 2):
-        raise ValueError(f"the {name} returned {type(output).__name__}; expected a pair (stress, tangent)")
-    stress, tangent = (np.asarray(a) for a in output)
-    if stress.shape != (n, 3) or tangent.shape != (n, 3, 3):
-        raise ValueError(f"the {name} returned stress {stress.shape} and tangent {tangent.shape} for {n} points; "
-                         f"expected ({n}, 3) and ({n}, 3, 3) (Mandel, plane strain)")
-    return stress, tangent
-
-
 class SurrogateLaw:
     r"""A learned law used inside its training range, the ``fallback`` (RVE) law outside.
 
@@ -115,6 +103,10 @@ class SurrogateLaw:
     fallback : callable
         The reference law, e.g. :class:`~mslearn.multiscale.FFTElasticity`; called on the points
         outside the range only, so it must accept any number of points (stateless).
+
+        Each returns a pair (tuple or list) of finite real arrays of shapes ``(n, 3)`` and ``(n, 3, 3)`` for
+        its ``n`` points, the check :func:`~mslearn.multiscale.solve` applies to every law; anything else
+        raises ValueError (TypeError if complex) naming the law.
     lower, upper : array, ``(3,)``
         The training box of the strain (for example the min and max of the training strains).
 
@@ -161,12 +153,14 @@ class SurrogateLaw:
         self.outside = ((strain < self.lower) | (strain > self.upper)).any(1)
         stress, tangent = np.zeros((len(strain), 3)), np.zeros((len(strain), 3, 3))
         inside = ~self.outside
+        # each output is assigned into its points' rows: checked first, as solve checks every law's
         if inside.any():
-            stress[inside], tangent[inside] = _law_output(self.surrogate(strain[inside]), int(inside.sum()),
-                                                          "surrogate")
+            stress[inside], tangent[inside] = _check_law_output(
+                self.surrogate(strain[inside]), int(inside.sum()), where="inside the training range", law="surrogate")
         if self.outside.any():
-            stress[self.outside], tangent[self.outside] = _law_output(self.fallback(strain[self.outside]),
-                                                                      int(self.outside.sum()), "fallback")
+            stress[self.outside], tangent[self.outside] = _check_law_output(
+                self.fallback(strain[self.outside]), int(self.outside.sum()), where="outside the training range",
+                law="fallback")
         self._pending = (strain[self.outside], stress[self.outside], tangent[self.outside])
         return stress, tangent
 

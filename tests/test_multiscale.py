@@ -1,5 +1,6 @@
 """mslearn.multiscale: macroscopic FE (benchmarks, patch test, input checks) and FE² (linear, J2, learned)."""
 import math
+import re
 import warnings
 
 import numpy as np
@@ -422,6 +423,22 @@ def test_learned_effective_tensor_drives_the_macroscopic_problem():
     bc = dict(element="P2", dirichlet={"left": (0.0, 0.0)}, traction={"right": (0.1, 0.0)})
     u, u_exact = solve(mesh, law, **bc).displacement, solve(mesh, LinearElastic(exact), **bc).displacement
     assert np.abs(u - u_exact).max() < 0.01 * np.abs(u_exact).max()
+
+
+def test_learned_elasticity_targets_take_one_matrix_and_refuse_other_shapes():
+    """targets of one (3, 3) matrix raised numpy's IndexError "too many indices" (LinearElastic takes one matrix);
+    it gives its (6,) upper triangle now. Another shape is refused naming it (a (k, n, 3, 3) stack gave a
+    (k, 6, 3) array of mixed entries), and a complex matrix too (its imaginary part was dropped)."""
+    C = elastic_stiffness(1.0, 0.3)
+    one = LearnedElasticity.targets(C)
+    assert one.shape == (6,) and np.array_equal(one, LearnedElasticity.targets(C[None])[0])
+    assert np.array_equal(one, C[np.triu_indices(3)])
+    for bad in (C[:2, :2], np.stack([C[None]] * 4)):
+        with pytest.raises(ValueError, match=rf"stiffness has shape {re.escape(str(bad.shape))}; expected "
+                                             r"\(n, 3, 3\) or \(3, 3\) Mandel matrices"):
+            LearnedElasticity.targets(bad)
+    with pytest.raises(TypeError, match="stiffness has the complex dtype complex128"):
+        LearnedElasticity.targets(C + 0j)
 
 
 def test_surrogate_falls_back_to_the_rve_outside_its_range_and_records_the_samples():

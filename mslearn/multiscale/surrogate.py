@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import progress_bar
-from .._validation import array_digest, check_finite, check_integer, check_relative_tolerance, check_same_settings
+from .._validation import (array_digest, check_finite, check_integer, check_real, check_relative_tolerance,
+                           check_same_settings)
 from .fe import LinearElastic, _check_law_output, mandel_strains
 
 __all__ = ["LearnedElasticity", "SurrogateLaw", "EnergyLaw", "field_errors", "FieldErrors", "enrichment_loop",
@@ -82,15 +83,30 @@ class LearnedElasticity(LinearElastic):
 
         Parameters
         ----------
-        stiffness : array_like, shape (n, 3, 3)
-            Mandel stiffness matrices (e.g. FFT effective stiffnesses), one per sample.
+        stiffness : array_like, shape (n, 3, 3) or (3, 3)
+            Real Mandel stiffness matrices (e.g. FFT effective stiffnesses), one per sample, or one matrix
+            (as :class:`~mslearn.multiscale.LinearElastic` takes either).
 
         Returns
         -------
-        ndarray of float64, shape (n, 6)
-            :math:`(C_{11}, C_{12}, C_{13}, C_{22}, C_{23}, C_{33})` of each matrix.
+        ndarray of float64, shape (n, 6) or (6,)
+            :math:`(C_{11}, C_{12}, C_{13}, C_{22}, C_{23}, C_{33})` of each matrix (of the one matrix).
+
+        Raises
+        ------
+        ValueError
+            For another shape. TypeError for complex matrices.
+
+        Examples
+        --------
+        >>> from mslearn.multiscale.fe import elastic_stiffness
+        >>> LearnedElasticity.targets(elastic_stiffness(1.0, 0.25)).round(4)
+        array([1.2, 0.4, 0. , 1.2, 0. , 0.8])
         """
-        return np.asarray(stiffness, dtype=float)[:, _UPPER[0], _UPPER[1]]
+        C = np.asarray(check_real(stiffness, name="stiffness"), dtype=float)
+        if C.ndim not in (2, 3) or C.shape[-2:] != (3, 3):       # indexing gave an IndexError or picked garbage
+            raise ValueError(f"stiffness has shape {C.shape}; expected (n, 3, 3) or (3, 3) Mandel matrices")
+        return C[..., _UPPER[0], _UPPER[1]]
 
 
 class SurrogateLaw:

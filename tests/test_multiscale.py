@@ -545,6 +545,14 @@ def test_laws_check_their_parameters():
         FFTPlasticity(np.zeros((2, 4, 4, 4), dtype=int), [STIFF], batch=True, device="cpu")
 
 
+def test_linear_elastic_refuses_an_empty_stiffness():
+    """LinearElastic of a (0, 3, 3) stiffness raised numpy's "zero-size array to reduction operation maximum
+    which has no identity"; the ValueError says what shape is expected."""
+    with pytest.raises(ValueError, match=r"stiffness has shape \(0, 3, 3\), no matrix; expected \(3, 3\) or "
+                                         r"\(n_points, 3, 3\) Mandel matrices with n_points >= 1"):
+        LinearElastic(np.zeros((0, 3, 3)))
+
+
 # ----------------------------------------------------------------------------- FE-ANN against FE² (#18 item 3)
 # The two-phase J2 RVE of the book (30 % stiff elastic inclusions in a hardening matrix), Cook's membrane
 # on 4 x 4 x 2 P1 triangles (32 quadrature points), total load 0.17 in 6 steps: 28 of 32 points yield,

@@ -129,6 +129,9 @@ class LinearElastic:
         C = np.array(check_real(stiffness, name="stiffness"), dtype=float)     # a copy, not the caller's array
         if C.shape[-2:] != (3, 3) or C.ndim not in (2, 3):
             raise ValueError(f"stiffness has shape {C.shape}; expected (3, 3) or (n_points, 3, 3) Mandel matrices")
+        if C.size == 0:                   # the symmetry check's max() of nothing raised numpy's zero-size error
+            raise ValueError(f"stiffness has shape {C.shape}, no matrix; expected (3, 3) or (n_points, 3, 3) Mandel "
+                             "matrices with n_points >= 1")
         if not np.isfinite(C).all():
             raise ValueError("stiffness contains NaN or inf; expected finite Mandel matrices")
         if not np.allclose(C, np.swapaxes(C, -1, -2), rtol=1e-8, atol=1e-12 * np.abs(C).max()):

@@ -129,12 +129,21 @@ def to_torch(x, device_=None, dtype=None) -> torch.Tensor:
     ``None`` keeps a tensor's device and puts numpy on the CPU; ``"auto"`` keeps a tensor's device
     too (data already on a device is computed there) and puts numpy on CUDA when available. A writable,
     contiguous numpy array of native byte order is not copied (a CPU tensor of its dtype shares its memory);
-    any other array is copied first (torch takes neither read-only nor byte-swapped arrays).
+    any other array is copied first (torch takes neither read-only nor byte-swapped arrays). The shape is
+    kept: a scalar (a Python or numpy number, a 0-d array) gives a 0-d tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_torch(3.0).shape, to_torch(np.arange(3)).shape
+    (torch.Size([]), torch.Size([3]))
     """
     if isinstance(x, torch.Tensor):
         target = x.device if device_ is None or _is_auto(device_) else device(device_)
         return x.to(device=target, dtype=dtype or x.dtype)
-    array = np.ascontiguousarray(x)
+    array = np.asarray(x)
+    if not array.flags.c_contiguous:      # (np.ascontiguousarray would also make a 0-d array 1-d)
+        array = np.ascontiguousarray(array)
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     elif not array.flags.writeable:

@@ -109,6 +109,20 @@ def test_to_torch_takes_read_only_and_byte_swapped_arrays():
     assert shared[0] == 9.0
 
 
+def test_to_torch_keeps_a_scalar_0d():
+    """to_torch(3.0) gave shape (1,) (np.ascontiguousarray makes a 0-d array 1-d), so cahn_hilliard refused
+    gamma=np.array(1.0) ("gamma has shape (1,); expected a scalar"); a scalar gives a 0-d tensor now, the rest
+    as before."""
+    for scalar in (3.0, 3, np.float32(3.0), np.array(3.0), np.array(3.0)[()]):
+        tensor = to_torch(scalar)
+        assert tensor.shape == () and tensor.item() == 3.0
+    assert to_torch(np.array(3.0), dtype=torch.float64).dtype == torch.float64
+    strided = np.arange(6.0)[::2]                          # not contiguous: copied, values kept
+    assert to_torch(strided).tolist() == [0.0, 2.0, 4.0] and to_torch(np.ones((2, 3)).T).shape == (3, 2)
+    from mslearn.process import cahn_hilliard
+    assert cahn_hilliard((8, 8), gamma=np.array(1.0), phi0=np.array(0.0), n_steps=2, device="cpu").phi.shape == (8, 8)
+
+
 @pytest.mark.parametrize(
     "labels, message",
     [

@@ -238,6 +238,26 @@ def test_melt_pool_bad_input_is_refused(kwargs, match):
         rosenthal_melt_pool(**arguments)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(q=200.0 + 1j), r"q has the complex dtype complex128; expected real numbers"),     # float()'s TypeError
+    (dict(v=np.array([1.0 + 0.5j])), r"v has the complex dtype"),        # lost its imaginary part, with a warning
+    (dict(k=25.0 + 0j), r"k has the complex dtype"),
+    (dict(rho_c=5e6 + 0j), r"rho_c has the complex dtype"),
+    (dict(T0=300.0 + 1j), r"T0 has the complex dtype"),
+    (dict(T_melt=1700.0 + 1j), r"T_melt has the complex dtype"),
+    (dict(q="200"), r"q = '200' \(dtype <U3\); expected real numbers"),    # was read as 200
+    (dict(q=True), r"q = True \(dtype bool\); expected real numbers"),      # was read as 1
+])
+def test_melt_pool_refuses_what_is_not_real(kwargs, match):
+    """A complex q (or another input) raised float()'s raw "float() argument must be ... not 'complex'", a complex
+    array was cast to real with a ComplexWarning, a string or bool was read as a number; each is refused by name."""
+    arguments = {"q": 200.0, "v": 1.0, **STEEL, **kwargs}
+    with pytest.raises(TypeError, match=match):
+        rosenthal_melt_pool(**arguments)
+    with pytest.raises(TypeError, match=r"xi has the complex dtype complex128; expected real numbers"):
+        rosenthal_temperature(-1e-3 + 1j, 0.0, 0.0, 100.0, 1.0, k=20.0, alpha=5e-6)
+
+
 def test_unstable_time_step_is_refused_with_the_stable_range():
     """Without full stabilization (S < 1) the scheme is stable about the equilibrium phases only for
     dt <= 2 gamma / (M (1 - S)^2) (linear stability, f'' = 2): a larger dt is refused, naming the range, before any

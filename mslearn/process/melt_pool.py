@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import lambertw
 
+from .._validation import check_real
+
 __all__ = ["rosenthal_temperature", "rosenthal_melt_pool", "MeltPool"]
 
 
@@ -69,12 +71,23 @@ class MeltPool:
     n: object
 
 
+def _real(name, value):
+    """``value`` as a float array, refusing what is not real numbers: a complex number (float() raised its raw
+    TypeError; a complex array lost its imaginary part with a warning), a bool, a string ("200" was read as 200)
+    or None."""
+    check_real(value, name=name)
+    array = np.asarray(value)
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} = {value!r} (dtype {array.dtype}); expected real numbers")
+    return array.astype(float)
+
+
 def _material(k, alpha, rho_c):
     if (alpha is None) == (rho_c is None):
         raise ValueError("give exactly one of alpha (thermal diffusivity) and rho_c (volumetric heat capacity)")
-    k = np.asarray(k, dtype=float)
+    k = _real("k", k)
     # the value given is checked, not alpha = k / rho_c (rho_c = 0 was reported as "rho_c = inf")
-    given = ("alpha", np.asarray(alpha, dtype=float)) if rho_c is None else ("rho_c", np.asarray(rho_c, dtype=float))
+    given = ("alpha", _real("alpha", alpha)) if rho_c is None else ("rho_c", _real("rho_c", rho_c))
     for name, value in (("k", k), given):
         if not np.all(np.isfinite(value)) or not np.all(value > 0):
             raise ValueError(f"{name} = {value}; expected finite values > 0")
@@ -82,7 +95,7 @@ def _material(k, alpha, rho_c):
 
 
 def _positive(name, value):
-    value = np.asarray(value, dtype=float)
+    value = _real(name, value)
     if not np.all(np.isfinite(value)) or not np.all(value > 0):
         raise ValueError(f"{name} = {value}; expected finite values > 0")
     return value
@@ -125,8 +138,8 @@ def rosenthal_temperature(xi, y, z, q, v, *, k, alpha=None, rho_c=None, T0=293.1
     """
     k, alpha = _material(k, alpha, rho_c)
     q, v = _positive("q", q), _positive("v", v)
-    xi, y, z = (np.asarray(c, dtype=float) for c in (xi, y, z))
-    for name, c in (("xi", xi), ("y", y), ("z", z), ("T0", np.asarray(T0, dtype=float))):
+    xi, y, z = (_real(name, c) for name, c in (("xi", xi), ("y", y), ("z", z)))
+    for name, c in (("xi", xi), ("y", y), ("z", z), ("T0", _real("T0", T0))):
         if not np.all(np.isfinite(c)):
             raise ValueError(f"{name} contains NaN or an infinite value; expected finite coordinates and T0")
     try:
@@ -163,6 +176,14 @@ def rosenthal_melt_pool(q, v, *, k, alpha=None, rho_c=None, T0=293.15, T_melt):
     MeltPool
         Dimensions (broadcast over the inputs) and the dimensionless power ``n``.
 
+    Raises
+    ------
+    TypeError
+        For an input that is not real numbers (complex, bool, a string, None).
+    ValueError
+        For ``q``, ``v``, ``k``, ``alpha`` or ``rho_c`` not finite and > 0, both or neither of ``alpha`` and
+        ``rho_c``, or ``T_melt`` not above ``T0``.
+
     Examples
     --------
     >>> from mslearn.process import rosenthal_melt_pool
@@ -172,7 +193,7 @@ def rosenthal_melt_pool(q, v, *, k, alpha=None, rho_c=None, T0=293.15, T_melt):
     """
     k, alpha = _material(k, alpha, rho_c)
     q, v = _positive("q", q), _positive("v", v)
-    delta = np.asarray(T_melt, dtype=float) - np.asarray(T0, dtype=float)
+    delta = _real("T_melt", T_melt) - _real("T0", T0)
     if not np.all(np.isfinite(delta)) or not np.all(delta > 0):
         raise ValueError(f"T_melt - T0 = {delta}; expected T_melt above T0")
     n = q * v / (4 * math.pi * k * alpha * delta)

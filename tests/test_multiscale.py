@@ -56,6 +56,10 @@ def test_plate_with_a_small_hole_concentrates_stress_three_times():
     (dict(grading=np.nan), r"grading=nan; expected"),
     (dict(grading=True), r"grading=True; expected"),
     (dict(width=np.inf), r"width=inf; expected a finite plate width > 0"),
+    (dict(width=-80.0), r"width=-80.0; expected a finite plate width > 0"),       # was blamed on the radius
+    (dict(radius=True), r"radius=True; expected a real number"),                  # was read as 1
+    (dict(radius="1"), r"radius='1'; expected a real number"),                    # was read as 1
+    (dict(grading=np.bool_(True)), r"grading=np.True_; expected"),
     (dict(element=None), r"element=None; expected one of \['P1', 'P2', 'Q1', 'Q2'\]"),     # was an AttributeError
 ])
 def test_plate_with_hole_checks_its_geometry(kw, message):
@@ -66,6 +70,17 @@ def test_plate_with_hole_checks_its_geometry(kw, message):
     with pytest.raises(ValueError, match=r"element=None; expected one of"):
         cooks_membrane(2, element=None)
     assert plate_with_hole(2, grading=1).fe.converged                             # uniform rings
+
+
+def test_plate_with_hole_takes_0d_arrays_as_numbers():
+    """A 0-d numpy array for grading or width was refused ("grading=array(1.15); expected a finite growth factor")
+    though float() takes it; it is a number like a Python float now (and for radius, which float() took)."""
+    plain = plate_with_hole(2, radius=1.0, width=80.0, grading=1.15)
+    zero_d = plate_with_hole(2, radius=np.array(1.0), width=np.array(80.0), grading=np.array(1.15))
+    assert zero_d.stress_concentration == plain.stress_concentration
+    assert np.array_equal(zero_d.fe.displacement, plain.fe.displacement)
+    with pytest.raises(ValueError, match=r"width=array\(\[80.\]\); expected a finite plate width > 0"):
+        plate_with_hole(2, width=np.array([80.0]))                                 # one number, not an array
 
 
 @pytest.mark.parametrize("points, message", [

@@ -121,6 +121,16 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     return CooksMembraneResult(mid_edge_displacement=float(uy[0]), corner_displacement=float(uy[1]), fe=fe)
 
 
+def _number(value):
+    """A real number (numpy's, a 0-d array's too) as a float; None for anything else (a bool, a string, a
+    complex number, an array)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
 @dataclass
 class PlateWithHoleResult:
     """Result of :func:`plate_with_hole`.
@@ -153,8 +163,9 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     Raises
     ------
     ValueError
-        For ``n < 1``, a ``width`` that is not finite, a ``radius`` outside ``(0, width / 4)``, a ``grading``
-        that is not a finite number >= 1, or an unknown ``element``.
+        For ``n < 1``, a ``width`` that is not a finite number > 0, a ``radius`` that is not a number in
+        ``(0, width / 4)``, a ``grading`` that is not a finite number >= 1, or an unknown ``element``. A number
+        is a real one, numpy's and a 0-d array included; a bool is not.
 
     Examples
     --------
@@ -165,12 +176,15 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     """
     n = check_integer(n, 1, name="n")
     _check_element(element)
-    if isinstance(width, bool) or not isinstance(width, numbers.Real) or not math.isfinite(width):
+    a, w, g = _number(radius), _number(width), _number(grading)
+    if w is None or not 0 < w < math.inf:
         raise ValueError(f"width={width!r}; expected a finite plate width > 0")
-    if isinstance(grading, bool) or not isinstance(grading, numbers.Real) or not 1 <= grading < math.inf:
+    if g is None or not 1 <= g < math.inf:
         raise ValueError(f"grading={grading!r}; expected a finite growth factor >= 1 of the element size per ring "
                          "away from the hole (1: rings of equal width)")
-    a, L = float(radius), width / 2
+    if a is None:                               # float() read True as 1 and "1" as 1
+        raise ValueError(f"radius={radius!r}; expected a real number, the hole radius 0 < radius < width / 4")
+    L = w / 2
     if not (0 < a < L / 2):
         raise ValueError(f"radius={radius!r}, width={width!r}; expected 0 < radius < width / 4")
     s = np.linspace(0, 1, 2 * n + 1)                                     # along the hole and the outer edges
@@ -178,7 +192,7 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     inner = a * np.stack([np.cos(theta), np.sin(theta)])
     right, top = np.stack([np.full_like(s, L), 2 * s * L]), np.stack([(2 - 2 * s) * L, np.full_like(s, L)])
     outer = np.where(s <= 0.5, right, top)
-    ring = np.cumsum(np.concatenate([[0.0], grading ** np.arange(n)]))
+    ring = np.cumsum(np.concatenate([[0.0], g ** np.arange(n)]))
     r = ring / ring[-1]                                                   # 0 at the hole, 1 outside
     X = (1 - r)[None, :] * inner[0][:, None] + r[None, :] * outer[0][:, None]
     Y = (1 - r)[None, :] * inner[1][:, None] + r[None, :] * outer[1][:, None]

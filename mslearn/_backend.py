@@ -100,7 +100,9 @@ def torch_seed(seed: int) -> int:
 
 def torch_generator(seed, device_=None) -> torch.Generator:
     """A torch Generator on ``device_`` seeded from an int (:func:`torch_seed`) or drawn from a numpy
-    Generator."""
+    Generator. ``None`` is refused as by :func:`rng` (ValueError)."""
+    if seed is None:
+        raise ValueError("seed is None; pass an integer seed so that results are reproducible")
     seed = int(seed.integers(2**62)) if isinstance(seed, np.random.Generator) else torch_seed(seed)
     generator = torch.Generator(device=device(device_) if device_ is not None else "cpu")
     generator.manual_seed(seed)

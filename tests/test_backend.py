@@ -45,6 +45,8 @@ def test_seeding_is_deterministic():
         torch_generator(5.0)
     with pytest.raises(ValueError, match="seed = -1; expected an integer >= 0"):
         torch_generator(-1)
+    with pytest.raises(ValueError, match="seed is None"):      # was a TypeError, unlike rng(None)
+        torch_generator(None)
     # numpy's seeds are checked the same way: True was seed 1, a negative seed numpy's bare message
     with pytest.raises(TypeError, match="seed must be an integer >= 0, got bool True"):
         rng(True)

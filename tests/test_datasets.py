@@ -717,6 +717,19 @@ def test_sobol_scramble_is_true_or_false():
         datasets.sobol_sequence(2, 4, seed=0, scramble="no")                          # scrambled
 
 
+@pytest.mark.parametrize("seed, error, match", [
+    (None, ValueError, "seed is None; pass an integer seed so that results are reproducible"),
+    (-1, ValueError, "seed = -1; expected an integer >= 0"),
+    (1.5, TypeError, "seed must be an int or numpy.random.Generator, got float 1.5"),
+])
+def test_sobol_sequence_refuses_a_seed_as_rng_does(seed, error, match):
+    """seed=None raised a TypeError ('got NoneType None') where rng and the rest of the package raise a
+    ValueError saying an integer seed keeps results reproducible; -1 numpy's bare 'expected non-negative
+    integer', naming no argument."""
+    with pytest.raises(error, match=match):
+        datasets.sobol_sequence(2, 4, seed=seed)
+
+
 def test_generate_refuses_a_folder_and_files_it_did_not_make(tmp_path):
     # a foreign HDF5 file was adopted as a new store, its own data beside (or under) the store's
     other = tmp_path / "user.h5"

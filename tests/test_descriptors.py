@@ -615,6 +615,13 @@ def test_feature_network_refuses_a_negative_seed():
         D.FeatureNetwork(2, seed=-1)
 
 
+def test_feature_network_refuses_seed_none_as_rng_does():
+    """seed=None raised a TypeError ('seed must be an integer >= 0, got NoneType None') where rng and the rest
+    of the package raise a ValueError saying an integer seed keeps results reproducible."""
+    with pytest.raises(ValueError, match="seed is None; pass an integer seed so that results are reproducible"):
+        D.FeatureNetwork(2, seed=None)
+
+
 @pytest.mark.parametrize("up_to, error, message", [
     (-1, ValueError, "up_to = -1; expected an integer >= 0"),          # was layer 0 alone, silently
     (4, ValueError, r"up_to = 4; the network has layers 0..3"),

@@ -338,7 +338,7 @@ def test_sobol_sequence_is_the_one_design_engine():
         sobol_sequence(0, 4, seed=0)
     with pytest.raises(ValueError, match="n_samples = -1"):
         sobol_sequence(2, -1, seed=0)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(ValueError, match="seed is None"):     # as rng(None); a TypeError before
         sobol_sequence(2, 4, seed=None)
 
 

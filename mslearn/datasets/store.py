@@ -167,7 +167,7 @@ def sobol_sequence(dimension, n_samples, *, seed, scramble=True):
     n_samples : int
         Number of points, >= 0 (named as in :func:`sample_parameters`).
     seed : int or numpy.random.Generator
-        Seeds the Owen scrambling with digital shift. An int scrambles with the stream of
+        Seeds the Owen scrambling with digital shift (``None`` is refused: ValueError). An int >= 0 scrambles with the stream of
         ``numpy.random.default_rng(seed)``; a Generator with an independent child of it (spawned
         by scipy), which leaves the Generator's own stream to the caller.
     scramble : bool
@@ -193,11 +193,15 @@ def sobol_sequence(dimension, n_samples, *, seed, scramble=True):
 
 def _qmc_engine(engine, dimension, seed, **options):
     """``engine(dimension, rng=..., **options)`` seeded from an int (as scipy's deprecated ``seed=int``
-    did, see :class:`_SeedStream`) or from a ``numpy.random.Generator``."""
+    did, see :class:`_SeedStream`) or from a ``numpy.random.Generator``. ``None`` and a negative int are
+    refused (ValueError) as by :func:`mslearn._backend.rng`."""
     if isinstance(seed, np.random.Generator):
         generator = seed
+    elif seed is None:
+        raise ValueError("seed is None; pass an integer seed so that results are reproducible")
     elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        generator = np.random.Generator(np.random.PCG64(_SeedStream(int(seed))))
+        seed = check_integer(seed, 0, name="seed")     # numpy's own message for -1 named no argument
+        generator = np.random.Generator(np.random.PCG64(_SeedStream(seed)))
     else:
         raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__} {seed!r}")
     try:

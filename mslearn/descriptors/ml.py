@@ -79,6 +79,7 @@ class FeatureNetwork(torch.nn.Module):
     channels : int
     sigma : float
     seed : int
+        An int >= 0 (``None`` is refused: ValueError, so that the same call gives the same filters).
     periodic : bool
         Circular padding (``True``) or zero padding.
 

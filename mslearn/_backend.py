@@ -172,7 +172,8 @@ def cpu_threads(n, device="cpu"):
     on one thread than on several, whose synchronization costs more than the work, and much faster
     when the cores are shared (a second OpenMP thread waiting on a busy core can make a small solve
     5-10x slower). The ready datasets' solves, the reconstruction and, on request (``cpu_threads=``),
-    the image and graph surrogates run inside this context. A no-op when ``device`` is not the CPU.
+    the torch estimators (surrogates, inverse-design models, ``CropVAE``) run inside this context. A no-op
+    when ``device`` is not the CPU.
 
     Examples
     --------

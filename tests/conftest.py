@@ -21,3 +21,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def torch_thread_calls(monkeypatch):
+    """The thread counts ``torch.set_num_threads`` is called with during the test (the calls go through):
+    an estimator's ``cpu_threads`` sets its count and then restores the caller's."""
+    import torch
+
+    calls = []
+    set_num_threads = torch.set_num_threads
+
+    def spy(n):
+        calls.append(n)
+        set_num_threads(n)
+
+    monkeypatch.setattr(torch, "set_num_threads", spy)
+    return calls

@@ -486,3 +486,19 @@ def test_score_takes_sample_weight_as_scikit_learn_does():
             model.score(held_z, held_y, sample_weight=np.r_[1.0, np.zeros(49)])
         with pytest.raises(ValueError, match="sample_weight has dtype <U1; expected numbers"):
             model.score(held_z, held_y, sample_weight=["a"] * 50)
+
+
+@pytest.mark.parametrize("estimator, network", [(TandemInverseDesign, "forward_"), (DirectInverseDesign, "regressor_")])
+def test_the_inner_mlp_takes_the_models_cpu_threads(estimator, network, torch_thread_calls):
+    """MLPRegressor has cpu_threads= now (default None, torch's setting): the inner network gets the model's own
+    (default 1), so that its predict called alone (forward_.predict, regressor_.predict) runs on the model's
+    threads, and cpu_threads=None keeps torch's setting throughout."""
+    z = np.random.default_rng(0).uniform(-1, 1, (40, 1))
+    options = dict(max_iter=2, device="cpu", random_state=0)
+    if estimator is TandemInverseDesign:
+        options["forward_max_iter"] = 2
+    model = estimator((4,), **options).fit(z, z**2)
+    assert getattr(model, network).cpu_threads == 1
+    torch_thread_calls.clear()
+    model = estimator((4,), cpu_threads=None, **options).fit(z, z**2)
+    assert getattr(model, network).cpu_threads is None and torch_thread_calls == []

@@ -703,3 +703,20 @@ def test_a_warm_started_vae_refuses_another_crop_or_network():
     assert all(torch.equal(value, weights[key]) for key, value in vae.network_.state_dict().items())
     vae.set_params(beta=0.5, learning_rate_init=1e-3).fit(1 - _stripes())   # fine-tuning: new images, new rates
     assert vae.n_iter_ == 2 and vae.phi_ == pytest.approx(0.5)
+
+
+def test_crop_vae_takes_cpu_threads_and_restores_torch_threads(torch_thread_calls):
+    """CropVAE took no cpu_threads= (the CNN, graph and tandem models, and reconstruct, do): it trained and
+    sampled at torch's global setting. Default None keeps that setting (and its numbers); an int is used for
+    fit, sample and decode, and restored."""
+    from sklearn.base import clone
+
+    image = (np.add.outer(np.arange(24), np.arange(24)) % 8 < 4).astype(int)
+    vae = CropVAE(crop=8, max_iter=2, batch_size=4, device="cpu", cpu_threads=1)
+    assert CropVAE().cpu_threads is None and clone(vae).get_params()["cpu_threads"] == 1
+    before = torch.get_num_threads()
+    vae.fit(image)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    vae.sample(2, size=8)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before

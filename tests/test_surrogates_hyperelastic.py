@@ -675,3 +675,36 @@ def test_progress_shows_the_fit_and_changes_nothing(table, solver, capsys):
     eps = np.random.default_rng(0).uniform(-0.02, 0.02, (50, 3))
     StrainEnergyNetwork(solver=solver, max_iter=10, random_state=0, device="cpu", progress=True).fit(eps, 2 * eps)
     assert "StrainEnergyNetwork" in capsys.readouterr().err
+
+
+def test_nominal_stress_mlp_takes_cpu_threads_and_restores_torch_threads(table, torch_thread_calls):
+    """NominalStressMLP took no cpu_threads= (the CNN, graph and tandem models do): it trained and predicted at
+    torch's global setting. Default None keeps that setting (and its numbers); an int is used and restored."""
+    model = NominalStressMLP((4,), max_iter=2, device="cpu", cpu_threads=1)
+    assert NominalStressMLP().cpu_threads is None and clone(model).get_params()["cpu_threads"] == 1
+    before = torch.get_num_threads()
+    model.fit(table.stretch, table.nominal_stress_MPa, mode=table["mode"])
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    model.predict(table.stretch, mode=table["mode"])
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("estimator", [HyperelasticNetwork, StrainEnergyNetwork])
+def test_energy_networks_take_cpu_threads_and_restore_torch_threads(estimator, table, torch_thread_calls):
+    """The energy networks fitted on one thread, fixed in the code, with no cpu_threads= to change it (the CNN,
+    graph and tandem models have one). The parameter's default 1 is the former fixed count (the same numbers);
+    None keeps torch's setting; the caller's count is restored."""
+    if estimator is HyperelasticNetwork:
+        X, y, options = table.stretch, table.nominal_stress_MPa, {"mode": table["mode"]}
+    else:
+        X = np.random.default_rng(0).uniform(-0.02, 0.02, (40, 3))
+        y, options = X * (1.0 + 30 * np.abs(X)), {}
+    model = estimator((4,), max_iter=3, device="cpu")
+    assert model.cpu_threads == 1 and clone(model.set_params(cpu_threads=2)).get_params()["cpu_threads"] == 2
+    before = torch.get_num_threads()
+    model.fit(X, y, **options)
+    assert torch_thread_calls == [2, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    model.set_params(cpu_threads=None).fit(X, y, **options)
+    assert torch_thread_calls == [] and torch.get_num_threads() == before

@@ -115,3 +115,21 @@ def test_one_hidden_layer_as_an_int_and_a_negative_weight_decay():
     assert [tuple(p.shape) for p in model.network_.parameters()][:2] == [(4, 2), (4,)]
     with pytest.raises(ValueError, match="weight_decay = -1; expected a number >= 0"):
         MLPRegressor(weight_decay=-1, max_iter=2, device="cpu").fit(X, X.sum(1))      # was torch's message
+
+
+def test_cpu_threads_is_a_parameter_and_fit_and_predict_restore_torch_threads(problem, torch_thread_calls):
+    """MLPRegressor took no cpu_threads= (the CNN, graph and tandem models do): it trained and predicted at
+    torch's global setting. Default None keeps that setting (and its numbers); an int is used and restored."""
+    import torch
+
+    X, y, X_test, _ = problem
+    model = MLPRegressor((8,), max_iter=2, device="cpu", cpu_threads=1)
+    assert MLPRegressor().cpu_threads is None and clone(model).get_params()["cpu_threads"] == 1
+    before = torch.get_num_threads()
+    model.fit(X, y)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    model.predict(X_test)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="cpu_threads = 0; expected an integer >= 1"):
+        clone(model).set_params(cpu_threads=0).fit(X, y)

@@ -287,3 +287,20 @@ def test_radial_paths_are_proportional_seeded_and_validated():
                         (lambda: radial_paths(2, 6, 3, max_strain=np.inf, seed=0), "max_strain")):
         with pytest.raises(ValueError, match=match):
             call()
+
+
+@pytest.mark.parametrize("estimator", [RecurrentRegressor, StepwiseRegressor])
+def test_cpu_threads_is_a_parameter_and_fit_and_predict_restore_torch_threads(estimator, torch_thread_calls):
+    """The recurrent and the stepwise surrogates took no cpu_threads= (the CNN, graph and tandem models do): they
+    trained and predicted at torch's global setting. Default None keeps that setting (and its numbers); an int
+    is used and restored (the stepwise model's per-step MLPRegressor gets it)."""
+    X = random_walk_paths(8, 10, 1, max_increment=0.1, seed=0)
+    y = np.maximum.accumulate(np.abs(X), axis=1)
+    model = estimator((4,), max_iter=2, device="cpu", cpu_threads=1)
+    assert estimator().cpu_threads is None and clone(model).get_params()["cpu_threads"] == 1
+    before = torch.get_num_threads()
+    model.fit(X, y)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    model.predict(X)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before

@@ -242,3 +242,18 @@ def test_single_voxel_bottleneck_keeps_two_images_per_batch():
     # larger images are trained as before, a lone last image included
     X8, y8 = rng.integers(0, 2, (3, 8, 8)), rng.normal(size=(3, 8, 8))
     assert clone(model).set_params(levels=1).fit(X8, y8).n_iter_ == 3
+
+
+def test_cpu_threads_is_a_parameter_and_fit_and_predict_restore_torch_threads(torch_thread_calls):
+    """UNetFieldPredictor took no cpu_threads= (the CNN, graph and tandem models do): it trained and predicted at
+    torch's global setting. Default None keeps that setting (and its numbers); an int is used and restored."""
+    labels = (np.random.default_rng(0).random((6, 8, 8)) > 0.5).astype(int)
+    fields = 1.0 + labels
+    model = UNetFieldPredictor(levels=1, width=4, max_iter=1, batch_size=4, device="cpu", cpu_threads=1)
+    assert UNetFieldPredictor().cpu_threads is None and clone(model).get_params()["cpu_threads"] == 1
+    before = torch.get_num_threads()
+    model.fit(labels, fields)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
+    torch_thread_calls.clear()
+    model.predict(labels)
+    assert torch_thread_calls == [1, before] and torch.get_num_threads() == before

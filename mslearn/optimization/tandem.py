@@ -317,7 +317,8 @@ def _mlp(estimator, hidden_layer_sizes, max_iter, fitted=None):
     return MLPRegressor(hidden_layer_sizes, estimator.activation, learning_rate_init=estimator.learning_rate_init,
                         max_iter=max_iter, batch_size=estimator.batch_size, weight_decay=estimator.weight_decay,
                         validation_fraction=estimator.validation_fraction, patience=estimator.patience,
-                        random_state=estimator.random_state, device=estimator.device, progress=estimator.progress)
+                        random_state=estimator.random_state, device=estimator.device,
+                        cpu_threads=estimator.cpu_threads, progress=estimator.progress)
 
 
 def _trainable(network, flag):

@@ -101,6 +101,9 @@ class CropVAE(BaseEstimator):
         is left unchanged); :meth:`sample` has its own ``random_state``.
     device : str or torch.device
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    cpu_threads : int, optional
+        Torch CPU threads during ``fit``/``sample``/``decode`` (restored afterwards); ``None`` keeps torch's
+        setting. ``1`` is often faster for small images on shared or busy cores.
     progress : bool
         Show a tqdm progress bar over the steps.
     warm_start : bool
@@ -135,7 +138,8 @@ class CropVAE(BaseEstimator):
     """
 
     def __init__(self, crop=32, *, latent_channels=4, channels=16, beta=1.0, max_iter=300, batch_size=32,
-                 learning_rate_init=2e-3, random_state=0, device="auto", progress=False, warm_start=False):
+                 learning_rate_init=2e-3, random_state=0, device="auto", cpu_threads=None, progress=False,
+                 warm_start=False):
         self.crop = crop
         self.warm_start = warm_start
         self.latent_channels = latent_channels
@@ -146,6 +150,7 @@ class CropVAE(BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.random_state = random_state
         self.device = device
+        self.cpu_threads = cpu_threads
         self.progress = progress
 
     def _check_settings(self):
@@ -210,6 +215,10 @@ class CropVAE(BaseEstimator):
             If a setting is invalid, ``X`` is not two-phase label images of sides ``>= crop``, or a warm
             start meets another ``crop``, ``latent_channels`` or ``channels``.
         """
+        with _backend.cpu_threads(self.cpu_threads, self.device):
+            return self._fit(X)
+
+    def _fit(self, X):
         self._check_settings()
         warm = bool(self.warm_start) and hasattr(self, "network_")
         if warm:
@@ -342,7 +351,8 @@ class CropVAE(BaseEstimator):
                              "latent_channels latent values per 4 x 4 pixel block")
         if not torch.isfinite(z).all():
             raise ValueError("z contains NaN or infinite values")
-        prob = torch.sigmoid(self.network_.dec(z.to(parameter.device)))[:, 0]
+        with _backend.cpu_threads(self.cpu_threads, parameter.device):
+            prob = torch.sigmoid(self.network_.dec(z.to(parameter.device)))[:, 0]
         if threshold is None:
             return prob.cpu().numpy().astype(np.float64)
         return (prob > threshold).cpu().numpy().astype(np.int64)

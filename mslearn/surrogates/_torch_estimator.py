@@ -257,6 +257,9 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     output_shape_ : tuple
         Shape of one target: ``()`` for ``y`` of shape ``(n,)``, ``(k,)`` for ``(n, k)``.
 
+    A subclass with a ``cpu_threads`` parameter trains and predicts (:meth:`fit`, :meth:`predict`) under
+    :func:`mslearn._backend.cpu_threads` of it; one without keeps torch's setting.
+
     Examples
     --------
     A subclass only builds its network; scaling, Adam, early stopping and ``predict`` come from here.
@@ -374,8 +377,18 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
         """Fit ``network_`` (:meth:`_build_network` of ``n_features`` and ``n_targets``, continued when
         ``warm``) to the scaled targets ``ys`` of the scaled inputs ``Xs`` (arrays, the samples along the
         first axis) by mean squared error, with the validation split and the training loop of
-        :func:`fit_network`; returns ``self``. :meth:`fit` and the recurrent surrogate's share it."""
+        :func:`fit_network`, on ``cpu_threads``; returns ``self``. :meth:`fit` and the recurrent surrogate's share
+        it."""
         device = resolve_device(self.device)
+        with self._threads(device):
+            return self._train_scaled(Xs, ys, n_features, n_targets, warm, device)
+
+    def _threads(self, device):
+        """:func:`mslearn._backend.cpu_threads` of the estimator's ``cpu_threads`` on ``device`` (``None``, torch's
+        setting, for a subclass without the parameter)."""
+        return cpu_threads(getattr(self, "cpu_threads", None), device)
+
+    def _train_scaled(self, Xs, ys, n_features, n_targets, warm, device):
         train, validation, generator = split_train_validation(self, len(Xs))
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         Xs, ys = as_tensor(Xs), as_tensor(ys)
@@ -418,7 +431,7 @@ class TorchRegressor(NetworkPickling, RegressorMixin, BaseEstimator):
     def _predict_features(self, X):
         """:meth:`predict` after its checks, on the network's inputs ``X`` (float64, ``(n, n_inputs)``)."""
         parameter = next(self.network_.parameters())
-        with torch.no_grad():
+        with torch.no_grad(), self._threads(parameter.device):
             x = torch.as_tensor(self.x_scaler_.transform(X), dtype=parameter.dtype, device=parameter.device)
             y = self.network_(x).cpu().numpy().astype(np.float64)
         return self.y_scaler_.inverse_transform(y).reshape((len(y),) + tuple(self.output_shape_))

@@ -765,6 +765,10 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         Seeds the initial weights (torch's global random state is left unchanged).
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. Training is in float64.
+    cpu_threads : int, optional
+        Torch CPU threads during ``fit`` (restored afterwards; ``None``: torch's setting). Default 1: a
+        network of a few hundred weights, for which one thread beats several. The stresses, energies and
+        tangents are evaluated at torch's setting (they may lie on the caller's autograd graph).
     progress : bool
         Show a tqdm bar while fitting: L-BFGS's objective evaluations (out of at most ``2 * max_iter``;
         it stops earlier at ``tol``) or Adam's epochs, with the objective as the postfix.
@@ -803,7 +807,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
 
     def __init__(self, hidden_layer_sizes=(16, 16), *, compressible=False, polyconvex=True,
                  second_invariant_penalty=1e-3, alpha=1e-4, solver="lbfgs", max_iter=500, tol=1e-12,
-                 learning_rate_init=1e-2, random_state=0, device="auto", progress=False):
+                 learning_rate_init=1e-2, random_state=0, device="auto", cpu_threads=1, progress=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.compressible = compressible
         self.polyconvex = polyconvex
@@ -815,6 +819,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
         self.learning_rate_init = learning_rate_init
         self.random_state = random_state
         self.device = device
+        self.cpu_threads = cpu_threads
         self.progress = progress
 
     def _is_compressible(self):
@@ -906,7 +911,7 @@ class HyperelasticNetwork(NetworkPickling, _HyperelasticModel):
                     + self.alpha / 2 * network.squared_weights())
 
         everything = torch.arange(len(target), device=device)
-        with cpu_threads(1, device):     # a network of a few hundred weights: one thread is fastest
+        with cpu_threads(self.cpu_threads, device):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(lambda: objective(everything))
             else:
@@ -971,11 +976,11 @@ class NominalStressMLP(MLPRegressor):
 
     def __init__(self, hidden_layer_sizes=(32, 32), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=None, weight_decay=0.0, validation_fraction=0.0, patience=None, random_state=0,
-                 device="auto", progress=False, warm_start=False):
+                 device="auto", cpu_threads=None, progress=False, warm_start=False):
         super().__init__(hidden_layer_sizes, activation, learning_rate_init=learning_rate_init, max_iter=max_iter,
                          batch_size=batch_size, weight_decay=weight_decay, validation_fraction=validation_fraction,
-                         patience=patience, random_state=random_state, device=device, progress=progress,
-                         warm_start=warm_start)
+                         patience=patience, random_state=random_state, device=device, cpu_threads=cpu_threads,
+                         progress=progress, warm_start=warm_start)
 
     @staticmethod
     def _table(X, mode):
@@ -1314,8 +1319,8 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         L2 penalty on the network's weights (not on :math:`\mathbf L`, :math:`\mathbf B_k`). Smaller
         than :class:`HyperelasticNetwork`'s: at 1e-4 the unpenalized quadratic form wins and the
         network is switched off (a linear fit, held-out error 0.12 instead of 0.013).
-    solver, max_iter, tol, learning_rate_init, random_state, device, progress
-        As in :class:`HyperelasticNetwork` (L-BFGS or Adam).
+    solver, max_iter, tol, learning_rate_init, random_state, device, cpu_threads, progress
+        As in :class:`HyperelasticNetwork` (L-BFGS or Adam; one CPU thread by default).
 
     Attributes
     ----------
@@ -1342,7 +1347,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(16,), *, norm_features=4, convex=True, quadratic=True, alpha=1e-6,
                  solver="lbfgs", max_iter=500, tol=1e-12, learning_rate_init=1e-2, random_state=0, device="auto",
-                 progress=False):
+                 cpu_threads=1, progress=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.norm_features = norm_features
         self.convex = convex
@@ -1354,6 +1359,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.random_state = random_state
         self.device = device
+        self.cpu_threads = cpu_threads
         self.progress = progress
 
     def _check_settings(self):
@@ -1429,7 +1435,7 @@ class StrainEnergyNetwork(NetworkPickling, RegressorMixin, BaseEstimator):
             return loss_of(rows) + self.alpha / 2 * self.network_.squared_weights()
 
         everything = torch.arange(len(x), device=device)
-        with cpu_threads(1, device):     # a network of a few hundred weights: one thread is fastest
+        with cpu_threads(self.cpu_threads, device):
             if self.solver == "lbfgs":
                 self.loss_curve_, self.n_iter_ = _lbfgs(self.network_, lambda: objective(everything), self.max_iter,
                                                         self.tol, type(self).__name__, self.progress)

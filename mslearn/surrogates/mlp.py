@@ -37,6 +37,9 @@ class MLPRegressor(TorchRegressor):
         random state is left unchanged).
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    cpu_threads : int, optional
+        Torch CPU threads during ``fit``/``predict`` (restored afterwards); ``None`` keeps torch's
+        setting. ``1`` is often faster for small networks on shared or busy cores.
     progress : bool
         Show a tqdm progress bar over epochs.
     warm_start : bool
@@ -60,9 +63,10 @@ class MLPRegressor(TorchRegressor):
 
     def __init__(self, hidden_layer_sizes=(64, 64), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=None, weight_decay=0.0, validation_fraction=0.15, patience=50, random_state=0,
-                 device="auto", progress=False, warm_start=False):
+                 device="auto", cpu_threads=None, progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.cpu_threads = cpu_threads
         self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)

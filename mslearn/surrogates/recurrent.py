@@ -208,6 +208,9 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         left unchanged).
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    cpu_threads : int, optional
+        Torch CPU threads during ``fit``/``predict`` (restored afterwards); ``None`` keeps torch's
+        setting. ``1`` is often faster for small networks on shared or busy cores.
     progress : bool
         A tqdm progress bar over epochs.
     warm_start : bool
@@ -239,9 +242,10 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
 
     def __init__(self, hidden_layer_sizes=(64,), cell="gru", *, learning_rate_init=5e-3, lr_schedule="cosine",
                  max_iter=300, batch_size=16, weight_decay=0.0, validation_fraction=0.15, patience=60,
-                 random_state=0, device="auto", progress=False, warm_start=False):
+                 random_state=0, device="auto", cpu_threads=None, progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.cell = cell
+        self.cpu_threads = cpu_threads
         self.warm_start = warm_start
         self.lr_schedule = lr_schedule
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
@@ -329,7 +333,7 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
         features = history_features(X)
         n, T = X.shape[:2]
         parameter = next(self.network_.parameters())
-        with torch.no_grad():
+        with torch.no_grad(), self._threads(parameter.device):
             x = torch.as_tensor(self.x_scaler_.transform(features.reshape(n * T, -1)).reshape(n, T, -1),
                                 dtype=parameter.dtype, device=parameter.device)
             out = self.network_(x).cpu().numpy().astype(np.float64)
@@ -382,8 +386,9 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
     ----------
     hidden_layer_sizes, activation, learning_rate_init, max_iter, batch_size, weight_decay
         As in :class:`~.mlp.MLPRegressor` (``batch_size`` counts steps).
-    validation_fraction, patience, random_state, device, progress
-        As in :class:`~.mlp.MLPRegressor` (the validation split is over steps).
+    validation_fraction, patience, random_state, device, cpu_threads, progress
+        As in :class:`~.mlp.MLPRegressor` (the validation split is over steps); the per-step network
+        (``regressor_``) gets them when ``fit`` makes or continues it.
     warm_start : bool
         Continue training the fitted per-step network (``regressor_``, with
         :class:`~.mlp.MLPRegressor`'s ``warm_start``: more epochs, fine-tuning on new paths, the scaling
@@ -411,7 +416,7 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(64, 64), activation="silu", *, learning_rate_init=1e-2, max_iter=1000,
                  batch_size=256, weight_decay=0.0, validation_fraction=0.15, patience=50, random_state=0,
-                 device="auto", progress=False, warm_start=False):
+                 device="auto", cpu_threads=None, progress=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.warm_start = warm_start
@@ -423,6 +428,7 @@ class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
         self.patience = patience
         self.random_state = random_state
         self.device = device
+        self.cpu_threads = cpu_threads
         self.progress = progress
 
     def fit(self, X, y):

@@ -194,6 +194,9 @@ class UNetFieldPredictor(TorchRegressor):
         (torch's global random state is left unchanged).
     device : str or torch.device
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    cpu_threads : int, optional
+        Torch CPU threads during ``fit``/``predict`` (restored afterwards); ``None`` keeps torch's
+        setting. ``1`` is often faster for small images on shared or busy cores.
     progress : bool
         Show a tqdm progress bar over epochs.
     warm_start : bool
@@ -225,13 +228,14 @@ class UNetFieldPredictor(TorchRegressor):
 
     def __init__(self, ndim=2, levels=2, width=12, activation="gelu", phase_features=None, augment=None, *,
                  learning_rate_init=3e-3, max_iter=200, batch_size=16, weight_decay=0.0, validation_fraction=0.15,
-                 patience=30, random_state=0, device="auto", progress=False, warm_start=False):
+                 patience=30, random_state=0, device="auto", cpu_threads=None, progress=False, warm_start=False):
         self.ndim = ndim
         self.levels = levels
         self.width = width
         self.activation = activation
         self.phase_features = phase_features
         self.augment = augment
+        self.cpu_threads = cpu_threads
         self.warm_start = warm_start
         self._init_training(learning_rate_init, max_iter, batch_size, weight_decay, validation_fraction,
                             patience, random_state, device, progress)
@@ -338,6 +342,10 @@ class UNetFieldPredictor(TorchRegressor):
         RuntimeError
             If the loss is non-finite in the first epoch (lower ``learning_rate_init``).
         """
+        with self._threads(self.device):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         self._check_settings()
         labels = self._check_images(X, fitting=True)
         fields = self._check_fields(y, labels)
@@ -444,7 +452,7 @@ class UNetFieldPredictor(TorchRegressor):
         labels = self._check_images(X)
         parameter = next(self.network_.parameters())
         X = self._encode(labels, parameter.device, parameter.dtype)
-        with torch.no_grad():
+        with torch.no_grad(), self._threads(parameter.device):
             out = torch.cat([self.network_(X[start:start + self.batch_size])
                              for start in range(0, len(X), self.batch_size)])
         out = out.cpu().numpy().astype(np.float64) * self.field_scale_.reshape((1, -1) + (1,) * self.ndim)

@@ -286,5 +286,35 @@ def test_absent_phases_and_argument_names_in_the_bounds_checks():
         bounds.coated_maxwell_garnett(0.2, -0.1, 2.0, 3.0)
     with pytest.raises(ValueError, match="k_interphase has the value -3.0"):
         bounds.coated_maxwell_garnett(0.2, 0.1, 2.0, -3.0)
-    with pytest.raises(ValueError, match="G_m has the value -1.0"):
+    with pytest.raises(ValueError, match="G_matrix has the value -1.0"):     # G_m before its rename
         bounds.dilute_eshelby_spheres(0.1, 1.0, -1.0, 2.0, 2.0)
+
+
+@pytest.mark.parametrize("function, args, old, new", [
+    (bounds.maxwell_garnett, (0.2,), {"k_m": 1.0, "k_p": 10.0}, {"k_matrix": 1.0, "k_particle": 10.0}),
+    (bounds.dilute_eshelby_spheres, (0.01,), {"K_m": 10.0, "G_m": 5.0, "K_p": 50.0, "G_p": 30.0},
+     {"K_matrix": 10.0, "G_matrix": 5.0, "K_particle": 50.0, "G_particle": 30.0}),
+])
+def test_matrix_and_particle_arguments_have_one_spelling(function, args, old, new):
+    """maxwell_garnett took k_m, k_p and dilute_eshelby_spheres K_m, G_m, K_p, G_p where hamilton_crosser and
+    coated_maxwell_garnett say k_matrix, k_particle. The names are k_matrix, k_particle and K_matrix, G_matrix,
+    K_particle, G_particle now; the old keywords still work with a FutureWarning naming the new one, both
+    spellings at once are refused, and positional calls are unchanged."""
+    import inspect
+    import warnings
+
+    assert list(inspect.signature(function).parameters)[1:len(new) + 1] == list(new)
+    expected = function(*args, *new.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # the new names and positions warn of nothing
+        np.testing.assert_array_equal(function(*args, **new), expected)
+    for (name, value), renamed in zip(old.items(), new):
+        others = {key: given for key, given in new.items() if key != renamed}
+        with pytest.warns(FutureWarning, match=rf"{function.__name__}\({name}=...\) is deprecated .* pass {renamed}="):
+            np.testing.assert_array_equal(function(*args, **others, **{name: value}), expected)
+        with pytest.warns(FutureWarning), pytest.raises(ValueError, match=rf"{name}=.* and {renamed}=.* both give "
+                                                                          rf"{renamed}; pass {renamed} alone"):
+            function(*args, **new, **{name: value})
+    with pytest.warns(FutureWarning):                       # the new name given by position, the old by keyword
+        with pytest.raises(ValueError, match="both give"):
+            function(*args, *new.values(), **{next(iter(old)): 1.0})

@@ -12,6 +12,10 @@ References: Hashin & Shtrikman, J. Appl. Phys. 33, 3125 (1962) and J. Mech. Phys
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
+
 import numpy as np
 
 from .._validation import check_finite, check_in_range, check_integer, check_positive
@@ -30,6 +34,31 @@ __all__ = [
     "laminate_conductivity",
     "laminate_stiffness",
 ]
+
+
+def _renamed(**renamed):
+    """Keep the former keyword spellings of renamed arguments working (``old="new"`` pairs): ``old=`` warns
+    (a ``FutureWarning`` naming the new name) and is passed on as ``new=``; both given, a ``ValueError``. The
+    signature shown (``inspect.signature``, the API reference) is the function's own, with the new names."""
+    def decorate(function):
+        positions = list(inspect.signature(function).parameters)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            for old, new in renamed.items():
+                if old not in kwargs:
+                    continue
+                warnings.warn(f"{function.__name__}({old}=...) is deprecated and will be removed; pass {new}=",
+                              FutureWarning, stacklevel=2)
+                value = kwargs.pop(old)
+                if new in kwargs or positions.index(new) < len(args):
+                    given = kwargs[new] if new in kwargs else args[positions.index(new)]
+                    raise ValueError(f"{old}={value!r} and {new}={given!r} both give {new}; pass {new} alone ({old} "
+                                     "is its deprecated name)")
+                kwargs[new] = value
+            return function(*args, **kwargs)
+        return wrapper
+    return decorate
 
 
 def _fractions(fractions, n=None):
@@ -249,7 +278,8 @@ def hashin_shtrikman_shear(phi, K1, G1, K2, G2, *, ndim=3):
     return lower, upper
 
 
-def maxwell_garnett(phi, k_m, k_p, *, ndim=3):
+@_renamed(k_m="k_matrix", k_p="k_particle")
+def maxwell_garnett(phi, k_matrix, k_particle, *, ndim=3):
     r"""Maxwell Garnett (Clausius–Mossotti) conductivity of inclusions in a matrix.
 
     .. math::
@@ -259,6 +289,22 @@ def maxwell_garnett(phi, k_m, k_p, *, ndim=3):
     i.e. the Hashin–Shtrikman expression with the matrix as reference (the lower bound when
     :math:`k_p > k_m`, the upper when :math:`k_p < k_m`); exact to first order in ``phi`` for
     dilute spheres (d=3) or disks (d=2). Maxwell (1873); Torquato (2002) eq. (18.9).
+
+    Parameters
+    ----------
+    phi : float or array_like
+        Volume fraction of the inclusions, in [0, 1].
+    k_matrix, k_particle : float or array_like
+        Conductivities :math:`k_m > 0` of the matrix and :math:`k_p \ge 0` of the inclusions (the names of
+        :func:`hamilton_crosser` and :func:`coated_maxwell_garnett`). The former names ``k_m=`` and
+        ``k_p=`` still work, with a ``FutureWarning``.
+    ndim : {2, 3}, default 3
+        Disks (2) or spheres (3).
+
+    Returns
+    -------
+    float or ndarray
+        The effective conductivity :math:`k^*`, of the broadcast shape of the arguments.
 
     Examples
     --------
@@ -270,11 +316,11 @@ def maxwell_garnett(phi, k_m, k_p, *, ndim=3):
     """
     phi = np.asarray(phi, dtype=float)
     check_in_range(phi, 0.0, 1.0, name="phi")
-    k_m, k_p = np.asarray(k_m, dtype=float), np.asarray(k_p, dtype=float)
-    check_positive(k_m, name="k_m")
-    check_positive(k_p, name="k_p", strict=False)
+    k_matrix, k_particle = np.asarray(k_matrix, dtype=float), np.asarray(k_particle, dtype=float)
+    check_positive(k_matrix, name="k_matrix")
+    check_positive(k_particle, name="k_particle", strict=False)
     _check_ndim(ndim)
-    return _hs(phi, k_m, k_p, (ndim - 1) * k_m)
+    return _hs(phi, k_matrix, k_particle, (ndim - 1) * k_matrix)
 
 
 def coated_maxwell_garnett(particle_fraction, interphase_fraction, k_particle, k_interphase, k_matrix=1.0, *,
@@ -365,7 +411,8 @@ def hamilton_crosser(phi, k_matrix, k_particle, n=3.0):
     return k_matrix * numerator / denominator
 
 
-def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
+@_renamed(K_m="K_matrix", G_m="G_matrix", K_p="K_particle", G_p="G_particle")
+def dilute_eshelby_spheres(phi, K_matrix, G_matrix, K_particle, G_particle):
     r"""Dilute (first order in ``phi``) bulk and shear moduli of spheres in a matrix (Eshelby 1957).
 
     .. math::
@@ -375,7 +422,19 @@ def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
         \zeta_m = \frac{G_m(9K_m+8G_m)}{6(K_m+2G_m)}.
 
     Eshelby, Proc. R. Soc. A 241, 376 (1957); Torquato (2002) eqs. (17.37)–(17.38).
-    Returns ``(K, G)``.
+
+    Parameters
+    ----------
+    phi : float or array_like
+        Volume fraction of the spheres, in [0, 1] (the result is first order in it).
+    K_matrix, G_matrix, K_particle, G_particle : float or array_like
+        Bulk and shear moduli :math:`K_m, G_m` of the matrix and :math:`K_p, G_p` of the spheres, >= 0.
+        The former names ``K_m=``, ``G_m=``, ``K_p=`` and ``G_p=`` still work, with a ``FutureWarning``.
+
+    Returns
+    -------
+    tuple of (float or ndarray)
+        ``(K, G)``: the effective bulk and shear moduli, of the broadcast shape of the arguments.
 
     Examples
     --------
@@ -387,7 +446,8 @@ def dilute_eshelby_spheres(phi, K_m, G_m, K_p, G_p):
     >>> round(float(hashin_shtrikman_bulk(0.01, 10.0, 5.0, 50.0, 30.0)[0]), 3)
     10.118
     """
-    phi, K_m, G_m, K_p, G_p = _moduli(phi, K_m, G_m, K_p, G_p, 3, names=("K_m", "G_m", "K_p", "G_p"))
+    phi, K_m, G_m, K_p, G_p = _moduli(phi, K_matrix, G_matrix, K_particle, G_particle, 3,
+                                      names=("K_matrix", "G_matrix", "K_particle", "G_particle"))
     zeta = G_m * (9 * K_m + 8 * G_m) / (6 * (K_m + 2 * G_m))
     K = K_m + phi * (K_p - K_m) * (3 * K_m + 4 * G_m) / (3 * K_p + 4 * G_m)
     G = G_m + phi * (G_p - G_m) * (G_m + zeta) / (G_p + zeta)

@@ -167,9 +167,9 @@ def sobol_sequence(dimension, n_samples, *, seed, scramble=True):
     n_samples : int
         Number of points, >= 0 (named as in :func:`sample_parameters`).
     seed : int or numpy.random.Generator
-        Seeds the Owen scrambling with digital shift (``None`` is refused: ValueError). An int >= 0 scrambles with the stream of
-        ``numpy.random.default_rng(seed)``; a Generator with an independent child of it (spawned
-        by scipy), which leaves the Generator's own stream to the caller.
+        Seeds the Owen scrambling with digital shift (``None`` is refused: ValueError). An int >= 0
+        scrambles with the stream of ``numpy.random.default_rng(seed)``; a Generator with an independent
+        child of it (spawned by scipy), which leaves the Generator's own stream to the caller.
     scramble : bool
         Scrambled (default) or the plain sequence, whose first point is the origin and on which
         ``seed`` has no effect.

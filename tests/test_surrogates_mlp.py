@@ -1,10 +1,13 @@
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.dummy import DummyRegressor
 
 from mslearn import deployment
-from mslearn.surrogates import MLPRegressor
+from mslearn.reconstruction import CropVAE
+from mslearn.surrogates import MLPRegressor, StepwiseRegressor, StrainEnergyNetwork
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +136,27 @@ def test_cpu_threads_is_a_parameter_and_fit_and_predict_restore_torch_threads(pr
     assert torch_thread_calls == [1, before] and torch.get_num_threads() == before
     with pytest.raises(ValueError, match="cpu_threads = 0; expected an integer >= 1"):
         clone(model).set_params(cpu_threads=0).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu"),
+    StepwiseRegressor, CropVAE, StrainEnergyNetwork], ids=["MLPRegressor", "StepwiseRegressor", "CropVAE",
+                                                           "StrainEnergyNetwork"])
+def test_a_model_pickled_before_a_parameter_existed_loads_with_its_default(problem, make):
+    """``cpu_threads`` was added to these estimators after models of them could be saved; such a model,
+    unpickled, had no ``cpu_threads`` attribute, so ``get_params`` and ``clone`` raised AttributeError.
+    A parameter missing from a pickle takes its default, the former behaviour."""
+    model = make()
+    default = model.cpu_threads
+    if isinstance(model, MLPRegressor):
+        model.fit(problem[0], problem[1])
+    state = model.__getstate__()
+    del state["cpu_threads"]                          # as pickled before the parameter existed
+    old = type(model).__new__(type(model))
+    old.__setstate__(state)
+    assert old.cpu_threads == default and clone(old).get_params() == clone(model).get_params()
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params()["cpu_threads"] == default
+    if isinstance(model, MLPRegressor):
+        X = problem[2][:5]
+        np.testing.assert_array_equal(old.predict(X), model.predict(X))

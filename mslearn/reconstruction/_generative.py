@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _backend
 from .._validation import check_flag, check_in_range, check_integer, check_labels, check_same_settings
 from ..nn import integer_seed, seeded
+from ..surrogates._torch_estimator import LoadsOlderPickles
 
 
 class _Net(nn.Module):
@@ -73,7 +74,7 @@ def _to_cpu(value):
     return value
 
 
-class CropVAE(BaseEstimator):
+class CropVAE(LoadsOlderPickles, BaseEstimator):
     """Fully convolutional variational autoencoder of two-phase micrographs, trained on random crops.
 
     A scikit-learn estimator: the hyper-parameters below are set here, ``fit(X)`` takes the data only

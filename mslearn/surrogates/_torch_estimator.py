@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import io
 import numbers
 
@@ -211,11 +212,25 @@ def check_training_settings(estimator):
 
 # ----------------------------------------------------------------------------- network
 
-class NetworkPickling:
+class LoadsOlderPickles:
+    """Unpickling of an estimator pickled before one of its constructor parameters existed: the parameter
+    takes its default. A parameter is added only with a default that keeps the former behaviour (as
+    ``cpu_threads=None``: torch's setting), so the old model predicts as it did, and ``get_params``,
+    ``clone`` and ``set_params`` work on it."""
+
+    def __setstate__(self, state):
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty and name not in state:
+                state[name] = parameter.default
+        super().__setstate__(state)
+
+
+class NetworkPickling(LoadsOlderPickles):
     """Pickling of an estimator's torch module ``network_`` as bytes that load onto the CPU.
 
     A GPU-trained model then loads anywhere (``torch.load(map_location="cpu")``); shared by every
-    estimator that keeps its network in ``network_``.
+    estimator that keeps its network in ``network_``. A model pickled before a parameter existed loads
+    with its default (:class:`LoadsOlderPickles`).
     """
 
     def __getstate__(self):

@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_flag, check_real
-from ._torch_estimator import TorchRegressor, check_training_settings, keeps_state_on_failure
+from ._torch_estimator import LoadsOlderPickles, TorchRegressor, check_training_settings, keeps_state_on_failure
 from .mlp import MLPRegressor
 from .unet import relative_field_error
 
@@ -373,7 +373,7 @@ class RecurrentRegressor(_HistoryScoreMixin, TorchRegressor):
 
 
 # ----------------------------------------------------------------------------- stateless baseline
-class StepwiseRegressor(_HistoryScoreMixin, RegressorMixin, BaseEstimator):
+class StepwiseRegressor(_HistoryScoreMixin, LoadsOlderPickles, RegressorMixin, BaseEstimator):
     r"""Stateless baseline on histories: an :class:`~.mlp.MLPRegressor` from
     :math:`(\varepsilon_t, \Delta\varepsilon_t)` to :math:`\sigma_t`, step by step.
 

@@ -115,6 +115,16 @@ def check_real(x, *, name):
     return x
 
 
+def real_number(value):
+    """A real number (a Python or numpy number, or a 0-d array of one) as a float; None for anything else: a
+    bool or a string (which float() reads as numbers), a complex number, an array of several values."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
 def check_finite(x, *, name):
     values = _to_numpy_view(x)
     if not np.issubdtype(values.dtype, np.number):

@@ -749,3 +749,25 @@ def test_cooks_membrane_shows_the_solvers_progress(capsys):
     from mslearn.multiscale import cooks_membrane
     cooks_membrane(2, element="P1", load_steps=2, progress=True)
     assert "FE (Newton)" in capsys.readouterr().err
+
+
+def test_material_constants_are_real_numbers_and_law_outputs_numeric():
+    """elastic_stiffness (and so plate_with_hole, cooks_membrane, J2Plasticity) read E=True as 1 and refused a
+    0-d numpy array that float() takes; a law's stress of strings ("1") or bools was read as numbers. Constants
+    are real numbers now (numpy's and 0-d arrays included, bools and strings refused by name), and a law's
+    output must have a numeric dtype."""
+    assert np.array_equal(elastic_stiffness(np.array(2.0), np.float32(0.25)), elastic_stiffness(2.0, 0.25))
+    for E in (True, "1", 1 + 0j):
+        with pytest.raises(ValueError, match=r"E=.*; expected a finite Young's modulus > 0"):
+            elastic_stiffness(E, 0.3)
+    with pytest.raises(ValueError, match=r"nu=True; expected a Poisson's ratio"):
+        elastic_stiffness(1.0, True)
+    law = J2Plasticity(E=np.array(1.0), nu=0.3, yield_stress=np.array(0.02), hardening=np.float64(0.1))
+    assert law.material == J2Plasticity(**STIFF).material
+    with pytest.raises(TypeError, match=r"yield_stress = True; expected a real number"):
+        J2Plasticity(E=1.0, nu=0.3, yield_stress=True)
+    rve = LinearElastic(elastic_stiffness(1.0, 0.3))
+    for stress in (lambda e: np.full((len(e), 3), "1"), lambda e: np.zeros((len(e), 3), bool)):
+        with pytest.raises(TypeError, match=r"the material law's stress \(load step 0, Newton iteration 0\) has "
+                                            r"the dtype (<U1|bool); expected real numbers"):
+            cooks_membrane(2, element="P1", material=lambda e, stress=stress: (stress(e), rve(e)[1]))

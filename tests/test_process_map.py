@@ -1,6 +1,7 @@
 """mslearn.process.process_map: the LPBF teaching map against the closed-form Rosenthal limits and
 criteria, and active learning of its printable window against random sampling on held-out points.
 Each tolerance and margin says what it checks."""
+import dataclasses
 import math
 
 import numpy as np
@@ -264,3 +265,19 @@ def test_learner_bad_input(kwargs, error, match):
     arguments.update(kwargs)
     with pytest.raises(error, match=match):
         learn_process_map(arguments.pop("simulate"), arguments.pop("bounds"), **arguments)
+
+
+@pytest.mark.parametrize("power, match", [
+    (np.array([100.0 + 1j]), "power has the complex dtype complex128; expected real numbers"),
+    (True, "power has the dtype bool; expected real numbers"),
+    ("100", "power has the dtype <U3; expected real numbers"),
+])
+def test_lpbf_refuses_complex_bool_and_string_input(power, match):
+    """lpbf_track read a complex power as its real part (numpy's ComplexWarning at most), and a bool or a
+    string as a number; each is refused by name, and numbers of every kind still work."""
+    with pytest.raises(TypeError, match=match):
+        lpbf_track(power, 1.0)
+    expected = dataclasses.asdict(lpbf_track(100.0, 1.0))
+    for number in (100, np.float32(100.0), np.array(100.0)):
+        track = dataclasses.asdict(lpbf_track(number, 1.0))
+        assert all(np.array_equal(track[key], value, equal_nan=True) for key, value in expected.items())

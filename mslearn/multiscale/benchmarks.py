@@ -13,13 +13,12 @@ r"""Benchmark problems of the macroscopic solver with known answers.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import skfem
 
-from .._validation import check_integer
+from .._validation import check_integer, real_number
 from .fe import FEResult, LinearElastic, _check_element, elastic_stiffness, solve
 
 __all__ = ["CooksMembraneResult", "PlateWithHoleResult", "cooks_membrane", "plate_with_hole"]
@@ -121,16 +120,6 @@ def cooks_membrane(n=16, *, E=1.0, nu=1 / 3, plane="stress", material=None, elem
     return CooksMembraneResult(mid_edge_displacement=float(uy[0]), corner_displacement=float(uy[1]), fe=fe)
 
 
-def _number(value):
-    """A real number (numpy's, a 0-d array's too) as a float; None for anything else (a bool, a string, a
-    complex number, an array)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        return None
-    return float(value)
-
-
 @dataclass
 class PlateWithHoleResult:
     """Result of :func:`plate_with_hole`.
@@ -176,7 +165,7 @@ def plate_with_hole(n=24, *, radius=1.0, width=80.0, E=1.0, nu=0.3, plane="stres
     """
     n = check_integer(n, 1, name="n")
     _check_element(element)
-    a, w, g = _number(radius), _number(width), _number(grading)
+    a, w, g = real_number(radius), real_number(width), real_number(grading)
     if w is None or not 0 < w < math.inf:
         raise ValueError(f"width={width!r}; expected a finite plate width > 0")
     if g is None or not 1 <= g < math.inf:

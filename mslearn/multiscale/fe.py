@@ -48,7 +48,7 @@ import torch
 from skfem.helpers import dot, sym_grad
 
 from .._backend import progress_bar
-from .._validation import check_finite, check_integer, check_real, check_relative_tolerance
+from .._validation import check_finite, check_integer, check_real, check_relative_tolerance, real_number
 from ..homogenization.plasticity import radial_return
 from ..homogenization.solver import ConvergenceWarning
 from ..homogenization.tensors import isotropic_stiffness
@@ -82,10 +82,12 @@ def elastic_stiffness(E, nu, plane="strain"):
            [0.4, 1.2, 0. ],
            [0. , 0. , 0.8]])
     """
-    if not (isinstance(E, numbers.Real) and E > 0 and math.isfinite(E)):
+    modulus, ratio = real_number(E), real_number(nu)           # (a bool or a string is no modulus)
+    if not (modulus is not None and modulus > 0 and math.isfinite(modulus)):
         raise ValueError(f"E={E!r}; expected a finite Young's modulus > 0")
-    if not (isinstance(nu, numbers.Real) and -1 < nu < 0.5):
+    if not (ratio is not None and -1 < ratio < 0.5):
         raise ValueError(f"nu={nu!r}; expected a Poisson's ratio -1 < nu < 0.5")
+    E, nu = modulus, ratio
     if plane == "strain":
         return isotropic_stiffness(E, nu, ndim=2)
     if plane == "stress":
@@ -180,8 +182,9 @@ class J2Plasticity:
         C = elastic_stiffness(E, nu)                                    # checks E and nu
         lam, mu = C[0, 1], C[2, 2] / 2
         for name, value in (("yield_stress", yield_stress), ("hardening", hardening)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if real_number(value) is None:
                 raise TypeError(f"{name} = {value!r}; expected a real number")
+        yield_stress, hardening = real_number(yield_stress), real_number(hardening)
         if not yield_stress > 0:                                        # NaN fails too
             raise ValueError(f"yield_stress = {yield_stress!r}; expected a yield stress > 0 (inf for an elastic law)")
         if not (math.isfinite(hardening) and hardening >= 0):
@@ -333,6 +336,9 @@ def _check_law_output(out, n, where=None, law="material law"):
         raise ValueError(f"the {law} returned {type(out).__name__}{at}; expected a pair (stress, tangent)")
     for name, value in zip(("stress", "tangent"), out):
         check_real(value, name=f"the {law}'s {name}{at}")
+        kind = np.asarray(value).dtype                      # float() would read strings and bools as numbers
+        if kind == bool or not np.issubdtype(kind, np.number):
+            raise TypeError(f"the {law}'s {name}{at} has the dtype {kind}; expected real numbers")
     stress, tangent = (np.asarray(a, dtype=float) for a in out)
     if stress.shape != (n, 3) or tangent.shape != (n, 3, 3):
         raise ValueError(f"the {law} returned stress {stress.shape} and tangent {tangent.shape} for {n} points{at}; "

@@ -116,13 +116,32 @@ def check_real(x, *, name):
 
 
 def real_number(value):
-    """A real number (a Python or numpy number, or a 0-d array of one) as a float; None for anything else: a
-    bool or a string (which float() reads as numbers), a complex number, an array of several values."""
+    """A real number (a Python or numpy number, or a 0-d array or tensor of one) as a float; None for anything
+    else: a bool or a string (which float() reads as numbers), a complex number, an array of several values."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
+    elif isinstance(value, torch.Tensor) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return None
     return float(value)
+
+
+def real_array(value, *, name):
+    """``value`` as a float64 array. Refused by name (TypeError): complex numbers (a conversion would drop the
+    imaginary part), bools and strings (which float() reads as numbers), None and other objects that are not
+    numbers; an object array (e.g. of Fractions) is left to the conversion."""
+    check_real(value, name=name)
+    try:
+        kind = np.asarray(value).dtype
+    except (TypeError, ValueError):                         # ragged: the conversion below says so
+        kind = np.dtype(object)
+    if kind == bool or not (np.issubdtype(kind, np.number) or kind == object):
+        raise TypeError(f"{name} = {value!r} (dtype {kind}); expected real numbers")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} = {value!r}; expected real numbers") from None
 
 
 def check_finite(x, *, name):

@@ -686,6 +686,11 @@ def test_enrichment_loop_continued_equals_the_uninterrupted_run(book_rve):
     eps = step_strains(direct.fe).reshape(-1, 3)
     assert np.array_equal(resumed.law(eps)[0], direct.law(eps)[0])
     assert run(max_rounds=2, initial=resumed) is resumed              # max_rounds reached: nothing to do
+    # the model's cpu_threads says how it runs, not what it computes: another count continues (was refused
+    # as "differs in: model" once the parameter existed, and so were the runs made before it did)
+    threads = StrainEnergyNetwork(random_state=0, device="cpu", cpu_threads=2)
+    assert run(max_rounds=2, initial=resumed, model=threads) is resumed
+    assert "cpu_threads" not in resumed.settings["model"]
     done = dataclasses.replace(first, n_outside=[first.n_outside[0], 0])
     assert run(max_rounds=3, initial=done) is done                   # nothing outside: returned as it is
     for change, name in ((dict(margin=1.5), "margin"), (dict(max_angle=20.0), "max_angle"),

@@ -339,3 +339,14 @@ def test_rosenthal_temperature_refuses_nan_and_unmatched_points():
         rosenthal_temperature(np.nan, 0.0, 0.0, 200.0, 1.0, k=25.0, rho_c=5e6, T0=300.0)          # was a NaN temperature
     with pytest.raises(ValueError, match=r"xi, y, z have the shapes \(3,\), \(2,\), \(\)"):
         rosenthal_temperature(np.zeros(3), np.zeros(2), 0.0, 200.0, 1.0, k=25.0, rho_c=5e6, T0=300.0)
+
+
+def test_melt_pool_takes_numbers_of_every_kind():
+    """The check that refuses complex numbers, bools and strings (above) also refused Fractions, Decimals and
+    object arrays of numbers, which float() reads exactly; they are taken again, as lpbf_track takes them."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    expected = rosenthal_melt_pool(q=200.0, v=1.0, **STEEL)
+    for q in (Fraction(200), Decimal(200), np.array(200.0, dtype=object), np.float32(200.0), 200):
+        assert rosenthal_melt_pool(q=q, v=1.0, **STEEL) == expected

@@ -269,8 +269,8 @@ def test_learner_bad_input(kwargs, error, match):
 
 @pytest.mark.parametrize("power, match", [
     (np.array([100.0 + 1j]), "power has the complex dtype complex128; expected real numbers"),
-    (True, "power has the dtype bool; expected real numbers"),
-    ("100", "power has the dtype <U3; expected real numbers"),
+    (True, r"power = True \(dtype bool\); expected real numbers"),
+    ("100", r"power = .100. \(dtype <U3\); expected real numbers"),
 ])
 def test_lpbf_refuses_complex_bool_and_string_input(power, match):
     """lpbf_track read a complex power as its real part (numpy's ComplexWarning at most), and a bool or a

@@ -518,8 +518,8 @@ def enrichment_loop(problem, labels, phases, strain, stress, *, model=None, max_
     initial : EnrichmentResult, optional
         Go on from an earlier run of the same problem (the same ``problem``, ``labels``, ``phases``,
         initial ``strain`` and ``stress``, ``model``, ``max_angle``, ``margin``, ``max_new`` and ``tol``;
-        ``max_rounds``, ``device`` and ``progress`` may change; a mismatch that can be checked, all but
-        ``problem``, is refused naming what differs): the RVE paths for the points its last solution left
+        ``max_rounds``, ``device``, ``progress`` and the model's ``device``, ``cpu_threads`` and ``progress``
+        may change; a mismatch that can be checked, all but ``problem``, is refused naming what differs): the RVE paths for the points its last solution left
         outside the range are added to its final data (``strain``, ``stress``) and the rounds go on, its
         rounds first in the result, so ``max_rounds`` counts the whole run. The model is refitted from
         scratch every round with its fixed ``random_state``, so a run stopped at ``max_rounds`` and
@@ -620,10 +620,15 @@ _ROUND_LISTS = ("laws", "results", "n_outside", "n_paths", "rve_evaluations", "d
                 "solve_seconds")
 
 
+#: Estimator parameters that say how a fit runs, not what it computes.
+_RUN_TIME_SETTINGS = ("device", "cpu_threads", "progress")
+
+
 def _model_text(model):
-    """The estimator's class and parameters but ``device`` and ``progress`` (which may change on a continuation)."""
+    """The estimator's class and parameters but ``device``, ``cpu_threads`` and ``progress`` (which may change on a
+    continuation, and are left out of the text so that runs made before an estimator had one continue)."""
     params = getattr(model, "get_params", lambda deep=False: {})(deep=False)
-    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if k not in ("device", "progress"))
+    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if k not in _RUN_TIME_SETTINGS)
     return f"{type(model).__name__}({shown})"
 
 

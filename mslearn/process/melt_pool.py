@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import lambertw
 
-from .._validation import check_real
+from .._validation import real_array
 
 __all__ = ["rosenthal_temperature", "rosenthal_melt_pool", "MeltPool"]
 
@@ -75,11 +75,7 @@ def _real(name, value):
     """``value`` as a float array, refusing what is not real numbers: a complex number (float() raised its raw
     TypeError; a complex array lost its imaginary part with a warning), a bool, a string ("200" was read as 200)
     or None."""
-    check_real(value, name=name)
-    array = np.asarray(value)
-    if array.dtype == bool or array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} = {value!r} (dtype {array.dtype}); expected real numbers")
-    return array.astype(float)
+    return real_array(value, name=name)
 
 
 def _material(k, alpha, rho_c):

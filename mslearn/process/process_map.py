@@ -127,7 +127,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from .._backend import progress_bar, rng
-from .._validation import check_bounds, check_evaluations, check_flag, check_integer, check_real
+from .._validation import check_bounds, check_evaluations, check_flag, check_integer, real_array
 from ..datasets.store import sobol_sequence
 from .melt_pool import rosenthal_melt_pool
 
@@ -241,17 +241,7 @@ class LPBFTrack:
 def _positive_array(name, value):
     """``value`` as a float array whose entries are finite and > 0. Complex numbers (whose conversion would drop
     the imaginary part), bools and strings (which float() reads as numbers) are refused by name."""
-    check_real(value, name=name)
-    try:
-        kind = np.asarray(value).dtype
-    except (TypeError, ValueError):                        # ragged: the conversion below says so
-        kind = np.dtype(float)
-    if kind == bool or not (np.issubdtype(kind, np.number) or kind == object):
-        raise TypeError(f"{name} has the dtype {kind}; expected real numbers")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numeric, got {type(value).__name__}") from None
+    array = real_array(value, name=name)
     if not np.all(np.isfinite(array)) or not np.all(array > 0):
         bad = array[~(np.isfinite(array) & (array > 0))].flat[0]
         raise ValueError(f"{name} has the value {bad}; expected finite values > 0")

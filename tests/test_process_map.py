@@ -281,3 +281,15 @@ def test_lpbf_refuses_complex_bool_and_string_input(power, match):
     for number in (100, np.float32(100.0), np.array(100.0)):
         track = dataclasses.asdict(lpbf_track(number, 1.0))
         assert all(np.array_equal(track[key], value, equal_nan=True) for key, value in expected.items())
+
+
+@pytest.mark.parametrize("alloy, match", [
+    (Alloy("x", 22.0, 4.5e6, 1700.0, 3090.0, True), r"alloy.absorptivity = True \(dtype bool\)"),
+    (Alloy("x", 22.0, 4.5e6, 1700.0, 3090.0, 0.35 + 0j), r"alloy.absorptivity has the complex dtype"),
+    (Alloy("x", 22.0, 4.5e6, 1700.0, "3090", 0.35), r"alloy.T_boil = '3090' \(dtype <U4\)"),
+])
+def test_lpbf_refuses_an_alloy_whose_absorptivity_or_boiling_point_is_not_real(alloy, match):
+    """An alloy's absorptivity True was read as 1, and a complex or string absorptivity or T_boil raised a bare
+    "'<' not supported" (both bypassed the check of the other constants, being compared with their own range)."""
+    with pytest.raises(TypeError, match=match):
+        lpbf_track(200.0, 0.8, alloy=alloy)

@@ -309,6 +309,8 @@ def lpbf_track(power, speed, *, alloy=SS316L, beam_radius=50e-6, layer_thickness
     for name, value in (("beam_radius", beam_radius), ("layer_thickness", layer_thickness),
                         ("hatch_spacing", hatch_spacing)):
         _positive_array(name, value)
+    for name in ("T_boil", "absorptivity"):     # compared below, where True passed as 1 and a complex or a string
+        real_array(getattr(alloy, name), name=f"alloy.{name}")  # raised a bare "'<' not supported"
     if not 0 < alloy.absorptivity <= 1:
         raise ValueError(f"alloy.absorptivity = {alloy.absorptivity}; expected a fraction in (0, 1]")
     if not alloy.T_boil > alloy.T_melt:

@@ -71,19 +71,12 @@ class MeltPool:
     n: object
 
 
-def _real(name, value):
-    """``value`` as a float array, refusing what is not real numbers: a complex number (float() raised its raw
-    TypeError; a complex array lost its imaginary part with a warning), a bool, a string ("200" was read as 200)
-    or None."""
-    return real_array(value, name=name)
-
-
 def _material(k, alpha, rho_c):
     if (alpha is None) == (rho_c is None):
         raise ValueError("give exactly one of alpha (thermal diffusivity) and rho_c (volumetric heat capacity)")
-    k = _real("k", k)
+    k = real_array(k, name="k")
     # the value given is checked, not alpha = k / rho_c (rho_c = 0 was reported as "rho_c = inf")
-    given = ("alpha", _real("alpha", alpha)) if rho_c is None else ("rho_c", _real("rho_c", rho_c))
+    given = ("alpha", real_array(alpha, name="alpha")) if rho_c is None else ("rho_c", real_array(rho_c, name="rho_c"))
     for name, value in (("k", k), given):
         if not np.all(np.isfinite(value)) or not np.all(value > 0):
             raise ValueError(f"{name} = {value}; expected finite values > 0")
@@ -91,7 +84,7 @@ def _material(k, alpha, rho_c):
 
 
 def _positive(name, value):
-    value = _real(name, value)
+    value = real_array(value, name=name)
     if not np.all(np.isfinite(value)) or not np.all(value > 0):
         raise ValueError(f"{name} = {value}; expected finite values > 0")
     return value
@@ -134,8 +127,8 @@ def rosenthal_temperature(xi, y, z, q, v, *, k, alpha=None, rho_c=None, T0=293.1
     """
     k, alpha = _material(k, alpha, rho_c)
     q, v = _positive("q", q), _positive("v", v)
-    xi, y, z = (_real(name, c) for name, c in (("xi", xi), ("y", y), ("z", z)))
-    for name, c in (("xi", xi), ("y", y), ("z", z), ("T0", _real("T0", T0))):
+    xi, y, z = (real_array(c, name=name) for name, c in (("xi", xi), ("y", y), ("z", z)))
+    for name, c in (("xi", xi), ("y", y), ("z", z), ("T0", real_array(T0, name="T0"))):
         if not np.all(np.isfinite(c)):
             raise ValueError(f"{name} contains NaN or an infinite value; expected finite coordinates and T0")
     try:
@@ -189,7 +182,7 @@ def rosenthal_melt_pool(q, v, *, k, alpha=None, rho_c=None, T0=293.15, T_melt):
     """
     k, alpha = _material(k, alpha, rho_c)
     q, v = _positive("q", q), _positive("v", v)
-    delta = _real("T_melt", T_melt) - _real("T0", T0)
+    delta = real_array(T_melt, name="T_melt") - real_array(T0, name="T0")
     if not np.all(np.isfinite(delta)) or not np.all(delta > 0):
         raise ValueError(f"T_melt - T0 = {delta}; expected T_melt above T0")
     n = q * v / (4 * math.pi * k * alpha * delta)
